@@ -1,0 +1,114 @@
+/*
+ * bundle.h - what goslingc and gosling share: the compiled migrations' C structs,
+ * the checksum functions and ENVSUB expansion.
+ *
+ * goslingc writes gen/bundle.c, which defines `gosling_bundle` with these types;
+ * the runtime links it and reads it.  Nothing here allocates except
+ * envsub_expand(), whose result the caller frees.
+ */
+#ifndef GOSLING_BUNDLE_H
+#define GOSLING_BUNDLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __GNUC__
+#define MUSTCHECK __attribute__((warn_unused_result))
+#else
+#define MUSTCHECK
+#endif
+
+/* Checksum names: every stored or printed checksum starts with one of these. */
+#define CHECKSUM_FILE_PREFIX "sha256:c1:"	/* canonical file text */
+#define CHECKSUM_EXEC_PREFIX "sha256:x1:"	/* what runs: statements as cut */
+#define CHECKSUM_CHAIN_PREFIX "sha256:h1:"	/* chain over the history */
+/* prefix (10) + 64 hex digits + NUL */
+#define CHECKSUM_LEN 75
+
+/* A byte range [start, end) of a statement's sql that ENVSUB expands at run time. */
+struct envsub_range {
+	uint32_t start;
+	uint32_t end;
+};
+
+/* One goose statement, as goose cuts it. */
+struct stmt {
+	const char *sql;	/* trimmed text, NUL-terminated, before ENVSUB */
+	uint32_t len;		/* strlen(sql) */
+	uint32_t line;		/* 1-based line in the file where the statement starts */
+	uint32_t ncommands;	/* SQL commands the text holds (';'-separated, lexer-counted) */
+	const struct envsub_range *envsub;	/* lines under ENVSUB ON, or NULL */
+	uint32_t nenvsub;
+};
+
+struct migration {
+	int64_t version;
+	const char *name;	/* file name, "000001_create_tables.sql" */
+	bool no_transaction;	/* -- +goose NO TRANSACTION */
+	const struct stmt *up;
+	uint32_t nup;
+	const struct stmt *down;
+	uint32_t ndown;
+	const char *file_checksum;	/* "sha256:c1:<hex>" of the canonical file */
+	const char *exec_checksum;	/* "sha256:x1:<hex>" of the statements */
+	const char *chain;	/* "sha256:h1:<hex>" = H(prev chain, version, exec) */
+};
+
+struct bundle {
+	const char *build_id;	/* 16 hex digits derived from every migration */
+	const char *compiler_version;
+	const struct migration *migrations;	/* sorted by version, ascending */
+	uint32_t count;
+};
+
+/* Defined in gen/bundle.c. */
+extern const struct bundle gosling_bundle;
+
+/*
+ * checksum_file - the c1 checksum of a file's bytes: drop a leading UTF-8 BOM,
+ * turn CRLF and lone CR into LF, end with exactly one LF (an empty file stays
+ * empty), then SHA-256.  Writes "sha256:c1:<hex>" to out.  For a file already
+ * in that form this equals `sha256sum`.
+ */
+void checksum_file(const char *data, size_t len, char out[CHECKSUM_LEN]);
+
+/*
+ * checksum_exec - the x1 checksum of what runs: the transaction flag, then the
+ * Up and Down statements with their ENVSUB ranges, each length-prefixed:
+ *
+ *   "gosling-x1\n" "tx <0|1>\n"
+ *   for dir in up, down:  "<dir> <count>\n"
+ *     for each statement: "<len>\n<sql>\n" then "envsub <start> <end>\n" per range
+ *
+ * Comments and blank lines outside statements do not reach it.
+ */
+void checksum_exec(const struct migration *m, char out[CHECKSUM_LEN]);
+
+/*
+ * checksum_chain - H(prev ‖ version ‖ exec): SHA-256 of "<prev>\n<version>\n<exec>\n"
+ * where prev is the previous migration's chain ("" for the first).
+ */
+void checksum_chain(const char *prev, int64_t version, const char *exec,
+		    char out[CHECKSUM_LEN]);
+
+/*
+ * envsub_expand - goose's ENVSUB: expand $VAR, ${VAR}, ${VAR:-default},
+ * ${VAR-default}, ${VAR:?msg}, ${VAR?msg}, ${VAR:offset[:length]}, with `\$`
+ * and `$$` for a literal `$`, in the ranges of s, reading values through get
+ * (getenv-like; NULL means unset).  Follows github.com/mfridman/interpolate,
+ * which goose uses, line by line.
+ *
+ * On success returns a malloc'd, trimmed string.  On failure returns NULL and
+ * writes a message to err ("$NAME: not set", or a syntax error with its byte
+ * offset in s); *err_offset gets the offset in s of the failing line.
+ */
+char *envsub_expand(const char *s, const struct envsub_range *r, uint32_t nr,
+		    const char *(*get)(const char *name, void *arg), void *arg,
+		    char *err, size_t errlen, uint32_t *err_offset) MUSTCHECK;
+
+/* envsub_check - syntax-check ENVSUB text without expanding: the compiler uses it. */
+bool envsub_check(const char *s, size_t len, char *err, size_t errlen,
+		  size_t *err_offset) MUSTCHECK;
+
+#endif
