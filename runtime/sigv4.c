@@ -56,17 +56,14 @@ static void buf_char(struct buf *b, char c)
 	buf_add(b, &c, 1);
 }
 
-/* The string built so far, owned by the caller from now on; NULL on failure. */
+/* The string built so far, owned by the caller from now on ("" if nothing was
+ * added); NULL after a failed allocation.  b is empty again afterwards. */
 static char *buf_take(struct buf *b)
 {
-	char *s = b->failed ? NULL : b->s;
-	if (!s && !b->failed)
-		s = calloc(1, 1);
+	char *s = b->failed ? NULL : b->s ? b->s : calloc(1, 1);
 	if (b->failed)
 		free(b->s);
-	b->s = NULL;
-	b->len = b->cap = 0;
-	b->failed = false;
+	memset(b, 0, sizeof *b);
 	return s;
 }
 

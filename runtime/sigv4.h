@@ -8,7 +8,8 @@
  *
  * What the signer does with its input (AWS's "create a canonical request"):
  *   - path: split on '/', empty and "." segments dropped, ".." removes the
- *     previous one, a leading and a trailing '/' kept; then every byte outside
+ *     previous one; the result starts with '/' and keeps a trailing '/' when
+ *     any segment is left; then every byte outside
  *     A-Z a-z 0-9 - . _ ~ and '/' is percent-encoded.  So a path already
  *     encoded on the wire ("/a%20b") is encoded again ("/a%2520b"): that is the
  *     rule for every service but S3 (see sigv4_request.path_as_is).
@@ -93,7 +94,7 @@ struct sigv4_result {
  *   GET / with host example.amazonaws.com, us-east-1, service, AKIDEXAMPLE,
  *   20150830T123600Z gives
  *   "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request,
- *    SignedHeaders=host;x-amz-date, Signature=5fa00fa3...5e31"
+ *    SignedHeaders=host;x-amz-date, Signature=5fa00fa3...3fbf31"
  */
 bool sigv4_sign(const struct sigv4_request *req, const struct sigv4_credentials *creds,
 		struct sigv4_result *out) MUSTCHECK;
