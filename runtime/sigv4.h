@@ -72,6 +72,8 @@ struct sigv4_request {
  *                  X-Amz-Security-Token (with a session token, unless present),
  *                  Authorization.
  *   sigv4_presign: none (everything is in out->query).
+ * With a session token, canonical_request, query and headers carry it: they
+ * are credentials and must not be logged.
  */
 struct sigv4_result {
 	char *canonical_request;
