@@ -12,7 +12,8 @@
 #     the problem
 #   - terraform init -backend=false + validate of the module and its examples, with the
 #     AWS provider from a local plugin directory (GOSLING_TF_PLUGIN_DIR, default
-#     /opt/tf-plugins) since no provider can be downloaded here
+#     /opt/tf-plugins) since no provider can be downloaded here; then terraform test
+#     (terraform/tests/*.tftest.hcl) with that provider mocked: no account, no network
 #
 # The npm packages are installed from tests/terraform/package-lock.json into
 # build/terraform-node/ (ignored by git).
@@ -192,6 +193,24 @@ else
 				diag "$tmp/validate"
 			fi
 		done
+		# terraform test with the AWS provider mocked (terraform/tests/*.tftest.hcl):
+		# plans of each way of using the module, checked by value. One TAP line a run.
+		printf 'PK\005\006\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0' >"$tmp/tf/tests/fixture.zip"
+		(cd "$tmp/tf" && terraform test -no-color) >"$tmp/test" 2>&1
+		rc=$?
+		runs=$(grep -cE '^  run "[^"]+"\.\.\. ' "$tmp/test")
+		while IFS= read -r line; do
+			r=$(sed -E 's/^  run "([^"]+)".*/\1/' <<<"$line")
+			case $line in
+			*"... pass") ok "terraform test (AWS provider mocked): $r" ;;
+			*"... skip") skip "terraform test (AWS provider mocked): $r" "an earlier run failed" ;;
+			*) notok "terraform test (AWS provider mocked): $r" ;;
+			esac
+		done < <(grep -E '^  run "[^"]+"\.\.\. ' "$tmp/test")
+		if [ "$rc" -ne 0 ] || [ "$runs" -eq 0 ]; then
+			notok "terraform test exited $rc after $runs runs"
+			diag "$tmp/test"
+		fi
 	fi
 fi
 
