@@ -17,12 +17,6 @@
 #define MUSTCHECK __attribute__((warn_unused_result))
 #else
 #define MUSTCHECK
-/* text_space_at - bytes of the Unicode space (Go's unicode.IsSpace) at s, or 0. */
-size_t text_space_at(const char *s, size_t n);
-
-/* text_trim - Go's strings.TrimSpace on [*s, *s + *n): moves *s, shrinks *n. */
-void text_trim(const char **s, size_t *n);
-
 #endif
 
 /* Checksum names: every stored or printed checksum starts with one of these. */
