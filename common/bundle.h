@@ -17,6 +17,12 @@
 #define MUSTCHECK __attribute__((warn_unused_result))
 #else
 #define MUSTCHECK
+/* text_space_at - bytes of the Unicode space (Go's unicode.IsSpace) at s, or 0. */
+size_t text_space_at(const char *s, size_t n);
+
+/* text_trim - Go's strings.TrimSpace on [*s, *s + *n): moves *s, shrinks *n. */
+void text_trim(const char **s, size_t *n);
+
 #endif
 
 /* Checksum names: every stored or printed checksum starts with one of these. */
@@ -93,6 +99,13 @@ void checksum_chain(const char *prev, int64_t version, const char *exec,
 		    char out[CHECKSUM_LEN]);
 
 /*
+ * checksum_build_id - 16 hex digits naming a bundle: SHA-256 over every
+ * migration's version, name, file and exec checksums.  No time, no host: the same
+ * migrations give the same id, so builds are reproducible.
+ */
+void checksum_build_id(const struct migration *m, uint32_t n, char out[17]);
+
+/*
  * envsub_expand - goose's ENVSUB: expand $VAR, ${VAR}, ${VAR:-default},
  * ${VAR-default}, ${VAR:?msg}, ${VAR?msg}, ${VAR:offset[:length]}, with `\$`
  * and `$$` for a literal `$`, in the ranges of s, reading values through get
@@ -107,8 +120,21 @@ char *envsub_expand(const char *s, const struct envsub_range *r, uint32_t nr,
 		    const char *(*get)(const char *name, void *arg), void *arg,
 		    char *err, size_t errlen, uint32_t *err_offset) MUSTCHECK;
 
+/*
+ * envsub_line - expand one line exactly as goose does (no trimming).  Returns a
+ * malloc'd string, or NULL with the reason in err.
+ */
+char *envsub_line(const char *s, size_t n, const char *(*get)(const char *name, void *arg), void *arg,
+		  char *err, size_t errlen) MUSTCHECK;
+
 /* envsub_check - syntax-check ENVSUB text without expanding: the compiler uses it. */
 bool envsub_check(const char *s, size_t len, char *err, size_t errlen,
 		  size_t *err_offset) MUSTCHECK;
+
+/* text_space_at - bytes of the Unicode space (Go's unicode.IsSpace) at s, or 0. */
+size_t text_space_at(const char *s, size_t n);
+
+/* text_trim - Go's strings.TrimSpace on [*s, *s + *n): moves *s, shrinks *n. */
+void text_trim(const char **s, size_t *n);
 
 #endif

@@ -1,0 +1,598 @@
+/*
+ * bundle.c - checksums and ENVSUB expansion, shared by goslingc and gosling.
+ */
+#include "bundle.h"
+
+#include <openssl/evp.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* SHA-256 through OpenSSL's EVP interface, written as "<prefix><hex>". */
+struct sha {
+	EVP_MD_CTX *ctx;
+};
+
+static void sha_init(struct sha *h)
+{
+	h->ctx = EVP_MD_CTX_new();
+	if (!h->ctx || !EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL))
+		abort();	/* only on allocation failure inside OpenSSL */
+}
+
+static void sha_add(struct sha *h, const void *p, size_t n)
+{
+	if (n && !EVP_DigestUpdate(h->ctx, p, n))
+		abort();
+}
+
+static void sha_addf(struct sha *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sha_addf(struct sha *h, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	sha_add(h, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+}
+
+static void sha_done(struct sha *h, const char *prefix, char out[CHECKSUM_LEN])
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+	size_t plen = strlen(prefix);
+
+	if (!EVP_DigestFinal_ex(h->ctx, md, &n) || n != 32)
+		abort();
+	EVP_MD_CTX_free(h->ctx);
+	memcpy(out, prefix, plen);
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(out + plen + 2 * i, 3, "%02x", md[i]);
+}
+
+void checksum_file(const char *data, size_t len, char out[CHECKSUM_LEN])
+{
+	struct sha h;
+	char *canon = malloc(len + 1);
+	size_t i = 0, n = 0;
+
+	if (!canon)
+		abort();
+	if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0)
+		i = 3;
+	for (; i < len; i++) {
+		if (data[i] == '\r') {
+			canon[n++] = '\n';
+			if (i + 1 < len && data[i + 1] == '\n')
+				i++;
+		} else {
+			canon[n++] = data[i];
+		}
+	}
+	while (n > 0 && canon[n - 1] == '\n')
+		n--;
+	if (n > 0)
+		canon[n++] = '\n';
+	sha_init(&h);
+	sha_add(&h, canon, n);
+	sha_done(&h, CHECKSUM_FILE_PREFIX, out);
+	free(canon);
+}
+
+static void add_stmts(struct sha *h, const char *dir, const struct stmt *s, uint32_t n)
+{
+	sha_addf(h, "%s %" PRIu32 "\n", dir, n);
+	for (uint32_t i = 0; i < n; i++) {
+		sha_addf(h, "%" PRIu32 "\n", s[i].len);
+		sha_add(h, s[i].sql, s[i].len);
+		sha_add(h, "\n", 1);
+		for (uint32_t j = 0; j < s[i].nenvsub; j++)
+			sha_addf(h, "envsub %" PRIu32 " %" PRIu32 "\n", s[i].envsub[j].start,
+				 s[i].envsub[j].end);
+	}
+}
+
+void checksum_exec(const struct migration *m, char out[CHECKSUM_LEN])
+{
+	struct sha h;
+
+	sha_init(&h);
+	sha_addf(&h, "gosling-x1\ntx %d\n", m->no_transaction ? 0 : 1);
+	add_stmts(&h, "up", m->up, m->nup);
+	add_stmts(&h, "down", m->down, m->ndown);
+	sha_done(&h, CHECKSUM_EXEC_PREFIX, out);
+}
+
+void checksum_chain(const char *prev, int64_t version, const char *exec, char out[CHECKSUM_LEN])
+{
+	struct sha h;
+
+	sha_init(&h);
+	sha_addf(&h, "%s\n%" PRId64 "\n", prev ? prev : "", version);
+	sha_add(&h, exec, strlen(exec));
+	sha_add(&h, "\n", 1);
+	sha_done(&h, CHECKSUM_CHAIN_PREFIX, out);
+}
+
+/* --- text helpers ------------------------------------------------------------ */
+
+/* Decode one UTF-8 rune at s (n > 0 bytes left); *size gets its length.  Invalid
+ * bytes decode as U+FFFD with size 1, as Go's utf8.DecodeRune does. */
+static uint32_t rune_decode(const unsigned char *s, size_t n, size_t *size)
+{
+	uint32_t c = s[0], min;
+	size_t len, i;
+
+	if (c < 0x80) {
+		*size = 1;
+		return c;
+	}
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2, c &= 0x1f, min = 0x80;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3, c &= 0x0f, min = 0x800;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4, c &= 0x07, min = 0x10000;
+	else
+		goto bad;
+	if (n < len)
+		goto bad;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			goto bad;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		goto bad;
+	*size = len;
+	return c;
+bad:
+	*size = 1;
+	return 0xfffd;
+}
+
+/* Go's unicode.IsSpace. */
+static bool rune_is_space(uint32_t c)
+{
+	switch (c) {
+	case '\t': case '\n': case '\v': case '\f': case '\r': case ' ':
+	case 0x85: case 0xa0: case 0x1680: case 0x2028: case 0x2029:
+	case 0x202f: case 0x205f: case 0x3000:
+		return true;
+	}
+	return c >= 0x2000 && c <= 0x200a;
+}
+
+size_t text_space_at(const char *s, size_t n)
+{
+	size_t size;
+
+	if (n == 0)
+		return 0;
+	if (rune_is_space(rune_decode((const unsigned char *)s, n, &size)))
+		return size;
+	return 0;
+}
+
+void text_trim(const char **s, size_t *n)
+{
+	const char *p = *s;
+	size_t len = *n, k;
+
+	while (len > 0 && (k = text_space_at(p, len)) > 0)
+		p += k, len -= k;
+	/* Trailing: step back over a rune whose encoding ends at p + len. */
+	while (len > 0) {
+		size_t start = len - 1;
+		while (start > 0 && len - start < 4 && ((unsigned char)p[start] & 0xc0) == 0x80)
+			start--;
+		k = text_space_at(p + start, len - start);
+		if (k == 0 || start + k != len)
+			break;
+		len = start;
+	}
+	*s = p;
+	*n = len;
+}
+
+/* --- ENVSUB: github.com/mfridman/interpolate, in C ---------------------------- */
+
+struct strbuf {
+	char *p;
+	size_t n, cap;
+};
+
+static void sb_add(struct strbuf *b, const char *s, size_t n)
+{
+	if (b->n + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 64;
+		while (cap < b->n + n + 1)
+			cap *= 2;
+		b->p = realloc(b->p, cap);
+		if (!b->p)
+			abort();
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+	b->p[b->n] = '\0';
+}
+
+/* One line being expanded.  With eval false the parser only checks syntax. */
+struct interp {
+	const char *s;
+	size_t len, pos;
+	const char *(*get)(const char *, void *);
+	void *arg;
+	char *err;
+	size_t errlen;
+	bool failed;
+};
+
+#define EOF_RUNE 0xffffffffu
+
+static uint32_t ip_peek(struct interp *ip)
+{
+	size_t size;
+
+	if (ip->pos >= ip->len)
+		return EOF_RUNE;
+	return rune_decode((const unsigned char *)ip->s + ip->pos, ip->len - ip->pos, &size);
+}
+
+static uint32_t ip_next(struct interp *ip)
+{
+	size_t size;
+	uint32_t c;
+
+	if (ip->pos >= ip->len)
+		return EOF_RUNE;
+	c = rune_decode((const unsigned char *)ip->s + ip->pos, ip->len - ip->pos, &size);
+	ip->pos += size;
+	return c;
+}
+
+static bool ip_fail(struct interp *ip, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool ip_fail(struct interp *ip, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!ip->failed) {
+		va_start(ap, fmt);
+		vsnprintf(ip->err, ip->errlen, fmt, ap);
+		va_end(ap);
+	}
+	ip->failed = true;
+	return false;
+}
+
+/* A rune for an error message: Go's %c, EOF as "EOF". */
+static const char *rune_str(uint32_t c, char buf[12])
+{
+	if (c == EOF_RUNE)
+		return "EOF";
+	if (c < 0x80) {
+		buf[0] = (char)c, buf[1] = '\0';
+	} else {
+		snprintf(buf, 12, "U+%04X", (unsigned)(c & 0x1fffff));
+	}
+	return buf;
+}
+
+/* unicode.IsLetter for ASCII; any non-ASCII rune above U+00BF counts as a letter. */
+static bool rune_is_letter(uint32_t c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= 0xc0 && c != EOF_RUNE && c != 0xfffd);
+}
+
+static bool scan_identifier(struct interp *ip, size_t *start, size_t *end)
+{
+	char rb[12];
+	uint32_t c = ip_peek(ip);
+
+	if (!rune_is_letter(c))
+		return ip_fail(ip, "expected identifier to start with a letter, got %s", rune_str(c, rb));
+	*start = ip->pos;
+	while ((c = ip_peek(ip)) != EOF_RUNE &&
+	       (rune_is_letter(c) || (c >= '0' && c <= '9') || c == '_'))
+		ip_next(ip);
+	*end = ip->pos;
+	return true;
+}
+
+static bool ip_expression(struct interp *ip, bool eval, bool stop_brace, struct strbuf *out);
+
+/* Look a variable up; returns its value or NULL when unset. */
+static const char *ip_lookup(struct interp *ip, size_t start, size_t end)
+{
+	char name[256];
+	size_t n = end - start;
+
+	if (n >= sizeof(name))
+		return NULL;
+	memcpy(name, ip->s + start, n);
+	name[n] = '\0';
+	return ip->get(name, ip->arg);
+}
+
+static bool parse_int(const char *s, size_t n, long *v)
+{
+	char buf[32];
+	char *end;
+
+	while (n > 0 && (*s == ' ' || *s == '\t'))
+		s++, n--;
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	if (n == 0 || n >= sizeof(buf))
+		return false;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	*v = strtol(buf, &end, 10);
+	return *end == '\0' && buf[0] != ' ';
+}
+
+static bool ip_brace(struct interp *ip, bool eval, struct strbuf *out)
+{
+	size_t is, ie;
+	uint32_t op1;
+	char rb[12];
+	const char *val;
+
+	ip_next(ip);	/* '{' */
+	if (!scan_identifier(ip, &is, &ie))
+		return false;
+	val = eval ? ip_lookup(ip, is, ie) : NULL;
+	if (ip_peek(ip) == '}') {
+		ip_next(ip);
+		if (eval && val)
+			sb_add(out, val, strlen(val));
+		return true;
+	}
+	op1 = ip_next(ip);
+	if (op1 == ':' && ip_peek(ip) == '-') {
+		ip_next(ip);
+		/* ${VAR:-default}: the default when unset or empty */
+		bool use = eval && (!val || !*val);
+		if (eval && !use)
+			sb_add(out, val, strlen(val));
+		if (!ip_expression(ip, use, true, out))
+			return false;
+	} else if (op1 == ':') {
+		/* ${VAR:offset[:length]}, byte offsets as in Go */
+		size_t os = ip->pos, ls;
+		long off, length = 0;
+		bool has_len = false;
+		uint32_t c;
+
+		while ((c = ip_peek(ip)) != EOF_RUNE && c != ':' && c != '}' && c != 0xfffd)
+			ip_next(ip);
+		if (!parse_int(ip->s + os, ip->pos - os, &off))
+			return ip_fail(ip, "unable to parse offset \"%.*s\"", (int)(ip->pos - os), ip->s + os);
+		if (ip_peek(ip) != '}') {
+			ip_next(ip);
+			ls = ip->pos;
+			while ((c = ip_peek(ip)) != EOF_RUNE && c != '}' && c != 0xfffd)
+				ip_next(ip);
+			if (!parse_int(ip->s + ls, ip->pos - ls, &length))
+				return ip_fail(ip, "unable to parse length \"%.*s\"", (int)(ip->pos - ls), ip->s + ls);
+			has_len = true;
+		}
+		if (eval) {
+			const char *v = val ? val : "";
+			long n = (long)strlen(v), from = off, to;
+			if (from < 0)
+				from += n;
+			if (from < 0)
+				from = 0;
+			if (from > n)
+				from = n;
+			to = n;
+			if (has_len) {
+				if (length >= 0) {
+					to = from + length;
+				} else {
+					to = length + n;
+					if (to < from)
+						to = from;
+				}
+				if (to > n)
+					to = n;
+			}
+			sb_add(out, v + from, (size_t)(to - from));
+		}
+	} else if (op1 == '-') {
+		/* ${VAR-default}: the default only when unset */
+		bool use = eval && !val;
+		if (eval && val)
+			sb_add(out, val, strlen(val));
+		if (!ip_expression(ip, use, true, out))
+			return false;
+	} else if (op1 == '?') {
+		/* ${VAR?message}: an error when unset */
+		struct strbuf msg = {0};
+		bool unset = eval && !val;
+		if (eval && val)
+			sb_add(out, val, strlen(val));
+		if (!ip_expression(ip, unset, true, &msg)) {
+			free(msg.p);
+			return false;
+		}
+		if (unset) {
+			ip_fail(ip, "$%.*s: %s", (int)(ie - is), ip->s + is,
+				msg.n ? msg.p : "not set");
+			free(msg.p);
+			return false;
+		}
+		free(msg.p);
+	} else {
+		return ip_fail(ip, "expected an operator, got %s", rune_str(op1, rb));
+	}
+	op1 = ip_next(ip);
+	if (op1 != '}')
+		return ip_fail(ip, "expected brace expansion to end with }, got %s", rune_str(op1, rb));
+	return true;
+}
+
+static bool ip_expansion(struct interp *ip, bool eval, struct strbuf *out)
+{
+	size_t is, ie;
+	const char *val;
+
+	ip_next(ip);	/* '$' */
+	if (ip_peek(ip) == '{')
+		return ip_brace(ip, eval, out);
+	if (!scan_identifier(ip, &is, &ie))
+		return false;
+	if (eval && (val = ip_lookup(ip, is, ie)) != NULL)
+		sb_add(out, val, strlen(val));
+	return true;
+}
+
+static bool ip_expression(struct interp *ip, bool eval, bool stop_brace, struct strbuf *out)
+{
+	for (;;) {
+		uint32_t c = ip_peek(ip);
+		const char *p = ip->s + ip->pos;
+		size_t left = ip->len - ip->pos, start, size;
+
+		if (c == EOF_RUNE || (stop_brace && c == '}'))
+			return true;
+		if (left >= 2 && p[0] == '\\' && p[1] == '\\') {
+			ip->pos += 2;
+			if (eval)
+				sb_add(out, "\\\\", 2);
+			continue;
+		}
+		if (left >= 2 && (p[0] == '\\' || p[0] == '$') && p[1] == '$') {
+			ip->pos += 2;
+			if (eval)
+				sb_add(out, "$", 1);
+			continue;
+		}
+		if (left >= 2 && p[0] == '$' && p[1] == '(') {
+			ip->pos += 2;
+			if (eval)
+				sb_add(out, "$(", 2);
+			continue;
+		}
+		if (c == '$' && left > 1) {
+			if (!ip_expansion(ip, eval, out))
+				return false;
+			continue;
+		}
+		/* One rune, then text up to the next '$', '\' or stop rune. */
+		rune_decode((const unsigned char *)p, left, &size);
+		if (eval) {
+			if (c == 0xfffd)
+				sb_add(out, "\xef\xbf\xbd", 3);
+			else
+				sb_add(out, p, size);
+		}
+		ip->pos += size;
+		start = ip->pos;
+		while ((c = ip_peek(ip)) != EOF_RUNE && c != '$' && c != '\\' && c != 0xfffd &&
+		       !(stop_brace && c == '}'))
+			ip_next(ip);
+		if (eval)
+			sb_add(out, ip->s + start, ip->pos - start);
+	}
+}
+
+bool envsub_check(const char *s, size_t len, char *err, size_t errlen, size_t *err_offset)
+{
+	size_t line = 0;
+
+	while (line <= len) {
+		const char *nl = memchr(s + line, '\n', len - line);
+		size_t end = nl ? (size_t)(nl - s) : len;
+		struct interp ip = { s + line, end - line, 0, NULL, NULL, err, errlen, false };
+
+		if (!ip_expression(&ip, false, false, NULL)) {
+			*err_offset = line + ip.pos;
+			return false;
+		}
+		line = end + 1;
+	}
+	return true;
+}
+
+char *envsub_line(const char *s, size_t n, const char *(*get)(const char *name, void *arg), void *arg,
+		  char *err, size_t errlen)
+{
+	struct strbuf out = {0};
+	struct interp ip = { s, n, 0, get, arg, err, errlen, false };
+
+	sb_add(&out, "", 0);
+	/* goose parses the whole line before expanding any of it */
+	if (!ip_expression(&ip, false, false, NULL) || (ip.pos = 0, !ip_expression(&ip, true, false, &out))) {
+		free(out.p);
+		return NULL;
+	}
+	return out.p;
+}
+
+char *envsub_expand(const char *s, const struct envsub_range *r, uint32_t nr,
+		    const char *(*get)(const char *name, void *arg), void *arg,
+		    char *err, size_t errlen, uint32_t *err_offset)
+{
+	struct strbuf out = {0};
+	size_t at = 0, n;
+	const char *t;
+
+	sb_add(&out, "", 0);
+	for (uint32_t i = 0; i < nr; i++) {
+		size_t pos = r[i].start;
+
+		sb_add(&out, s + at, pos - at);
+		while (pos < r[i].end) {
+			const char *nl = memchr(s + pos, '\n', r[i].end - pos);
+			size_t end = nl ? (size_t)(nl - s) : r[i].end;
+			char *line = envsub_line(s + pos, end - pos, get, arg, err, errlen);
+
+			if (!line) {
+				*err_offset = (uint32_t)pos;
+				free(out.p);
+				return NULL;
+			}
+			sb_add(&out, line, strlen(line));
+			free(line);
+			pos = end;
+			if (nl) {
+				sb_add(&out, "\n", 1);
+				pos++;
+			}
+		}
+		at = r[i].end;
+	}
+	sb_add(&out, s + at, strlen(s + at));
+	/* goose trims the statement after substitution */
+	t = out.p;
+	n = out.n;
+	text_trim(&t, &n);
+	memmove(out.p, t, n);
+	out.p[n] = '\0';
+	return out.p;
+}
+
+void checksum_build_id(const struct migration *m, uint32_t n, char out[17])
+{
+	struct sha h;
+	char full[CHECKSUM_LEN];
+
+	sha_init(&h);
+	sha_addf(&h, "gosling-build-1\n");
+	for (uint32_t i = 0; i < n; i++) {
+		sha_addf(&h, "%" PRId64 " ", m[i].version);
+		sha_add(&h, m[i].name, strlen(m[i].name));
+		sha_addf(&h, " %s %s\n", m[i].file_checksum, m[i].exec_checksum);
+	}
+	sha_done(&h, "", full);
+	memcpy(out, full, 16);
+	out[16] = '\0';
+}

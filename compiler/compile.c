@@ -1,0 +1,101 @@
+/*
+ * compile.c - from a folder to a struct bundle: the one path that `build`,
+ * `list`, `verify` and `sum` share, so they never disagree.
+ */
+#include "compile.h"
+
+#include "diag.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define COMPILER_VERSION_STR "0.1.0"
+
+static void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size);
+	if (!p) {
+		fprintf(stderr, "goslingc: out of memory\n");
+		exit(4);
+	}
+	return p;
+}
+
+static const struct stmt *convert(struct compiled *c, size_t *next, const struct pfile *pf, enum direction dir)
+{
+	const struct stmt *first = c->stmts + *next;
+
+	for (size_t i = 0; i < pf->nstmts[dir]; i++) {
+		const struct pstmt *p = &pf->stmts[dir][i];
+		struct stmt *s = &c->stmts[(*next)++];
+
+		s->sql = p->sql;
+		s->len = (uint32_t)p->len;
+		s->line = p->line;
+		s->ncommands = p->ncommands;
+		s->envsub = p->envsub;
+		s->nenvsub = p->nenvsub;
+	}
+	return first;
+}
+
+bool compile_folder(struct compiled *c, const char *dir, const struct parse_opts *o, struct diag *d)
+{
+	unsigned errors = d->errors;
+	size_t total = 0, next = 0;
+	const char *prev = "";
+
+	memset(c, 0, sizeof(*c));
+	if (!folder_scan(dir, &c->files, &c->nfiles, d) && c->nfiles == 0)
+		return false;
+	c->parsed = xcalloc(c->nfiles, sizeof(*c->parsed));
+	for (size_t i = 0; i < c->nfiles; i++) {
+		if (!parse_file(&c->parsed[i], c->files[i].path, o, d))
+			continue;
+		total += c->parsed[i].nstmts[DIR_UP] + c->parsed[i].nstmts[DIR_DOWN];
+	}
+	if (d->errors != errors)
+		return false;
+
+	c->migrations = xcalloc(c->nfiles, sizeof(*c->migrations));
+	c->stmts = xcalloc(total, sizeof(*c->stmts));
+	c->sums = xcalloc(c->nfiles, sizeof(*c->sums));
+	for (size_t i = 0; i < c->nfiles; i++) {
+		struct migration *m = &c->migrations[i];
+		const struct pfile *pf = &c->parsed[i];
+
+		m->version = c->files[i].version;
+		m->name = c->files[i].name;
+		m->no_transaction = pf->no_transaction;
+		m->up = convert(c, &next, pf, DIR_UP);
+		m->nup = (uint32_t)pf->nstmts[DIR_UP];
+		m->down = convert(c, &next, pf, DIR_DOWN);
+		m->ndown = (uint32_t)pf->nstmts[DIR_DOWN];
+		checksum_file(pf->data, pf->len, c->sums[i][0]);
+		checksum_exec(m, c->sums[i][1]);
+		checksum_chain(prev, m->version, c->sums[i][1], c->sums[i][2]);
+		prev = c->sums[i][2];
+		m->file_checksum = c->sums[i][0];
+		m->exec_checksum = c->sums[i][1];
+		m->chain = c->sums[i][2];
+	}
+	checksum_build_id(c->migrations, (uint32_t)c->nfiles, c->build_id);
+	c->bundle.build_id = c->build_id;
+	c->bundle.compiler_version = COMPILER_VERSION_STR;
+	c->bundle.migrations = c->migrations;
+	c->bundle.count = (uint32_t)c->nfiles;
+	return d->errors == errors;
+}
+
+void compile_free(struct compiled *c)
+{
+	for (size_t i = 0; c->parsed && i < c->nfiles; i++)
+		pfile_free(&c->parsed[i]);
+	free(c->parsed);
+	free(c->migrations);
+	free(c->stmts);
+	free(c->sums);
+	folder_free(c->files, c->nfiles);
+	memset(c, 0, sizeof(*c));
+}

@@ -1,0 +1,102 @@
+/*
+ * diag.c - rendering of diagnostics, gcc style:
+ *
+ *   migrations/000003_x.sql:4:23: error: statement ends inside a string literal
+ *       4 | INSERT INTO t VALUES ('a;
+ *         |                       ^
+ *   hint: wrap the statement in '-- +goose StatementBegin' / '-- +goose StatementEnd'
+ */
+#include "diag.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+static const char *level_name(struct diag *d, enum diag_level level)
+{
+	switch (level) {
+	case DIAG_ERROR:
+		return "error";
+	case DIAG_WARNING:
+		return d->werror ? "error" : "warning";
+	case DIAG_NOTE:
+		return "note";
+	}
+	return "error";
+}
+
+/* Count, and say whether to print. */
+static bool diag_count(struct diag *d, enum diag_level level)
+{
+	if (level == DIAG_ERROR || (level == DIAG_WARNING && d->werror)) {
+		d->errors++;
+		return true;
+	}
+	if (level == DIAG_WARNING) {
+		d->warnings++;
+		return !d->quiet_warnings;
+	}
+	return true;
+}
+
+/* Print the source line and a caret under col, keeping tabs so columns line up. */
+static void show_line(FILE *out, const char *data, size_t len, uint32_t line, uint32_t col)
+{
+	size_t start = 0, end;
+	uint32_t n = 1;
+
+	while (n < line && start < len) {
+		const char *nl = memchr(data + start, '\n', len - start);
+		if (!nl)
+			return;
+		start = (size_t)(nl - data) + 1;
+		n++;
+	}
+	if (n != line || start > len)
+		return;
+	end = start;
+	while (end < len && data[end] != '\n')
+		end++;
+	if (end > start && data[end - 1] == '\r')
+		end--;
+	fprintf(out, "%5u | %.*s\n", line, (int)(end - start), data + start);
+	if (col == 0)
+		return;
+	fputs("      | ", out);
+	for (size_t i = 0; i + 1 < col && start + i < end; i++)
+		fputc(data[start + i] == '\t' ? '\t' : ' ', out);
+	fputs("^\n", out);
+}
+
+void diag_at(struct diag *d, enum diag_level level, const char *path, const char *data, size_t len,
+	     uint32_t line, uint32_t col, const char *hint, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!diag_count(d, level))
+		return;
+	if (col)
+		fprintf(d->out, "%s:%u:%u: %s: ", path, line, col, level_name(d, level));
+	else
+		fprintf(d->out, "%s:%u: %s: ", path, line, level_name(d, level));
+	va_start(ap, fmt);
+	vfprintf(d->out, fmt, ap);
+	va_end(ap);
+	fputc('\n', d->out);
+	if (data)
+		show_line(d->out, data, len, line, col);
+	if (hint)
+		fprintf(d->out, "hint: %s\n", hint);
+}
+
+void diag_file(struct diag *d, enum diag_level level, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!diag_count(d, level))
+		return;
+	fprintf(d->out, "%s: %s: ", path, level_name(d, level));
+	va_start(ap, fmt);
+	vfprintf(d->out, fmt, ap);
+	va_end(ap);
+	fputc('\n', d->out);
+}

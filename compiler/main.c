@@ -1,0 +1,567 @@
+/*
+ * main.c - goslingc's command line: options and verbs, nothing else.
+ */
+#include "compile.h"
+#include "diag.h"
+#include "emit.h"
+#include "folder.h"
+#include "parse.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define VERSION "0.1.0"
+
+/* Exit codes, documented in --help and the README. */
+enum {
+	EXIT_OK = 0,
+	EXIT_ERRORS = 1,	/* the migrations have errors (diagnostics printed) */
+	EXIT_USAGE = 2,		/* bad command line */
+	EXIT_SUM = 3,		/* migrations.sum does not match the folder */
+	EXIT_IO = 4,		/* could not read or write a file */
+};
+
+static const char usage_text[] =
+	"usage: goslingc [options] <command> [args]\n"
+	"\n"
+	"Compiles a folder of goose SQL migrations into C for the gosling runtime.\n"
+	"\n"
+	"commands:\n"
+	"  build [DIR]            check DIR (default migrations) and write --out (default gen/bundle.c)\n"
+	"  parse [--envsub] [--direction up|down] [--check] FILE...\n"
+	"                         cut single files as goose does; print a JSON array\n"
+	"  list [DIR]             the migrations as the bundle holds them (--json for JSON)\n"
+	"  verify [DIR]           check DIR and compare it with DIR/migrations.sum\n"
+	"  sum [DIR]              record DIR's checksums in DIR/migrations.sum\n"
+	"  create NAME [DIR]      new migration with the next version (--timestamp for goose's style)\n"
+	"  fix [DIR]              rename timestamp versions to sequential ones, as goose fix does\n"
+	"\n"
+	"options:\n"
+	"  -o, --out FILE         where build writes the C bundle (default gen/bundle.c)\n"
+	"      --depfile FILE     also write a ninja depfile naming every migration file\n"
+	"      --json             JSON output (list)\n"
+	"  -W, --werror           treat warnings as errors\n"
+	"  -q, --quiet            print only errors\n"
+	"  -h, --help             this text\n"
+	"  -V, --version          the compiler's version\n"
+	"\n"
+	"exit codes: 0 ok, 1 errors in the migrations, 2 usage, 3 migrations.sum mismatch,\n"
+	"            4 cannot read or write a file\n";
+
+struct opts {
+	const char *out;
+	const char *depfile;
+	const char *direction;
+	bool json;
+	bool quiet;
+	bool envsub;
+	bool check;
+	bool timestamp;
+};
+
+static struct diag diags = { NULL, false, false, 0, 0 };
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "goslingc: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n(see goslingc --help)\n");
+	return EXIT_USAGE;
+}
+
+static int finish(int ok_code)
+{
+	if (diags.errors) {
+		fprintf(stderr, "goslingc: %u error%s, %u warning%s\n", diags.errors, diags.errors == 1 ? "" : "s",
+			diags.warnings, diags.warnings == 1 ? "" : "s");
+		return EXIT_ERRORS;
+	}
+	return ok_code;
+}
+
+static void print_stmts_json(FILE *out, const struct pstmt *s, size_t n, bool envsub)
+{
+	fputc('[', out);
+	for (size_t i = 0; i < n; i++) {
+		char *sql = NULL, err[256];
+		uint32_t at;
+
+		if (envsub && s[i].nenvsub) {
+			sql = envsub_expand(s[i].sql, s[i].envsub, s[i].nenvsub, NULL, NULL, err, sizeof(err), &at);
+		}
+		fprintf(out, "%s\n    {\"sql\": ", i ? "," : "");
+		if (sql)
+			json_string(out, sql, strlen(sql));
+		else
+			json_string(out, s[i].sql, s[i].len);
+		fprintf(out, ", \"line\": %" PRIu32 ", \"commands\": %u}", s[i].line, s[i].ncommands);
+		free(sql);
+	}
+	fputs(n ? "\n  ]" : "]", out);
+}
+
+static const char *env_get(const char *name, void *arg)
+{
+	(void)arg;
+	return getenv(name);
+}
+
+static int cmd_parse(struct opts *o, int argc, char **argv)
+{
+	struct parse_opts po = { !o->check, 0, o->envsub ? env_get : NULL };
+	struct pfile *files;
+	bool ok = true;
+
+	if (argc == 0)
+		return usage_error("parse needs at least one %s", "FILE");
+	if (o->direction) {
+		if (strcmp(o->direction, "up") == 0)
+			po.dirs = 1u << DIR_UP;
+		else if (strcmp(o->direction, "down") == 0)
+			po.dirs = 1u << DIR_DOWN;
+		else
+			return usage_error("--direction must be up or down, not \"%s\"", o->direction);
+	}
+	files = calloc((size_t)argc, sizeof(*files));
+	if (!files)
+		return EXIT_IO;
+	for (int i = 0; i < argc; i++) {
+		if (!parse_file(&files[i], argv[i], &po, &diags)) {
+			ok = false;
+			continue;
+		}
+	}
+	if (ok) {
+		fputs("[", stdout);
+		for (int i = 0; i < argc; i++) {
+			struct pfile *f = &files[i];
+
+			fprintf(stdout, "%s\n  {\"file\": ", i ? "," : "");
+			json_string(stdout, f->path, strlen(f->path));
+			fprintf(stdout, ", \"no_transaction\": %s,\n  \"up\": ", f->no_transaction ? "true" : "false");
+			if (!po.dirs || (po.dirs & (1u << DIR_UP)))
+				print_stmts_json(stdout, f->stmts[DIR_UP], f->nstmts[DIR_UP], false);
+			else
+				fputs("null", stdout);
+			fputs(",\n  \"down\": ", stdout);
+			if (!po.dirs || (po.dirs & (1u << DIR_DOWN)))
+				print_stmts_json(stdout, f->stmts[DIR_DOWN], f->nstmts[DIR_DOWN], false);
+			else
+				fputs("null", stdout);
+			fputs("}", stdout);
+		}
+		fputs("\n]\n", stdout);
+	}
+	for (int i = 0; i < argc; i++)
+		pfile_free(&files[i]);
+	free(files);
+	return finish(EXIT_OK);
+}
+
+static int cmd_build(struct opts *o, const char *dir)
+{
+	struct parse_opts po = { false, 0, NULL };
+	struct compiled c;
+	bool changed;
+
+	if (!compile_folder(&c, dir, &po, &diags)) {
+		compile_free(&c);
+		return finish(EXIT_ERRORS);
+	}
+	emit_bundle(&c.bundle, dir, o->out, &changed);
+	if (o->depfile) {
+		const char **deps = calloc(c.nfiles + 1, sizeof(*deps));
+		if (!deps)
+			exit(EXIT_IO);
+		for (size_t i = 0; i < c.nfiles; i++)
+			deps[i] = c.files[i].path;
+		emit_depfile(o->depfile, o->out, deps, c.nfiles);
+		free(deps);
+	}
+	if (!o->quiet)
+		fprintf(stderr, "goslingc: %s: %zu migration%s, build %s%s\n", o->out, c.nfiles,
+			c.nfiles == 1 ? "" : "s", c.build_id, changed ? "" : " (unchanged)");
+	compile_free(&c);
+	return finish(EXIT_OK);
+}
+
+static int cmd_list(struct opts *o, const char *dir)
+{
+	struct parse_opts po = { false, 0, NULL };
+	struct compiled c;
+
+	if (!compile_folder(&c, dir, &po, &diags)) {
+		compile_free(&c);
+		return finish(EXIT_ERRORS);
+	}
+	if (o->json) {
+		printf("{\"build_id\": \"%s\", \"migrations\": [", c.build_id);
+		for (size_t i = 0; i < c.nfiles; i++) {
+			const struct migration *m = &c.migrations[i];
+			printf("%s\n  {\"version\": %" PRId64 ", \"name\": ", i ? "," : "", m->version);
+			json_string(stdout, m->name, strlen(m->name));
+			printf(", \"no_transaction\": %s, \"envsub\": %s, \"up\": %" PRIu32 ", \"down\": %" PRIu32
+			       ",\n   \"file_checksum\": \"%s\", \"exec_checksum\": \"%s\", \"chain\": \"%s\"}",
+			       m->no_transaction ? "true" : "false", c.parsed[i].has_envsub ? "true" : "false",
+			       m->nup, m->ndown, m->file_checksum, m->exec_checksum, m->chain);
+		}
+		printf("%s]}\n", c.nfiles ? "\n" : "");
+	} else {
+		printf("%-16s %-4s %-4s %-5s %-24s %s\n", "VERSION", "UP", "DOWN", "TX", "EXEC", "NAME");
+		for (size_t i = 0; i < c.nfiles; i++) {
+			const struct migration *m = &c.migrations[i];
+			printf("%-16" PRId64 " %-4" PRIu32 " %-4" PRIu32 " %-5s %.24s %s\n", m->version, m->nup,
+			       m->ndown, m->no_transaction ? "no" : "yes",
+			       m->exec_checksum + strlen(CHECKSUM_EXEC_PREFIX), m->name);
+		}
+		printf("%zu migration%s, build %s\n", c.nfiles, c.nfiles == 1 ? "" : "s", c.build_id);
+	}
+	compile_free(&c);
+	return finish(EXIT_OK);
+}
+
+/* migrations.sum: one line per file, "name file_checksum exec_checksum". */
+#define SUM_HEADER "# migrations.sum: written by `goslingc sum`, checked by `goslingc verify`.\n" \
+	"# Commit it with the migrations; do not edit it by hand.\n"
+
+struct sum_entry {
+	char name[512];
+	char file[CHECKSUM_LEN];
+	char exec[CHECKSUM_LEN];
+	bool seen;
+};
+
+static char *sum_path(const char *dir)
+{
+	char *p = malloc(strlen(dir) + 20);
+	if (!p)
+		exit(EXIT_IO);
+	sprintf(p, "%s/migrations.sum", dir);
+	return p;
+}
+
+static bool sum_read(const char *path, struct sum_entry **out, size_t *n)
+{
+	FILE *fp = fopen(path, "r");
+	char line[1200];
+	uint32_t lineno = 0;
+	bool ok = true;
+
+	*out = NULL;
+	*n = 0;
+	if (!fp) {
+		diag_file(&diags, DIAG_ERROR, path, "cannot open: %s (run goslingc sum to create it)", strerror(errno));
+		return false;
+	}
+	while (fgets(line, sizeof(line), fp)) {
+		struct sum_entry e = {0};
+		char extra;
+
+		lineno++;
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		if (sscanf(line, "%511s %74s %74s %c", e.name, e.file, e.exec, &extra) != 3 ||
+		    strncmp(e.file, CHECKSUM_FILE_PREFIX, strlen(CHECKSUM_FILE_PREFIX)) != 0 ||
+		    strncmp(e.exec, CHECKSUM_EXEC_PREFIX, strlen(CHECKSUM_EXEC_PREFIX)) != 0) {
+			diag_at(&diags, DIAG_ERROR, path, NULL, 0, lineno, 1, NULL,
+				"malformed line: expected \"<file> %s<hex> %s<hex>\"", CHECKSUM_FILE_PREFIX,
+				CHECKSUM_EXEC_PREFIX);
+			ok = false;
+			continue;
+		}
+		*out = realloc(*out, (*n + 1) * sizeof(**out));
+		if (!*out)
+			exit(EXIT_IO);
+		(*out)[(*n)++] = e;
+	}
+	fclose(fp);
+	return ok;
+}
+
+static int cmd_verify(struct opts *o, const char *dir)
+{
+	struct parse_opts po = { false, 0, NULL };
+	struct compiled c;
+	struct sum_entry *sum = NULL;
+	size_t nsum = 0, mismatches = 0;
+	char *path = sum_path(dir);
+	int64_t max_summed = 0;
+
+	if (!compile_folder(&c, dir, &po, &diags) || !sum_read(path, &sum, &nsum)) {
+		compile_free(&c);
+		free(sum);
+		free(path);
+		return finish(EXIT_ERRORS);
+	}
+	for (size_t i = 0; i < nsum; i++) {
+		struct sum_entry *e = &sum[i];
+		size_t j;
+		int64_t v;
+		char err[64];
+
+		if (version_parse(e->name, &v, err, sizeof(err)) && v > max_summed)
+			max_summed = v;
+		for (j = 0; j < c.nfiles && strcmp(c.files[j].name, e->name) != 0; j++)
+			;
+		if (j < c.nfiles) {
+			c.files[j].prefix_len = -1;	/* matched */
+			if (strcmp(c.migrations[j].file_checksum, e->file) == 0)
+				continue;
+			if (strcmp(c.migrations[j].exec_checksum, e->exec) == 0)
+				diag_file(&diags, DIAG_ERROR, c.files[j].path,
+					  "changed since migrations.sum (comments or blank lines only: the "
+					  "statements are the same); run goslingc sum if this is deliberate");
+			else
+				diag_file(&diags, DIAG_ERROR, c.files[j].path,
+					  "changed since migrations.sum: its statements differ from the summed "
+					  "ones; a database that applied it will report drift");
+			mismatches++;
+			continue;
+		}
+		for (j = 0; j < c.nfiles && strcmp(c.migrations[j].file_checksum, e->file) != 0; j++)
+			;
+		if (j < c.nfiles) {
+			c.files[j].prefix_len = -1;
+			diag_file(&diags, DIAG_ERROR, c.files[j].path,
+				  "renamed or renumbered: migrations.sum has it as %s", e->name);
+		} else {
+			diag_file(&diags, DIAG_ERROR, path, "%s is in migrations.sum but no longer in %s/",
+				  e->name, dir);
+		}
+		mismatches++;
+	}
+	for (size_t j = 0; j < c.nfiles; j++) {
+		if (c.files[j].prefix_len == -1)
+			continue;
+		if (c.files[j].version < max_summed)
+			diag_file(&diags, DIAG_WARNING, c.files[j].path,
+				  "new migration with a version below already-summed ones (out of order)");
+		else if (!o->quiet)
+			fprintf(stderr, "%s: new, not yet in migrations.sum\n", c.files[j].path);
+	}
+	compile_free(&c);
+	free(sum);
+	free(path);
+	if (diags.errors)
+		return mismatches && diags.errors == mismatches ? EXIT_SUM : EXIT_ERRORS;
+	if (!o->quiet)
+		fprintf(stderr, "goslingc: %s matches migrations.sum\n", dir);
+	return EXIT_OK;
+}
+
+static int cmd_sum(struct opts *o, const char *dir)
+{
+	struct parse_opts po = { false, 0, NULL };
+	struct compiled c;
+	char *path = sum_path(dir), *data = NULL;
+	size_t len = 0;
+	FILE *mem;
+
+	if (!compile_folder(&c, dir, &po, &diags)) {
+		compile_free(&c);
+		free(path);
+		return finish(EXIT_ERRORS);
+	}
+	mem = open_memstream(&data, &len);
+	if (!mem)
+		exit(EXIT_IO);
+	fputs(SUM_HEADER, mem);
+	for (size_t i = 0; i < c.nfiles; i++)
+		fprintf(mem, "%s %s %s\n", c.migrations[i].name, c.migrations[i].file_checksum,
+			c.migrations[i].exec_checksum);
+	fclose(mem);
+	if (!write_file_atomic(path, data, len)) {
+		fprintf(stderr, "goslingc: cannot write %s: %s\n", path, strerror(errno));
+		return EXIT_IO;
+	}
+	if (!o->quiet)
+		fprintf(stderr, "goslingc: wrote %s (%zu migrations)\n", path, c.nfiles);
+	free(data);
+	free(path);
+	compile_free(&c);
+	return EXIT_OK;
+}
+
+static const char template_text[] =
+	"-- +goose Up\n"
+	"-- +goose StatementBegin\n"
+	"SELECT 'up SQL query';\n"
+	"-- +goose StatementEnd\n"
+	"\n"
+	"-- +goose Down\n"
+	"-- +goose StatementBegin\n"
+	"SELECT 'down SQL query';\n"
+	"-- +goose StatementEnd\n";
+
+static int cmd_create(struct opts *o, const char *name, const char *dir)
+{
+	struct mfile *files;
+	size_t n;
+	int64_t last = 0;
+	int width = 5;
+	char version[32], *path;
+	FILE *fp;
+
+	for (const char *p = name; *p; p++)
+		if (!(*p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+			return usage_error("migration name \"%s\" may hold only letters, digits and '_'", name);
+	if (!folder_scan(dir, &files, &n, &diags) && diags.errors)
+		return finish(EXIT_ERRORS);
+	for (size_t i = 0; i < n; i++) {
+		if (version_is_timestamp(files[i].version))
+			continue;
+		last = files[i].version;
+		if (files[i].prefix_len > width)
+			width = files[i].prefix_len;
+	}
+	if (o->timestamp) {
+		time_t now = time(NULL);
+		strftime(version, sizeof(version), "%Y%m%d%H%M%S", gmtime(&now));
+	} else {
+		snprintf(version, sizeof(version), "%0*" PRId64, width > 19 ? 19 : width, last + 1);
+	}
+	folder_free(files, n);
+	path = malloc(strlen(dir) + strlen(version) + strlen(name) + 8);
+	if (!path)
+		return EXIT_IO;
+	sprintf(path, "%s/%s_%s.sql", dir, version, name);
+	fp = fopen(path, "wx");
+	if (!fp || fputs(template_text, fp) == EOF || fclose(fp) != 0) {
+		fprintf(stderr, "goslingc: cannot create %s: %s\n", path, strerror(errno));
+		free(path);
+		return EXIT_IO;
+	}
+	printf("%s\n", path);
+	free(path);
+	return EXIT_OK;
+}
+
+static int cmd_fix(struct opts *o, const char *dir)
+{
+	struct mfile *files;
+	size_t n;
+	int64_t next = 1;
+	int width = 5;
+
+	(void)o;
+	if (!folder_scan(dir, &files, &n, &diags))
+		return finish(EXIT_ERRORS);
+	for (size_t i = 0; i < n; i++) {
+		if (version_is_timestamp(files[i].version))
+			continue;
+		next = files[i].version + 1;
+		if (files[i].prefix_len > width)
+			width = files[i].prefix_len;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *rest = strchr(files[i].name, '_');
+		char *to;
+
+		if (!version_is_timestamp(files[i].version))
+			continue;
+		to = malloc(strlen(dir) + strlen(rest) + 32);
+		if (!to)
+			return EXIT_IO;
+		sprintf(to, "%s/%0*" PRId64 "%s", dir, width > 19 ? 19 : width, next++, rest);
+		if (rename(files[i].path, to) != 0) {
+			fprintf(stderr, "goslingc: cannot rename %s to %s: %s\n", files[i].path, to, strerror(errno));
+			free(to);
+			folder_free(files, n);
+			return EXIT_IO;
+		}
+		printf("renamed %s => %s\n", files[i].name, strrchr(to, '/') + 1);
+		free(to);
+	}
+	folder_free(files, n);
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "out", required_argument, NULL, 'o' },
+		{ "depfile", required_argument, NULL, 'd' },
+		{ "direction", required_argument, NULL, 'D' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "werror", no_argument, NULL, 'W' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "envsub", no_argument, NULL, 'e' },
+		{ "check", no_argument, NULL, 'c' },
+		{ "timestamp", no_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct opts o = { "gen/bundle.c", NULL, NULL, false, false, false, false, false };
+	const char *cmd, *dir;
+	int c;
+
+	diags.out = stderr;
+	while ((c = getopt_long(argc, argv, "+o:WqhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o': o.out = optarg; break;
+		case 'd': o.depfile = optarg; break;
+		case 'D': o.direction = optarg; break;
+		case 'j': o.json = true; break;
+		case 'W': diags.werror = true; break;
+		case 'q': o.quiet = true; diags.quiet_warnings = true; break;
+		case 'e': o.envsub = true; break;
+		case 'c': o.check = true; break;
+		case 't': o.timestamp = true; break;
+		case 'h': fputs(usage_text, stdout); return EXIT_OK;
+		case 'V': printf("goslingc %s\n", VERSION); return EXIT_OK;
+		default: fputs(usage_text, stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fputs(usage_text, stderr);
+		return EXIT_USAGE;
+	}
+	cmd = argv[optind++];
+	/* options may also follow the command */
+	while ((c = getopt_long(argc, argv, "o:WqhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o': o.out = optarg; break;
+		case 'd': o.depfile = optarg; break;
+		case 'D': o.direction = optarg; break;
+		case 'j': o.json = true; break;
+		case 'W': diags.werror = true; break;
+		case 'q': o.quiet = true; diags.quiet_warnings = true; break;
+		case 'e': o.envsub = true; break;
+		case 'c': o.check = true; break;
+		case 't': o.timestamp = true; break;
+		case 'h': fputs(usage_text, stdout); return EXIT_OK;
+		case 'V': printf("goslingc %s\n", VERSION); return EXIT_OK;
+		default: fputs(usage_text, stderr); return EXIT_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+
+	if (strcmp(cmd, "parse") == 0)
+		return cmd_parse(&o, argc, argv);
+	if (strcmp(cmd, "create") == 0) {
+		if (argc < 1 || argc > 2)
+			return usage_error("usage: goslingc create NAME [DIR]%s", "");
+		return cmd_create(&o, argv[0], argc == 2 ? argv[1] : "migrations");
+	}
+	if (argc > 1)
+		return usage_error("too many arguments for %s", cmd);
+	dir = argc == 1 ? argv[0] : "migrations";
+	if (strcmp(cmd, "build") == 0)
+		return cmd_build(&o, dir);
+	if (strcmp(cmd, "list") == 0)
+		return cmd_list(&o, dir);
+	if (strcmp(cmd, "verify") == 0)
+		return cmd_verify(&o, dir);
+	if (strcmp(cmd, "sum") == 0)
+		return cmd_sum(&o, dir);
+	if (strcmp(cmd, "fix") == 0)
+		return cmd_fix(&o, dir);
+	return usage_error("unknown command \"%s\"", cmd);
+}

@@ -1,0 +1,77 @@
+/*
+ * parse.h - goose's SQL migration parser, line for line, plus the checks goose
+ * leaves to deploy time.
+ *
+ * parse_file() runs goose's state machine (internal/sqlparser/parser.go) once per
+ * direction, exactly as goose does, so every statement is byte-identical to what
+ * goose would run.  Then the PostgreSQL lexer looks at each statement: where
+ * goose's line rule cut it inside a literal, identifier, dollar body or comment,
+ * that is an error here, at build time.
+ */
+#ifndef GOSLING_PARSE_H
+#define GOSLING_PARSE_H
+
+#include "bundle.h"
+
+struct diag;
+
+enum direction {
+	DIR_UP,
+	DIR_DOWN,
+};
+
+/* A statement as goose cuts it, with what it takes to point into the file. */
+struct pstmt {
+	char *sql;		/* trimmed text, NUL-terminated */
+	size_t len;
+	uint32_t line;		/* file line of its first byte */
+	uint32_t last_line;	/* file line of its last line */
+	bool block;		/* from StatementBegin / StatementEnd */
+	unsigned ncommands;
+	struct envsub_range *envsub;
+	uint32_t nenvsub;
+	/* raw line starts: sql offset (may be negative before trimming) → file offset */
+	size_t nlines;
+	long *line_sql_off;	/* offset in sql where each raw line starts */
+	size_t *line_file_off;	/* byte offset in the file where that line starts */
+	uint32_t *line_no;	/* its 1-based line number */
+};
+
+struct pfile {
+	const char *path;	/* as given, for messages */
+	char *data;		/* the file's bytes, NUL-terminated */
+	size_t len;
+	bool no_transaction;
+	bool has_envsub;
+	struct pstmt *stmts[2];	/* indexed by enum direction */
+	size_t nstmts[2];
+	bool ok[2];		/* the direction parsed without error */
+};
+
+/* Options that change what parse_file() checks. */
+struct parse_opts {
+	bool goose_only;	/* only goose's own rules (the `parse` verb) */
+	unsigned dirs;		/* bit 1 << DIR_UP, 1 << DIR_DOWN */
+	/* Expand ENVSUB lines while parsing, as goose does (parse --envsub); NULL
+	 * keeps them for the runtime, as ranges in each statement. */
+	const char *(*getenv)(const char *name, void *arg);
+};
+
+/*
+ * parse_file - read and parse one migration file.  Diagnostics go to d (all of
+ * them, not just the first).  Returns false when any error was reported; the
+ * statements of the directions that parsed are kept either way.  Exits only
+ * when the file cannot be read (the compiler is a build tool).
+ */
+bool parse_file(struct pfile *f, const char *path, const struct parse_opts *o, struct diag *d) MUSTCHECK;
+
+/* parse_load - parse_file() on bytes already in memory (tests use it); f owns a copy. */
+bool parse_load(struct pfile *f, const char *path, const char *data, size_t len,
+		const struct parse_opts *o, struct diag *d) MUSTCHECK;
+
+/* pstmt_where - the file line and 1-based byte column of offset off in s->sql. */
+void pstmt_where(const struct pstmt *s, size_t off, uint32_t *line, uint32_t *col);
+
+void pfile_free(struct pfile *f);
+
+#endif
