@@ -16,8 +16,11 @@
 #include "config.h"
 #include "db.h"
 
-/* Two UTF-8 code points per byte at most: PostgreSQL counts positions in characters. */
 #define START_GUC "gosling.migration_start"
+/* ms since the unit's BEGIN, measured by the server (results reach us in bursts) */
+#define ELAPSED_MS                                                                              \
+	"(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - "                        \
+	"pg_catalog.current_setting('" START_GUC "')::timestamptz) * 1000)::bigint"
 
 int64_t
 db_now_ms(void)
@@ -704,6 +707,7 @@ struct slot {
 	uint32_t unit;
 	uint32_t statement;	/* 1-based goose statement, 0 = bookkeeping */
 	bool commit;		/* the unit's COMMIT */
+	bool timing;		/* returns the unit's server-side execution time in ms */
 };
 
 struct db_batch {
@@ -772,7 +776,7 @@ batch_literal(struct db_batch *b, PGconn *conn, const char *s)
 }
 
 static void
-batch_slot(struct db_batch *b, uint32_t unit, uint32_t statement, bool commit)
+batch_slot(struct db_batch *b, uint32_t unit, uint32_t statement, bool commit, bool timing)
 {
 	if (b->failed)
 		return;
@@ -787,7 +791,7 @@ batch_slot(struct db_batch *b, uint32_t unit, uint32_t statement, bool commit)
 		b->slots = s;
 		b->slotcap = cap;
 	}
-	b->slots[b->nslots++] = (struct slot){ unit, statement, commit };
+	b->slots[b->nslots++] = (struct slot){ unit, statement, commit, timing };
 }
 
 static void
@@ -828,8 +832,8 @@ db_batch_new(PGconn *conn, const struct db_names *n, const struct db_unit *units
 
 		batch_str(b, "BEGIN;\nSELECT pg_catalog.set_config('" START_GUC
 			     "', pg_catalog.clock_timestamp()::text, true);\n");
-		batch_slot(b, (uint32_t)u, 0, false);
-		batch_slot(b, (uint32_t)u, 0, false);
+		batch_slot(b, (uint32_t)u, 0, false, false);
+		batch_slot(b, (uint32_t)u, 0, false, false);
 		for (uint32_t s = 0; s < un->nstmts; s++) {
 			size_t start = b->len;
 
@@ -838,7 +842,7 @@ db_batch_new(PGconn *conn, const struct db_names *n, const struct db_unit *units
 			/* a statement may end in a comment, or lack its ';': an empty command costs nothing */
 			batch_str(b, "\n;\n");
 			for (uint32_t c = 0; c < un->stmts[s].ncommands; c++)
-				batch_slot(b, (uint32_t)u, s + 1, false);
+				batch_slot(b, (uint32_t)u, s + 1, false, false);
 		}
 		snprintf(num, sizeof num, "%lld", (long long)r->version);
 		if (un->down) {
@@ -846,15 +850,15 @@ db_batch_new(PGconn *conn, const struct db_names *n, const struct db_unit *units
 			batch_str(b, n->history);
 			batch_str(b, " WHERE version = ");
 			batch_str(b, num);
-			batch_str(b, ";\n");
-			batch_slot(b, (uint32_t)u, 0, false);
+			batch_str(b, " RETURNING " ELAPSED_MS ";\n");
+			batch_slot(b, (uint32_t)u, 0, false, true);
 			if (un->goose) {
 				batch_str(b, "DELETE FROM ");
 				batch_str(b, n->goose);
 				batch_str(b, " WHERE version_id = ");
 				batch_str(b, num);
 				batch_str(b, ";\n");
-				batch_slot(b, (uint32_t)u, 0, false);
+				batch_slot(b, (uint32_t)u, 0, false, false);
 			}
 		} else {
 			batch_str(b, "INSERT INTO ");
@@ -870,9 +874,7 @@ db_batch_new(PGconn *conn, const struct db_names *n, const struct db_unit *units
 			batch_literal(b, conn, r->exec_checksum);
 			batch_str(b, ", ");
 			batch_literal(b, conn, r->chain);
-			batch_str(b, ", pg_catalog.clock_timestamp(), "
-				     "(pg_catalog.extract(epoch FROM pg_catalog.clock_timestamp() - "
-				     "pg_catalog.current_setting('" START_GUC "')::timestamptz) * 1000)::bigint, ");
+			batch_str(b, ", pg_catalog.clock_timestamp(), " ELAPSED_MS ", ");
 			batch_literal(b, conn, r->build_id);
 			batch_str(b, ", ");
 			batch_literal(b, conn, r->origin);
@@ -880,19 +882,20 @@ db_batch_new(PGconn *conn, const struct db_names *n, const struct db_unit *units
 				     "file_checksum = EXCLUDED.file_checksum, exec_checksum = EXCLUDED.exec_checksum, "
 				     "chain = EXCLUDED.chain, applied_at = EXCLUDED.applied_at, "
 				     "execution_ms = EXCLUDED.execution_ms, build_id = EXCLUDED.build_id, "
-				     "origin = EXCLUDED.origin, failed_statement = NULL, error = NULL;\n");
-			batch_slot(b, (uint32_t)u, 0, false);
+				     "origin = EXCLUDED.origin, failed_statement = NULL, error = NULL "
+				     "RETURNING execution_ms;\n");
+			batch_slot(b, (uint32_t)u, 0, false, true);
 			if (un->goose) {
 				batch_str(b, "INSERT INTO ");
 				batch_str(b, n->goose);
 				batch_str(b, " (version_id, is_applied) VALUES (");
 				batch_str(b, num);
 				batch_str(b, ", true);\n");
-				batch_slot(b, (uint32_t)u, 0, false);
+				batch_slot(b, (uint32_t)u, 0, false, false);
 			}
 		}
 		batch_str(b, "COMMIT;\n");
-		batch_slot(b, (uint32_t)u, 0, true);
+		batch_slot(b, (uint32_t)u, 0, true, false);
 	}
 	if (b->failed) {
 		db_batch_free(b);
@@ -961,7 +964,7 @@ db_batch_run(PGconn *conn, struct db_batch *b, int64_t deadline_ms,
 {
 	size_t slot = 0;
 	bool cancelled = false, failed = false;
-	int64_t t0 = db_now_ms();
+	int64_t t0 = db_now_ms(), server_ms = -1;
 	PGresult *res;
 
 	memset(f, 0, sizeof *f);
@@ -998,11 +1001,15 @@ db_batch_run(PGconn *conn, struct db_batch *b, int64_t deadline_ms,
 				while (slot < b->nslots && !b->slots[slot].commit)
 					slot++;
 			}
+			if (slot < b->nslots && b->slots[slot].timing && PQresultStatus(res) == PGRES_TUPLES_OK &&
+			    PQntuples(res) == 1 && PQnfields(res) == 1 && !PQgetisnull(res, 0, 0))
+				server_ms = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 			if (!failed && slot < b->nslots && b->slots[slot].commit && done) {
 				int64_t now = db_now_ms();
 
-				done(b->slots[slot].unit, now - t0, arg);
+				done(b->slots[slot].unit, server_ms >= 0 ? server_ms : now - t0, arg);
 				t0 = now;
+				server_ms = -1;
 			}
 			break;
 		}

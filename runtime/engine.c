@@ -932,21 +932,24 @@ plan_down(struct run *r, int64_t target, size_t limit, struct step **out, size_t
 	return true;
 }
 
-static void
+static bool
 items_for_steps(struct run *r, struct step *steps, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		size_t k;
+	size_t first = r->res->nitems;
 
-		steps[i].item = item_add(r, steps[i].m->version, steps[i].m->name);
-		if (!steps[i].item)
-			continue;
-		bundle_find(r->b, steps[i].m->version, &k);
-		item_fill_state(r, steps[i].item, k);
+	for (size_t i = 0; i < n; i++) {
+		struct engine_item *it = item_add(r, steps[i].m->version, steps[i].m->name);
+
+		if (!it) {
+			fail(r, ENGINE_MIGRATION_FAILED, "out of memory");
+			return false;
+		}
+		item_fill_state(r, it, (size_t)(steps[i].m - r->b->migrations));
 	}
 	/* item_add may move the array: take the pointers once it is complete */
-	for (size_t i = 0, j = r->res->nitems - n; i < n; i++, j++)
-		steps[i].item = &r->res->items[j];
+	for (size_t i = 0; i < n; i++)
+		steps[i].item = &r->res->items[first + i];
+	return true;
 }
 
 static bool
@@ -960,7 +963,8 @@ cmd_up(struct run *r, int64_t target)
 		goto out;
 	if (!ensure_history(r))
 		goto out;
-	items_for_steps(r, steps, n);
+	if (!items_for_steps(r, steps, n))
+		goto out;
 	if (n == 0) {
 		log_info("no migrations to apply: the database is at version %lld", (long long)newest_applied(r));
 		ok = true;
@@ -995,7 +999,8 @@ cmd_down(struct run *r, int64_t target, size_t limit, bool redo)
 		if (!step_expand(r, &steps[1]))
 			goto out;
 	}
-	items_for_steps(r, steps, n);
+	if (!items_for_steps(r, steps, n))
+		goto out;
 	if (n == 0) {
 		log_info("no migrations to roll back");
 		ok = true;
@@ -1016,7 +1021,8 @@ cmd_plan(struct run *r, int64_t target)
 
 	if (!check_drift(r) || !check_order(r, target, false) || !plan_up(r, target, &steps, &n))
 		goto out;
-	items_for_steps(r, steps, n);
+	if (!items_for_steps(r, steps, n))
+		goto out;
 	for (size_t i = 0; i < n; i++) {
 		size_t len = 0;
 		char *sql, *p;
