@@ -8,6 +8,7 @@
  */
 #include "parse.h"
 
+#include "check.h"
 #include "diag.h"
 #include "lexer.h"
 
@@ -585,21 +586,37 @@ out:
 	return ok;
 }
 
-/* PostgreSQL's lexical view of each statement goose cut. */
-static bool check_statements(struct pfile *f, enum direction dir, const struct parse_opts *o, struct diag *d)
+/*
+ * PostgreSQL's lexical view of each statement goose cut, then (beyond goose)
+ * PostgreSQL's own parser on each statement the lexer let through.
+ */
+static bool check_statements(struct pfile *f, enum direction dir, const struct parse_opts *o, bool hatch_file,
+			     struct diag *d)
 {
 	bool ok = true, cascade = false;
+	uint32_t from = 1;
 
+	if (dir == DIR_DOWN && f->nstmts[DIR_UP])
+		from = f->stmts[DIR_UP][f->nstmts[DIR_UP] - 1].last_line + 1;
 	for (size_t i = 0; i < f->nstmts[dir]; i++) {
 		struct pstmt *s = &f->stmts[dir][i];
 		struct lex_result r;
-		uint32_t line, col;
+		uint32_t line, col, stmt_from = from;
 		char hint[256];
+		bool after_cut = cascade;
 
+		from = s->last_line + 1;
 		lex_scan(s->sql, s->len, &r);
 		s->ncommands = r.commands;
-		if (o->goose_only || r.open == LEX_CLOSED) {
+		if (o->goose_only)
+			continue;
+		if (r.open == LEX_CLOSED) {
+			bool hatch = hatch_file || check_hatch_stmt(f, stmt_from, s);
+
 			cascade = false;
+			/* the rest of a statement cut too early is not SQL worth parsing */
+			if (!after_cut && !check_stmt(f, s, hatch, o->no_check, f->ok[dir], d))
+				ok = false;
 			continue;
 		}
 		/* The rest of a statement cut too early is not worth a second error. */
@@ -697,8 +714,10 @@ bool parse_load(struct pfile *f, const char *path, const char *data, size_t len,
 
 	/* Lex what was cut even when the pass failed later: report every error. */
 	if (bytes_ok) {
+		bool hatch_file = !o->goose_only && check_hatch_file(f);
+
 		for (int dir = DIR_UP; dir <= DIR_DOWN; dir++)
-			if (!check_statements(f, (enum direction)dir, o, d))
+			if (!check_statements(f, (enum direction)dir, o, hatch_file, d))
 				f->ok[dir] = false;
 	}
 	return d->errors == errors;
