@@ -121,48 +121,58 @@ static bool marker_line(const char *line, size_t n)
 	return tn == k || !ident_char((unsigned char)t[k]) || t[k] == '$';
 }
 
-/*
- * The first line of f in [from, to] that is a marker (or, with stop_at_goose, a
- * goose annotation): its number and whether it is a marker.  0 when none.
- */
-static uint32_t find_marker(const struct pfile *f, uint32_t from, uint32_t to, bool stop_at_goose, bool *is_marker)
+void check_marks_scan(const struct pfile *f, struct check_marks *m)
 {
-	size_t pos = 0;
+	size_t pos = 0, cap = 0;
 	uint32_t lineno = 0;
+	bool before_up = true;
 
-	*is_marker = false;
-	while (pos < f->len && lineno < to) {
+	memset(m, 0, sizeof(*m));
+	while (pos < f->len) {
 		const char *line = f->data + pos, *nl = memchr(line, '\n', f->len - pos);
 		size_t n = nl ? (size_t)(nl - line) : f->len - pos;
 		const char *t = line;
 		size_t tn = n;
 
 		pos += n + 1;
-		if (++lineno < from)
-			continue;
-		if (marker_line(line, n)) {
-			*is_marker = true;
-			return lineno;
-		}
+		lineno++;
 		text_trim(&t, &tn);
-		if (stop_at_goose && tn >= 2 && t[0] == '-' && t[1] == '-' && memmem(t, tn, "+goose", 6))
-			return lineno;
+		if (tn < 2 || t[0] != '-' || t[1] != '-')
+			continue;
+		if (memmem(t, tn, "+goose", 6)) {
+			before_up = false;
+			continue;
+		}
+		if (!marker_line(line, n))
+			continue;
+		if (before_up)
+			m->file = true;
+		if (m->n == cap) {
+			cap = cap ? cap * 2 : 8;
+			m->lines = realloc(m->lines, cap * sizeof(*m->lines));
+			if (!m->lines) {
+				fprintf(stderr, "goslingc: out of memory\n");
+				exit(4);
+			}
+		}
+		m->lines[m->n++] = lineno;
 	}
-	return 0;
 }
 
-bool check_hatch_file(const struct pfile *f)
+bool check_marks_cover(const struct check_marks *m, uint32_t from, const struct pstmt *s)
 {
-	bool marker;
-
-	return find_marker(f, 1, UINT32_MAX, true, &marker) && marker;
+	if (m->file)
+		return true;
+	for (size_t i = 0; i < m->n; i++)
+		if (m->lines[i] >= from && m->lines[i] <= s->last_line)
+			return true;
+	return false;
 }
 
-bool check_hatch_stmt(const struct pfile *f, uint32_t from, const struct pstmt *s)
+void check_marks_free(struct check_marks *m)
 {
-	bool marker;
-
-	return find_marker(f, from ? from : 1, s->last_line, false, &marker) && marker;
+	free(m->lines);
+	memset(m, 0, sizeof(*m));
 }
 
 /* ---- the parse tree (JSON) ---------------------------------------------- */

@@ -24,17 +24,24 @@ struct diag;
 /* The marker, as it appears after "--" and optional blanks. */
 #define CHECK_MARKER "gosling:no-check"
 
-/*
- * check_hatch_file - whether f carries the file-wide marker (a marker line
- * before its '-- +goose Up').
- */
-bool check_hatch_file(const struct pfile *f);
+/* The escape-hatch markers of one file. */
+struct check_marks {
+	bool file;		/* a marker before '-- +goose Up': the whole file */
+	uint32_t *lines;	/* every marker's line number, ascending */
+	size_t n;
+};
+
+/* check_marks_scan - find f's markers (one pass); free with check_marks_free(). */
+void check_marks_scan(const struct pfile *f, struct check_marks *m);
 
 /*
- * check_hatch_stmt - whether a marker line lies in file lines [from, s->last_line],
- * where from is the line after the previous statement (1 for the first).
+ * check_marks_cover - whether the hatch covers s: a file marker, or a marker in
+ * file lines [from, s->last_line], from being the line after the previous
+ * statement (so the comment lines just before s, and s's own lines).
  */
-bool check_hatch_stmt(const struct pfile *f, uint32_t from, const struct pstmt *s);
+bool check_marks_cover(const struct check_marks *m, uint32_t from, const struct pstmt *s);
+
+void check_marks_free(struct check_marks *m);
 
 /*
  * check_stmt - parse s with PostgreSQL's parser and report what fails to d.

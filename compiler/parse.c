@@ -590,8 +590,8 @@ out:
  * PostgreSQL's lexical view of each statement goose cut, then (beyond goose)
  * PostgreSQL's own parser on each statement the lexer let through.
  */
-static bool check_statements(struct pfile *f, enum direction dir, const struct parse_opts *o, bool hatch_file,
-			     struct diag *d)
+static bool check_statements(struct pfile *f, enum direction dir, const struct parse_opts *o,
+			     const struct check_marks *marks, struct diag *d)
 {
 	bool ok = true, cascade = false;
 	uint32_t from = 1;
@@ -611,7 +611,7 @@ static bool check_statements(struct pfile *f, enum direction dir, const struct p
 		if (o->goose_only)
 			continue;
 		if (r.open == LEX_CLOSED) {
-			bool hatch = hatch_file || check_hatch_stmt(f, stmt_from, s);
+			bool hatch = check_marks_cover(marks, stmt_from, s);
 
 			cascade = false;
 			/* the rest of a statement cut too early is not SQL worth parsing */
@@ -714,11 +714,14 @@ bool parse_load(struct pfile *f, const char *path, const char *data, size_t len,
 
 	/* Lex what was cut even when the pass failed later: report every error. */
 	if (bytes_ok) {
-		bool hatch_file = !o->goose_only && check_hatch_file(f);
+		struct check_marks marks = { false, NULL, 0 };
 
+		if (!o->goose_only)
+			check_marks_scan(f, &marks);
 		for (int dir = DIR_UP; dir <= DIR_DOWN; dir++)
-			if (!check_statements(f, (enum direction)dir, o, hatch_file, d))
+			if (!check_statements(f, (enum direction)dir, o, &marks, d))
 				f->ok[dir] = false;
+		check_marks_free(&marks);
 	}
 	return d->errors == errors;
 }

@@ -6,7 +6,8 @@
  * direction, exactly as goose does, so every statement is byte-identical to what
  * goose would run.  Then the PostgreSQL lexer looks at each statement: where
  * goose's line rule cut it inside a literal, identifier, dollar body or comment,
- * that is an error here, at build time.
+ * that is an error here, at build time.  Unless goose_only, each statement the
+ * lexer lets through then goes through PostgreSQL's own parser (check.h).
  */
 #ifndef GOSLING_PARSE_H
 #define GOSLING_PARSE_H
