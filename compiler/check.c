@@ -473,16 +473,20 @@ static void plpgsql_what(const char *context, char *out, size_t n)
 struct stmt_ctx {
 	const struct pfile *f;
 	const struct pstmt *s;
+	const char *text;	/* what was parsed: s->sql, or it after ENVSUB with defaults */
+	size_t len;
 	bool hatch, hatch_global;
 	struct diag *d;
 	bool ok;
 };
 
 /* Report a problem PostgreSQL's parser has with the statement at byte off. */
-static void report(struct stmt_ctx *c, size_t off, const char *msg)
+static void report(struct stmt_ctx *c, size_t off, const char *msg, const char *hint)
 {
 	uint32_t line, col;
 
+	if (off > c->s->len)
+		off = c->s->len;	/* only after ENVSUB: close enough */
 	pstmt_where(c->s, off, &line, &col);
 	if (c->hatch) {
 		diag_at(c->d, DIAG_WARNING, c->f->path, c->f->data, c->f->len, line, col, NULL,
@@ -490,7 +494,7 @@ static void report(struct stmt_ctx *c, size_t off, const char *msg)
 			c->hatch_global ? "--no-check" : CHECK_MARKER, msg);
 		return;
 	}
-	diag_at(c->d, DIAG_ERROR, c->f->path, c->f->data, c->f->len, line, col, HINT_HATCH, "%s", msg);
+	diag_at(c->d, DIAG_ERROR, c->f->path, c->f->data, c->f->len, line, col, hint ? hint : HINT_HATCH, "%s", msg);
 	c->ok = false;
 }
 
@@ -517,7 +521,7 @@ static void check_plpgsql(struct stmt_ctx *c, const char *type, json_t *n, size_
 		fprintf(stderr, "goslingc: out of memory\n");
 		exit(4);
 	}
-	memcpy(cmd, c->s->sql + loc, len);
+	memcpy(cmd, c->text + loc, len);
 	cmd[len] = '\0';
 	r = plpgsql_parse(cmd, &ipos);
 	free(cmd);
@@ -527,46 +531,79 @@ static void check_plpgsql(struct stmt_ctx *c, const char *type, json_t *n, size_
 		long body_line = near ? strtol(near + 10, NULL, 10) : 0;
 
 		plpgsql_what(ctx, what, sizeof(what));
-		if (!body_find(c->s->sql, c->s->len, (size_t)json_integer_value(json_object_get(as, "location")), &b))
+		if (!body_find(c->text, c->len, (size_t)json_integer_value(json_object_get(as, "location")), &b))
 			off = loc;
 		else if (ipos > 0)
-			off = body_offset(c->s->sql, &b, (size_t)ipos - 1, 0);
+			off = body_offset(c->text, &b, (size_t)ipos - 1, 0);
 		else if (body_line > 0)
-			off = body_offset(c->s->sql, &b, 0, (uint32_t)body_line);
+			off = body_offset(c->text, &b, 0, (uint32_t)body_line);
 		else
 			off = b.start;
 		snprintf(msg, sizeof(msg), "%s (PL/pgSQL, in %s)", r.error->message, what);
-		report(c, off, msg);
+		report(c, off, msg, NULL);
 	}
 	pg_query_free_plpgsql_parse_result(r);
+}
+
+/* ENVSUB's getenv for checking at build time: every variable unset, so defaults apply. */
+static const char *envsub_unset(const char *name, void *arg)
+{
+	(void)name;
+	(void)arg;
+	return NULL;
 }
 
 bool check_stmt(const struct pfile *f, struct pstmt *s, bool hatch, bool hatch_global, bool tx_check,
 		struct diag *d)
 {
-	struct stmt_ctx c = { f, s, hatch || hatch_global, hatch_global, d, true };
+	struct stmt_ctx c = { f, s, s->sql, s->len, hatch || hatch_global, hatch_global, d, true };
 	PgQueryParseResult r = pg_query_parse(s->sql);
 	json_t *root = NULL, *stmts, *e;
 	json_error_t jerr;
 	size_t i, nrefuse = 0;
 	struct refusal *refusals = NULL;
 	size_t *refuse_at = NULL;
+	char *expanded = NULL;
+	bool envsub_dollar = false;
 
+	for (uint32_t k = 0; r.error && k < s->nenvsub; k++)
+		if (memchr(s->sql + s->envsub[k].start, '$', s->envsub[k].end - s->envsub[k].start))
+			envsub_dollar = true;
+	if (envsub_dollar) {
+		/*
+		 * The runtime substitutes ENVSUB from the function's environment, so the
+		 * text as written need not be SQL.  Try it with every variable unset
+		 * (defaults apply); if that is not SQL either, only the server can tell.
+		 */
+		char err[256];
+		uint32_t at;
+
+		pg_query_free_parse_result(r);
+		expanded = envsub_expand(s->sql, s->envsub, s->nenvsub, envsub_unset, NULL, err, sizeof(err), &at);
+		if (!expanded)
+			return true;
+		c.text = expanded;
+		c.len = strlen(expanded);
+		r = pg_query_parse(expanded);
+		if (r.error) {
+			pg_query_free_parse_result(r);
+			free(expanded);
+			return true;
+		}
+	}
 	if (r.error) {
 		size_t off = r.error->cursorpos > 0 ? char_to_byte(s->sql, s->len, (size_t)r.error->cursorpos - 1) : 0;
-		bool envsub_dollar = false;
 
-		for (uint32_t k = 0; k < s->nenvsub; k++)
-			if (memchr(s->sql + s->envsub[k].start, '$', s->envsub[k].end - s->envsub[k].start))
-				envsub_dollar = true;
-		if (envsub_dollar && !c.hatch) {
-			uint32_t line, col;
-			pstmt_where(s, off, &line, &col);
-			diag_at(d, DIAG_WARNING, f->path, f->data, f->len, line, col, NULL,
-				"PostgreSQL 15 cannot parse this statement before ENVSUB substitution: %s",
-				r.error->message);
+		if (!s->block && strstr(r.error->message, "at end of input")) {
+			char hint[512];
+
+			/* goose's line rule may have cut what the lexer cannot see: BEGIN ATOMIC … END */
+			snprintf(hint, sizeof(hint), "goose ends a statement at a line whose last word ends in ';' "
+				 "(here line %u); if the statement goes on, wrap it in '-- +goose StatementBegin' and "
+				 "'-- +goose StatementEnd'", s->last_line);
+			report(&c, off, r.error->message, hint);
 		} else {
-			report(&c, off, r.error->message);
+			report(&c, off, r.error->message, NULL);
 		}
 		pg_query_free_parse_result(r);
 		return c.ok;
@@ -591,19 +628,19 @@ bool check_stmt(const struct pfile *f, struct pstmt *s, bool hatch, bool hatch_g
 		size_t loc = (size_t)json_integer_value(json_object_get(e, "stmt_location"));
 		size_t len = (size_t)json_integer_value(json_object_get(e, "stmt_len"));
 
-		if (loc > s->len)
-			loc = s->len;
-		if (len == 0 || loc + len > s->len)
-			len = s->len - loc;
+		if (loc > c.len)
+			loc = c.len;
+		if (len == 0 || loc + len > c.len)
+			len = c.len - loc;
 		if (!n)
 			continue;
 		if (strcmp(type, "CreateFunctionStmt") == 0 || strcmp(type, "DoStmt") == 0)
 			check_plpgsql(&c, type, n, loc, len);
 		if (tx_check && refuses(type, n, &refusals[nrefuse])) {
-			size_t start = skip_blank(s->sql, loc + len, loc);
+			size_t start = skip_blank(c.text, loc + len, loc);
 			const char *kw = refusals[nrefuse].keyword;
 
-			refuse_at[nrefuse++] = kw ? find_word(s->sql, start, loc + len, kw) : start;
+			refuse_at[nrefuse++] = kw ? find_word(c.text, start, loc + len, kw) : start;
 		}
 	}
 	for (i = 0; i < nrefuse; i++) {
@@ -630,5 +667,6 @@ bool check_stmt(const struct pfile *f, struct pstmt *s, bool hatch, bool hatch_g
 	free(refusals);
 	free(refuse_at);
 	json_decref(root);
+	free(expanded);
 	return c.ok;
 }
