@@ -17,7 +17,6 @@
 #include "check.h"
 
 #include "diag.h"
-#include "lexer.h"
 
 #include <jansson.h>
 #include <pg_query.h>
