@@ -37,7 +37,7 @@ struct stmt {
 	const char *sql;	/* trimmed text, NUL-terminated, before ENVSUB */
 	uint32_t len;		/* strlen(sql) */
 	uint32_t line;		/* 1-based line in the file where the statement starts */
-	uint32_t ncommands;	/* SQL commands the text holds (';'-separated, lexer-counted) */
+	uint32_t ncommands;	/* SQL commands in the text (PostgreSQL's parser; the lexer's count under no-check) */
 	const struct envsub_range *envsub;	/* lines under ENVSUB ON, or NULL */
 	uint32_t nenvsub;
 };
