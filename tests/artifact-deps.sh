@@ -11,17 +11,9 @@
 # scripts/build-deps); if the deps are absent and cannot be built, the arch is skipped.
 set -u
 cd "$(dirname "$0")/.."
-export LC_ALL=C
 
+. tests/lib/tap.sh
 MAX_GLIBC=2.34
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-nok() { n=$((n + 1)); echo "not ok $n - $*"; failed=1; }
-skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
-check() { # check "what" command...
-	local what=$1; shift
-	if "$@"; then ok "$what"; else nok "$what"; fi
-}
 
 # ver_gt A B: version A is newer than B
 ver_gt() { [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | tail -1)" = "$1" ] && [ "$1" != "$2" ]; }
@@ -44,7 +36,7 @@ for arch in "${arches[@]}"; do
 		machine=AArch64 libc=/usr/aarch64-linux-gnu/lib/libc.so.6
 		run=(qemu-aarch64 -L /usr/aarch64-linux-gnu)
 		;;
-	*) echo "Bail out! unknown arch $arch"; exit 2 ;;
+	*) echo "Bail out! unknown arch $arch (x86_64 or aarch64)"; exit 2 ;;
 	esac
 	d=build/deps/$arch
 	echo "# $arch"
@@ -54,7 +46,7 @@ for arch in "${arches[@]}"; do
 		skip "$arch: deps built" "scripts/build-deps $arch failed (no root/apt/network?)"
 		continue
 	fi
-	ok "$arch: deps built (scripts/build-deps $arch)"
+	pass "$arch: deps built (scripts/build-deps $arch)"
 
 	libs=$(cat "$d/libs.txt")
 	missing=
@@ -86,10 +78,10 @@ for arch in "${arches[@]}"; do
 	exe=$tmp/hello-$arch
 	# shellcheck disable=SC2086
 	if $cc -O2 $(cat "$d/cflags.txt") -o "$exe" tests/deps/hello.c $libs 2>"$tmp/link-$arch.log"; then
-		ok "$arch: tests/deps/hello.c links with libs.txt"
+		pass "$arch: tests/deps/hello.c links with libs.txt"
 	else
 		sed 's/^/#   /' "$tmp/link-$arch.log" | head -20
-		nok "$arch: tests/deps/hello.c links with libs.txt"
+		fail "$arch: tests/deps/hello.c links with libs.txt"
 		continue
 	fi
 	echo "# $arch: hello is $(stat -c %s "$exe") bytes ($(du -k "$exe" | cut -f1) KiB)"
@@ -108,9 +100,9 @@ for arch in "${arches[@]}"; do
 	if [ -n "$too_new" ]; then
 		pat=$(echo $too_new | sed 's/\./\\./g; s/ /|/g')
 		syms=$(readelf --dyn-syms -W "$exe" | grep -E "@GLIBC_($pat)( |$)" | awk '{print $8}' | tr '\n' ' ')
-		nok "$arch: dynamic symbols need at most GLIBC_$MAX_GLIBC (too new: $too_new: $syms)"
+		fail "$arch: dynamic symbols need at most GLIBC_$MAX_GLIBC (too new: $too_new: $syms)"
 	else
-		ok "$arch: dynamic symbols need at most GLIBC_$MAX_GLIBC (newest GLIBC_$newest)"
+		pass "$arch: dynamic symbols need at most GLIBC_$MAX_GLIBC (newest GLIBC_$newest)"
 	fi
 
 	if [ ${#run[@]} -gt 0 ] && ! command -v "${run[0]}" >/dev/null; then
@@ -125,5 +117,4 @@ for arch in "${arches[@]}"; do
 	check "$arch: hello runs${run:+ under ${run[*]}} and prints OK" $good
 done
 
-echo "1..$n"
-exit $failed
+done_testing
