@@ -450,8 +450,9 @@ invoke(struct lambda *l, const struct http_response *next)
 		log_warn("ignoring Lambda-Runtime-Deadline-Ms \"%.40s\": not a number", deadline_h);
 		deadline = 0;
 	}
-	log_debug("invocation %s of %s, deadline in %lld ms", id, arn ? arn : "(no function arn)",
-		  deadline ? (long long)(deadline - start) : -1LL);
+	log_debug("invocation %s of %s, deadline in %lld ms, _X_AMZN_TRACE_ID=%s", id,
+		  arn ? arn : "(no function arn)", deadline ? (long long)(deadline - start) : -1LL,
+		  getenv("_X_AMZN_TRACE_ID") ? getenv("_X_AMZN_TRACE_ID") : "(unset)");
 
 	if (!lambda_event_decode(next->body, next->len, &ev, err, sizeof err)) {
 		snprintf(msg, sizeof msg, "bad event: %s", err);
