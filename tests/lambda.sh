@@ -258,6 +258,15 @@ else
 	is_j valgrind 'd["exit_code"]' 1 "valgrind finds no error and no leak (exit 1 from the final 500, not 99)"
 	ok "valgrind log is clean" sh -c "! grep -qE 'definitely lost|indirectly lost|Invalid (read|write)|uninitialised' '$T/valgrind.log'"
 	[ -s "$T/valgrind.log" ] && sed 's/^/# /' "$T/valgrind.log" | head -40
+	# the failure paths: a failing migration, then status, twenty times
+	db=$(newdb valgrind_fail)
+	events=$(python3 -c 'import json; print(json.dumps([{"body": [{}, {"command": "status"}][i % 2]} for i in range(20)]))')
+	PGDATABASE=$db RAPI_TIMEOUT=600 rapi valgrind_fail \
+		"valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --log-file=$T/valgrind_fail.log $T/fail" \
+		"$events"
+	is_j valgrind_fail '[i["kind"] for i in inv].count("error")' 10 "20 events with a failing migration: 10 errors answered"
+	is_j valgrind_fail 'd["exit_code"]' 1 "valgrind finds no error and no leak on the failure paths"
+	[ -s "$T/valgrind_fail.log" ] && sed 's/^/# /' "$T/valgrind_fail.log" | head -40
 fi
 
 done_testing
