@@ -668,6 +668,26 @@ db_history_delete(PGconn *conn, const struct db_names *n, int64_t version, bool 
 }
 
 bool
+db_history_rechain(PGconn *conn, const struct db_names *n, int64_t version, const char *chain,
+		   struct db_error *err)
+{
+	char sql[256], v[32];
+	const char *params[] = { chain, v };
+	PGresult *res;
+	bool ok;
+
+	snprintf(v, sizeof v, "%lld", (long long)version);
+	snprintf(sql, sizeof sql, "UPDATE %s SET chain = $1 WHERE version = $2", n->history);
+	if (!query_run(conn, "re-chaining the history", sql, 2, params, SHAPE_COMMAND, &res, err))
+		return false;
+	ok = strcmp(PQcmdTuples(res), "1") == 0;
+	if (!ok)
+		error_set(err, "no history row of version %s to re-chain", v);
+	PQclear(res);
+	return ok;
+}
+
+bool
 db_migration_statement(PGconn *conn, const char *sql, int64_t deadline_ms, struct db_error *err)
 {
 	PGresult *res;
@@ -893,6 +913,17 @@ db_batch_new(PGconn *conn, const struct db_names *n, const struct db_unit *units
 				batch_str(b, ", true);\n");
 				batch_slot(b, (uint32_t)u, 0, false, false);
 			}
+		}
+		for (size_t c = 0; c < un->nrechain; c++) {
+			snprintf(num, sizeof num, "%lld", (long long)un->rechain[c].version);
+			batch_str(b, "UPDATE ");
+			batch_str(b, n->history);
+			batch_str(b, " SET chain = ");
+			batch_literal(b, conn, un->rechain[c].chain);
+			batch_str(b, " WHERE version = ");
+			batch_str(b, num);
+			batch_str(b, ";\n");
+			batch_slot(b, (uint32_t)u, 0, false, false);
 		}
 		batch_str(b, "COMMIT;\n");
 		batch_slot(b, (uint32_t)u, 0, true, false);

@@ -130,6 +130,10 @@ bool db_history_upsert(struct pg_conn *conn, const struct db_names *n, const str
 bool db_goose_insert(struct pg_conn *conn, const struct db_names *n, int64_t version,
 		     struct db_error *err) MUSTCHECK;
 
+/* db_history_rechain - set the chain of the row of version. */
+bool db_history_rechain(struct pg_conn *conn, const struct db_names *n, int64_t version, const char *chain,
+			struct db_error *err) MUSTCHECK;
+
 /* db_history_delete - remove the row of version, and goose's rows of it with goose. */
 bool db_history_delete(struct pg_conn *conn, const struct db_names *n, int64_t version, bool goose,
 		       struct db_error *err) MUSTCHECK;
@@ -147,9 +151,17 @@ bool db_migration_statement(struct pg_conn *conn, const char *sql, int64_t deadl
  * sent at once and read back result by result, so an error is attributed to its
  * migration and statement while the whole batch costs one round trip.
  */
+/* A history row whose chain changes because a version below it was inserted (out of order). */
+struct db_rechain {
+	int64_t version;
+	char chain[CHECKSUM_LEN];
+};
+
 struct db_unit {
 	bool down;			/* run Down statements, delete the rows */
 	struct db_record rec;		/* the history row (up) or the version (down) */
+	const struct db_rechain *rechain;	/* rows above to re-chain in the same transaction */
+	size_t nrechain;
 	const struct stmt *stmts;	/* the goose statements: line, ncommands */
 	char *const *sql;		/* their text as it runs (ENVSUB expanded) */
 	uint32_t nstmts;

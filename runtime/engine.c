@@ -102,6 +102,7 @@ struct run {
 	size_t ngoose;
 	int *row_of;			/* per bundle migration: index in rows, or -1 */
 	bool *goose_of;			/* per bundle migration: goose says applied */
+	bool *chained;			/* per bundle migration: in the history's chain (as it will be) */
 	uint32_t progress_index;
 	uint32_t progress_total;
 };
@@ -114,6 +115,9 @@ struct step {
 	char **sql;			/* the statements as they run, owned */
 	uint32_t nsql;
 	struct engine_item *item;
+	char chain[CHECKSUM_LEN];	/* the history row's chain */
+	struct db_rechain *rechain;	/* rows above whose chain changes with this step, owned */
+	size_t nrechain;
 };
 
 static void fail(struct run *r, enum engine_status status, const char *fmt, ...)
@@ -329,6 +333,8 @@ state_free(struct run *r)
 	free(r->goose);
 	free(r->row_of);
 	free(r->goose_of);
+	free(r->chained);
+	r->chained = NULL;
 	r->rows = NULL;
 	r->goose = NULL;
 	r->row_of = NULL;
@@ -357,7 +363,8 @@ state_load(struct run *r)
 	}
 	r->row_of = malloc((r->b->count + 1) * sizeof *r->row_of);
 	r->goose_of = calloc(r->b->count + 1, sizeof *r->goose_of);
-	if (!r->row_of || !r->goose_of) {
+	r->chained = calloc(r->b->count + 1, sizeof *r->chained);
+	if (!r->row_of || !r->goose_of || !r->chained) {
 		fail(r, ENGINE_CONFIG_ERROR, "out of memory");
 		return false;
 	}
@@ -375,6 +382,69 @@ state_load(struct run *r)
 		if (bundle_find(r->b, r->goose[i], &k))
 			r->goose_of[k] = true;
 	}
+	for (i = 0; i < r->b->count; i++)
+		r->chained[i] = r->row_of[i] >= 0 || r->goose_of[i];
+	return true;
+}
+
+/*
+ * The chain of migration k over the history as r->chained says it is: H(chain of
+ * the previous applied migration, version, exec).  With no gaps below k this is
+ * the bundle's compiled-in chain, so the newest row alone vouches for all of them.
+ */
+static void
+chain_at(const struct run *r, size_t k, char out[CHECKSUM_LEN])
+{
+	const char *prev = "";
+	char buf[2][CHECKSUM_LEN];
+	bool gap = false;
+	int flip = 0;
+
+	for (size_t j = 0; j < k; j++)
+		gap |= !r->chained[j];
+	if (!gap) {
+		snprintf(out, CHECKSUM_LEN, "%s", r->b->migrations[k].chain);
+		return;
+	}
+	for (size_t j = 0; j < k; j++) {
+		if (!r->chained[j])
+			continue;
+		checksum_chain(prev, r->b->migrations[j].version, r->b->migrations[j].exec_checksum, buf[flip]);
+		prev = buf[flip];
+		flip ^= 1;
+	}
+	checksum_chain(prev, r->b->migrations[k].version, r->b->migrations[k].exec_checksum, out);
+}
+
+/*
+ * After migration k joins (or leaves) the chain: the history rows above it whose
+ * chain changes.  Only out-of-order applies have any.
+ */
+static bool
+rechain_above(const struct run *r, size_t k, struct db_rechain **out, size_t *nout)
+{
+	struct db_rechain *list = NULL;
+	size_t n = 0;
+
+	*out = NULL;
+	*nout = 0;
+	for (size_t j = k + 1; j < r->b->count; j++) {
+		const struct db_row *row = r->row_of[j] >= 0 ? &r->rows[r->row_of[j]] : NULL;
+		struct db_rechain *t;
+
+		if (!row || !r->chained[j])
+			continue;
+		if (!(t = realloc(list, (n + 1) * sizeof *t))) {
+			free(list);
+			return false;
+		}
+		list = t;
+		list[n].version = row->version;
+		chain_at(r, j, list[n].chain);
+		n++;
+	}
+	*out = list;
+	*nout = n;
 	return true;
 }
 
@@ -426,19 +496,22 @@ newest_applied(const struct run *r)
 }
 
 /*
- * The drift check.  Each row is compared with the bundle; the chain tells a
- * migration edited after it ran (the row is self-consistent, the bundle is not)
- * from a row edited by hand (the row's checksum no longer matches its chain).
- * Returns false, with res->error naming the first migration, on drift.
+ * The drift check.  Each row is compared with the bundle, and its chain with
+ * H(previous row's chain, version, its own exec checksum): a self-consistent row
+ * whose checksum differs from the bundle's is a migration edited after it ran; a
+ * row that does not match its own chain was edited by hand.  One query (the
+ * history) and no per-row round trips.  Returns false, with res->error naming the
+ * first migration, on drift.
  */
 static bool
 check_drift(struct run *r)
 {
+	const char *prev = "";
+
 	for (size_t i = 0; i < r->nrows; i++) {
 		const struct db_row *row = &r->rows[i];
-		size_t k;
-		const struct migration *m = bundle_find(r->b, row->version, &k);
-		char expect[CHECKSUM_LEN];
+		const struct migration *m = bundle_find(r->b, row->version, NULL);
+		char self[CHECKSUM_LEN];
 
 		if (!m) {
 			fail(r, ENGINE_DRIFT, "applied migration %s (version %lld) is missing from the bundle",
@@ -447,9 +520,10 @@ check_drift(struct run *r)
 			snprintf(r->res->error.file, sizeof r->res->error.file, "%s", row->name);
 			return false;
 		}
-		checksum_chain(k > 0 ? r->b->migrations[k - 1].chain : "", row->version, row->exec_checksum, expect);
+		checksum_chain(prev, row->version, row->exec_checksum, self);
+		prev = row->chain;
 		if (strcmp(row->exec_checksum, m->exec_checksum) != 0) {
-			if (strcmp(row->chain, expect) == 0)
+			if (strcmp(row->chain, self) == 0)
 				fail(r, ENGINE_DRIFT,
 				     "migration %s was changed after it was applied: its executable checksum is %s, "
 				     "the database recorded %s",
@@ -458,9 +532,8 @@ check_drift(struct run *r)
 				fail(r, ENGINE_DRIFT,
 				     "history row of migration %s was edited by hand: its checksum does not match its chain",
 				     m->name);
-		} else if (strcmp(row->chain, m->chain) != 0) {
-			fail(r, ENGINE_DRIFT,
-			     "history row of migration %s was edited by hand: its chain differs from the bundle's",
+		} else if (strcmp(row->chain, self) != 0) {
+			fail(r, ENGINE_DRIFT, "history row of migration %s was edited by hand: its chain does not match",
 			     m->name);
 		} else {
 			if (strcmp(row->file_checksum, m->file_checksum) != 0)
@@ -583,19 +656,21 @@ steps_free(struct step *steps, size_t n)
 		for (uint32_t j = 0; steps[i].sql && j < steps[i].nsql; j++)
 			free(steps[i].sql[j]);
 		free(steps[i].sql);
+		free(steps[i].rechain);
 	}
 	free(steps);
 }
 
 static void
-record_of(const struct run *r, const struct migration *m, const char *origin, struct db_record *rec)
+record_of(const struct run *r, const struct migration *m, const char *chain, const char *origin,
+	  struct db_record *rec)
 {
 	memset(rec, 0, sizeof *rec);
 	rec->version = m->version;
 	rec->name = m->name;
 	rec->file_checksum = m->file_checksum;
 	rec->exec_checksum = m->exec_checksum;
-	rec->chain = m->chain;
+	rec->chain = chain;
 	rec->build_id = r->b->build_id;
 	rec->origin = origin;
 	rec->execution_ms = -1;
@@ -663,7 +738,9 @@ run_batch(struct run *r, struct step *steps, size_t n)
 		return false;
 	}
 	for (size_t i = 0; i < n; i++) {
-		record_of(r, steps[i].m, "gosling", &units[i].rec);
+		record_of(r, steps[i].m, steps[i].chain, "gosling", &units[i].rec);
+		units[i].rechain = steps[i].rechain;
+		units[i].nrechain = steps[i].nrechain;
 		units[i].down = steps[i].down;
 		units[i].stmts = steps[i].down ? steps[i].m->down : steps[i].m->up;
 		units[i].sql = steps[i].sql;
@@ -711,7 +788,7 @@ run_single(struct run *r, struct step *s)
 		if (!s->down && PQstatus(r->conn) == CONNECTION_OK) {
 			struct db_error e2;
 
-			record_of(r, s->m, "gosling", &rec);
+			record_of(r, s->m, s->chain, "gosling", &rec);
 			rec.failed_statement = i + 1;
 			rec.error = r->res->error.message;
 			if (!db_history_upsert(r->conn, &r->names, &rec, false, &e2))
@@ -721,20 +798,25 @@ run_single(struct run *r, struct step *s)
 		}
 		return false;
 	}
-	record_of(r, s->m, "gosling", &rec);
+	record_of(r, s->m, s->chain, "gosling", &rec);
 	rec.execution_ms = db_now_ms() - t0;
 	if (!db_begin(r->conn, &e) ||
 	    !(s->down ? db_history_delete(r->conn, &r->names, s->m->version, r->tables.goose, &e)
-		      : db_history_upsert(r->conn, &r->names, &rec, r->tables.goose, &e)) ||
-	    !db_commit(r->conn, &e)) {
-		db_rollback(r->conn);
-		fail_statement(r, s, 0, 0, &e);
-		return false;
-	}
+		      : db_history_upsert(r->conn, &r->names, &rec, r->tables.goose, &e)))
+		goto fail;
+	for (size_t c = 0; c < s->nrechain; c++)
+		if (!db_history_rechain(r->conn, &r->names, s->rechain[c].version, s->rechain[c].chain, &e))
+			goto fail;
+	if (!db_commit(r->conn, &e))
+		goto fail;
 	s->item->action = s->down ? "rolled back" : "applied";
 	s->item->duration_ms = db_now_ms() - t0;
 	progress(r, s->item, s->item->action);
 	return true;
+fail:
+	db_rollback(r->conn);
+	fail_statement(r, s, 0, 0, &e);
+	return false;
 }
 
 /* Run steps in order: runs of transactional steps go as one batch each. */
@@ -743,8 +825,18 @@ run_steps(struct run *r, struct step *steps, size_t n)
 {
 	size_t i = 0;
 
-	for (size_t k = 0; k < n; k++)
+	for (size_t k = 0; k < n; k++) {
+		size_t idx = (size_t)(steps[k].m - r->b->migrations);
+
 		steps[k].item->action = "not attempted";
+		/* each step's chain as the history will be once the steps before it committed */
+		r->chained[idx] = !steps[k].down;
+		chain_at(r, idx, steps[k].chain);
+		if (!rechain_above(r, idx, &steps[k].rechain, &steps[k].nrechain)) {
+			fail(r, ENGINE_MIGRATION_FAILED, "out of memory");
+			return false;
+		}
+	}
 	r->progress_total = (uint32_t)n;
 	while (i < n) {
 		size_t j = i;
@@ -785,11 +877,25 @@ ensure_history(struct run *r)
 		struct db_record rec;
 		struct engine_item *it;
 
+		char chain[CHECKSUM_LEN];
+		struct db_rechain *rc = NULL;
+		size_t nrc = 0;
+
 		if (!r->goose_of[k] || row_of(r, k))
 			continue;
-		record_of(r, m, "goose", &rec);
+		chain_at(r, k, chain);
+		record_of(r, m, chain, "goose", &rec);
 		if (!db_history_upsert(r->conn, &r->names, &rec, false, &e))
 			goto fail;
+		if (!rechain_above(r, k, &rc, &nrc))
+			goto fail;
+		for (size_t c = 0; c < nrc; c++) {
+			if (!db_history_rechain(r->conn, &r->names, rc[c].version, rc[c].chain, &e)) {
+				free(rc);
+				goto fail;
+			}
+		}
+		free(rc);
 		if ((it = item_add(r, m->version, m->name)) != NULL) {
 			it->state = "applied";
 			it->action = "adopted";
@@ -1061,11 +1167,26 @@ cmd_baseline(struct run *r, int64_t target)
 		struct db_record rec;
 		struct engine_item *it;
 
-		if (is_applied(r, k))
+		char chain[CHECKSUM_LEN];
+		struct db_rechain *rc = NULL;
+		size_t nrc = 0;
+
+		if (is_applied(r, k) || is_partial(r, k))
 			continue;
-		record_of(r, m, "baseline", &rec);
+		r->chained[k] = true;
+		chain_at(r, k, chain);
+		record_of(r, m, chain, "baseline", &rec);
 		if (!db_history_upsert(r->conn, &r->names, &rec, r->tables.goose, &e))
 			goto fail;
+		if (!rechain_above(r, k, &rc, &nrc))
+			goto fail;
+		for (size_t c = 0; c < nrc; c++) {
+			if (!db_history_rechain(r->conn, &r->names, rc[c].version, rc[c].chain, &e)) {
+				free(rc);
+				goto fail;
+			}
+		}
+		free(rc);
 		if ((it = item_add(r, m->version, m->name)) != NULL) {
 			it->state = "applied";
 			it->action = "baselined";

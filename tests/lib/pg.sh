@@ -18,6 +18,7 @@ tap_n=0
 tap_failed=0
 
 pg_stop() {
+	[ -n "${PG_KEEP:-}" ] && { echo "# kept $PG_TMP" >&2; return; }
 	if [ -n "$PG_TMP" ] && [ -f "$PG_TMP/data/postmaster.pid" ]; then
 		"${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_TMP/data" -m immediate -w stop >/dev/null 2>&1 || true
 	fi
@@ -60,11 +61,12 @@ pg_start() {
 		DB_PASSWORD DB_SSLMODE
 }
 
-pg_db_seq=0
-# A fresh database; prints its name.
+# A fresh database; prints its name.  (Called in $(...): the counter lives in a file.)
 pg_newdb() {
-	pg_db_seq=$((pg_db_seq + 1))
-	local name="t${pg_db_seq}_$$"
+	local seq name
+	seq=$(($(cat "$PG_TMP/dbseq" 2>/dev/null || echo 0) + 1))
+	echo "$seq" >"$PG_TMP/dbseq"
+	name="t$seq"
 	psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $name" >/dev/null
 	echo "$name"
 }
