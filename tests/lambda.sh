@@ -58,6 +58,14 @@ newdb() {
 gosling_conns() { psql_q postgres "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'gosling'"; }
 connections_logged() { grep -c 'connection received' "$PG_TMP/server.log" || true; }
 
+# --- the local Runtime API itself, against AWS's spec --------------------------------
+
+spec=$(rapi spec tests/lambda/spec_client.sh '[{"body": {}}, {"body": {}}, {"body": {}}, {"body": {}}]')
+is "$(echo $spec)" "response-before-next 403 init-error-after-next 403 next-while-invoking 403 wrong-request-id 400 response 202 second-response 403 error-after-response 403 too-large 413 error 202 error-function 202 unknown-path 404 wrong-method 405" \
+	"runtime api: 202, 400, 403, 404, 405 and 413 where AWS's spec has them"
+is_j spec '[i.get("error_type_normalised") for i in inv]' '[null, "Function.ResponseSizeTooLarge", "Runtime.Unknown", "Function.Unknown"]' \
+	"runtime api: error types normalised as the emulator does"
+
 for b in ok fail drift sleep; do
 	ok "bundle $b compiles and links" bundle $b
 done
