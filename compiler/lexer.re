@@ -194,7 +194,7 @@ const char *lex_open_name(enum lex_open open)
 	case LEX_STRING:
 		return "string literal";
 	case LEX_ESTRING:
-		return "escape string literal";
+		return "string literal (E'...')";
 	case LEX_IDENT:
 		return "quoted identifier";
 	case LEX_DOLLAR:

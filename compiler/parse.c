@@ -585,10 +585,16 @@ out:
 	return ok;
 }
 
-/* PostgreSQL's lexical view of each statement goose cut. */
+/*
+ * PostgreSQL's lexical view of each statement goose cut.  After a statement that
+ * ends inside a literal, the following ones are its remains: they are lexed
+ * together with it (carry) and not reported again until the joined text closes.
+ */
 static bool check_statements(struct pfile *f, enum direction dir, const struct parse_opts *o, struct diag *d)
 {
-	bool ok = true, cascade = false;
+	char *carry = NULL;
+	size_t carry_len = 0;
+	bool ok = true;
 
 	for (size_t i = 0; i < f->nstmts[dir]; i++) {
 		struct pstmt *s = &f->stmts[dir][i];
@@ -598,16 +604,22 @@ static bool check_statements(struct pfile *f, enum direction dir, const struct p
 
 		lex_scan(s->sql, s->len, &r);
 		s->ncommands = r.commands;
-		if (o->goose_only || r.open == LEX_CLOSED) {
-			cascade = false;
+		if (o->goose_only)
+			continue;
+		if (carry) {
+			carry = xrealloc(carry, carry_len + s->len + 2);
+			carry[carry_len++] = '\n';
+			memcpy(carry + carry_len, s->sql, s->len + 1);
+			carry_len += s->len;
+			lex_scan(carry, carry_len, &r);
+			if (r.open == LEX_CLOSED) {
+				free(carry);
+				carry = NULL;
+			}
 			continue;
 		}
-		/* The rest of a statement cut too early is not worth a second error. */
-		if (cascade) {
-			cascade = false;
+		if (r.open == LEX_CLOSED)
 			continue;
-		}
-		cascade = !s->block;
 		pstmt_where(s, r.open_at, &line, &col);
 		if (s->block) {
 			snprintf(hint, sizeof(hint), "the %s opened here is never closed before "
@@ -615,13 +627,16 @@ static bool check_statements(struct pfile *f, enum direction dir, const struct p
 			diag_at(d, DIAG_ERROR, f->path, f->data, f->len, line, col, hint,
 				"unterminated %s", lex_open_name(r.open));
 		} else {
-			snprintf(hint, sizeof(hint), "%s; goose cuts it at line %u", HINT_BLOCK, s->last_line);
-			diag_at(d, DIAG_ERROR, f->path, f->data, f->len, line, col, hint,
+			diag_at(d, DIAG_ERROR, f->path, f->data, f->len, line, col, HINT_BLOCK,
 				"statement ends inside a %s: goose would cut it at line %u", lex_open_name(r.open),
 				s->last_line);
+			carry = xrealloc(NULL, s->len + 1);
+			memcpy(carry, s->sql, s->len + 1);
+			carry_len = s->len;
 		}
 		ok = false;
 	}
+	free(carry);
 	return ok;
 }
 
@@ -683,8 +698,17 @@ bool parse_load(struct pfile *f, const char *path, const char *data, size_t len,
 	f->data[len] = '\0';
 	f->len = len;
 
-	if (!o->goose_only)
+	if (!o->goose_only) {
 		bytes_ok = check_bytes(f, d);
+		/* goose fails on a leading BOM (it is not space to Go); gosling drops it */
+		if (len >= 3 && memcmp(f->data, "\xef\xbb\xbf", 3) == 0) {
+			diag_at(d, DIAG_WARNING, path, f->data, f->len, 1, 1,
+				"save the file as UTF-8 without a BOM",
+				"goose rejects a file that starts with a UTF-8 byte order mark; gosling ignores it");
+			memmove(f->data, f->data + 3, len - 3 + 1);
+			f->len -= 3;
+		}
+	}
 
 	up = (struct pass){ f, DIR_UP, o, d, true, NULL, { 0, "" } };
 	if (dirs & (1u << DIR_UP)) {

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "db.h"
+#include "log.h"
 
 #define START_GUC "gosling.migration_start"
 /* ms since the unit's BEGIN, measured by the server (results reach us in bursts) */
@@ -232,29 +233,6 @@ db_names_init(struct db_names *n, const struct config *cfg)
 }
 
 void
-db_mask(const char *conninfo, char *out, size_t outlen)
-{
-	PQconninfoOption *opts;
-	char *errmsg = NULL;
-	size_t len = 0;
-
-	out[0] = '\0';
-	opts = PQconninfoParse(conninfo, &errmsg);
-	if (!opts) {
-		PQfreemem(errmsg);
-		snprintf(out, outlen, "(unparsable connection string)");
-		return;
-	}
-	for (PQconninfoOption *o = opts; o->keyword; o++) {
-		if (!o->val || len >= outlen)
-			continue;
-		len += snprintf(out + len, outlen - len, "%s%s=%s", len ? " " : "", o->keyword,
-				strcmp(o->keyword, "password") == 0 ? "***" : o->val);
-	}
-	PQconninfoFree(opts);
-}
-
-void
 db_describe(PGconn *conn, char *out, size_t outlen)
 {
 	const char *host = PQhost(conn);
@@ -300,6 +278,29 @@ params_add_setting(struct params *p, const struct config *cfg, enum setting_id i
 		params_add(p, key, cfg->value[id]);
 }
 
+/* The server's NOTICEs and WARNINGs go to the log, not straight to stderr (JSON logs stay JSON). */
+static void
+notice_to_log(void *arg, const char *message)
+{
+	char buf[1024];
+
+	(void)arg;
+	copy_trim(buf, sizeof buf, message);
+	log_info("server: %s", buf);
+}
+
+/* The connection parameters as one line for the debug log; the password never appears. */
+static void
+params_describe(const struct params *p, char *out, size_t outlen)
+{
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < p->n && len < outlen; i++)
+		len += (size_t)snprintf(out + len, outlen - len, "%s%s=%s", len ? " " : "", p->key[i],
+					strcmp(p->key[i], "password") == 0 ? "***" : p->val[i]);
+}
+
 bool
 db_connect(const struct config *cfg, const char *purpose, PGconn **out, struct db_error *err)
 {
@@ -340,6 +341,12 @@ db_connect(const struct config *cfg, const char *purpose, PGconn **out, struct d
 	params_add(&p, "client_encoding", "UTF8");
 	p.key[p.n] = NULL;
 	p.val[p.n] = NULL;
+	{
+		char line[1024];
+
+		params_describe(&p, line, sizeof line);
+		log_debug("connecting (%s): %s", purpose, line);
+	}
 
 	conn = PQconnectdbParams(p.key, p.val, 0);
 	if (!conn) {
@@ -351,6 +358,7 @@ db_connect(const struct config *cfg, const char *purpose, PGconn **out, struct d
 		err->connection = true;
 		goto out;
 	}
+	PQsetNoticeProcessor(conn, notice_to_log, NULL);
 	if (PQclientEncoding(conn) != pg_char_to_encoding("UTF8")) {
 		error_set(err, "unable to set client_encoding UTF8 on the %s connection", purpose);
 		goto out;

@@ -52,9 +52,6 @@ void db_close(struct pg_conn *conn);
 /* db_describe - "user@host:port/dbname" of a live connection, never the password. */
 void db_describe(struct pg_conn *conn, char *out, size_t outlen);
 
-/* db_mask - copy a connection string with any password replaced by "***". */
-void db_mask(const char *conninfo, char *out, size_t outlen);
-
 /* db_set_timeouts - session statement_timeout and lock_timeout in ms (0 = off). */
 bool db_set_timeouts(struct pg_conn *conn, int64_t statement_ms, int64_t lock_ms,
 		     struct db_error *err) MUSTCHECK;

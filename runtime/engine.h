@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bundle.h"	/* MUSTCHECK */
+
 struct bundle;
 struct config;
 
@@ -103,9 +105,11 @@ struct engine_item {
 	int64_t version;
 	const char *name;		/* points into the bundle, or owned (missing-from-bundle rows) */
 	char *owned_name;		/* non-NULL when name is owned by the result */
-	const char *state;		/* "applied", "pending", "partial", "missing" (applied, not in bundle), "adopted" */
+	const char *state;		/* "applied", "pending", "partial" (NO TRANSACTION, stopped), "missing"
+					 * (applied, not in the bundle), "embedded" (list) */
 	const char *action;		/* NULL, or what this command did/would do: "applied", "rolled back",
-					 * "failed", "not attempted", "baselined", "would apply" */
+					 * "failed", "not attempted", "baselined", "adopted" (from goose's
+					 * table), "would apply" */
 	char applied_at[40];		/* ISO 8601, empty when not applied */
 	int64_t duration_ms;		/* execution time; -1 when unknown */
 	uint32_t failed_statement;	/* partial NO TRANSACTION migration: statement that stopped it */
@@ -153,6 +157,19 @@ char *engine_result_json(const struct engine_result *res);
 /* engine_command_name - "up", "up-to", ...; engine_command_parse is its inverse. */
 const char *engine_command_name(enum engine_command c);
 bool engine_command_parse(const char *name, enum engine_command *out);
+
+/*
+ * engine_request_parse_json - a command event, as the Lambda face receives it:
+ *   {}                                   up
+ *   {"command": "up-to", "version": 5}   version as a number or a string of digits
+ *   {"command": "down", "allow_down": true}
+ *   {"command": "up", "allow_out_of_order": true}
+ * Other keys are ignored (events carry more).  Sets command, version, has_version,
+ * allow_down and allow_out_of_order; the caller sets deadline and progress.  On
+ * failure writes "invalid request: ..." to err: answer it as ENGINE_BAD_REQUEST.
+ */
+bool engine_request_parse_json(const char *json, struct engine_request *req, char *err,
+			       size_t errlen) MUSTCHECK;
 
 /* engine_command_needs_version - up-to, down-to and baseline need a version. */
 bool engine_command_needs_version(enum engine_command c);

@@ -37,6 +37,12 @@ log_parse_level(const char *s, enum log_level *out)
 	return false;
 }
 
+bool
+log_enabled(enum log_level level)
+{
+	return level >= log_min;
+}
+
 void
 log_msg(enum log_level level, const char *fmt, ...)
 {

@@ -19,6 +19,9 @@ void log_init(enum log_format format, enum log_level min);
 /* log_parse_level - "debug", "info", "warn", "error"; false if none. */
 bool log_parse_level(const char *s, enum log_level *out);
 
+/* log_enabled - whether messages of level are written. */
+bool log_enabled(enum log_level level);
+
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -39,6 +39,7 @@ static const char usage_text[] =
 	"  --allow-down           confirm a down, down-to or redo\n"
 	"  --allow-out-of-order   apply pending versions below the newest applied one\n"
 	"  --deadline-ms MS       finish by this time (ms since the epoch): timeouts follow it\n"
+	"  --event JSON           the request as a Lambda event: {\"command\": \"up-to\", \"version\": 5}\n"
 	"  --help, --version\n"
 	"  --NAME VALUE           any setting below, overriding its environment variable\n"
 	"\n"
@@ -170,6 +171,7 @@ main(int argc, char **argv)
 	enum log_level level = LOG_INFO;
 	bool json = false, settings_cmd = false;
 	const char *positional[2] = { NULL, NULL };
+	const char *event = NULL;
 	int npos = 0, code;
 
 	/* installed as Lambda's bootstrap: the Runtime API loop */
@@ -196,6 +198,8 @@ main(int argc, char **argv)
 			req.allow_down = true;
 		} else if (strcmp(a, "--allow-out-of-order") == 0) {
 			req.allow_out_of_order = true;
+		} else if (strcmp(a, "--event") == 0 && i + 1 < argc) {
+			event = argv[++i];
 		} else if (strcmp(a, "--deadline-ms") == 0 && i + 1 < argc) {
 			if (!parse_version(argv[++i], &req.deadline_ms)) {
 				fprintf(stderr, "gosling: error: invalid --deadline-ms \"%s\"\n", argv[i]);
@@ -246,6 +250,18 @@ main(int argc, char **argv)
 			goto usage_error;
 		}
 		req.has_version = true;
+	}
+	if (event) {
+		char err[512];
+
+		if (npos > 0) {
+			fprintf(stderr, "gosling: error: --event replaces the command\n");
+			goto usage_error;
+		}
+		if (!engine_request_parse_json(event, &req, err, sizeof err)) {
+			fprintf(stderr, "gosling: error: %s\n", err);
+			goto usage_error;
+		}
 	}
 	if (settings_cmd) {
 		if (json) {

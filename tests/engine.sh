@@ -168,6 +168,34 @@ set -e
 is "$rc" 3 "an unreachable DATABASE_URL exits 3"
 ok "no password in any message" bash -c "! grep -q sekrit '$T/out' '$T/err'"
 
+# the same requests as Lambda events
+db=$(pg_newdb)
+run "$B/gosling" "$db" --event '{"command": "up-to", "version": "2", "other": 1}'
+is "$rc:$(rows "$db")" "0:1,2" "an event {\"command\":\"up-to\",\"version\":\"2\"} applies up to 2"
+run "$B/gosling" "$db" --event '{"command": "down"}'
+is "$rc:$(rows "$db")" "2:1,2" "an event down without allow_down is a bad request"
+run "$B/gosling" "$db" --event '{"command": "down", "allow_down": true}' --json
+is "$rc:$(rows "$db"):$(jq -r '.migrations[0].action' "$T/out")" "0:1:rolled back" "an event down with allow_down rolls back"
+run "$B/gosling" "$db" --event '{"command": "sideways"}'
+is "$rc" 2 "an event with an unknown command exits 2"
+run "$B/gosling" "$db" --event '{}' --json
+is "$rc:$(jq -r .command "$T/out"):$(rows "$db")" "0:up:1,2,3" "an empty event means up"
+
+# sslmode is honoured (the test server has no TLS) and passwords stay out of logs
+run "$B/gosling" "$db" status --host 127.0.0.1 --sslmode disable
+is "$rc" 0 "--sslmode disable over TCP connects"
+run "$B/gosling" "$db" status --host 127.0.0.1 --sslmode require
+is "$rc" 3 "--sslmode require over TCP to a server without TLS fails to connect (exit 3)"
+like "$err" "SSL" "the error says why"
+set +e
+DATABASE_URL="postgresql://postgres:sekrit@/$db?host=$PGHOST&port=$PGPORT" GOSLING_LOG_LEVEL=debug \
+	"$B/gosling" status >"$T/out" 2>"$T/err"
+rc=$?
+set -e
+is "$rc" 0 "DATABASE_URL connects"
+like "$(cat "$T/err")" "password=***" "the debug log shows the connection with the password masked"
+ok "the password itself appears nowhere" bash -c "! grep -q sekrit '$T/out' '$T/err'"
+
 # --- adoption of a goose database ----------------------------------------------
 for variant in serial identity; do
 	db=$(pg_newdb)

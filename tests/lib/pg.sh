@@ -1,21 +1,21 @@
-# tests/lib/pg.sh - a throwaway PostgreSQL 15 for a test suite, plus TAP helpers.
+# tests/lib/pg.sh - a throwaway PostgreSQL 15 for a test suite (TAP from tests/lib/tap.sh).
 #
 #   . tests/lib/pg.sh
 #   pg_start                 # initdb in a temp dir, server on a free port, socket in that dir
 #   db=$(pg_newdb)           # a fresh, empty database per test
 #   psql_q "$db" 'SELECT 1'  # one value, unaligned
-#   ok "what" test ...; is "$got" "$want" "what"; done_testing
+#
+# It sources tests/lib/tap.sh for the TAP vocabulary (ok, is, like, skip, done_testing).
 #
 # The server runs as the `postgres` system user when we are root (initdb refuses
 # root); it stops, and the temp dir goes, on any exit.  Exports PGHOST, PGPORT, PGUSER.
 set -eu
 export LC_ALL=C
+. "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_TMP=
 PG_AS=()
-tap_n=0
-tap_failed=0
 
 pg_stop() {
 	[ -n "${PG_KEEP:-}" ] && { echo "# kept $PG_TMP" >&2; return; }
@@ -74,53 +74,4 @@ pg_newdb() {
 # psql_q DB SQL: run SQL, print the result unaligned without headers.
 psql_q() {
 	psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$1" -c "$2"
-}
-
-# --- TAP ---------------------------------------------------------------------
-
-# ok WHAT CMD...: passes when CMD succeeds.
-ok() {
-	local what=$1
-	shift
-	tap_n=$((tap_n + 1))
-	if "$@"; then
-		echo "ok $tap_n - $what"
-	else
-		echo "not ok $tap_n - $what"
-		tap_failed=$((tap_failed + 1))
-	fi
-}
-
-# is GOT WANT WHAT
-is() {
-	tap_n=$((tap_n + 1))
-	if [ "$1" = "$2" ]; then
-		echo "ok $tap_n - $3"
-	else
-		echo "not ok $tap_n - $3"
-		printf '#   got:  %s\n#   want: %s\n' "$1" "$2" | head -20
-		tap_failed=$((tap_failed + 1))
-	fi
-}
-
-# like TEXT PATTERN WHAT: TEXT contains the fixed string PATTERN.
-like() {
-	tap_n=$((tap_n + 1))
-	if printf '%s' "$1" | grep -qF -- "$2"; then
-		echo "ok $tap_n - $3"
-	else
-		echo "not ok $tap_n - $3"
-		printf '#   in:   %s\n#   want: %s\n' "$1" "$2" | head -20
-		tap_failed=$((tap_failed + 1))
-	fi
-}
-
-skip() {
-	tap_n=$((tap_n + 1))
-	echo "ok $tap_n - $1 # SKIP $2"
-}
-
-done_testing() {
-	echo "1..$tap_n"
-	[ "$tap_failed" -eq 0 ]
 }

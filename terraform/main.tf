@@ -1,0 +1,244 @@
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  # The zip ninja builds: bootstrap at its root, same bytes for the same code and
+  # migrations, so source_code_hash changes only when they do.
+  package_path = coalesce(var.package_path, "${path.module}/../build/dist/gosling-${var.architecture}.zip")
+  package_hash = filebase64sha256(local.package_path)
+
+  # The cluster is read only when a value must come from it: the managed master
+  # secret (password auth, no explicit secret) or the resource id (IAM auth).
+  # Counts depend on plain inputs only, so a cluster created in the same apply works.
+  lookup_cluster = var.iam_auth ? var.db_cluster_resource_id == null : var.db_secret_arn == null
+  cluster        = one(data.aws_rds_cluster.this[*])
+
+  db_secret_arn = var.iam_auth ? null : (
+    var.db_secret_arn != null ? var.db_secret_arn : try(local.cluster.master_user_secret[0].secret_arn, null)
+  )
+  db_cluster_resource_id = var.iam_auth ? (
+    var.db_cluster_resource_id != null ? var.db_cluster_resource_id : try(local.cluster.cluster_resource_id, null)
+  ) : null
+
+  region = data.aws_region.current.name
+
+  # What gosling reads (runtime/config.c's settings table; tests/terraform/check.js
+  # holds this list against it). Exactly one of DB_SECRET_ARN and DB_IAM_AUTH is set;
+  # the null one is dropped below.
+  gosling_environment = {
+    DB_ADDRESS    = var.db_address
+    DB_PORT       = var.db_port
+    DB_NAME       = var.db_name
+    DB_USERNAME   = var.db_username
+    DB_SSLMODE    = var.db_sslmode
+    DB_SECRET_ARN = local.db_secret_arn
+    DB_IAM_AUTH   = var.iam_auth ? "1" : null
+  }
+  environment = merge(
+    var.environment_variables,
+    { for k, v in local.gosling_environment : k => v if v != null },
+  )
+
+  role_name = coalesce(var.role_name, var.function_name)
+}
+
+data "aws_rds_cluster" "this" {
+  count = local.lookup_cluster ? 1 : 0
+
+  cluster_identifier = var.db_cluster_id
+
+  lifecycle {
+    precondition {
+      condition     = var.db_cluster_id != null
+      error_message = "Set db_cluster_id (to use the cluster's managed master secret or resource id), db_secret_arn, or iam_auth with db_cluster_resource_id."
+    }
+  }
+}
+
+################################################################################
+# Logs
+################################################################################
+
+resource "aws_cloudwatch_log_group" "this" {
+  name              = "/aws/lambda/${var.function_name}"
+  retention_in_days = var.log_retention_in_days
+  kms_key_id        = var.log_kms_key_arn
+
+  tags = var.tags
+}
+
+################################################################################
+# IAM: no wildcard actions; every resource is this function's own
+################################################################################
+
+data "aws_iam_policy_document" "assume_role" {
+  statement {
+    sid     = "LambdaAssumeRole"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  name                 = local.role_name
+  assume_role_policy   = data.aws_iam_policy_document.assume_role.json
+  permissions_boundary = var.role_permissions_boundary
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "this" {
+  # The module creates the log group, so the function needs no logs:CreateLogGroup.
+  statement {
+    sid       = "WriteOwnLogGroup"
+    effect    = "Allow"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.this.arn}:log-stream:*"]
+  }
+
+  dynamic "statement" {
+    for_each = var.iam_auth ? [] : [local.db_secret_arn]
+    content {
+      sid       = "ReadDatabaseSecret"
+      effect    = "Allow"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = !var.iam_auth && var.kms_key_arn != null ? [var.kms_key_arn] : []
+    content {
+      sid       = "DecryptDatabaseSecret"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["secretsmanager.${local.region}.amazonaws.com"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.iam_auth ? [local.db_cluster_resource_id] : []
+    content {
+      sid       = "ConnectAsDatabaseUser"
+      effect    = "Allow"
+      actions   = ["rds-db:connect"]
+      resources = ["arn:${data.aws_partition.current.partition}:rds-db:${local.region}:${data.aws_caller_identity.current.account_id}:dbuser:${statement.value}/${var.db_username}"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "this" {
+  name   = "${local.role_name}-gosling"
+  role   = aws_iam_role.this.id
+  policy = data.aws_iam_policy_document.this.json
+}
+
+# Network interfaces in the VPC. AWSLambdaENIManagementAccess holds only the EC2
+# actions; AWSLambdaVPCAccessExecutionRole would add logs:* rights on every log group.
+resource "aws_iam_role_policy_attachment" "vpc" {
+  role       = aws_iam_role.this.name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AWSLambdaENIManagementAccess"
+}
+
+################################################################################
+# The function
+################################################################################
+
+resource "aws_lambda_function" "this" {
+  function_name = var.function_name
+  description   = var.description
+  role          = aws_iam_role.this.arn
+
+  filename         = local.package_path
+  source_code_hash = local.package_hash
+  runtime          = "provided.al2023"
+  handler          = "bootstrap"
+  architectures    = [var.architecture]
+
+  memory_size                    = var.memory_size
+  timeout                        = var.timeout
+  reserved_concurrent_executions = var.reserved_concurrent_executions
+  publish                        = var.publish
+
+  environment {
+    variables = local.environment
+  }
+
+  vpc_config {
+    subnet_ids         = var.subnet_ids
+    security_group_ids = var.security_group_ids
+  }
+
+  logging_config {
+    log_format            = var.log_format
+    log_group             = aws_cloudwatch_log_group.this.name
+    application_log_level = var.log_format == "JSON" ? var.log_level : null
+    system_log_level      = var.log_format == "JSON" ? "INFO" : null
+  }
+
+  tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.iam_auth || local.db_secret_arn != null
+      error_message = "No database secret: pass db_secret_arn, or a db_cluster_id whose cluster has manage_master_user_password = true, or set iam_auth."
+    }
+    precondition {
+      condition     = !var.iam_auth || local.db_cluster_resource_id != null
+      error_message = "iam_auth needs the cluster's resource id: pass db_cluster_resource_id or db_cluster_id."
+    }
+    precondition {
+      condition     = !var.iam_auth || !contains(["disable", "allow"], var.db_sslmode)
+      error_message = "iam_auth needs TLS: RDS refuses IAM tokens on unencrypted connections, so db_sslmode cannot be disable or allow."
+    }
+  }
+
+  # CreateFunction checks that the role may create network interfaces, and the
+  # first invocation needs its logs and secret rights.
+  depends_on = [
+    aws_iam_role_policy.this,
+    aws_iam_role_policy_attachment.vpc,
+  ]
+}
+
+# A migration is not safe to repeat blindly: asynchronous invocations are not retried.
+resource "aws_lambda_function_event_invoke_config" "this" {
+  function_name          = aws_lambda_function.this.function_name
+  maximum_retry_attempts = 0
+}
+
+################################################################################
+# Optional: migrate on terraform apply
+################################################################################
+
+resource "aws_lambda_invocation" "up" {
+  count = var.run_on_apply ? 1 : 0
+
+  function_name = aws_lambda_function.this.function_name
+  qualifier     = var.publish ? aws_lambda_function.this.version : null
+  input         = jsonencode({ command = "up" })
+
+  # CRUD: gosling sees tf.action (create, update, delete); on delete it does nothing,
+  # so destroying the module never touches the database.
+  lifecycle_scope = "CRUD"
+  terraform_key   = "tf"
+
+  triggers = merge(var.run_on_apply_triggers, {
+    package     = local.package_hash
+    environment = sha256(jsonencode(local.environment))
+  })
+
+  depends_on = [aws_lambda_function_event_invoke_config.this]
+}

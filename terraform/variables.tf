@@ -1,0 +1,305 @@
+################################################################################
+# The database: the seeds' inputs, unchanged
+################################################################################
+
+variable "db_username" {
+  description = "Database user the migrations run as (DB_USERNAME). With iam_auth, the user that is granted rds_iam."
+  type        = string
+
+  validation {
+    condition     = length(trimspace(var.db_username)) > 0
+    error_message = "db_username must not be empty."
+  }
+}
+
+variable "db_address" {
+  description = "Database host name, for example the Aurora cluster (writer) endpoint (DB_ADDRESS)."
+  type        = string
+
+  validation {
+    condition     = length(trimspace(var.db_address)) > 0 && !can(regex("[/:@ ]", var.db_address))
+    error_message = "db_address must be a bare host name: no scheme, port, user or path."
+  }
+}
+
+variable "db_port" {
+  description = "Database port (DB_PORT). A string, as the seeds pass it; numbers are accepted too."
+  type        = string
+  default     = "5432"
+
+  validation {
+    condition     = can(regex("^[0-9]+$", var.db_port)) && try(tonumber(var.db_port) >= 1 && tonumber(var.db_port) <= 65535, false)
+    error_message = "db_port must be a port number between 1 and 65535."
+  }
+}
+
+variable "db_name" {
+  description = "Database name (DB_NAME)."
+  type        = string
+
+  validation {
+    condition     = length(trimspace(var.db_name)) > 0
+    error_message = "db_name must not be empty."
+  }
+}
+
+variable "db_cluster_id" {
+  description = "Aurora cluster identifier. When db_secret_arn is null and iam_auth is false, the cluster's RDS-managed master user secret (manage_master_user_password) is looked up from it, as the seeds do; with iam_auth and no db_cluster_resource_id, its resource id is looked up from it."
+  type        = string
+  default     = null
+}
+
+variable "subnet_ids" {
+  description = "Private subnet IDs the function runs in; they need a route to the database and to the Secrets Manager endpoint (a VPC endpoint or a NAT)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.subnet_ids) > 0
+    error_message = "subnet_ids must name at least one subnet: the function runs inside the VPC."
+  }
+}
+
+variable "security_group_ids" {
+  description = "Security group IDs for the function's network interfaces; one of them must be allowed to reach db_address:db_port."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.security_group_ids) > 0
+    error_message = "security_group_ids must name at least one security group."
+  }
+}
+
+################################################################################
+# Credentials
+################################################################################
+
+variable "db_secret_arn" {
+  description = "ARN of a Secrets Manager secret whose JSON holds the password (and optionally host, port, dbname, username) (DB_SECRET_ARN). Null: the Aurora-managed master secret of db_cluster_id. Ignored when iam_auth is true."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.db_secret_arn == null || can(regex("^arn:[^:]+:secretsmanager:[^:]+:[0-9]{12}:secret:.+$", var.db_secret_arn))
+    error_message = "db_secret_arn must be a Secrets Manager secret ARN (arn:<partition>:secretsmanager:<region>:<account>:secret:<name>)."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "ARN of the customer-managed KMS key the secret is encrypted with. When set, the role may kms:Decrypt with this key only, and only through Secrets Manager. Null: the secret uses the AWS-managed key, which needs no IAM grant."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:[^:]+:kms:[^:]+:[0-9]{12}:key/.+$", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<id>), not an alias."
+  }
+}
+
+variable "iam_auth" {
+  description = "Connect with an RDS IAM authentication token instead of a password (DB_IAM_AUTH=1). The role gets rds-db:connect for db_username on this cluster only, and no Secrets Manager access. The cluster needs iam_database_authentication_enabled and the user GRANT rds_iam."
+  type        = bool
+  default     = false
+}
+
+variable "db_cluster_resource_id" {
+  description = "The cluster's resource id (cluster-ABCDEFGHIJKL), used in the rds-db:connect ARN when iam_auth is true. Null: looked up from db_cluster_id."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.db_cluster_resource_id == null || can(regex("^cluster-[A-Z0-9]+$", var.db_cluster_resource_id))
+    error_message = "db_cluster_resource_id must look like cluster-ABCDEFGHIJKL (the cluster's resource id, not its name)."
+  }
+}
+
+variable "db_sslmode" {
+  description = "libpq sslmode for the connection (DB_SSLMODE). verify-full checks the server against the CA bundle compiled into gosling."
+  type        = string
+  default     = "require"
+
+  validation {
+    condition     = contains(["disable", "allow", "prefer", "require", "verify-ca", "verify-full"], var.db_sslmode)
+    error_message = "db_sslmode must be one of disable, allow, prefer, require, verify-ca, verify-full."
+  }
+}
+
+################################################################################
+# The function
+################################################################################
+
+variable "function_name" {
+  description = "Name of the Lambda function; also names its log group (/aws/lambda/<name>) and, unless role_name is set, its role."
+  type        = string
+  default     = "gosling"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,64}$", var.function_name))
+    error_message = "function_name must be 1 to 64 letters, digits, hyphens or underscores."
+  }
+}
+
+variable "description" {
+  description = "Description of the Lambda function."
+  type        = string
+  default     = "gosling: applies the goose migrations compiled into it to PostgreSQL"
+}
+
+variable "package_path" {
+  description = "Path of the zip that ninja builds (bootstrap at its root). Null: build/dist/gosling-<architecture>.zip of the gosling checkout this module lives in; set it when the module is used from elsewhere."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.package_path == null || endswith(coalesce(var.package_path, "x.zip"), ".zip")
+    error_message = "package_path must name a .zip file."
+  }
+}
+
+variable "architecture" {
+  description = "Instruction set of the function, matching the package: arm64 (Graviton, the default) or x86_64."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.architecture)
+    error_message = "architecture must be arm64 or x86_64."
+  }
+}
+
+variable "memory_size" {
+  description = "Memory of the function in MB. gosling needs little: 128 is plenty."
+  type        = number
+  default     = 128
+
+  validation {
+    condition     = var.memory_size >= 128 && var.memory_size <= 10240 && floor(var.memory_size) == var.memory_size
+    error_message = "memory_size must be a whole number of MB between 128 and 10240."
+  }
+}
+
+variable "timeout" {
+  description = "Timeout of the function in seconds. gosling derives lock_timeout and statement_timeout from the invocation's deadline."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.timeout >= 1 && var.timeout <= 900 && floor(var.timeout) == var.timeout
+    error_message = "timeout must be a whole number of seconds between 1 and 900."
+  }
+}
+
+variable "reserved_concurrent_executions" {
+  description = "Reserved concurrency of the function: -1 for none (the default), 0 to disable it, 1 to serialise invocations (gosling's advisory lock already makes concurrent runs safe)."
+  type        = number
+  default     = -1
+
+  validation {
+    condition     = var.reserved_concurrent_executions >= -1 && floor(var.reserved_concurrent_executions) == var.reserved_concurrent_executions
+    error_message = "reserved_concurrent_executions must be -1 (unreserved) or a whole number >= 0."
+  }
+}
+
+variable "publish" {
+  description = "Publish a new function version on every change (as the seeds do); run_on_apply then invokes that exact version."
+  type        = bool
+  default     = true
+}
+
+variable "environment_variables" {
+  description = "Extra environment variables, for example the values of ENVSUB migrations. They may not override the names gosling reads for its connection (DATABASE_URL, DB_*, PG*), which the module sets from its inputs, nor Lambda's reserved AWS_* names."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition = alltrue([for k in keys(var.environment_variables) : !contains([
+      "DATABASE_URL", "DB_HOST", "DB_ADDRESS", "DB_PORT", "DB_NAME", "DB_USER", "DB_USERNAME",
+      "DB_PASSWORD", "DB_SSLMODE", "DB_SECRET_ARN", "DB_IAM_AUTH",
+    ], k) && !startswith(k, "PG") && !startswith(k, "AWS_")])
+    error_message = "environment_variables may not set DATABASE_URL, DB_HOST, DB_ADDRESS, DB_PORT, DB_NAME, DB_USER, DB_USERNAME, DB_PASSWORD, DB_SSLMODE, DB_SECRET_ARN, DB_IAM_AUTH, PG* or AWS_*: use the module's inputs."
+  }
+}
+
+################################################################################
+# Logs
+################################################################################
+
+variable "log_retention_in_days" {
+  description = "Days the function's CloudWatch log group keeps its events (0: forever)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_in_days)
+    error_message = "log_retention_in_days must be one of CloudWatch's values: 0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+  }
+}
+
+variable "log_kms_key_arn" {
+  description = "ARN of a KMS key to encrypt the log group with. Null: CloudWatch's default encryption."
+  type        = string
+  default     = null
+}
+
+variable "log_format" {
+  description = "Log format Lambda passes to gosling as AWS_LAMBDA_LOG_FORMAT: JSON (one JSON object per line, the default) or Text."
+  type        = string
+  default     = "JSON"
+
+  validation {
+    condition     = contains(["JSON", "Text"], var.log_format)
+    error_message = "log_format must be JSON or Text."
+  }
+}
+
+variable "log_level" {
+  description = "Application log level (AWS_LAMBDA_LOG_LEVEL) when log_format is JSON."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.log_level)
+    error_message = "log_level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL."
+  }
+}
+
+################################################################################
+# IAM
+################################################################################
+
+variable "role_name" {
+  description = "Name of the function's IAM role. Null: the function name."
+  type        = string
+  default     = null
+}
+
+variable "role_permissions_boundary" {
+  description = "ARN of a permissions boundary for the function's role."
+  type        = string
+  default     = null
+}
+
+################################################################################
+# Running migrations from terraform apply
+################################################################################
+
+variable "run_on_apply" {
+  description = "Invoke the function with {\"command\":\"up\"} during terraform apply whenever the package or the connection settings change (aws_lambda_invocation, CRUD scope: destroying it invokes gosling with tf.action = delete, which changes nothing). A failed migration fails the apply."
+  type        = bool
+  default     = false
+}
+
+variable "run_on_apply_triggers" {
+  description = "Extra values that, when they change, make run_on_apply invoke the function again."
+  type        = map(string)
+  default     = {}
+}
+
+################################################################################
+# Tags
+################################################################################
+
+variable "tags" {
+  description = "Tags for every resource the module creates."
+  type        = map(string)
+  default     = {}
+}

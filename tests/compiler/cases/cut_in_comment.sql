@@ -1,0 +1,4 @@
+-- +goose Up
+SELECT 1; /* explain why;
+   over two lines */
+SELECT 2;

@@ -1,0 +1,3 @@
+-- +goose Up
+CREATE TABLE "odd;
+name" (id int);

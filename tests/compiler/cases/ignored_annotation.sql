@@ -1,0 +1,4 @@
+-- +goose Up
+CREATE TABLE t (id int);
+-- +GOOSE DOWN
+DROP TABLE t;

@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# tests/terraform.sh - offline checks of terraform/, the module that deploys gosling.
+# Prints TAP lines; exits non-zero when one failed.  A check whose tool is missing is
+# reported as "ok N - ... # SKIP why", never silently dropped.
+#
+#   - terraform fmt -check -recursive (or, without terraform, hclwrite's Format through
+#     @cdktf/hcl-tools, which is terraform fmt's core)
+#   - tests/terraform/check.js: the module parsed with @cdktf/hcl2json and checked
+#     (variables used and documented, outputs documented, no wildcard IAM action, runtime,
+#     architecture, handler, package hash, environment == what the runtime reads, ...)
+#   - the same checker on copies of the module broken on purpose: each must fail naming
+#     the problem
+#   - terraform init -backend=false + validate of the module and its examples, with the
+#     AWS provider from a local plugin directory (GOSLING_TF_PLUGIN_DIR, default
+#     /opt/tf-plugins) since no provider can be downloaded here; then terraform test
+#     (terraform/tests/*.tftest.hcl) with that provider mocked: no account, no network
+#
+# The npm packages are installed from tests/terraform/package-lock.json into
+# build/terraform-node/ (ignored by git).
+set -u
+cd "$(dirname "$0")/.."
+export LC_ALL=C
+root=$PWD
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
+skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+# Indent a file's lines as TAP diagnostics.
+diag() { sed 's/^/#   /' "$1"; }
+
+# --- tools ----------------------------------------------------------------------
+
+have_tf=false
+command -v terraform >/dev/null 2>&1 && have_tf=true
+# No user CLI configuration: the machine's may point at a file that does not exist.
+export TF_CLI_CONFIG_FILE="$tmp/terraformrc" TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
+: >"$TF_CLI_CONFIG_FILE"
+
+have_node=false
+nodedir=$root/build/terraform-node
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+	mkdir -p "$nodedir"
+	if ! cmp -s tests/terraform/package-lock.json "$nodedir/package-lock.json" ||
+		[ ! -d "$nodedir/node_modules/@cdktf/hcl2json" ]; then
+		cp tests/terraform/package.json tests/terraform/package-lock.json "$nodedir/"
+		(cd "$nodedir" && npm ci --no-audit --no-fund --loglevel=error) >"$tmp/npm.log" 2>&1 ||
+			{ echo "# npm ci failed:"; diag "$tmp/npm.log"; }
+	fi
+	[ -d "$nodedir/node_modules/@cdktf/hcl2json" ] && have_node=true
+fi
+export NODE_PATH=$nodedir/node_modules
+check() { node "$root/tests/terraform/check.js" "$@"; }
+
+# The names the runtime reads: from its settings table once the binary can dump it,
+# else the committed stand-in list.
+runtime_env=tests/terraform/runtime-env.txt
+runtime_src="the stand-in list $runtime_env (build/gosling settings --json not available yet)"
+if [ -x build/gosling ] && build/gosling settings --json >"$tmp/settings.json" 2>/dev/null &&
+	[ -s "$tmp/settings.json" ]; then
+	runtime_env=$tmp/settings.json
+	runtime_src="build/gosling settings --json"
+fi
+echo "# runtime environment names from $runtime_src"
+
+# --- formatting -----------------------------------------------------------------
+
+if $have_tf; then
+	if terraform fmt -check -recursive -diff terraform >"$tmp/fmt" 2>&1; then
+		ok "terraform fmt -check -recursive terraform/"
+	else
+		notok "terraform fmt -check -recursive terraform/"
+		diag "$tmp/fmt"
+	fi
+elif $have_node; then
+	why=$(apt-cache policy terraform 2>/dev/null | grep -q 'Candidate: [0-9]' && echo "not installed" ||
+		echo "not installed and not in Debian's archive")
+	if check --fmt terraform >"$tmp/fmt" 2>&1; then
+		ok "terraform/ is formatted (hclwrite Format via @cdktf/hcl-tools; terraform $why)"
+	else
+		notok "terraform/ is formatted (hclwrite Format via @cdktf/hcl-tools; terraform $why)"
+		diag "$tmp/fmt"
+	fi
+else
+	skip "terraform fmt -check -recursive terraform/" "neither terraform nor node/npm is installed"
+fi
+
+# --- structural checks ----------------------------------------------------------
+
+if $have_node; then
+	check terraform "$runtime_env" >"$tmp/check" 2>&1
+	rc=$?
+	while IFS= read -r line; do
+		case $line in
+		"PASS "*) ok "check.js: ${line#PASS }" ;;
+		"FAIL "*) notok "check.js: ${line#FAIL }" ;;
+		*) echo "# $line" ;;
+		esac
+	done <"$tmp/check"
+	if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$tmp/check"; then
+		notok "check.js exited $rc without naming a failure"
+	fi
+else
+	skip "structural checks of terraform/ (tests/terraform/check.js)" "node/npm missing or npm ci of @cdktf/hcl2json failed"
+fi
+
+# --- the checker fails when the module is broken on purpose -------------------------
+# Each case: a name, a file of the module, a perl substitution applied to it (or text
+# appended when it starts with "+"), and a regex the checker's output must match.
+
+breaks=(
+	"a wildcard action|main.tf|s/\"logs:CreateLogStream\"/\"logs:*\"/|wildcard action logs:\\*"
+	"a wildcard action in a jsonencode policy|main.tf|+resource \"aws_iam_role_policy\" \"extra\" {\n  role   = aws_iam_role.this.id\n  policy = jsonencode({ Statement = [{ Effect = \"Allow\", Action = [\"s3:Get*\"], Resource = \"x\" }] })\n}\n|wildcard action s3:Get\\*"
+	"an undocumented variable|variables.tf|+variable \"extra_knob\" {\n  description = \"x\"\n  type        = string\n  default     = null\n}\n|variable extra_knob is not documented"
+	"an unused variable|variables.tf|+variable \"extra_knob\" {\n  description = \"x\"\n  type        = string\n  default     = null\n}\n|variable extra_knob is declared but never used"
+	"an undocumented output|outputs.tf|+output \"extra_out\" {\n  description = \"x\"\n  value       = 1\n}\n|output extra_out is not documented"
+	"an environment variable the runtime does not read|main.tf|s/^(\\s*)DB_SSLMODE(\\s*)=/\$1DB_SSL_MODE\$2=/m|sets DB_SSL_MODE, which is not read by the runtime"
+	"a missing environment variable|main.tf|s/^\\s*DB_NAME\\s*=.*\\n//m|does not set DB_NAME"
+	"the wrong runtime|main.tf|s/\"provided.al2023\"/\"provided.al2\"/|runtime is \"provided.al2\", want \"provided.al2023\""
+	"the wrong handler|main.tf|s/\"bootstrap\"/\"index.handler\"/|handler is \"index.handler\""
+	"x86_64 as the default architecture|variables.tf|s/default     = \"arm64\"/default     = \"x86_64\"/|architecture defaults to \"x86_64\""
+	"retries of asynchronous invocations|main.tf|s/maximum_retry_attempts = 0/maximum_retry_attempts = 2/|maximum_retry_attempts is 2"
+	"a resource-wide secret grant|main.tf|s/resources = \\[statement.value\\]\\n    }\\n  }\\n\\n  dynamic \"statement\" {\\n    for_each = !var.iam_auth/resources = [\"*\"]\\n    }\\n  }\\n\\n  dynamic \"statement\" {\\n    for_each = !var.iam_auth/|resources = \\[\"\\*\"\\]"
+	"a new required input the seeds do not pass|variables.tf|+variable \"vpc_id\" {\n  description = \"x\"\n  type        = string\n}\n|variable vpc_id is required, but the seeds do not pass it"
+	"source_code_hash not from the package|main.tf|s/filebase64sha256\\(local.package_path\\)/\"fixed\"/|source_code_hash is"
+	"a README usage block without a seeds input|README.md|s/^  db_cluster_id      = module.aurora.cluster_id\\n//m|does not pass the seeds' db_cluster_id"
+)
+if $have_node; then
+	for b in "${breaks[@]}"; do
+		IFS='|' read -r what file edit want <<<"$b"
+		rm -rf "$tmp/broken" && cp -r terraform "$tmp/broken"
+		if [ "${edit:0:1}" = + ]; then
+			printf "\n${edit:1}" >>"$tmp/broken/$file"
+		else
+			perl -0pi -e "$edit" "$tmp/broken/$file"
+		fi
+		if cmp -s "terraform/$file" "$tmp/broken/$file"; then
+			notok "broken on purpose ($what): the edit did not apply to $file"
+			continue
+		fi
+		check "$tmp/broken" "$runtime_env" >"$tmp/out" 2>&1
+		rc=$?
+		if [ "$rc" -ne 0 ] && grep -Eq -- "$want" "$tmp/out"; then
+			ok "broken on purpose ($what): the checker fails and says so"
+		else
+			notok "broken on purpose ($what): the checker exited $rc without /$want/"
+			diag "$tmp/out"
+		fi
+	done
+	# And a runtime that stops reading a name the module sets.
+	grep -v '^DB_SSLMODE$' tests/terraform/runtime-env.txt >"$tmp/env-less.txt"
+	if ! check terraform "$tmp/env-less.txt" >"$tmp/out" 2>&1 &&
+		grep -q 'sets DB_SSLMODE, which is not read by the runtime' "$tmp/out"; then
+		ok "a runtime that does not read DB_SSLMODE: the checker fails and says so"
+	else
+		notok "a runtime that does not read DB_SSLMODE: the checker did not fail on it"
+		diag "$tmp/out"
+	fi
+else
+	skip "the checker fails on modules broken on purpose" "node/npm missing or npm ci of @cdktf/hcl2json failed"
+fi
+
+# --- terraform validate -------------------------------------------------------------
+
+plugin_dir=${GOSLING_TF_PLUGIN_DIR:-/opt/tf-plugins}
+if ! $have_tf; then
+	why=$(apt-cache policy terraform 2>/dev/null | grep -q 'Candidate: [0-9]' && echo "not installed" ||
+		echo "not installed and not in Debian's archive")
+	skip "terraform validate terraform/ and its examples" "terraform $why"
+else
+	cp -r terraform "$tmp/tf"
+	init_args=(-backend=false -input=false -no-color)
+	src="the registry"
+	if [ -d "$plugin_dir/registry.terraform.io/hashicorp/aws" ]; then
+		init_args+=("-plugin-dir=$plugin_dir")
+		src=$plugin_dir
+	fi
+	if ! (cd "$tmp/tf" && timeout 120 terraform init "${init_args[@]}") >"$tmp/init" 2>&1; then
+		reason=$(grep -m1 -E 'Error|Failed' "$tmp/init" | sed 's/[│╷╵]//g; s/^ *//')
+		skip "terraform validate terraform/ and its examples" "terraform init could not get the AWS provider from $src: ${reason:-see init output}"
+	else
+		for d in . $(cd "$tmp/tf" && ls -d examples/*/); do
+			d=${d%/}
+			name=terraform/${d#./}
+			[ "$d" = . ] && name=terraform/
+			if (cd "$tmp/tf/$d" && { [ "$d" = . ] || timeout 120 terraform init "${init_args[@]}" >/dev/null 2>&1; } &&
+				terraform validate -no-color) >"$tmp/validate" 2>&1; then
+				ok "terraform validate $name (AWS provider from $src)"
+			else
+				notok "terraform validate $name (AWS provider from $src)"
+				diag "$tmp/validate"
+			fi
+		done
+		# terraform test with the AWS provider mocked (terraform/tests/*.tftest.hcl):
+		# plans of each way of using the module, checked by value. One TAP line a run.
+		printf 'PK\005\006\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0' >"$tmp/tf/tests/fixture.zip"
+		(cd "$tmp/tf" && terraform test -no-color) >"$tmp/test" 2>&1
+		rc=$?
+		runs=$(grep -cE '^  run "[^"]+"\.\.\. ' "$tmp/test")
+		while IFS= read -r line; do
+			r=$(sed -E 's/^  run "([^"]+)".*/\1/' <<<"$line")
+			case $line in
+			*"... pass") ok "terraform test (AWS provider mocked): $r" ;;
+			*"... skip") skip "terraform test (AWS provider mocked): $r" "an earlier run failed" ;;
+			*) notok "terraform test (AWS provider mocked): $r" ;;
+			esac
+		done < <(grep -E '^  run "[^"]+"\.\.\. ' "$tmp/test")
+		if [ "$rc" -ne 0 ] || [ "$runs" -eq 0 ]; then
+			notok "terraform test exited $rc after $runs runs"
+			diag "$tmp/test"
+		fi
+	fi
+fi
+
+echo "1..$n"
+[ "$failed" -eq 0 ]

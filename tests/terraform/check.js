@@ -1,0 +1,383 @@
+#!/usr/bin/env node
+// tests/terraform/check.js - structural checks of gosling's Terraform module, offline.
+//
+//   node check.js MODULE_DIR RUNTIME_ENV      one line per check: "PASS name" or
+//                                            "FAIL name: problem; problem"; exit 1 on a FAIL
+//   node check.js --fmt DIR                  hclwrite's formatting (terraform fmt's core) of
+//                                            every .tf below DIR; exit 1 naming unformatted files
+//
+// The module is parsed with a real HCL parser (@cdktf/hcl2json, hcl2json compiled to
+// WebAssembly) into JSON, in which expressions stay strings such as "${var.x}".
+// RUNTIME_ENV names the environment variables gosling reads: either the JSON that
+// `gosling settings --json` prints (any object or array; every string under a key starting
+// with "env" that looks like a variable name is taken), or a text list, one name a line.
+// NODE_PATH must reach the installed @cdktf packages (tests/terraform.sh sets it).
+'use strict';
+const fs = require('fs');
+const path = require('path');
+
+// The seeds' module inputs: gosling's must accept exactly these as its required ones.
+const SEEDS_INPUTS = ['db_username', 'db_address', 'db_port', 'db_name', 'db_cluster_id',
+	'subnet_ids', 'security_group_ids'];
+// What the module must put in the function's environment (DB_SECRET_ARN and DB_IAM_AUTH
+// are alternatives, both present in the map, one of them null).
+const MODULE_ENV = ['DB_ADDRESS', 'DB_PORT', 'DB_NAME', 'DB_USERNAME', 'DB_SSLMODE',
+	'DB_SECRET_ARN', 'DB_IAM_AUTH'];
+
+function listTf(dir, recursive) {
+	let out = [];
+	for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+		const p = path.join(dir, e.name);
+		if (e.isDirectory()) {
+			if (recursive && e.name !== '.terraform' && e.name !== 'node_modules') out = out.concat(listTf(p, true));
+		} else if (e.name.endsWith('.tf')) {
+			out.push(p);
+		}
+	}
+	return out.sort();
+}
+
+// Merge hcl2json documents of several files: blocks are objects of arrays.
+function merge(a, b) {
+	for (const [k, v] of Object.entries(b)) {
+		if (Array.isArray(v)) a[k] = (a[k] || []).concat(v);
+		else if (v && typeof v === 'object') a[k] = merge(a[k] || {}, v);
+		else a[k] = v;
+	}
+	return a;
+}
+
+async function parseDir(dir) {
+	const { parse } = require('@cdktf/hcl2json');
+	let doc = {};
+	for (const f of listTf(dir, false)) {
+		try {
+			doc = merge(doc, await parse(path.basename(f), fs.readFileSync(f, 'utf8')));
+		} catch (e) {
+			throw new Error(`${f}: ${e.message}`);
+		}
+	}
+	return doc;
+}
+
+const first = (x) => (Array.isArray(x) ? x[0] : x);
+const str = (x) => JSON.stringify(x === undefined ? null : x);
+
+function walk(node, fn, key) {
+	fn(node, key);
+	if (Array.isArray(node)) node.forEach((n) => walk(n, fn, key));
+	else if (node && typeof node === 'object') for (const [k, v] of Object.entries(node)) walk(v, fn, k);
+}
+
+function readRuntimeEnv(file) {
+	const text = fs.readFileSync(file, 'utf8');
+	const names = new Set();
+	if (/^\s*[[{]/.test(text)) {
+		walk(JSON.parse(text), (n, k) => {
+			if (typeof n === 'string' && k && /^env/i.test(k) && /^[A-Z][A-Z0-9_]*$/.test(n)) names.add(n);
+		});
+	} else {
+		for (const line of text.split('\n')) {
+			const t = line.replace(/#.*/, '').trim();
+			if (t) names.add(t);
+		}
+	}
+	return names;
+}
+
+// Names in the first Markdown table under a "## <title>" heading: `name` in column one.
+function readmeTable(readme, title) {
+	const m = readme.match(new RegExp(`^## ${title}\\s*$([\\s\\S]*?)(?=^## |(?![\\s\\S]))`, 'm'));
+	if (!m) return null;
+	const names = [];
+	for (const line of m[1].split('\n')) {
+		const c = line.match(/^\|\s*`([A-Za-z0-9_]+)`\s*\|/);
+		if (c) names.push(c[1]);
+	}
+	return names;
+}
+
+async function checkModule(dir, runtimeEnvFile) {
+	const results = [];
+	const check = (name, fn) => {
+		const problems = [];
+		try {
+			fn((msg) => problems.push(msg));
+		} catch (e) {
+			problems.push(`check crashed: ${e.message}`);
+		}
+		results.push({ name, problems });
+	};
+
+	const doc = await parseDir(dir);
+	const readmePath = path.join(dir, 'README.md');
+	const readme = fs.existsSync(readmePath) ? fs.readFileSync(readmePath, 'utf8') : '';
+	const variables = Object.fromEntries(Object.entries(doc.variable || {}).map(([k, v]) => [k, first(v)]));
+	const outputs = Object.fromEntries(Object.entries(doc.output || {}).map(([k, v]) => [k, first(v)]));
+	const locals = Object.assign({}, ...(doc.locals || []));
+	const res = (type, name) => first(((doc.resource || {})[type] || {})[name]);
+	const resourcesOf = (type) => Object.values((doc.resource || {})[type] || {}).map(first);
+	const fn = resourcesOf('aws_lambda_function')[0];
+	// An expression with its local.X references expanded, for looking at what it uses.
+	const expand = (v, depth = 0) => {
+		let s = str(v);
+		if (depth > 8) return s;
+		return s.replace(/local\.([A-Za-z0-9_]+)/g, (m, n) => (n in locals ? `(${expand(locals[n], depth + 1)})` : m));
+	};
+
+	check('the module has files versions.tf, variables.tf, main.tf, outputs.tf, README.md, examples/', (fail) => {
+		for (const f of ['versions.tf', 'variables.tf', 'main.tf', 'outputs.tf', 'README.md', 'examples'])
+			if (!fs.existsSync(path.join(dir, f))) fail(`${f} is missing`);
+	});
+
+	check('versions.tf requires Terraform >= 1.5 and the AWS provider >= 5', (fail) => {
+		const tf = first(doc.terraform) || {};
+		const rv = tf.required_version || '';
+		const m = rv.match(/>=\s*1\.(\d+)/);
+		if (!m || Number(m[1]) < 5) fail(`required_version is ${str(rv)}, want ">= 1.5" or later`);
+		const aws = (first(tf.required_providers) || {}).aws || {};
+		if (aws.source !== 'hashicorp/aws') fail(`aws provider source is ${str(aws.source)}, want "hashicorp/aws"`);
+		const pm = (aws.version || '').match(/>=\s*(\d+)/);
+		if (!pm || Number(pm[1]) < 5) fail(`aws provider version is ${str(aws.version)}, want ">= 5" or later`);
+	});
+
+	check('every variable has a description and a type', (fail) => {
+		for (const [n, v] of Object.entries(variables)) {
+			if (!v.description) fail(`variable ${n} has no description`);
+			if (!v.type) fail(`variable ${n} has no type`);
+		}
+	});
+
+	check('every variable is used', (fail) => {
+		// Everything but the variable blocks themselves (their validations name them).
+		const rest = str(Object.fromEntries(Object.entries(doc).filter(([k]) => k !== 'variable')));
+		for (const n of Object.keys(variables))
+			if (!new RegExp(`var\\.${n}\\b`).test(rest)) fail(`variable ${n} is declared but never used`);
+	});
+
+	check('every variable is documented in the README and the README documents no other', (fail) => {
+		const rows = readmeTable(readme, 'Inputs');
+		if (!rows) return fail('README.md has no "## Inputs" table');
+		for (const n of Object.keys(variables)) if (!rows.includes(n)) fail(`variable ${n} is not documented in README.md's Inputs`);
+		for (const n of rows) if (!(n in variables)) fail(`README.md's Inputs documents ${n}, which is not a variable`);
+	});
+
+	check('every output has a description and is documented in the README', (fail) => {
+		const rows = readmeTable(readme, 'Outputs');
+		if (!rows) return fail('README.md has no "## Outputs" table');
+		for (const [n, o] of Object.entries(outputs)) {
+			if (!o.description) fail(`output ${n} has no description`);
+			if (!rows.includes(n)) fail(`output ${n} is not documented in README.md's Outputs`);
+		}
+		for (const n of rows) if (!(n in outputs)) fail(`README.md's Outputs documents ${n}, which is not an output`);
+	});
+
+	check("the seeds' inputs are accepted and are the only required ones (drop-in)", (fail) => {
+		for (const n of SEEDS_INPUTS) if (!(n in variables)) fail(`the seeds' input ${n} is not a variable`);
+		for (const [n, v] of Object.entries(variables))
+			if (!('default' in v) && !SEEDS_INPUTS.includes(n)) fail(`variable ${n} is required, but the seeds do not pass it`);
+	});
+
+	check('no IAM action contains a wildcard, and no NotAction', (fail) => {
+		walk(doc, (n, k) => {
+			if (k === 'not_actions' || k === 'NotAction') fail(`${k} is used: it grants every other action`);
+			if ((k === 'actions' || k === 'Action') && typeof n === 'string' && n.includes('*'))
+				fail(`wildcard action ${n}`);
+			// Policies written as jsonencode() or heredoc text.
+			if (typeof n === 'string')
+				for (const m of n.matchAll(/"?(?:Not)?Action"?\s*[:=]\s*(\[[^\]]*\]|"[^"]*")/g))
+					for (const a of m[1].match(/"[^"]*"/g) || [])
+						if (a.includes('*')) fail(`wildcard action ${a.replace(/"/g, '')}`);
+		});
+	});
+
+	check("IAM resources are the function's own: its log group, the secret, the key, the database user", (fail) => {
+		walk(doc.data || {}, (n, k) => {
+			if (k === 'resources' && n === '*') fail('a statement has resources = ["*"]');
+			if (k === 'resources' && typeof n === 'string' && /^arn:[^$]*\*/.test(n)) fail(`a statement has the literal wildcard resource ${n}`);
+		});
+		const stmts = [];
+		walk(doc.data || {}, (n, k) => {
+			if (k !== 'statement' || !n || typeof n !== 'object' || Array.isArray(n)) return;
+			// A dynamic "statement" block: its content, with where statement.value comes from.
+			if (n.content) stmts.push(Object.assign({}, first(n.content), { for_each: n.for_each }));
+			else if (n.actions) stmts.push(n);
+		});
+		const byAction = (a) => stmts.filter((s) => (s.actions || []).includes(a));
+		for (const s of byAction('logs:PutLogEvents'))
+			if (!str(s.resources).includes('aws_cloudwatch_log_group.')) fail('logs:PutLogEvents is not limited to the function\'s log group');
+		if (!byAction('logs:PutLogEvents').length) fail('no statement lets the function write its logs');
+		// A resource that is statement.value stands for the dynamic block's for_each.
+		const scope = (s) => expand(s.resources) + (str(s.resources).includes('statement.value') ? expand(s.for_each) : '');
+		for (const s of byAction('secretsmanager:GetSecretValue'))
+			if (!/secret_arn/.test(scope(s))) fail('secretsmanager:GetSecretValue is not limited to the one secret');
+		if (!byAction('secretsmanager:GetSecretValue').length) fail('no statement lets the function read its secret');
+		for (const s of byAction('kms:Decrypt')) {
+			if (!/var\.kms_key_arn/.test(scope(s))) fail('kms:Decrypt is not limited to kms_key_arn');
+			if (!/var\.kms_key_arn\s*!=\s*null/.test(expand(s.for_each))) fail('kms:Decrypt is granted even when no kms_key_arn is given');
+		}
+		const rds = byAction('rds-db:connect');
+		if (!rds.length) fail('no statement grants rds-db:connect for iam_auth');
+		for (const s of rds)
+			if (!/:dbuser:.*var\.db_username/.test(scope(s)) || !/var\.iam_auth/.test(expand(s.for_each))) fail('rds-db:connect is not limited to dbuser:<cluster resource id>/<db_username> when iam_auth is true');
+		const vpc = resourcesOf('aws_iam_role_policy_attachment').map((a) => a.policy_arn || '');
+		if (!vpc.some((a) => /policy\/service-role\/AWSLambda(ENIManagementAccess|VPCAccessExecutionRole)$/.test(a)))
+			fail("the role does not get VPC access through AWS's managed policy");
+	});
+
+	check('the function: provided.al2023, bootstrap, arm64 by default (x86_64 selectable), 128 MB, 300 s, VPC, JSON logs', (fail) => {
+		if (!fn) return fail('no aws_lambda_function');
+		if (fn.runtime !== 'provided.al2023') fail(`runtime is ${str(fn.runtime)}, want "provided.al2023"`);
+		if (fn.handler !== 'bootstrap') fail(`handler is ${str(fn.handler)}, want "bootstrap"`);
+		if (str(fn.architectures) !== str(['${var.architecture}'])) fail(`architectures is ${str(fn.architectures)}, want [var.architecture]`);
+		const arch = variables.architecture || {};
+		if (arch.default !== 'arm64') fail(`variable architecture defaults to ${str(arch.default)}, want "arm64"`);
+		const av = str(arch.validation);
+		if (!av.includes('arm64') || !av.includes('x86_64')) fail('variable architecture has no validation allowing exactly arm64 and x86_64');
+		const want = { memory_size: 128, timeout: 300, log_format: 'JSON' };
+		for (const [v, d] of Object.entries(want)) {
+			if (!variables[v] || variables[v].default !== d) fail(`variable ${v} defaults to ${str((variables[v] || {}).default)}, want ${str(d)}`);
+		}
+		if (fn.memory_size !== '${var.memory_size}') fail('memory_size is not var.memory_size');
+		if (fn.timeout !== '${var.timeout}') fail('timeout is not var.timeout');
+		const vpc = first(fn.vpc_config) || {};
+		if (vpc.subnet_ids !== '${var.subnet_ids}' || vpc.security_group_ids !== '${var.security_group_ids}')
+			fail('vpc_config does not use var.subnet_ids and var.security_group_ids');
+		const lc = first(fn.logging_config) || {};
+		if (lc.log_format !== '${var.log_format}') fail('logging_config.log_format is not var.log_format');
+		if (!str(lc.log_group).includes('aws_cloudwatch_log_group.')) fail("logging_config.log_group is not the module's log group");
+		if (!/var\.reserved_concurrent_executions/.test(str(fn.reserved_concurrent_executions))) fail('reserved_concurrent_executions is not an input');
+	});
+
+	check('the package: the ninja-built zip at package_path, source_code_hash = filebase64sha256(...)', (fail) => {
+		if (!fn) return fail('no aws_lambda_function');
+		if (!expand(fn.filename).includes('var.package_path')) fail('filename does not come from var.package_path');
+		if (!/build\/dist\/gosling-/.test(expand(fn.filename))) fail('package_path has no default in build/dist/ (the zip ninja builds)');
+		if (!/filebase64sha256\([^)]*package_path/.test(expand(fn.source_code_hash))) fail(`source_code_hash is ${str(fn.source_code_hash)}, want filebase64sha256 of the package`);
+	});
+
+	check('the log group: /aws/lambda/<function_name>, retention from log_retention_in_days', (fail) => {
+		const lg = resourcesOf('aws_cloudwatch_log_group')[0];
+		if (!lg) return fail('no aws_cloudwatch_log_group');
+		if (lg.name !== '/aws/lambda/${var.function_name}') fail(`log group name is ${str(lg.name)}`);
+		if (lg.retention_in_days !== '${var.log_retention_in_days}') fail('retention_in_days is not var.log_retention_in_days');
+	});
+
+	check('asynchronous invocations are never retried (maximum_retry_attempts = 0)', (fail) => {
+		const c = resourcesOf('aws_lambda_function_event_invoke_config')[0];
+		if (!c) return fail('no aws_lambda_function_event_invoke_config');
+		if (c.maximum_retry_attempts !== 0) fail(`maximum_retry_attempts is ${str(c.maximum_retry_attempts)}, want 0`);
+	});
+
+	check('run_on_apply: aws_lambda_invocation of "up", CRUD scope, triggered by the package hash', (fail) => {
+		const inv = resourcesOf('aws_lambda_invocation')[0];
+		if (!inv) return fail('no aws_lambda_invocation');
+		if (!/var\.run_on_apply\b/.test(str(inv.count))) fail('its count does not depend on var.run_on_apply');
+		if (inv.lifecycle_scope !== 'CRUD') fail(`lifecycle_scope is ${str(inv.lifecycle_scope)}, want "CRUD"`);
+		if (!/command\s*=\s*\\?"up/.test(str(inv.input))) fail(`input is ${str(inv.input)}, want {command = "up"}`);
+		if (!/filebase64sha256|source_code_hash/.test(expand(inv.triggers))) fail('triggers do not include the package hash');
+	});
+
+	check('the environment the module sets is exactly what the runtime reads', (fail) => {
+		if (!fn) return fail('no aws_lambda_function');
+		const runtime = readRuntimeEnv(runtimeEnvFile);
+		if (!runtime.size) return fail(`${runtimeEnvFile} names no environment variable`);
+		// Keys of the object literals the variables expression reaches through locals;
+		// var.environment_variables is the user's own map, checked by its validation.
+		const keys = new Set();
+		const collect = (v, depth) => {
+			if (depth > 8) return;
+			if (v && typeof v === 'object' && !Array.isArray(v)) Object.keys(v).forEach((k) => keys.add(k));
+			else if (typeof v === 'string')
+				for (const m of v.matchAll(/local\.([A-Za-z0-9_]+)/g)) if (m[1] in locals) collect(locals[m[1]], depth + 1);
+			else if (Array.isArray(v)) v.forEach((x) => collect(x, depth + 1));
+		};
+		collect((first(fn.environment) || {}).variables, 0);
+		for (const k of keys) if (!runtime.has(k)) fail(`the module sets ${k}, which is not read by the runtime`);
+		for (const k of MODULE_ENV) if (!keys.has(k)) fail(`the module does not set ${k}`);
+		// The user's extra variables may not shadow any connection setting gosling reads.
+		const guard = str((variables.environment_variables || {}).validation);
+		for (const k of runtime)
+			if (/^(DATABASE_URL|DB_)/.test(k) && !guard.includes(`\\"${k}\\"`)) fail(`environment_variables may override ${k}: add it to its validation`);
+	});
+
+	check("the README's usage block is the seeds' usage with gosling's source", (fail) => {
+		const m = readme.match(/^## Usage\s*$[\s\S]*?```hcl\n([\s\S]*?)```/m);
+		if (!m) return fail('README.md has no ```hcl block under "## Usage"');
+		const block = m[1];
+		const mod = block.match(/module\s+"([^"]+)"\s*{([\s\S]*)}/);
+		if (!mod) return fail('the usage block has no module block');
+		if (mod[1] !== 'goose_migrator') fail(`the usage module is named ${mod[1]}, the seeds' is goose_migrator`);
+		const args = [...mod[2].matchAll(/^\s*([a-z_]+)\s*=/gm)].map((a) => a[1]);
+		if (!args.includes('source')) fail('the usage block has no source');
+		const inputs = args.filter((a) => a !== 'source');
+		for (const n of SEEDS_INPUTS) if (!inputs.includes(n)) fail(`the usage block does not pass the seeds' ${n}`);
+		for (const n of inputs) if (!(n in variables)) fail(`the usage block passes ${n}, which is not a variable`);
+	});
+
+	const exdir = path.join(dir, 'examples');
+	const examples = fs.existsSync(exdir) ? fs.readdirSync(exdir).filter((e) => fs.statSync(path.join(exdir, e)).isDirectory()) : [];
+	const exdocs = {};
+	for (const e of examples) exdocs[e] = await parseDir(path.join(exdir, e));
+	check('the examples: an Aurora one and an IAM auth one, passing only real inputs and every required one', (fail) => {
+		let iam = false;
+		let seeds = false;
+		if (!examples.length) fail('no examples/');
+		for (const [e, d] of Object.entries(exdocs)) {
+			const mods = Object.entries(d.module || {}).map(([n, v]) => [n, first(v)]).filter(([, v]) => v.source === '../..');
+			if (!mods.length) fail(`examples/${e} does not use the module (source = "../..")`);
+			for (const [n, m] of mods) {
+				const passed = Object.keys(m).filter((k) => !['source', 'depends_on', 'providers', 'count', 'for_each'].includes(k));
+				for (const k of passed) if (!(k in variables)) fail(`examples/${e} module ${n} passes ${k}, which is not a variable`);
+				for (const [v, d2] of Object.entries(variables))
+					if (!('default' in d2) && !passed.includes(v)) fail(`examples/${e} module ${n} does not pass the required ${v}`);
+				if (m.iam_auth === true) iam = true;
+				if (SEEDS_INPUTS.every((k) => passed.includes(k))) seeds = true;
+			}
+		}
+		if (!iam) fail('no example sets iam_auth = true');
+		if (!seeds) fail("no example passes all the seeds' inputs");
+	});
+
+	return results;
+}
+
+async function checkFmt(dir) {
+	const { format } = require('@cdktf/hcl-tools');
+	const bad = [];
+	for (const f of listTf(dir, true)) {
+		const text = fs.readFileSync(f, 'utf8');
+		if ((await format(text)) !== text) bad.push(f);
+	}
+	return bad;
+}
+
+(async () => {
+	const args = process.argv.slice(2);
+	if (args[0] === '--fmt' && args.length === 2) {
+		const bad = await checkFmt(args[1]);
+		for (const f of bad) console.log(`not formatted: ${f}`);
+		process.exit(bad.length ? 1 : 0);
+	}
+	if (args.length !== 2) {
+		console.error('usage: check.js MODULE_DIR RUNTIME_ENV | check.js --fmt DIR');
+		process.exit(2);
+	}
+	let results;
+	try {
+		results = await checkModule(args[0], args[1]);
+	} catch (e) {
+		console.log(`FAIL the module parses: ${e.message}`);
+		process.exit(1);
+	}
+	let failed = 0;
+	for (const r of results) {
+		if (r.problems.length) {
+			failed++;
+			console.log(`FAIL ${r.name}: ${r.problems.join('; ')}`);
+		} else {
+			console.log(`PASS ${r.name}`);
+		}
+	}
+	process.exit(failed ? 1 : 0);
+})();

@@ -1,0 +1,294 @@
+/*
+ * test_compiler.c - unit tests of the lexer, the goose parser, ENVSUB and the
+ * checksums.  Built with AddressSanitizer and UBSan (build.ninja): lexer bugs
+ * are out-of-bounds reads.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "bundle.h"
+#include "diag.h"
+#include "lexer.h"
+#include "parse.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Lex a string literal; the lexer needs its NUL terminator. */
+static struct lex_result lex(const char *s)
+{
+	struct lex_result r;
+	lex_scan(s, strlen(s), &r);
+	return r;
+}
+
+static void test_lex_closed(void **state)
+{
+	(void)state;
+	assert_int_equal(lex("SELECT 1;").open, LEX_CLOSED);
+	assert_int_equal(lex("SELECT 'it''s';").open, LEX_CLOSED);
+	assert_int_equal(lex("SELECT E'it\\'s';").open, LEX_CLOSED);
+	assert_int_equal(lex("SELECT \"a\"\"b\";").open, LEX_CLOSED);
+	assert_int_equal(lex("SELECT $$a;b$$;").open, LEX_CLOSED);
+	assert_int_equal(lex("SELECT $x$ $$ $y$ $x$;").open, LEX_CLOSED);
+	assert_int_equal(lex("SELECT /* a /* nested */ b */ 1;").open, LEX_CLOSED);
+	assert_int_equal(lex("SELECT 1; -- 'not a string").open, LEX_CLOSED);
+	assert_int_equal(lex("SELECT foo$bar$ FROM t;").open, LEX_CLOSED);	/* identifier, not a tag */
+	assert_int_equal(lex("SELECT U&'d\\0061t' UESCAPE '!';").open, LEX_CLOSED);
+}
+
+static void test_lex_open(void **state)
+{
+	struct lex_result r;
+
+	(void)state;
+	r = lex("INSERT INTO t VALUES ('a;");
+	assert_int_equal(r.open, LEX_STRING);
+	assert_int_equal(r.open_at, 22);
+	/* a standard string: the backslash does not escape the quote */
+	assert_int_equal(lex("SELECT 'a\\';").open, LEX_CLOSED);
+	r = lex("SELECT E'a\\';");
+	assert_int_equal(r.open, LEX_ESTRING);
+	assert_int_equal(r.open_at, 7);
+	r = lex("SELECT \"abc;");
+	assert_int_equal(r.open, LEX_IDENT);
+	r = lex("CREATE FUNCTION f() AS $body$ BEGIN RETURN 1;");
+	assert_int_equal(r.open, LEX_DOLLAR);
+	assert_int_equal(r.open_at, 23);
+	assert_int_equal(r.open_len, 6);
+	r = lex("SELECT 1; /* a /* b */ c;");
+	assert_int_equal(r.open, LEX_COMMENT);
+	assert_int_equal(r.open_at, 10);
+	/* $tag$ is closed only by the same tag */
+	assert_int_equal(lex("SELECT $a$ x $b$;").open, LEX_DOLLAR);
+}
+
+static void test_lex_commands(void **state)
+{
+	(void)state;
+	assert_int_equal(lex("SELECT 1").commands, 1);
+	assert_int_equal(lex("SELECT 1;").commands, 1);
+	assert_int_equal(lex("SELECT 3; SELECT 3;").commands, 2);
+	assert_int_equal(lex("SELECT ';'; SELECT $$;$$;").commands, 2);
+	assert_int_equal(lex("-- only a comment").commands, 0);
+	assert_int_equal(lex("SELECT 1;;").commands, 1);
+	assert_int_equal(lex("CREATE RULE r AS ON INSERT TO t DO ALSO (SELECT 1; SELECT 2);").commands, 1);
+}
+
+/* Parse bytes; diagnostics into a memory stream the test can read. */
+struct parsed {
+	struct pfile f;
+	bool ok;
+	char *diags;
+	size_t dlen;
+};
+
+static void parse_text(struct parsed *p, const char *text, bool goose_only)
+{
+	struct parse_opts o = { goose_only, 0, NULL };
+	struct diag d = { NULL, false, false, 0, 0 };
+
+	d.out = open_memstream(&p->diags, &p->dlen);
+	assert_non_null(d.out);
+	p->ok = parse_load(&p->f, "m.sql", text, strlen(text), &o, &d);
+	fclose(d.out);
+}
+
+static void parsed_free(struct parsed *p)
+{
+	pfile_free(&p->f);
+	free(p->diags);
+}
+
+static void test_parse_basic(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	parse_text(&p, "-- +goose Up\nCREATE TABLE t (id int);\r\n\n-- c\nSELECT 2;   -- x\n"
+		       "-- +goose Down\nDROP TABLE t;\n", false);
+	assert_true(p.ok);
+	assert_int_equal(p.f.nstmts[DIR_UP], 2);
+	assert_string_equal(p.f.stmts[DIR_UP][0].sql, "CREATE TABLE t (id int);");
+	assert_int_equal(p.f.stmts[DIR_UP][0].line, 2);
+	assert_string_equal(p.f.stmts[DIR_UP][1].sql, "SELECT 2;   -- x");
+	assert_int_equal(p.f.stmts[DIR_UP][1].line, 5);
+	assert_int_equal(p.f.nstmts[DIR_DOWN], 1);
+	assert_int_equal(p.f.stmts[DIR_DOWN][0].line, 7);
+	assert_false(p.f.no_transaction);
+	parsed_free(&p);
+}
+
+static void test_parse_block_and_notx(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	parse_text(&p, "-- +goose NO TRANSACTION\n-- +goose Up\n-- +goose StatementBegin\n"
+		       "CREATE FUNCTION f() RETURNS int AS $$\nBEGIN\n  RETURN 1;\nEND;\n$$ LANGUAGE plpgsql;\n"
+		       "-- +goose StatementEnd\n", false);
+	assert_true(p.ok);
+	assert_true(p.f.no_transaction);
+	assert_int_equal(p.f.nstmts[DIR_UP], 1);
+	assert_int_equal(p.f.stmts[DIR_UP][0].line, 4);
+	assert_true(p.f.stmts[DIR_UP][0].block);
+	assert_int_equal(p.f.stmts[DIR_UP][0].ncommands, 1);
+	parsed_free(&p);
+}
+
+static void test_parse_cut_in_literal(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	parse_text(&p, "-- +goose Up\nINSERT INTO t VALUES ('a;\nb');\n", false);
+	assert_false(p.ok);
+	assert_non_null(strstr(p.diags, "m.sql:2:23: error: statement ends inside a string literal"));
+	assert_non_null(strstr(p.diags, "StatementBegin"));
+	parsed_free(&p);
+	/* goose itself accepts the file: `parse` without --check does too */
+	parse_text(&p, "-- +goose Up\nINSERT INTO t VALUES ('a;\nb');\n", true);
+	assert_true(p.ok);
+	assert_int_equal(p.f.nstmts[DIR_UP], 2);
+	parsed_free(&p);
+}
+
+static void test_parse_errors_per_direction(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	parse_text(&p, "-- +goose Up\nSELECT 1\n-- +goose Down\nSELECT 2;\n", true);
+	assert_false(p.ok);
+	assert_false(p.f.ok[DIR_UP]);
+	assert_true(p.f.ok[DIR_DOWN]);
+	assert_int_equal(p.f.nstmts[DIR_DOWN], 1);
+	parsed_free(&p);
+}
+
+static void test_parse_annotations(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	parse_text(&p, "-- +goose up\n--   +goose   STATEMENTBEGIN\nSELECT 1;\n-- +goose statementend\n", true);
+	assert_true(p.ok);
+	assert_int_equal(p.f.nstmts[DIR_UP], 1);
+	parsed_free(&p);
+	parse_text(&p, "-- +goose Up\n-- +goose Sideways\n", true);
+	assert_false(p.ok);
+	assert_non_null(strstr(p.diags, "m.sql:2:1: error: failed to parse annotation line: \"Sideways\" not supported"));
+	parsed_free(&p);
+	parse_text(&p, "-- +goose Up\nSELECT 1;\n-- +GOOSE DOWN\nSELECT 2;\n", true);
+	assert_true(p.ok);
+	assert_int_equal(p.f.nstmts[DIR_UP], 2);	/* goose runs "SELECT 2" on the way up */
+	assert_non_null(strstr(p.diags, "m.sql:3:1: warning: line looks like a goose annotation"));
+	parsed_free(&p);
+}
+
+static void test_parse_envsub_ranges(void **state)
+{
+	struct parsed p;
+	const struct pstmt *s;
+
+	(void)state;
+	parse_text(&p, "-- +goose Up\n-- +goose ENVSUB ON\nCREATE TABLE ${P}t (\n-- +goose ENVSUB OFF\n  a int);\n", false);
+	assert_true(p.ok);
+	s = &p.f.stmts[DIR_UP][0];
+	assert_int_equal(s->nenvsub, 1);
+	assert_int_equal(s->envsub[0].start, 0);
+	assert_int_equal(s->envsub[0].end, strlen("CREATE TABLE ${P}t ("));
+	parsed_free(&p);
+	parse_text(&p, "-- +goose Up\n-- +goose ENVSUB ON\nSELECT $1;\n", false);
+	assert_false(p.ok);
+	assert_non_null(strstr(p.diags, "m.sql:3:9: error: ENVSUB: expected identifier to start with a letter"));
+	parsed_free(&p);
+}
+
+static const char *fake_env(const char *name, void *arg)
+{
+	(void)arg;
+	if (strcmp(name, "REGION") == 0)
+		return "eu_";
+	if (strcmp(name, "EMPTY") == 0)
+		return "";
+	return NULL;
+}
+
+static void test_envsub_expand(void **state)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "$REGION", "eu_" },
+		{ "${REGION}x", "eu_x" },
+		{ "${UNSET:-d}", "d" },
+		{ "${EMPTY:-d}", "d" },
+		{ "${EMPTY-d}", "" },
+		{ "${UNSET-d}", "d" },
+		{ "${REGION:1}", "u_" },
+		{ "${REGION:0:2}", "eu" },
+		{ "\\$REGION $$", "$REGION $" },
+		{ "a\\\\b", "a\\\\b" },
+		{ "$(cmd)", "$(cmd)" },
+		{ "cost: 5$", "cost: 5$" },
+		{ "${UNSET:-${REGION}}", "eu_" },
+	};
+	char err[256];
+	uint32_t at;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct envsub_range r = { 0, (uint32_t)strlen(cases[i].in) };
+		char *got = envsub_expand(cases[i].in, &r, 1, fake_env, NULL, err, sizeof(err), &at);
+		assert_non_null(got);
+		assert_string_equal(got, cases[i].out);
+		free(got);
+	}
+	{
+		const char *in = "x ${UNSET?required env var not set} y";
+		struct envsub_range r = { 0, (uint32_t)strlen(in) };
+		assert_null(envsub_expand(in, &r, 1, fake_env, NULL, err, sizeof(err), &at));
+		assert_string_equal(err, "$UNSET: required env var not set");
+	}
+}
+
+static void test_checksums(void **state)
+{
+	char a[CHECKSUM_LEN], b[CHECKSUM_LEN], c[CHECKSUM_LEN];
+
+	(void)state;
+	checksum_file("x\ny\n", 4, a);
+	checksum_file("\xef\xbb\xbfx\r\ny\r\n", 9, b);
+	checksum_file("x\ry\n\n\n", 6, c);
+	assert_string_equal(a, b);
+	assert_string_equal(a, c);
+	/* sha256 of "x\ny\n", as `printf 'x\ny\n' | sha256sum` prints it */
+	assert_string_equal(a, "sha256:c1:09834d488008f5f1ef589a2d7cedc52425bee9dd23b2212e4c1d673c5cbb54e4");
+	checksum_file("x\ny", 3, b);
+	assert_string_equal(a, b);
+	checksum_chain("", 1, "sha256:x1:00", b);
+	checksum_chain("", 2, "sha256:x1:00", c);
+	assert_string_not_equal(b, c);
+	assert_int_equal(strncmp(b, CHECKSUM_CHAIN_PREFIX, strlen(CHECKSUM_CHAIN_PREFIX)), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lex_closed),
+		cmocka_unit_test(test_lex_open),
+		cmocka_unit_test(test_lex_commands),
+		cmocka_unit_test(test_parse_basic),
+		cmocka_unit_test(test_parse_block_and_notx),
+		cmocka_unit_test(test_parse_cut_in_literal),
+		cmocka_unit_test(test_parse_errors_per_direction),
+		cmocka_unit_test(test_parse_annotations),
+		cmocka_unit_test(test_parse_envsub_ranges),
+		cmocka_unit_test(test_envsub_expand),
+		cmocka_unit_test(test_checksums),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
