@@ -94,6 +94,31 @@ decode_bool(const char *field, json_t *v, bool *out, char *err, size_t errlen)
 	return true;
 }
 
+/* A version: a non-negative integer, or a string of digits (as engine_request_parse_json takes it). */
+static bool
+decode_version(json_t *v, int64_t *out, char *err, size_t errlen)
+{
+	if (json_is_integer(v) && json_integer_value(v) >= 0) {
+		*out = json_integer_value(v);
+		return true;
+	}
+	if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+		char *end;
+		long long n;
+
+		errno = 0;
+		n = strtoll(s, &end, 10);
+		if (*s >= '0' && *s <= '9' && !*end && !errno && strspn(s, "0123456789") == strlen(s) &&
+		    strlen(s) == json_string_length(v)) {
+			*out = n;
+			return true;
+		}
+	}
+	return bad(err, errlen, "field \"version\" must be a non-negative integer (or a string of digits), not %s",
+		   json_is_integer(v) ? "a negative one" : json_is_string(v) ? "that string" : json_kind(v));
+}
+
 static bool
 decode_codedeploy(json_t *o, struct lambda_event *ev, char *err, size_t errlen)
 {
@@ -186,12 +211,8 @@ lambda_event_decode(const char *body, size_t len, struct lambda_event *ev, char 
 			}
 			has_command = true;
 		} else if (strcmp(key, "version") == 0) {
-			if (!json_is_integer(v) || json_integer_value(v) < 0) {
-				bad(err, errlen, "field \"version\" must be a non-negative integer, not %s",
-				    json_is_integer(v) ? "a negative one" : json_kind(v));
+			if (!decode_version(v, &ev->req.version, err, errlen))
 				goto out;
-			}
-			ev->req.version = json_integer_value(v);
 			ev->req.has_version = true;
 		} else if (strcmp(key, "allow_down") == 0) {
 			if (!decode_bool(key, v, &ev->req.allow_down, err, errlen))

@@ -147,7 +147,7 @@ PGDATABASE=$db rapi bad "$T/ok" '[
 	{"body": {"command": "upp"}},
 	{"body": {"command": 3}},
 	{"body": {"command": "up-to"}},
-	{"body": {"command": "up-to", "version": "2"}},
+	{"body": {"command": "up-to", "version": "two"}},
 	{"body": {"command": "up", "junk": 1}},
 	{"raw": "{} trailing junk"},
 	{"raw": "[]"},
@@ -163,7 +163,7 @@ is_j bad '[i["error_type"] for i in inv]' "$(python3 -c 'import json; print(json
 is_j bad 'err(0)["errorMessage"]' 'bad event: field "command": unknown command "upp" (up, up-to, down, down-to, redo, status, verify, plan, baseline, version, list)' "unknown command names the field"
 like "$(j bad 'err(1)["errorMessage"]')" 'field "command" must be a string, not an integer' "wrong type names the field"
 like "$(j bad 'err(2)["errorMessage"]')" 'field "version" is required by "up-to"' "missing version names the field"
-like "$(j bad 'err(3)["errorMessage"]')" 'field "version" must be a non-negative integer, not a string' "version as a string is refused"
+like "$(j bad 'err(3)["errorMessage"]')" 'field "version" must be a non-negative integer (or a string of digits), not that string' "a version that is not a number is refused"
 like "$(j bad 'err(4)["errorMessage"]')" 'unknown field "junk"' "extra junk names the field"
 like "$(j bad 'err(5)["errorMessage"]')" 'not valid JSON' "trailing junk is refused"
 like "$(j bad 'err(6)["errorMessage"]')" 'must be a JSON object' "an array is refused"
@@ -197,7 +197,7 @@ skip "PutLifecycleEventHookExecutionStatus is sent" "needs SigV4 (credentials is
 
 db=$(newdb deadline)
 PGDATABASE=$db GOSLING_DEADLINE_MARGIN=500 rapi deadline "$T/sleep" '[
-	{"body": {"command": "up-to", "version": 2}},
+	{"body": {"command": "up-to", "version": "2"}},
 	{"body": {}, "deadline_in_ms": 2000},
 	{"body": {"command": "status"}}]'
 is_j deadline 'inv[1]["kind"]' error "a migration that outlives the deadline answers /error"
