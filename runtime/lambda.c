@@ -5,6 +5,7 @@
  * (the event, the engine's result, the JSON) is freed before the next /next.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "bundle.h"
 #include "config.h"
@@ -20,6 +22,7 @@
 #include "http.h"
 #include "lambda.h"
 #include "log.h"
+#include "sigv4.h"
 
 #define API_VERSION "2018-06-01"
 #define MAX_PAYLOAD (6u * 1024 * 1024)	/* Lambda's limit on a synchronous response */
@@ -406,20 +409,117 @@ fit_connect_timeout(struct lambda *l, int64_t deadline_ms)
 	return config_set(&l->cfg, SET_CONNECT_TIMEOUT, buf);
 }
 
+/* AWS's service endpoint override (the SDKs' AWS_ENDPOINT_URL_<SERVICE>), else the regional one. */
+static void
+codedeploy_endpoint(const char *region, char *url, size_t urllen, char *host, size_t hostlen)
+{
+	const char *e = getenv("AWS_ENDPOINT_URL_CODEDEPLOY");
+	const char *h;
+	size_t n;
+
+	if (!e || !*e)
+		e = getenv("AWS_ENDPOINT_URL");
+	if (e && *e && (h = strstr(e, "://")) != NULL) {
+		h += 3;
+		n = strcspn(h, "/");
+		snprintf(host, hostlen, "%.*s", (int)n, h);
+		snprintf(url, urllen, "%.*s/", (int)(h - e + (ptrdiff_t)n), e);
+		return;
+	}
+	snprintf(host, hostlen, "codedeploy.%s.amazonaws.com", region);
+	snprintf(url, urllen, "https://%s/", host);
+}
+
 /*
- * CodeDeploy waits for PutLifecycleEventHookExecutionStatus.  That call is a
- * SigV4-signed HTTPS request with the function's credentials, which arrive with
- * the credentials work (runtime/sigv4.c); until then the status is reported in
- * the answer and the log only.
+ * codedeploy_report - PutLifecycleEventHookExecutionStatus: tell CodeDeploy how
+ * the hook went, with a SigV4-signed request and the function's credentials
+ * (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION,
+ * which Lambda sets).  The deployment waits for this call.
  */
 static bool
-codedeploy_report(struct lambda *l, const struct lambda_event *ev, const char *status, char *err, size_t errlen)
+codedeploy_report(struct lambda *l, const struct lambda_event *ev, const char *status, int64_t deadline,
+		  char *err, size_t errlen)
 {
-	(void)l;
-	(void)ev;
-	(void)status;
-	snprintf(err, errlen, "PutLifecycleEventHookExecutionStatus needs sigv4 signing, not in this build");
-	return false;
+	static const char target[] = "CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus";
+	static const char ctype[] = "application/x-amz-json-1.1";
+	const char *region = getenv("AWS_REGION");
+	struct sigv4_credentials cr = {
+		.access_key_id = getenv("AWS_ACCESS_KEY_ID"),
+		.secret_access_key = getenv("AWS_SECRET_ACCESS_KEY"),
+		.session_token = getenv("AWS_SESSION_TOKEN"),
+	};
+	struct sigv4_result sig = { 0 };
+	struct http_response rs = { 0 };
+	char url[512], host[256];
+	char *body = NULL;
+	json_t *o;
+	bool ok = false;
+	long timeout = 10000;
+
+	if (!region || !*region)
+		region = getenv("AWS_DEFAULT_REGION");
+	if (!region || !*region || !cr.access_key_id || !*cr.access_key_id || !cr.secret_access_key ||
+	    !*cr.secret_access_key) {
+		snprintf(err, errlen, "no AWS credentials and region in the environment "
+			 "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION)");
+		return false;
+	}
+	codedeploy_endpoint(region, url, sizeof url, host, sizeof host);
+	o = json_pack("{s:s, s:s, s:s}", "deploymentId", ev->deployment_id, "lifecycleEventHookExecutionId",
+		      ev->hook_execution_id, "status", status);
+	body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (!body) {
+		snprintf(err, errlen, "out of memory");
+		return false;
+	}
+	{
+		struct sigv4_header sh[] = { { "host", host }, { "content-type", ctype }, { "x-amz-target", target } };
+		struct sigv4_request sr = {
+			.method = "POST", .path = "/", .headers = sh, .nheaders = 3, .payload = body,
+			.payload_len = strlen(body), .region = region, .service = "codedeploy", .time = time(NULL),
+		};
+
+		if (!sigv4_sign(&sr, &cr, &sig)) {
+			snprintf(err, errlen, "unable to sign the request to codedeploy");
+			goto out;
+		}
+	}
+	if (deadline) {
+		int64_t left = deadline - db_now_ms();
+
+		timeout = left < 1000 ? 1000 : left < timeout ? (long)left : timeout;
+	}
+	{
+		struct http_header hh[3 + 3];
+		size_t nh = 0;
+		struct http_request rq = {
+			.method = "POST", .url = url, .headers = hh, .body = body, .len = strlen(body),
+			.timeout_ms = timeout, .connect_timeout_ms = CONNECT_TIMEOUT_MS, .max_body = 1u << 20,
+		};
+
+		hh[nh++] = (struct http_header){ "Content-Type", ctype };
+		hh[nh++] = (struct http_header){ "X-Amz-Target", target };
+		for (size_t i = 0; i < sig.nheaders && nh < sizeof hh / sizeof *hh; i++)
+			hh[nh++] = (struct http_header){ sig.headers[i].name, sig.headers[i].value };
+		rq.nheaders = nh;
+		if (!http_do(l->http, &rq, &rs)) {
+			snprintf(err, errlen, "unable to reach codedeploy: %s", rs.error);
+			goto out;
+		}
+	}
+	if (rs.status != 200) {
+		snprintf(err, errlen, "codedeploy answered PutLifecycleEventHookExecutionStatus with %ld: %.300s",
+			 rs.status, rs.body);
+		goto out;
+	}
+	ok = true;
+	log_info("reported %s to codedeploy for deployment %s", status, ev->deployment_id);
+out:
+	http_response_free(&rs);
+	sigv4_result_free(&sig);
+	free(body);
+	return ok;
 }
 
 /* The engine's JSON with a "codedeploy" member added. */
@@ -514,16 +614,24 @@ invoke(struct lambda *l, const struct http_response *next)
 	}
 	if (ev.kind == LAMBDA_CODEDEPLOY) {
 		const char *status = res.status == ENGINE_OK ? "Succeeded" : "Failed";
-		bool reported = codedeploy_report(l, &ev, status, err, sizeof err);
-		char *j2;
+		bool reported = codedeploy_report(l, &ev, status, deadline, err, sizeof err);
+		char *j2 = with_codedeploy(json, &ev, status, reported, err);
 
-		if (!reported)
-			log_warn("codedeploy hook %s not reported (%s): %s", ev.hook_execution_id, status, err);
-		j2 = with_codedeploy(json, &ev, status, reported, err);
 		if (j2) {
 			free(json);
 			json = j2;
 		}
+		if (!reported && res.status == ENGINE_OK) {
+			/* the deployment would wait an hour for a status that never comes: fail loudly now */
+			snprintf(msg, sizeof msg, "migrations applied, but unable to report Succeeded to codedeploy: %s",
+				 err);
+			out = post_error(l, id, engine_status_reason(ENGINE_CONFIG_ERROR), msg, json);
+			free(json);
+			engine_result_free(&res);
+			return out != POST_FATAL;
+		}
+		if (!reported)
+			log_error("unable to report Failed to codedeploy: %s", err);
 	}
 	if (res.status == ENGINE_OK) {
 		log_info("%s: ok, %u migration%s, version %lld -> %lld (%lld ms)", engine_command_name(res.command),

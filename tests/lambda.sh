@@ -15,7 +15,8 @@ T=$(mktemp -d /tmp/gosling-lambda.XXXXXX)
 PG_OPTS="-c log_connections=on"
 pg_start
 trap 'pg_stop; rm -rf "$T"' EXIT
-unset AWS_LAMBDA_LOG_FORMAT AWS_LAMBDA_LOG_LEVEL GOSLING_LOG_LEVEL _X_AMZN_TRACE_ID
+unset AWS_LAMBDA_LOG_FORMAT AWS_LAMBDA_LOG_LEVEL GOSLING_LOG_LEVEL _X_AMZN_TRACE_ID AWS_ENDPOINT_URL \
+	AWS_ENDPOINT_URL_CODEDEPLOY AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_REGION AWS_DEFAULT_REGION
 LIBS="build/libgosling-runtime.a -lpq -ljansson -lcurl -lcrypto"
 
 # bundle NAME: compile tests/lambda/migrations/NAME into the bootstrap $T/NAME
@@ -187,11 +188,35 @@ db2=$(newdb tfdel)
 PGDATABASE=$db2 rapi tfdel "$T/ok" '[{"body": {"command": "up", "tf": {"action": "delete", "prev_input": {}}}}]'
 is "$(psql_q "$db2" "SELECT to_regclass('gosling_migrations') IS NULL")" t "tf.action = delete does nothing to the database"
 
+cd_event='[{"body": {"DeploymentId": "d-ABCDEF123", "LifecycleEventHookExecutionId": "eyJlbmNyeXB0ZWREYXRhIjoi"}}]'
 db=$(newdb codedeploy)
-PGDATABASE=$db rapi codedeploy "$T/ok" '[{"body": {"DeploymentId": "d-ABCDEF123", "LifecycleEventHookExecutionId": "eyJlbmNyeXB0ZWREYXRhIjoi"}}]'
-is_j codedeploy '[res(0)["version_after"], res(0)["codedeploy"]["status"], res(0)["codedeploy"]["deployment_id"]]' \
-	'[2, "Succeeded", "d-ABCDEF123"]' "a CodeDeploy hook event runs up and names its status"
-skip "PutLifecycleEventHookExecutionStatus is sent" "needs SigV4 (credentials issue)"
+PGDATABASE=$db AWS_ENDPOINT_URL_CODEDEPLOY=self AWS_REGION=eu-west-2 AWS_ACCESS_KEY_ID=AKIDEXAMPLE \
+	AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY AWS_SESSION_TOKEN=session-token-sekrit \
+	rapi codedeploy "$T/ok" "$cd_event"
+is_j codedeploy '[inv[0]["kind"], res(0)["version_after"], res(0)["codedeploy"]["status"], res(0)["codedeploy"]["reported"]]' \
+	'["response", 2, "Succeeded", true]' "a CodeDeploy hook event runs up and answers Succeeded"
+is_j codedeploy 'd["codedeploy"][0]["body"]' \
+	'{"deploymentId": "d-ABCDEF123", "lifecycleEventHookExecutionId": "eyJlbmNyeXB0ZWREYXRhIjoi", "status": "Succeeded"}' \
+	"PutLifecycleEventHookExecutionStatus carries the deployment, the hook and the status"
+is_j codedeploy 'd["codedeploy"][0]["target"]' CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus "... as CodeDeploy's JSON API call"
+like "$(j codedeploy 'd["codedeploy"][0]["headers"]["Authorization"]')" \
+	"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/$(date -u +%Y%m%d)/eu-west-2/codedeploy/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-amz-target, Signature=" \
+	"... SigV4-signed with the function's credentials"
+is_j codedeploy 'd["codedeploy"][0]["headers"].get("X-Amz-Security-Token")' session-token-sekrit "... with its session token"
+ok "no secret key or session token in the log" sh -c "! grep -qE 'wJalrXUtnFEMI|session-token-sekrit' '$T/codedeploy.err'"
+db=$(newdb codedeploy_fail)
+PGDATABASE=$db AWS_ENDPOINT_URL_CODEDEPLOY=self AWS_REGION=eu-west-2 AWS_ACCESS_KEY_ID=AKIDEXAMPLE \
+	AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY rapi codedeploy_fail "$T/fail" "$cd_event"
+is_j codedeploy_fail '[inv[0]["error_type"], d["codedeploy"][0]["body"]["status"]]' '["Function.MigrationFailed", "Failed"]' \
+	"a failing migration under CodeDeploy reports Failed and answers Function.MigrationFailed"
+db=$(newdb codedeploy_denied)
+PGDATABASE=$db AWS_ENDPOINT_URL_CODEDEPLOY=self AWS_REGION=eu-west-2 AWS_ACCESS_KEY_ID=AKIDEXAMPLE \
+	AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY rapi codedeploy_denied "$T/ok" "$cd_event" --codedeploy-status 400
+is_j codedeploy_denied 'inv[0]["error_type"]' Function.ConfigError "a status CodeDeploy refuses answers Function.ConfigError"
+like "$(j codedeploy_denied 'err(0)["errorMessage"]')" "unable to report Succeeded to codedeploy" "... saying so"
+db=$(newdb codedeploy_nocreds)
+(unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY; PGDATABASE=$db rapi codedeploy_nocreds "$T/ok" "$cd_event")
+like "$(j codedeploy_nocreds 'err(0)["errorMessage"]')" "no AWS credentials" "no credentials: the hook event fails loudly"
 
 # --- deadline ---------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ It follows AWS's spec and the behaviour of aws-lambda-runtime-interface-emulator
        when it starts with "Function.", else Runtime.Unknown
   POST /2018-06-01/runtime/init/error                202 before the first /next, else 403
   other paths 404, other methods 405.
+It also answers CodeDeploy's PutLifecycleEventHookExecutionStatus (POST / with
+X-Amz-Target) when the bootstrap runs with AWS_ENDPOINT_URL_CODEDEPLOY=self.
 When the script is exhausted the next /next runs --on-exhausted (its output goes to
 the log), then, per --at-end: answers 500 (the spec's "runtime should exit"), closes
 the connection, or hangs until --timeout.
@@ -69,6 +71,7 @@ class State:
         self.invocations = []
         self.init_error = None
         self.violations = []
+        self.codedeploy = []
         self.exhausted_output = None
         self.exhausted = threading.Event()
         self.stop = threading.Event()
@@ -208,6 +211,15 @@ class Handler(BaseHTTPRequestHandler):
         body = self.read_body()
         m = re.fullmatch(PREFIX + r"/invocation/([^/]+)/(response|error)", self.path)
         with st.lock:
+            if self.path == "/" and self.headers.get("X-Amz-Target"):
+                # CodeDeploy's JSON API (AWS_ENDPOINT_URL_CODEDEPLOY=self points the bootstrap here)
+                st.codedeploy.append({"target": self.headers.get("X-Amz-Target"),
+                                      "headers": {k: v for k, v in self.headers.items()},
+                                      "body": parse_json(body_text(body))})
+                status = st.args.codedeploy_status
+                self.record(body, self.send(status, {} if status == 200 else {
+                    "__type": "AccessDeniedException", "message": "scripted failure"}))
+                return
             if self.path == PREFIX + "/init/error":
                 if st.phase != "init":
                     self.record(body, self.send(403, {
@@ -290,6 +302,8 @@ def main():
     ap.add_argument("--log", required=True, help="where to write the JSON record")
     ap.add_argument("--at-end", choices=["500", "close", "hang"], default="500")
     ap.add_argument("--on-exhausted", help="shell command run when the script is exhausted")
+    ap.add_argument("--codedeploy-status", type=int, default=200,
+                    help="status answered to PutLifecycleEventHookExecutionStatus")
     ap.add_argument("--timeout", type=float, default=120, help="seconds before the bootstrap is killed")
     ap.add_argument("cmd", nargs=argparse.REMAINDER, help="-- bootstrap [args]")
     args = ap.parse_args()
@@ -305,6 +319,8 @@ def main():
     env = dict(os.environ)
     env["AWS_LAMBDA_RUNTIME_API"] = "127.0.0.1:%d" % srv.server_address[1]
     env.setdefault("AWS_LAMBDA_FUNCTION_NAME", "gosling")
+    if env.get("AWS_ENDPOINT_URL_CODEDEPLOY") == "self":
+        env["AWS_ENDPOINT_URL_CODEDEPLOY"] = "http://127.0.0.1:%d" % srv.server_address[1]
     child = subprocess.Popen(cmd, env=env)
     killed = False
     try:
@@ -325,7 +341,8 @@ def main():
             "events": len(st.events), "served": st.next_index, "exhausted": st.exhausted.is_set(),
             "exit_code": code, "killed_after_timeout": killed, "exited_t_ms": exited_ms,
             "init_error": st.init_error, "invocations": st.invocations, "violations": st.violations,
-            "on_exhausted_output": st.exhausted_output, "requests": st.requests,
+            "on_exhausted_output": st.exhausted_output, "codedeploy": st.codedeploy,
+            "requests": st.requests,
         }
     with open(args.log, "w") as f:
         json.dump(record, f, indent=1)
