@@ -183,7 +183,7 @@ lambda_event_decode(const char *body, size_t len, struct lambda_event *ev, char 
 	json_error_t jerr;
 	json_t *o, *v;
 	const char *key;
-	bool ok = false, has_command = false;
+	bool ok = false;
 
 	memset(ev, 0, sizeof *ev);
 	ev->kind = LAMBDA_COMMAND;
@@ -212,7 +212,6 @@ lambda_event_decode(const char *body, size_t len, struct lambda_event *ev, char 
 				    "verify, plan, baseline, version, list)", name);
 				goto out;
 			}
-			has_command = true;
 		} else if (strcmp(key, "version") == 0) {
 			if (!decode_version(v, &ev->req.version, err, errlen))
 				goto out;
@@ -241,7 +240,6 @@ lambda_event_decode(const char *body, size_t len, struct lambda_event *ev, char 
 		bad(err, errlen, "field \"version\" is required by \"%s\"", engine_command_name(ev->req.command));
 		goto out;
 	}
-	(void)has_command;
 	if (strcmp(ev->tf_action, "delete") == 0)
 		ev->kind = LAMBDA_TF_DELETE;
 	ok = true;

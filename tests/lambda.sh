@@ -234,6 +234,11 @@ is_j deadline '[(m["name"], m.get("action")) for m in res(1)["migrations"]]' '[[
 is "$(psql_q "$db" "SELECT to_regclass('slow_things') IS NULL")" t "the database is unchanged by that migration"
 is "$(psql_q "$db" "SELECT max(version) FROM gosling_migrations")" 2 "the database stays at version 2"
 is_j deadline 'inv[2]["kind"]' response "the loop serves the next event"
+PGDATABASE=$db rapi deadline_margin "$T/sleep" '[{"body": {}, "deadline_in_ms": 2000}]'
+is_j deadline_margin '[inv[0]["error_type"], inv[0]["before_deadline"]]' '["Function.MigrationFailed", true]' \
+	"with the default 3 s margin a 2 s deadline is refused at once"
+like "$(j deadline_margin 'err(0)["errorMessage"]')" "not enough time before the deadline" "... saying why"
+is "$(psql_q "$db" "SELECT max(version) FROM gosling_migrations")" 2 "... and the database stays at version 2"
 
 # --- JSON logs, no secrets -----------------------------------------------------------
 
