@@ -168,6 +168,16 @@ set -e
 is "$rc" 3 "an unreachable DATABASE_URL exits 3"
 ok "no password in any message" bash -c "! grep -q sekrit '$T/out' '$T/err'"
 
+# the history table's schema and name are settings
+db=$(pg_newdb)
+run "$B/gosling" "$db" up --schema ops --table history
+is "$rc:$(psql_q "$db" "SELECT string_agg(version::text, ',' ORDER BY version) FROM ops.history"):$(has_table "$db" gosling_migrations)" \
+	"0:1,2,3:f" "--schema ops --table history keeps the history in ops.history"
+GOSLING_SCHEMA=ops GOSLING_TABLE=history run "$B/gosling" "$db" up
+like "$out" "up: 0 migrations" "the same settings from the environment find it again"
+run "$B/gosling" "$db" --help
+like "$out" "5  lock timeout" "--help documents the exit codes"
+
 # the same requests as Lambda events
 db=$(pg_newdb)
 run "$B/gosling" "$db" --event '{"command": "up-to", "version": "2", "other": 1}'
