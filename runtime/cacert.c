@@ -7,8 +7,9 @@
 #include "cacert.h"
 
 /*
- * The compiled-in bundle: defined by gen/cacert.c in `ninja dist` builds made
- * with GOSLING_CA_BUNDLE, absent (a null weak reference) everywhere else.
+ * The compiled-in bundle: defined by gen/cacert.c in `ninja dist` builds (empty
+ * unless built with GOSLING_CA_BUNDLE); absent, a null weak reference, in
+ * build/gosling and the test programs, which do not link gen/cacert.c.
  */
 extern const char gosling_cacert_pem[] __attribute__((weak));
 
