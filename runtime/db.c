@@ -112,6 +112,15 @@ wait_ready(PGconn *conn, int64_t deadline_ms, bool *cancelled, struct db_error *
 			return false;
 		}
 		if (!PQconsumeInput(conn)) {
+			/*
+			 * The server closed the connection.  What it sent first (the results
+			 * of the statements that finished, then its FATAL error with a
+			 * SQLSTATE, e.g. 57P01 from pg_terminate_backend or a shutdown) is
+			 * in libpq's buffer: PQgetResult returns it in order, then libpq's
+			 * own error, then NULL, without blocking.
+			 */
+			if (PQstatus(conn) == CONNECTION_BAD)
+				return true;
 			error_from_conn(err, conn);
 			return false;
 		}
