@@ -441,6 +441,41 @@ db_lock_try(PGconn *conn, int64_t key, bool *got, struct db_error *err)
 }
 
 bool
+db_work_lock_try(PGconn *conn, int64_t key, bool *got, struct db_error *err)
+{
+	char hi[16], lo[16];
+	const char *params[] = { hi, lo };
+	PGresult *res;
+
+	snprintf(hi, sizeof hi, "%d", (int)(int32_t)(uint32_t)((uint64_t)key >> 32));
+	snprintf(lo, sizeof lo, "%d", (int)(int32_t)(uint32_t)((uint64_t)key & 0xffffffffu));
+	if (!query_run(conn, "pg_try_advisory_lock", "SELECT pg_catalog.pg_try_advisory_lock($1::int4, $2::int4)", 2,
+		       params, SHAPE_ROW(1), &res, err))
+		return false;
+	*got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return true;
+}
+
+bool
+db_watch_client(PGconn *conn, int64_t ms, struct db_error *err)
+{
+	char v[32];
+	const char *params[] = { v };
+	PGresult *res;
+
+	if (PQserverVersion(conn) < 140000)
+		return true;
+	snprintf(v, sizeof v, "%lld", (long long)ms);
+	if (!query_run(conn, "setting client_connection_check_interval",
+		       "SELECT pg_catalog.set_config('client_connection_check_interval', $1, false)", 1, params,
+		       SHAPE_ROW(1), &res, err))
+		return false;
+	PQclear(res);
+	return true;
+}
+
+bool
 db_unlock(PGconn *conn, int64_t key, struct db_error *err)
 {
 	char k[32];

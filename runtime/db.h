@@ -58,6 +58,19 @@ bool db_set_timeouts(struct pg_conn *conn, int64_t statement_ms, int64_t lock_ms
 
 /* db_lock_try - pg_try_advisory_lock(key); *got says whether it was taken. */
 bool db_lock_try(struct pg_conn *conn, int64_t key, bool *got, struct db_error *err) MUSTCHECK;
+/*
+ * db_work_lock_try - pg_try_advisory_lock(key's high 32 bits, its low 32 bits): the
+ * two-int lock, another lock than the bigint one of the same key.  The migration session
+ * holds it while it works, so a run whose client died (the lock session ends with the
+ * socket, at once) is still excluded until its busy backend has ended too.
+ */
+bool db_work_lock_try(struct pg_conn *conn, int64_t key, bool *got, struct db_error *err) MUSTCHECK;
+/*
+ * db_watch_client - client_connection_check_interval on PostgreSQL 14 and later (a
+ * no-op before): a backend whose client died stops its statement within ms, instead
+ * of running the rest of the migration for nobody.
+ */
+bool db_watch_client(struct pg_conn *conn, int64_t ms, struct db_error *err) MUSTCHECK;
 /* db_unlock - pg_advisory_unlock(key). */
 bool db_unlock(struct pg_conn *conn, int64_t key, struct db_error *err) MUSTCHECK;
 

@@ -128,4 +128,60 @@ for k in 1 2 3 4; do
 	converged "$db" "backend killed in statement $k"
 done
 
+# --- the client killed with SIGKILL mid-migration ----------------------------------
+# A migration of plain INSERTs too: nothing else would stop it running twice.
+KD=$T/killdml
+mkdir -p "$KD" && cp "$K/000001_base.sql" "$K/000003_after.sql" "$KD/"
+mig "$KD" 000002_dml.sql <<'EOF'
+-- +goose Up
+INSERT INTO marks SELECT mark(1);
+INSERT INTO marks SELECT 10 + mark(2);
+INSERT INTO marks SELECT 20 + mark(3);
+EOF
+mkbin "$KD"
+
+# The lock's session ends with the client's socket; the work session's backend is busy
+# in a statement and only notices the client is gone when it next talks to it.  The next
+# run must neither apply the migration a second time nor fail on what the orphaned
+# backend is still doing.
+for k in 1 3; do
+	db=$(faultdb)
+	run "$K/gosling" "$db" up-to 1
+	start "$K/gosling" "$db" up
+	killed=$bg
+	if ! wait_progress "$db" "$k"; then
+		fail "client killed in statement $k: statement $k never ran" "$(cat "$T/err")"
+		finish
+		continue
+	fi
+	kill -KILL "$killed"
+	finish
+	is "$rc" 137 "client SIGKILLed in statement $k: it died"
+	t0=$(date +%s%N)
+	run "$K/gosling" "$db" up --lock-wait 20
+	t1=$(date +%s%N)
+	is "$rc:$(rows "$db")" "0:1,2,3" "client SIGKILLed in statement $k: the next run proceeds and applies the rest"
+	ok "client SIGKILLed in statement $k: ... promptly ($(((t1 - t0) / 1000000)) ms)" test $(((t1 - t0) / 1000000)) -lt 5000
+	is "$(psql_q "$db" "SELECT (SELECT string_agg(x::text, ',' ORDER BY x) FROM four_a) || '|' ||
+		(SELECT string_agg(x::text, ',') FROM four_c) || '|' || (SELECT string_agg(k::text, ',' ORDER BY k) FROM marks)")" \
+		"1,2|3|4,30" "client SIGKILLed in statement $k: every statement ran exactly once"
+	like "$out" "up: " "client SIGKILLed in statement $k: the rerun reports normally"
+	is "$(advisory_locks)" 0 "client SIGKILLed in statement $k: no lock left behind"
+done
+
+db=$(faultdb)
+run "$KD/gosling" "$db" up-to 1
+start "$KD/gosling" "$db" up
+killed=$bg
+if wait_progress "$db" 2; then
+	kill -KILL "$killed"
+	finish
+	run "$KD/gosling" "$db" up --lock-wait 20
+	is "$rc:$(rows "$db"):$(psql_q "$db" "SELECT string_agg(k::text, ',' ORDER BY k) FROM marks")" "0:1,2,3:1,12,23,30" \
+		"client SIGKILLed in an INSERT-only migration: the next run applies it exactly once"
+else
+	fail "client SIGKILLed in an INSERT-only migration: statement 2 never ran" "$(cat "$T/err")"
+	finish
+fi
+
 done_testing
