@@ -307,6 +307,18 @@ else
 	is_j valgrind_fail '[i["kind"] for i in inv].count("error")' 10 "20 events with a failing migration: 10 errors answered"
 	is_j valgrind_fail 'd["exit_code"]' 1 "valgrind finds no error and no leak on the failure paths"
 	[ -s "$T/valgrind_fail.log" ] && sed 's/^/# /' "$T/valgrind_fail.log" | head -40
+	# the deadline path: a statement cancelled at the deadline, a deadline refused at once, status
+	db=$(newdb valgrind_deadline)
+	PGDATABASE=$db GOSLING_DEADLINE_MARGIN=1000 RAPI_TIMEOUT=600 rapi valgrind_deadline \
+		"valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --log-file=$T/valgrind_deadline.log $T/sleep" \
+		'[{"body": {"command": "up-to", "version": 2}}, {"body": {}, "deadline_in_ms": 4000}, {"body": {}, "deadline_in_ms": 4000},
+		  {"body": {}, "deadline_in_ms": 500}, {"body": {"command": "status"}}]'
+	is_j valgrind_deadline '[i["kind"] for i in inv]' '["response", "error", "error", "error", "response"]' \
+		"under valgrind: two statements cancelled at the deadline, one deadline refused at once"
+	is_j valgrind_deadline '[res(1)["error"]["sqlstate"], res(2)["error"]["sqlstate"]]' '["57014", "57014"]' \
+		"... the cancel is PostgreSQL's (57014)"
+	is_j valgrind_deadline 'd["exit_code"]' 1 "valgrind finds no error and no leak on the deadline paths"
+	[ -s "$T/valgrind_deadline.log" ] && sed 's/^/# /' "$T/valgrind_deadline.log" | head -40
 fi
 
 done_testing
