@@ -410,13 +410,17 @@ db_set_timeouts(PGconn *conn, int64_t statement_ms, int64_t lock_ms, struct db_e
 	char st[32], lk[32];
 	const char *params[] = { st, lk };
 	PGresult *res;
+	bool watch = PQserverVersion(conn) >= 140000;
 
 	snprintf(st, sizeof st, "%lld", (long long)statement_ms);
 	snprintf(lk, sizeof lk, "%lld", (long long)lock_ms);
 	if (!query_run(conn, "setting timeouts",
-		       "SELECT pg_catalog.set_config('statement_timeout', $1, false), "
-		       "pg_catalog.set_config('lock_timeout', $2, false)",
-		       2, params, SHAPE_ROW(2), &res, err))
+		       watch ? "SELECT pg_catalog.set_config('statement_timeout', $1, false), "
+			       "pg_catalog.set_config('lock_timeout', $2, false), "
+			       "pg_catalog.set_config('client_connection_check_interval', '1000', false)"
+			     : "SELECT pg_catalog.set_config('statement_timeout', $1, false), "
+			       "pg_catalog.set_config('lock_timeout', $2, false)",
+		       2, params, SHAPE_ROW(watch ? 3 : 2), &res, err))
 		return false;
 	PQclear(res);
 	return true;
@@ -453,24 +457,6 @@ db_work_lock_try(PGconn *conn, int64_t key, bool *got, struct db_error *err)
 		       params, SHAPE_ROW(1), &res, err))
 		return false;
 	*got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	PQclear(res);
-	return true;
-}
-
-bool
-db_watch_client(PGconn *conn, int64_t ms, struct db_error *err)
-{
-	char v[32];
-	const char *params[] = { v };
-	PGresult *res;
-
-	if (PQserverVersion(conn) < 140000)
-		return true;
-	snprintf(v, sizeof v, "%lld", (long long)ms);
-	if (!query_run(conn, "setting client_connection_check_interval",
-		       "SELECT pg_catalog.set_config('client_connection_check_interval', $1, false)", 1, params,
-		       SHAPE_ROW(1), &res, err))
-		return false;
 	PQclear(res);
 	return true;
 }

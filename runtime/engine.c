@@ -343,17 +343,12 @@ lock_acquire(struct run *r)
  * the rest of the batch, COMMIT included) until it next talks to the client.  Holding
  * the work lock for the whole session makes the next run wait for that backend to end,
  * so it reads the history only once the orphan has committed or rolled back.
- * client_connection_check_interval makes such a backend stop within a second.
+ * client_connection_check_interval (db_set_timeouts) makes such a backend stop within
+ * a second.
  */
 static bool
 work_lock_acquire(struct run *r)
 {
-	struct db_error e;
-
-	if (!db_watch_client(r->conn, 1000, &e)) {
-		fail_db(r, ENGINE_CONFIG_ERROR, "unable to set the session's client check", &e);
-		return false;
-	}
 	return lock_poll(r, r->conn, true);
 }
 
