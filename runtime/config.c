@@ -87,6 +87,16 @@ config_find(const char *name, enum setting_id *id)
 	return false;
 }
 
+/* Free an owned value; a secret one (a password, an IAM token) is wiped first. */
+static void
+owned_free(struct config *cfg, int id)
+{
+	if (cfg->owned[id] && settings[id].kind == SETTING_SECRET)
+		explicit_bzero(cfg->owned[id], strlen(cfg->owned[id]));
+	free(cfg->owned[id]);
+	cfg->owned[id] = NULL;
+}
+
 bool
 config_set(struct config *cfg, enum setting_id id, const char *value)
 {
@@ -94,11 +104,37 @@ config_set(struct config *cfg, enum setting_id id, const char *value)
 
 	if (!copy)
 		return false;
-	free(cfg->owned[id]);
+	owned_free(cfg, id);
 	cfg->owned[id] = copy;
 	cfg->value[id] = copy;
 	cfg->source[id] = "flag";
 	return true;
+}
+
+bool
+config_fill(struct config *cfg, enum setting_id id, const char *value, const char *source, bool *filled)
+{
+	char *copy;
+
+	*filled = false;
+	if (cfg->value[id] && !(cfg->source[id] && strcmp(cfg->source[id], "default") == 0))
+		return true;
+	if (!(copy = strdup(value)))
+		return false;
+	owned_free(cfg, id);
+	cfg->owned[id] = copy;
+	cfg->value[id] = copy;
+	cfg->source[id] = source;
+	*filled = true;
+	return true;
+}
+
+void
+config_derive(struct config *dst, const struct config *src)
+{
+	memcpy(dst->value, src->value, sizeof dst->value);
+	memcpy(dst->source, src->source, sizeof dst->source);
+	memset(dst->owned, 0, sizeof dst->owned);
 }
 
 static bool
@@ -235,10 +271,8 @@ config_bool(const struct config *cfg, enum setting_id id)
 void
 config_free(struct config *cfg)
 {
-	for (int i = 0; i < SET_COUNT; i++) {
-		free(cfg->owned[i]);
-		cfg->owned[i] = NULL;
-	}
+	for (int i = 0; i < SET_COUNT; i++)
+		owned_free(cfg, i);
 }
 
 char *
