@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cacert.h"
 #include "config.h"
 #include "db.h"
 #include "log.h"
@@ -278,6 +279,42 @@ params_add_setting(struct params *p, const struct config *cfg, enum setting_id i
 		params_add(p, key, cfg->value[id]);
 }
 
+static const char *
+params_get(const struct params *p, const char *key)
+{
+	for (int i = 0; i < p->n; i++)
+		if (strcmp(p->key[i], key) == 0)
+			return p->val[i];
+	return NULL;
+}
+
+/*
+ * verify-ca / verify-full with no sslrootcert anywhere (flags, DATABASE_URL,
+ * DB_SSLROOTCERT, PGSSLROOTCERT): the compiled-in CA bundle, in a private
+ * temporary file named in path until the caller removes it (runtime/cacert.h).
+ */
+static bool
+params_add_cacert(struct params *p, char *path, size_t pathlen, struct db_error *err)
+{
+	const char *mode = params_get(p, "sslmode"), *root = params_get(p, "sslrootcert");
+	char why[512];
+
+	path[0] = '\0';
+	if (!mode)
+		mode = getenv("PGSSLMODE");
+	if (!root)
+		root = getenv("PGSSLROOTCERT");
+	if (!mode || (strcmp(mode, "verify-ca") != 0 && strcmp(mode, "verify-full") != 0) || (root && *root) ||
+	    !cacert_compiled())
+		return true;
+	if (!cacert_write(path, pathlen, why, sizeof why)) {
+		error_set(err, "%s", why);
+		return false;
+	}
+	params_add(p, "sslrootcert", path);
+	return true;
+}
+
 /* The server's NOTICEs and WARNINGs go to the log, not straight to stderr (JSON logs stay JSON). */
 static void
 notice_to_log(void *arg, const char *message)
@@ -317,6 +354,7 @@ db_connect(const struct config *cfg, const char *purpose, PGconn **out, struct d
 	PGconn *conn = NULL;
 	char *errmsg = NULL;
 	const char *dburl = config_str(cfg, SET_DATABASE_URL);
+	char capath[512] = "";
 	bool ok = false;
 
 	*out = NULL;
@@ -339,6 +377,8 @@ db_connect(const struct config *cfg, const char *purpose, PGconn **out, struct d
 	/* Session hardening: who we are, and one encoding whatever the environment says. */
 	params_add(&p, "application_name", "gosling");
 	params_add(&p, "client_encoding", "UTF8");
+	if (!params_add_cacert(&p, capath, sizeof capath, err))
+		goto out;
 	p.key[p.n] = NULL;
 	p.val[p.n] = NULL;
 	{
@@ -349,6 +389,7 @@ db_connect(const struct config *cfg, const char *purpose, PGconn **out, struct d
 	}
 
 	conn = PQconnectdbParams(p.key, p.val, 0);
+	cacert_remove(capath);	/* libpq has read it: the connection is made, or has failed */
 	if (!conn) {
 		error_set(err, "unable to open the %s connection: out of memory", purpose);
 		goto out;
