@@ -164,7 +164,7 @@ rapi() {
 	printf '%s' "$events" >"$T/$name.events"
 	env -u PGHOST -u PGPORT -u PGUSER TMPDIR="$T/tmp" HOME="$T/home" "${aws_env[@]}" "$@" \
 		python3 tests/lambda/runtime_api.py --events "$T/$name.events" --log "$T/$name.json" --timeout 60 \
-		-- "$boot" 2>"$T/$name.err"
+		-- $boot 2>"$T/$name.err" || true	# $boot unquoted: it may be "valgrind ... gosling"
 }
 j() {
 	python3 - "$T/$1.json" "$2" <<'EOF'
@@ -295,6 +295,26 @@ gosling_run iamsecret DB_IAM_AUTH=1 DB_SECRET_ARN="$(secret_arn password-only)" 
 is "$(tail -1 "$T/PGIAM.log" | python3 -c 'import json,sys; e=json.load(sys.stdin); print(e["user"], e["token_ok"])')" "app True" \
 	"IAM with a secret: the user from the secret, the token instead of its password"
 echo "# the published RDS token examples are checked by tests/sigv4.sh (build/tests/test_sigv4)"
+
+# --- valgrind: the secret's paths, good and bad, on one process --------------------------------
+
+if [ -n "${GOSLING_NO_VALGRIND:-}" ] || ! command -v valgrind >/dev/null; then
+	skip "secrets under valgrind" "valgrind disabled"
+else
+	vg="valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99"
+	psql -X -q -d postgres -c "CREATE DATABASE app_vg OWNER app" >/dev/null
+	rapi vg "$vg --log-file=$T/vg.log $T/gosling-ca" '[{"body": {}}, {"body": {"command": "status"}}, {"body": {"command": "verify"}}, {"body": {}}]' \
+		DB_SECRET_ARN="$ARN" DB_NAME=app_vg DB_SSLMODE=verify-full
+	is_j vg '[[i["kind"] for i in inv], d["exit_code"]]' '[["response", "response", "response", "response"], 1]' \
+		"valgrind: four events with the secret and the compiled-in CA, no error, no leak"
+	rapi vgbad "$vg --log-file=$T/vgbad.log $T/gosling" '[{"body": {}}, {"body": {}}]' DB_SECRET_ARN="$(secret_arn not-json)"
+	rapi vgbad2 "$vg --log-file=$T/vgbad2.log $T/gosling" '[{"body": {}}, {"body": {}}]' DB_SECRET_ARN="$ARN" \
+		AWS_SECRET_ACCESS_KEY=wrong DB_IAM_AUTH=1
+	rapi vgiam "$vg --log-file=$T/vgiam.log $T/gosling" '[{"body": {"command": "status"}}, {"body": {}}]' "${iam_env[@]}"
+	is "$(j vgbad 'd["exit_code"]') $(j vgbad2 'd["exit_code"]') $(j vgiam 'd["exit_code"]')" "1 1 1" \
+		"valgrind: a bad secret, a rejected signature and IAM tokens: no error, no leak"
+	for f in vg vgbad vgbad2 vgiam; do [ -s "$T/$f.log" ] && sed 's/^/# /' "$T/$f.log" | head -20; done
+fi
 
 # --- no secret anywhere in what gosling wrote --------------------------------------------------------
 
