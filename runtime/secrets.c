@@ -129,8 +129,8 @@ credentials(struct sigv4_credentials *cr, char *err, size_t errlen, const char *
 	cr->secret_access_key = env("AWS_SECRET_ACCESS_KEY");
 	cr->session_token = env("AWS_SESSION_TOKEN");
 	if (!cr->access_key_id || !cr->secret_access_key)
-		return fail(err, errlen, "%s needs AWS credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set",
-			    what);
+		return fail(err, errlen,
+			    "%s needs AWS credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set", what);
 	return true;
 }
 
@@ -192,7 +192,9 @@ secret_fetch(struct http_client *http, const char *secret, int64_t deadline_ms, 
 	if (!body)
 		return fail(err, errlen, "out of memory");
 	{
-		struct sigv4_header sh[] = { { "host", ep.host }, { "content-type", CONTENT_TYPE }, { "x-amz-target", TARGET } };
+		struct sigv4_header sh[] = {
+			{ "host", ep.host }, { "content-type", CONTENT_TYPE }, { "x-amz-target", TARGET },
+		};
 		struct sigv4_request sr = {
 			.method = "POST", .path = ep.path, .headers = sh, .nheaders = 3, .payload = body,
 			.payload_len = strlen(body), .region = ep.region, .service = "secretsmanager", .time = time(NULL),
@@ -385,7 +387,8 @@ iam_apply(struct config *run, char *err, size_t errlen)
 		goto out;
 	}
 	if (!host || host[0] == '/' || strchr(host, ',')) {
-		fail(err, errlen, "DB_IAM_AUTH needs one database host name (DB_HOST, the secret's host or DATABASE_URL)");
+		fail(err, errlen,
+		     "DB_IAM_AUTH needs one database host name (DB_HOST, the secret's host or DATABASE_URL)");
 		goto out;
 	}
 	if (!user) {
