@@ -1,39 +1,41 @@
 /*
- * cacert.h - the CA bundle compiled into gosling for TLS to PostgreSQL.
+ * cacert.h - CA certificates for TLS: the system's bundle, wherever the
+ * distribution keeps it, and the PEM bundle `ninja dist` can compile into the
+ * bootstrap (GOSLING_CA_BUNDLE=rds-global-bundle.pem ninja dist), for
+ * sslmode=verify-full against RDS, whose CA is in no system store.
  *
- * The build embeds the PEM file named by build.ninja's ca_pem (for RDS, AWS's
- * global bundle) with scripts/embed-pem as gen/cacert.c.  db_connect uses it
- * for sslmode verify-ca and verify-full when no sslrootcert is configured
- * (DB_SSLROOTCERT, DATABASE_URL or PGSSLROOTCERT): libpq reads its root
- * certificates only from a file, so the bundle is written to a private
- * (0600, mkstemp) temporary file for the connection attempt and removed as
- * soon as the connection is made or has failed.
- *
- * A program linked without gen/cacert.c gets runtime/cacert_none.c from
- * libgosling-runtime.a: no compiled-in bundle.
+ * OpenSSL built on Debian looks in Debian's paths (/usr/lib/ssl); Amazon Linux
+ * 2023 keeps its bundle at /etc/pki/tls/certs/ca-bundle.crt.  Neither libpq nor
+ * libcurl is told about the other layout, so gosling names the file itself.
  */
 #ifndef GOSLING_CACERT_H
 #define GOSLING_CACERT_H
 
-#include <stdbool.h>
-#include <stddef.h>
-
-#include "bundle.h"	/* MUSTCHECK */
-
-/* The embedded PEM text (NUL-terminated) and its length; 0 = none compiled in. */
-extern const unsigned char gosling_cacert_pem[];
-extern const size_t gosling_cacert_pem_len;
-
-/* cacert_compiled - whether a CA bundle is compiled in. */
-bool cacert_compiled(void);
+/*
+ * cacert_system - the first readable CA bundle of: $SSL_CERT_FILE, Amazon
+ * Linux's (/etc/pki/tls/certs/ca-bundle.crt), Debian's
+ * (/etc/ssl/certs/ca-certificates.crt), /etc/ssl/cert.pem.  NULL when none is.
+ */
+const char *cacert_system(void);
 
 /*
- * cacert_write - write the compiled-in bundle to a new 0600 file in $TMPDIR
- * (else /tmp); its name goes to path.  On failure writes why to err.
+ * cacert_builtin_file - the path of a private file (mode 0600, in $TMPDIR or
+ * /tmp) holding the compiled-in PEM bundle: libpq 15 reads root certificates
+ * only from a file.  Written on first use, reused for the life of the process
+ * and removed at exit.  NULL when no bundle was compiled in or the file could
+ * not be written.  The string is static.
  */
-bool cacert_write(char *path, size_t pathlen, char *err, size_t errlen) MUSTCHECK;
+const char *cacert_builtin_file(void);
 
-/* cacert_remove - remove the file cacert_write made; path becomes "". */
-void cacert_remove(char *path);
+/*
+ * cacert_libpq_root - the sslrootcert to give libpq, or NULL to leave libpq's
+ * own choice alone.  Only for sslmode (else $PGSSLMODE) verify-ca or
+ * verify-full when no CA file is named (sslrootcert, $PGSSLROOTCERT,
+ * ~/.postgresql/root.crt): the compiled-in bundle, else cacert_system().
+ *
+ *   cacert_libpq_root("verify-full", NULL)  -> "/etc/pki/tls/certs/ca-bundle.crt" on Amazon Linux
+ *   cacert_libpq_root("require", NULL)      -> NULL
+ */
+const char *cacert_libpq_root(const char *sslmode, const char *sslrootcert);
 
 #endif

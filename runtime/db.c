@@ -269,16 +269,7 @@ params_add(struct params *p, const char *key, const char *val)
 	}
 }
 
-static void
-params_add_setting(struct params *p, const struct config *cfg, enum setting_id id, const char *key,
-		   bool flags)
-{
-	bool is_flag = cfg->source[id] && strcmp(cfg->source[id], "flag") == 0;
-
-	if (cfg->value[id] && is_flag == flags && cfg->source[id] && strcmp(cfg->source[id], "default") != 0)
-		params_add(p, key, cfg->value[id]);
-}
-
+/* The value of key in p, or NULL. */
 static const char *
 params_get(const struct params *p, const char *key)
 {
@@ -288,31 +279,14 @@ params_get(const struct params *p, const char *key)
 	return NULL;
 }
 
-/*
- * verify-ca / verify-full with no sslrootcert anywhere (flags, DATABASE_URL,
- * DB_SSLROOTCERT, PGSSLROOTCERT): the compiled-in CA bundle, in a private
- * temporary file named in path until the caller removes it (runtime/cacert.h).
- */
-static bool
-params_add_cacert(struct params *p, char *path, size_t pathlen, struct db_error *err)
+static void
+params_add_setting(struct params *p, const struct config *cfg, enum setting_id id, const char *key,
+		   bool flags)
 {
-	const char *mode = params_get(p, "sslmode"), *root = params_get(p, "sslrootcert");
-	char why[512];
+	bool is_flag = cfg->source[id] && strcmp(cfg->source[id], "flag") == 0;
 
-	path[0] = '\0';
-	if (!mode)
-		mode = getenv("PGSSLMODE");
-	if (!root)
-		root = getenv("PGSSLROOTCERT");
-	if (!mode || (strcmp(mode, "verify-ca") != 0 && strcmp(mode, "verify-full") != 0) || (root && *root) ||
-	    !cacert_compiled())
-		return true;
-	if (!cacert_write(path, pathlen, why, sizeof why)) {
-		error_set(err, "%s", why);
-		return false;
-	}
-	params_add(p, "sslrootcert", path);
-	return true;
+	if (cfg->value[id] && is_flag == flags && cfg->source[id] && strcmp(cfg->source[id], "default") != 0)
+		params_add(p, key, cfg->value[id]);
 }
 
 /* The server's NOTICEs and WARNINGs go to the log, not straight to stderr (JSON logs stay JSON). */
@@ -354,7 +328,6 @@ db_connect(const struct config *cfg, const char *purpose, PGconn **out, struct d
 	PGconn *conn = NULL;
 	char *errmsg = NULL;
 	const char *dburl = config_str(cfg, SET_DATABASE_URL);
-	char capath[512] = "";
 	bool ok = false;
 
 	*out = NULL;
@@ -374,11 +347,11 @@ db_connect(const struct config *cfg, const char *purpose, PGconn **out, struct d
 	for (size_t i = 0; i < sizeof map / sizeof *map; i++)
 		params_add_setting(&p, cfg, map[i].id, map[i].key, true);
 	params_add(&p, "connect_timeout", config_str(cfg, SET_CONNECT_TIMEOUT));
+	/* verify-ca / verify-full and no CA file named: the compiled-in bundle, else the system's */
+	params_add(&p, "sslrootcert", cacert_libpq_root(params_get(&p, "sslmode"), params_get(&p, "sslrootcert")));
 	/* Session hardening: who we are, and one encoding whatever the environment says. */
 	params_add(&p, "application_name", "gosling");
 	params_add(&p, "client_encoding", "UTF8");
-	if (!params_add_cacert(&p, capath, sizeof capath, err))
-		goto out;
 	p.key[p.n] = NULL;
 	p.val[p.n] = NULL;
 	{
@@ -389,7 +362,6 @@ db_connect(const struct config *cfg, const char *purpose, PGconn **out, struct d
 	}
 
 	conn = PQconnectdbParams(p.key, p.val, 0);
-	cacert_remove(capath);	/* libpq has read it: the connection is made, or has failed */
 	if (!conn) {
 		error_set(err, "unable to open the %s connection: out of memory", purpose);
 		goto out;

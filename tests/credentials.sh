@@ -8,7 +8,7 @@
 #     scram-sha-256 over TLS only for the role the secret names;
 #   - a PostgreSQL front door that takes the RDS IAM token gosling sends over TLS
 #     and checks it with the SDK's presigner (PostgreSQL itself cannot check it);
-#   - a gosling with the test CA compiled in (scripts/embed-pem) for verify-full;
+#   - a gosling with the test CA compiled in (scripts/embed-cacert) for verify-full;
 #   - every log line and every answer of these runs grepped for the secrets.
 # Prints TAP.  Needs node (the signer comes from tests/sigv4's npm ci) and openssl.
 cd "$(dirname "$0")/.."
@@ -79,7 +79,7 @@ PASSWORD=pw-Zq81-from-the-secret
 # --- gosling, plain and with the test CA compiled in --------------------------------------
 
 build/goslingc build --quiet --out "$T/bundle.c" tests/lambda/migrations/ok
-scripts/embed-pem "$T/testca.crt" >"$T/cacert.c"
+GOSLING_CA_BUNDLE=$T/testca.crt scripts/embed-cacert "$T/cacert.c"
 ok "gosling links (no CA compiled in)" cc -Icommon -o "$T/gosling" "$T/bundle.c" $LIBS
 ok "gosling links with the test CA compiled in" cc -Icommon -o "$T/gosling-ca" "$T/bundle.c" "$T/cacert.c" $LIBS
 
@@ -261,9 +261,11 @@ GOSLING_BIN=$T/gosling-ca gosling_run vwrong "${tls_env[@]}" DB_HOST=127.0.0.1 -
 is "$(rc vwrong)" 3 "verify-full with a wrong host name (127.0.0.1, certificate for localhost) fails"
 like "$(out vwrong)" 'does not match host name "127.0.0.1"' "... with libpq's reason"
 ok "... and leaves no CA file behind either" sh -c "! ls '$T/tmp' | grep -q ."
-gosling_run vnoca "${tls_env[@]}" DB_HOST=localhost -- status
-is "$(rc vnoca)" 3 "verify-full without a compiled-in CA and no sslrootcert fails"
-like "$(out vnoca)" "root certificate file" "... because there is no root certificate"
+gosling_run vnoca "${tls_env[@]}" DB_HOST=localhost SSL_CERT_FILE="$T/otherca.crt" -- status
+is "$(rc vnoca)" 3 "verify-full without a compiled-in CA falls back to the system bundle (here: another CA) and fails"
+like "$(out vnoca)" "certificate verify failed" "... certificate verify failed"
+gosling_run vsys "${tls_env[@]}" DB_HOST=localhost -- status
+is "$(rc vsys)" 0 "... and passes when the system bundle (SSL_CERT_FILE) holds the test CA"
 gosling_run vroot "${tls_env[@]}" DB_HOST=localhost DB_SSLROOTCERT="$T/testca.crt" -- status
 is "$(rc vroot)" 0 "verify-full with DB_SSLROOTCERT works without a compiled-in CA"
 GOSLING_BIN=$T/gosling-ca gosling_run vother "${tls_env[@]}" DB_HOST=localhost DB_SSLROOTCERT="$T/otherca.crt" -- status
