@@ -127,7 +127,8 @@ if [ "${GOSLING_TEST_ARCH:-host}" = asan ]; then
 	done_testing
 fi
 mkdir "$tmp/repo"
-cp -r build.ninja compiler common runtime migrations gen "$tmp/repo/"
+# every tracked file, so the scratch tree builds exactly as a checkout does
+git ls-files -z | tar --null -T - -cf - | tar -xf - -C "$tmp/repo"
 top=$PWD
 cd "$tmp/repo"
 if ! ninja build/gosling >/dev/null 2>&1; then
