@@ -757,6 +757,19 @@ step_done(struct run *r, struct step *s, int64_t ms)
 {
 	s->item->state = s->down ? "pending" : "applied";
 	s->item->action = s->down ? "rolled back" : "applied";
+	s->item->applied_at[0] = '\0';
+	if (!s->down) {
+		/* the commit just returned: the client's clock is close enough for the report */
+		struct timespec ts;
+		struct tm tm;
+		char day[20];
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(s->item->applied_at, sizeof s->item->applied_at, "%s.%03dZ", day,
+			 (int)(ts.tv_nsec / 1000000 % 1000));
+	}
 	s->item->duration_ms = ms;
 	progress(r, s->item, s->item->action);
 }
