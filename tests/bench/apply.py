@@ -465,7 +465,8 @@ def report(a, sizes, latencies, tools, reps, slow_reps, samples, sizes_of, measu
         for tool in ("gosling", "dbmate", "sql-migrate", "node"):
             s = sizes_of.get((n, tool))
             if s:
-                L.append("| {:,} | {} | {:,} B | {:,} B |".format(n, LABEL[tool], s[0], s[1]))
+                name = "gosling bootstrap, stripped" if tool == "gosling" else LABEL[tool]
+                L.append("| {:,} | {} | {:,} B | {:,} B |".format(n, name, s[0], s[1]))
     L.append("\n## Outcome\n")
     L.extend(outcomes(rows, sizes, tools, get))
     L.append("\n![time against N](time-vs-n.png)\n")
