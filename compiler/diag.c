@@ -15,6 +15,7 @@ static const char *level_name(struct diag *d, enum diag_level level)
 {
 	switch (level) {
 	case DIAG_ERROR:
+	case DIAG_IO:
 		return "error";
 	case DIAG_WARNING:
 		return d->werror ? "error" : "warning";
@@ -27,7 +28,9 @@ static const char *level_name(struct diag *d, enum diag_level level)
 /* Count, and say whether to print. */
 static bool diag_count(struct diag *d, enum diag_level level)
 {
-	if (level == DIAG_ERROR || (level == DIAG_WARNING && d->werror)) {
+	if (level == DIAG_IO)
+		d->io_errors++;
+	if (level == DIAG_ERROR || level == DIAG_IO || (level == DIAG_WARNING && d->werror)) {
 		d->errors++;
 		return true;
 	}
@@ -37,6 +40,9 @@ static bool diag_count(struct diag *d, enum diag_level level)
 	}
 	return true;
 }
+
+/* Bytes of a source line shown in full; longer ones are cut. */
+#define SHOW_MAX 200
 
 /* Print the source line and a caret under col, keeping tabs so columns line up. */
 static void show_line(FILE *out, const char *data, size_t len, uint32_t line, uint32_t col)
@@ -58,7 +64,15 @@ static void show_line(FILE *out, const char *data, size_t len, uint32_t line, ui
 		end++;
 	if (end > start && data[end - 1] == '\r')
 		end--;
-	fprintf(out, "%5u | %.*s\n", line, (int)(end - start), data + start);
+	/* a huge line is cut after the caret's neighbourhood */
+	if (end - start > SHOW_MAX && end - start > (size_t)col + SHOW_MAX / 2) {
+		size_t keep = col > SHOW_MAX / 2 ? (size_t)col + SHOW_MAX / 2 : SHOW_MAX;
+		fprintf(out, "%5u | %.*s ... (%zu more bytes)\n", line, (int)keep, data + start,
+			end - start - keep);
+		end = start + keep;
+	} else {
+		fprintf(out, "%5u | %.*s\n", line, (int)(end - start), data + start);
+	}
 	if (col == 0)
 		return;
 	fputs("      | ", out);

@@ -15,6 +15,7 @@ enum diag_level {
 	DIAG_ERROR,
 	DIAG_WARNING,
 	DIAG_NOTE,
+	DIAG_IO,		/* an error because the system refused to open or read something */
 };
 
 struct diag {
@@ -23,6 +24,7 @@ struct diag {
 	bool quiet_warnings;	/* do not print warnings (still counted) */
 	unsigned errors;
 	unsigned warnings;
+	unsigned io_errors;	/* the DIAG_IO ones among errors: goslingc exits 4 */
 };
 
 /*

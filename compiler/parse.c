@@ -736,7 +736,7 @@ bool parse_file(struct pfile *f, const char *path, const struct parse_opts *o, s
 	bool ok;
 
 	if (!fp) {
-		diag_file(d, DIAG_ERROR, path, "cannot open: %s", strerror(errno));
+		diag_file(d, DIAG_IO, path, "cannot open: %s", strerror(errno));
 		memset(f, 0, sizeof(*f));
 		f->path = path;
 		return false;
@@ -752,7 +752,7 @@ bool parse_file(struct pfile *f, const char *path, const struct parse_opts *o, s
 			break;
 	}
 	if (ferror(fp)) {
-		diag_file(d, DIAG_ERROR, path, "cannot read: %s", strerror(errno));
+		diag_file(d, DIAG_IO, path, "cannot read: %s", strerror(errno));
 		fclose(fp);
 		free(data);
 		memset(f, 0, sizeof(*f));
