@@ -24,10 +24,10 @@ fi
 builds=()
 for t in "${targets[@]}"; do builds+=("build/fuzz/fuzz_$t"); done
 if ! out=$(ninja "${builds[@]}" 2>&1); then
-	not_ok "build the fuzz targets" "$out"
+	fail "build the fuzz targets" "$out"
 	done_testing
 fi
-ok "build the fuzz targets (${targets[*]})"
+pass "build the fuzz targets (${targets[*]})"
 
 # seed_parse DIR: goose's parser corpus, the compiler's cases, the shipped migrations.
 seed_parse() {
@@ -47,9 +47,9 @@ for t in "${targets[@]}"; do
 	regs=(tests/fuzz/regressions/"$t"/*)
 	if [ -e "${regs[0]}" ]; then
 		if out=$("$bin" -runs=0 "${regs[@]}" 2>&1); then
-			ok "$t: ${#regs[@]} regression input(s) replay clean"
+			pass "$t: ${#regs[@]} regression input(s) replay clean"
 		else
-			not_ok "$t: regression inputs replay clean" "$(tail -n 30 <<<"$out")"
+			fail "$t: regression inputs replay clean" "$(tail -n 30 <<<"$out")"
 		fi
 	else
 		skip "$t: regression inputs replay clean" "none committed"
@@ -71,9 +71,9 @@ for t in "${targets[@]}"; do
 	cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$done_line")
 	ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$done_line")
 	if [ $rc -eq 0 ] && [ -n "$done_line" ]; then
-		ok "$t: ${seconds}s clean, ${execs:-?} runs, ${per_sec:-?} execs/s, cov ${cov:-?} ft ${ft:-?}"
+		pass "$t: ${seconds}s clean, ${execs:-?} runs, ${per_sec:-?} execs/s, cov ${cov:-?} ft ${ft:-?}"
 	else
-		not_ok "$t: ${seconds}s fuzzing run clean (exit $rc)" \
+		fail "$t: ${seconds}s fuzzing run clean (exit $rc)" \
 			"$(grep -E 'ERROR|SUMMARY|Test unit written|^    #[0-9]' "$log" | head -n 30)"
 	fi
 done
