@@ -61,7 +61,9 @@ for t in "${targets[@]}"; do
 	mkdir -p "$corpus" "$tmp/seed-$t" build/fuzz/crashes/"$t"
 	"seed_$t" "$tmp/seed-$t"
 	log=$tmp/$t.log
-	(cd "$tmp" && "$bin" -max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=1024 \
+	dict=()
+	[ -f tests/fuzz/$t.dict ] && dict=(-dict="$root/tests/fuzz/$t.dict")
+	(cd "$tmp" && "$bin" "${dict[@]}" -max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=1024 \
 		-timeout=10 -max_len=16384 -artifact_prefix="$root/build/fuzz/crashes/$t/" \
 		"$corpus" "$tmp/seed-$t" >"$log" 2>&1)
 	rc=$?

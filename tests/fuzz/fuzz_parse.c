@@ -6,7 +6,8 @@
  *
  * Every input runs through all of them: the parser sees the bytes as a file
  * (NUL bytes, invalid UTF-8, CR and all), the lexer sees them up to the first
- * NUL (its contract), ENVSUB sees them as one line.  Diagnostics are rendered
+ * NUL (its contract), ENVSUB sees them as one line, and goose's file-name rule
+ * sees their first line as a file name.  Diagnostics are rendered
  * to /dev/null, so diag.c's line and caret code is fuzzed too.
  *
  * Built with clang -fsanitize=fuzzer,address,undefined by `ninja fuzz`; run by
@@ -14,6 +15,7 @@
  */
 #include "bundle.h"
 #include "diag.h"
+#include "folder.h"
 #include "lexer.h"
 #include "parse.h"
 
@@ -160,12 +162,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (r.last_semicolon != (size_t)-1 && (r.last_semicolon >= zlen || z[r.last_semicolon] != ';'))
 		abort();
-	free(z);
 
 	/* ENVSUB on the bytes as one line, as the parser and the runtime call it */
 	free(envsub_line(s, size, fake_getenv, NULL, err, sizeof(err)));
 	if (!envsub_check(s, size, err, sizeof(err), &at) && at > size)
 		abort();
+
+	/* the first line as a migration file name */
+	{
+		char name[300], why[256];
+		size_t n = strcspn(z, "\n");
+		int64_t v;
+
+		if (n > sizeof(name) - 5)
+			n = sizeof(name) - 5;
+		memcpy(name, z, n);
+		memcpy(name + n, ".sql", 5);
+		if (version_parse(name, &v, why, sizeof(why))) {
+			char *end;
+			long long w;
+
+			/* strconv.ParseInt's answer, which strtoll gives for a digit string */
+			w = strtoll(name, &end, 10);
+			if (v < 1 || w != v || *end != '_')
+				abort();
+		}
+	}
+	free(z);
 
 	checksum_file(s, size, sum);
 	if (strncmp(sum, CHECKSUM_FILE_PREFIX, strlen(CHECKSUM_FILE_PREFIX)) != 0 || strlen(sum) != CHECKSUM_LEN - 1)
