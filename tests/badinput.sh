@@ -83,6 +83,21 @@ n=$("$G" list --json many | python3 -c 'import json,sys; print(json.load(sys.std
 is "$n" 100000 "... into 100,000 Up statements"
 ok "... in under 30 s (linear; a quadratic pass would take minutes)" test "$ms" -lt 30000
 
+# a stray quote makes every later statement part of an open literal: one pass, not one per statement
+folder stray
+python3 - <<'PY'
+with open("stray/001_stray.sql", "w") as f:
+    f.write("-- +goose Up\nSELECT 'oops;\n")
+    for i in range(100000):
+        f.write(f"INSERT INTO t VALUES ({i}, 'v');\n")
+PY
+start=$(date +%s%N)
+row "a stray quote before 100,000 statements" 1 \
+	"stray/001_stray.sql:2:8: error: statement ends inside a string literal: goose would cut it at line 2" \
+	"${build[@]}" stray
+ms=$((($(date +%s%N) - start) / 1000000))
+ok "... reported in under 30 s ($((ms / 1000)).$(printf '%03d' $((ms % 1000))) s; it was quadratic)" test "$ms" -lt 30000
+
 # --- versions -----------------------------------------------------------------
 mig over 9223372036854775808_a.sql "${up}SELECT 1;\n"
 row "a version above int64" 1 \

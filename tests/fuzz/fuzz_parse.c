@@ -168,6 +168,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!envsub_check(s, size, err, sizeof(err), &at) && at > size)
 		abort();
 
+	/* lex_reopen: split at the first newline; the rest lexed after the reopened
+	 * head ends where it ends after the whole head */
+	{
+		size_t k = strcspn(z, "\n");
+		struct lex_result head, full, resumed;
+		char *re, *joined;
+		size_t relen;
+
+		z[k] = '\0';
+		lex_scan(z, k, &head);
+		if (k < zlen) {
+			z[k] = '\n';
+			lex_scan(z, zlen, &full);
+		}
+		if (k < zlen && head.open != LEX_CLOSED) {
+			if (!(re = lex_reopen(z, &head, &relen)))
+				abort();
+			if (!(joined = malloc(relen + zlen - k + 1)))
+				abort();
+			memcpy(joined, re, relen);
+			memcpy(joined + relen, z + k, zlen - k + 1);
+			lex_scan(joined, relen + zlen - k, &resumed);
+			if (resumed.open != full.open || resumed.open_depth != full.open_depth ||
+			    (resumed.open == LEX_DOLLAR &&
+			     (resumed.open_len != full.open_len ||
+			      memcmp(joined + resumed.open_at, z + full.open_at, full.open_len) != 0)))
+				abort();
+			free(joined);
+			free(re);
+		}
+	}
+
 	/* the first line as a migration file name */
 	{
 		char name[300], why[256];
