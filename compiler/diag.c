@@ -45,11 +45,17 @@ static bool diag_count(struct diag *d, enum diag_level level)
 #define SHOW_MAX 200
 
 /* Print the source line and a caret under col, keeping tabs so columns line up. */
-static void show_line(FILE *out, const char *data, size_t len, uint32_t line, uint32_t col)
+static void show_line(struct diag *d, const char *data, size_t len, uint32_t line, uint32_t col)
 {
+	FILE *out = d->out;
 	size_t start = 0, end;
 	uint32_t n = 1;
 
+	/* start from the last line shown when it is at or before this one */
+	if (d->memo_data == data && d->memo_line <= line && d->memo_line > 0 && d->memo_off <= len) {
+		n = d->memo_line;
+		start = d->memo_off;
+	}
 	while (n < line && start < len) {
 		const char *nl = memchr(data + start, '\n', len - start);
 		if (!nl)
@@ -59,6 +65,9 @@ static void show_line(FILE *out, const char *data, size_t len, uint32_t line, ui
 	}
 	if (n != line || start > len)
 		return;
+	d->memo_data = data;
+	d->memo_line = line;
+	d->memo_off = start;
 	end = start;
 	while (end < len && data[end] != '\n')
 		end++;
@@ -97,9 +106,16 @@ void diag_at(struct diag *d, enum diag_level level, const char *path, const char
 	va_end(ap);
 	fputc('\n', d->out);
 	if (data)
-		show_line(d->out, data, len, line, col);
+		show_line(d, data, len, line, col);
 	if (hint)
 		fprintf(d->out, "hint: %s\n", hint);
+}
+
+void diag_source(struct diag *d, const char *data)
+{
+	d->memo_data = data;
+	d->memo_line = 0;
+	d->memo_off = 0;
 }
 
 void diag_file(struct diag *d, enum diag_level level, const char *path, const char *fmt, ...)

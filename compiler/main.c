@@ -64,7 +64,7 @@ struct opts {
 	bool timestamp;
 };
 
-static struct diag diags = { NULL, false, false, 0, 0, 0 };
+static struct diag diags = { .out = NULL };
 
 static int usage_error(const char *fmt, const char *arg)
 {

@@ -716,6 +716,7 @@ bool parse_load(struct pfile *f, const char *path, const char *data, size_t len,
 	memcpy(f->data, data, len);
 	f->data[len] = '\0';
 	f->len = len;
+	diag_source(d, f->data);
 
 	if (!o->goose_only) {
 		bytes_ok = check_bytes(f, d);
@@ -726,6 +727,7 @@ bool parse_load(struct pfile *f, const char *path, const char *data, size_t len,
 				"goose rejects a file that starts with a UTF-8 byte order mark; gosling ignores it");
 			memmove(f->data, f->data + 3, len - 3 + 1);
 			f->len -= 3;
+			diag_source(d, f->data);
 		}
 	}
 

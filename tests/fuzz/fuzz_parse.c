@@ -95,7 +95,7 @@ static bool run_parse(struct pfile *f, const char *data, size_t size, bool goose
 		      unsigned dirs)
 {
 	struct parse_opts o = { goose_only, dirs, envsub ? fake_getenv : NULL };
-	struct diag d = { devnull(), false, false, 0, 0, 0 };
+	struct diag d = { .out = devnull() };
 	bool ok = parse_load(f, "fuzz.sql", data, size, &o, &d);
 
 	if (ok != (d.errors == 0))
