@@ -17,12 +17,6 @@
 #define MUSTCHECK __attribute__((warn_unused_result))
 #else
 #define MUSTCHECK
-/* text_space_at - bytes of the Unicode space (Go's unicode.IsSpace) at s, or 0. */
-size_t text_space_at(const char *s, size_t n);
-
-/* text_trim - Go's strings.TrimSpace on [*s, *s + *n): moves *s, shrinks *n. */
-void text_trim(const char **s, size_t *n);
-
 #endif
 
 /* Checksum names: every stored or printed checksum starts with one of these. */
@@ -43,7 +37,7 @@ struct stmt {
 	const char *sql;	/* trimmed text, NUL-terminated, before ENVSUB */
 	uint32_t len;		/* strlen(sql) */
 	uint32_t line;		/* 1-based line in the file where the statement starts */
-	uint32_t ncommands;	/* SQL commands the text holds (';'-separated, lexer-counted) */
+	uint32_t ncommands;	/* SQL commands in the text (PostgreSQL's parser; the lexer's count under no-check) */
 	const struct envsub_range *envsub;	/* lines under ENVSUB ON, or NULL */
 	uint32_t nenvsub;
 };

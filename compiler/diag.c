@@ -44,7 +44,7 @@ static bool diag_count(struct diag *d, enum diag_level level)
 /* Bytes of a source line shown in full; longer ones are cut. */
 #define SHOW_MAX 200
 
-/* Print the source line and a caret under col, keeping tabs so columns line up. */
+/* Print the source line and a caret under col (a byte column), keeping tabs so columns line up. */
 static void show_line(struct diag *d, const char *data, size_t len, uint32_t line, uint32_t col)
 {
 	FILE *out = d->out;
@@ -85,8 +85,10 @@ static void show_line(struct diag *d, const char *data, size_t len, uint32_t lin
 	if (col == 0)
 		return;
 	fputs("      | ", out);
+	/* one blank per character: UTF-8 continuation bytes take no column */
 	for (size_t i = 0; i + 1 < col && start + i < end; i++)
-		fputc(data[start + i] == '\t' ? '\t' : ' ', out);
+		if (((unsigned char)data[start + i] & 0xc0) != 0x80)
+			fputc(data[start + i] == '\t' ? '\t' : ' ', out);
 	fputs("^\n", out);
 }
 

@@ -211,7 +211,7 @@ void emit_depfile(const char *path, const char *target, const char *const *deps,
 	free(data);
 }
 
-void json_string(FILE *out, const char *s, size_t n)
+void emit_json_string(FILE *out, const char *s, size_t n)
 {
 	fputc('"', out);
 	for (size_t i = 0; i < n; i++) {

@@ -19,8 +19,8 @@ void emit_bundle(const struct bundle *b, const char *src_dir, const char *path, 
 /* emit_depfile - "target: dep dep …" for ninja, written through a temp file too. */
 void emit_depfile(const char *path, const char *target, const char *const *deps, size_t n);
 
-/* json_string - s (n bytes) as a JSON string literal. */
-void json_string(FILE *out, const char *s, size_t n);
+/* emit_json_string - s (n bytes) as a JSON string literal. */
+void emit_json_string(FILE *out, const char *s, size_t n);
 
 /* write_file_atomic - data to path via path.tmp + rename; false (errno set) on failure. */
 bool write_file_atomic(const char *path, const char *data, size_t len) MUSTCHECK;

@@ -34,7 +34,8 @@ static const char usage_text[] =
 	"commands:\n"
 	"  build [DIR]            check DIR (default migrations) and write --out (default gen/bundle.c)\n"
 	"  parse [--envsub] [--direction up|down] [--check] FILE...\n"
-	"                         cut single files as goose does; print a JSON array\n"
+	"                         cut single files as goose does; print a JSON array;\n"
+	"                         --check adds build's checks (PostgreSQL 15's parser)\n"
 	"  list [DIR]             the migrations as the bundle holds them (--json for JSON)\n"
 	"  verify [DIR]           check DIR and compare it with DIR/migrations.sum\n"
 	"  sum [DIR]              record DIR's checksums in DIR/migrations.sum\n"
@@ -45,6 +46,9 @@ static const char usage_text[] =
 	"  -o, --out FILE         where build writes the C bundle (default gen/bundle.c)\n"
 	"      --depfile FILE     also write a ninja depfile naming every migration file\n"
 	"      --json             JSON output (list)\n"
+	"      --no-check         PostgreSQL 15's parser failing on a statement is a warning, not an\n"
+	"                         error (build, verify, list, sum, parse --check); per file or\n"
+	"                         statement, write '-- gosling:no-check' instead (see README)\n"
 	"  -W, --werror           treat warnings as errors\n"
 	"  -q, --quiet            print only errors\n"
 	"  -h, --help             this text\n"
@@ -62,6 +66,7 @@ struct opts {
 	bool envsub;
 	bool check;
 	bool timestamp;
+	bool no_check;
 };
 
 static struct diag diags = { .out = NULL };
@@ -96,9 +101,9 @@ static void print_stmts_json(FILE *out, const struct pstmt *s, size_t n, bool en
 		}
 		fprintf(out, "%s\n    {\"sql\": ", i ? "," : "");
 		if (sql)
-			json_string(out, sql, strlen(sql));
+			emit_json_string(out, sql, strlen(sql));
 		else
-			json_string(out, s[i].sql, s[i].len);
+			emit_json_string(out, s[i].sql, s[i].len);
 		fprintf(out, ", \"line\": %" PRIu32 ", \"commands\": %u}", s[i].line, s[i].ncommands);
 		free(sql);
 	}
@@ -113,7 +118,7 @@ static const char *env_get(const char *name, void *arg)
 
 static int cmd_parse(struct opts *o, int argc, char **argv)
 {
-	struct parse_opts po = { !o->check, 0, o->envsub ? env_get : NULL };
+	struct parse_opts po = { !o->check, 0, o->envsub ? env_get : NULL, o->no_check };
 	struct pfile *files;
 	bool ok = true;
 
@@ -142,7 +147,7 @@ static int cmd_parse(struct opts *o, int argc, char **argv)
 			struct pfile *f = &files[i];
 
 			fprintf(stdout, "%s\n  {\"file\": ", i ? "," : "");
-			json_string(stdout, f->path, strlen(f->path));
+			emit_json_string(stdout, f->path, strlen(f->path));
 			fprintf(stdout, ", \"no_transaction\": %s,\n  \"up\": ", f->no_transaction ? "true" : "false");
 			if (!po.dirs || (po.dirs & (1u << DIR_UP)))
 				print_stmts_json(stdout, f->stmts[DIR_UP], f->nstmts[DIR_UP], false);
@@ -165,7 +170,7 @@ static int cmd_parse(struct opts *o, int argc, char **argv)
 
 static int cmd_build(struct opts *o, const char *dir)
 {
-	struct parse_opts po = { false, 0, NULL };
+	struct parse_opts po = { false, 0, NULL, o->no_check };
 	struct compiled c;
 	bool changed;
 
@@ -192,7 +197,7 @@ static int cmd_build(struct opts *o, const char *dir)
 
 static int cmd_list(struct opts *o, const char *dir)
 {
-	struct parse_opts po = { false, 0, NULL };
+	struct parse_opts po = { false, 0, NULL, o->no_check };
 	struct compiled c;
 
 	if (!compile_folder(&c, dir, &po, &diags)) {
@@ -204,7 +209,7 @@ static int cmd_list(struct opts *o, const char *dir)
 		for (size_t i = 0; i < c.nfiles; i++) {
 			const struct migration *m = &c.migrations[i];
 			printf("%s\n  {\"version\": %" PRId64 ", \"name\": ", i ? "," : "", m->version);
-			json_string(stdout, m->name, strlen(m->name));
+			emit_json_string(stdout, m->name, strlen(m->name));
 			printf(", \"no_transaction\": %s, \"envsub\": %s, \"up\": %" PRIu32 ", \"down\": %" PRIu32
 			       ",\n   \"file_checksum\": \"%s\", \"exec_checksum\": \"%s\", \"chain\": \"%s\"}",
 			       m->no_transaction ? "true" : "false", c.parsed[i].has_envsub ? "true" : "false",
@@ -290,7 +295,7 @@ static bool sum_read(const char *path, struct sum_entry **out, size_t *n)
 
 static int cmd_verify(struct opts *o, const char *dir)
 {
-	struct parse_opts po = { false, 0, NULL };
+	struct parse_opts po = { false, 0, NULL, o->no_check };
 	struct compiled c;
 	struct sum_entry *sum = NULL;
 	size_t nsum = 0, mismatches = 0;
@@ -361,7 +366,7 @@ static int cmd_verify(struct opts *o, const char *dir)
 
 static int cmd_sum(struct opts *o, const char *dir)
 {
-	struct parse_opts po = { false, 0, NULL };
+	struct parse_opts po = { false, 0, NULL, o->no_check };
 	struct compiled c;
 	char *path = sum_path(dir), *data = NULL;
 	size_t len = 0;
@@ -498,11 +503,12 @@ int main(int argc, char **argv)
 		{ "envsub", no_argument, NULL, 'e' },
 		{ "check", no_argument, NULL, 'c' },
 		{ "timestamp", no_argument, NULL, 't' },
+		{ "no-check", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct opts o = { "gen/bundle.c", NULL, NULL, false, false, false, false, false };
+	struct opts o = { "gen/bundle.c", NULL, NULL, false, false, false, false, false, false };
 	const char *cmd, *dir;
 	int c;
 
@@ -518,6 +524,7 @@ int main(int argc, char **argv)
 		case 'e': o.envsub = true; break;
 		case 'c': o.check = true; break;
 		case 't': o.timestamp = true; break;
+		case 'n': o.no_check = true; break;
 		case 'h': fputs(usage_text, stdout); return EXIT_OK;
 		case 'V': printf("goslingc %s\n", VERSION); return EXIT_OK;
 		default: fputs(usage_text, stderr); return EXIT_USAGE;
@@ -540,6 +547,7 @@ int main(int argc, char **argv)
 		case 'e': o.envsub = true; break;
 		case 'c': o.check = true; break;
 		case 't': o.timestamp = true; break;
+		case 'n': o.no_check = true; break;
 		case 'h': fputs(usage_text, stdout); return EXIT_OK;
 		case 'V': printf("goslingc %s\n", VERSION); return EXIT_OK;
 		default: fputs(usage_text, stderr); return EXIT_USAGE;

@@ -8,6 +8,7 @@
  */
 #include "parse.h"
 
+#include "check.h"
 #include "diag.h"
 #include "lexer.h"
 
@@ -606,19 +607,26 @@ static size_t carry_reopen(char **carry, const struct lex_result *r)
  * together with it (carry) and not reported again until the joined text closes.
  * The carry keeps only the opening of the construct still open, so a stray quote
  * before 100,000 statements costs one pass, not one per statement.
+ * Then (beyond goose) PostgreSQL's own parser on each statement the lexer let
+ * through (check.h); never on remains.
  */
-static bool check_statements(struct pfile *f, enum direction dir, const struct parse_opts *o, struct diag *d)
+static bool check_statements(struct pfile *f, enum direction dir, const struct parse_opts *o,
+			     const struct check_marks *marks, struct diag *d)
 {
 	char *carry = NULL;
 	size_t carry_len = 0;
 	bool ok = true;
+	uint32_t from = 1;	/* the line after the previous statement */
 
+	if (dir == DIR_DOWN && f->nstmts[DIR_UP])
+		from = f->stmts[DIR_UP][f->nstmts[DIR_UP] - 1].last_line + 1;
 	for (size_t i = 0; i < f->nstmts[dir]; i++) {
 		struct pstmt *s = &f->stmts[dir][i];
 		struct lex_result r;
-		uint32_t line, col;
+		uint32_t line, col, stmt_from = from;
 		char hint[256];
 
+		from = s->last_line + 1;
 		lex_scan(s->sql, s->len, &r);
 		s->ncommands = r.commands;
 		if (o->goose_only)
@@ -637,8 +645,13 @@ static bool check_statements(struct pfile *f, enum direction dir, const struct p
 			}
 			continue;
 		}
-		if (r.open == LEX_CLOSED)
+		if (r.open == LEX_CLOSED) {
+			bool hatch = check_marks_cover(marks, stmt_from, s);
+
+			if (!check_stmt(f, s, hatch, o->no_check, f->ok[dir], d))
+				ok = false;
 			continue;
+		}
 		pstmt_where(s, r.open_at, &line, &col);
 		if (s->block) {
 			snprintf(hint, sizeof(hint), "the %s opened here is never closed before "
@@ -742,9 +755,14 @@ bool parse_load(struct pfile *f, const char *path, const char *data, size_t len,
 
 	/* Lex what was cut even when the pass failed later: report every error. */
 	if (bytes_ok) {
+		struct check_marks marks = { false, NULL, 0 };
+
+		if (!o->goose_only)
+			check_marks_scan(f, &marks);
 		for (int dir = DIR_UP; dir <= DIR_DOWN; dir++)
-			if (!check_statements(f, (enum direction)dir, o, d))
+			if (!check_statements(f, (enum direction)dir, o, &marks, d))
 				f->ok[dir] = false;
+		check_marks_free(&marks);
 	}
 	return d->errors == errors;
 }

@@ -6,7 +6,8 @@
  * direction, exactly as goose does, so every statement is byte-identical to what
  * goose would run.  Then the PostgreSQL lexer looks at each statement: where
  * goose's line rule cut it inside a literal, identifier, dollar body or comment,
- * that is an error here, at build time.
+ * that is an error here, at build time.  Unless goose_only, each statement the
+ * lexer lets through then goes through PostgreSQL's own parser (check.h).
  */
 #ifndef GOSLING_PARSE_H
 #define GOSLING_PARSE_H
@@ -27,7 +28,7 @@ struct pstmt {
 	uint32_t line;		/* file line of its first byte */
 	uint32_t last_line;	/* file line of its last line */
 	bool block;		/* from StatementBegin / StatementEnd */
-	unsigned ncommands;
+	unsigned ncommands;	/* SQL commands: PostgreSQL's parser's count, else the lexer's */
 	struct envsub_range *envsub;
 	uint32_t nenvsub;
 	/* raw line starts: sql offset (may be negative before trimming) → file offset */
@@ -55,6 +56,8 @@ struct parse_opts {
 	/* Expand ENVSUB lines while parsing, as goose does (parse --envsub); NULL
 	 * keeps them for the runtime, as ranges in each statement. */
 	const char *(*getenv)(const char *name, void *arg);
+	/* Every parse failure of PostgreSQL's parser is a warning (--no-check). */
+	bool no_check;
 };
 
 /*

@@ -1,39 +1,312 @@
 /*
- * main.c - gosling's command line.  For now: the embedded bundle (list) and the
- * build id (--version); the engine's verbs come with the engine.
+ * main.c - gosling's CLI face: options, verbs, --help, --version and output.
+ * The work is engine_run(); this file only turns argv into a request and the
+ * result into text (or the engine's JSON with --json).
  */
-#include "bundle.h"
-
-#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
-#define VERSION "0.1.0"
+#include "bundle.h"
+#include "config.h"
+#include "engine.h"
+#include "log.h"
 
-static void list(void)
+static const char usage_text[] =
+	"usage: gosling [options] [command [version]]\n"
+	"\n"
+	"Applies the PostgreSQL migrations compiled into this binary.\n"
+	"\n"
+	"commands:\n"
+	"  up               apply every pending migration (the default)\n"
+	"  up-to V          apply pending migrations up to version V\n"
+	"  down             roll back the newest migration (needs --allow-down)\n"
+	"  down-to V        roll back every migration above version V (needs --allow-down)\n"
+	"  redo             roll back the newest migration and apply it again (needs --allow-down)\n"
+	"  status           every migration and whether it is applied\n"
+	"  verify           check applied migrations against this binary; read-only\n"
+	"  plan [V]         what up (or up-to V) would run, with its SQL; read-only\n"
+	"  baseline V       record migrations up to V as applied without running them\n"
+	"  version          the database's current version\n"
+	"  list             the migrations compiled into this binary; no database\n"
+	"  settings         every setting with its environment variable and default\n"
+	"\n"
+	"options:\n"
+	"  --json                 print the result as JSON\n"
+	"  --allow-down           confirm a down, down-to or redo\n"
+	"  --allow-out-of-order   apply pending versions below the newest applied one\n"
+	"  --deadline-ms MS       finish by this time (ms since the epoch): timeouts follow it\n"
+	"  --event JSON           the request as a Lambda event: {\"command\": \"up-to\", \"version\": 5}\n"
+	"  --help, --version\n"
+	"  --NAME VALUE           any setting below, overriding its environment variable\n"
+	"\n"
+	"settings (flag, environment, default):\n";
+
+static const char exit_text[] =
+	"\n"
+	"exit codes:\n"
+	"  0  success\n"
+	"  1  a migration failed (the error names file, statement and line)\n"
+	"  2  usage error: unknown command or option, missing version, down without --allow-down\n"
+	"  3  configuration error: invalid setting, cannot connect, unset ENVSUB variable\n"
+	"  4  drift: an applied migration changed, is missing, or its history row was edited;\n"
+	"     or a pending migration is out of order (verify fails with this code too)\n"
+	"  5  lock timeout: another migration held the lock longer than --lock-wait\n";
+
+static void
+usage(FILE *f)
 {
-	const struct bundle *b = &gosling_bundle;
+	fputs(usage_text, f);
+	for (int i = 0; i < SET_COUNT; i++) {
+		const struct setting *s = &settings[i];
+		char env[64];
 
-	printf("%-16s %-4s %-4s %-5s %s\n", "VERSION", "UP", "DOWN", "TX", "NAME");
-	for (uint32_t i = 0; i < b->count; i++) {
-		const struct migration *m = &b->migrations[i];
-		printf("%-16" PRId64 " %-4" PRIu32 " %-4" PRIu32 " %-5s %s\n", m->version, m->nup, m->ndown,
-		       m->no_transaction ? "no" : "yes", m->name);
+		snprintf(env, sizeof env, "%s%s%s", s->env ? s->env : "-", s->env_alt ? ", " : "",
+			 s->env_alt ? s->env_alt : "");
+		fprintf(f, "  --%-20s %-28s %s\n      %s\n", s->name, env, s->def ? s->def : "-", s->help);
 	}
-	printf("%" PRIu32 " migration%s, build %s\n", b->count, b->count == 1 ? "" : "s", b->build_id);
+	fputs(exit_text, f);
 }
 
-int main(int argc, char **argv)
+static const char *
+env_get(const char *name, void *arg)
 {
-	if (argc == 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0)) {
-		printf("gosling %s (bundle %s, goslingc %s)\n", VERSION, gosling_bundle.build_id,
-		       gosling_bundle.compiler_version);
+	(void)arg;
+	return getenv(name);
+}
+
+/* One line per migration as it runs (stderr under --json, so stdout stays JSON). */
+static void
+on_progress(const struct engine_progress *ev, void *arg)
+{
+	FILE *f = *(bool *)arg ? stderr : stdout;
+
+	if (ev->duration_ms >= 0 && strcmp(ev->action, "baselined") != 0 && strcmp(ev->action, "adopted") != 0)
+		fprintf(f, "%-11s %s (%lld ms)\n", ev->action, ev->name, (long long)ev->duration_ms);
+	else
+		fprintf(f, "%-11s %s\n", ev->action, ev->name);
+	fflush(f);
+}
+
+static void
+print_table(const struct engine_result *res)
+{
+	printf("%-16s %-40s %-9s %-24s %s\n", "VERSION", "NAME", "STATE", "APPLIED AT", "TIME");
+	for (size_t i = 0; i < res->nitems; i++) {
+		const struct engine_item *it = &res->items[i];
+		char ms[48] = "";
+
+		if (it->duration_ms >= 0)
+			snprintf(ms, sizeof ms, "%lld ms", (long long)it->duration_ms);
+		if (it->failed_statement)
+			snprintf(ms, sizeof ms, "stopped at statement %u", it->failed_statement);
+		printf("%-16lld %-40s %-9s %-24s %s\n", (long long)it->version, it->name ? it->name : "",
+		       it->state ? it->state : "", it->applied_at, ms);
+	}
+}
+
+static void
+print_text(const struct engine_result *res)
+{
+	size_t done = 0;
+
+	switch (res->command) {
+	case ENGINE_STATUS:
+	case ENGINE_VERIFY:
+		print_table(res);
+		if (res->command == ENGINE_VERIFY && res->status == ENGINE_OK)
+			printf("verified: the database's history matches this build (%s)\n", res->build_id);
+		break;
+	case ENGINE_LIST:
+		printf("%-16s %-40s %s\n", "VERSION", "NAME", "TRANSACTION");
+		for (size_t i = 0; i < res->nitems; i++)
+			printf("%-16lld %-40s %s\n", (long long)res->items[i].version, res->items[i].name,
+			       res->items[i].no_transaction ? "no" : "yes");
+		break;
+	case ENGINE_PLAN:
+		if (res->status != ENGINE_OK)
+			break;
+		if (res->nitems == 0)
+			printf("nothing to apply: the database is at version %lld\n", (long long)res->version_after);
+		for (size_t i = 0; i < res->nitems; i++)
+			printf("-- %s (version %lld%s)\n%s\n\n", res->items[i].name, (long long)res->items[i].version,
+			       res->items[i].no_transaction ? ", no transaction" : "", res->items[i].sql);
+		break;
+	case ENGINE_VERSION:
+		if (res->status == ENGINE_OK)
+			printf("%lld\n", (long long)res->version_after);
+		break;
+	default:
+		for (size_t i = 0; i < res->nitems; i++) {
+			const char *a = res->items[i].action;
+
+			done += a && (strcmp(a, "applied") == 0 || strcmp(a, "rolled back") == 0 ||
+				      strcmp(a, "baselined") == 0);
+		}
+		if (res->status == ENGINE_OK)
+			printf("%s: %zu migration%s, version %lld -> %lld\n", engine_command_name(res->command), done,
+			       done == 1 ? "" : "s", (long long)res->version_before, (long long)res->version_after);
+		break;
+	}
+}
+
+static bool
+parse_version(const char *s, int64_t *v)
+{
+	char *end;
+
+	*v = strtoll(s, &end, 10);
+	return *s && !*end && *v >= 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct config cfg;
+	struct engine_request req = { .command = ENGINE_UP };
+	struct engine_result res;
+	enum log_level level = LOG_INFO;
+	bool json = false, settings_cmd = false;
+	const char *positional[2] = { NULL, NULL };
+	const char *event = NULL;
+	int npos = 0, code;
+
+	config_load(&cfg, env_get, NULL);
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		enum setting_id id;
+
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage(stdout);
+			config_free(&cfg);
+			return 0;
+		} else if (strcmp(a, "--version") == 0) {
+			printf("gosling (bundle %s, compiler %s, %u migrations)\n", gosling_bundle.build_id,
+			       gosling_bundle.compiler_version, gosling_bundle.count);
+			config_free(&cfg);
+			return 0;
+		} else if (strcmp(a, "--json") == 0) {
+			json = true;
+		} else if (strcmp(a, "--allow-down") == 0) {
+			req.allow_down = true;
+		} else if (strcmp(a, "--allow-out-of-order") == 0) {
+			req.allow_out_of_order = true;
+		} else if (strcmp(a, "--event") == 0 && i + 1 < argc) {
+			event = argv[++i];
+		} else if (strcmp(a, "--deadline-ms") == 0 && i + 1 < argc) {
+			if (!parse_version(argv[++i], &req.deadline_ms)) {
+				fprintf(stderr, "gosling: error: invalid --deadline-ms \"%s\"\n", argv[i]);
+				goto usage_error;
+			}
+		} else if (strncmp(a, "--", 2) == 0) {
+			const char *eq = strchr(a, '=');
+			char name[64];
+			const char *val;
+
+			snprintf(name, sizeof name, "%.*s", (int)(eq ? eq - a - 2 : (long)strlen(a) - 2), a + 2);
+			if (!config_find(name, &id)) {
+				fprintf(stderr, "gosling: error: unknown option --%s\n", name);
+				goto usage_error;
+			}
+			if (eq) {
+				val = eq + 1;
+			} else if (i + 1 < argc) {
+				val = argv[++i];
+			} else {
+				fprintf(stderr, "gosling: error: --%s needs a value\n", name);
+				goto usage_error;
+			}
+			if (!config_set(&cfg, id, val)) {
+				fprintf(stderr, "gosling: error: out of memory\n");
+				config_free(&cfg);
+				return 3;
+			}
+		} else if (npos < 2) {
+			positional[npos++] = a;
+		} else {
+			fprintf(stderr, "gosling: error: unexpected argument \"%s\"\n", a);
+			goto usage_error;
+		}
+	}
+	if (npos > 0) {
+		if (strcmp(positional[0], "settings") == 0) {
+			settings_cmd = true;
+		} else if (!engine_command_parse(positional[0], &req.command)) {
+			fprintf(stderr, "gosling: error: unknown command \"%s\"\n", positional[0]);
+			goto usage_error;
+		}
+	}
+	if (npos > 1) {
+		if (!parse_version(positional[1], &req.version) || settings_cmd ||
+		    !(engine_command_needs_version(req.command) || req.command == ENGINE_PLAN)) {
+			fprintf(stderr, "gosling: error: unexpected argument \"%s\"\n", positional[1]);
+			goto usage_error;
+		}
+		req.has_version = true;
+	}
+	if (event) {
+		char err[512];
+
+		if (npos > 0) {
+			fprintf(stderr, "gosling: error: --event replaces the command\n");
+			goto usage_error;
+		}
+		if (!engine_request_parse_json(event, &req, err, sizeof err)) {
+			fprintf(stderr, "gosling: error: %s\n", err);
+			goto usage_error;
+		}
+	}
+	if (settings_cmd) {
+		if (json) {
+			char *s = config_settings_json();
+
+			if (s)
+				printf("%s\n", s);
+			free(s);
+		} else {
+			for (int i = 0; i < SET_COUNT; i++)
+				printf("--%-20s %-26s %-20s %s\n", settings[i].name, settings[i].env ? settings[i].env : "-",
+				       settings[i].def ? settings[i].def : "-", settings[i].help);
+		}
+		config_free(&cfg);
 		return 0;
 	}
-	if (argc == 2 && strcmp(argv[1], "list") == 0) {
-		list();
-		return 0;
+
+	if (cfg.value[SET_LOG_LEVEL] && !log_parse_level(cfg.value[SET_LOG_LEVEL], &level))
+		level = LOG_INFO;
+	log_init(cfg.value[SET_LOG_FORMAT] && strcasecmp(cfg.value[SET_LOG_FORMAT], "json") == 0 ? LOG_JSON : LOG_TEXT,
+		 level);
+	req.progress = on_progress;
+	req.progress_arg = &json;
+
+	engine_run(&cfg, &gosling_bundle, &req, &res);
+	if (json) {
+		char *s = engine_result_json(&res);
+
+		if (s)
+			printf("%s\n", s);
+		free(s);
+	} else {
+		print_text(&res);
 	}
-	fprintf(stderr, "usage: gosling list | --version\n");
-	return 2;
+	if (res.status != ENGINE_OK) {
+		log_error("%s", res.error.message);
+		if (res.error.detail[0])
+			log_error("detail: %s", res.error.detail);
+		if (res.error.hint[0])
+			log_error("hint: %s", res.error.hint);
+		if (res.error.sqlstate[0])
+			log_error("sqlstate: %s", res.error.sqlstate);
+	}
+	code = engine_exit_code(res.status);
+	engine_result_free(&res);
+	config_free(&cfg);
+	return code;
+
+usage_error:
+	fprintf(stderr, "run gosling --help for usage\n");
+	config_free(&cfg);
+	return engine_exit_code(ENGINE_BAD_REQUEST);
 }

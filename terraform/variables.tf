@@ -213,9 +213,9 @@ variable "environment_variables" {
   validation {
     condition = alltrue([for k in keys(var.environment_variables) : !contains([
       "DATABASE_URL", "DB_HOST", "DB_ADDRESS", "DB_PORT", "DB_NAME", "DB_USER", "DB_USERNAME",
-      "DB_PASSWORD", "DB_SSLMODE", "DB_SECRET_ARN", "DB_IAM_AUTH",
+      "DB_PASSWORD", "DB_SSLMODE", "DB_SSLROOTCERT", "DB_SECRET_ARN", "DB_IAM_AUTH",
     ], k) && !startswith(k, "PG") && !startswith(k, "AWS_")])
-    error_message = "environment_variables may not set DATABASE_URL, DB_HOST, DB_ADDRESS, DB_PORT, DB_NAME, DB_USER, DB_USERNAME, DB_PASSWORD, DB_SSLMODE, DB_SECRET_ARN, DB_IAM_AUTH, PG* or AWS_*: use the module's inputs."
+    error_message = "environment_variables may not set DATABASE_URL, DB_HOST, DB_ADDRESS, DB_PORT, DB_NAME, DB_USER, DB_USERNAME, DB_PASSWORD, DB_SSLMODE, DB_SSLROOTCERT, DB_SECRET_ARN, DB_IAM_AUTH, PG* or AWS_*: use the module's inputs."
   }
 }
 

@@ -7,11 +7,12 @@ and the size of the generated C, plus the 10k/1k time ratio: linear growth is a
 ratio near 10.
 
     tests/bench/compile.py [--runs 5] [--sizes 1000,10000]
+    GOSLINGC=/path/to/other/goslingc tests/bench/compile.py   # another build
 """
 import argparse, os, resource, shutil, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-GOSLINGC = os.path.join(ROOT, "build", "goslingc")
+GOSLINGC = os.environ.get("GOSLINGC", os.path.join(ROOT, "build", "goslingc"))  # compare builds
 
 TEMPLATE = """-- +goose Up
 CREATE TABLE bench_{v} (

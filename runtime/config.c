@@ -1,0 +1,266 @@
+/* config.c - the settings table, loading from the environment and flags, checks. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+
+const struct setting settings[SET_COUNT] = {
+	[SET_DATABASE_URL] = { "database-url", "DATABASE_URL", NULL, NULL, SETTING_SECRET,
+		"PostgreSQL connection URI or conninfo string; its fields override the DB_* variables" },
+	[SET_HOST] = { "host", "DB_HOST", "DB_ADDRESS", NULL, SETTING_STRING,
+		"database host name or socket directory (else PGHOST, else libpq's default)" },
+	[SET_PORT] = { "port", "DB_PORT", NULL, NULL, SETTING_INT,
+		"database port (else PGPORT, else 5432)" },
+	[SET_DBNAME] = { "dbname", "DB_NAME", NULL, NULL, SETTING_STRING,
+		"database name (else PGDATABASE, else the user name)" },
+	[SET_USER] = { "user", "DB_USER", "DB_USERNAME", NULL, SETTING_STRING,
+		"database user (else PGUSER, else the operating system user)" },
+	[SET_PASSWORD] = { "password", "DB_PASSWORD", NULL, NULL, SETTING_SECRET,
+		"database password (else PGPASSWORD or ~/.pgpass); never logged" },
+	[SET_SSLMODE] = { "sslmode", "DB_SSLMODE", NULL, NULL, SETTING_STRING,
+		"disable, allow, prefer, require, verify-ca or verify-full (else PGSSLMODE, else prefer)" },
+	[SET_SSLROOTCERT] = { "sslrootcert", "DB_SSLROOTCERT", NULL, NULL, SETTING_STRING,
+		"CA certificate file for verify-ca / verify-full (else PGSSLROOTCERT)" },
+	[SET_SECRET_ARN] = { "secret-arn", "DB_SECRET_ARN", NULL, NULL, SETTING_STRING,
+		"Secrets Manager secret holding the credentials (JSON: host, port, dbname, username, password)" },
+	[SET_IAM_AUTH] = { "iam-auth", "DB_IAM_AUTH", NULL, "false", SETTING_BOOL,
+		"authenticate with an RDS IAM token computed from the function's credentials" },
+	[SET_CONNECT_TIMEOUT] = { "connect-timeout", "GOSLING_CONNECT_TIMEOUT", NULL, "10", SETTING_INT,
+		"seconds to wait for a connection" },
+	[SET_SCHEMA] = { "schema", "GOSLING_SCHEMA", NULL, "public", SETTING_STRING,
+		"schema of gosling's history table" },
+	[SET_TABLE] = { "table", "GOSLING_TABLE", NULL, "gosling_migrations", SETTING_STRING,
+		"name of gosling's history table" },
+	[SET_GOOSE_TABLE] = { "goose-table", "GOSLING_GOOSE_TABLE", NULL, "goose_db_version", SETTING_STRING,
+		"goose's version table, adopted and kept in step when it exists ([schema.]name)" },
+	[SET_LOCK_WAIT] = { "lock-wait", "GOSLING_LOCK_WAIT", NULL, "60", SETTING_INT,
+		"seconds to wait for the advisory lock before giving up with the lock-timeout exit code" },
+	[SET_LOCK_KEY] = { "lock-key", "GOSLING_LOCK_KEY", NULL, "7163289416054213907", SETTING_INT,
+		"key of the session advisory lock that serialises concurrent runs" },
+	[SET_STATEMENT_TIMEOUT] = { "statement-timeout", "GOSLING_STATEMENT_TIMEOUT", NULL, "0", SETTING_INT,
+		"milliseconds any one statement may run, 0 for no limit (a deadline shortens it)" },
+	[SET_DEADLINE_MARGIN] = { "deadline-margin", "GOSLING_DEADLINE_MARGIN", NULL, "3000", SETTING_INT,
+		"milliseconds kept free before a deadline to cancel, roll back and report" },
+	[SET_ALLOW_OUT_OF_ORDER] = { "allow-out-of-order", "GOSLING_ALLOW_OUT_OF_ORDER", NULL, "false", SETTING_BOOL,
+		"apply pending migrations numbered below the newest applied one (goose's -allow-missing)" },
+	[SET_LOG_FORMAT] = { "log-format", "AWS_LAMBDA_LOG_FORMAT", NULL, "text", SETTING_STRING,
+		"text or json: the format of diagnostics on stderr" },
+	[SET_LOG_LEVEL] = { "log-level", "GOSLING_LOG_LEVEL", NULL, "info", SETTING_STRING,
+		"debug, info, warn or error" },
+};
+
+void
+config_load(struct config *cfg, const char *(*get)(const char *name, void *arg), void *arg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	for (int i = 0; i < SET_COUNT; i++) {
+		const struct setting *s = &settings[i];
+		const char *v = NULL;
+
+		if (s->env && (v = get(s->env, arg)) != NULL && *v) {
+			cfg->source[i] = s->env;
+		} else if (s->env_alt && (v = get(s->env_alt, arg)) != NULL && *v) {
+			cfg->source[i] = s->env_alt;
+		} else if (s->def) {
+			v = s->def;
+			cfg->source[i] = "default";
+		} else {
+			v = NULL;
+		}
+		cfg->value[i] = v;
+	}
+}
+
+bool
+config_find(const char *name, enum setting_id *id)
+{
+	for (int i = 0; i < SET_COUNT; i++) {
+		if (strcmp(settings[i].name, name) == 0) {
+			*id = (enum setting_id)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool
+config_set(struct config *cfg, enum setting_id id, const char *value)
+{
+	char *copy = strdup(value);
+
+	if (!copy)
+		return false;
+	free(cfg->owned[id]);
+	cfg->owned[id] = copy;
+	cfg->value[id] = copy;
+	cfg->source[id] = "flag";
+	return true;
+}
+
+static bool
+parse_int(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || *end)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool
+parse_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = { "1", "true", "yes", "on" };
+	static const char *const no[] = { "0", "false", "no", "off", "" };
+
+	for (size_t i = 0; i < sizeof yes / sizeof *yes; i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = true;
+			return true;
+		}
+	}
+	for (size_t i = 0; i < sizeof no / sizeof *no; i++) {
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = false;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Identifiers gosling quotes itself: keep them plain so messages stay readable. */
+static bool
+plain_identifier(const char *s, bool allow_dot)
+{
+	if (!*s || strlen(s) > 63 * 2 + 1)
+		return false;
+	for (const char *p = s; *p; p++) {
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
+		      (p != s && *p >= '0' && *p <= '9') || (allow_dot && *p == '.' && p != s)))
+			return false;
+	}
+	return true;
+}
+
+bool
+config_check(const struct config *cfg, char *err, size_t errlen)
+{
+	static const char *const sslmodes[] = { "disable", "allow", "prefer", "require",
+						"verify-ca", "verify-full" };
+
+	for (int i = 0; i < SET_COUNT; i++) {
+		const char *v = cfg->value[i];
+		int64_t n;
+		bool b;
+
+		if (!v)
+			continue;
+		if (settings[i].kind == SETTING_INT && (!parse_int(v, &n) || n < 0)) {
+			snprintf(err, errlen, "invalid value for --%s (%s): \"%s\" is not a non-negative integer",
+				 settings[i].name, cfg->source[i], v);
+			return false;
+		}
+		if (settings[i].kind == SETTING_BOOL && !parse_bool(v, &b)) {
+			snprintf(err, errlen, "invalid value for --%s (%s): \"%s\" is not true or false",
+				 settings[i].name, cfg->source[i], v);
+			return false;
+		}
+	}
+	if (cfg->value[SET_SSLMODE]) {
+		bool ok = false;
+
+		for (size_t i = 0; i < sizeof sslmodes / sizeof *sslmodes; i++)
+			ok |= strcmp(cfg->value[SET_SSLMODE], sslmodes[i]) == 0;
+		if (!ok) {
+			snprintf(err, errlen, "invalid value for --sslmode (%s): \"%s\"",
+				 cfg->source[SET_SSLMODE], cfg->value[SET_SSLMODE]);
+			return false;
+		}
+	}
+	if (!plain_identifier(cfg->value[SET_SCHEMA], false) ||
+	    !plain_identifier(cfg->value[SET_TABLE], false) ||
+	    !plain_identifier(cfg->value[SET_GOOSE_TABLE], true)) {
+		snprintf(err, errlen, "invalid table or schema name: use letters, digits and _ only");
+		return false;
+	}
+	if (strcasecmp(cfg->value[SET_LOG_FORMAT], "text") != 0 &&
+	    strcasecmp(cfg->value[SET_LOG_FORMAT], "json") != 0) {
+		snprintf(err, errlen, "invalid value for --log-format (%s): \"%s\"",
+			 cfg->source[SET_LOG_FORMAT], cfg->value[SET_LOG_FORMAT]);
+		return false;
+	}
+	if (strcmp(cfg->value[SET_LOG_LEVEL], "debug") != 0 && strcmp(cfg->value[SET_LOG_LEVEL], "info") != 0 &&
+	    strcmp(cfg->value[SET_LOG_LEVEL], "warn") != 0 && strcmp(cfg->value[SET_LOG_LEVEL], "error") != 0) {
+		snprintf(err, errlen, "invalid value for --log-level (%s): \"%s\"",
+			 cfg->source[SET_LOG_LEVEL], cfg->value[SET_LOG_LEVEL]);
+		return false;
+	}
+	return true;
+}
+
+const char *
+config_str(const struct config *cfg, enum setting_id id)
+{
+	return cfg->value[id];
+}
+
+int64_t
+config_int(const struct config *cfg, enum setting_id id)
+{
+	int64_t n = 0;
+
+	if (cfg->value[id] && !parse_int(cfg->value[id], &n))
+		n = 0;
+	return n;
+}
+
+bool
+config_bool(const struct config *cfg, enum setting_id id)
+{
+	bool b = false;
+
+	if (cfg->value[id] && !parse_bool(cfg->value[id], &b))
+		b = false;
+	return b;
+}
+
+void
+config_free(struct config *cfg)
+{
+	for (int i = 0; i < SET_COUNT; i++) {
+		free(cfg->owned[i]);
+		cfg->owned[i] = NULL;
+	}
+}
+
+char *
+config_settings_json(void)
+{
+	static const char *const kinds[] = { "string", "integer", "boolean", "secret" };
+	json_t *a = json_array();
+	char *out = NULL;
+
+	if (!a)
+		return NULL;
+	for (int i = 0; i < SET_COUNT; i++) {
+		const struct setting *s = &settings[i];
+		json_t *o = json_pack("{s:s, s:s?, s:s?, s:s?, s:s, s:s}", "name", s->name, "env", s->env,
+				      "env_alt", s->env_alt, "default", s->def, "type", kinds[s->kind],
+				      "help", s->help);
+
+		if (!o || json_array_append_new(a, o) != 0)
+			goto out;
+	}
+	out = json_dumps(a, JSON_INDENT(2));
+out:
+	json_decref(a);
+	return out;
+}

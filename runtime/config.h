@@ -1,0 +1,96 @@
+/*
+ * config.h - every setting gosling reads, in one table: name, environment
+ * variable(s), default and help text.  The CLI's --help, `gosling settings`,
+ * the README and the Terraform variables are all checked against this table.
+ *
+ * Precedence, highest first: CLI flags (config_set), DATABASE_URL, the seeds'
+ * DB_* variables, then libpq's own PG* variables (libpq reads those itself for
+ * any connection parameter still unset).
+ */
+#ifndef GOSLING_CONFIG_H
+#define GOSLING_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bundle.h"	/* MUSTCHECK */
+
+enum setting_id {
+	SET_DATABASE_URL,
+	SET_HOST,
+	SET_PORT,
+	SET_DBNAME,
+	SET_USER,
+	SET_PASSWORD,
+	SET_SSLMODE,
+	SET_SSLROOTCERT,
+	SET_SECRET_ARN,
+	SET_IAM_AUTH,
+	SET_CONNECT_TIMEOUT,
+	SET_SCHEMA,
+	SET_TABLE,
+	SET_GOOSE_TABLE,
+	SET_LOCK_WAIT,
+	SET_LOCK_KEY,
+	SET_STATEMENT_TIMEOUT,
+	SET_DEADLINE_MARGIN,
+	SET_ALLOW_OUT_OF_ORDER,
+	SET_LOG_FORMAT,
+	SET_LOG_LEVEL,
+	SET_COUNT
+};
+
+enum setting_kind { SETTING_STRING, SETTING_INT, SETTING_BOOL, SETTING_SECRET };
+
+struct setting {
+	const char *name;	/* CLI flag without "--", also the JSON key: "lock-wait" */
+	const char *env;	/* primary environment variable, or NULL */
+	const char *env_alt;	/* alternative name (DB_ADDRESS for DB_HOST), or NULL */
+	const char *def;	/* default, or NULL (libpq's PG* / built-in default) */
+	enum setting_kind kind;
+	const char *help;
+};
+
+/* The table, indexed by enum setting_id; SET_COUNT entries. */
+extern const struct setting settings[SET_COUNT];
+
+struct config {
+	const char *value[SET_COUNT];	/* NULL = unset and no default */
+	const char *source[SET_COUNT];	/* "flag", "DATABASE_URL", env name, "default" */
+	char *owned[SET_COUNT];		/* values the config allocated */
+};
+
+/*
+ * config_load - fill cfg from the environment through get (getenv-like; NULL
+ * means unset) and the defaults.  Nothing is validated yet.
+ */
+void config_load(struct config *cfg, const char *(*get)(const char *name, void *arg), void *arg);
+
+/* config_find - the id of a setting by its name ("lock-wait"); false if none. */
+bool config_find(const char *name, enum setting_id *id) MUSTCHECK;
+
+/* config_set - set a value from a flag (copied); overrides the environment. */
+bool config_set(struct config *cfg, enum setting_id id, const char *value) MUSTCHECK;
+
+/*
+ * config_check - validate every set value against its kind (integers, booleans,
+ * sslmode, identifiers); on failure writes "invalid value for --lock-wait: ..." to err.
+ */
+bool config_check(const struct config *cfg, char *err, size_t errlen) MUSTCHECK;
+
+/* Typed getters; values have passed config_check. */
+const char *config_str(const struct config *cfg, enum setting_id id);
+int64_t config_int(const struct config *cfg, enum setting_id id);
+bool config_bool(const struct config *cfg, enum setting_id id);
+
+/* config_free - free what config_set and config_load allocated. */
+void config_free(struct config *cfg);
+
+/*
+ * config_settings_json - the table as a JSON array, malloc'd (caller frees):
+ * [{"name":"host","env":"DB_HOST","env_alt":"DB_ADDRESS","default":null,"help":"..."}, ...]
+ */
+char *config_settings_json(void);
+
+#endif

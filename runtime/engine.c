@@ -1,0 +1,1466 @@
+/*
+ * engine.c - plan, apply, roll back and verify migrations.
+ *
+ * One engine_run() is one invocation: take the advisory lock (commands that
+ * change things), read the history (one query), compare it with the bundle,
+ * then run what is pending in as few round trips as possible.  Every failure
+ * becomes res->status and res->error; nothing here exits or prints.
+ */
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bundle.h"
+#include "config.h"
+#include "db.h"
+#include "engine.h"
+#include "log.h"
+
+static const char *const command_names[ENGINE_COMMAND_COUNT] = {
+	[ENGINE_UP] = "up",		[ENGINE_UP_TO] = "up-to",     [ENGINE_DOWN] = "down",
+	[ENGINE_DOWN_TO] = "down-to",	[ENGINE_REDO] = "redo",	      [ENGINE_STATUS] = "status",
+	[ENGINE_VERIFY] = "verify",	[ENGINE_PLAN] = "plan",	      [ENGINE_BASELINE] = "baseline",
+	[ENGINE_VERSION] = "version",	[ENGINE_LIST] = "list",
+};
+
+static const struct {
+	int code;
+	const char *reason;
+	const char *name;
+} statuses[ENGINE_STATUS_COUNT] = {
+	[ENGINE_OK] = { 0, NULL, "ok" },
+	[ENGINE_MIGRATION_FAILED] = { 1, "Function.MigrationFailed", "migration_failed" },
+	[ENGINE_BAD_REQUEST] = { 2, "Function.BadRequest", "bad_request" },
+	[ENGINE_CONFIG_ERROR] = { 3, "Function.ConfigError", "config_error" },
+	[ENGINE_DRIFT] = { 4, "Function.DriftDetected", "drift" },
+	[ENGINE_LOCK_TIMEOUT] = { 5, "Function.LockTimeout", "lock_timeout" },
+};
+
+const char *
+engine_command_name(enum engine_command c)
+{
+	return c < ENGINE_COMMAND_COUNT ? command_names[c] : "unknown";
+}
+
+bool
+engine_command_parse(const char *name, enum engine_command *out)
+{
+	for (int i = 0; i < ENGINE_COMMAND_COUNT; i++) {
+		if (strcmp(name, command_names[i]) == 0) {
+			*out = (enum engine_command)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool
+engine_request_parse_json(const char *json, struct engine_request *req, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *o = json_loads(json, JSON_REJECT_DUPLICATES, &jerr), *v;
+	bool ok = false;
+
+	req->command = ENGINE_UP;
+	req->has_version = false;
+	if (!o || !json_is_object(o)) {
+		snprintf(err, errlen, "invalid request: %s", o ? "not a JSON object" : jerr.text);
+		goto out;
+	}
+	if ((v = json_object_get(o, "command")) != NULL &&
+	    (!json_is_string(v) || !engine_command_parse(json_string_value(v), &req->command))) {
+		snprintf(err, errlen, "invalid request: unknown command %s",
+			 json_is_string(v) ? json_string_value(v) : "(not a string)");
+		goto out;
+	}
+	if ((v = json_object_get(o, "version")) != NULL && !json_is_null(v)) {
+		char *end = NULL;
+
+		if (json_is_integer(v)) {
+			req->version = json_integer_value(v);
+		} else if (json_is_string(v) && *json_string_value(v)) {
+			req->version = strtoll(json_string_value(v), &end, 10);
+		}
+		if ((!json_is_integer(v) && (!end || *end)) || req->version < 0) {
+			snprintf(err, errlen, "invalid request: version must be a non-negative integer");
+			goto out;
+		}
+		req->has_version = true;
+	}
+	req->allow_down = json_is_true(json_object_get(o, "allow_down"));
+	req->allow_out_of_order = json_is_true(json_object_get(o, "allow_out_of_order"));
+	ok = true;
+out:
+	json_decref(o);
+	return ok;
+}
+
+bool
+engine_command_needs_version(enum engine_command c)
+{
+	return c == ENGINE_UP_TO || c == ENGINE_DOWN_TO || c == ENGINE_BASELINE;
+}
+
+int
+engine_exit_code(enum engine_status s)
+{
+	return s < ENGINE_STATUS_COUNT ? statuses[s].code : 1;
+}
+
+const char *
+engine_status_reason(enum engine_status s)
+{
+	return s < ENGINE_STATUS_COUNT ? statuses[s].reason : "Function.Unknown";
+}
+
+const char *
+engine_status_name(enum engine_status s)
+{
+	return s < ENGINE_STATUS_COUNT ? statuses[s].name : "unknown";
+}
+
+/* --- one invocation ------------------------------------------------------- */
+
+struct run {
+	const struct config *cfg;
+	const struct bundle *b;
+	const struct engine_request *req;
+	struct engine_result *res;
+	struct db_names names;
+	PGconn *lock;
+	PGconn *conn;
+	bool locked;
+	int64_t lock_key;
+	int64_t deadline;		/* request deadline minus the margin; 0 = none */
+	struct db_tables tables;
+	struct db_row *rows;
+	size_t nrows;
+	int64_t *goose;
+	size_t ngoose;
+	int *row_of;			/* per bundle migration: index in rows, or -1 */
+	bool *goose_of;			/* per bundle migration: goose says applied */
+	bool *chained;			/* per bundle migration: in the history's chain (as it will be) */
+	uint32_t progress_index;
+	uint32_t progress_total;
+};
+
+/* What one step of a change runs: a migration up or down, and its items. */
+struct step {
+	const struct migration *m;
+	bool down;
+	uint32_t first;			/* 0-based first statement (a partial NO TRANSACTION resumes) */
+	char **sql;			/* the statements as they run, owned */
+	uint32_t nsql;
+	struct engine_item *item;
+	char chain[CHECKSUM_LEN];	/* the history row's chain */
+	struct db_rechain *rechain;	/* rows above whose chain changes with this step, owned */
+	size_t nrechain;
+};
+
+static void fail(struct run *r, enum engine_status status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+fail(struct run *r, enum engine_status status, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->res->status != ENGINE_OK)
+		return;		/* the first error is the one worth reporting */
+	r->res->status = status;
+	va_start(ap, fmt);
+	vsnprintf(r->res->error.message, sizeof r->res->error.message, fmt, ap);
+	va_end(ap);
+}
+
+/* fail with PostgreSQL's fields: "<what>: <message>". */
+static void
+fail_db(struct run *r, enum engine_status status, const char *what, const struct db_error *e)
+{
+	struct engine_error *x = &r->res->error;
+
+	if (r->res->status != ENGINE_OK)
+		return;
+	fail(r, status, "%s: %s", what, e->message);
+	snprintf(x->sqlstate, sizeof x->sqlstate, "%s", e->sqlstate);
+	snprintf(x->pg_message, sizeof x->pg_message, "%s", e->sqlstate[0] ? e->message : "");
+	snprintf(x->detail, sizeof x->detail, "%s", e->detail);
+	snprintf(x->hint, sizeof x->hint, "%s", e->hint);
+}
+
+static void warn(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+warn(struct run *r, const char *fmt, ...)
+{
+	char buf[1024];
+	char **w;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	log_warn("%s", buf);
+	w = realloc(r->res->warnings, (r->res->nwarnings + 1) * sizeof *w);
+	if (!w)
+		return;
+	r->res->warnings = w;
+	if ((w[r->res->nwarnings] = strdup(buf)) != NULL)
+		r->res->nwarnings++;
+}
+
+static const struct migration *
+bundle_find(const struct bundle *b, int64_t version, size_t *index)
+{
+	size_t lo = 0, hi = b->count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (b->migrations[mid].version == version) {
+			if (index)
+				*index = mid;
+			return &b->migrations[mid];
+		}
+		if (b->migrations[mid].version < version)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static struct engine_item *
+item_add(struct run *r, int64_t version, const char *name)
+{
+	struct engine_result *res = r->res;
+	struct engine_item *it;
+
+	it = realloc(res->items, (res->nitems + 1) * sizeof *it);
+	if (!it)
+		return NULL;
+	res->items = it;
+	it = &res->items[res->nitems++];
+	memset(it, 0, sizeof *it);
+	it->version = version;
+	it->name = name;
+	it->duration_ms = -1;
+	return it;
+}
+
+static void
+progress(struct run *r, const struct engine_item *it, const char *action)
+{
+	struct engine_progress ev = {
+		.command = r->req->command,
+		.version = it->version,
+		.name = it->name,
+		.action = action,
+		.duration_ms = it->duration_ms,
+		.index = ++r->progress_index,
+		.total = r->progress_total,
+	};
+
+	if (r->req->progress)
+		r->req->progress(&ev, r->req->progress_arg);
+}
+
+/* --- the lock and the connections ------------------------------------------ */
+
+static bool
+connect_work(struct run *r)
+{
+	struct db_error e;
+	int64_t st = config_int(r->cfg, SET_STATEMENT_TIMEOUT), lk = 0;
+
+	if (!db_connect(r->cfg, "migrations", &r->conn, &e)) {
+		fail_db(r, ENGINE_CONFIG_ERROR, "unable to connect to the database", &e);
+		return false;
+	}
+	if (r->deadline) {
+		int64_t left = r->deadline - db_now_ms();
+
+		if (left < 1)
+			left = 1;
+		if (st == 0 || st > left)
+			st = left;
+		lk = left;
+	}
+	if (log_enabled(LOG_DEBUG)) {
+		char who[256];
+
+		db_describe(r->conn, who, sizeof who);
+		log_debug("connected to %s", who);
+	}
+	if (!db_set_timeouts(r->conn, st, lk, &e)) {
+		fail_db(r, ENGINE_CONFIG_ERROR, "unable to set the session's timeouts", &e);
+		return false;
+	}
+	return true;
+}
+
+static void
+sleep_ms(int64_t ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Poll pg_try_advisory_lock on a connection of its own, up to the bounded wait. */
+static bool
+lock_acquire(struct run *r)
+{
+	struct db_error e;
+	int64_t wait = config_int(r->cfg, SET_LOCK_WAIT) * 1000;
+	int64_t start = db_now_ms(), until;
+	unsigned tries = 0;
+
+	r->lock_key = config_int(r->cfg, SET_LOCK_KEY);
+	if (!db_connect(r->cfg, "lock", &r->lock, &e)) {
+		fail_db(r, ENGINE_CONFIG_ERROR, "unable to connect to the database", &e);
+		return false;
+	}
+	until = start + wait;
+	if (r->deadline && r->deadline < until)
+		until = r->deadline;
+	for (;;) {
+		bool got = false;
+		int64_t now, nap;
+
+		if (!db_lock_try(r->lock, r->lock_key, &got, &e)) {
+			fail_db(r, ENGINE_CONFIG_ERROR, "unable to take the migration lock", &e);
+			return false;
+		}
+		if (got) {
+			r->locked = true;
+			log_debug("took the migration lock after %lld ms", (long long)(db_now_ms() - start));
+			return true;
+		}
+		if (tries++ == 0)
+			log_info("waiting for the migration lock (another gosling is running)");
+		now = db_now_ms();
+		if (now >= until) {
+			fail(r, ENGINE_LOCK_TIMEOUT,
+			     "unable to take the migration lock (key %lld) within %lld ms: "
+			     "another migration is running on this database",
+			     (long long)r->lock_key, (long long)(now - start));
+			return false;
+		}
+		/* 50..150 ms, so a crowd of waiters does not poll in step */
+		nap = 50 + (int64_t)((unsigned)(now * 7919 + tries * 104729) % 101);
+		if (nap > until - now)
+			nap = until - now;
+		sleep_ms(nap);
+	}
+}
+
+static void
+lock_release(struct run *r)
+{
+	struct db_error e;
+
+	if (r->lock && r->locked && PQstatus(r->lock) == CONNECTION_OK && !db_unlock(r->lock, r->lock_key, &e))
+		log_warn("unable to release the migration lock: %s", e.message);
+	r->locked = false;
+	db_close(r->lock);	/* closing the session releases it in any case */
+	r->lock = NULL;
+}
+
+/* --- reading and checking the history -------------------------------------- */
+
+static void
+state_free(struct run *r)
+{
+	db_rows_free(r->rows, r->nrows);
+	free(r->goose);
+	free(r->row_of);
+	free(r->goose_of);
+	free(r->chained);
+	r->chained = NULL;
+	r->rows = NULL;
+	r->goose = NULL;
+	r->row_of = NULL;
+	r->goose_of = NULL;
+	r->nrows = r->ngoose = 0;
+}
+
+static bool
+state_load(struct run *r)
+{
+	struct db_error e;
+	size_t i;
+
+	state_free(r);
+	if (!db_tables_probe(r->conn, &r->names, &r->tables, &e)) {
+		fail_db(r, ENGINE_CONFIG_ERROR, "unable to look up the history tables", &e);
+		return false;
+	}
+	if (r->tables.history && !db_history_read(r->conn, &r->names, &r->rows, &r->nrows, &e)) {
+		fail_db(r, ENGINE_CONFIG_ERROR, "unable to read the history table", &e);
+		return false;
+	}
+	if (r->tables.goose && !db_goose_read(r->conn, &r->names, &r->goose, &r->ngoose, &e)) {
+		fail_db(r, ENGINE_CONFIG_ERROR, "unable to read goose's version table", &e);
+		return false;
+	}
+	r->row_of = malloc((r->b->count + 1) * sizeof *r->row_of);
+	r->goose_of = calloc(r->b->count + 1, sizeof *r->goose_of);
+	r->chained = calloc(r->b->count + 1, sizeof *r->chained);
+	if (!r->row_of || !r->goose_of || !r->chained) {
+		fail(r, ENGINE_CONFIG_ERROR, "out of memory");
+		return false;
+	}
+	for (i = 0; i < r->b->count; i++)
+		r->row_of[i] = -1;
+	for (i = 0; i < r->nrows; i++) {
+		size_t k;
+
+		if (bundle_find(r->b, r->rows[i].version, &k))
+			r->row_of[k] = (int)i;
+	}
+	for (i = 0; i < r->ngoose; i++) {
+		size_t k;
+
+		if (bundle_find(r->b, r->goose[i], &k))
+			r->goose_of[k] = true;
+	}
+	for (i = 0; i < r->b->count; i++)
+		r->chained[i] = r->row_of[i] >= 0 || r->goose_of[i];
+	return true;
+}
+
+/*
+ * The chain of migration k over the history as r->chained says it is: H(chain of
+ * the previous applied migration, version, exec).  With no gaps below k this is
+ * the bundle's compiled-in chain, so the newest row alone vouches for all of them.
+ */
+static void
+chain_at(const struct run *r, size_t k, char out[CHECKSUM_LEN])
+{
+	const char *prev = "";
+	char buf[2][CHECKSUM_LEN];
+	bool gap = false;
+	int flip = 0;
+
+	for (size_t j = 0; j < k; j++)
+		gap |= !r->chained[j];
+	if (!gap) {
+		snprintf(out, CHECKSUM_LEN, "%s", r->b->migrations[k].chain);
+		return;
+	}
+	for (size_t j = 0; j < k; j++) {
+		if (!r->chained[j])
+			continue;
+		checksum_chain(prev, r->b->migrations[j].version, r->b->migrations[j].exec_checksum, buf[flip]);
+		prev = buf[flip];
+		flip ^= 1;
+	}
+	checksum_chain(prev, r->b->migrations[k].version, r->b->migrations[k].exec_checksum, out);
+}
+
+/*
+ * After migration k joins (or leaves) the chain: the history rows above it whose
+ * chain changes.  Only out-of-order applies have any.
+ */
+static bool
+rechain_above(const struct run *r, size_t k, struct db_rechain **out, size_t *nout)
+{
+	struct db_rechain *list = NULL;
+	size_t n = 0;
+
+	*out = NULL;
+	*nout = 0;
+	for (size_t j = k + 1; j < r->b->count; j++) {
+		const struct db_row *row = r->row_of[j] >= 0 ? &r->rows[r->row_of[j]] : NULL;
+		struct db_rechain *t;
+
+		if (!row || !r->chained[j])
+			continue;
+		if (!(t = realloc(list, (n + 1) * sizeof *t))) {
+			free(list);
+			return false;
+		}
+		list = t;
+		list[n].version = row->version;
+		chain_at(r, j, list[n].chain);
+		n++;
+	}
+	*out = list;
+	*nout = n;
+	return true;
+}
+
+static const struct db_row *
+row_of(const struct run *r, size_t k)
+{
+	return r->row_of[k] >= 0 ? &r->rows[r->row_of[k]] : NULL;
+}
+
+/* Applied completely: a complete history row, or goose's record of it. */
+static bool
+is_applied(const struct run *r, size_t k)
+{
+	const struct db_row *row = row_of(r, k);
+
+	return row ? row->failed_statement == 0 : r->goose_of[k];
+}
+
+static bool
+is_partial(const struct run *r, size_t k)
+{
+	const struct db_row *row = row_of(r, k);
+
+	return row && row->failed_statement > 0;
+}
+
+static bool
+history_has(const struct run *r, int64_t version)
+{
+	for (size_t i = 0; i < r->nrows; i++)
+		if (r->rows[i].version == version)
+			return true;
+	return false;
+}
+
+/* The newest applied version: history rows and goose's, whether or not in the bundle. */
+static int64_t
+newest_applied(const struct run *r)
+{
+	int64_t v = 0;
+
+	for (size_t i = 0; i < r->nrows; i++)
+		if (r->rows[i].failed_statement == 0 && r->rows[i].version > v)
+			v = r->rows[i].version;
+	for (size_t i = 0; i < r->ngoose; i++)
+		if (r->goose[i] > v)
+			v = r->goose[i];
+	return v;
+}
+
+/*
+ * The drift check.  Each row is compared with the bundle, and its chain with
+ * H(previous row's chain, version, its own exec checksum): a self-consistent row
+ * whose checksum differs from the bundle's is a migration edited after it ran; a
+ * row that does not match its own chain was edited by hand.  One query (the
+ * history) and no per-row round trips.  Returns false, with res->error naming the
+ * first migration, on drift.
+ */
+static bool
+check_drift(struct run *r)
+{
+	const char *prev = "";
+
+	for (size_t i = 0; i < r->nrows; i++) {
+		const struct db_row *row = &r->rows[i];
+		const struct migration *m = bundle_find(r->b, row->version, NULL);
+		char self[CHECKSUM_LEN];
+
+		if (!m) {
+			fail(r, ENGINE_DRIFT, "applied migration %s (version %lld) is missing from the bundle",
+			     row->name, (long long)row->version);
+			r->res->error.version = row->version;
+			snprintf(r->res->error.file, sizeof r->res->error.file, "%s", row->name);
+			return false;
+		}
+		checksum_chain(prev, row->version, row->exec_checksum, self);
+		prev = row->chain;
+		if (strcmp(row->exec_checksum, m->exec_checksum) != 0) {
+			if (strcmp(row->chain, self) == 0)
+				fail(r, ENGINE_DRIFT,
+				     "migration %s was changed after it was applied: its executable checksum is %s, "
+				     "the database recorded %s",
+				     m->name, m->exec_checksum, row->exec_checksum);
+			else
+				fail(r, ENGINE_DRIFT,
+				     "history row of migration %s was edited by hand: its checksum does not match its chain",
+				     m->name);
+		} else if (strcmp(row->chain, self) != 0) {
+			fail(r, ENGINE_DRIFT, "history row of migration %s was edited by hand: its chain does not match",
+			     m->name);
+		} else {
+			if (strcmp(row->file_checksum, m->file_checksum) != 0)
+				warn(r, "migration %s was edited after it was applied, in comments or blank lines only",
+				     m->name);
+			if (strcmp(row->name, m->name) != 0)
+				warn(r, "applied migration %lld was renamed from %s to %s", (long long)m->version,
+				     row->name, m->name);
+			continue;
+		}
+		r->res->error.version = m->version;
+		snprintf(r->res->error.file, sizeof r->res->error.file, "%s", m->name);
+		return false;
+	}
+	for (size_t i = 0; i < r->ngoose; i++) {
+		if (!bundle_find(r->b, r->goose[i], NULL) && !history_has(r, r->goose[i])) {
+			fail(r, ENGINE_DRIFT,
+			     "migration version %lld, applied according to goose's table, is missing from the bundle",
+			     (long long)r->goose[i]);
+			r->res->error.version = r->goose[i];
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Pending migrations below the newest applied one: goose's "missing" migrations. */
+static bool
+check_order(struct run *r, int64_t target, bool report_only)
+{
+	int64_t newest = newest_applied(r);
+
+	if (r->req->allow_out_of_order || config_bool(r->cfg, SET_ALLOW_OUT_OF_ORDER))
+		return true;
+	for (size_t k = 0; k < r->b->count; k++) {
+		const struct migration *m = &r->b->migrations[k];
+
+		if (m->version >= newest || m->version > target)
+			break;
+		if (is_applied(r, k) || is_partial(r, k))
+			continue;
+		if (report_only) {
+			warn(r, "migration %s is pending but numbered below the newest applied version %lld",
+			     m->name, (long long)newest);
+			continue;
+		}
+		fail(r, ENGINE_DRIFT,
+		     "migration %s is pending but numbered below the newest applied version %lld: "
+		     "renumber it, or allow it with --allow-out-of-order",
+		     m->name, (long long)newest);
+		r->res->error.version = m->version;
+		snprintf(r->res->error.file, sizeof r->res->error.file, "%s", m->name);
+		return false;
+	}
+	return true;
+}
+
+/* --- statements as they run ------------------------------------------------ */
+
+static const char *
+env_get(const char *name, void *arg)
+{
+	(void)arg;
+	return getenv(name);
+}
+
+static uint32_t
+lines_before(const char *s, size_t upto)
+{
+	uint32_t n = 0;
+
+	for (size_t i = 0; i < upto && s[i]; i++)
+		n += s[i] == '\n';
+	return n;
+}
+
+/* Copy (and ENVSUB-expand) the statements a step runs; an unset variable names itself. */
+static bool
+step_expand(struct run *r, struct step *s)
+{
+	const struct stmt *st = s->down ? s->m->down : s->m->up;
+	uint32_t n = s->down ? s->m->ndown : s->m->nup;
+
+	s->sql = calloc(n + 1, sizeof *s->sql);
+	s->nsql = n;
+	if (!s->sql) {
+		fail(r, ENGINE_CONFIG_ERROR, "out of memory");
+		return false;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		char err[512];
+		uint32_t off = 0;
+
+		if (st[i].nenvsub == 0)
+			s->sql[i] = strdup(st[i].sql);
+		else
+			s->sql[i] = envsub_expand(st[i].sql, st[i].envsub, st[i].nenvsub, env_get, NULL, err,
+						  sizeof err, &off);
+		if (!s->sql[i] && st[i].nenvsub) {
+			fail(r, ENGINE_CONFIG_ERROR, "unable to expand %s statement %u (line %u): %s", s->m->name,
+			     i + 1, st[i].line + lines_before(st[i].sql, off), err);
+			r->res->error.version = s->m->version;
+			r->res->error.statement = i + 1;
+			r->res->error.line = st[i].line + lines_before(st[i].sql, off);
+			snprintf(r->res->error.file, sizeof r->res->error.file, "%s", s->m->name);
+			return false;
+		}
+		if (!s->sql[i]) {
+			fail(r, ENGINE_CONFIG_ERROR, "out of memory");
+			return false;
+		}
+	}
+	return true;
+}
+
+static void
+steps_free(struct step *steps, size_t n)
+{
+	for (size_t i = 0; steps && i < n; i++) {
+		for (uint32_t j = 0; steps[i].sql && j < steps[i].nsql; j++)
+			free(steps[i].sql[j]);
+		free(steps[i].sql);
+		free(steps[i].rechain);
+	}
+	free(steps);
+}
+
+static void
+record_of(const struct run *r, const struct migration *m, const char *chain, const char *origin,
+	  struct db_record *rec)
+{
+	memset(rec, 0, sizeof *rec);
+	rec->version = m->version;
+	rec->name = m->name;
+	rec->file_checksum = m->file_checksum;
+	rec->exec_checksum = m->exec_checksum;
+	rec->chain = chain;
+	rec->build_id = r->b->build_id;
+	rec->origin = origin;
+	rec->execution_ms = -1;
+}
+
+static void
+fail_statement(struct run *r, const struct step *s, uint32_t statement, uint32_t line_offset,
+	       const struct db_error *e)
+{
+	const struct stmt *st = s->down ? s->m->down : s->m->up;
+	const char *verb = s->down ? "roll back" : "apply";
+	struct engine_error *x = &r->res->error;
+
+	if (statement == 0) {
+		char what[512];
+
+		snprintf(what, sizeof what, "unable to record %s in the history", s->m->name);
+		fail_db(r, ENGINE_MIGRATION_FAILED, what, e);
+		x->line = 0;
+	} else {
+		uint32_t line = st[statement - 1].line + line_offset;
+		char what[512];
+
+		snprintf(what, sizeof what, "unable to %s %s statement %u (line %u)", verb, s->m->name, statement,
+			 line);
+		fail_db(r, ENGINE_MIGRATION_FAILED, what, e);
+		x->line = line;
+	}
+	x->statement = statement;
+	x->version = s->m->version;
+	snprintf(x->file, sizeof x->file, "%s", s->m->name);
+}
+
+/* --- running steps ---------------------------------------------------------- */
+
+struct batch_ctx {
+	struct run *r;
+	struct step *steps;
+};
+
+static void
+batch_done(size_t unit, int64_t ms, void *arg)
+{
+	struct batch_ctx *c = arg;
+	struct step *s = &c->steps[unit];
+
+	s->item->action = s->down ? "rolled back" : "applied";
+	s->item->duration_ms = ms;
+	progress(c->r, s->item, s->item->action);
+}
+
+/* Transactional steps [0, n) in one simple query: one round trip for all of them. */
+static bool
+run_batch(struct run *r, struct step *steps, size_t n)
+{
+	struct db_unit *units = calloc(n, sizeof *units);
+	struct db_batch *batch = NULL;
+	struct db_batch_failure f;
+	struct db_error e;
+	struct batch_ctx ctx = { r, steps };
+	bool ok = false;
+
+	if (!units) {
+		fail(r, ENGINE_MIGRATION_FAILED, "out of memory");
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		record_of(r, steps[i].m, steps[i].chain, "gosling", &units[i].rec);
+		units[i].rechain = steps[i].rechain;
+		units[i].nrechain = steps[i].nrechain;
+		units[i].down = steps[i].down;
+		units[i].stmts = steps[i].down ? steps[i].m->down : steps[i].m->up;
+		units[i].sql = steps[i].sql;
+		units[i].nstmts = steps[i].nsql;
+		units[i].goose = r->tables.goose;
+	}
+	batch = db_batch_new(r->conn, &r->names, units, n, &e);
+	if (!batch) {
+		fail_db(r, ENGINE_MIGRATION_FAILED, "unable to build the batch", &e);
+		goto out;
+	}
+	if (!db_batch_run(r->conn, batch, r->deadline, batch_done, &ctx, &f)) {
+		struct step *s = &steps[f.unit < n ? f.unit : 0];
+
+		s->item->action = "failed";
+		progress(r, s->item, "failed");
+		fail_statement(r, s, f.statement, f.line_offset, &f.err);
+		goto out;
+	}
+	ok = true;
+out:
+	db_batch_free(batch);
+	free(units);
+	return ok;
+}
+
+/*
+ * A NO TRANSACTION step: statement by statement.  A failure going up leaves a
+ * partial row naming the statement that stopped it; the next up resumes there.
+ */
+static bool
+run_single(struct run *r, struct step *s)
+{
+	struct db_record rec;
+	struct db_error e;
+	int64_t t0 = db_now_ms();
+
+	for (uint32_t i = s->first; i < s->nsql; i++) {
+		if (db_migration_statement(r->conn, s->sql[i], r->deadline, &e))
+			continue;
+		fail_statement(r, s, i + 1, e.position > 0 ? lines_before(s->sql[i], (size_t)e.position - 1) : 0,
+			       &e);
+		s->item->action = "failed";
+		progress(r, s->item, "failed");
+		if (!s->down && PQstatus(r->conn) == CONNECTION_OK) {
+			struct db_error e2;
+
+			record_of(r, s->m, s->chain, "gosling", &rec);
+			rec.failed_statement = i + 1;
+			rec.error = r->res->error.message;
+			if (!db_history_upsert(r->conn, &r->names, &rec, false, &e2))
+				log_error("unable to record where %s stopped: %s", s->m->name, e2.message);
+			else
+				s->item->failed_statement = i + 1;
+		}
+		return false;
+	}
+	record_of(r, s->m, s->chain, "gosling", &rec);
+	rec.execution_ms = db_now_ms() - t0;
+	if (!db_begin(r->conn, &e) ||
+	    !(s->down ? db_history_delete(r->conn, &r->names, s->m->version, r->tables.goose, &e)
+		      : db_history_upsert(r->conn, &r->names, &rec, r->tables.goose, &e)))
+		goto fail;
+	for (size_t c = 0; c < s->nrechain; c++)
+		if (!db_history_rechain(r->conn, &r->names, s->rechain[c].version, s->rechain[c].chain, &e))
+			goto fail;
+	if (!db_commit(r->conn, &e))
+		goto fail;
+	s->item->action = s->down ? "rolled back" : "applied";
+	s->item->duration_ms = db_now_ms() - t0;
+	progress(r, s->item, s->item->action);
+	return true;
+fail:
+	db_rollback(r->conn);
+	fail_statement(r, s, 0, 0, &e);
+	return false;
+}
+
+/* Run steps in order: runs of transactional steps go as one batch each. */
+static bool
+run_steps(struct run *r, struct step *steps, size_t n)
+{
+	size_t i = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		size_t idx = (size_t)(steps[k].m - r->b->migrations);
+
+		steps[k].item->action = "not attempted";
+		/* each step's chain as the history will be once the steps before it committed */
+		r->chained[idx] = !steps[k].down;
+		chain_at(r, idx, steps[k].chain);
+		if (!rechain_above(r, idx, &steps[k].rechain, &steps[k].nrechain)) {
+			fail(r, ENGINE_MIGRATION_FAILED, "out of memory");
+			return false;
+		}
+	}
+	r->progress_total = (uint32_t)n;
+	while (i < n) {
+		size_t j = i;
+
+		if (steps[i].m->no_transaction) {
+			if (!run_single(r, &steps[i]))
+				return false;
+			i++;
+			continue;
+		}
+		while (j < n && !steps[j].m->no_transaction)
+			j++;
+		if (!run_batch(r, steps + i, j - i))
+			return false;
+		i = j;
+	}
+	return true;
+}
+
+/*
+ * Create the history table on first use and adopt what goose applied that the
+ * history lacks, in one transaction; then read the history again.
+ */
+static bool
+ensure_history(struct run *r)
+{
+	struct db_error e;
+	bool adopt = false;
+
+	for (size_t k = 0; k < r->b->count; k++)
+		adopt |= r->goose_of[k] && !row_of(r, k);
+	if (r->tables.history && !adopt)
+		return true;
+	if (!db_begin(r->conn, &e) || !db_history_create(r->conn, &r->names, &e))
+		goto fail;
+	for (size_t k = 0; k < r->b->count; k++) {
+		const struct migration *m = &r->b->migrations[k];
+		struct db_record rec;
+		struct engine_item *it;
+
+		char chain[CHECKSUM_LEN];
+		struct db_rechain *rc = NULL;
+		size_t nrc = 0;
+
+		if (!r->goose_of[k] || row_of(r, k))
+			continue;
+		chain_at(r, k, chain);
+		record_of(r, m, chain, "goose", &rec);
+		if (!db_history_upsert(r->conn, &r->names, &rec, false, &e))
+			goto fail;
+		if (!rechain_above(r, k, &rc, &nrc))
+			goto fail;
+		for (size_t c = 0; c < nrc; c++) {
+			if (!db_history_rechain(r->conn, &r->names, rc[c].version, rc[c].chain, &e)) {
+				free(rc);
+				goto fail;
+			}
+		}
+		free(rc);
+		if ((it = item_add(r, m->version, m->name)) != NULL) {
+			it->state = "applied";
+			it->action = "adopted";
+			progress(r, it, "adopted");
+		}
+	}
+	if (!db_commit(r->conn, &e))
+		goto fail;
+	if (adopt)
+		log_info("adopted the versions goose applied into %s", r->names.history);
+	return state_load(r);
+fail:
+	db_rollback(r->conn);
+	fail_db(r, ENGINE_CONFIG_ERROR, "unable to create the history table", &e);
+	return false;
+}
+
+/* --- the commands ----------------------------------------------------------- */
+
+static void
+item_fill_state(struct run *r, struct engine_item *it, size_t k)
+{
+	const struct db_row *row = row_of(r, k);
+
+	it->no_transaction = r->b->migrations[k].no_transaction;
+	if (row) {
+		it->state = row->failed_statement ? "partial" : "applied";
+		snprintf(it->applied_at, sizeof it->applied_at, "%s", row->applied_at);
+		it->duration_ms = row->execution_ms;
+		it->failed_statement = row->failed_statement;
+	} else {
+		it->state = r->goose_of[k] ? "applied" : "pending";
+	}
+}
+
+/* status, verify: every migration of the bundle and every applied one it lacks. */
+static void
+list_states(struct run *r)
+{
+	size_t k = 0, i = 0;
+
+	while (k < r->b->count || i < r->nrows) {
+		int64_t bv = k < r->b->count ? r->b->migrations[k].version : INT64_MAX;
+		int64_t rv = i < r->nrows ? r->rows[i].version : INT64_MAX;
+		struct engine_item *it;
+
+		if (rv < bv) {
+			if ((it = item_add(r, rv, NULL)) != NULL) {
+				it->owned_name = strdup(r->rows[i].name);
+				it->name = it->owned_name;
+				it->state = "missing";
+				snprintf(it->applied_at, sizeof it->applied_at, "%s", r->rows[i].applied_at);
+			}
+			i++;
+			continue;
+		}
+		if ((it = item_add(r, bv, r->b->migrations[k].name)) != NULL)
+			item_fill_state(r, it, k);
+		if (rv == bv)
+			i++;
+		k++;
+	}
+	for (size_t g = 0; g < r->ngoose; g++) {
+		struct engine_item *it;
+
+		if (bundle_find(r->b, r->goose[g], NULL) || history_has(r, r->goose[g]))
+			continue;
+		if ((it = item_add(r, r->goose[g], "(goose)")) != NULL)
+			it->state = "missing";
+	}
+}
+
+/* The steps of up / up-to / plan: pending migrations up to target, partial ones resumed. */
+static bool
+plan_up(struct run *r, int64_t target, struct step **out, size_t *nout)
+{
+	struct step *steps = calloc(r->b->count + 1, sizeof *steps);
+	size_t n = 0;
+
+	*out = steps;
+	*nout = 0;
+	if (!steps) {
+		fail(r, ENGINE_CONFIG_ERROR, "out of memory");
+		return false;
+	}
+	for (size_t k = 0; k < r->b->count; k++) {
+		const struct migration *m = &r->b->migrations[k];
+		struct step *s = &steps[n];
+
+		if (m->version > target)
+			break;
+		if (is_applied(r, k))
+			continue;
+		s->m = m;
+		s->first = is_partial(r, k) ? row_of(r, k)->failed_statement - 1 : 0;
+		n++;
+		*nout = n;
+		if (!step_expand(r, s))
+			return false;
+		if (s->first)
+			log_info("resuming %s at statement %u, where it stopped", m->name, s->first + 1);
+	}
+	return true;
+}
+
+/* The steps of down / down-to: applied migrations above target, newest first. */
+static bool
+plan_down(struct run *r, int64_t target, size_t limit, struct step **out, size_t *nout)
+{
+	struct step *steps = calloc(r->b->count + 1, sizeof *steps);
+	size_t n = 0;
+
+	*out = steps;
+	*nout = 0;
+	if (!steps) {
+		fail(r, ENGINE_CONFIG_ERROR, "out of memory");
+		return false;
+	}
+	for (size_t k = r->b->count; k-- > 0 && n < limit;) {
+		const struct migration *m = &r->b->migrations[k];
+
+		if (m->version <= target)
+			break;
+		if (is_partial(r, k)) {
+			fail(r, ENGINE_MIGRATION_FAILED,
+			     "migration %s stopped at statement %u: finish it with up, or repair it by hand, "
+			     "before rolling back",
+			     m->name, row_of(r, k)->failed_statement);
+			return false;
+		}
+		if (!is_applied(r, k))
+			continue;
+		steps[n].m = m;
+		steps[n].down = true;
+		n++;
+		*nout = n;
+		if (!step_expand(r, &steps[n - 1]))
+			return false;
+	}
+	return true;
+}
+
+static bool
+items_for_steps(struct run *r, struct step *steps, size_t n)
+{
+	size_t first = r->res->nitems;
+
+	for (size_t i = 0; i < n; i++) {
+		struct engine_item *it = item_add(r, steps[i].m->version, steps[i].m->name);
+
+		if (!it) {
+			fail(r, ENGINE_MIGRATION_FAILED, "out of memory");
+			return false;
+		}
+		item_fill_state(r, it, (size_t)(steps[i].m - r->b->migrations));
+	}
+	/* item_add may move the array: take the pointers once it is complete */
+	for (size_t i = 0; i < n; i++)
+		steps[i].item = &r->res->items[first + i];
+	return true;
+}
+
+static bool
+cmd_up(struct run *r, int64_t target)
+{
+	struct step *steps = NULL;
+	size_t n = 0;
+	bool ok = false;
+
+	if (!check_drift(r) || !check_order(r, target, false) || !plan_up(r, target, &steps, &n))
+		goto out;
+	if (!ensure_history(r))
+		goto out;
+	if (!items_for_steps(r, steps, n))
+		goto out;
+	if (n == 0) {
+		log_info("no migrations to apply: the database is at version %lld", (long long)newest_applied(r));
+		ok = true;
+		goto out;
+	}
+	ok = run_steps(r, steps, n);
+out:
+	steps_free(steps, n);
+	return ok;
+}
+
+static bool
+cmd_down(struct run *r, int64_t target, size_t limit, bool redo)
+{
+	struct step *steps = NULL;
+	size_t n = 0;
+	bool ok = false;
+
+	if (!check_drift(r) || !ensure_history(r) || !plan_down(r, target, limit, &steps, &n))
+		goto out;
+	if (redo && n == 1) {
+		struct step *t = realloc(steps, 2 * sizeof *t);
+
+		if (!t) {
+			fail(r, ENGINE_MIGRATION_FAILED, "out of memory");
+			goto out;
+		}
+		steps = t;
+		memset(&steps[1], 0, sizeof steps[1]);
+		steps[1].m = steps[0].m;
+		n = 2;
+		if (!step_expand(r, &steps[1]))
+			goto out;
+	}
+	if (!items_for_steps(r, steps, n))
+		goto out;
+	if (n == 0) {
+		log_info("no migrations to roll back");
+		ok = true;
+		goto out;
+	}
+	ok = run_steps(r, steps, n);
+out:
+	steps_free(steps, n);
+	return ok;
+}
+
+static bool
+cmd_plan(struct run *r, int64_t target)
+{
+	struct step *steps = NULL;
+	size_t n = 0;
+	bool ok = false;
+
+	if (!check_drift(r) || !check_order(r, target, false) || !plan_up(r, target, &steps, &n))
+		goto out;
+	if (!items_for_steps(r, steps, n))
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = 0;
+		char *sql, *p;
+
+		for (uint32_t j = steps[i].first; j < steps[i].nsql; j++)
+			len += strlen(steps[i].sql[j]) + 2;
+		if (!(sql = malloc(len + 1))) {
+			fail(r, ENGINE_CONFIG_ERROR, "out of memory");
+			goto out;
+		}
+		p = sql;
+		*p = '\0';
+		for (uint32_t j = steps[i].first; j < steps[i].nsql; j++)
+			p += sprintf(p, "%s%s", steps[i].sql[j], j + 1 < steps[i].nsql ? "\n\n" : "");
+		steps[i].item->sql = sql;
+		steps[i].item->action = "would apply";
+	}
+	ok = true;
+out:
+	steps_free(steps, n);
+	return ok;
+}
+
+static bool
+cmd_baseline(struct run *r, int64_t target)
+{
+	struct db_error e;
+	size_t n = 0;
+
+	if (!check_drift(r) || !ensure_history(r))
+		return false;
+	if (!db_begin(r->conn, &e))
+		goto fail;
+	for (size_t k = 0; k < r->b->count && r->b->migrations[k].version <= target; k++) {
+		const struct migration *m = &r->b->migrations[k];
+		struct db_record rec;
+		struct engine_item *it;
+
+		char chain[CHECKSUM_LEN];
+		struct db_rechain *rc = NULL;
+		size_t nrc = 0;
+
+		if (is_applied(r, k) || is_partial(r, k))
+			continue;
+		r->chained[k] = true;
+		chain_at(r, k, chain);
+		record_of(r, m, chain, "baseline", &rec);
+		if (!db_history_upsert(r->conn, &r->names, &rec, r->tables.goose, &e))
+			goto fail;
+		if (!rechain_above(r, k, &rc, &nrc))
+			goto fail;
+		for (size_t c = 0; c < nrc; c++) {
+			if (!db_history_rechain(r->conn, &r->names, rc[c].version, rc[c].chain, &e)) {
+				free(rc);
+				goto fail;
+			}
+		}
+		free(rc);
+		if ((it = item_add(r, m->version, m->name)) != NULL) {
+			it->state = "applied";
+			it->action = "baselined";
+		}
+		n++;
+	}
+	if (!db_commit(r->conn, &e))
+		goto fail;
+	r->progress_total = (uint32_t)n;
+	for (size_t i = 0; i < r->res->nitems; i++)
+		progress(r, &r->res->items[i], "baselined");
+	return true;
+fail:
+	db_rollback(r->conn);
+	fail_db(r, ENGINE_MIGRATION_FAILED, "unable to record the baseline", &e);
+	return false;
+}
+
+static void
+cmd_list(struct run *r)
+{
+	for (uint32_t k = 0; k < r->b->count; k++) {
+		struct engine_item *it = item_add(r, r->b->migrations[k].version, r->b->migrations[k].name);
+
+		if (it) {
+			it->state = "embedded";
+			it->no_transaction = r->b->migrations[k].no_transaction;
+		}
+	}
+}
+
+static bool
+read_only(enum engine_command c)
+{
+	return c == ENGINE_STATUS || c == ENGINE_VERIFY || c == ENGINE_PLAN || c == ENGINE_VERSION;
+}
+
+bool
+engine_run(const struct config *cfg, const struct bundle *b, const struct engine_request *req,
+	   struct engine_result *res)
+{
+	struct run r = { .cfg = cfg, .b = b, .req = req, .res = res };
+	char err[512];
+	enum engine_command c = req->command;
+	int64_t target = req->has_version ? req->version : INT64_MAX;
+
+	memset(res, 0, sizeof *res);
+	res->command = c;
+	res->build_id = b->build_id;
+	if (c >= ENGINE_COMMAND_COUNT) {
+		fail(&r, ENGINE_BAD_REQUEST, "unknown command");
+		return false;
+	}
+	if (c == ENGINE_LIST) {
+		cmd_list(&r);
+		return true;
+	}
+	if (engine_command_needs_version(c) && !req->has_version) {
+		fail(&r, ENGINE_BAD_REQUEST, "%s needs a version", command_names[c]);
+		return false;
+	}
+	if (req->has_version && req->version < 0) {
+		fail(&r, ENGINE_BAD_REQUEST, "invalid version %lld", (long long)req->version);
+		return false;
+	}
+	if ((c == ENGINE_DOWN || c == ENGINE_DOWN_TO || c == ENGINE_REDO) && !req->allow_down) {
+		fail(&r, ENGINE_BAD_REQUEST, "%s rolls migrations back: confirm with --allow-down (\"allow_down\": true)",
+		     command_names[c]);
+		return false;
+	}
+	if (!config_check(cfg, err, sizeof err)) {
+		fail(&r, ENGINE_CONFIG_ERROR, "%s", err);
+		return false;
+	}
+	db_names_init(&r.names, cfg);
+	if (req->deadline_ms) {
+		int64_t margin = config_int(cfg, SET_DEADLINE_MARGIN);
+
+		r.deadline = req->deadline_ms - margin;
+		if (r.deadline - db_now_ms() < 100) {
+			fail(&r, ENGINE_MIGRATION_FAILED,
+			     "not enough time before the deadline: %lld ms left, %lld ms kept as margin",
+			     (long long)(req->deadline_ms - db_now_ms()), (long long)margin);
+			return false;
+		}
+	}
+	if (!read_only(c) && !lock_acquire(&r))
+		goto out;
+	if (!connect_work(&r) || !state_load(&r))
+		goto out;
+	res->version_before = res->version_after = newest_applied(&r);
+
+	switch (c) {
+	case ENGINE_UP:
+	case ENGINE_UP_TO:
+		cmd_up(&r, target);
+		break;
+	case ENGINE_DOWN:
+		cmd_down(&r, -1, 1, false);
+		break;
+	case ENGINE_DOWN_TO:
+		cmd_down(&r, target, SIZE_MAX, false);
+		break;
+	case ENGINE_REDO:
+		cmd_down(&r, -1, 1, true);
+		break;
+	case ENGINE_STATUS:
+		if (!check_drift(&r)) {
+			/* status reports drift but is not itself a failure: verify is */
+			warn(&r, "%s", res->error.message);
+			memset(&res->error, 0, sizeof res->error);
+			res->status = ENGINE_OK;
+		}
+		(void)check_order(&r, INT64_MAX, true);
+		list_states(&r);
+		break;
+	case ENGINE_VERIFY:
+		if (check_drift(&r))
+			(void)check_order(&r, INT64_MAX, true);
+		list_states(&r);
+		break;
+	case ENGINE_PLAN:
+		cmd_plan(&r, target);
+		break;
+	case ENGINE_BASELINE:
+		cmd_baseline(&r, target);
+		break;
+	case ENGINE_VERSION:
+	case ENGINE_LIST:
+	case ENGINE_COMMAND_COUNT:
+		break;
+	}
+	if (!read_only(c) && r.conn && PQstatus(r.conn) == CONNECTION_OK) {
+		/* what the database says now, whatever happened (fail() keeps the first error) */
+		if (state_load(&r))
+			res->version_after = newest_applied(&r);
+	}
+out:
+	state_free(&r);
+	db_close(r.conn);
+	lock_release(&r);
+	return res->status == ENGINE_OK;
+}
+
+void
+engine_result_free(struct engine_result *res)
+{
+	for (size_t i = 0; i < res->nitems; i++) {
+		free(res->items[i].owned_name);
+		free(res->items[i].sql);
+	}
+	free(res->items);
+	for (size_t i = 0; i < res->nwarnings; i++)
+		free(res->warnings[i]);
+	free(res->warnings);
+	memset(res, 0, sizeof *res);
+}
+
+/* --- the one JSON rendering --------------------------------------------------- */
+
+static json_t *
+str_or_null(const char *s)
+{
+	return s && *s ? json_string(s) : json_null();
+}
+
+char *
+engine_result_json(const struct engine_result *res)
+{
+	json_t *o = json_object(), *items = json_array(), *warns = json_array();
+	char *out = NULL;
+
+	if (!o || !items || !warns)
+		goto out;
+	json_object_set_new(o, "command", json_string(engine_command_name(res->command)));
+	json_object_set_new(o, "ok", json_boolean(res->status == ENGINE_OK));
+	json_object_set_new(o, "status", json_string(engine_status_name(res->status)));
+	json_object_set_new(o, "version_before", json_integer(res->version_before));
+	json_object_set_new(o, "version_after", json_integer(res->version_after));
+	json_object_set_new(o, "build_id", str_or_null(res->build_id));
+	for (size_t i = 0; i < res->nitems; i++) {
+		const struct engine_item *it = &res->items[i];
+		json_t *j = json_object();
+
+		if (!j)
+			goto out;
+		json_object_set_new(j, "version", json_integer(it->version));
+		json_object_set_new(j, "name", str_or_null(it->name));
+		json_object_set_new(j, "state", str_or_null(it->state));
+		if (it->action)
+			json_object_set_new(j, "action", json_string(it->action));
+		json_object_set_new(j, "no_transaction", json_boolean(it->no_transaction));
+		json_object_set_new(j, "applied_at", str_or_null(it->applied_at));
+		json_object_set_new(j, "duration_ms",
+				    it->duration_ms >= 0 ? json_integer(it->duration_ms) : json_null());
+		if (it->failed_statement)
+			json_object_set_new(j, "failed_statement", json_integer(it->failed_statement));
+		if (it->sql)
+			json_object_set_new(j, "sql", json_string(it->sql));
+		json_array_append_new(items, j);
+	}
+	json_object_set(o, "migrations", items);
+	for (size_t i = 0; i < res->nwarnings; i++)
+		json_array_append_new(warns, json_string(res->warnings[i]));
+	json_object_set(o, "warnings", warns);
+	if (res->status != ENGINE_OK) {
+		const struct engine_error *e = &res->error;
+		json_t *j = json_object();
+
+		if (!j)
+			goto out;
+		json_object_set_new(j, "type", json_string(engine_status_reason(res->status)));
+		json_object_set_new(j, "message", json_string(e->message));
+		json_object_set_new(j, "file", str_or_null(e->file));
+		json_object_set_new(j, "version", e->version ? json_integer(e->version) : json_null());
+		json_object_set_new(j, "statement", e->statement ? json_integer(e->statement) : json_null());
+		json_object_set_new(j, "line", e->line ? json_integer(e->line) : json_null());
+		json_object_set_new(j, "sqlstate", str_or_null(e->sqlstate));
+		json_object_set_new(j, "pg_message", str_or_null(e->pg_message));
+		json_object_set_new(j, "detail", str_or_null(e->detail));
+		json_object_set_new(j, "hint", str_or_null(e->hint));
+		json_object_set_new(o, "error", j);
+	}
+	out = json_dumps(o, JSON_COMPACT);
+out:
+	json_decref(items);
+	json_decref(warns);
+	json_decref(o);
+	return out;
+}

@@ -1,0 +1,82 @@
+/* log.c - diagnostics on stderr, plain text or JSON lines. */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "log.h"
+
+static enum log_format log_fmt = LOG_TEXT;
+static enum log_level log_min = LOG_INFO;
+
+static const char *const level_names[] = { "DEBUG", "INFO", "WARN", "ERROR" };
+static const char *const level_words[] = { "debug", "info", "warning", "error" };
+
+void
+log_init(enum log_format format, enum log_level min)
+{
+	log_fmt = format;
+	log_min = min;
+}
+
+bool
+log_parse_level(const char *s, enum log_level *out)
+{
+	static const char *const names[] = { "debug", "info", "warn", "error" };
+
+	for (int i = 0; i < 4; i++) {
+		if (strcmp(s, names[i]) == 0) {
+			*out = (enum log_level)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool
+log_enabled(enum log_level level)
+{
+	return level >= log_min;
+}
+
+void
+log_msg(enum log_level level, const char *fmt, ...)
+{
+	char msg[4096];
+	va_list ap;
+
+	if (level < log_min)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+
+	if (log_fmt == LOG_JSON) {
+		char ts[40];
+		struct timespec now;
+		struct tm tm;
+		json_t *o;
+		char *line;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		gmtime_r(&now.tv_sec, &tm);
+		strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(ts + strlen(ts), sizeof ts - strlen(ts), ".%03ldZ", now.tv_nsec / 1000000);
+		o = json_pack("{s:s, s:s, s:s}", "timestamp", ts, "level", level_names[level],
+			      "message", msg);
+		line = o ? json_dumps(o, JSON_COMPACT) : NULL;
+		if (line)
+			fprintf(stderr, "%s\n", line);
+		free(line);
+		json_decref(o);
+	} else if (level == LOG_INFO) {
+		fprintf(stderr, "gosling: %s\n", msg);
+	} else {
+		fprintf(stderr, "gosling: %s: %s\n", level_words[level], msg);
+	}
+	fflush(stderr);
+}

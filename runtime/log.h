@@ -1,0 +1,33 @@
+/*
+ * log.h - the runtime's diagnostics, one line each on stderr: plain text
+ * ("gosling: warning: ...") or, with log_init(LOG_JSON, ...), JSON lines as
+ * Lambda's AWS_LAMBDA_LOG_FORMAT=JSON expects
+ * ({"timestamp":"...","level":"WARN","message":"..."}).
+ * Callers never pass secrets: connection strings go through db_mask first.
+ */
+#ifndef GOSLING_LOG_H
+#define GOSLING_LOG_H
+
+#include <stdbool.h>
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+enum log_format { LOG_TEXT, LOG_JSON };
+
+/* log_init - choose format and the lowest level written (default: text, info). */
+void log_init(enum log_format format, enum log_level min);
+
+/* log_parse_level - "debug", "info", "warn", "error"; false if none. */
+bool log_parse_level(const char *s, enum log_level *out);
+
+/* log_enabled - whether messages of level are written. */
+bool log_enabled(enum log_level level);
+
+void log_msg(enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# tests/check.sh - PostgreSQL's parser in goslingc (compiler/check.c), tested as data.
+#
+#   tests/check/NAME.sql        a migration
+#   tests/check/NAME.expected   the exact stderr of `goslingc parse --check NAME.sql`
+#                               (empty: no diagnostics); an "error:" in it means exit 1
+#   tests/check/NAME.commands   optional: the "commands" counts of its statements, in order
+#
+# Then: `parse` without --check stays goose's and accepts every case; `build` and
+# `verify` report the same diagnostics; --no-check; the HomeTest migrations; every
+# valid case of the goose corpus that is PostgreSQL SQL (the others are listed below,
+# with the reason, and must fail).  Prints TAP; exits 1 on any failure.
+set -eu
+cd "$(dirname "$0")/.."
+export LC_ALL=C
+
+G=build/goslingc
+CORPUS=${GOOSE_CORPUS:-../shared/goose-corpus}
+[ -d "$CORPUS" ] || CORPUS=/work/shared/goose-corpus
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() {
+	n=$((n + 1)) failed=$((failed + 1))
+	echo "not ok $n - $1"
+	[ -n "${2:-}" ] && sed 's/^/#   /' <<<"$2"
+	return 0
+}
+check() { if [ "$1" = 0 ]; then ok "$2"; else not_ok "$2" "${3:-}"; fi; }
+
+# --- the cases -----------------------------------------------------------------
+for sql in tests/check/*.sql; do
+	name=${sql%.sql}
+	want_rc=0
+	grep -q ': error: ' "$name.expected" && want_rc=1
+	rc=0
+	"$G" parse --check "$sql" >"$tmp/out" 2>"$tmp/err" || rc=$?
+	if [ "$rc" -eq "$want_rc" ] && cmp -s "$tmp/err" "$name.expected"; then
+		ok "$sql: parse --check"
+	else
+		not_ok "$sql: parse --check (exit $rc, want $want_rc)" "$(diff -u "$name.expected" "$tmp/err" || true)"
+	fi
+	if [ -f "$name.commands" ]; then
+		got=$(grep -o '"commands": [0-9]*' "$tmp/out" | sed 's/.* //' | tr '\n' ' ' | sed 's/ $//')
+		want=$(cat "$name.commands")
+		[ "$got" = "$want" ]; check $? "$sql: command counts $want" "got: $got"
+	fi
+	rc=0
+	"$G" parse "$sql" >/dev/null 2>"$tmp/err" || rc=$?
+	check "$rc" "$sql: plain parse (goose's rules only) accepts it" "$(cat "$tmp/err")"
+done
+
+# --- build and verify report the same, --no-check relaxes ------------------------
+mkdir -p "$tmp/m"
+cp tests/check/syntax-up.sql "$tmp/m/00001_syntax_up.sql"
+rc=0
+"$G" build --out "$tmp/bundle.c" "$tmp/m" 2>"$tmp/err" || rc=$?
+grep -q "^$tmp/m/00001_syntax_up.sql:5:49: error: syntax error at or near \",\"$" "$tmp/err"
+check $(( $? || rc != 1 )) "build fails at the syntax error's file, line and column" "$(cat "$tmp/err")"
+rc=0
+"$G" build --no-check --out "$tmp/bundle.c" "$tmp/m" 2>"$tmp/err" || rc=$?
+grep -q "^$tmp/m/00001_syntax_up.sql:5:49: warning: PostgreSQL 15 cannot parse this statement (--no-check)" "$tmp/err"
+check $(( $? || rc != 0 )) "build --no-check makes it a warning" "$(cat "$tmp/err")"
+grep -q '"INSERT INTO greeting' "$tmp/bundle.c"
+check $? "build --no-check still writes the statement" ""
+rc=0
+"$G" sum --no-check "$tmp/m" 2>/dev/null || rc=$?
+"$G" verify "$tmp/m" 2>"$tmp/err" && rc=1
+grep -q "00001_syntax_up.sql:5:49: error: syntax error" "$tmp/err"
+check $(( $? || rc != 0 )) "verify fails on the syntax error" "$(cat "$tmp/err")"
+rm -f "$tmp/m"/*
+cp tests/check/concurrently-tx.sql "$tmp/m/00001_index.sql"
+rc=0
+"$G" build --no-check --out "$tmp/bundle.c" "$tmp/m" 2>"$tmp/err" || rc=$?
+grep -q "00001_index.sql:3:14: error: CREATE INDEX CONCURRENTLY cannot run inside a transaction block" "$tmp/err"
+check $(( $? || rc != 1 )) "build --no-check still fails CONCURRENTLY in a transactional migration" "$(cat "$tmp/err")"
+
+# --- the HomeTest migrations ------------------------------------------------------
+rc=0
+"$G" build --out "$tmp/bundle.c" migrations 2>"$tmp/err" || rc=$?
+! grep -q 'warning\|error' "$tmp/err"
+check $(( $? || rc )) "migrations/ pass the check with no warning" "$(cat "$tmp/err")"
+
+# --- the goose corpus ---------------------------------------------------------------
+# Valid goose cases that are not PostgreSQL SQL: they must fail the check.
+declare -A not_postgres=(
+	[valid-up/test08]="MySQL: backquoted identifiers"
+	[upstream-down/valid-up-test08]="MySQL: backquoted identifiers"
+	[inline/parser_test.mysqlChangeDelimiter]="MySQL: DELIMITER and a MySQL function"
+	[inline/parser_test.copyFromStdin]="COPY FROM stdin with its data rows inline: psql's input, not SQL"
+	[inline/parser_test.plpgsqlSyntax]="DROP TRIGGER without ON table: PostgreSQL rejects it (goose never runs it)"
+	[inline/parser_test.plpgsqlSyntaxMixedStatements]="DROP TRIGGER without ON table: PostgreSQL rejects it"
+	[envsub/test02]="goose's ENVSUB test: trailing comma in CREATE TABLE, \$VAR where ENVSUB is off"
+	[envsub/test03]="goose's ENVSUB test: trailing comma in CREATE TABLE, \$VAR without ENVSUB"
+	[upstream-down/envsub-test02]="as envsub/test02"
+	[upstream-down/envsub-test03]="as envsub/test03"
+)
+if [ ! -d "$CORPUS" ]; then
+	not_ok "goose corpus not found at $CORPUS"
+else
+	cases=()
+	for d in "$CORPUS"/valid-up/* "$CORPUS"/envsub/*; do cases+=("$d/input.sql"); done
+	for d in "$CORPUS"/inline/* "$CORPUS"/upstream-down/*; do
+		grep -q '"error"' "$d/expected.json" || cases+=("$d/input.sql")
+	done
+	for f in "$CORPUS"/valid-txn/*.sql; do cases+=("$f"); done
+	for f in "${cases[@]}"; do
+		name=${f#"$CORPUS"/}
+		name=${name%/input.sql}
+		rc=0
+		env -u ANOTHER_VAR -u NAME -u SET_BUT_EMPTY_VALUE GOOSE_ENV_REGION=us_east_ \
+			GOOSE_ENV_SET_BUT_EMPTY_VALUE= GOOSE_ENV_NAME=foo \
+			"$G" parse --check --envsub "$f" >/dev/null 2>"$tmp/err" || rc=$?
+		if [ -n "${not_postgres[$name]:-}" ]; then
+			[ "$rc" -eq 1 ] && grep -q ': error: ' "$tmp/err"
+			check $? "corpus $name fails the check (${not_postgres[$name]})" "exit $rc"
+		else
+			check "$rc" "corpus $name passes the check" "$(cat "$tmp/err")"
+		fi
+	done
+fi
+
+echo "# check: $((n - failed)) of $n passed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,11 @@
+-- The right way: NO TRANSACTION, one command per statement.
+-- +goose NO TRANSACTION
+-- +goose Up
+CREATE INDEX CONCURRENTLY t_a ON t (a);
+CREATE INDEX CONCURRENTLY t_b ON t (b);
+REINDEX (CONCURRENTLY) INDEX t_a;
+VACUUM (ANALYZE) t;
+
+-- +goose Down
+DROP INDEX CONCURRENTLY t_b;
+DROP INDEX CONCURRENTLY t_a;

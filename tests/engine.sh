@@ -1,0 +1,547 @@
+#!/usr/bin/env bash
+# tests/engine.sh - the engine and the CLI against a real PostgreSQL 15.
+#
+# Each scenario writes a folder of goose migrations, compiles it with goslingc
+# into a gosling of its own (linked with build/libgosling-runtime.a), and runs it
+# on a fresh database of a throwaway server.  Prints TAP.
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+. tests/lib/pg.sh
+
+pg_start
+T=$PG_TMP/t
+mkdir -p "$T"
+export GOSLING_LOG_LEVEL=info
+
+# mig DIR FILE: write a migration file from stdin.
+mig() {
+	mkdir -p "$1"
+	cat >"$1/$2"
+}
+
+# mkbin DIR: compile DIR's migrations into DIR/gosling.
+mkbin() {
+	"$ROOT/build/goslingc" build --quiet --out "$1/bundle.c" "$1" &&
+		cc -std=c11 -I"$ROOT/common" -o "$1/gosling" "$1/bundle.c" "$ROOT/build/libgosling-runtime.a" \
+			-lpq -ljansson -lcrypto
+}
+
+# run BIN DB ARGS...: run gosling on DB; sets rc, out (stdout) and err (stderr).
+run() {
+	local bin=$1 db=$2
+	shift 2
+	set +e
+	DB_NAME=$db "$bin" "$@" >"$T/out" 2>"$T/err"
+	rc=$?
+	set -e
+	out=$(cat "$T/out")
+	err=$(cat "$T/err")
+}
+
+rows() { psql_q "$1" "SELECT string_agg(version::text, ',' ORDER BY version) FROM gosling_migrations"; }
+has_table() { psql_q "$1" "SELECT to_regclass('$2') IS NOT NULL"; }
+
+# --- a basic set of five migrations -------------------------------------------
+B=$T/basic
+mig "$B" 000001_users.sql <<'EOF'
+-- +goose Up
+CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL);
+-- +goose Down
+DROP TABLE users;
+EOF
+mig "$B" 000002_posts.sql <<'EOF'
+-- +goose Up
+CREATE TABLE posts (id bigint PRIMARY KEY, user_id bigint REFERENCES users (id));
+INSERT INTO users VALUES (1, 'a@example.org');
+-- +goose Down
+DROP TABLE posts;
+DELETE FROM users;
+EOF
+mig "$B" 000003_tags.sql <<'EOF'
+-- +goose Up
+-- +goose StatementBegin
+CREATE FUNCTION tag_count() RETURNS bigint LANGUAGE sql AS $$
+	SELECT 42::bigint;
+$$;
+-- +goose StatementEnd
+CREATE TABLE tags (name text PRIMARY KEY);
+-- +goose Down
+DROP TABLE tags;
+DROP FUNCTION tag_count();
+EOF
+mkbin "$B"
+
+db=$(pg_newdb)
+run "$B/gosling" "$db" status
+is "$rc" 0 "status on an empty database exits 0"
+like "$out" "000001_users.sql" "status lists the bundle's migrations"
+is "$(has_table "$db" gosling_migrations)" f "status creates nothing"
+
+run "$B/gosling" "$db" up
+is "$rc" 0 "up on an empty database exits 0"
+is "$(rows "$db")" "1,2,3" "up records every migration"
+is "$(psql_q "$db" 'SELECT tag_count()')" 42 "up ran the StatementBegin block"
+like "$out" "applied     000002_posts.sql (" "up prints one progress line per migration with its time"
+is "$(psql_q "$db" "SELECT count(*) FROM gosling_migrations WHERE name LIKE '0000%' AND file_checksum LIKE 'sha256:c1:%'
+	AND exec_checksum LIKE 'sha256:x1:%' AND chain LIKE 'sha256:h1:%' AND execution_ms >= 0 AND build_id <> ''
+	AND applied_at IS NOT NULL AND origin = 'gosling'")" 3 "history rows carry name, checksums, chain, time and build id"
+is "$(has_table "$db" goose_db_version)" f "up does not create goose's table"
+
+run "$B/gosling" "$db" up
+is "$rc" 0 "a second up exits 0"
+like "$out" "up: 0 migrations, version 3 -> 3" "a second up applies nothing"
+is "$(psql_q "$db" 'SELECT count(*) FROM users')" 1 "a second up ran nothing again"
+
+run "$B/gosling" "$db" status --json
+is "$(jq -r '[.migrations[].state] | join(",")' <<<"$out")" "applied,applied,applied" "status --json gives every state"
+run "$B/gosling" "$db" verify
+is "$rc" 0 "verify passes on an untouched database"
+like "$out" "verified" "verify says so"
+run "$B/gosling" "$db" version
+is "$out" 3 "version prints the current version"
+
+# verify needs only SELECT rights and creates nothing
+psql_q "$db" "CREATE ROLE reader LOGIN; GRANT SELECT ON gosling_migrations TO reader" >/dev/null
+set +e
+DB_NAME=$db DB_USER=reader "$B/gosling" verify --json >"$T/out" 2>"$T/err"
+rc=$?
+set -e
+is "$rc" 0 "verify works with SELECT-only rights"
+is "$(jq -r .ok "$T/out")" true "verify --json says ok"
+
+db2=$(pg_newdb)
+run "$B/gosling" "$db2" verify
+is "$rc" 0 "verify on an empty database passes (nothing applied)"
+is "$(has_table "$db2" gosling_migrations)" f "verify on an empty database creates nothing"
+run "$B/gosling" "$db2" plan
+is "$rc" 0 "plan exits 0"
+like "$out" "CREATE TABLE tags (name text PRIMARY KEY);" "plan shows the SQL that would run"
+is "$(has_table "$db2" gosling_migrations)$(has_table "$db2" users)" ff "plan changes nothing"
+
+# up-to, down, redo
+db=$(pg_newdb)
+run "$B/gosling" "$db" up-to 2
+is "$rc:$(rows "$db")" "0:1,2" "up-to 2 applies 1 and 2 only"
+is "$(has_table "$db" tags)" f "up-to 2 leaves 3 alone"
+run "$B/gosling" "$db" up
+is "$rc:$(rows "$db")" "0:1,2,3" "up then applies the rest"
+run "$B/gosling" "$db" down
+is "$rc" 2 "down without --allow-down is a usage error (exit 2)"
+like "$err" "--allow-down" "the refusal names the opt-in"
+is "$(rows "$db")" "1,2,3" "a refused down changes nothing"
+run "$B/gosling" "$db" down --allow-down
+is "$rc:$(rows "$db"):$(has_table "$db" tags)" "0:1,2:f" "down --allow-down rolls back the newest"
+run "$B/gosling" "$db" up
+psql_q "$db" "UPDATE gosling_migrations SET applied_at = '2000-01-01' WHERE version = 3" >/dev/null
+run "$B/gosling" "$db" redo --allow-down
+is "$rc:$(rows "$db"):$(has_table "$db" tags)" "0:1,2,3:t" "redo rolls back and re-applies the newest"
+is "$(psql_q "$db" "SELECT applied_at > '2001-01-01' FROM gosling_migrations WHERE version = 3")" t "redo records a new application"
+run "$B/gosling" "$db" down-to 1 --allow-down
+is "$rc:$(rows "$db"):$(has_table "$db" posts)" "0:1:f" "down-to 1 rolls back 3 and 2"
+run "$B/gosling" "$db" down-to 0 --allow-down
+is "$rc:$(rows "$db"):$(has_table "$db" users)" "0::f" "down-to 0 rolls back everything"
+
+# baseline
+db=$(pg_newdb)
+psql_q "$db" "CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL)" >/dev/null
+run "$B/gosling" "$db" baseline 1
+is "$rc:$(rows "$db")" "0:1" "baseline 1 records version 1 without running it"
+is "$(psql_q "$db" "SELECT origin FROM gosling_migrations")" baseline "the baseline row says so"
+run "$B/gosling" "$db" up
+is "$rc:$(rows "$db")" "0:1,2,3" "up after baseline applies the rest"
+
+# usage and config errors
+run "$B/gosling" "$db" frobnicate
+is "$rc" 2 "an unknown command exits 2"
+run "$B/gosling" "$db" up-to
+is "$rc" 2 "up-to without a version exits 2"
+run "$B/gosling" "$db" up --lock-wait abc
+is "$rc" 3 "an invalid setting exits 3"
+run "$B/gosling" "no_such_db_here" status
+is "$rc" 3 "a database that cannot be reached exits 3"
+run "$B/gosling" "$db" settings --json
+is "$(jq -r '.[] | select(.name == "lock-wait") | .env' <<<"$out")" GOSLING_LOCK_WAIT "settings --json dumps the settings table"
+set +e
+DATABASE_URL="postgresql://postgres:sekrit@127.0.0.1:1/x?connect_timeout=2" "$B/gosling" status >"$T/out" 2>"$T/err"
+rc=$?
+set -e
+is "$rc" 3 "an unreachable DATABASE_URL exits 3"
+ok "no password in any message" bash -c "! grep -q sekrit '$T/out' '$T/err'"
+
+# the history table's schema and name are settings
+db=$(pg_newdb)
+run "$B/gosling" "$db" up --schema ops --table history
+is "$rc:$(psql_q "$db" "SELECT string_agg(version::text, ',' ORDER BY version) FROM ops.history"):$(has_table "$db" gosling_migrations)" \
+	"0:1,2,3:f" "--schema ops --table history keeps the history in ops.history"
+GOSLING_SCHEMA=ops GOSLING_TABLE=history run "$B/gosling" "$db" up
+like "$out" "up: 0 migrations" "the same settings from the environment find it again"
+run "$B/gosling" "$db" --help
+like "$out" "5  lock timeout" "--help documents the exit codes"
+
+# the same requests as Lambda events
+db=$(pg_newdb)
+run "$B/gosling" "$db" --event '{"command": "up-to", "version": "2", "other": 1}'
+is "$rc:$(rows "$db")" "0:1,2" "an event {\"command\":\"up-to\",\"version\":\"2\"} applies up to 2"
+run "$B/gosling" "$db" --event '{"command": "down"}'
+is "$rc:$(rows "$db")" "2:1,2" "an event down without allow_down is a bad request"
+run "$B/gosling" "$db" --event '{"command": "down", "allow_down": true}' --json
+is "$rc:$(rows "$db"):$(jq -r '.migrations[0].action' "$T/out")" "0:1:rolled back" "an event down with allow_down rolls back"
+run "$B/gosling" "$db" --event '{"command": "sideways"}'
+is "$rc" 2 "an event with an unknown command exits 2"
+run "$B/gosling" "$db" --event '{}' --json
+is "$rc:$(jq -r .command "$T/out"):$(rows "$db")" "0:up:1,2,3" "an empty event means up"
+
+# sslmode is honoured (the test server has no TLS) and passwords stay out of logs
+run "$B/gosling" "$db" status --host 127.0.0.1 --sslmode disable
+is "$rc" 0 "--sslmode disable over TCP connects"
+run "$B/gosling" "$db" status --host 127.0.0.1 --sslmode require
+is "$rc" 3 "--sslmode require over TCP to a server without TLS fails to connect (exit 3)"
+like "$err" "SSL" "the error says why"
+set +e
+DATABASE_URL="postgresql://postgres:sekrit@/$db?host=$PGHOST&port=$PGPORT" GOSLING_LOG_LEVEL=debug \
+	"$B/gosling" status >"$T/out" 2>"$T/err"
+rc=$?
+set -e
+is "$rc" 0 "DATABASE_URL connects"
+like "$(cat "$T/err")" "password=***" "the debug log shows the connection with the password masked"
+ok "the password itself appears nowhere" bash -c "! grep -q sekrit '$T/out' '$T/err'"
+
+# --- adoption of a goose database ----------------------------------------------
+for variant in serial identity; do
+	db=$(pg_newdb)
+	if [ $variant = serial ]; then
+		psql_q "$db" "CREATE TABLE goose_db_version (
+			id serial NOT NULL,
+			version_id bigint NOT NULL,
+			is_applied boolean NOT NULL,
+			tstamp timestamp NULL default now(),
+			PRIMARY KEY(id))" >/dev/null
+	else
+		psql_q "$db" "CREATE TABLE goose_db_version (
+			id integer PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY,
+			version_id bigint NOT NULL,
+			is_applied boolean NOT NULL,
+			tstamp timestamp NOT NULL DEFAULT now())" >/dev/null
+	fi
+	# what goose leaves: its version 0 row, then one row per applied migration
+	psql_q "$db" "INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true), (1, true), (2, true);
+		CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL);
+		CREATE TABLE posts (id bigint PRIMARY KEY, user_id bigint REFERENCES users (id));" >/dev/null
+	run "$B/gosling" "$db" status --json
+	is "$(jq -r '[.migrations[].state] | join(",")' <<<"$out")" "applied,applied,pending" "$variant goose table: status sees goose's versions"
+	is "$(has_table "$db" gosling_migrations)" f "$variant goose table: status adopts nothing"
+	run "$B/gosling" "$db" up
+	is "$rc:$(rows "$db")" "0:1,2,3" "$variant goose table: up adopts 1, 2 and applies 3 only"
+	is "$(psql_q "$db" "SELECT count(*) FROM users")" 0 "$variant goose table: adopted migrations did not run again"
+	is "$(psql_q "$db" "SELECT string_agg(origin, ',' ORDER BY version) FROM gosling_migrations")" "goose,goose,gosling" \
+		"$variant goose table: adopted rows say goose"
+	is "$(psql_q "$db" "SELECT string_agg(version_id || ':' || is_applied, ',' ORDER BY id) FROM goose_db_version")" \
+		"0:true,1:true,2:true,3:true" "$variant goose table: goose's table gets version 3 (goose status tells the truth)"
+	run "$B/gosling" "$db" down --allow-down
+	is "$(psql_q "$db" "SELECT max(version_id) FROM goose_db_version")" 2 "$variant goose table: down removes goose's row too"
+done
+
+# a goose row of a later version marked not applied (legacy down) is not applied
+db=$(pg_newdb)
+psql_q "$db" "CREATE TABLE goose_db_version (id serial NOT NULL, version_id bigint NOT NULL,
+	is_applied boolean NOT NULL, tstamp timestamp NULL default now(), PRIMARY KEY(id));
+	INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true), (1, true), (2, true), (2, false);
+	CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL);" >/dev/null
+run "$B/gosling" "$db" up
+is "$rc:$(rows "$db"):$(psql_q "$db" "SELECT string_agg(origin, ',' ORDER BY version) FROM gosling_migrations")" \
+	"0:1,2,3:goose,gosling,gosling" "goose's legacy is_applied=false row: version 2 is applied again"
+
+# --- drift ----------------------------------------------------------------------
+D=$T/drift
+cp -r "$B" "$D"
+rm -f "$D/gosling" "$D/bundle.c"
+db=$(pg_newdb)
+run "$B/gosling" "$db" up
+# the edit: what runs changes in 2; a new 4 is pending
+sed -i 's/INSERT INTO users VALUES (1/INSERT INTO users VALUES (2/' "$D/000002_posts.sql"
+mig "$D" 000004_more.sql <<'EOF'
+-- +goose Up
+CREATE TABLE more (x int);
+-- +goose Down
+DROP TABLE more;
+EOF
+mkbin "$D"
+run "$D/gosling" "$db" up
+is "$rc" 4 "an edited applied migration stops up with the drift exit code"
+like "$err" "migration 000002_posts.sql was changed after it was applied" "the drift message names the migration"
+is "$(rows "$db"):$(has_table "$db" more)" "1,2,3:f" "up refused before changing anything"
+run "$D/gosling" "$db" verify --json
+is "$rc:$(jq -r '.error.type + ":" + .error.file' "$T/out")" "4:Function.DriftDetected:000002_posts.sql" "verify reports the drift as JSON"
+
+# comment-only edit: a warning
+C=$T/comment
+cp -r "$B" "$C"
+rm -f "$C/gosling" "$C/bundle.c"
+printf -- '-- a comment added later\n\n' | cat - "$B/000002_posts.sql" >"$C/000002_posts.sql"
+mkbin "$C"
+run "$C/gosling" "$db" up
+is "$rc" 0 "a comment-only edit does not stop up"
+like "$err" "000002_posts.sql was edited after it was applied, in comments or blank lines only" "a comment-only edit is a warning"
+
+# a history row edited by hand
+db=$(pg_newdb)
+run "$B/gosling" "$db" up
+psql_q "$db" "UPDATE gosling_migrations SET exec_checksum = 'sha256:x1:' || repeat('0', 64) WHERE version = 2" >/dev/null
+run "$B/gosling" "$db" verify
+is "$rc" 4 "a tampered history row fails verify"
+like "$err" "history row of migration 000002_posts.sql was edited by hand" "the tampered row is named"
+run "$B/gosling" "$db" up
+is "$rc" 4 "a tampered history row stops up"
+db=$(pg_newdb)
+run "$B/gosling" "$db" up
+psql_q "$db" "UPDATE gosling_migrations SET version = 7 WHERE version = 3" >/dev/null
+run "$B/gosling" "$db" up
+is "$rc" 4 "an applied version missing from the bundle stops up"
+like "$err" "(version 7) is missing from the bundle" "the missing version is named"
+
+# out of order
+O=$T/order
+mig "$O" 000001_a.sql <<<'-- +goose Up
+CREATE TABLE a (x int);'
+mig "$O" 000003_c.sql <<<'-- +goose Up
+CREATE TABLE c (x int);'
+mkbin "$O"
+db=$(pg_newdb)
+run "$O/gosling" "$db" up
+mig "$O" 000002_b.sql <<<'-- +goose Up
+CREATE TABLE b (x int);'
+mkbin "$O"
+run "$O/gosling" "$db" up
+is "$rc:$(has_table "$db" b)" "4:f" "a pending migration below the newest applied is an error"
+like "$err" "000002_b.sql is pending but numbered below the newest applied version 3" "the out-of-order file is named"
+run "$O/gosling" "$db" up --allow-out-of-order
+is "$rc:$(rows "$db")" "0:1,2,3" "--allow-out-of-order applies it"
+
+# --- failure in the middle of the third of five --------------------------------
+F=$T/fail
+for i in 1 2 4 5; do
+	mig "$F" "00000${i}_t$i.sql" <<<"-- +goose Up
+CREATE TABLE t$i (x int);
+-- +goose Down
+DROP TABLE t$i;"
+done
+mig "$F" 000003_t3.sql <<'EOF'
+-- +goose Up
+CREATE TABLE t3 (x int);
+
+INSERT INTO t3
+SELECT x
+FROM no_such_table;
+CREATE TABLE t3b (x int);
+-- +goose Down
+DROP TABLE t3;
+EOF
+mkbin "$F"
+db=$(pg_newdb)
+run "$F/gosling" "$db" up --json
+is "$rc" 1 "a failing migration exits 1"
+is "$(rows "$db")" "1,2" "the first two stay applied"
+is "$(has_table "$db" t3)$(has_table "$db" t3b)" ff "nothing of the third remains"
+is "$(has_table "$db" t4)$(has_table "$db" t5)" ff "the fourth and fifth did not run"
+like "$(jq -r .error.message "$T/out")" 'unable to apply 000003_t3.sql statement 2 (line 6): relation "no_such_table" does not exist' \
+	"the error names file, statement and line"
+is "$(jq -r '.error.sqlstate + " " + .error.type + " " + (.error.statement|tostring) + " " + (.error.line|tostring)' "$T/out")" \
+	"42P01 Function.MigrationFailed 2 6" "the error carries SQLSTATE and its parts"
+is "$(jq -r '[.migrations[] | .name + "=" + .action] | join(",")' "$T/out")" \
+	"000001_t1.sql=applied,000002_t2.sql=applied,000003_t3.sql=failed,000004_t4.sql=not attempted,000005_t5.sql=not attempted" \
+	"the result says what was applied and what was not"
+like "$err" "sqlstate: 42P01" "the CLI prints the SQLSTATE"
+
+# a failing statement with hint and detail
+db=$(pg_newdb)
+H=$T/hint
+mig "$H" 000001_h.sql <<'EOF'
+-- +goose Up
+CREATE TABLE h (x int UNIQUE);
+INSERT INTO h VALUES (1), (1);
+EOF
+mkbin "$H"
+run "$H/gosling" "$db" up --json
+is "$(jq -r '.error.sqlstate + "|" + .error.detail' "$T/out")" "23505|Key (x)=(1) already exists." "the error carries PostgreSQL's detail"
+
+# --- NO TRANSACTION ------------------------------------------------------------
+N=$T/notx
+mig "$N" 000001_t.sql <<'EOF'
+-- +goose Up
+CREATE TABLE big (id int, v text);
+INSERT INTO big SELECT g, md5(g::text) FROM generate_series(1, 1000) g;
+EOF
+mig "$N" 000002_idx.sql <<'EOF'
+-- +goose NO TRANSACTION
+-- +goose Up
+CREATE INDEX CONCURRENTLY big_v ON big (v);
+CREATE INDEX CONCURRENTLY big_id ON big (id);
+-- +goose Down
+DROP INDEX CONCURRENTLY big_id;
+DROP INDEX CONCURRENTLY big_v;
+EOF
+mig "$N" 000003_after.sql <<'EOF'
+-- +goose Up
+CREATE TABLE after_idx (x int);
+EOF
+mkbin "$N"
+db=$(pg_newdb)
+run "$N/gosling" "$db" up
+is "$rc:$(rows "$db")" "0:1,2,3" "NO TRANSACTION with CREATE INDEX CONCURRENTLY applies"
+is "$(psql_q "$db" "SELECT count(*) FROM pg_index WHERE indrelid = 'big'::regclass AND indisvalid")" 2 "both concurrent indexes are valid"
+run "$N/gosling" "$db" down-to 1 --allow-down
+is "$rc:$(rows "$db"):$(psql_q "$db" "SELECT count(*) FROM pg_index WHERE indrelid = 'big'::regclass")" "0:1:0" \
+	"down runs DROP INDEX CONCURRENTLY statement by statement"
+
+# a NO TRANSACTION failure records where it stopped, and up resumes there
+N2=$T/notx2
+mig "$N2" 000001_nt.sql <<'EOF'
+-- +goose NO TRANSACTION
+-- +goose Up
+CREATE TABLE nt1 (x int);
+INSERT INTO nt_missing VALUES (1);
+CREATE TABLE nt3 (x int);
+EOF
+mkbin "$N2"
+db=$(pg_newdb)
+run "$N2/gosling" "$db" up
+is "$rc" 1 "a failing NO TRANSACTION migration exits 1"
+like "$err" "unable to apply 000001_nt.sql statement 2 (line 4)" "the NO TRANSACTION error names statement and line"
+is "$(psql_q "$db" "SELECT failed_statement FROM gosling_migrations WHERE version = 1")" 2 "the history records the statement that stopped it"
+is "$(has_table "$db" nt1)$(has_table "$db" nt3)" tf "statement 1 stays, statement 3 did not run"
+run "$N2/gosling" "$db" status
+like "$out" "stopped at statement 2" "status shows where it stopped"
+psql_q "$db" "CREATE TABLE nt_missing (x int)" >/dev/null
+run "$N2/gosling" "$db" up
+is "$rc:$(has_table "$db" nt3)" "0:t" "the next up resumes at the failed statement"
+is "$(psql_q "$db" "SELECT coalesce(failed_statement, 0) FROM gosling_migrations WHERE version = 1")" 0 "the row is complete now"
+
+# --- ENVSUB ------------------------------------------------------------------------
+E=$T/envsub
+mig "$E" 000001_e.sql <<'EOF'
+-- +goose Up
+-- +goose ENVSUB ON
+CREATE TABLE ${GOSLING_TEST_TABLE?} (x int);
+-- +goose ENVSUB OFF
+-- +goose Down
+DROP TABLE envt;
+EOF
+mkbin "$E"
+db=$(pg_newdb)
+unset GOSLING_TEST_TABLE
+run "$E/gosling" "$db" up
+is "$rc:$(has_table "$db" gosling_migrations)" "3:f" "an unset ENVSUB variable is a config error before any change"
+like "$err" "GOSLING_TEST_TABLE" "the error names the variable"
+GOSLING_TEST_TABLE=envt run "$E/gosling" "$db" up
+is "$rc:$(has_table "$db" envt)" "0:t" "ENVSUB expands from the environment at run time"
+
+# --- the lock ----------------------------------------------------------------------
+L=$T/lock
+for i in $(seq 2 21); do
+	mig "$L" "$(printf '%06d' "$i")_l.sql" <<<"-- +goose Up
+INSERT INTO runs VALUES ($i);
+SELECT pg_sleep(0.01);"
+done
+mig "$L" 000001_runs.sql <<<'-- +goose Up
+CREATE TABLE runs (v int);
+SELECT pg_sleep(0.2);'
+mkbin "$L"
+db=$(pg_newdb)
+pids=()
+for i in $(seq 8); do
+	DB_NAME=$db "$L/gosling" up >"$T/c$i.out" 2>&1 &
+	pids+=($!)
+done
+codes=
+for p in "${pids[@]}"; do
+	set +e
+	wait "$p"
+	codes="$codes$?"
+	set -e
+done
+is "$codes" 00000000 "8 concurrent ups all exit 0"
+is "$(psql_q "$db" "SELECT count(*) || ':' || count(DISTINCT v) FROM runs")" "20:20" "each migration ran exactly once"
+is "$(psql_q "$db" "SELECT count(*) FROM gosling_migrations")" 21 "each migration is recorded once"
+is "$(cat "$T"/c*.out | grep -c '^applied ')" 21 "progress lines: 21 applications in all"
+
+db=$(pg_newdb)
+key=$(DB_NAME=$db "$L/gosling" settings --json | jq -r '.[] | select(.name == "lock-key") | .default')
+psql -X -q -d "$db" -c "SELECT pg_advisory_lock($key); SELECT pg_sleep(8)" >/dev/null 2>&1 &
+holder=$!
+for _ in $(seq 50); do
+	[ "$(psql_q "$db" "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")" = 1 ] && break
+	sleep 0.1
+done
+t0=$(date +%s%N)
+run "$L/gosling" "$db" up --lock-wait 1
+t1=$(date +%s%N)
+is "$rc" 5 "waiting past --lock-wait exits with the lock-timeout code"
+like "$err" "unable to take the migration lock" "the lock timeout says so"
+ok "the wait was bounded (1 s .. 4 s)" test $(((t1 - t0) / 1000000)) -ge 1000 -a $(((t1 - t0) / 1000000)) -lt 4000
+is "$(has_table "$db" gosling_migrations)" f "a lock timeout changes nothing"
+kill "$holder" 2>/dev/null || true
+wait "$holder" 2>/dev/null || true
+run "$L/gosling" "$db" up
+is "$(psql_q "$db" "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")" 0 "the lock is released afterwards"
+
+# --- deadline -------------------------------------------------------------------
+S=$T/slow
+mig "$S" 000001_a.sql <<<'-- +goose Up
+CREATE TABLE fast (x int);'
+mig "$S" 000002_b.sql <<<'-- +goose Up
+CREATE TABLE slow (x int);
+SELECT pg_sleep(20);'
+mkbin "$S"
+db=$(pg_newdb)
+t0=$(date +%s%N)
+run "$S/gosling" "$db" up --json --deadline-ms $(( $(date +%s%3N) + 3000 )) --deadline-margin 1000
+t1=$(date +%s%N)
+is "$rc" 1 "a migration past the deadline fails"
+is "$(jq -r .error.sqlstate "$T/out")" 57014 "it was cancelled (SQLSTATE 57014)"
+is "$(rows "$db"):$(has_table "$db" slow)" "1:f" "what finished stays, the cancelled one is rolled back"
+ok "it stopped near the deadline" test $(((t1 - t0) / 1000000)) -lt 5000
+
+# --- round trips ---------------------------------------------------------------------
+# An up of 10 and of 200 pending migrations: count the queries the server receives
+# (log_statement = all on that database) and the client's send bursts (strace: runs
+# of sendto between reads that got data, so libpq writing one big message in several
+# chunks, with a would-block read in between, counts once).  Neither may grow with the number of migrations.
+round_trips() {
+	local n=$1 dir=$T/rt$1 d before
+	for i in $(seq "$n"); do
+		mig "$dir" "$(printf '%06d' "$i")_m.sql" <<<"-- +goose Up
+CREATE TABLE rt_$i (x int);
+INSERT INTO rt_$i VALUES ($i);
+-- +goose Down
+DROP TABLE rt_$i;"
+	done
+	mkbin "$dir"
+	d=$(pg_newdb)
+	psql_q "$d" "ALTER DATABASE $d SET log_statement = 'all'" >/dev/null
+	before=$(wc -l <"$PG_TMP/server.log")
+	if [ "$have_strace" = 1 ]; then
+		DB_NAME=$d strace -f -qq -e trace=sendto,recvfrom -o "$T/strace.$n" "$dir/gosling" up >/dev/null 2>&1
+	else
+		DB_NAME=$d "$dir/gosling" up >/dev/null 2>&1
+	fi
+	sleep 0.3	# let the server's log reach the file
+	[ "$(psql_q "$d" "SELECT count(*) FROM gosling_migrations")" = "$n" ] || echo "# up of $n did not apply $n" >&2
+	queries=$(tail -n +"$((before + 1))" "$PG_TMP/server.log" | grep -cE 'LOG:  (statement|execute [^:]*):')
+	bursts=-
+	[ "$have_strace" = 1 ] && bursts=$(awk '/sendto\(/ { if (!s) n++; s = 1; next } /recvfrom\(/ && !/EAGAIN/ { s = 0 } END { print n + 0 }' "$T/strace.$n")
+	echo "$queries $bursts"
+}
+have_strace=0
+command -v strace >/dev/null && strace -f -qq -e trace=sendto -o /dev/null true 2>/dev/null && have_strace=1
+read -r q10 b10 <<<"$(round_trips 10)"
+read -r q200 b200 <<<"$(round_trips 200)"
+echo "# queries received by the server: $q10 for 10 migrations, $q200 for 200"
+echo "# client send bursts (round trips): $b10 for 10 migrations, $b200 for 200"
+ok "the server receives as many queries for 200 migrations as for 10 ($q10, $q200)" test "$q10" -gt 0 -a "$q10" = "$q200"
+if [ "$have_strace" = 1 ]; then
+	ok "the client makes as many round trips for 200 migrations as for 10 ($b10, $b200)" test "$b10" -gt 0 -a "$b10" = "$b200"
+else
+	skip "the client makes as many round trips for 200 migrations as for 10" "strace cannot trace here"
+fi
+
+done_testing

@@ -1,0 +1,77 @@
+# tests/lib/pg.sh - a throwaway PostgreSQL 15 for a test suite (TAP from tests/lib/tap.sh).
+#
+#   . tests/lib/pg.sh
+#   pg_start                 # initdb in a temp dir, server on a free port, socket in that dir
+#   db=$(pg_newdb)           # a fresh, empty database per test
+#   psql_q "$db" 'SELECT 1'  # one value, unaligned
+#
+# It sources tests/lib/tap.sh for the TAP vocabulary (ok, is, like, skip, done_testing).
+#
+# The server runs as the `postgres` system user when we are root (initdb refuses
+# root); it stops, and the temp dir goes, on any exit.  Exports PGHOST, PGPORT, PGUSER.
+set -eu
+export LC_ALL=C
+. "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
+
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+PG_TMP=
+PG_AS=()
+
+pg_stop() {
+	[ -n "${PG_KEEP:-}" ] && { echo "# kept $PG_TMP" >&2; return; }
+	if [ -n "$PG_TMP" ] && [ -f "$PG_TMP/data/postmaster.pid" ]; then
+		"${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_TMP/data" -m immediate -w stop >/dev/null 2>&1 || true
+	fi
+	[ -n "$PG_TMP" ] && rm -rf "$PG_TMP"
+	PG_TMP=
+}
+
+# A port nobody listens on (TCP or our socket dir).
+pg_free_port() {
+	local p
+	for _ in $(seq 50); do
+		p=$((20000 + RANDOM % 20000))
+		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+pg_start() {
+	PG_TMP=$(mktemp -d /tmp/gosling-pg.XXXXXX)
+	trap 'pg_stop' EXIT
+	trap 'exit 130' INT TERM
+	if [ "$(id -u)" -eq 0 ]; then
+		chown postgres: "$PG_TMP"
+		chmod 755 "$PG_TMP"
+		PG_AS=(runuser -u postgres --)
+	else
+		PG_AS=(env)
+	fi
+	"${PG_AS[@]}" "$PG_BIN/initdb" -D "$PG_TMP/data" -U postgres -A trust -E UTF8 --no-locale \
+		>"$PG_TMP/initdb.log" 2>&1 || { cat "$PG_TMP/initdb.log" >&2; return 1; }
+	PGPORT=$(pg_free_port)
+	"${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_TMP/data" -l "$PG_TMP/server.log" -w -t 60 \
+		-o "-p $PGPORT -k $PG_TMP -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60 ${PG_OPTS:-}" \
+		start >/dev/null || { cat "$PG_TMP/server.log" >&2; return 1; }
+	export PGHOST=$PG_TMP PGPORT PGUSER=postgres
+	unset PGDATABASE PGPASSWORD DATABASE_URL DB_HOST DB_ADDRESS DB_PORT DB_NAME DB_USER DB_USERNAME \
+		DB_PASSWORD DB_SSLMODE
+}
+
+# A fresh database; prints its name.  (Called in $(...): the counter lives in a file.)
+pg_newdb() {
+	local seq name
+	seq=$(($(cat "$PG_TMP/dbseq" 2>/dev/null || echo 0) + 1))
+	echo "$seq" >"$PG_TMP/dbseq"
+	name="t$seq"
+	psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $name" >/dev/null
+	echo "$name"
+}
+
+# psql_q DB SQL: run SQL, print the result unaligned without headers.
+psql_q() {
+	psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$1" -c "$2"
+}
