@@ -61,7 +61,7 @@ row "invalid UTF-8: an encoded surrogate" 1 "surrogate/001_a.sql:2:9: error: inv
 # goose reads lines with bufio.Scanner and a 4 MiB buffer: a line and its '\n' must fit.
 folder long_line
 { printf -- "${up}SELECT '"; head -c $((4 * 1024 * 1024 - 10)) /dev/zero | tr '\0' a; printf "';\n"; } >long_line/001_a.sql
-row "a line of 4 MiB bytes (over goose's limit)" 1 \
+row "a line of 4 MiB (goose's limit: a line and its newline fit in 4 MiB)" 1 \
 	"long_line/001_a.sql:2:1: error: line is longer than goose's limit of 4194304 bytes" "${build[@]}" long_line
 folder max_line
 { printf -- "${up}SELECT '"; head -c $((4 * 1024 * 1024 - 11)) /dev/zero | tr '\0' a; printf "';\n"; } >max_line/001_a.sql
