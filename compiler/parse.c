@@ -686,8 +686,10 @@ static bool check_bytes(struct pfile *f, struct diag *d)
 			line++;
 			line_start = i + 1;
 		} else if (c == 0) {
-			diag_at(d, DIAG_ERROR, f->path, NULL, 0, line, (uint32_t)(i - line_start) + 1,
-				NULL, "NUL byte in migration file");
+			/* the line shows up to the NUL, the caret just after it */
+			diag_at(d, DIAG_ERROR, f->path, f->data, f->len, line, (uint32_t)(i - line_start) + 1,
+				"PostgreSQL cannot take a NUL byte in SQL text: remove it",
+				"NUL byte in migration file");
 			return false;
 		} else if (c >= 0x80) {
 			/* a valid sequence is 2-4 bytes of the right shape */
