@@ -12,6 +12,7 @@
 #include "bundle.h"
 #include "config.h"
 #include "engine.h"
+#include "lambda.h"
 #include "log.h"
 
 static const char usage_text[] =
@@ -172,6 +173,10 @@ main(int argc, char **argv)
 	const char *positional[2] = { NULL, NULL };
 	const char *event = NULL;
 	int npos = 0, code;
+
+	/* installed as Lambda's bootstrap: the Runtime API loop */
+	if (argc == 1 && getenv("AWS_LAMBDA_RUNTIME_API"))
+		return lambda_main(&gosling_bundle);
 
 	config_load(&cfg, env_get, NULL);
 	for (int i = 1; i < argc; i++) {

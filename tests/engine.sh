@@ -23,7 +23,7 @@ mig() {
 mkbin() {
 	"$ROOT/build/goslingc" build --quiet --out "$1/bundle.c" "$1" &&
 		cc -std=c11 -I"$ROOT/common" -o "$1/gosling" "$1/bundle.c" "$ROOT/build/libgosling-runtime.a" \
-			-lpq -ljansson -lcrypto
+			-lpq -ljansson -lcurl -lcrypto
 }
 
 # run BIN DB ARGS...: run gosling on DB; sets rc, out (stdout) and err (stderr).

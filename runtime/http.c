@@ -1,0 +1,280 @@
+/* http.c - HTTP requests through one reused libcurl easy handle. */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "http.h"
+
+#define HTTP_MAX_BODY_DEFAULT (16u << 20)
+
+struct http_client {
+	CURL *curl;
+};
+
+/* What the callbacks fill while one request runs. */
+struct exchange {
+	struct http_response *rs;
+	size_t cap;
+	size_t max;
+	bool too_long;
+	bool nomem;
+};
+
+bool
+http_global_init(void)
+{
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+}
+
+void
+http_global_cleanup(void)
+{
+	curl_global_cleanup();
+}
+
+struct http_client *
+http_client_new(void)
+{
+	struct http_client *c = calloc(1, sizeof *c);
+
+	if (!c)
+		return NULL;
+	c->curl = curl_easy_init();
+	if (!c->curl) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+http_client_free(struct http_client *c)
+{
+	if (!c)
+		return;
+	curl_easy_cleanup(c->curl);
+	free(c);
+}
+
+/*
+ * The CA bundle for HTTPS.  A static libcurl keeps the path of the machine it
+ * was built on (Debian's), which Amazon Linux 2023 does not have: look where
+ * the common distributions keep theirs, after SSL_CERT_FILE.
+ */
+static const char *
+ca_bundle(void)
+{
+	static const char *const paths[] = {
+		"/etc/pki/tls/certs/ca-bundle.crt",	/* Amazon Linux, Fedora, RHEL */
+		"/etc/ssl/certs/ca-certificates.crt",	/* Debian, Ubuntu, Alpine */
+		"/etc/ssl/cert.pem",			/* Alpine, macOS */
+	};
+	const char *e = getenv("SSL_CERT_FILE");
+
+	if (e && *e)
+		return e;
+	for (size_t i = 0; i < sizeof paths / sizeof *paths; i++)
+		if (access(paths[i], R_OK) == 0)
+			return paths[i];
+	return NULL;
+}
+
+static size_t
+on_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct exchange *x = arg;
+	struct http_response *rs = x->rs;
+	size_t len = size * n;
+
+	if (rs->len + len > x->max) {
+		x->too_long = true;
+		return 0;	/* makes libcurl fail with CURLE_WRITE_ERROR */
+	}
+	if (rs->len + len + 1 > x->cap) {
+		size_t cap = x->cap ? x->cap : 4096;
+		char *p;
+
+		while (cap < rs->len + len + 1)
+			cap *= 2;
+		p = realloc(rs->body, cap);
+		if (!p) {
+			x->nomem = true;
+			return 0;
+		}
+		rs->body = p;
+		x->cap = cap;
+	}
+	memcpy(rs->body + rs->len, data, len);
+	rs->len += len;
+	rs->body[rs->len] = '\0';
+	return len;
+}
+
+static void
+headers_clear(struct http_response *rs)
+{
+	for (size_t i = 0; i < rs->nheaders; i++) {
+		free((char *)rs->headers[i].name);
+		free((char *)rs->headers[i].value);
+	}
+	free(rs->headers);
+	rs->headers = NULL;
+	rs->nheaders = 0;
+}
+
+static size_t
+trim_len(const char *s, size_t len)
+{
+	while (len > 0 && (s[len - 1] == '\r' || s[len - 1] == '\n' || s[len - 1] == ' ' || s[len - 1] == '\t'))
+		len--;
+	return len;
+}
+
+/* One header line at a time; a status line starts a new set (after a 100 Continue, say). */
+static size_t
+on_header(char *data, size_t size, size_t n, void *arg)
+{
+	struct exchange *x = arg;
+	struct http_response *rs = x->rs;
+	size_t len = size * n;
+	const char *colon;
+	struct http_header *h;
+	size_t nlen, voff;
+
+	if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+		headers_clear(rs);
+		return len;
+	}
+	colon = memchr(data, ':', len);
+	if (!colon)
+		return len;	/* the blank line that ends the headers */
+	nlen = trim_len(data, (size_t)(colon - data));
+	voff = (size_t)(colon - data) + 1;
+	while (voff < len && (data[voff] == ' ' || data[voff] == '\t'))
+		voff++;
+	h = realloc(rs->headers, (rs->nheaders + 1) * sizeof *h);
+	if (!h) {
+		x->nomem = true;
+		return 0;
+	}
+	rs->headers = h;
+	h = &rs->headers[rs->nheaders];
+	h->name = strndup(data, nlen);
+	h->value = strndup(data + voff, trim_len(data + voff, len - voff));
+	if (!h->name || !h->value) {
+		free((char *)h->name);
+		free((char *)h->value);
+		x->nomem = true;
+		return 0;
+	}
+	rs->nheaders++;
+	return len;
+}
+
+bool
+http_do(struct http_client *c, const struct http_request *rq, struct http_response *rs)
+{
+	struct exchange x = { .rs = rs, .max = rq->max_body ? rq->max_body : HTTP_MAX_BODY_DEFAULT };
+	struct curl_slist *hl = NULL;
+	CURL *h = c->curl;
+	CURLcode rc;
+	bool ok = false;
+
+	memset(rs, 0, sizeof *rs);
+	for (size_t i = 0; i < rq->nheaders; i++) {
+		char line[1024];
+		struct curl_slist *nl;
+
+		snprintf(line, sizeof line, "%s: %s", rq->headers[i].name, rq->headers[i].value);
+		if (!(nl = curl_slist_append(hl, line)))
+			goto nomem;
+		hl = nl;
+	}
+	if (rq->body) {
+		/* the Runtime API answers at once: no "Expect: 100-continue" round trip */
+		struct curl_slist *nl = curl_slist_append(hl, "Expect:");
+
+		if (!nl)
+			goto nomem;
+		hl = nl;
+	}
+
+	curl_easy_reset(h);
+	curl_easy_setopt(h, CURLOPT_URL, rq->url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 1L);
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, rq->timeout_ms);
+	if (rq->connect_timeout_ms)
+		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, rq->connect_timeout_ms);
+	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+	if (strncmp(rq->url, "https:", 6) == 0 && ca_bundle())
+		curl_easy_setopt(h, CURLOPT_CAINFO, ca_bundle());
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
+	if (strcmp(rq->method, "GET") == 0) {
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	} else if (strcmp(rq->method, "POST") == 0) {
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body ? rq->body : "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(rq->body ? rq->len : 0));
+	} else {
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
+		if (rq->body) {
+			curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body);
+			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->len);
+		}
+	}
+
+	rc = curl_easy_perform(h);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	if (x.nomem)
+		goto nomem;
+	if (x.too_long) {
+		snprintf(rs->error, sizeof rs->error, "%s %s: response body longer than %zu bytes", rq->method,
+			 rq->url, x.max);
+		goto out;
+	}
+	if (rc != CURLE_OK) {
+		snprintf(rs->error, sizeof rs->error, "%s %s: %s", rq->method, rq->url, curl_easy_strerror(rc));
+		goto out;
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
+	if (!rs->body) {
+		rs->body = calloc(1, 1);
+		if (!rs->body)
+			goto nomem;
+	}
+	ok = true;
+	goto out;
+nomem:
+	snprintf(rs->error, sizeof rs->error, "%s %s: out of memory", rq->method, rq->url);
+out:
+	curl_slist_free_all(hl);
+	return ok;
+}
+
+const char *
+http_header(const struct http_response *rs, const char *name)
+{
+	for (size_t i = rs->nheaders; i-- > 0;)
+		if (strcasecmp(rs->headers[i].name, name) == 0)
+			return rs->headers[i].value;
+	return NULL;
+}
+
+void
+http_response_free(struct http_response *rs)
+{
+	headers_clear(rs);
+	free(rs->body);
+	rs->body = NULL;
+	rs->len = 0;
+}

@@ -1,0 +1,791 @@
+/*
+ * lambda.c - the Lambda Runtime API loop and event decoding.
+ *
+ * One process serves many invocations: everything an invocation allocates
+ * (the event, the engine's result, the JSON) is freed before the next /next.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "bundle.h"
+#include "config.h"
+#include "db.h"
+#include "engine.h"
+#include "http.h"
+#include "lambda.h"
+#include "log.h"
+#include "sigv4.h"
+
+#define API_VERSION "2018-06-01"
+#define MAX_PAYLOAD (6u * 1024 * 1024)	/* Lambda's limit on a synchronous response */
+#define POST_TIMEOUT_MS 30000L
+#define CONNECT_TIMEOUT_MS 5000L
+
+struct lambda {
+	const struct bundle *b;
+	struct http_client *http;
+	char base[512];			/* http://host:port/2018-06-01/runtime */
+	struct config cfg;
+	int64_t connect_timeout;	/* the configured connect-timeout, in seconds */
+	int64_t margin;			/* the configured deadline-margin, in ms */
+	uint32_t applied;		/* per invocation: migrations applied or rolled back */
+};
+
+/* What the Runtime API said about one post. */
+enum post_outcome { POST_OK, POST_REJECTED, POST_FATAL };
+
+/* --- event decoding ----------------------------------------------------------- */
+
+static bool bad(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static bool
+bad(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+static const char *
+json_kind(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "an integer";
+	case JSON_REAL: return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE: return "a boolean";
+	case JSON_NULL: return "null";
+	}
+	return "a value";
+}
+
+static bool
+decode_string(const char *field, json_t *v, char *out, size_t outlen, char *err, size_t errlen)
+{
+	if (!json_is_string(v))
+		return bad(err, errlen, "field \"%s\" must be a string, not %s", field, json_kind(v));
+	if (json_string_length(v) == 0)
+		return bad(err, errlen, "field \"%s\" must not be empty", field);
+	if (json_string_length(v) >= outlen)
+		return bad(err, errlen, "field \"%s\" is longer than %zu bytes", field, outlen - 1);
+	if (strlen(json_string_value(v)) != json_string_length(v))
+		return bad(err, errlen, "field \"%s\" contains a NUL character", field);
+	memcpy(out, json_string_value(v), json_string_length(v) + 1);
+	return true;
+}
+
+static bool
+decode_bool(const char *field, json_t *v, bool *out, char *err, size_t errlen)
+{
+	if (!json_is_boolean(v))
+		return bad(err, errlen, "field \"%s\" must be true or false, not %s", field, json_kind(v));
+	*out = json_is_true(v);
+	return true;
+}
+
+/* A version: a non-negative integer, or a string of digits (as engine_request_parse_json takes it). */
+static bool
+decode_version(json_t *v, int64_t *out, char *err, size_t errlen)
+{
+	if (json_is_integer(v) && json_integer_value(v) >= 0) {
+		*out = json_integer_value(v);
+		return true;
+	}
+	if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+		char *end;
+		long long n;
+
+		errno = 0;
+		n = strtoll(s, &end, 10);
+		if (*s >= '0' && *s <= '9' && !*end && !errno && strspn(s, "0123456789") == strlen(s) &&
+		    strlen(s) == json_string_length(v)) {
+			*out = n;
+			return true;
+		}
+	}
+	return bad(err, errlen, "field \"version\" must be a non-negative integer (or a string of digits), not %s",
+		   json_is_integer(v) ? "a negative one" : json_is_string(v) ? "that string" : json_kind(v));
+}
+
+static bool
+decode_codedeploy(json_t *o, struct lambda_event *ev, char *err, size_t errlen)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(o, key, v) {
+		if (strcmp(key, "DeploymentId") == 0) {
+			if (!decode_string(key, v, ev->deployment_id, sizeof ev->deployment_id, err, errlen))
+				return false;
+		} else if (strcmp(key, "LifecycleEventHookExecutionId") == 0) {
+			if (!decode_string(key, v, ev->hook_execution_id, sizeof ev->hook_execution_id, err, errlen))
+				return false;
+		} else {
+			return bad(err, errlen, "unknown field \"%s\" in a CodeDeploy lifecycle hook event", key);
+		}
+	}
+	if (!ev->deployment_id[0])
+		return bad(err, errlen, "field \"DeploymentId\" is required in a CodeDeploy lifecycle hook event");
+	if (!ev->hook_execution_id[0])
+		return bad(err, errlen,
+			   "field \"LifecycleEventHookExecutionId\" is required in a CodeDeploy lifecycle hook event");
+	ev->kind = LAMBDA_CODEDEPLOY;
+	ev->req.command = ENGINE_UP;
+	return true;
+}
+
+/* Terraform's aws_lambda_invocation with lifecycle_scope = "CRUD" adds {"tf": {"action", "prev_input"}}. */
+static bool
+decode_tf(json_t *tf, struct lambda_event *ev, char *err, size_t errlen)
+{
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(tf))
+		return bad(err, errlen, "field \"tf\" must be an object, not %s", json_kind(tf));
+	json_object_foreach(tf, key, v) {
+		if (strcmp(key, "action") == 0) {
+			if (!decode_string("tf.action", v, ev->tf_action, sizeof ev->tf_action, err, errlen))
+				return false;
+			if (strcmp(ev->tf_action, "create") != 0 && strcmp(ev->tf_action, "update") != 0 &&
+			    strcmp(ev->tf_action, "delete") != 0)
+				return bad(err, errlen,
+					   "field \"tf.action\" must be \"create\", \"update\" or \"delete\", not \"%s\"",
+					   ev->tf_action);
+		} else if (strcmp(key, "prev_input") != 0) {
+			/* prev_input is the input of the previous apply: whatever it was, it is not ours to judge */
+			return bad(err, errlen, "unknown field \"tf.%s\"", key);
+		}
+	}
+	if (!ev->tf_action[0])
+		return bad(err, errlen, "field \"tf.action\" is required when \"tf\" is given");
+	return true;
+}
+
+bool
+lambda_event_decode(const char *body, size_t len, struct lambda_event *ev, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *o, *v;
+	const char *key;
+	bool ok = false;
+
+	memset(ev, 0, sizeof *ev);
+	ev->kind = LAMBDA_COMMAND;
+	ev->req.command = ENGINE_UP;
+	o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!o)
+		return bad(err, errlen, "the event is not valid JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+			   jerr.column);
+	if (!json_is_object(o)) {
+		bad(err, errlen, "the event must be a JSON object, not %s", json_kind(o));
+		goto out;
+	}
+	if (json_object_get(o, "DeploymentId") || json_object_get(o, "LifecycleEventHookExecutionId")) {
+		ok = decode_codedeploy(o, ev, err, errlen);
+		goto out;
+	}
+	json_object_foreach(o, key, v) {
+		if (strcmp(key, "command") == 0) {
+			char name[32];
+
+			if (!decode_string(key, v, name, sizeof name, err, errlen))
+				goto out;
+			if (!engine_command_parse(name, &ev->req.command)) {
+				bad(err, errlen,
+				    "field \"command\": unknown command \"%s\" (up, up-to, down, down-to, redo, status, "
+				    "verify, plan, baseline, version, list)", name);
+				goto out;
+			}
+		} else if (strcmp(key, "version") == 0) {
+			if (!decode_version(v, &ev->req.version, err, errlen))
+				goto out;
+			ev->req.has_version = true;
+		} else if (strcmp(key, "allow_down") == 0) {
+			if (!decode_bool(key, v, &ev->req.allow_down, err, errlen))
+				goto out;
+		} else if (strcmp(key, "allow_out_of_order") == 0) {
+			if (!decode_bool(key, v, &ev->req.allow_out_of_order, err, errlen))
+				goto out;
+		} else if (strcmp(key, "tf") == 0) {
+			if (!decode_tf(v, ev, err, errlen))
+				goto out;
+		} else {
+			bad(err, errlen, "unknown field \"%s\" (the event takes command, version, allow_down, "
+				"allow_out_of_order and Terraform's tf)", key);
+			goto out;
+		}
+	}
+	if (ev->req.has_version && !engine_command_needs_version(ev->req.command) &&
+	    ev->req.command != ENGINE_PLAN) {
+		bad(err, errlen, "field \"version\" does not apply to \"%s\"", engine_command_name(ev->req.command));
+		goto out;
+	}
+	if (!ev->req.has_version && engine_command_needs_version(ev->req.command)) {
+		bad(err, errlen, "field \"version\" is required by \"%s\"", engine_command_name(ev->req.command));
+		goto out;
+	}
+	if (strcmp(ev->tf_action, "delete") == 0)
+		ev->kind = LAMBDA_TF_DELETE;
+	ok = true;
+out:
+	json_decref(o);
+	return ok;
+}
+
+/* --- the Runtime API ------------------------------------------------------------ */
+
+static enum post_outcome
+post(struct lambda *l, const char *path, const char *error_type, const char *body, size_t len)
+{
+	char url[1024], ua[128];
+	struct http_header h[3];
+	size_t nh = 0;
+	struct http_request rq = {
+		.method = "POST", .url = url, .headers = h, .body = body, .len = len,
+		.timeout_ms = POST_TIMEOUT_MS, .connect_timeout_ms = CONNECT_TIMEOUT_MS, .max_body = 1u << 20,
+	};
+	struct http_response rs;
+	enum post_outcome out;
+
+	snprintf(url, sizeof url, "%s%s", l->base, path);
+	snprintf(ua, sizeof ua, "gosling/%s", l->b->compiler_version);
+	h[nh++] = (struct http_header){ "User-Agent", ua };
+	h[nh++] = (struct http_header){ "Content-Type", "application/json" };
+	if (error_type)
+		h[nh++] = (struct http_header){ "Lambda-Runtime-Function-Error-Type", error_type };
+	rq.nheaders = nh;
+	if (!http_do(l->http, &rq, &rs)) {
+		log_error("unable to reach the runtime api: %s", rs.error);
+		out = POST_FATAL;
+	} else if (rs.status == 202 || rs.status == 200) {
+		out = POST_OK;
+	} else if (rs.status >= 500) {
+		log_error("the runtime api answered POST %s with %ld: %.300s", path, rs.status, rs.body);
+		out = POST_FATAL;
+	} else {
+		/* 400 (unknown request id), 403 (wrong state), 413 (too large): this invocation is lost, not the loop */
+		log_error("the runtime api rejected POST %s with %ld: %.300s", path, rs.status, rs.body);
+		out = POST_REJECTED;
+	}
+	http_response_free(&rs);
+	return out;
+}
+
+/*
+ * The error document: Lambda's standard errorMessage/errorType/stackTrace, plus
+ * the engine's result (what was applied and what was not) when there is one.
+ */
+static char *
+error_body(const char *type, const char *message, const char *result_json)
+{
+	json_t *o = json_pack("{s:s, s:s, s:[]}", "errorMessage", message, "errorType", type, "stackTrace");
+	char *s = NULL;
+
+	if (!o)
+		return NULL;
+	if (result_json) {
+		json_t *r = json_loads(result_json, 0, NULL);
+
+		if (r)
+			json_object_set_new(o, "result", r);
+	}
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return s;
+}
+
+static enum post_outcome
+post_error(struct lambda *l, const char *id, const char *type, const char *message, const char *result_json)
+{
+	char path[512];
+	char *body = error_body(type, message, result_json);
+	enum post_outcome out;
+
+	if (body && strlen(body) > MAX_PAYLOAD) {
+		free(body);
+		body = error_body(type, message, NULL);
+	}
+	if (!body) {
+		log_error("out of memory");
+		return POST_FATAL;
+	}
+	log_error("%s: %s", type, message);
+	snprintf(path, sizeof path, "/invocation/%s/error", id);
+	out = post(l, path, type, body, strlen(body));
+	free(body);
+	return out;
+}
+
+static enum post_outcome
+post_response(struct lambda *l, const char *id, const char *json)
+{
+	char path[512];
+
+	if (strlen(json) > MAX_PAYLOAD)
+		return post_error(l, id, "Function.ResponseSizeTooLarge",
+				  "the result is larger than lambda's 6 MB response limit: ask for less "
+				  "(plan up-to a version, or status)", NULL);
+	snprintf(path, sizeof path, "/invocation/%s/response", id);
+	return post(l, path, NULL, json, strlen(json));
+}
+
+static void
+init_error(struct lambda *l, const char *type, const char *message)
+{
+	char *body = error_body(type, message, NULL);
+
+	log_error("%s: %s", type, message);
+	if (body)
+		(void)post(l, "/init/error", type, body, strlen(body));
+	free(body);
+}
+
+/* --- one invocation ---------------------------------------------------------- */
+
+static void
+on_progress(const struct engine_progress *ev, void *arg)
+{
+	struct lambda *l = arg;
+
+	if (strcmp(ev->action, "applied") == 0 || strcmp(ev->action, "rolled back") == 0)
+		l->applied++;
+	if (ev->duration_ms >= 0)
+		log_info("%s %s (%u/%u, %lld ms)", ev->action, ev->name, ev->index, ev->total,
+			 (long long)ev->duration_ms);
+	else
+		log_info("%s %s (%u/%u)", ev->action, ev->name, ev->index, ev->total);
+}
+
+static bool
+parse_i64(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (!s || !*s)
+		return false;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* Keep the connection attempt inside the invocation: connect-timeout never outlives the deadline. */
+static bool
+fit_connect_timeout(struct lambda *l, int64_t deadline_ms)
+{
+	int64_t t = l->connect_timeout;
+	char buf[32];
+
+	if (deadline_ms) {
+		int64_t left = (deadline_ms - l->margin - db_now_ms()) / 1000;
+
+		if (left < 1)
+			left = 1;
+		if (t == 0 || left < t)
+			t = left;
+	}
+	snprintf(buf, sizeof buf, "%lld", (long long)t);
+	return config_set(&l->cfg, SET_CONNECT_TIMEOUT, buf);
+}
+
+/* AWS's service endpoint override (the SDKs' AWS_ENDPOINT_URL_<SERVICE>), else the regional one. */
+static void
+codedeploy_endpoint(const char *region, char *url, size_t urllen, char *host, size_t hostlen)
+{
+	const char *e = getenv("AWS_ENDPOINT_URL_CODEDEPLOY");
+	const char *h;
+	size_t n;
+
+	if (!e || !*e)
+		e = getenv("AWS_ENDPOINT_URL");
+	if (e && *e && (h = strstr(e, "://")) != NULL) {
+		h += 3;
+		n = strcspn(h, "/");
+		snprintf(host, hostlen, "%.*s", (int)n, h);
+		snprintf(url, urllen, "%.*s/", (int)(h - e + (ptrdiff_t)n), e);
+		return;
+	}
+	snprintf(host, hostlen, "codedeploy.%s.amazonaws.com", region);
+	snprintf(url, urllen, "https://%s/", host);
+}
+
+/*
+ * codedeploy_report - PutLifecycleEventHookExecutionStatus: tell CodeDeploy how
+ * the hook went, with a SigV4-signed request and the function's credentials
+ * (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION,
+ * which Lambda sets).  The deployment waits for this call.
+ */
+static bool
+codedeploy_report(struct lambda *l, const struct lambda_event *ev, const char *status, int64_t deadline,
+		  char *err, size_t errlen)
+{
+	static const char target[] = "CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus";
+	static const char ctype[] = "application/x-amz-json-1.1";
+	const char *region = getenv("AWS_REGION");
+	struct sigv4_credentials cr = {
+		.access_key_id = getenv("AWS_ACCESS_KEY_ID"),
+		.secret_access_key = getenv("AWS_SECRET_ACCESS_KEY"),
+		.session_token = getenv("AWS_SESSION_TOKEN"),
+	};
+	struct sigv4_result sig = { 0 };
+	struct http_response rs = { 0 };
+	char url[512], host[256];
+	char *body = NULL;
+	json_t *o;
+	bool ok = false;
+	long timeout = 10000;
+
+	if (!region || !*region)
+		region = getenv("AWS_DEFAULT_REGION");
+	if (!region || !*region || !cr.access_key_id || !*cr.access_key_id || !cr.secret_access_key ||
+	    !*cr.secret_access_key) {
+		snprintf(err, errlen, "no AWS credentials and region in the environment "
+			 "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION)");
+		return false;
+	}
+	codedeploy_endpoint(region, url, sizeof url, host, sizeof host);
+	o = json_pack("{s:s, s:s, s:s}", "deploymentId", ev->deployment_id, "lifecycleEventHookExecutionId",
+		      ev->hook_execution_id, "status", status);
+	body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (!body) {
+		snprintf(err, errlen, "out of memory");
+		return false;
+	}
+	{
+		struct sigv4_header sh[] = { { "host", host }, { "content-type", ctype }, { "x-amz-target", target } };
+		struct sigv4_request sr = {
+			.method = "POST", .path = "/", .headers = sh, .nheaders = 3, .payload = body,
+			.payload_len = strlen(body), .region = region, .service = "codedeploy", .time = time(NULL),
+		};
+
+		if (!sigv4_sign(&sr, &cr, &sig)) {
+			snprintf(err, errlen, "unable to sign the request to codedeploy");
+			goto out;
+		}
+	}
+	if (deadline) {
+		int64_t left = deadline - db_now_ms();
+
+		timeout = left < 1000 ? 1000 : left < timeout ? (long)left : timeout;
+	}
+	{
+		struct http_header hh[3 + 3];
+		size_t nh = 0;
+		struct http_request rq = {
+			.method = "POST", .url = url, .headers = hh, .body = body, .len = strlen(body),
+			.timeout_ms = timeout, .connect_timeout_ms = CONNECT_TIMEOUT_MS, .max_body = 1u << 20,
+		};
+
+		hh[nh++] = (struct http_header){ "Content-Type", ctype };
+		hh[nh++] = (struct http_header){ "X-Amz-Target", target };
+		for (size_t i = 0; i < sig.nheaders && nh < sizeof hh / sizeof *hh; i++)
+			hh[nh++] = (struct http_header){ sig.headers[i].name, sig.headers[i].value };
+		rq.nheaders = nh;
+		if (!http_do(l->http, &rq, &rs)) {
+			snprintf(err, errlen, "unable to reach codedeploy: %s", rs.error);
+			goto out;
+		}
+	}
+	if (rs.status != 200) {
+		snprintf(err, errlen, "codedeploy answered PutLifecycleEventHookExecutionStatus with %ld: %.300s",
+			 rs.status, rs.body);
+		goto out;
+	}
+	ok = true;
+	log_info("reported %s to codedeploy for deployment %s", status, ev->deployment_id);
+out:
+	http_response_free(&rs);
+	sigv4_result_free(&sig);
+	free(body);
+	return ok;
+}
+
+/* The engine's JSON with a "codedeploy" member added. */
+static char *
+with_codedeploy(const char *json, const struct lambda_event *ev, const char *status, bool reported,
+		const char *why)
+{
+	json_t *o = json_loads(json, 0, NULL), *cd;
+	char *s = NULL;
+
+	if (!o)
+		return NULL;
+	cd = json_pack("{s:s, s:s, s:s, s:b}", "deployment_id", ev->deployment_id, "hook_execution_id",
+		       ev->hook_execution_id, "status", status, "reported", reported);
+	if (cd && !reported)
+		json_object_set_new(cd, "error", json_string(why));
+	if (cd) {
+		json_object_set_new(o, "codedeploy", cd);
+		s = json_dumps(o, JSON_COMPACT);
+	}
+	json_decref(o);
+	return s;
+}
+
+/* Run one event; false when the loop must stop. */
+static bool
+invoke(struct lambda *l, const struct http_response *next)
+{
+	const char *id = http_header(next, "Lambda-Runtime-Aws-Request-Id");
+	const char *deadline_h = http_header(next, "Lambda-Runtime-Deadline-Ms");
+	const char *arn = http_header(next, "Lambda-Runtime-Invoked-Function-Arn");
+	const char *trace = http_header(next, "Lambda-Runtime-Trace-Id");
+	struct lambda_event ev;
+	struct engine_result res;
+	char err[1024], msg[4096];
+	char *json = NULL;
+	int64_t deadline = 0, start = db_now_ms();
+	enum post_outcome out;
+
+	if (!id || !*id || strlen(id) > 256 || strpbrk(id, "/?#% ")) {
+		log_error("the runtime api sent an event without a usable Lambda-Runtime-Aws-Request-Id");
+		return false;
+	}
+	if (trace && *trace)
+		setenv("_X_AMZN_TRACE_ID", trace, 1);
+	else
+		unsetenv("_X_AMZN_TRACE_ID");
+	if (deadline_h && !parse_i64(deadline_h, &deadline)) {
+		log_warn("ignoring Lambda-Runtime-Deadline-Ms \"%.40s\": not a number", deadline_h);
+		deadline = 0;
+	}
+	log_debug("invocation %s of %s, deadline in %lld ms, _X_AMZN_TRACE_ID=%s", id,
+		  arn ? arn : "(no function arn)", deadline ? (long long)(deadline - start) : -1LL,
+		  getenv("_X_AMZN_TRACE_ID") ? getenv("_X_AMZN_TRACE_ID") : "(unset)");
+
+	if (!lambda_event_decode(next->body, next->len, &ev, err, sizeof err)) {
+		snprintf(msg, sizeof msg, "bad event: %s", err);
+		return post_error(l, id, engine_status_reason(ENGINE_BAD_REQUEST), msg, NULL) != POST_FATAL;
+	}
+	if (ev.kind == LAMBDA_TF_DELETE) {
+		/* terraform destroy: the migrations stay; dropping a schema is not this function's job */
+		json_t *o = json_pack("{s:n, s:b, s:s, s:s, s:s}", "command", "ok", true, "status", "ok",
+				      "tf_action", "delete", "message", "terraform destroy: nothing to do");
+
+		log_info("tf.action is delete: nothing to do");
+		json = o ? json_dumps(o, JSON_COMPACT) : NULL;
+		json_decref(o);
+		if (!json)
+			return false;
+		out = post_response(l, id, json);
+		free(json);
+		return out != POST_FATAL;
+	}
+
+	ev.req.deadline_ms = deadline;
+	ev.req.progress = on_progress;
+	ev.req.progress_arg = l;
+	l->applied = 0;
+	if (!fit_connect_timeout(l, deadline)) {
+		log_error("out of memory");
+		return false;
+	}
+	log_info("%s%s%s", engine_command_name(ev.req.command),
+		 ev.kind == LAMBDA_CODEDEPLOY ? " for codedeploy deployment " : "",
+		 ev.kind == LAMBDA_CODEDEPLOY ? ev.deployment_id : "");
+	engine_run(&l->cfg, l->b, &ev.req, &res);
+	json = engine_result_json(&res);
+	if (!json) {
+		engine_result_free(&res);
+		log_error("out of memory");
+		return false;
+	}
+	if (ev.kind == LAMBDA_CODEDEPLOY) {
+		const char *status = res.status == ENGINE_OK ? "Succeeded" : "Failed";
+		bool reported = codedeploy_report(l, &ev, status, deadline, err, sizeof err);
+		char *j2 = with_codedeploy(json, &ev, status, reported, err);
+
+		if (j2) {
+			free(json);
+			json = j2;
+		}
+		if (!reported && res.status == ENGINE_OK) {
+			/* the deployment would wait an hour for a status that never comes: fail loudly now */
+			snprintf(msg, sizeof msg, "migrations applied, but unable to report Succeeded to codedeploy: %s",
+				 err);
+			out = post_error(l, id, engine_status_reason(ENGINE_CONFIG_ERROR), msg, json);
+			free(json);
+			engine_result_free(&res);
+			return out != POST_FATAL;
+		}
+		if (!reported)
+			log_error("unable to report Failed to codedeploy: %s", err);
+	}
+	if (res.status == ENGINE_OK) {
+		log_info("%s: ok, %u migration%s, version %lld -> %lld (%lld ms)", engine_command_name(res.command),
+			 l->applied, l->applied == 1 ? "" : "s", (long long)res.version_before,
+			 (long long)res.version_after, (long long)(db_now_ms() - start));
+		out = post_response(l, id, json);
+	} else {
+		const struct engine_error *e = &res.error;
+		int n = snprintf(msg, sizeof msg, "%s", e->message[0] ? e->message : engine_status_name(res.status));
+
+		if (e->detail[0] && n > 0 && (size_t)n < sizeof msg)
+			n += snprintf(msg + n, sizeof msg - (size_t)n, "; detail: %s", e->detail);
+		if (e->hint[0] && n > 0 && (size_t)n < sizeof msg)
+			n += snprintf(msg + n, sizeof msg - (size_t)n, "; hint: %s", e->hint);
+		if (e->sqlstate[0] && n > 0 && (size_t)n < sizeof msg)
+			snprintf(msg + n, sizeof msg - (size_t)n, " (sqlstate %s)", e->sqlstate);
+		out = post_error(l, id, engine_status_reason(res.status), msg, json);
+	}
+	free(json);
+	engine_result_free(&res);
+	return out != POST_FATAL;
+}
+
+/* --- the loop ------------------------------------------------------------------ */
+
+static const char *
+env_get(const char *name, void *arg)
+{
+	(void)arg;
+	return getenv(name);
+}
+
+/* AWS_LAMBDA_LOG_LEVEL (TRACE, DEBUG, INFO, WARN, ERROR, FATAL) wins over gosling's own log-level. */
+static void
+setup_log(const struct config *cfg)
+{
+	static const struct {
+		const char *name;
+		enum log_level level;
+	} aws[] = {
+		{ "trace", LOG_DEBUG }, { "debug", LOG_DEBUG }, { "info", LOG_INFO },
+		{ "warn", LOG_WARN },	{ "error", LOG_ERROR }, { "fatal", LOG_ERROR },
+	};
+	const char *fmt = config_str(cfg, SET_LOG_FORMAT), *lv = getenv("AWS_LAMBDA_LOG_LEVEL");
+	enum log_level level = LOG_INFO;
+	bool found = false;
+
+	if (lv && *lv) {
+		for (size_t i = 0; i < sizeof aws / sizeof *aws && !found; i++) {
+			if (strcasecmp(lv, aws[i].name) == 0) {
+				level = aws[i].level;
+				found = true;
+			}
+		}
+	}
+	if (!found && cfg->value[SET_LOG_LEVEL] && !log_parse_level(cfg->value[SET_LOG_LEVEL], &level))
+		level = LOG_INFO;
+	log_init(fmt && strcasecmp(fmt, "json") == 0 ? LOG_JSON : LOG_TEXT, level);
+}
+
+/* Is any database named at all?  Lambda has no local socket to fall back on. */
+static bool
+has_database(const struct config *cfg)
+{
+	static const char *const pg[] = { "PGHOST", "PGHOSTADDR", "PGSERVICE" };
+
+	if (cfg->value[SET_DATABASE_URL] || cfg->value[SET_HOST] || cfg->value[SET_SECRET_ARN])
+		return true;
+	for (size_t i = 0; i < sizeof pg / sizeof *pg; i++) {
+		const char *v = getenv(pg[i]);
+
+		if (v && *v)
+			return true;
+	}
+	return false;
+}
+
+static int
+loop(struct lambda *l)
+{
+	char url[600], ua[128];
+	struct http_header h[1];
+
+	snprintf(url, sizeof url, "%s/invocation/next", l->base);
+	snprintf(ua, sizeof ua, "gosling/%s", l->b->compiler_version);
+	h[0] = (struct http_header){ "User-Agent", ua };
+	for (;;) {
+		/* no timeout: the sandbox is frozen between invocations, and /next blocks until there is one */
+		struct http_request rq = {
+			.method = "GET", .url = url, .headers = h, .nheaders = 1, .timeout_ms = 0,
+			.connect_timeout_ms = CONNECT_TIMEOUT_MS, .max_body = 2 * MAX_PAYLOAD,
+		};
+		struct http_response rs;
+		bool go_on;
+
+		if (!http_do(l->http, &rq, &rs)) {
+			log_error("unable to get the next invocation: %s", rs.error);
+			http_response_free(&rs);
+			return 1;
+		}
+		if (rs.status != 200) {
+			log_error("the runtime api answered GET /invocation/next with %ld: %.300s", rs.status, rs.body);
+			http_response_free(&rs);
+			return 1;
+		}
+		go_on = invoke(l, &rs);
+		http_response_free(&rs);
+		if (!go_on)
+			return 1;
+	}
+}
+
+int
+lambda_main(const struct bundle *b)
+{
+	const char *api = getenv("AWS_LAMBDA_RUNTIME_API");
+	struct lambda l = { .b = b };
+	char err[512];
+	int code = 1;
+
+	config_load(&l.cfg, env_get, NULL);
+	setup_log(&l.cfg);
+	if (!api || !*api || strlen(api) > 256) {
+		log_error("AWS_LAMBDA_RUNTIME_API is not a usable host:port");
+		config_free(&l.cfg);
+		return 1;
+	}
+	snprintf(l.base, sizeof l.base, "http://%s/" API_VERSION "/runtime", api);
+	if (!http_global_init()) {
+		log_error("unable to initialise libcurl");
+		config_free(&l.cfg);
+		return 1;
+	}
+	l.http = http_client_new();
+	if (!l.http) {
+		log_error("out of memory");
+		goto out;
+	}
+	/* no database work here: only what can be known without one */
+	if (!config_check(&l.cfg, err, sizeof err)) {
+		init_error(&l, engine_status_reason(ENGINE_CONFIG_ERROR), err);
+		goto out;
+	}
+	if (!has_database(&l.cfg)) {
+		init_error(&l, engine_status_reason(ENGINE_CONFIG_ERROR),
+			   "no database configured: set DATABASE_URL, DB_HOST (or DB_ADDRESS) with DB_NAME and DB_USER, "
+			   "DB_SECRET_ARN, or PGHOST");
+		goto out;
+	}
+	l.connect_timeout = config_int(&l.cfg, SET_CONNECT_TIMEOUT);
+	l.margin = config_int(&l.cfg, SET_DEADLINE_MARGIN);
+	log_info("ready: %u migrations, bundle %s", b->count, b->build_id);
+	code = loop(&l);
+out:
+	http_client_free(l.http);
+	http_global_cleanup();
+	config_free(&l.cfg);
+	return code;
+}

@@ -1,0 +1,63 @@
+/*
+ * lambda.h - gosling as an AWS Lambda custom runtime (provided.al2023): the
+ * Runtime API loop (2018-06-01) and the decoding of the events it serves.
+ *
+ * main() calls lambda_main() when AWS_LAMBDA_RUNTIME_API is set and there are
+ * no arguments.  The loop asks /runtime/invocation/next for an event (no
+ * timeout), turns it into a struct engine_request, runs the engine with the
+ * invocation's deadline and answers /response with the engine's JSON, or /error
+ * with {"errorType": "Function.MigrationFailed", "errorMessage": ...}.
+ * Configuration unusable before the first event goes to /runtime/init/error.
+ * No database work happens during init: the engine connects per invocation
+ * and has closed its connections before the answer is posted.
+ *
+ * Events:
+ *   {}                                         up
+ *   {"command": "up-to", "version": 3}         any engine command, with its arguments
+ *   {"DeploymentId": ..., "LifecycleEventHookExecutionId": ...}
+ *                                              CodeDeploy hook: up, then report the status
+ *   {..., "tf": {"action": "delete", "prev_input": ...}}
+ *                                              Terraform aws_lambda_invocation (CRUD): delete does nothing
+ * Anything else (unknown keys, wrong types, unknown commands, duplicate keys,
+ * trailing junk) is Function.BadRequest naming the field, before any connection.
+ */
+#ifndef GOSLING_LAMBDA_H
+#define GOSLING_LAMBDA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "bundle.h"	/* MUSTCHECK */
+#include "engine.h"
+
+enum lambda_event_kind {
+	LAMBDA_COMMAND,		/* run req */
+	LAMBDA_CODEDEPLOY,	/* run req (up), then report to CodeDeploy */
+	LAMBDA_TF_DELETE,	/* Terraform destroy: nothing to do */
+};
+
+struct lambda_event {
+	enum lambda_event_kind kind;
+	struct engine_request req;	/* deadline and progress are the loop's to set */
+	char tf_action[16];		/* "create", "update", "delete"; empty when not Terraform's */
+	char deployment_id[128];	/* CodeDeploy */
+	char hook_execution_id[512];
+};
+
+/*
+ * lambda_event_decode - decode one event (len bytes of JSON) into *ev.  On a
+ * bad event returns false with a message naming the field in err, e.g.
+ *   field "version" must be a non-negative integer
+ */
+bool lambda_event_decode(const char *body, size_t len, struct lambda_event *ev, char *err, size_t errlen)
+	MUSTCHECK;
+
+/*
+ * lambda_main - run the Runtime API loop against the endpoint in
+ * AWS_LAMBDA_RUNTIME_API ("host:port") with bundle b.  Returns only when the
+ * loop cannot go on (init error, a 500 from the Runtime API, a broken
+ * connection): the process's exit code, never 0.
+ */
+int lambda_main(const struct bundle *b);
+
+#endif

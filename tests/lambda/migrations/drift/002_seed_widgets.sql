@@ -1,0 +1,6 @@
+-- +goose Up
+INSERT INTO widgets (id, name) VALUES (1, 'sprocket');
+INSERT INTO widgets (id, name) VALUES (2, 'COG');
+
+-- +goose Down
+DELETE FROM widgets WHERE id IN (1, 2);
