@@ -59,47 +59,6 @@ engine_command_parse(const char *name, enum engine_command *out)
 }
 
 bool
-engine_request_parse_json(const char *json, struct engine_request *req, char *err, size_t errlen)
-{
-	json_error_t jerr;
-	json_t *o = json_loads(json, JSON_REJECT_DUPLICATES, &jerr), *v;
-	bool ok = false;
-
-	req->command = ENGINE_UP;
-	req->has_version = false;
-	if (!o || !json_is_object(o)) {
-		snprintf(err, errlen, "invalid request: %s", o ? "not a JSON object" : jerr.text);
-		goto out;
-	}
-	if ((v = json_object_get(o, "command")) != NULL &&
-	    (!json_is_string(v) || !engine_command_parse(json_string_value(v), &req->command))) {
-		snprintf(err, errlen, "invalid request: unknown command %s",
-			 json_is_string(v) ? json_string_value(v) : "(not a string)");
-		goto out;
-	}
-	if ((v = json_object_get(o, "version")) != NULL && !json_is_null(v)) {
-		char *end = NULL;
-
-		if (json_is_integer(v)) {
-			req->version = json_integer_value(v);
-		} else if (json_is_string(v) && *json_string_value(v)) {
-			req->version = strtoll(json_string_value(v), &end, 10);
-		}
-		if ((!json_is_integer(v) && (!end || *end)) || req->version < 0) {
-			snprintf(err, errlen, "invalid request: version must be a non-negative integer");
-			goto out;
-		}
-		req->has_version = true;
-	}
-	req->allow_down = json_is_true(json_object_get(o, "allow_down"));
-	req->allow_out_of_order = json_is_true(json_object_get(o, "allow_out_of_order"));
-	ok = true;
-out:
-	json_decref(o);
-	return ok;
-}
-
-bool
 engine_command_needs_version(enum engine_command c)
 {
 	return c == ENGINE_UP_TO || c == ENGINE_DOWN_TO || c == ENGINE_BASELINE;

@@ -158,19 +158,6 @@ char *engine_result_json(const struct engine_result *res);
 const char *engine_command_name(enum engine_command c);
 bool engine_command_parse(const char *name, enum engine_command *out);
 
-/*
- * engine_request_parse_json - a command event, as the Lambda face receives it:
- *   {}                                   up
- *   {"command": "up-to", "version": 5}   version as a number or a string of digits
- *   {"command": "down", "allow_down": true}
- *   {"command": "up", "allow_out_of_order": true}
- * Other keys are ignored (events carry more).  Sets command, version, has_version,
- * allow_down and allow_out_of_order; the caller sets deadline and progress.  On
- * failure writes "invalid request: ..." to err: answer it as ENGINE_BAD_REQUEST.
- */
-bool engine_request_parse_json(const char *json, struct engine_request *req, char *err,
-			       size_t errlen) MUSTCHECK;
-
 /* engine_command_needs_version - up-to, down-to and baseline need a version. */
 bool engine_command_needs_version(enum engine_command c);
 

@@ -97,7 +97,7 @@ decode_bool(const char *field, json_t *v, bool *out, char *err, size_t errlen)
 	return true;
 }
 
-/* A version: a non-negative integer, or a string of digits (as engine_request_parse_json takes it). */
+/* A version: a non-negative integer, or a string of digits (as the CLI takes it). */
 static bool
 decode_version(json_t *v, int64_t *out, char *err, size_t errlen)
 {

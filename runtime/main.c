@@ -258,10 +258,19 @@ main(int argc, char **argv)
 			fprintf(stderr, "gosling: error: --event replaces the command\n");
 			goto usage_error;
 		}
-		if (!engine_request_parse_json(event, &req, err, sizeof err)) {
+		/* the same strict decoder as the Lambda face: an event means the same here */
+		struct lambda_event ev;
+
+		if (!lambda_event_decode(event, strlen(event), &ev, err, sizeof err)) {
 			fprintf(stderr, "gosling: error: %s\n", err);
 			goto usage_error;
 		}
+		if (ev.kind == LAMBDA_TF_DELETE) {
+			fprintf(stderr, "gosling: Terraform delete: nothing to do\n");
+			config_free(&cfg);
+			return 0;
+		}
+		req = ev.req;
 	}
 	if (settings_cmd) {
 		if (json) {

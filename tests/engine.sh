@@ -181,6 +181,9 @@ like "$out" "5  lock timeout" "--help documents the exit codes"
 # the same requests as Lambda events
 db=$(pg_newdb)
 run "$B/gosling" "$db" --event '{"command": "up-to", "version": "2", "other": 1}'
+is "$rc:$(has_table "$db" gosling_migrations)" "2:f" "an event with an unknown field is a bad request, as in Lambda, and changes nothing"
+like "$(cat "$T/err")" '"other"' "... naming the field"
+run "$B/gosling" "$db" --event '{"command": "up-to", "version": "2"}'
 is "$rc:$(rows "$db")" "0:1,2" "an event {\"command\":\"up-to\",\"version\":\"2\"} applies up to 2"
 run "$B/gosling" "$db" --event '{"command": "down"}'
 is "$rc:$(rows "$db")" "2:1,2" "an event down without allow_down is a bad request"
