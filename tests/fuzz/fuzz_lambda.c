@@ -2,13 +2,12 @@
  * fuzz_lambda.c - libFuzzer target over what the Lambda loop reads from the
  * Runtime API: the header lines of a /next response as libcurl hands them over
  * (http_response_header_line), the invocation's headers (lambda_next_headers),
- * and the event in its body (lambda_event_decode), plus the CLI's --event
- * decoder (engine_request_parse_json) on the same body.
+ * and the event in its body (lambda_event_decode, which the CLI's --event
+ * uses too).
  *
  * The input is a raw response: header lines up to the first empty line, then
  * the body.  Seeds are in tests/fuzz/seeds/lambda/.
  */
-#include "engine.h"
 #include "http.h"
 #include "lambda.h"
 
@@ -36,7 +35,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct http_response rs;
 	struct lambda_next nx;
 	struct lambda_event ev;
-	struct engine_request req;
 	size_t pos = 0;
 	char err[1024], *body;
 
@@ -79,10 +77,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (ev.kind == LAMBDA_TF_DELETE && strcmp(ev.tf_action, "delete") != 0) {
 		abort();
 	}
-	memset(&req, 0, sizeof req);
-	err[0] = '\0';
-	if (!engine_request_parse_json(body, &req, err, sizeof err) && !err[0])
-		abort();
 	free(body);
 	http_response_free(&rs);
 	return 0;
