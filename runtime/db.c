@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cacert.h"
 #include "config.h"
 #include "db.h"
 #include "log.h"
@@ -268,6 +269,16 @@ params_add(struct params *p, const char *key, const char *val)
 	}
 }
 
+/* The value of key in p, or NULL. */
+static const char *
+params_get(const struct params *p, const char *key)
+{
+	for (int i = 0; i < p->n; i++)
+		if (strcmp(p->key[i], key) == 0)
+			return p->val[i];
+	return NULL;
+}
+
 static void
 params_add_setting(struct params *p, const struct config *cfg, enum setting_id id, const char *key,
 		   bool flags)
@@ -336,6 +347,8 @@ db_connect(const struct config *cfg, const char *purpose, PGconn **out, struct d
 	for (size_t i = 0; i < sizeof map / sizeof *map; i++)
 		params_add_setting(&p, cfg, map[i].id, map[i].key, true);
 	params_add(&p, "connect_timeout", config_str(cfg, SET_CONNECT_TIMEOUT));
+	/* verify-ca / verify-full and no CA file named: the compiled-in bundle, else the system's */
+	params_add(&p, "sslrootcert", cacert_libpq_root(params_get(&p, "sslmode"), params_get(&p, "sslrootcert")));
 	/* Session hardening: who we are, and one encoding whatever the environment says. */
 	params_add(&p, "application_name", "gosling");
 	params_add(&p, "client_encoding", "UTF8");

@@ -717,15 +717,22 @@ struct batch_ctx {
 	struct step *steps;
 };
 
+/* A step has committed: its item's state and action say so, then the progress line. */
+static void
+step_done(struct run *r, struct step *s, int64_t ms)
+{
+	s->item->state = s->down ? "pending" : "applied";
+	s->item->action = s->down ? "rolled back" : "applied";
+	s->item->duration_ms = ms;
+	progress(r, s->item, s->item->action);
+}
+
 static void
 batch_done(size_t unit, int64_t ms, void *arg)
 {
 	struct batch_ctx *c = arg;
-	struct step *s = &c->steps[unit];
 
-	s->item->action = s->down ? "rolled back" : "applied";
-	s->item->duration_ms = ms;
-	progress(c->r, s->item, s->item->action);
+	step_done(c->r, &c->steps[unit], ms);
 }
 
 /* Transactional steps [0, n) in one simple query: one round trip for all of them. */
@@ -815,9 +822,7 @@ run_single(struct run *r, struct step *s)
 			goto fail;
 	if (!db_commit(r->conn, &e))
 		goto fail;
-	s->item->action = s->down ? "rolled back" : "applied";
-	s->item->duration_ms = db_now_ms() - t0;
-	progress(r, s->item, s->item->action);
+	step_done(r, s, db_now_ms() - t0);
 	return true;
 fail:
 	db_rollback(r->conn);

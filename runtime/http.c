@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "cacert.h"
 #include "http.h"
 
 #define HTTP_MAX_BODY_DEFAULT (16u << 20)
@@ -57,29 +58,6 @@ http_client_free(struct http_client *c)
 		return;
 	curl_easy_cleanup(c->curl);
 	free(c);
-}
-
-/*
- * The CA bundle for HTTPS.  A static libcurl keeps the path of the machine it
- * was built on (Debian's), which Amazon Linux 2023 does not have: look where
- * the common distributions keep theirs, after SSL_CERT_FILE.
- */
-static const char *
-ca_bundle(void)
-{
-	static const char *const paths[] = {
-		"/etc/pki/tls/certs/ca-bundle.crt",	/* Amazon Linux, Fedora, RHEL */
-		"/etc/ssl/certs/ca-certificates.crt",	/* Debian, Ubuntu, Alpine */
-		"/etc/ssl/cert.pem",			/* Alpine, macOS */
-	};
-	const char *e = getenv("SSL_CERT_FILE");
-
-	if (e && *e)
-		return e;
-	for (size_t i = 0; i < sizeof paths / sizeof *paths; i++)
-		if (access(paths[i], R_OK) == 0)
-			return paths[i];
-	return NULL;
 }
 
 static size_t
@@ -219,8 +197,8 @@ http_do(struct http_client *c, const struct http_request *rq, struct http_respon
 	if (rq->connect_timeout_ms)
 		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, rq->connect_timeout_ms);
 	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-	if (strncmp(rq->url, "https:", 6) == 0 && ca_bundle())
-		curl_easy_setopt(h, CURLOPT_CAINFO, ca_bundle());
+	if (strncmp(rq->url, "https:", 6) == 0 && cacert_system())
+		curl_easy_setopt(h, CURLOPT_CAINFO, cacert_system());
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);

@@ -7,6 +7,7 @@
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 . tests/lib/pg.sh
+. tests/lib/gosling.sh	# GOSLING_TEST_ARCH=x86_64|aarch64: the dist build (arm64 under qemu)
 
 pg_start
 T=$PG_TMP/t
@@ -19,11 +20,10 @@ mig() {
 	cat >"$1/$2"
 }
 
-# mkbin DIR: compile DIR's migrations into DIR/gosling.
+# mkbin DIR: compile DIR's migrations into DIR/gosling (for GOSLING_TEST_ARCH).
 mkbin() {
 	"$ROOT/build/goslingc" build --quiet --out "$1/bundle.c" "$1" &&
-		cc -std=c11 -I"$ROOT/common" -o "$1/gosling" "$1/bundle.c" "$ROOT/build/libgosling-runtime.a" \
-			-lpq -ljansson -lcurl -lcrypto
+		gosling_link "$1/gosling" "$1/bundle.c"
 }
 
 # run BIN DB ARGS...: run gosling on DB; sets rc, out (stdout) and err (stderr).

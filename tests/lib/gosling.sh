@@ -1,0 +1,50 @@
+# tests/lib/gosling.sh - link a gosling of a test's own bundle, for the build under test.
+#
+#   . tests/lib/gosling.sh
+#   gosling_link OUT BUNDLE.c     # OUT runs like build/gosling
+#
+# GOSLING_TEST_ARCH picks the build the suites exercise:
+#   (unset), host   build/libgosling-runtime.a with the system's shared libpq, jansson, curl
+#   x86_64          the `ninja dist` bootstrap's objects (build/dist/x86_64/libgosling-runtime.a)
+#                   linked statically against build/deps/x86_64, as build/dist/x86_64/bootstrap is
+#   aarch64         the same for arm64, cross-compiled; OUT is a wrapper that runs the arm64
+#                   program (OUT.aarch64) under qemu-aarch64 -L /usr/aarch64-linux-gnu
+# The dist variants need `ninja dist` first.  GOSLING_TEST_ARCH_NAME says which in test names.
+GOSLING_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+GOSLING_TEST_ARCH=${GOSLING_TEST_ARCH:-host}
+case $GOSLING_TEST_ARCH in
+host) GOSLING_TEST_ARCH_NAME= ;;
+x86_64) GOSLING_TEST_ARCH_NAME="x86_64 static bootstrap: " ;;
+aarch64) GOSLING_TEST_ARCH_NAME="arm64 bootstrap under qemu: " ;;
+*) echo "Bail out! GOSLING_TEST_ARCH=$GOSLING_TEST_ARCH (host, x86_64 or aarch64)"; exit 2 ;;
+esac
+
+# gosling_deps_libs ARCH: build/deps/ARCH/libs.txt with absolute archive paths
+gosling_deps_libs() {
+	local f
+	for f in $(cat "$GOSLING_ROOT/build/deps/$1/libs.txt"); do
+		case $f in build/*) printf '%s ' "$GOSLING_ROOT/$f" ;; *) printf '%s ' "$f" ;; esac
+	done
+}
+
+gosling_link() {
+	local out=$1 src=$2
+	case $GOSLING_TEST_ARCH in
+	host)
+		cc -std=c11 -I"$GOSLING_ROOT/common" -o "$out" "$src" "$GOSLING_ROOT/build/libgosling-runtime.a" \
+			-lpq -ljansson -lcurl -lcrypto
+		;;
+	x86_64)
+		# shellcheck disable=SC2046
+		gcc -std=c11 -I"$GOSLING_ROOT/common" -o "$out" "$src" \
+			"$GOSLING_ROOT/build/dist/x86_64/libgosling-runtime.a" $(gosling_deps_libs x86_64)
+		;;
+	aarch64)
+		# shellcheck disable=SC2046
+		aarch64-linux-gnu-gcc -std=c11 -I"$GOSLING_ROOT/common" -o "$out.aarch64" "$src" \
+			"$GOSLING_ROOT/build/dist/aarch64/libgosling-runtime.a" $(gosling_deps_libs aarch64) &&
+			printf '#!/bin/sh\nexec qemu-aarch64 -L /usr/aarch64-linux-gnu %s "$@"\n' "$out.aarch64" >"$out" &&
+			chmod +x "$out"
+		;;
+	esac
+}
