@@ -123,7 +123,7 @@ assert files[0]["up"][0]["sql"] == "SELECT '"'"'it'"''"'s; fine'"'"';"
 
 # --- ninja: incremental, restat, no relink -----------------------------------
 mkdir "$tmp/repo"
-cp -r build.ninja compiler common runtime migrations gen "$tmp/repo/"
+cp -r build.ninja dist.ninja compiler common runtime migrations gen scripts "$tmp/repo/"
 top=$PWD
 cd "$tmp/repo"
 if ! ninja build/gosling >/dev/null 2>&1; then
