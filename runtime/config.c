@@ -24,11 +24,12 @@ const struct setting settings[SET_COUNT] = {
 	[SET_SSLMODE] = { "sslmode", "DB_SSLMODE", NULL, NULL, SETTING_STRING,
 		"disable, allow, prefer, require, verify-ca or verify-full (else PGSSLMODE, else prefer)" },
 	[SET_SSLROOTCERT] = { "sslrootcert", "DB_SSLROOTCERT", NULL, NULL, SETTING_STRING,
-		"CA certificate file for verify-ca / verify-full (else PGSSLROOTCERT)" },
+		"CA certificate file for verify-ca / verify-full (else PGSSLROOTCERT, else the compiled-in CA bundle)" },
 	[SET_SECRET_ARN] = { "secret-arn", "DB_SECRET_ARN", NULL, NULL, SETTING_STRING,
-		"Secrets Manager secret holding the credentials (JSON: host, port, dbname, username, password)" },
+		"Secrets Manager secret (ARN or name) read per run: its JSON username, password, host, port, dbname "
+		"fill what is not configured" },
 	[SET_IAM_AUTH] = { "iam-auth", "DB_IAM_AUTH", NULL, "false", SETTING_BOOL,
-		"authenticate with an RDS IAM token computed from the function's credentials" },
+		"authenticate with an RDS IAM token computed from the function's credentials (sslmode require or stronger)" },
 	[SET_CONNECT_TIMEOUT] = { "connect-timeout", "GOSLING_CONNECT_TIMEOUT", NULL, "10", SETTING_INT,
 		"seconds to wait for a connection" },
 	[SET_SCHEMA] = { "schema", "GOSLING_SCHEMA", NULL, "public", SETTING_STRING,
@@ -87,6 +88,16 @@ config_find(const char *name, enum setting_id *id)
 	return false;
 }
 
+/* Free an owned value; a secret one (a password, an IAM token) is wiped first. */
+static void
+owned_free(struct config *cfg, int id)
+{
+	if (cfg->owned[id] && settings[id].kind == SETTING_SECRET)
+		explicit_bzero(cfg->owned[id], strlen(cfg->owned[id]));
+	free(cfg->owned[id]);
+	cfg->owned[id] = NULL;
+}
+
 bool
 config_set(struct config *cfg, enum setting_id id, const char *value)
 {
@@ -94,11 +105,37 @@ config_set(struct config *cfg, enum setting_id id, const char *value)
 
 	if (!copy)
 		return false;
-	free(cfg->owned[id]);
+	owned_free(cfg, id);
 	cfg->owned[id] = copy;
 	cfg->value[id] = copy;
 	cfg->source[id] = "flag";
 	return true;
+}
+
+bool
+config_fill(struct config *cfg, enum setting_id id, const char *value, const char *source, bool *filled)
+{
+	char *copy;
+
+	*filled = false;
+	if (cfg->value[id] && !(cfg->source[id] && strcmp(cfg->source[id], "default") == 0))
+		return true;
+	if (!(copy = strdup(value)))
+		return false;
+	owned_free(cfg, id);
+	cfg->owned[id] = copy;
+	cfg->value[id] = copy;
+	cfg->source[id] = source;
+	*filled = true;
+	return true;
+}
+
+void
+config_derive(struct config *dst, const struct config *src)
+{
+	memcpy(dst->value, src->value, sizeof dst->value);
+	memcpy(dst->source, src->source, sizeof dst->source);
+	memset(dst->owned, 0, sizeof dst->owned);
 }
 
 static bool
@@ -235,10 +272,8 @@ config_bool(const struct config *cfg, enum setting_id id)
 void
 config_free(struct config *cfg)
 {
-	for (int i = 0; i < SET_COUNT; i++) {
-		free(cfg->owned[i]);
-		cfg->owned[i] = NULL;
-	}
+	for (int i = 0; i < SET_COUNT; i++)
+		owned_free(cfg, i);
 }
 
 char *

@@ -74,6 +74,23 @@ bool config_find(const char *name, enum setting_id *id) MUSTCHECK;
 bool config_set(struct config *cfg, enum setting_id id, const char *value) MUSTCHECK;
 
 /*
+ * config_fill - set a value (copied) only where the configuration has none
+ * (unset, or only the built-in default), recording source ("secret"); *filled
+ * says whether it did.  So explicit settings win over what is filled in, and a
+ * filled value ranks with the DB_* variables: below DATABASE_URL and flags,
+ * above libpq's PG* variables.
+ */
+bool config_fill(struct config *cfg, enum setting_id id, const char *value, const char *source,
+		 bool *filled) MUSTCHECK;
+
+/*
+ * config_derive - make dst a per-invocation copy of src: dst borrows src's
+ * values (keep src alive and unchanged while dst is used), owns only what is
+ * set on it afterwards, and is released with config_free.
+ */
+void config_derive(struct config *dst, const struct config *src);
+
+/*
  * config_check - validate every set value against its kind (integers, booleans,
  * sslmode, identifiers); on failure writes "invalid value for --lock-wait: ..." to err.
  */
@@ -84,7 +101,7 @@ const char *config_str(const struct config *cfg, enum setting_id id);
 int64_t config_int(const struct config *cfg, enum setting_id id);
 bool config_bool(const struct config *cfg, enum setting_id id);
 
-/* config_free - free what config_set and config_load allocated. */
+/* config_free - free what config_set and config_fill allocated; secret values are wiped first. */
 void config_free(struct config *cfg);
 
 /*

@@ -1343,6 +1343,17 @@ out:
 }
 
 void
+engine_result_fail(struct engine_result *res, const struct bundle *b, enum engine_command c, enum engine_status s,
+		   const char *message)
+{
+	memset(res, 0, sizeof *res);
+	res->command = c;
+	res->build_id = b->build_id;
+	res->status = s;
+	snprintf(res->error.message, sizeof res->error.message, "%s", message);
+}
+
+void
 engine_result_free(struct engine_result *res)
 {
 	for (size_t i = 0; i < res->nitems; i++) {

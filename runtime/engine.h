@@ -138,6 +138,14 @@ struct engine_result {
 bool engine_run(const struct config *cfg, const struct bundle *b,
 		const struct engine_request *req, struct engine_result *res);
 
+/*
+ * engine_result_fail - fill *res as engine_run does when command c fails before
+ * it reaches the database (credentials that cannot be resolved, say): status s,
+ * the message, nothing applied.  Free it with engine_result_free as usual.
+ */
+void engine_result_fail(struct engine_result *res, const struct bundle *b, enum engine_command c,
+			enum engine_status s, const char *message);
+
 /* engine_result_free - free what engine_run allocated in res. */
 void engine_result_free(struct engine_result *res);
 

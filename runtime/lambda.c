@@ -22,6 +22,7 @@
 #include "http.h"
 #include "lambda.h"
 #include "log.h"
+#include "secrets.h"
 #include "sigv4.h"
 
 #define API_VERSION "2018-06-01"
@@ -622,7 +623,18 @@ invoke(struct lambda *l, const struct http_response *next)
 	log_info("%s%s%s", engine_command_name(ev.req.command),
 		 ev.kind == LAMBDA_CODEDEPLOY ? " for codedeploy deployment " : "",
 		 ev.kind == LAMBDA_CODEDEPLOY ? ev.deployment_id : "");
-	engine_run(&l->cfg, l->b, &ev.req, &res);
+	if (ev.req.command == ENGINE_LIST) {
+		engine_run(&l->cfg, l->b, &ev.req, &res);
+	} else {
+		/* credentials per invocation: a rotated secret is read again, a token is fresh */
+		struct config run;
+
+		if (secrets_resolve(&l->cfg, &run, l->http, deadline, err, sizeof err))
+			engine_run(&run, l->b, &ev.req, &res);
+		else
+			engine_result_fail(&res, l->b, ev.req.command, ENGINE_CONFIG_ERROR, err);
+		config_free(&run);
+	}
 	json = engine_result_json(&res);
 	if (!json) {
 		engine_result_free(&res);

@@ -12,8 +12,10 @@
 #include "bundle.h"
 #include "config.h"
 #include "engine.h"
+#include "http.h"
 #include "lambda.h"
 #include "log.h"
+#include "secrets.h"
 
 static const char usage_text[] =
 	"usage: gosling [options] [command [version]]\n"
@@ -162,6 +164,41 @@ parse_version(const char *s, int64_t *v)
 	return *s && !*end && *v >= 0;
 }
 
+/* The engine, with the credentials the secret and IAM authentication give (none for list). */
+static void
+run_command(const struct config *cfg, const struct engine_request *req, struct engine_result *res)
+{
+	struct http_client *http = NULL;
+	struct config run;
+	char err[1024];
+
+	if (req->command == ENGINE_LIST) {
+		engine_run(cfg, &gosling_bundle, req, res);
+		return;
+	}
+	if (config_str(cfg, SET_SECRET_ARN)) {
+		if (!http_global_init()) {
+			engine_result_fail(res, &gosling_bundle, req->command, ENGINE_CONFIG_ERROR,
+					   "unable to initialise libcurl");
+			return;
+		}
+		if (!(http = http_client_new())) {
+			engine_result_fail(res, &gosling_bundle, req->command, ENGINE_CONFIG_ERROR, "out of memory");
+			http_global_cleanup();
+			return;
+		}
+	}
+	if (secrets_resolve(cfg, &run, http, req->deadline_ms, err, sizeof err))
+		engine_run(&run, &gosling_bundle, req, res);
+	else
+		engine_result_fail(res, &gosling_bundle, req->command, ENGINE_CONFIG_ERROR, err);
+	config_free(&run);
+	if (http) {
+		http_client_free(http);
+		http_global_cleanup();
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -295,7 +332,7 @@ main(int argc, char **argv)
 	req.progress = on_progress;
 	req.progress_arg = &json;
 
-	engine_run(&cfg, &gosling_bundle, &req, &res);
+	run_command(&cfg, &req, &res);
 	if (json) {
 		char *s = engine_result_json(&res);
 

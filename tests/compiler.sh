@@ -123,7 +123,8 @@ assert files[0]["up"][0]["sql"] == "SELECT '"'"'it'"''"'s; fine'"'"';"
 
 # --- ninja: incremental, restat, no relink -----------------------------------
 mkdir "$tmp/repo"
-cp -r build.ninja dist.ninja compiler common runtime migrations gen scripts "$tmp/repo/"
+# every tracked file, so the scratch tree builds exactly as a checkout does
+git ls-files -z | tar --null -T - -cf - | tar -xf - -C "$tmp/repo"
 top=$PWD
 cd "$tmp/repo"
 if ! ninja build/gosling >/dev/null 2>&1; then

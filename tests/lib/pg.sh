@@ -5,6 +5,8 @@
 #   db=$(pg_newdb)           # a fresh, empty database per test
 #   psql_q "$db" 'SELECT 1'  # one value, unaligned
 #
+# PG_OPTS adds server options (-c ssl=on ...); PG_HBA, lines put first in pg_hba.conf.
+#
 # It sources tests/lib/tap.sh for the TAP vocabulary (ok, is, like, skip, done_testing).
 #
 # The server runs as the `postgres` system user when we are root (initdb refuses
@@ -52,6 +54,11 @@ pg_start() {
 	fi
 	"${PG_AS[@]}" "$PG_BIN/initdb" -D "$PG_TMP/data" -U postgres -A trust -E UTF8 --no-locale \
 		>"$PG_TMP/initdb.log" 2>&1 || { cat "$PG_TMP/initdb.log" >&2; return 1; }
+	if [ -n "${PG_HBA:-}" ]; then
+		# lines that come first in pg_hba.conf (first match wins), e.g. password auth over TLS
+		printf '%s\n' "$PG_HBA" | cat - "$PG_TMP/data/pg_hba.conf" >"$PG_TMP/pg_hba.conf" &&
+			cat "$PG_TMP/pg_hba.conf" >"$PG_TMP/data/pg_hba.conf" && rm -f "$PG_TMP/pg_hba.conf"
+	fi
 	PGPORT=$(pg_free_port)
 	"${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_TMP/data" -l "$PG_TMP/server.log" -w -t 60 \
 		-o "-p $PGPORT -k $PG_TMP -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60 ${PG_OPTS:-}" \

@@ -1,0 +1,58 @@
+/*
+ * secrets.h - database credentials from AWS, resolved per invocation (the
+ * CLI's one run, each Lambda event; never during Lambda's init):
+ *
+ *   DB_SECRET_ARN   Secrets Manager GetSecretValue over HTTPS (TLS verified,
+ *                   SigV4-signed with the function's credentials).  The
+ *                   secret's SecretString is a JSON object that may carry
+ *                   username, password, host, port (number or string), dbname
+ *                   and engine; each fills the setting only where the
+ *                   configuration has none (explicit configuration wins).
+ *   DB_IAM_AUTH     an RDS IAM authentication token, computed locally (SigV4
+ *                   presign, 15 minutes), is the password; sslmode is at least
+ *                   require.
+ *
+ * AWS settings come from the environment as the SDKs read them:
+ * AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION (else
+ * AWS_DEFAULT_REGION; a secret ARN's own region wins), and the endpoint
+ * override AWS_ENDPOINT_URL_SECRETS_MANAGER (else AWS_ENDPOINT_URL), which
+ * must be https://.  The HTTPS client trusts SSL_CERT_FILE, else the system's
+ * CA bundle (runtime/http.c).
+ *
+ * Nothing here logs or returns a password, a token, a secret key or the
+ * secret's text: errors carry AWS's __type and message, the secret's ARN and
+ * the names of fields, never values.
+ */
+#ifndef GOSLING_SECRETS_H
+#define GOSLING_SECRETS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bundle.h"	/* MUSTCHECK */
+
+struct config;
+struct http_client;
+
+/*
+ * secrets_resolve - derive run from base (config_derive) and fill in what the
+ * secret and IAM authentication give.  http may be NULL when base sets no
+ * secret.  deadline_ms (ms since the epoch, 0 = none) bounds the HTTPS call.
+ * run is always initialised: release it with config_free(run), success or not.
+ * On failure writes the reason to err, e.g.
+ *   unable to read secret arn:aws:secretsmanager:...:secret:db: ResourceNotFoundException:
+ *   Secrets Manager can't find the specified secret.
+ * to be answered as a configuration error (Function.ConfigError, exit 3).
+ */
+bool secrets_resolve(const struct config *base, struct config *run, struct http_client *http, int64_t deadline_ms,
+		     char *err, size_t errlen) MUSTCHECK;
+
+/*
+ * secrets_apply_json - fill run from a SecretString (len bytes): the part of
+ * secrets_resolve after the HTTPS call.  label names the secret in messages.
+ */
+bool secrets_apply_json(struct config *run, const char *label, const char *json, size_t len, char *err,
+			size_t errlen) MUSTCHECK;
+
+#endif

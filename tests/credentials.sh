@@ -1,0 +1,330 @@
+#!/usr/bin/env bash
+# tests/credentials.sh - database credentials and TLS (runtime/secrets.c, runtime/cacert.c):
+#
+#   - a local HTTPS Secrets Manager (tests/credentials/aws_fake.js) with a server
+#     certificate from a test CA made here with openssl; it checks every request's
+#     SigV4 signature with the AWS JS SDK's signer and answers as AWS does;
+#   - PostgreSQL with ssl=on (certificate for "localhost" from the same CA) and
+#     scram-sha-256 over TLS only for the role the secret names;
+#   - a PostgreSQL front door that takes the RDS IAM token gosling sends over TLS
+#     and checks it with the SDK's presigner (PostgreSQL itself cannot check it);
+#   - a gosling with the test CA compiled in (scripts/embed-cacert) for verify-full;
+#   - every log line and every answer of these runs grepped for the secrets.
+# Prints TAP.  Needs node (the signer comes from tests/sigv4's npm ci) and openssl.
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+T=$(mktemp -d /tmp/gosling-creds.XXXXXX)
+chmod 711 "$T"	# the server (user postgres) reads its certificate under it
+FAKES=()
+PG_OPTS="-c log_connections=on -c ssl=on -c ssl_cert_file=$T/pgssl/server.crt -c ssl_key_file=$T/pgssl/server.key"
+PG_HBA="hostnossl all app all reject
+hostssl all app all scram-sha-256"
+. tests/lib/pg.sh
+cleanup() {
+	for p in "${FAKES[@]}"; do kill "$p" 2>/dev/null; done
+	pg_stop
+	rm -rf "$T"
+}
+trap cleanup EXIT
+unset AWS_LAMBDA_LOG_FORMAT AWS_LAMBDA_LOG_LEVEL GOSLING_LOG_LEVEL AWS_ENDPOINT_URL AWS_ENDPOINT_URL_SECRETS_MANAGER \
+	AWS_ENDPOINT_URL_CODEDEPLOY AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_REGION AWS_DEFAULT_REGION \
+	DB_SECRET_ARN DB_IAM_AUTH DB_SSLMODE DB_SSLROOTCERT PGSSLMODE PGSSLROOTCERT SSL_CERT_FILE
+LIBS="build/libgosling-runtime.a -lpq -ljansson -lcurl -lcrypto"
+
+if ! command -v node >/dev/null || ! command -v npm >/dev/null || ! command -v openssl >/dev/null; then
+	skip "credentials" "node, npm or openssl missing"
+	done_testing
+fi
+if [ ! -f tests/sigv4/node_modules/.package-lock.json ] ||
+   [ tests/sigv4/package-lock.json -nt tests/sigv4/node_modules/.package-lock.json ]; then
+	(cd tests/sigv4 && npm ci --no-audit --no-fund >/dev/null 2>&1) || { fail "npm ci in tests/sigv4"; done_testing; }
+fi
+
+# --- a test CA, another CA, and their server certificates -------------------------------
+
+# ca NAME: a self-signed CA in $T/NAME.{key,crt}
+ca() {
+	openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-subj "/CN=gosling test $1" -keyout "$T/$1.key" -out "$T/$1.crt" \
+		-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+}
+# cert CA NAME SAN: a server certificate $T/NAME.{key,crt} signed by CA
+cert() {
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=${3#*:}" \
+		-keyout "$T/$2.key" -out "$T/$2.csr" 2>/dev/null &&
+	printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n' "$3" >"$T/$2.ext" &&
+	openssl x509 -req -in "$T/$2.csr" -CA "$T/$1.crt" -CAkey "$T/$1.key" -CAcreateserial -days 2 \
+		-extfile "$T/$2.ext" -out "$T/$2.crt" 2>/dev/null
+}
+ok "test CA" ca testca
+ok "another CA" ca otherca
+ok "server certificate for localhost from the test CA" cert testca server DNS:localhost
+ok "server certificate for localhost from the other CA" cert otherca untrusted DNS:localhost
+mkdir -p "$T/pgssl" && cp "$T/server.crt" "$T/server.key" "$T/pgssl/" && chmod 600 "$T/pgssl/server.key"
+[ "$(id -u)" -eq 0 ] && chown -R postgres: "$T/pgssl"
+
+pg_start
+trap cleanup EXIT
+PGSOCK=$PGHOST
+psql -X -q -v ON_ERROR_STOP=1 -d postgres >/dev/null <<'EOF'
+SET password_encryption = 'scram-sha-256';
+CREATE ROLE app LOGIN PASSWORD 'pw-Zq81-from-the-secret';
+CREATE DATABASE app_lambda OWNER app;
+CREATE DATABASE app_cli OWNER app;
+CREATE DATABASE app_explicit OWNER app;
+CREATE DATABASE app_verify OWNER app;
+EOF
+PASSWORD=pw-Zq81-from-the-secret
+
+# --- gosling, plain and with the test CA compiled in --------------------------------------
+
+build/goslingc build --quiet --out "$T/bundle.c" tests/lambda/migrations/ok
+GOSLING_CA_BUNDLE=$T/testca.crt scripts/embed-cacert "$T/cacert.c"
+ok "gosling links (no CA compiled in)" cc -Icommon -o "$T/gosling" "$T/bundle.c" $LIBS
+ok "gosling links with the test CA compiled in" cc -Icommon -o "$T/gosling-ca" "$T/bundle.c" "$T/cacert.c" $LIBS
+
+# --- the fake AWS ---------------------------------------------------------------------------
+
+AKID=AKIDEXAMPLEGOSLING
+SKEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYzSECRETKEY
+STOK=IQoJb3JpZ2luX2VjEJr-session-token-sekrit
+REGION=eu-west-2
+ARN="arn:aws:secretsmanager:$REGION:123456789012:secret:gosling/db-AbCdEf"
+python3 - "$T/sm.json" "$AKID" "$SKEY" "$STOK" "$REGION" "$ARN" "$PGPORT" "$PASSWORD" <<'EOF'
+import json, sys
+f, akid, skey, stok, region, arn, port, pw = sys.argv[1:]
+def s(name, value, **kw):
+    d = {"ARN": "arn:aws:secretsmanager:%s:123456789012:secret:%s-XyZ123" % (region, name), "Name": name}
+    if value is not None:
+        d["SecretString"] = value if isinstance(value, str) else json.dumps(value)
+    d.update(kw)
+    return d
+secrets = [
+    {"ARN": arn, "Name": "gosling/db", "SecretString": json.dumps({"engine": "postgres", "host": "localhost",
+        "port": int(port), "username": "app", "password": pw, "dbname": "app_lambda", "dbInstanceIdentifier": "db"})},
+    s("port-string", {"host": "localhost", "port": port, "username": "app", "password": pw, "dbname": "app_cli"}),
+    s("password-only", {"username": "app", "password": pw}),
+    s("mysql", {"engine": "mysql", "username": "app", "password": pw}),
+    s("not-json", "hunter2-" + pw),
+    s("bad-port", {"port": "54x", "password": pw}),
+    s("binary", None, SecretBinary="c2VjcmV0"),
+]
+json.dump({"accessKeyId": akid, "secretAccessKey": skey, "sessionToken": stok, "region": region, "secrets": secrets,
+           "iam": {"host": "localhost", "user": "iam_user"}}, open(f, "w"))
+EOF
+
+# fake MODE NAME CERT: start aws_fake.js; its port goes to the variable NAME
+fake() {
+	local mode=$1 var=$2 crt=$3 port=
+	: >"$T/$var.log"
+	node tests/credentials/aws_fake.js "$mode" --config "$T/sm.json" --key "$T/$crt.key" --cert "$T/$crt.crt" \
+		--log "$T/$var.log" >"$T/$var.port" 2>"$T/$var.err" &
+	FAKES+=($!)
+	for _ in $(seq 100); do
+		port=$(sed -n 's/^port //p' "$T/$var.port")
+		[ -n "$port" ] && break
+		sleep 0.1
+	done
+	printf -v "$var" '%s' "$port"
+	[ -n "$port" ]
+}
+# (not through ok: that runs its command in a subshell, and fake sets variables)
+fake secretsmanager SM server && pass "the fake Secrets Manager listens (HTTPS, test CA)" ||
+	fail "the fake Secrets Manager listens" "$(cat "$T/SM.err")"
+fake secretsmanager SMBAD untrusted && pass "a fake Secrets Manager with an untrusted certificate listens" ||
+	fail "a fake Secrets Manager with an untrusted certificate listens" "$(cat "$T/SMBAD.err")"
+fake pgauth PGIAM server && pass "the fake PostgreSQL front door for IAM tokens listens" ||
+	fail "the fake PostgreSQL front door for IAM tokens listens" "$(cat "$T/PGIAM.err")"
+
+# The environment Lambda gives the function, pointed at the fakes.
+aws_env=(AWS_REGION=$REGION AWS_ACCESS_KEY_ID=$AKID AWS_SECRET_ACCESS_KEY=$SKEY AWS_SESSION_TOKEN=$STOK
+	AWS_ENDPOINT_URL_SECRETS_MANAGER=https://localhost:$SM SSL_CERT_FILE=$T/testca.crt)
+# gosling_run NAME [VAR=value...] -- ARGS: the CLI, with the AWS env and no PG* defaults;
+# stdout to $T/NAME.out, stderr to $T/NAME.err, exit code to $T/NAME.rc
+gosling_run() {
+	local name=$1 bin=$T/gosling
+	shift
+	local envs=() rc=0
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
+	shift
+	env -u PGHOST -u PGPORT -u PGUSER TMPDIR="$T/tmp" HOME="$T/home" "${aws_env[@]}" "${envs[@]}" \
+		"${GOSLING_BIN:-$bin}" "$@" >"$T/$name.out" 2>"$T/$name.err" || rc=$?
+	echo $rc >"$T/$name.rc"
+}
+mkdir -p "$T/tmp" "$T/home"
+rc() { cat "$T/$1.rc"; }
+out() { cat "$T/$1.out" "$T/$1.err"; }
+sm_requests() { wc -l <"$T/SM.log" | tr -d ' '; }
+
+# --- the Lambda loop: a password that comes only from the secret, over verified TLS ----------
+
+rapi() {
+	local name=$1 boot=$2 events=$3
+	shift 3
+	printf '%s' "$events" >"$T/$name.events"
+	env -u PGHOST -u PGPORT -u PGUSER TMPDIR="$T/tmp" HOME="$T/home" "${aws_env[@]}" "$@" \
+		python3 tests/lambda/runtime_api.py --events "$T/$name.events" --log "$T/$name.json" --timeout 60 \
+		-- $boot 2>"$T/$name.err" || true	# $boot unquoted: it may be "valgrind ... gosling"
+}
+j() {
+	python3 - "$T/$1.json" "$2" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+inv = d["invocations"]
+def err(i): return inv[i]["body"] or {}
+def res(i): return inv[i]["body"] if inv[i]["kind"] == "response" else (inv[i]["body"] or {}).get("result") or {}
+r = eval(sys.argv[2])
+print(json.dumps(r) if isinstance(r, (dict, list)) else r)
+EOF
+}
+is_j() { is "$(j "$1" "$2")" "$3" "$4"; }
+
+before=$(sm_requests)
+rapi lambda "$T/gosling-ca" '[{"body": {}}, {"body": {"command": "verify"}}]' \
+	DB_SECRET_ARN="$ARN" DB_SSLMODE=verify-full GOSLING_LOG_LEVEL=debug
+is_j lambda '[i["kind"] for i in inv]' '["response", "response"]' "lambda: the secret's credentials migrate the database"
+is_j lambda 'res(0)["version_after"]' 2 "lambda: {} reaches version 2"
+is "$(psql_q app_lambda 'SELECT count(*) FROM widgets')" 2 "lambda: the data is in the secret's database (dbname from the secret)"
+is "$(($(sm_requests) - before))" 2 "lambda: one GetSecretValue per invocation (none during init)"
+is "$(tail -1 "$T/SM.log" | python3 -c 'import json,sys; e=json.load(sys.stdin); print(e["status"], e["target"], e["content_type"], e["body"]["SecretId"], e["has_token"])')" \
+	"200 secretsmanager.GetSecretValue application/x-amz-json-1.1 $ARN True" \
+	"lambda: GetSecretValue, JSON 1.1, the secret's ARN and the session token; the SDK's signer agrees"
+like "$(tail -1 "$T/SM.log")" "Credential=$AKID/$(date -u +%Y%m%d)/$REGION/secretsmanager/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-amz-target" \
+	"lambda: signed for secretsmanager in the secret's region"
+like "$(grep 'user=app database=app_lambda' "$PG_TMP/server.log" | tail -1)" "SSL enabled" "lambda: the database connection is TLS"
+ok "lambda: the compiled-in CA's temporary file is gone" sh -c "! ls '$T/tmp' | grep -q ."
+like "$(cat "$T/lambda.err")" "secret $ARN gives host, port, dbname, username, password" "lambda: the log says what the secret gave (names only)"
+
+# --- AWS's errors become Function.ConfigError with AWS's text --------------------------------
+
+rapi tampered "$T/gosling-ca" '[{"body": {}}]' DB_SECRET_ARN="$ARN" DB_SSLMODE=verify-full \
+	AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYzWRONGKEY
+is_j tampered 'inv[0]["error_type"]' Function.ConfigError "wrong secret key: Function.ConfigError"
+like "$(j tampered 'err(0)["errorMessage"]')" "unable to read secret $ARN: InvalidSignatureException: The request signature we calculated does not match the signature you provided." \
+	"... with AWS's InvalidSignatureException and its text"
+is "$(tail -1 "$T/SM.log" | python3 -c 'import json,sys; print(json.load(sys.stdin)["answer"])')" InvalidSignatureException \
+	"... because the independent signer rejected the signature"
+
+rapi untrusted "$T/gosling-ca" '[{"body": {}}]' DB_SECRET_ARN="$ARN" AWS_ENDPOINT_URL_SECRETS_MANAGER=https://localhost:$SMBAD
+is_j untrusted 'inv[0]["error_type"]' Function.ConfigError "an untrusted certificate: Function.ConfigError"
+like "$(j untrusted 'err(0)["errorMessage"]')" "unable to read secret $ARN: POST https://localhost:$SMBAD/: SSL peer certificate or SSH remote key was not OK" \
+	"... saying the certificate was not trusted"
+is "$(wc -l <"$T/SMBAD.log" | tr -d ' ')" 0 "... and no request reached that server"
+
+rapi notfound "$T/gosling" '[{"body": {}}]' DB_SECRET_ARN="arn:aws:secretsmanager:$REGION:123456789012:secret:nope-AbCdEf"
+like "$(j notfound 'err(0)["errorMessage"]')" "ResourceNotFoundException: Secrets Manager can't find the specified secret." "an unknown secret: AWS's ResourceNotFoundException"
+rapi badtoken "$T/gosling" '[{"body": {}}]' DB_SECRET_ARN="$ARN" AWS_SESSION_TOKEN=expired-token
+like "$(j badtoken 'err(0)["errorMessage"]')" "UnrecognizedClientException: The security token included in the request is invalid." "a wrong session token: AWS's UnrecognizedClientException"
+rapi plainhttp "$T/gosling" '[{"body": {}}]' DB_SECRET_ARN="$ARN" AWS_ENDPOINT_URL_SECRETS_MANAGER=http://localhost:$SM
+like "$(j plainhttp 'err(0)["errorMessage"]')" "AWS_ENDPOINT_URL_SECRETS_MANAGER must be an https:// URL" "an http:// endpoint is refused"
+rapi nocreds "$T/gosling" '[{"body": {}}]' DB_SECRET_ARN="$ARN" AWS_ACCESS_KEY_ID=
+like "$(j nocreds 'err(0)["errorMessage"]')" "DB_SECRET_ARN needs AWS credentials" "no credentials: said so"
+
+# --- the secret's JSON ------------------------------------------------------------------------
+
+secret_arn() { echo "arn:aws:secretsmanager:$REGION:123456789012:secret:$1-XyZ123"; }
+gosling_run portstr DB_SECRET_ARN="$(secret_arn port-string)" DB_SSLMODE=require -- up
+is "$(rc portstr)" 0 "port as a string works"
+is "$(psql_q app_cli 'SELECT count(*) FROM widgets')" 2 "... the CLI migrated the secret's database"
+gosling_run pwonly DB_SECRET_ARN="$(secret_arn password-only)" DB_HOST=localhost DB_PORT="$PGPORT" DB_NAME=app_verify \
+	DB_SSLMODE=require -- status
+is "$(rc pwonly)" 0 "a secret with only username and password: host, port and dbname from DB_*"
+gosling_run explicit DB_SECRET_ARN="$ARN" DB_NAME=app_explicit DB_SSLMODE=require -- up
+is "$(rc explicit)" 0 "explicit configuration with a secret works"
+is "$(psql_q app_explicit 'SELECT count(*) FROM widgets')" 2 "... DB_NAME wins over the secret's dbname"
+like "$(cat "$T/explicit.err")" "configured, kept: dbname" "... and the log says so"
+gosling_run explicit2 DB_SECRET_ARN="$ARN" DB_PASSWORD=not-the-password DB_SSLMODE=require -- status
+is "$(rc explicit2)" 3 "DB_PASSWORD wins over the secret's password (a wrong one fails)"
+like "$(out explicit2)" 'password authentication failed for user "app"' "... with PostgreSQL's text"
+gosling_run mysql DB_SECRET_ARN="$(secret_arn mysql)" -- status
+like "$(out mysql)" 'its engine is "mysql", not PostgreSQL' "a secret for another engine is refused"
+gosling_run notjson DB_SECRET_ARN="$(secret_arn not-json)" -- status
+like "$(out notjson)" "SecretString is not valid JSON (line 1, column " "a SecretString that is not JSON is refused"
+gosling_run badport DB_SECRET_ARN="$(secret_arn bad-port)" -- status
+like "$(out badport)" 'field "port" must be a port number (or a string of digits)' "a bad port in the secret is refused"
+gosling_run binary DB_SECRET_ARN="$(secret_arn binary)" -- status
+like "$(out binary)" "has no SecretString (a binary secret is not supported)" "a binary secret is refused"
+gosling_run json DB_SECRET_ARN="$(secret_arn nope)" -- --json status
+is "$(rc json)" 3 "the CLI: a secret that cannot be read exits 3"
+is "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["error"]["type"], d["ok"])' "$T/json.out")" "Function.ConfigError False" \
+	"... and --json says Function.ConfigError"
+gosling_run list DB_SECRET_ARN="$(secret_arn nope)" -- list
+is "$(rc list)" 0 "list needs no database and reads no secret"
+
+# --- verify-full with the compiled-in CA ---------------------------------------------------------
+
+tls_env=(DB_USER=app DB_PASSWORD=$PASSWORD DB_NAME=app_verify DB_PORT=$PGPORT DB_SSLMODE=verify-full)
+GOSLING_BIN=$T/gosling-ca gosling_run vfull "${tls_env[@]}" DB_HOST=localhost -- up
+is "$(rc vfull)" 0 "verify-full with the compiled-in CA: connects to localhost"
+ok "... and leaves no CA file behind" sh -c "! ls '$T/tmp' | grep -q ."
+GOSLING_BIN=$T/gosling-ca gosling_run vwrong "${tls_env[@]}" DB_HOST=127.0.0.1 -- status
+is "$(rc vwrong)" 3 "verify-full with a wrong host name (127.0.0.1, certificate for localhost) fails"
+like "$(out vwrong)" 'does not match host name "127.0.0.1"' "... with libpq's reason"
+ok "... and leaves no CA file behind either" sh -c "! ls '$T/tmp' | grep -q ."
+gosling_run vnoca "${tls_env[@]}" DB_HOST=localhost SSL_CERT_FILE="$T/otherca.crt" -- status
+is "$(rc vnoca)" 3 "verify-full without a compiled-in CA falls back to the system bundle (here: another CA) and fails"
+like "$(out vnoca)" "certificate verify failed" "... certificate verify failed"
+gosling_run vsys "${tls_env[@]}" DB_HOST=localhost -- status
+is "$(rc vsys)" 0 "... and passes when the system bundle (SSL_CERT_FILE) holds the test CA"
+gosling_run vroot "${tls_env[@]}" DB_HOST=localhost DB_SSLROOTCERT="$T/testca.crt" -- status
+is "$(rc vroot)" 0 "verify-full with DB_SSLROOTCERT works without a compiled-in CA"
+GOSLING_BIN=$T/gosling-ca gosling_run vother "${tls_env[@]}" DB_HOST=localhost DB_SSLROOTCERT="$T/otherca.crt" -- status
+is "$(rc vother)" 3 "an explicit sslrootcert wins over the compiled-in CA (the other CA: refused)"
+like "$(out vother)" "certificate verify failed" "... certificate verify failed"
+GOSLING_BIN=$T/gosling-ca gosling_run vca "${tls_env[@]}" DB_HOST=127.0.0.1 DB_SSLMODE=verify-ca -- status
+is "$(rc vca)" 0 "verify-ca with the compiled-in CA accepts the certificate whatever the host name"
+gosling_run nossl "${tls_env[@]}" DB_HOST=localhost DB_SSLMODE=disable -- status
+is "$(rc nossl)" 3 "sslmode=disable reaches pg_hba's hostnossl reject"
+like "$(out nossl)" "no encryption" "... which PostgreSQL says"
+
+# --- IAM authentication: the token gosling sends, checked by the SDK's presigner --------------
+
+iam_env=(DB_IAM_AUTH=1 DB_HOST=localhost DB_PORT=$PGIAM DB_USER=iam_user DB_NAME=app)
+gosling_run iam "${iam_env[@]}" -- status
+is "$(rc iam)" 3 "IAM: the front door refuses the login after reading the token (exit 3)"
+like "$(out iam)" 'password authentication failed for user "iam_user"' "... as PostgreSQL would"
+is "$(tail -1 "$T/PGIAM.log" | python3 -c 'import json,sys; e=json.load(sys.stdin); print(e["tls"], e["user"], e["token_ok"], e.get("token_error"))')" \
+	"True iam_user True None" "IAM: the token came over TLS, for iam_user, and the SDK's presigner computes the same signature"
+like "$(tail -1 "$T/PGIAM.log")" "localhost:$PGIAM/?Action=connect&DBUser=iam_user&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=...&X-Amz-Date=" \
+	"IAM: the token is host:port/?Action=connect&DBUser=..."
+like "$(tail -1 "$T/PGIAM.log")" "X-Amz-Expires=900&X-Amz-Security-Token=...&X-Amz-SignedHeaders=host&X-Amz-Signature=..." \
+	"IAM: 900 s, with the session token, host signed"
+gosling_run iamdis "${iam_env[@]}" DB_SSLMODE=disable -- status
+like "$(out iamdis)" "DB_IAM_AUTH needs sslmode require, verify-ca or verify-full, not disable" "IAM with sslmode=disable is refused"
+gosling_run iamnoreg "${iam_env[@]}" AWS_REGION= -- status
+like "$(out iamnoreg)" "DB_IAM_AUTH needs AWS_REGION" "IAM without a region is refused"
+gosling_run iamsecret DB_IAM_AUTH=1 DB_SECRET_ARN="$(secret_arn password-only)" DB_HOST=localhost DB_PORT=$PGIAM DB_NAME=app -- status
+is "$(tail -1 "$T/PGIAM.log" | python3 -c 'import json,sys; e=json.load(sys.stdin); print(e["user"], e["token_ok"])')" "app True" \
+	"IAM with a secret: the user from the secret, the token instead of its password"
+echo "# the published RDS token examples are checked by tests/sigv4.sh (build/tests/test_sigv4)"
+
+# --- valgrind: the secret's paths, good and bad, on one process --------------------------------
+
+if [ -n "${GOSLING_NO_VALGRIND:-}" ] || ! command -v valgrind >/dev/null; then
+	skip "secrets under valgrind" "valgrind disabled"
+else
+	vg="valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99"
+	psql -X -q -d postgres -c "CREATE DATABASE app_vg OWNER app" >/dev/null
+	rapi vg "$vg --log-file=$T/vg.log $T/gosling-ca" '[{"body": {}}, {"body": {"command": "status"}}, {"body": {"command": "verify"}}, {"body": {}}]' \
+		DB_SECRET_ARN="$ARN" DB_NAME=app_vg DB_SSLMODE=verify-full
+	is_j vg '[[i["kind"] for i in inv], d["exit_code"]]' '[["response", "response", "response", "response"], 1]' \
+		"valgrind: four events with the secret and the compiled-in CA, no error, no leak"
+	rapi vgbad "$vg --log-file=$T/vgbad.log $T/gosling" '[{"body": {}}, {"body": {}}]' DB_SECRET_ARN="$(secret_arn not-json)"
+	rapi vgbad2 "$vg --log-file=$T/vgbad2.log $T/gosling" '[{"body": {}}, {"body": {}}]' DB_SECRET_ARN="$ARN" \
+		AWS_SECRET_ACCESS_KEY=wrong DB_IAM_AUTH=1
+	rapi vgiam "$vg --log-file=$T/vgiam.log $T/gosling" '[{"body": {"command": "status"}}, {"body": {}}]' "${iam_env[@]}"
+	is "$(j vgbad 'd["exit_code"]') $(j vgbad2 'd["exit_code"]') $(j vgiam 'd["exit_code"]')" "1 1 1" \
+		"valgrind: a bad secret, a rejected signature and IAM tokens: no error, no leak"
+	for f in vg vgbad vgbad2 vgiam; do [ -s "$T/$f.log" ] && sed 's/^/# /' "$T/$f.log" | head -20; done
+fi
+
+# --- no secret anywhere in what gosling wrote --------------------------------------------------------
+
+leaks=$(grep -rlF -e "$PASSWORD" -e "$SKEY" -e "$STOK" -e "wJalrXUtnFEMI" -e "X-Amz-Signature=" -e "dbInstanceIdentifier" \
+	"$T"/*.err "$T"/*.out $(ls "$T"/*.json | grep -v "/sm.json") | grep -vE '/(SM|SMBAD|PGIAM)\.(err|log)$' || true)
+ok "the leak check finds the secret where it is (the fake's own configuration)" grep -qF "$PASSWORD" "$T/sm.json"
+is "$leaks" "" "no password, secret key, session token, IAM token or secret text in any log line or answer"
+n=$(ls "$T"/*.err | wc -l | tr -d ' ')
+ok "... over $n runs' logs and answers, the debug-level Lambda run included" test "$n" -gt 30
+
+done_testing

@@ -1,0 +1,222 @@
+#!/usr/bin/env node
+// aws_fake.js - the AWS side of tests/credentials.sh, checking gosling's
+// requests with an independent signer (@smithy/signature-v4 from
+// tests/sigv4/node_modules, the AWS JS SDK's own).
+//
+//   node aws_fake.js secretsmanager --config CFG --key KEY --cert CERT --log LOG
+//       An HTTPS Secrets Manager (JSON 1.1, GetSecretValue only) on 127.0.0.1.
+//       It verifies each request's SigV4 signature against the credentials in
+//       CFG and answers as AWS does: the secret, or {"__type", "message"} with
+//       HTTP 400 (IncompleteSignatureException, UnrecognizedClientException,
+//       InvalidSignatureException, ResourceNotFoundException, ...).
+//   node aws_fake.js pgauth --config CFG --key KEY --cert CERT --log LOG
+//       A PostgreSQL front door that asks for a cleartext password after TLS,
+//       checks it as an RDS IAM token (signature recomputed with the SDK's
+//       presigner for the host, port, user and region in CFG) and refuses the
+//       login; it never records the token itself.
+//
+// Both print "port N" on stdout once listening, serve until killed, and append
+// one JSON line per request to LOG.
+//
+// CFG: {"accessKeyId", "secretAccessKey", "sessionToken"?, "region",
+//       "secrets": [{"ARN", "Name", "SecretString"? , "SecretBinary"?}],
+//       "iam": {"host", "port", "user"}}
+"use strict";
+const fs = require("fs");
+const https = require("https");
+const net = require("net");
+const tls = require("tls");
+const path = require("path");
+const nm = path.join(__dirname, "..", "sigv4", "node_modules");
+const { SignatureV4 } = require(path.join(nm, "@smithy/signature-v4"));
+const { Sha256 } = require(path.join(nm, "@aws-crypto/sha256-js"));
+
+const args = process.argv.slice(2);
+const mode = args[0];
+const opt = (name) => {
+  const i = args.indexOf(name);
+  return i > 0 ? args[i + 1] : undefined;
+};
+const cfg = JSON.parse(fs.readFileSync(opt("--config"), "utf8"));
+const key = fs.readFileSync(opt("--key"));
+const cert = fs.readFileSync(opt("--cert"));
+const logFile = opt("--log");
+const log = (o) => fs.appendFileSync(logFile, JSON.stringify(o) + "\n");
+const creds = { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey, sessionToken: cfg.sessionToken };
+
+// "20150830T123600Z" -> Date
+function amzDate(s) {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s || "");
+  return m ? new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6])) : null;
+}
+
+const SIG_MISMATCH =
+  "The request signature we calculated does not match the signature you provided. Check your AWS Secret " +
+  "Access Key and signing method. Consult the service documentation for details.";
+
+// The checks AWS makes, in its order; null when the request is properly signed.
+async function checkSigV4(req, body) {
+  const auth = req.headers["authorization"] || "";
+  const m = /^AWS4-HMAC-SHA256 Credential=([^/,]+)\/(\d{8})\/([^/,]+)\/([^/,]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
+  if (!m) return ["IncompleteSignatureException", "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters."];
+  const [, akid, day, region, service, signedHeaders, signature] = m;
+  if (akid !== cfg.accessKeyId) return ["UnrecognizedClientException", "The security token included in the request is invalid."];
+  if ((req.headers["x-amz-security-token"] || undefined) !== cfg.sessionToken)
+    return ["UnrecognizedClientException", "The security token included in the request is invalid."];
+  const date = amzDate(req.headers["x-amz-date"]);
+  if (!date) return ["IncompleteSignatureException", "Date must be in ISO-8601 'basic format'. Got '" + req.headers["x-amz-date"] + "'."];
+  if (Math.abs(Date.now() - date.getTime()) > 5 * 60 * 1000)
+    return ["InvalidSignatureException", "Signature expired: " + req.headers["x-amz-date"] + " is now earlier or later than the allowed 5 minute window."];
+  if (day !== req.headers["x-amz-date"].slice(0, 8) || region !== cfg.region || service !== "secretsmanager")
+    return ["InvalidSignatureException", "Credential should be scoped to a valid region, and the service 'secretsmanager'."];
+  const names = signedHeaders.split(";");
+  for (const need of ["host", "x-amz-date", "x-amz-target"])
+    if (!names.includes(need)) return ["InvalidSignatureException", "'" + need + "' must be a signed header."];
+  const headers = {};
+  for (const n of names) {
+    if (req.headers[n] === undefined) return ["InvalidSignatureException", SIG_MISMATCH];
+    headers[n] = req.headers[n];
+  }
+  const url = new URL(req.url, "https://" + req.headers.host);
+  const query = {};
+  for (const [k, v] of url.searchParams) query[k] = v;
+  const signer = new SignatureV4({ service, region, credentials: creds, sha256: Sha256, applyChecksum: false });
+  const signed = await signer.sign(
+    { method: req.method, protocol: "https:", hostname: url.hostname, path: url.pathname, query, headers, body },
+    { signingDate: date });
+  const want = signed.headers.authorization;
+  if (want !== auth.replace(/, ?/g, ", ")) return ["InvalidSignatureException", SIG_MISMATCH];
+  return null;
+}
+
+function secretsmanager() {
+  const server = https.createServer({ key, cert }, (req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", async () => {
+      const body = Buffer.concat(chunks).toString("utf8");
+      const target = req.headers["x-amz-target"];
+      const entry = { method: req.method, path: req.url, target, content_type: req.headers["content-type"],
+        host: req.headers.host, authorization: req.headers["authorization"] || null,
+        has_token: !!req.headers["x-amz-security-token"], body: null };
+      const answer = (status, obj) => {
+        entry.status = status;
+        entry.answer = status === 200 ? "secret" : obj.__type;
+        log(entry);
+        const text = JSON.stringify(obj);
+        res.writeHead(status, { "Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "00000000-0000-4000-8000-000000000000",
+          "Content-Length": Buffer.byteLength(text) });
+        res.end(text);
+      };
+      try {
+        entry.body = JSON.parse(body);
+      } catch (e) {
+        entry.body = body;
+      }
+      if (cfg.failWith) return answer(400, { __type: cfg.failWith[0], message: cfg.failWith[1] });
+      const bad = await checkSigV4(req, body);
+      if (bad) return answer(400, { __type: bad[0], message: bad[1] });
+      if (req.method !== "POST" || target !== "secretsmanager.GetSecretValue")
+        return answer(400, { __type: "UnknownOperationException", message: "" });
+      if (req.headers["content-type"] !== "application/x-amz-json-1.1")
+        return answer(400, { __type: "SerializationException", message: "Start of structure or map found where not expected." });
+      const id = entry.body && entry.body.SecretId;
+      const s = (cfg.secrets || []).find((x) => x.ARN === id || x.Name === id);
+      if (!s) return answer(400, { __type: "ResourceNotFoundException", message: "Secrets Manager can't find the specified secret." });
+      const out = { ARN: s.ARN, Name: s.Name, VersionId: "EXAMPLE1-90ab-cdef-fedc-ba987SECRET1", VersionStages: ["AWSCURRENT"],
+        CreatedDate: 1.523477145713e9 };
+      if (s.SecretString !== undefined) out.SecretString = s.SecretString;
+      if (s.SecretBinary !== undefined) out.SecretBinary = s.SecretBinary;
+      answer(200, out);
+    });
+  });
+  server.listen(0, "127.0.0.1", () => console.log("port " + server.address().port));
+}
+
+// --- the PostgreSQL front door ----------------------------------------------------
+
+// The token for the user who logs in, as RDS checks it.
+async function checkToken(token, user) {
+  const { host, port } = cfg.iam;
+  const q = token.indexOf("/?");
+  if (q < 0) return "no /? in the token";
+  if (token.slice(0, q) !== `${host}:${port}`) return "the token is for " + token.slice(0, q);
+  const params = new URLSearchParams(token.slice(q + 2));
+  if (params.get("Action") !== "connect") return "Action is not connect";
+  if (params.get("DBUser") !== user) return "DBUser is not " + user;
+  if (params.get("X-Amz-Expires") !== "900") return "X-Amz-Expires is not 900";
+  const date = amzDate(params.get("X-Amz-Date"));
+  if (!date || Math.abs(Date.now() - date.getTime()) > 5 * 60 * 1000) return "X-Amz-Date is not now";
+  const signer = new SignatureV4({ service: "rds-db", region: cfg.region, credentials: creds, sha256: Sha256 });
+  const want = await signer.presign(
+    { method: "GET", protocol: "https:", hostname: host, port: Number(port), path: "/",
+      query: { Action: "connect", DBUser: user }, headers: { host: `${host}:${port}` } },
+    { signingDate: date, expiresIn: 900 });
+  for (const [k, v] of Object.entries(want.query))
+    if (params.get(k) !== v) return k + " differs from the SDK's";
+  return null;
+}
+
+function pgauth() {
+  const server = net.createServer((sock) => {
+    const entry = { tls: false };
+    let buf = Buffer.alloc(0);
+    let stream = sock;
+    let stage = "start";
+    const onData = async (d) => {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        if (stage === "start" || stage === "startup") {
+          if (buf.length < 4 || buf.length < buf.readInt32BE(0)) return;
+          const len = buf.readInt32BE(0), code = buf.readInt32BE(4), msg = buf.subarray(0, len);
+          buf = buf.subarray(len);
+          if (code === 80877103 && stage === "start") {		// SSLRequest
+            stream.removeListener("data", onData);
+            stream.write("S");
+            stream = new tls.TLSSocket(sock, { isServer: true, key, cert });
+            entry.tls = true;
+            stage = "startup";
+            stream.on("data", onData);
+            stream.on("error", (e) => { entry.tls_error = e.message; log(entry); });
+            return;
+          }
+          if (code === 80877104) { stream.write("N"); continue; }	// GSSENCRequest
+          const kv = msg.subarray(8).toString("utf8").split("\0");
+          for (let i = 0; i + 1 < kv.length; i += 2) if (kv[i] === "user") entry.user = kv[i + 1];
+          const r = Buffer.alloc(9);
+          r.write("R", 0); r.writeInt32BE(8, 1); r.writeInt32BE(3, 5);	// AuthenticationCleartextPassword
+          stream.write(r);
+          stage = "password";
+        } else {
+          if (buf.length < 5 || buf.length < 1 + buf.readInt32BE(1)) return;
+          const len = buf.readInt32BE(1);
+          const token = buf.subarray(5, 1 + len).toString("utf8").replace(/\0$/, "");
+          buf = buf.subarray(1 + len);
+          const why = await checkToken(token, entry.user);
+          entry.token_ok = why === null;
+          if (why) entry.token_error = why;
+          entry.token_shape = token.replace(/(X-Amz-(Signature|Security-Token|Credential)=)[^&]*/g, "$1...");
+          log(entry);
+          const fields = "SFATAL\0VFATAL\0C28P01\0Mpassword authentication failed for user \"" + entry.user + "\"\0\0";
+          const e = Buffer.alloc(5 + Buffer.byteLength(fields));
+          e.write("E", 0); e.writeInt32BE(4 + Buffer.byteLength(fields), 1); e.write(fields, 5);
+          stream.end(e);
+          return;
+        }
+      }
+    };
+    sock.on("data", onData);
+    sock.on("error", () => {});
+  });
+  server.listen(0, "127.0.0.1", () => {
+    if (!cfg.iam.port) cfg.iam.port = server.address().port;
+    console.log("port " + server.address().port);
+  });
+}
+
+if (mode === "secretsmanager") secretsmanager();
+else if (mode === "pgauth") pgauth();
+else {
+  console.error("usage: aws_fake.js secretsmanager|pgauth --config CFG --key KEY --cert CERT --log LOG");
+  process.exit(2);
+}
