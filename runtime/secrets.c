@@ -313,7 +313,8 @@ secrets_apply_json(struct config *run, const char *label, const char *json, size
 		} else if (json_is_string(v) && strlen(json_string_value(v)) == json_string_length(v) &&
 			   (fields[i].id != SET_PORT ||
 			    (json_string_length(v) > 0 && json_string_length(v) < 6 &&
-			     strspn(json_string_value(v), "0123456789") == json_string_length(v)))) {
+			     strspn(json_string_value(v), "0123456789") == json_string_length(v) &&
+			     atoi(json_string_value(v)) > 0 && atoi(json_string_value(v)) < 65536))) {
 			s = json_string_value(v);
 		} else {
 			fail(err, errlen, "secret %s: field \"%s\" must be %s", label, fields[i].key,
