@@ -4,7 +4,7 @@
 #
 #   FUZZ_SECONDS=60      seconds per target (libFuzzer -max_total_time)
 #   FUZZ_CORPUS=DIR      keep the growing corpus in DIR/<target> (default: a temp dir)
-#   FUZZ_TARGETS="parse" the targets to run (default: all: parse lambda)
+#   FUZZ_TARGETS="parse" the targets to run (default: all: parse lambda secret)
 #
 # A crash leaves its input in build/fuzz/crashes/<target>/; fix the bug, then
 # commit the input as tests/fuzz/regressions/<target>/<name> so it is replayed.
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 . tests/lib/tap.sh
 root=$PWD
 seconds=${FUZZ_SECONDS:-60}
-targets=(${FUZZ_TARGETS:-parse lambda})
+targets=(${FUZZ_TARGETS:-parse lambda secret})
 tmp=$(mktemp -d)
 # leaks inside third-party libraries, each explained in the file
 export LSAN_OPTIONS=suppressions=$root/tests/fuzz/lsan.supp:print_suppressions=0
@@ -45,6 +45,11 @@ seed_parse() {
 # seed_lambda DIR: /next responses (headers, then the event), tests/fuzz/seeds/lambda.
 seed_lambda() {
 	cp tests/fuzz/seeds/lambda/* "$1/"
+}
+
+# seed_secret DIR: SecretStrings, the shapes tests/credentials.sh serves.
+seed_secret() {
+	cp tests/fuzz/seeds/secret/* "$1/"
 }
 
 for t in "${targets[@]}"; do

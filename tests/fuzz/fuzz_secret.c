@@ -1,0 +1,131 @@
+/*
+ * fuzz_secret.c - libFuzzer target over the secret's JSON: a SecretString
+ * through secrets_apply_json() into a per-invocation configuration, twice: once
+ * over an empty base (the secret fills everything it carries) and once over a
+ * base that sets every field (explicit configuration wins).
+ *
+ * Beyond the sanitizers it checks the rule secrets.h states: an error never
+ * quotes the secret; every value secrets_apply_json() takes is a string without
+ * NUL, and a port is 1..65535.
+ */
+#include "config.h"
+#include "log.h"
+#include "secrets.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define LABEL "arn:aws:secretsmanager:eu-west-2:123456789012:secret:db"
+
+static const char *no_env(const char *name, void *arg)
+{
+	(void)name;
+	(void)arg;
+	return NULL;
+}
+
+static const char *full_env(const char *name, void *arg)
+{
+	(void)arg;
+	if (strcmp(name, "DB_HOST") == 0)
+		return "configured.example";
+	if (strcmp(name, "DB_PORT") == 0)
+		return "6543";
+	if (strcmp(name, "DB_NAME") == 0)
+		return "configured_db";
+	if (strcmp(name, "DB_USER") == 0)
+		return "configured_user";
+	if (strcmp(name, "DB_PASSWORD") == 0)
+		return "configured-password";
+	return NULL;
+}
+
+/* Every word secrets_apply_json's messages may hold by themselves. */
+static const char template_words[] =
+	"secret " LABEL ": SecretString is not a JSON object, not valid JSON (line column ) its engine is "
+	"not a string, not PostgreSQL field \"host\" \"port\" \"dbname\" \"username\" \"password\" "
+	"must be a port number (or a string of digits) a string out of memory";
+
+/* A string of the secret (6 bytes or more) that err quotes, and no fixed text explains. */
+static bool quotes(const char *err, const char *v, size_t n)
+{
+	return n >= 6 && strlen(v) == n && strstr(err, v) && !strstr(template_words, v);
+}
+
+/*
+ * Whether err quotes the secret: with valid JSON, any string value but the
+ * engine's; with invalid JSON, any run of 6 printable bytes after a quote.
+ */
+static bool quotes_secret(const char *err, const char *s, size_t size)
+{
+	json_t *o = json_loadb(s, size, 0, NULL), *v;
+	const char *key;
+	bool found = false;
+
+	if (o) {
+		if (json_is_object(o)) {
+			json_object_foreach(o, key, v) {
+				if (strcmp(key, "engine") != 0 && json_is_string(v) &&
+				    quotes(err, json_string_value(v), json_string_length(v)))
+					found = true;
+			}
+		}
+		json_decref(o);
+		return found;
+	}
+	for (size_t i = 0; i < size && !found; i++) {
+		char run[64];
+		size_t k = 0;
+
+		if (s[i] != '"')
+			continue;
+		for (size_t j = i + 1; j < size && k < sizeof run - 1 && s[j] != '"' && s[j] != '\\' &&
+		     (unsigned char)s[j] >= 0x20 && (unsigned char)s[j] < 0x7f; j++)
+			run[k++] = s[j];
+		run[k] = '\0';
+		found = quotes(err, run, k);
+	}
+	return found;
+}
+
+static void run(const char *s, size_t size, const char *(*env)(const char *, void *))
+{
+	struct config base, run_cfg;
+	char err[1024];
+	bool ok;
+
+	config_load(&base, env, NULL);
+	config_derive(&run_cfg, &base);
+	err[0] = '\0';
+	ok = secrets_apply_json(&run_cfg, LABEL, s, size, err, sizeof err);
+	if (!ok && !err[0])
+		abort();	/* a refusal says why */
+	if (!ok && quotes_secret(err, s, size))
+		abort();	/* an error that quotes the secret's text */
+	if (ok) {
+		const char *port = config_str(&run_cfg, SET_PORT);
+
+		if (port && (strtol(port, NULL, 10) < 1 || strtol(port, NULL, 10) > 65535))
+			abort();
+	}
+	config_free(&run_cfg);
+	config_free(&base);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static bool quiet;
+
+	if (!quiet) {
+		log_init(LOG_TEXT, LOG_ERROR);	/* the info line per secret would flood the run */
+		quiet = true;
+	}
+	run((const char *)data, size, no_env);
+	run((const char *)data, size, full_env);
+	return 0;
+}
