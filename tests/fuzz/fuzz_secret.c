@@ -2,13 +2,17 @@
  * fuzz_secret.c - libFuzzer target over the secret's JSON: a SecretString
  * through secrets_apply_json() into a per-invocation configuration, twice: once
  * over an empty base (the secret fills everything it carries) and once over a
- * base that sets every field (explicit configuration wins).
+ * base that sets every field (explicit configuration wins).  An input that
+ * starts with "HTTP/" is Secrets Manager's whole answer instead (status line,
+ * header lines, empty line, JSON body): secrets_read_answer() takes the
+ * SecretString out of it first.
  *
  * Beyond the sanitizers it checks the rule secrets.h states: an error never
  * quotes the secret; every value secrets_apply_json() takes is a string without
  * NUL, and a port is 1..65535.
  */
 #include "config.h"
+#include "http.h"
 #include "log.h"
 #include "secrets.h"
 
@@ -117,15 +121,73 @@ static void run(const char *s, size_t size, const char *(*env)(const char *, voi
 	config_free(&base);
 }
 
+/* An answer of Secrets Manager: its SecretString, if any, goes on to run(). */
+static void answer(const char *s, size_t size)
+{
+	struct http_response rs;
+	size_t pos = 0;
+	char err[1024], *text;
+	size_t len;
+	json_t *o, *v;
+
+	memset(&rs, 0, sizeof rs);
+	rs.status = strtol(s + 5 + strcspn(s + 5, " "), NULL, 10);	/* "HTTP/1.1 200 OK" */
+	while (pos < size) {
+		const char *nl = memchr(s + pos, '\n', size - pos);
+		size_t end = nl ? (size_t)(nl - s) + 1 : size, n = end - pos;
+		bool blank = (n == 1 && s[pos] == '\n') || (n == 2 && s[pos] == '\r' && s[pos + 1] == '\n');
+
+		if (!http_response_header_line(&rs, s + pos, n))
+			abort();
+		pos = end;
+		if (blank)
+			break;
+	}
+	rs.len = size - pos;
+	if (!(rs.body = malloc(rs.len + 1)))
+		abort();
+	memcpy(rs.body, s + pos, rs.len);
+	rs.body[rs.len] = '\0';
+	err[0] = '\0';
+	if (secrets_read_answer(&rs, LABEL, &text, &len, err, sizeof err)) {
+		if (!text)
+			abort();
+		run(text, len, no_env);
+		run(text, len, full_env);
+		free(text);
+	} else {
+		if (!err[0] || text)
+			abort();
+		/* the answer's SecretString never reaches an error */
+		o = json_loadb(rs.body, rs.len, 0, NULL);
+		v = o ? json_object_get(o, "SecretString") : NULL;
+		if (json_is_string(v) && quotes(err, json_string_value(v), json_string_length(v)))
+			abort();
+		json_decref(o);
+	}
+	http_response_free(&rs);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static bool quiet;
+	const char *s = (const char *)data;
+	char *z;
 
 	if (!quiet) {
 		log_init(LOG_TEXT, LOG_ERROR);	/* the info line per secret would flood the run */
 		quiet = true;
 	}
-	run((const char *)data, size, no_env);
-	run((const char *)data, size, full_env);
+	if (size >= 5 && memcmp(s, "HTTP/", 5) == 0) {
+		if (!(z = malloc(size + 1)))
+			abort();
+		memcpy(z, s, size);
+		z[size] = '\0';	/* for strtol on the status line */
+		answer(z, size);
+		free(z);
+		return 0;
+	}
+	run(s, size, no_env);
+	run(s, size, full_env);
 	return 0;
 }
