@@ -47,7 +47,8 @@ seed_lambda() {
 	cp tests/fuzz/seeds/lambda/* "$1/"
 }
 
-# seed_secret DIR: SecretStrings, the shapes tests/credentials.sh serves.
+# seed_secret DIR: SecretStrings (the shapes tests/credentials.sh serves) and whole
+# GetSecretValue answers (*.http), tests/fuzz/seeds/secret.
 seed_secret() {
 	cp tests/fuzz/seeds/secret/* "$1/"
 }
