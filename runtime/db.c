@@ -112,6 +112,15 @@ wait_ready(PGconn *conn, int64_t deadline_ms, bool *cancelled, struct db_error *
 			return false;
 		}
 		if (!PQconsumeInput(conn)) {
+			/*
+			 * The server closed the connection.  What it sent first (the results
+			 * of the statements that finished, then its FATAL error with a
+			 * SQLSTATE, e.g. 57P01 from pg_terminate_backend or a shutdown) is
+			 * in libpq's buffer: PQgetResult returns it in order, then libpq's
+			 * own error, then NULL, without blocking.
+			 */
+			if (PQstatus(conn) == CONNECTION_BAD)
+				return true;
 			error_from_conn(err, conn);
 			return false;
 		}
@@ -401,13 +410,17 @@ db_set_timeouts(PGconn *conn, int64_t statement_ms, int64_t lock_ms, struct db_e
 	char st[32], lk[32];
 	const char *params[] = { st, lk };
 	PGresult *res;
+	bool watch = PQserverVersion(conn) >= 140000;
 
 	snprintf(st, sizeof st, "%lld", (long long)statement_ms);
 	snprintf(lk, sizeof lk, "%lld", (long long)lock_ms);
 	if (!query_run(conn, "setting timeouts",
-		       "SELECT pg_catalog.set_config('statement_timeout', $1, false), "
-		       "pg_catalog.set_config('lock_timeout', $2, false)",
-		       2, params, SHAPE_ROW(2), &res, err))
+		       watch ? "SELECT pg_catalog.set_config('statement_timeout', $1, false), "
+			       "pg_catalog.set_config('lock_timeout', $2, false), "
+			       "pg_catalog.set_config('client_connection_check_interval', '1000', false)"
+			     : "SELECT pg_catalog.set_config('statement_timeout', $1, false), "
+			       "pg_catalog.set_config('lock_timeout', $2, false)",
+		       2, params, SHAPE_ROW(watch ? 3 : 2), &res, err))
 		return false;
 	PQclear(res);
 	return true;
@@ -424,6 +437,23 @@ db_lock_try(PGconn *conn, int64_t key, bool *got, struct db_error *err)
 
 	snprintf(k, sizeof k, "%lld", (long long)key);
 	if (!query_run(conn, "pg_try_advisory_lock", "SELECT pg_catalog.pg_try_advisory_lock($1::bigint)", 1,
+		       params, SHAPE_ROW(1), &res, err))
+		return false;
+	*got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return true;
+}
+
+bool
+db_work_lock_try(PGconn *conn, int64_t key, bool *got, struct db_error *err)
+{
+	char hi[16], lo[16];
+	const char *params[] = { hi, lo };
+	PGresult *res;
+
+	snprintf(hi, sizeof hi, "%d", (int)(int32_t)(uint32_t)((uint64_t)key >> 32));
+	snprintf(lo, sizeof lo, "%d", (int)(int32_t)(uint32_t)((uint64_t)key & 0xffffffffu));
+	if (!query_run(conn, "pg_try_advisory_lock", "SELECT pg_catalog.pg_try_advisory_lock($1::int4, $2::int4)", 2,
 		       params, SHAPE_ROW(1), &res, err))
 		return false;
 	*got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;

@@ -52,12 +52,24 @@ void db_close(struct pg_conn *conn);
 /* db_describe - "user@host:port/dbname" of a live connection, never the password. */
 void db_describe(struct pg_conn *conn, char *out, size_t outlen);
 
-/* db_set_timeouts - session statement_timeout and lock_timeout in ms (0 = off). */
+/*
+ * db_set_timeouts - session statement_timeout and lock_timeout in ms (0 = off), and on
+ * PostgreSQL 14 and later client_connection_check_interval = 1 s: a backend whose client
+ * died stops its statement within a second instead of running the rest of the migration
+ * for nobody.  One query.
+ */
 bool db_set_timeouts(struct pg_conn *conn, int64_t statement_ms, int64_t lock_ms,
 		     struct db_error *err) MUSTCHECK;
 
 /* db_lock_try - pg_try_advisory_lock(key); *got says whether it was taken. */
 bool db_lock_try(struct pg_conn *conn, int64_t key, bool *got, struct db_error *err) MUSTCHECK;
+/*
+ * db_work_lock_try - pg_try_advisory_lock(key's high 32 bits, its low 32 bits): the
+ * two-int lock, another lock than the bigint one of the same key.  The migration session
+ * holds it while it works, so a run whose client died (the lock session ends with the
+ * socket, at once) is still excluded until its busy backend has ended too.
+ */
+bool db_work_lock_try(struct pg_conn *conn, int64_t key, bool *got, struct db_error *err) MUSTCHECK;
 /* db_unlock - pg_advisory_unlock(key). */
 bool db_unlock(struct pg_conn *conn, int64_t key, struct db_error *err) MUSTCHECK;
 

@@ -94,6 +94,7 @@ struct run {
 	PGconn *conn;
 	bool locked;
 	int64_t lock_key;
+	int64_t lock_start, lock_until;	/* the bounded wait for the locks */
 	int64_t deadline;		/* request deadline minus the margin; 0 = none */
 	struct db_tables tables;
 	struct db_row *rows;
@@ -270,52 +271,85 @@ sleep_ms(int64_t ms)
 	nanosleep(&ts, NULL);
 }
 
+/*
+ * Poll one of the two advisory locks on conn until r->lock_until: the migration lock
+ * (the bigint key, on the lock connection) or the work lock (the key's two-int form,
+ * on the migration connection; see db_work_lock_try).
+ */
+static bool
+lock_poll(struct run *r, PGconn *conn, bool work)
+{
+	struct db_error e;
+	unsigned tries = 0;
+
+	for (;;) {
+		bool got = false;
+		int64_t now, nap;
+
+		if (!(work ? db_work_lock_try : db_lock_try)(conn, r->lock_key, &got, &e)) {
+			fail_db(r, ENGINE_CONFIG_ERROR, "unable to take the migration lock", &e);
+			return false;
+		}
+		if (got) {
+			log_debug("took the %s lock after %lld ms", work ? "work" : "migration",
+				  (long long)(db_now_ms() - r->lock_start));
+			return true;
+		}
+		if (tries++ == 0)
+			log_info(work ? "waiting for the session of a gosling that ended to finish on the server"
+				      : "waiting for the migration lock (another gosling is running)");
+		now = db_now_ms();
+		if (now >= r->lock_until) {
+			fail(r, ENGINE_LOCK_TIMEOUT,
+			     "unable to take the migration lock (key %lld) within %lld ms: "
+			     "another migration is running on this database",
+			     (long long)r->lock_key, (long long)(now - r->lock_start));
+			return false;
+		}
+		/* 50..150 ms, so a crowd of waiters does not poll in step */
+		nap = 50 + (int64_t)((unsigned)(now * 7919 + tries * 104729) % 101);
+		if (nap > r->lock_until - now)
+			nap = r->lock_until - now;
+		sleep_ms(nap);
+	}
+}
+
 /* Poll pg_try_advisory_lock on a connection of its own, up to the bounded wait. */
 static bool
 lock_acquire(struct run *r)
 {
 	struct db_error e;
 	int64_t wait = config_int(r->cfg, SET_LOCK_WAIT) * 1000;
-	int64_t start = db_now_ms(), until;
-	unsigned tries = 0;
 
 	r->lock_key = config_int(r->cfg, SET_LOCK_KEY);
+	r->lock_start = db_now_ms();
+	r->lock_until = r->lock_start + wait;
+	if (r->deadline && r->deadline < r->lock_until)
+		r->lock_until = r->deadline;
 	if (!db_connect(r->cfg, "lock", &r->lock, &e)) {
 		fail_db(r, ENGINE_CONFIG_ERROR, "unable to connect to the database", &e);
 		return false;
 	}
-	until = start + wait;
-	if (r->deadline && r->deadline < until)
-		until = r->deadline;
-	for (;;) {
-		bool got = false;
-		int64_t now, nap;
+	if (!lock_poll(r, r->lock, false))
+		return false;
+	r->locked = true;
+	return true;
+}
 
-		if (!db_lock_try(r->lock, r->lock_key, &got, &e)) {
-			fail_db(r, ENGINE_CONFIG_ERROR, "unable to take the migration lock", &e);
-			return false;
-		}
-		if (got) {
-			r->locked = true;
-			log_debug("took the migration lock after %lld ms", (long long)(db_now_ms() - start));
-			return true;
-		}
-		if (tries++ == 0)
-			log_info("waiting for the migration lock (another gosling is running)");
-		now = db_now_ms();
-		if (now >= until) {
-			fail(r, ENGINE_LOCK_TIMEOUT,
-			     "unable to take the migration lock (key %lld) within %lld ms: "
-			     "another migration is running on this database",
-			     (long long)r->lock_key, (long long)(now - start));
-			return false;
-		}
-		/* 50..150 ms, so a crowd of waiters does not poll in step */
-		nap = 50 + (int64_t)((unsigned)(now * 7919 + tries * 104729) % 101);
-		if (nap > until - now)
-			nap = until - now;
-		sleep_ms(nap);
-	}
+/*
+ * The migration session's own lock, once the migration lock is held.  The lock session
+ * of a gosling killed mid-migration ends as soon as its socket closes, but its migration
+ * session's backend goes on with the statement it runs (and, before PostgreSQL 14, with
+ * the rest of the batch, COMMIT included) until it next talks to the client.  Holding
+ * the work lock for the whole session makes the next run wait for that backend to end,
+ * so it reads the history only once the orphan has committed or rolled back.
+ * client_connection_check_interval (db_set_timeouts) makes such a backend stop within
+ * a second.
+ */
+static bool
+work_lock_acquire(struct run *r)
+{
+	return lock_poll(r, r->conn, true);
 }
 
 static void
@@ -1286,7 +1320,7 @@ engine_run(const struct config *cfg, const struct bundle *b, const struct engine
 	}
 	if (!read_only(c) && !lock_acquire(&r))
 		goto out;
-	if (!connect_work(&r) || !state_load(&r))
+	if (!connect_work(&r) || (!read_only(c) && !work_lock_acquire(&r)) || !state_load(&r))
 		goto out;
 	res->version_before = res->version_after = newest_applied(&r);
 

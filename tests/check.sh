@@ -14,7 +14,7 @@ set -eu
 cd "$(dirname "$0")/.."
 export LC_ALL=C
 
-G=build/goslingc
+G=${GOSLINGC:-build/goslingc}	# tests/asan.sh: build/asan/goslingc
 CORPUS=${GOOSE_CORPUS:-../shared/goose-corpus}
 [ -d "$CORPUS" ] || CORPUS=/work/shared/goose-corpus
 tmp=$(mktemp -d)

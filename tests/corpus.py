@@ -11,7 +11,7 @@ Case layouts:
 import glob, json, os, subprocess, sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GOSLINGC = os.path.join(ROOT, "build", "goslingc")
+GOSLINGC = os.environ.get("GOSLINGC") or os.path.join(ROOT, "build", "goslingc")  # tests/asan.sh: build/asan/goslingc
 CORPUS = os.environ.get("GOOSE_CORPUS", os.path.join(ROOT, "..", "shared", "goose-corpus"))
 
 ENV = dict(os.environ)

@@ -7,7 +7,7 @@
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 . tests/lib/pg.sh
-. tests/lib/gosling.sh	# GOSLING_TEST_ARCH=x86_64|aarch64: the dist build (arm64 under qemu)
+. tests/lib/gosling.sh	# GOSLING_TEST_ARCH=x86_64|aarch64|asan (tests/lib/gosling.sh)
 
 pg_start
 T=$PG_TMP/t
@@ -22,7 +22,7 @@ mig() {
 
 # mkbin DIR: compile DIR's migrations into DIR/gosling (for GOSLING_TEST_ARCH).
 mkbin() {
-	"$ROOT/build/goslingc" build --quiet --out "$1/bundle.c" "$1" &&
+	"$GOSLINGC" build --quiet --out "$1/bundle.c" "$1" &&
 		gosling_link "$1/gosling" "$1/bundle.c"
 }
 
@@ -523,7 +523,8 @@ DROP TABLE rt_$i;"
 	psql_q "$d" "ALTER DATABASE $d SET log_statement = 'all'" >/dev/null
 	before=$(wc -l <"$PG_TMP/server.log")
 	if [ "$have_strace" = 1 ]; then
-		DB_NAME=$d strace -f -qq -e trace=sendto,recvfrom -o "$T/strace.$n" "$dir/gosling" up >/dev/null 2>&1
+		# shellcheck disable=SC2046
+		DB_NAME=$d env $(gosling_untraced_env) strace -f -qq -e trace=sendto,recvfrom -o "$T/strace.$n" "$dir/gosling" up >/dev/null 2>&1
 	else
 		DB_NAME=$d "$dir/gosling" up >/dev/null 2>&1
 	fi

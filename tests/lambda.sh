@@ -10,7 +10,7 @@
 #   GOSLING_NO_VALGRIND=1 tests/lambda.sh
 cd "$(dirname "$0")/.."
 . tests/lib/pg.sh
-. tests/lib/gosling.sh	# GOSLING_TEST_ARCH=x86_64|aarch64: the dist build (arm64 under qemu)
+. tests/lib/gosling.sh	# GOSLING_TEST_ARCH=x86_64|aarch64|asan (tests/lib/gosling.sh)
 
 T=$(mktemp -d /tmp/gosling-lambda.XXXXXX)
 PG_OPTS="-c log_connections=on"
@@ -21,7 +21,7 @@ unset AWS_LAMBDA_LOG_FORMAT AWS_LAMBDA_LOG_LEVEL GOSLING_LOG_LEVEL _X_AMZN_TRACE
 
 # bundle NAME: compile tests/lambda/migrations/NAME into the bootstrap $T/NAME
 bundle() {
-	build/goslingc build --quiet --out "$T/$1.c" "tests/lambda/migrations/$1" &&
+	"$GOSLINGC" build --quiet --out "$T/$1.c" "tests/lambda/migrations/$1" &&
 		gosling_link "$T/$1" "$T/$1.c"
 }
 
@@ -285,7 +285,9 @@ kinds = [{}, {"command": "status"}, {"command": "verify"}, {"command": "plan"}, 
 print(json.dumps([{"body": kinds[i % len(kinds)]} for i in range(50)]))
 EOF
 )
-if [ -n "${GOSLING_NO_VALGRIND:-}" ] || [ "$GOSLING_TEST_ARCH" != host ] || ! command -v valgrind >/dev/null; then
+if [ "$GOSLING_TEST_ARCH" = asan ]; then
+	skip "50 events under valgrind" "valgrind cannot run an AddressSanitizer build (LeakSanitizer checks this one)"
+elif [ -n "${GOSLING_NO_VALGRIND:-}" ] || [ "$GOSLING_TEST_ARCH" != host ] || ! command -v valgrind >/dev/null; then
 	skip "50 events under valgrind" "valgrind disabled (or not the host build)"
 else
 	PGDATABASE=$db RAPI_TIMEOUT=600 rapi valgrind \
@@ -305,6 +307,18 @@ else
 	is_j valgrind_fail '[i["kind"] for i in inv].count("error")' 10 "20 events with a failing migration: 10 errors answered"
 	is_j valgrind_fail 'd["exit_code"]' 1 "valgrind finds no error and no leak on the failure paths"
 	[ -s "$T/valgrind_fail.log" ] && sed 's/^/# /' "$T/valgrind_fail.log" | head -40
+	# the deadline path: a statement cancelled at the deadline, a deadline refused at once, status
+	db=$(newdb valgrind_deadline)
+	PGDATABASE=$db GOSLING_DEADLINE_MARGIN=1000 RAPI_TIMEOUT=600 rapi valgrind_deadline \
+		"valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --log-file=$T/valgrind_deadline.log $T/sleep" \
+		'[{"body": {"command": "up-to", "version": 2}}, {"body": {}, "deadline_in_ms": 4000}, {"body": {}, "deadline_in_ms": 4000},
+		  {"body": {}, "deadline_in_ms": 500}, {"body": {"command": "status"}}]'
+	is_j valgrind_deadline '[i["kind"] for i in inv]' '["response", "error", "error", "error", "response"]' \
+		"under valgrind: two statements cancelled at the deadline, one deadline refused at once"
+	is_j valgrind_deadline '[res(1)["error"]["sqlstate"], res(2)["error"]["sqlstate"]]' '["57014", "57014"]' \
+		"... the cancel is PostgreSQL's (57014)"
+	is_j valgrind_deadline 'd["exit_code"]' 1 "valgrind finds no error and no leak on the deadline paths"
+	[ -s "$T/valgrind_deadline.log" ] && sed 's/^/# /' "$T/valgrind_deadline.log" | head -40
 fi
 
 done_testing

@@ -9,15 +9,31 @@
 #                   linked statically against build/deps/x86_64, as build/dist/x86_64/bootstrap is
 #   aarch64         the same for arm64, cross-compiled; OUT is a wrapper that runs the arm64
 #                   program (OUT.aarch64) under qemu-aarch64 -L /usr/aarch64-linux-gnu
+#   asan            build/asan/libgosling-runtime.a (`ninja asan`: AddressSanitizer with
+#                   LeakSanitizer, and UBSan), and build/asan/goslingc as GOSLINGC
 # The dist variants need `ninja dist` first.  GOSLING_TEST_ARCH_NAME says which in test names.
+# GOSLINGC is the compiler the suites run (build/goslingc unless set or asan).
 GOSLING_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 GOSLING_TEST_ARCH=${GOSLING_TEST_ARCH:-host}
+GOSLING_SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
 case $GOSLING_TEST_ARCH in
 host) GOSLING_TEST_ARCH_NAME= ;;
 x86_64) GOSLING_TEST_ARCH_NAME="x86_64 static bootstrap: " ;;
 aarch64) GOSLING_TEST_ARCH_NAME="arm64 bootstrap under qemu: " ;;
-*) echo "Bail out! GOSLING_TEST_ARCH=$GOSLING_TEST_ARCH (host, x86_64 or aarch64)"; exit 2 ;;
+asan)
+	GOSLING_TEST_ARCH_NAME="asan: "
+	GOSLINGC=${GOSLINGC:-$GOSLING_ROOT/build/asan/goslingc}
+	;;
+*) echo "Bail out! GOSLING_TEST_ARCH=$GOSLING_TEST_ARCH (host, x86_64, aarch64 or asan)"; exit 2 ;;
 esac
+GOSLINGC=${GOSLINGC:-$GOSLING_ROOT/build/goslingc}
+
+# gosling_untraced_env: env(1) arguments for a program run under ptrace (strace), where
+# LeakSanitizer cannot work and would fail the run; nothing for the other builds.
+gosling_untraced_env() {
+	[ "$GOSLING_TEST_ARCH" = asan ] && printf '%s\n' "ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0"
+	return 0
+}
 
 # gosling_deps_libs ARCH: build/deps/ARCH/libs.txt with absolute archive paths
 gosling_deps_libs() {
@@ -33,6 +49,11 @@ gosling_link() {
 	host)
 		cc -std=c11 -I"$GOSLING_ROOT/common" -o "$out" "$src" "$GOSLING_ROOT/build/libgosling-runtime.a" \
 			-lpq -ljansson -lcurl -lcrypto
+		;;
+	asan)
+		# shellcheck disable=SC2086
+		cc -std=c11 $GOSLING_SANFLAGS -I"$GOSLING_ROOT/common" -o "$out" "$src" \
+			"$GOSLING_ROOT/build/asan/libgosling-runtime.a" -lpq -ljansson -lcurl -lcrypto
 		;;
 	x86_64)
 		# shellcheck disable=SC2046
