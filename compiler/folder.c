@@ -165,7 +165,8 @@ bool folder_scan(const char *dir, struct mfile **files, size_t *n, struct diag *
 			free(path);
 			continue;
 		}
-		v = realloc(v, (count + 1) * sizeof(*v));
+		if ((count & (count - 1)) == 0)	/* doubles: capacity is the next power of two */
+			v = realloc(v, (count ? 2 * count : 1) * sizeof(*v));
 		if (!v)
 			exit(4);
 		v[count].path = path;

@@ -279,7 +279,8 @@ static bool sum_read(const char *path, struct sum_entry **out, size_t *n)
 			ok = false;
 			continue;
 		}
-		*out = realloc(*out, (*n + 1) * sizeof(**out));
+		if ((*n & (*n - 1)) == 0)	/* doubles: capacity is the next power of two */
+			*out = realloc(*out, (*n ? 2 * *n : 1) * sizeof(**out));
 		if (!*out)
 			exit(EXIT_IO);
 		(*out)[(*n)++] = e;

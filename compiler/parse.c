@@ -282,7 +282,8 @@ static struct pstmt stmt_from_buf(const struct buf *b, bool block)
 			s.envsub[s.nenvsub - 1].end = (uint32_t)to;
 			continue;
 		}
-		s.envsub = xrealloc(s.envsub, (s.nenvsub + 1) * sizeof(*s.envsub));
+		if ((s.nenvsub & (s.nenvsub - 1)) == 0)	/* doubles, as in store() */
+			s.envsub = xrealloc(s.envsub, (s.nenvsub ? 2 * s.nenvsub : 1) * sizeof(*s.envsub));
 		s.envsub[s.nenvsub].start = (uint32_t)from;
 		s.envsub[s.nenvsub].end = (uint32_t)to;
 		s.nenvsub++;
@@ -343,7 +344,10 @@ static void store(struct pass *p, struct buf *b, bool block)
 	struct pfile *f = p->f;
 	size_t *n = &f->nstmts[p->dir];
 
-	f->stmts[p->dir] = xrealloc(f->stmts[p->dir], (*n + 1) * sizeof(struct pstmt));
+	/* the array doubles when n is a power of two (its capacity is the next one):
+	 * growing by one was quadratic wherever realloc moves, as under ASan */
+	if ((*n & (*n - 1)) == 0)
+		f->stmts[p->dir] = xrealloc(f->stmts[p->dir], (*n ? 2 * *n : 1) * sizeof(struct pstmt));
 	f->stmts[p->dir][(*n)++] = stmt_from_buf(b, block);
 	buf_reset(b);
 }
