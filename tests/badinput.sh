@@ -5,7 +5,7 @@
 set -u
 cd "$(dirname "$0")/.."
 . tests/lib/tap.sh
-G=$PWD/build/goslingc
+G=${GOSLINGC:-$PWD/build/goslingc}	# tests/asan.sh: build/asan/goslingc
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"

@@ -15,8 +15,8 @@ root=$PWD
 seconds=${FUZZ_SECONDS:-60}
 targets=(${FUZZ_TARGETS:-parse lambda secret})
 tmp=$(mktemp -d)
-# leaks inside third-party libraries, each explained in the file
-export LSAN_OPTIONS=suppressions=$root/tests/fuzz/lsan.supp:print_suppressions=0
+# leaks inside third-party libraries, each explained in the file (tests/asan.sh's too)
+export LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0
 trap 'rm -rf "$tmp"' EXIT
 
 if ! command -v clang >/dev/null; then
