@@ -137,6 +137,17 @@ data "aws_iam_policy_document" "this" {
       resources = ["arn:${data.aws_partition.current.partition}:rds-db:${local.region}:${data.aws_caller_identity.current.account_id}:dbuser:${statement.value}/${var.db_username}"]
     }
   }
+
+  # A CodeDeploy lifecycle hook event is answered with PutLifecycleEventHookExecutionStatus.
+  dynamic "statement" {
+    for_each = length(var.codedeploy_deployment_group_arns) > 0 ? [var.codedeploy_deployment_group_arns] : []
+    content {
+      sid       = "ReportCodeDeployHookStatus"
+      effect    = "Allow"
+      actions   = ["codedeploy:PutLifecycleEventHookExecutionStatus"]
+      resources = statement.value
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "this" {

@@ -234,6 +234,17 @@ variable "log_retention_in_days" {
   }
 }
 
+variable "codedeploy_deployment_group_arns" {
+  description = "CodeDeploy deployment groups whose lifecycle hooks invoke the function: grants codedeploy:PutLifecycleEventHookExecutionStatus on exactly these, so gosling can report the hook's result."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.codedeploy_deployment_group_arns : can(regex("^arn:[^:]+:codedeploy:[^:]+:[0-9]{12}:deploymentgroup:[^/]+/.+$", a))])
+    error_message = "codedeploy_deployment_group_arns must hold deployment group ARNs (arn:<partition>:codedeploy:<region>:<account>:deploymentgroup:<application>/<group>)."
+  }
+}
+
 variable "log_kms_key_arn" {
   description = "ARN of a KMS key to encrypt the log group with. Null: CloudWatch's default encryption."
   type        = string
