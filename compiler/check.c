@@ -160,12 +160,20 @@ void check_marks_scan(const struct pfile *f, struct check_marks *m)
 
 bool check_marks_cover(const struct check_marks *m, uint32_t from, const struct pstmt *s)
 {
+	size_t lo = 0, hi = m->n;
+
 	if (m->file)
 		return true;
-	for (size_t i = 0; i < m->n; i++)
-		if (m->lines[i] >= from && m->lines[i] <= s->last_line)
-			return true;
-	return false;
+	/* the first marker at or after from (lines ascend): one search per statement */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (m->lines[mid] < from)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < m->n && m->lines[lo] <= s->last_line;
 }
 
 void check_marks_free(struct check_marks *m)

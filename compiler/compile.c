@@ -49,6 +49,10 @@ bool compile_folder(struct compiled *c, const char *dir, const struct parse_opts
 	memset(c, 0, sizeof(*c));
 	if (!folder_scan(dir, &c->files, &c->nfiles, d) && c->nfiles == 0)
 		return false;
+	/* goose fails with ErrNoMigrationFiles at run time; an empty bundle is
+	 * legitimate (a new project), so this is a warning, an error with --werror */
+	if (c->nfiles == 0 && d->errors == errors)
+		diag_file(d, DIAG_WARNING, dir, "no migrations: no <version>_<name>.sql files in this folder");
 	c->parsed = xcalloc(c->nfiles, sizeof(*c->parsed));
 	for (size_t i = 0; i < c->nfiles; i++) {
 		if (!parse_file(&c->parsed[i], c->files[i].path, o, d))

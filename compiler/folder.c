@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static char *xstrdup(const char *s)
 {
@@ -88,6 +89,40 @@ bool version_is_timestamp(int64_t v)
 	return true;
 }
 
+/*
+ * file_check - a *.sql entry must be a regular file.  Symbolic links are
+ * followed, as goose's os.DirFS + fs.ReadFile do; a dangling one cannot be read.
+ */
+static bool file_check(const char *path, struct diag *d)
+{
+	struct stat st;
+	char target[512];
+	ssize_t n;
+
+	if (stat(path, &st) != 0) {
+		int err = errno;
+
+		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) &&
+		    (n = readlink(path, target, sizeof(target) - 1)) >= 0) {
+			target[n] = '\0';
+			diag_file(d, DIAG_IO, path, "cannot open: %s (dangling symbolic link to %s)",
+				  strerror(err), target);
+		} else {
+			diag_file(d, DIAG_IO, path, "cannot open: %s", strerror(err));
+		}
+		return false;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		diag_file(d, DIAG_ERROR, path, "is a directory, not a migration file");
+		return false;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		diag_file(d, DIAG_ERROR, path, "not a regular file (a FIFO, socket or device), not a migration file");
+		return false;
+	}
+	return true;
+}
+
 static int by_version(const void *a, const void *b)
 {
 	const struct mfile *x = a, *y = b;
@@ -107,14 +142,13 @@ bool folder_scan(const char *dir, struct mfile **files, size_t *n, struct diag *
 	*files = NULL;
 	*n = 0;
 	if (!dp) {
-		diag_file(d, DIAG_ERROR, dir, "cannot open migrations folder: %s", strerror(errno));
+		diag_file(d, DIAG_IO, dir, "cannot open migrations folder: %s", strerror(errno));
 		return false;
 	}
 	while ((e = readdir(dp)) != NULL) {
 		size_t len = strlen(e->d_name);
 		char err[256], *path;
 		int64_t version;
-		struct stat st;
 
 		if (len < 4 || strcmp(e->d_name + len - 4, ".sql") != 0)
 			continue;
@@ -122,9 +156,7 @@ bool folder_scan(const char *dir, struct mfile **files, size_t *n, struct diag *
 		if (!path)
 			exit(4);
 		sprintf(path, "%s/%s", dir, e->d_name);
-		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
-			diag_file(d, DIAG_ERROR, path, "not a regular file%s%s",
-				  errno ? ": " : "", errno ? strerror(errno) : "");
+		if (!file_check(path, d)) {
 			free(path);
 			continue;
 		}
@@ -133,7 +165,8 @@ bool folder_scan(const char *dir, struct mfile **files, size_t *n, struct diag *
 			free(path);
 			continue;
 		}
-		v = realloc(v, (count + 1) * sizeof(*v));
+		if ((count & (count - 1)) == 0)	/* doubles: capacity is the next power of two */
+			v = realloc(v, (count ? 2 * count : 1) * sizeof(*v));
 		if (!v)
 			exit(4);
 		v[count].path = path;

@@ -21,6 +21,7 @@ struct lex_result {
 	enum lex_open open;	/* where the text ends */
 	size_t open_at;		/* offset of the construct that is still open */
 	size_t open_len;	/* length of its opening token ("$body$" is 6) */
+	unsigned open_depth;	/* nesting depth of an open block comment */
 	unsigned commands;	/* non-empty commands, split at ';' outside parentheses */
 	size_t last_semicolon;	/* offset of the last top-level ';', or (size_t)-1 */
 };
@@ -30,6 +31,18 @@ struct lex_result {
  * describe how it ends.
  */
 void lex_scan(const char *s, size_t len, struct lex_result *r);
+
+/*
+ * lex_reopen - the shortest text that leaves the lexer where r (the result of
+ * lex_scan(s, ...)) says s ends: inside the construct still open ("'", "E'",
+ * "$tag$", the comment opener once per nesting level).  Lexing reopen + "\n" +
+ * more ends in the same state as lexing s + "\n" + more (no token crosses a
+ * newline), so a caller that keeps appending statements to an open literal need
+ * not lex it all again.
+ * Returns a malloc'd NUL-terminated string and its length in *len, or NULL when
+ * out of memory (or when r->open is LEX_CLOSED).
+ */
+char *lex_reopen(const char *s, const struct lex_result *r, size_t *len);
 
 /* lex_open_name - "string literal", "dollar-quoted body", … for messages. */
 const char *lex_open_name(enum lex_open open);

@@ -9,6 +9,7 @@
 #include "lexer.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 /*!re2c
@@ -23,17 +24,18 @@
 	dolq_tag = ident_start [A-Za-z\x80-\xff_0-9]*;
 */
 
-/* Inside a block comment, which nests.  Returns false at the end of the text. */
-static bool lex_block_comment(const unsigned char **cursor)
+/* Inside a block comment, which nests.  Returns false at the end of the text,
+ * with *depth the nesting level still open. */
+static bool lex_block_comment(const unsigned char **cursor, unsigned *depth)
 {
 	const unsigned char *YYCURSOR = *cursor;
-	int depth = 1;
 
+	*depth = 1;
 	for (;;) {
 	/*!re2c
 		nul  { *cursor = YYCURSOR - 1; return false; }
-		"/*" { depth++; continue; }
-		"*/" { if (--depth == 0) { *cursor = YYCURSOR; return true; } continue; }
+		"/*" { ++*depth; continue; }
+		"*/" { if (--*depth == 0) { *cursor = YYCURSOR; return true; } continue; }
 		[^]  { continue; }
 	*/
 	}
@@ -105,7 +107,7 @@ void lex_scan(const char *s, size_t len, struct lex_result *r)
 {
 	const unsigned char *YYCURSOR = (const unsigned char *)s, *YYMARKER, *tok;
 	const unsigned char *end = (const unsigned char *)s + len;
-	unsigned depth = 0;
+	unsigned depth = 0, comment_depth = 0;
 	bool content = false;	/* the current command holds a token */
 	enum lex_open open = LEX_CLOSED;
 
@@ -123,7 +125,7 @@ void lex_scan(const char *s, size_t len, struct lex_result *r)
 		space+ { continue; }
 		"--" [^\n\x00]* { continue; }
 		"/*" {
-			if (!lex_block_comment(&YYCURSOR)) {
+			if (!lex_block_comment(&YYCURSOR, &comment_depth)) {
 				open = LEX_COMMENT;
 				break;
 			}
@@ -182,10 +184,46 @@ void lex_scan(const char *s, size_t len, struct lex_result *r)
 		r->open_at = (size_t)(tok - (const unsigned char *)s);
 		r->open_len = open == LEX_DOLLAR ? strcspn(s + r->open_at + 1, "$") + 2 :
 			      open == LEX_COMMENT ? 2 : 1;
+		r->open_depth = open == LEX_COMMENT ? comment_depth : 0;
 		content = true;
 	}
 	if (content)
 		r->commands++;
+}
+
+char *lex_reopen(const char *s, const struct lex_result *r, size_t *len)
+{
+	size_t n = r->open == LEX_DOLLAR ? r->open_len : r->open == LEX_COMMENT ? 2 * (size_t)r->open_depth : 2;
+	char *p;
+
+	if (r->open == LEX_CLOSED || !(p = malloc(n + 1)))
+		return NULL;
+	switch (r->open) {
+	case LEX_STRING:
+		n = 1;
+		memcpy(p, "'", 2);
+		break;
+	case LEX_ESTRING:
+		memcpy(p, "E'", 3);
+		break;
+	case LEX_IDENT:
+		n = 1;
+		memcpy(p, "\"", 2);
+		break;
+	case LEX_DOLLAR:
+		memcpy(p, s + r->open_at, n);
+		p[n] = '\0';
+		break;
+	case LEX_COMMENT:
+		for (size_t i = 0; i < n; i += 2)
+			memcpy(p + i, "/*", 2);
+		p[n] = '\0';
+		break;
+	case LEX_CLOSED:
+		break;
+	}
+	*len = n;
+	return p;
 }
 
 const char *lex_open_name(enum lex_open open)

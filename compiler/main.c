@@ -69,7 +69,7 @@ struct opts {
 	bool no_check;
 };
 
-static struct diag diags = { NULL, false, false, 0, 0 };
+static struct diag diags = { .out = NULL };
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -84,7 +84,7 @@ static int finish(int ok_code)
 	if (diags.errors) {
 		fprintf(stderr, "goslingc: %u error%s, %u warning%s\n", diags.errors, diags.errors == 1 ? "" : "s",
 			diags.warnings, diags.warnings == 1 ? "" : "s");
-		return EXIT_ERRORS;
+		return diags.io_errors ? EXIT_IO : EXIT_ERRORS;
 	}
 	return ok_code;
 }
@@ -260,7 +260,7 @@ static bool sum_read(const char *path, struct sum_entry **out, size_t *n)
 	*out = NULL;
 	*n = 0;
 	if (!fp) {
-		diag_file(&diags, DIAG_ERROR, path, "cannot open: %s (run goslingc sum to create it)", strerror(errno));
+		diag_file(&diags, DIAG_IO, path, "cannot open: %s (run goslingc sum to create it)", strerror(errno));
 		return false;
 	}
 	while (fgets(line, sizeof(line), fp)) {
@@ -279,10 +279,16 @@ static bool sum_read(const char *path, struct sum_entry **out, size_t *n)
 			ok = false;
 			continue;
 		}
-		*out = realloc(*out, (*n + 1) * sizeof(**out));
+		if ((*n & (*n - 1)) == 0)	/* doubles: capacity is the next power of two */
+			*out = realloc(*out, (*n ? 2 * *n : 1) * sizeof(**out));
 		if (!*out)
 			exit(EXIT_IO);
 		(*out)[(*n)++] = e;
+	}
+	/* fopen() succeeds on a directory; the read is what fails */
+	if (ferror(fp)) {
+		diag_file(&diags, DIAG_IO, path, "cannot read: %s", strerror(errno));
+		ok = false;
 	}
 	fclose(fp);
 	return ok;
@@ -353,7 +359,7 @@ static int cmd_verify(struct opts *o, const char *dir)
 	free(sum);
 	free(path);
 	if (diags.errors)
-		return mismatches && diags.errors == mismatches ? EXIT_SUM : EXIT_ERRORS;
+		return mismatches && diags.errors == mismatches ? EXIT_SUM : finish(EXIT_ERRORS);
 	if (!o->quiet)
 		fprintf(stderr, "goslingc: %s matches migrations.sum\n", dir);
 	return EXIT_OK;

@@ -63,8 +63,8 @@ struct parse_opts {
 /*
  * parse_file - read and parse one migration file.  Diagnostics go to d (all of
  * them, not just the first).  Returns false when any error was reported; the
- * statements of the directions that parsed are kept either way.  Exits only
- * when the file cannot be read (the compiler is a build tool).
+ * statements of the directions that parsed are kept either way.  A file that
+ * cannot be opened or read is a DIAG_IO error (goslingc then exits 4).
  */
 bool parse_file(struct pfile *f, const char *path, const struct parse_opts *o, struct diag *d) MUSTCHECK;
 

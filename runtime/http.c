@@ -116,28 +116,36 @@ static size_t
 on_header(char *data, size_t size, size_t n, void *arg)
 {
 	struct exchange *x = arg;
-	struct http_response *rs = x->rs;
 	size_t len = size * n;
+
+	if (!http_response_header_line(x->rs, data, len)) {
+		x->nomem = true;
+		return 0;
+	}
+	return len;
+}
+
+bool
+http_response_header_line(struct http_response *rs, const char *data, size_t len)
+{
 	const char *colon;
 	struct http_header *h;
 	size_t nlen, voff;
 
 	if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
 		headers_clear(rs);
-		return len;
+		return true;
 	}
 	colon = memchr(data, ':', len);
 	if (!colon)
-		return len;	/* the blank line that ends the headers */
+		return true;	/* the blank line that ends the headers */
 	nlen = trim_len(data, (size_t)(colon - data));
 	voff = (size_t)(colon - data) + 1;
 	while (voff < len && (data[voff] == ' ' || data[voff] == '\t'))
 		voff++;
 	h = realloc(rs->headers, (rs->nheaders + 1) * sizeof *h);
-	if (!h) {
-		x->nomem = true;
-		return 0;
-	}
+	if (!h)
+		return false;
 	rs->headers = h;
 	h = &rs->headers[rs->nheaders];
 	h->name = strndup(data, nlen);
@@ -145,11 +153,10 @@ on_header(char *data, size_t size, size_t n, void *arg)
 	if (!h->name || !h->value) {
 		free((char *)h->name);
 		free((char *)h->value);
-		x->nomem = true;
-		return 0;
+		return false;
 	}
 	rs->nheaders++;
-	return len;
+	return true;
 }
 
 bool

@@ -72,4 +72,12 @@ const char *http_header(const struct http_response *rs, const char *name);
 
 void http_response_free(struct http_response *rs);
 
+/*
+ * http_response_header_line - take one raw header line as libcurl hands it over
+ * ("Name: value\r\n"; a status line starts a new set, a line without ':' is
+ * skipped).  http_do's header callback; public so that tests/fuzz can feed it.
+ * False when out of memory.
+ */
+bool http_response_header_line(struct http_response *rs, const char *data, size_t len) MUSTCHECK;
+
 #endif

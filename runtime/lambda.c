@@ -543,33 +543,52 @@ with_codedeploy(const char *json, const struct lambda_event *ev, const char *sta
 	return s;
 }
 
+void
+lambda_next_headers(const struct http_response *next, struct lambda_next *nx)
+{
+	const char *deadline_h = http_header(next, "Lambda-Runtime-Deadline-Ms");
+
+	memset(nx, 0, sizeof *nx);
+	nx->id = http_header(next, "Lambda-Runtime-Aws-Request-Id");
+	if (nx->id && (!*nx->id || strlen(nx->id) > 256 || strpbrk(nx->id, "/?#% ")))
+		nx->id = NULL;
+	nx->arn = http_header(next, "Lambda-Runtime-Invoked-Function-Arn");
+	nx->trace = http_header(next, "Lambda-Runtime-Trace-Id");
+	if (nx->trace && !*nx->trace)
+		nx->trace = NULL;
+	if (deadline_h && !parse_i64(deadline_h, &nx->deadline_ms)) {
+		nx->bad_deadline = deadline_h;
+		nx->deadline_ms = 0;
+	}
+}
+
 /* Run one event; false when the loop must stop. */
 static bool
 invoke(struct lambda *l, const struct http_response *next)
 {
-	const char *id = http_header(next, "Lambda-Runtime-Aws-Request-Id");
-	const char *deadline_h = http_header(next, "Lambda-Runtime-Deadline-Ms");
-	const char *arn = http_header(next, "Lambda-Runtime-Invoked-Function-Arn");
-	const char *trace = http_header(next, "Lambda-Runtime-Trace-Id");
+	struct lambda_next nx;
+	const char *id, *arn;
 	struct lambda_event ev;
 	struct engine_result res;
 	char err[1024], msg[4096];
 	char *json = NULL;
-	int64_t deadline = 0, start = db_now_ms();
+	int64_t deadline, start = db_now_ms();
 	enum post_outcome out;
 
-	if (!id || !*id || strlen(id) > 256 || strpbrk(id, "/?#% ")) {
+	lambda_next_headers(next, &nx);
+	id = nx.id;
+	arn = nx.arn;
+	deadline = nx.deadline_ms;
+	if (!id) {
 		log_error("the runtime api sent an event without a usable Lambda-Runtime-Aws-Request-Id");
 		return false;
 	}
-	if (trace && *trace)
-		setenv("_X_AMZN_TRACE_ID", trace, 1);
+	if (nx.trace)
+		setenv("_X_AMZN_TRACE_ID", nx.trace, 1);
 	else
 		unsetenv("_X_AMZN_TRACE_ID");
-	if (deadline_h && !parse_i64(deadline_h, &deadline)) {
-		log_warn("ignoring Lambda-Runtime-Deadline-Ms \"%.40s\": not a number", deadline_h);
-		deadline = 0;
-	}
+	if (nx.bad_deadline)
+		log_warn("ignoring Lambda-Runtime-Deadline-Ms \"%.40s\": not a number", nx.bad_deadline);
 	log_debug("invocation %s of %s, deadline in %lld ms, _X_AMZN_TRACE_ID=%s", id,
 		  arn ? arn : "(no function arn)", deadline ? (long long)(deadline - start) : -1LL,
 		  getenv("_X_AMZN_TRACE_ID") ? getenv("_X_AMZN_TRACE_ID") : "(unset)");

@@ -26,9 +26,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "bundle.h"	/* MUSTCHECK */
 #include "engine.h"
+
+struct http_response;
 
 enum lambda_event_kind {
 	LAMBDA_COMMAND,		/* run req */
@@ -51,6 +54,23 @@ struct lambda_event {
  */
 bool lambda_event_decode(const char *body, size_t len, struct lambda_event *ev, char *err, size_t errlen)
 	MUSTCHECK;
+
+/* What the loop takes from the headers of a /next response. */
+struct lambda_next {
+	const char *id;			/* Lambda-Runtime-Aws-Request-Id; NULL when missing or unusable
+					 * (empty, over 256 bytes, or holding '/', '?', '#', '%', ' ') */
+	const char *arn;		/* Lambda-Runtime-Invoked-Function-Arn, or NULL */
+	const char *trace;		/* Lambda-Runtime-Trace-Id, NULL when missing or empty */
+	int64_t deadline_ms;		/* Lambda-Runtime-Deadline-Ms, 0 when missing or not a number */
+	const char *bad_deadline;	/* the deadline header when it is not a number */
+};
+
+/*
+ * lambda_next_headers - read the invocation's headers from next (pointers into
+ * next's headers).  The loop's first step for each event; public so that
+ * tests/fuzz can feed it.
+ */
+void lambda_next_headers(const struct http_response *next, struct lambda_next *nx);
 
 /*
  * lambda_main - run the Runtime API loop against the endpoint in

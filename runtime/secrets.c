@@ -165,6 +165,48 @@ aws_error(const struct http_response *rs, char *out, size_t outlen)
 	json_decref(o);
 }
 
+bool
+secrets_read_answer(const struct http_response *rs, const char *secret, char **text, size_t *len, char *err,
+		    size_t errlen)
+{
+	json_t *o, *v;
+	char why[768];
+	bool ok = false;
+
+	*text = NULL;
+	*len = 0;
+	if (rs->status != 200) {
+		aws_error(rs, why, sizeof why);
+		return fail(err, errlen, "unable to read secret %s: %s", secret, why);
+	}
+	/* the answer holds the secret: its text goes nowhere, not even into a parse error */
+	o = json_loadb(rs->body, rs->len, 0, NULL);
+	if (!o || !json_is_object(o)) {
+		fail(err, errlen, "unable to read secret %s: the answer is not a JSON object", secret);
+		goto out;
+	}
+	v = json_object_get(o, "SecretString");
+	if (!json_is_string(v)) {
+		fail(err, errlen, "secret %s has no SecretString%s", secret,
+		     json_object_get(o, "SecretBinary") ? " (a binary secret is not supported)" : "");
+		goto out;
+	}
+	*len = json_string_length(v);
+	if (!(*text = malloc(*len + 1))) {
+		*len = 0;
+		fail(err, errlen, "out of memory");
+		goto out;
+	}
+	memcpy(*text, json_string_value(v), *len + 1);
+	log_info("read secret %s (version %s)", secret,
+		 json_is_string(json_object_get(o, "VersionId")) ? json_string_value(json_object_get(o, "VersionId"))
+								  : "unknown");
+	ok = true;
+out:
+	json_decref(o);
+	return ok;
+}
+
 /*
  * secret_fetch - GetSecretValue of secret; *text is the SecretString, malloc'd
  * (wipe it, then free it, with wipe_free(*text, *len)).
@@ -177,8 +219,8 @@ secret_fetch(struct http_client *http, const char *secret, int64_t deadline_ms, 
 	struct sigv4_result sig = { 0 };
 	struct http_response rs = { 0 };
 	struct endpoint ep;
-	json_t *req = NULL, *o = NULL, *v;
-	char *body = NULL, why[768];
+	json_t *req = NULL;
+	char *body = NULL;
 	long timeout = HTTP_TIMEOUT_MS;
 	bool ok = false;
 
@@ -230,35 +272,8 @@ secret_fetch(struct http_client *http, const char *secret, int64_t deadline_ms, 
 			goto out;
 		}
 	}
-	if (rs.status != 200) {
-		aws_error(&rs, why, sizeof why);
-		fail(err, errlen, "unable to read secret %s: %s", secret, why);
-		goto out;
-	}
-	/* the answer holds the secret: its text goes nowhere, not even into a parse error */
-	o = json_loadb(rs.body, rs.len, 0, NULL);
-	if (!o || !json_is_object(o)) {
-		fail(err, errlen, "unable to read secret %s: the answer is not a JSON object", secret);
-		goto out;
-	}
-	v = json_object_get(o, "SecretString");
-	if (!json_is_string(v)) {
-		fail(err, errlen, "secret %s has no SecretString%s", secret,
-		     json_object_get(o, "SecretBinary") ? " (a binary secret is not supported)" : "");
-		goto out;
-	}
-	*len = json_string_length(v);
-	if (!(*text = malloc(*len + 1))) {
-		fail(err, errlen, "out of memory");
-		goto out;
-	}
-	memcpy(*text, json_string_value(v), *len + 1);
-	log_info("read secret %s (version %s)", secret,
-		 json_is_string(json_object_get(o, "VersionId")) ? json_string_value(json_object_get(o, "VersionId"))
-								  : "unknown");
-	ok = true;
+	ok = secrets_read_answer(&rs, secret, text, len, err, errlen);
 out:
-	json_decref(o);
 	if (rs.body)
 		explicit_bzero(rs.body, rs.len);
 	http_response_free(&rs);
@@ -313,7 +328,8 @@ secrets_apply_json(struct config *run, const char *label, const char *json, size
 		} else if (json_is_string(v) && strlen(json_string_value(v)) == json_string_length(v) &&
 			   (fields[i].id != SET_PORT ||
 			    (json_string_length(v) > 0 && json_string_length(v) < 6 &&
-			     strspn(json_string_value(v), "0123456789") == json_string_length(v)))) {
+			     strspn(json_string_value(v), "0123456789") == json_string_length(v) &&
+			     atoi(json_string_value(v)) > 0 && atoi(json_string_value(v)) < 65536))) {
 			s = json_string_value(v);
 		} else {
 			fail(err, errlen, "secret %s: field \"%s\" must be %s", label, fields[i].key,

@@ -34,6 +34,7 @@
 
 struct config;
 struct http_client;
+struct http_response;
 
 /*
  * secrets_resolve - derive run from base (config_derive) and fill in what the
@@ -54,5 +55,15 @@ bool secrets_resolve(const struct config *base, struct config *run, struct http_
  */
 bool secrets_apply_json(struct config *run, const char *label, const char *json, size_t len, char *err,
 			size_t errlen) MUSTCHECK;
+
+/*
+ * secrets_read_answer - the SecretString of Secrets Manager's answer to
+ * GetSecretValue (malloc'd into *text, *len bytes; the caller wipes and frees
+ * it), or AWS's error type and message in err.  secret names the secret in
+ * messages.  The part of secrets_resolve after the HTTPS call; public so that
+ * tests/fuzz can feed it.
+ */
+bool secrets_read_answer(const struct http_response *rs, const char *secret, char **text, size_t *len, char *err,
+			 size_t errlen) MUSTCHECK;
 
 #endif

@@ -107,6 +107,7 @@ secrets = [
     s("mysql", {"engine": "mysql", "username": "app", "password": pw}),
     s("not-json", "hunter2-" + pw),
     s("bad-port", {"port": "54x", "password": pw}),
+    s("port-range", {"port": "70000", "password": pw}),
     s("binary", None, SecretBinary="c2VjcmV0"),
 ]
 json.dump({"accessKeyId": akid, "secretAccessKey": skey, "sessionToken": stok, "region": region, "secrets": secrets,
@@ -242,6 +243,8 @@ gosling_run notjson DB_SECRET_ARN="$(secret_arn not-json)" -- status
 like "$(out notjson)" "SecretString is not valid JSON (line 1, column " "a SecretString that is not JSON is refused"
 gosling_run badport DB_SECRET_ARN="$(secret_arn bad-port)" -- status
 like "$(out badport)" 'field "port" must be a port number (or a string of digits)' "a bad port in the secret is refused"
+gosling_run portrange DB_SECRET_ARN="$(secret_arn port-range)" -- status
+like "$(out portrange)" 'field "port" must be a port number (or a string of digits)' "a port string out of range (\"70000\") is refused, as the number is"
 gosling_run binary DB_SECRET_ARN="$(secret_arn binary)" -- status
 like "$(out binary)" "has no SecretString (a binary secret is not supported)" "a binary secret is refused"
 gosling_run json DB_SECRET_ARN="$(secret_arn nope)" -- --json status

@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# tests/badinput.sh - the bad-input catalogue: each row feeds goslingc one kind of
+# bad input and asserts its exit code and the first diagnostic it prints.  The
+# README's "Bad input" table lists these rows by name.
+set -u
+cd "$(dirname "$0")/.."
+. tests/lib/tap.sh
+G=${GOSLINGC:-$PWD/build/goslingc}	# tests/asan.sh: build/asan/goslingc
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+
+# row NAME WANT_RC WANT_LINE CMD [ARGS...]: run CMD in $tmp; compare its exit code
+# and the first "error:" or "warning:" line it prints.
+row() {
+	local name=$1 want_rc=$2 want=$3 out rc line
+	shift 3
+	out=$(timeout 60 "$@" 2>&1 >/dev/null); rc=$?
+	line=$(printf '%s\n' "$out" | grep -m1 -E ': (error|warning): ')
+	is "$rc $line" "$want_rc $want" "$name"
+}
+# folder NAME: a fresh folder; mig NAME FILE TEXT: printf TEXT into NAME/FILE.
+folder() { rm -rf "$1"; mkdir -p "$1"; }
+mig() { folder "$1"; printf -- "$3" >"$1/$2"; }
+build=("$G" build -o "$tmp/out.c")
+up='-- +goose Up\n'
+
+# --- truncated files -----------------------------------------------------------
+mig trunc_stmt 001_a.sql "${up}CREATE TABLE t (\n  id int\n"
+row "truncated: Up with an unfinished statement" 1 \
+	"trunc_stmt/001_a.sql:2:1: error: unfinished statement, missing semicolon? (goose: state 1, direction: up: unexpected unfinished SQL query)" \
+	"${build[@]}" trunc_stmt
+mig trunc_block 001_a.sql "${up}-- +goose StatementBegin\nCREATE FUNCTION f() RETURNS int AS \$\$ SELECT 1; \$\$ LANGUAGE sql;\n"
+row "truncated: StatementBegin without StatementEnd" 1 \
+	"trunc_block/001_a.sql:3: error: missing '-- +goose StatementEnd' annotation" \
+	"${build[@]}" trunc_block
+mig trunc_string 001_a.sql "${up}INSERT INTO t VALUES ('abc"
+row "truncated: inside a string literal" 1 \
+	"trunc_string/001_a.sql:2:1: error: unfinished statement, missing semicolon? (goose: state 1, direction: up: unexpected unfinished SQL query)" \
+	"${build[@]}" trunc_string
+mig trunc_utf8 001_a.sql "${up}SELECT 1;\n-- caf\xc3"
+row "truncated: inside a UTF-8 sequence" 1 \
+	"trunc_utf8/001_a.sql:3:7: error: invalid UTF-8 byte 0xc3" \
+	"${build[@]}" trunc_utf8
+mig empty_file 001_a.sql ""
+row "truncated: empty file" 1 \
+	"empty_file/001_a.sql:1: error: no '-- +goose Up' annotation (goose: must start with '-- +goose Up' annotation)" \
+	"${build[@]}" empty_file
+
+# --- bytes PostgreSQL would refuse ----------------------------------------------
+mig nul 001_a.sql "${up}SELECT 1;\0\n"
+row "NUL byte" 1 "nul/001_a.sql:2:10: error: NUL byte in migration file" "${build[@]}" nul
+mig latin1 001_a.sql "${up}SELECT 'caf\xe9';\n"
+row "invalid UTF-8: a Latin-1 byte" 1 "latin1/001_a.sql:2:12: error: invalid UTF-8 byte 0xe9" "${build[@]}" latin1
+mig overlong 001_a.sql "${up}SELECT '\xc0\xaf';\n"
+row "invalid UTF-8: an overlong encoding" 1 "overlong/001_a.sql:2:9: error: invalid UTF-8 byte 0xc0" "${build[@]}" overlong
+mig surrogate 001_a.sql "${up}SELECT '\xed\xa0\x80';\n"
+row "invalid UTF-8: an encoded surrogate" 1 "surrogate/001_a.sql:2:9: error: invalid UTF-8 byte 0xed" "${build[@]}" surrogate
+
+# --- size -------------------------------------------------------------------------
+# goose reads lines with bufio.Scanner and a 4 MiB buffer: a line and its '\n' must fit.
+folder long_line
+{ printf -- "${up}SELECT '"; head -c $((4 * 1024 * 1024 - 10)) /dev/zero | tr '\0' a; printf "';\n"; } >long_line/001_a.sql
+row "a line of 4 MiB (goose's limit: a line and its newline fit in 4 MiB)" 1 \
+	"long_line/001_a.sql:2:1: error: line is longer than goose's limit of 4194304 bytes" "${build[@]}" long_line
+folder max_line
+{ printf -- "${up}SELECT '"; head -c $((4 * 1024 * 1024 - 11)) /dev/zero | tr '\0' a; printf "';\n"; } >max_line/001_a.sql
+row "a line of 4 MiB - 1 bytes compiles" 0 "" "${build[@]}" max_line
+
+folder many
+python3 - <<'PY'
+with open("many/001_many.sql", "w") as f:
+    f.write("-- +goose Up\n")
+    for i in range(100000):
+        f.write(f"INSERT INTO t VALUES ({i});\n")
+    f.write("-- +goose Down\nDELETE FROM t;\n")
+PY
+start=$(date +%s%N)
+out=$("$G" build -o "$tmp/many.c" many 2>&1); rc=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+is "$rc" 0 "a 100,000-statement file compiles ($((ms / 1000)).$(printf '%03d' $((ms % 1000))) s)"
+n=$("$G" list --json many | python3 -c 'import json,sys; print(json.load(sys.stdin)["migrations"][0]["up"])')
+is "$n" 100000 "... into 100,000 Up statements"
+ok "... in under 30 s (linear; a quadratic pass would take minutes)" test "$ms" -lt 30000
+
+# a stray quote makes every later statement part of an open literal: one pass, not one per statement
+folder stray
+python3 - <<'PY'
+with open("stray/001_stray.sql", "w") as f:
+    f.write("-- +goose Up\nSELECT 'oops;\n")
+    for i in range(100000):
+        f.write(f"INSERT INTO t VALUES ({i}, 'v');\n")
+PY
+start=$(date +%s%N)
+row "a stray quote before 100,000 statements" 1 \
+	"stray/001_stray.sql:2:8: error: statement ends inside a string literal: goose would cut it at line 2" \
+	"${build[@]}" stray
+ms=$((($(date +%s%N) - start) / 1000000))
+ok "... reported in under 30 s ($((ms / 1000)).$(printf '%03d' $((ms % 1000))) s; it was quadratic)" test "$ms" -lt 30000
+
+# every diagnostic shows its source line: 100,000 of them cost one pass over the file, not one each
+folder warnings
+python3 - <<'PY'
+with open("warnings/001_w.sql", "w") as f:
+    f.write("-- +goose Up\n" + "-- +GOOSE DOWN\n" * 100000 + "SELECT 1;\n")
+PY
+start=$(date +%s%N)
+row "100,000 ignored-annotation warnings in one file" 0 \
+	"warnings/001_w.sql:2:1: warning: line looks like a goose annotation but is a comment to goose" \
+	"${build[@]}" warnings
+ms=$((($(date +%s%N) - start) / 1000000))
+ok "... printed in under 30 s ($((ms / 1000)).$(printf '%03d' $((ms % 1000))) s; it was quadratic)" test "$ms" -lt 30000
+
+# a no-check marker before each of 100,000 statements: one search per statement
+folder markers
+python3 - <<'PY'
+with open("markers/001_m.sql", "w") as f:
+    f.write("-- +goose Up\n")
+    for i in range(100000):
+        f.write(f"-- gosling:no-check\nINSERT INTO t VALUES ({i});\n")
+PY
+start=$(date +%s%N)
+row "100,000 gosling:no-check markers" 0 "" "${build[@]}" markers
+ms=$((($(date +%s%N) - start) / 1000000))
+ok "... in under 30 s ($((ms / 1000)).$(printf '%03d' $((ms % 1000))) s; 3.9 s when each statement scanned every marker)" \
+	test "$ms" -lt 30000
+
+# --- versions -----------------------------------------------------------------
+mig over 9223372036854775808_a.sql "${up}SELECT 1;\n"
+row "a version above int64" 1 \
+	"over/9223372036854775808_a.sql: error: could not parse SQL migration file name: version \"9223372036854775808\" is out of range for a 64-bit integer" \
+	"${build[@]}" over
+mig max 9223372036854775807_a.sql "${up}SELECT 1;\n"
+row "version int64 max compiles" 0 "" "${build[@]}" max
+mig zero 0_a.sql "${up}SELECT 1;\n"
+row "version 0" 1 \
+	"zero/0_a.sql: error: could not parse SQL migration file name: migration version must be greater than zero" \
+	"${build[@]}" zero
+mig dup 001_a.sql "${up}SELECT 1;\n"
+cp dup/001_a.sql dup/1_b.sql
+row "duplicate versions (001 and 1)" 1 "dup/1_b.sql: error: duplicate version 1: also 001_a.sql" "${build[@]}" dup
+
+mig order 001_a.sql "${up}SELECT 1;\n"
+cp order/001_a.sql order/003_c.sql
+"$G" -q sum order
+cp order/001_a.sql order/002_b.sql
+row "a version below already-summed ones: verify warns" 0 \
+	"order/002_b.sql: warning: new migration with a version below already-summed ones (out of order)" \
+	"$G" verify order
+row "... an error with --werror" 1 \
+	"order/002_b.sql: error: new migration with a version below already-summed ones (out of order)" \
+	"$G" --werror verify order
+
+# --- symbolic links, folders, unreadable things ----------------------------------
+mig link 001_a.sql "${up}SELECT 1;\n"
+mv link/001_a.sql target.sql
+ln -s ../target.sql link/001_a.sql
+row "a symlinked migration compiles (followed, as goose does)" 0 "" "${build[@]}" link
+mig copy 001_a.sql "${up}SELECT 1;\n"
+is "$("$G" list --json link | grep -o 'sha256:c1:[0-9a-f]*')" \
+	"$("$G" list --json copy | grep -o 'sha256:c1:[0-9a-f]*')" "... with its target's checksum"
+folder dangling
+ln -s ../nowhere.sql dangling/001_a.sql
+row "a dangling symlink" 4 \
+	"dangling/001_a.sql: error: cannot open: No such file or directory (dangling symbolic link to ../nowhere.sql)" \
+	"${build[@]}" dangling
+folder dirlink
+mkdir -p somedir
+ln -s ../somedir dirlink/001_x.sql
+row "a symlink to a directory named 001_x.sql" 1 "dirlink/001_x.sql: error: is a directory, not a migration file" \
+	"${build[@]}" dirlink
+folder dirsql
+mkdir dirsql/001_x.sql
+row "a directory named 001_x.sql" 1 "dirsql/001_x.sql: error: is a directory, not a migration file" "${build[@]}" dirsql
+folder fifo
+mkfifo fifo/001_a.sql
+row "a FIFO named 001_a.sql (not opened: goose would block)" 1 \
+	"fifo/001_a.sql: error: not a regular file (a FIFO, socket or device), not a migration file" "${build[@]}" fifo
+if [ "$(id -u)" -ne 0 ]; then
+	mig noperm 001_a.sql "${up}SELECT 1;\n"
+	chmod 000 noperm/001_a.sql
+	row "an unreadable file (mode 000)" 4 "noperm/001_a.sql: error: cannot open: Permission denied" "${build[@]}" noperm
+else
+	skip "an unreadable file (mode 000)" "root reads it anyway"
+fi
+folder empty
+row "an empty folder: a warning, an empty bundle" 0 \
+	"empty: warning: no migrations: no <version>_<name>.sql files in this folder" "${build[@]}" empty
+ok "... with no migrations in it" grep -q "0 migrations" <<<"$("$G" list empty 2>/dev/null)"
+row "... an error with --werror" 1 "empty: error: no migrations: no <version>_<name>.sql files in this folder" \
+	"$G" --werror build -o "$tmp/out.c" empty
+mig nested/sub 001_a.sql "${up}SELECT 1;\n"
+row "migrations in a subfolder are not read (top level only, as goose)" 0 \
+	"nested: warning: no migrations: no <version>_<name>.sql files in this folder" "${build[@]}" nested
+row "a folder that does not exist" 4 "missing: error: cannot open migrations folder: No such file or directory" \
+	"${build[@]}" missing
+touch plainfile
+row "a file given as the folder" 4 "plainfile: error: cannot open migrations folder: Not a directory" "${build[@]}" plainfile
+mig good 001_a.sql "${up}SELECT 1;\n"
+ln -s good linked_folder
+row "a symlinked folder compiles" 0 "" "${build[@]}" linked_folder
+row "verify without migrations.sum" 4 \
+	"good/migrations.sum: error: cannot open: No such file or directory (run goslingc sum to create it)" \
+	"$G" verify good
+mkdir good/migrations.sum
+row "verify with migrations.sum a directory" 4 "good/migrations.sum: error: cannot read: Is a directory" \
+	"$G" verify good
+
+done_testing
