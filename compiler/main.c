@@ -492,68 +492,64 @@ static int cmd_fix(struct opts *o, const char *dir)
 	return EXIT_OK;
 }
 
-int main(int argc, char **argv)
+static const struct option longopts[] = {
+	{ "out", required_argument, NULL, 'o' },
+	{ "depfile", required_argument, NULL, 'd' },
+	{ "direction", required_argument, NULL, 'D' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "werror", no_argument, NULL, 'W' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "envsub", no_argument, NULL, 'e' },
+	{ "check", no_argument, NULL, 'c' },
+	{ "timestamp", no_argument, NULL, 't' },
+	{ "no-check", no_argument, NULL, 'n' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Parse options into o; returns -1 to go on, or an exit code (after --help, --version, a bad option). */
+static int options(int argc, char **argv, const char *shortopts, struct opts *o)
 {
-	static const struct option longopts[] = {
-		{ "out", required_argument, NULL, 'o' },
-		{ "depfile", required_argument, NULL, 'd' },
-		{ "direction", required_argument, NULL, 'D' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "werror", no_argument, NULL, 'W' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "envsub", no_argument, NULL, 'e' },
-		{ "check", no_argument, NULL, 'c' },
-		{ "timestamp", no_argument, NULL, 't' },
-		{ "no-check", no_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct opts o = { "gen/bundle.c", NULL, NULL, false, false, false, false, false, false };
-	const char *cmd, *dir;
 	int c;
 
-	diags.out = stderr;
-	while ((c = getopt_long(argc, argv, "+o:WqhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		switch (c) {
-		case 'o': o.out = optarg; break;
-		case 'd': o.depfile = optarg; break;
-		case 'D': o.direction = optarg; break;
-		case 'j': o.json = true; break;
+		case 'o': o->out = optarg; break;
+		case 'd': o->depfile = optarg; break;
+		case 'D': o->direction = optarg; break;
+		case 'j': o->json = true; break;
 		case 'W': diags.werror = true; break;
-		case 'q': o.quiet = true; diags.quiet_warnings = true; break;
-		case 'e': o.envsub = true; break;
-		case 'c': o.check = true; break;
-		case 't': o.timestamp = true; break;
-		case 'n': o.no_check = true; break;
+		case 'q': o->quiet = true; diags.quiet_warnings = true; break;
+		case 'e': o->envsub = true; break;
+		case 'c': o->check = true; break;
+		case 't': o->timestamp = true; break;
+		case 'n': o->no_check = true; break;
 		case 'h': fputs(usage_text, stdout); return EXIT_OK;
 		case 'V': printf("goslingc %s\n", VERSION); return EXIT_OK;
 		default: fputs(usage_text, stderr); return EXIT_USAGE;
 		}
 	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { "gen/bundle.c", NULL, NULL, false, false, false, false, false, false };
+	const char *cmd, *dir;
+	int c;
+
+	diags.out = stderr;
+	if ((c = options(argc, argv, "+o:WqhV", &o)) >= 0)
+		return c;
 	if (optind >= argc) {
 		fputs(usage_text, stderr);
 		return EXIT_USAGE;
 	}
 	cmd = argv[optind++];
 	/* options may also follow the command */
-	while ((c = getopt_long(argc, argv, "o:WqhV", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'o': o.out = optarg; break;
-		case 'd': o.depfile = optarg; break;
-		case 'D': o.direction = optarg; break;
-		case 'j': o.json = true; break;
-		case 'W': diags.werror = true; break;
-		case 'q': o.quiet = true; diags.quiet_warnings = true; break;
-		case 'e': o.envsub = true; break;
-		case 'c': o.check = true; break;
-		case 't': o.timestamp = true; break;
-		case 'n': o.no_check = true; break;
-		case 'h': fputs(usage_text, stdout); return EXIT_OK;
-		case 'V': printf("goslingc %s\n", VERSION); return EXIT_OK;
-		default: fputs(usage_text, stderr); return EXIT_USAGE;
-		}
-	}
+	if ((c = options(argc, argv, "o:WqhV", &o)) >= 0)
+		return c;
 	argc -= optind;
 	argv += optind;
 

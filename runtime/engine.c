@@ -915,6 +915,37 @@ run_steps(struct run *r, struct step *steps, size_t n)
 }
 
 /*
+ * Record migration k as applied without running it (origin "goose" when adopted
+ * from goose's table, "baseline"), in the open transaction, and re-chain the
+ * history rows above it.  *item gets its result item (NULL when out of memory).
+ */
+static bool
+record_unrun(struct run *r, size_t k, const char *origin, bool goose_row, const char *action,
+	     struct engine_item **item, struct db_error *e)
+{
+	const struct migration *m = &r->b->migrations[k];
+	char chain[CHECKSUM_LEN];
+	struct db_record rec;
+	struct db_rechain *rc = NULL;
+	size_t nrc = 0;
+	bool ok = true;
+
+	*item = NULL;
+	chain_at(r, k, chain);
+	record_of(r, m, chain, origin, &rec);
+	if (!db_history_upsert(r->conn, &r->names, &rec, goose_row, e) || !rechain_above(r, k, &rc, &nrc))
+		return false;
+	for (size_t c = 0; ok && c < nrc; c++)
+		ok = db_history_rechain(r->conn, &r->names, rc[c].version, rc[c].chain, e);
+	free(rc);
+	if (ok && (*item = item_add(r, m->version, m->name)) != NULL) {
+		(*item)->state = "applied";
+		(*item)->action = action;
+	}
+	return ok;
+}
+
+/*
  * Create the history table on first use and adopt what goose applied that the
  * history lacks, in one transaction; then read the history again.
  */
@@ -931,34 +962,14 @@ ensure_history(struct run *r)
 	if (!db_begin(r->conn, &e) || !db_history_create(r->conn, &r->names, &e))
 		goto fail;
 	for (size_t k = 0; k < r->b->count; k++) {
-		const struct migration *m = &r->b->migrations[k];
-		struct db_record rec;
 		struct engine_item *it;
-
-		char chain[CHECKSUM_LEN];
-		struct db_rechain *rc = NULL;
-		size_t nrc = 0;
 
 		if (!r->goose_of[k] || row_of(r, k))
 			continue;
-		chain_at(r, k, chain);
-		record_of(r, m, chain, "goose", &rec);
-		if (!db_history_upsert(r->conn, &r->names, &rec, false, &e))
+		if (!record_unrun(r, k, "goose", false, "adopted", &it, &e))
 			goto fail;
-		if (!rechain_above(r, k, &rc, &nrc))
-			goto fail;
-		for (size_t c = 0; c < nrc; c++) {
-			if (!db_history_rechain(r->conn, &r->names, rc[c].version, rc[c].chain, &e)) {
-				free(rc);
-				goto fail;
-			}
-		}
-		free(rc);
-		if ((it = item_add(r, m->version, m->name)) != NULL) {
-			it->state = "applied";
-			it->action = "adopted";
+		if (it)
 			progress(r, it, "adopted");
-		}
 	}
 	if (!db_commit(r->conn, &e))
 		goto fail;
@@ -1221,34 +1232,13 @@ cmd_baseline(struct run *r, int64_t target)
 	if (!db_begin(r->conn, &e))
 		goto fail;
 	for (size_t k = 0; k < r->b->count && r->b->migrations[k].version <= target; k++) {
-		const struct migration *m = &r->b->migrations[k];
-		struct db_record rec;
 		struct engine_item *it;
-
-		char chain[CHECKSUM_LEN];
-		struct db_rechain *rc = NULL;
-		size_t nrc = 0;
 
 		if (is_applied(r, k) || is_partial(r, k))
 			continue;
 		r->chained[k] = true;
-		chain_at(r, k, chain);
-		record_of(r, m, chain, "baseline", &rec);
-		if (!db_history_upsert(r->conn, &r->names, &rec, r->tables.goose, &e))
+		if (!record_unrun(r, k, "baseline", r->tables.goose, "baselined", &it, &e))
 			goto fail;
-		if (!rechain_above(r, k, &rc, &nrc))
-			goto fail;
-		for (size_t c = 0; c < nrc; c++) {
-			if (!db_history_rechain(r->conn, &r->names, rc[c].version, rc[c].chain, &e)) {
-				free(rc);
-				goto fail;
-			}
-		}
-		free(rc);
-		if ((it = item_add(r, m->version, m->name)) != NULL) {
-			it->state = "applied";
-			it->action = "baselined";
-		}
 		n++;
 	}
 	if (!db_commit(r->conn, &e))
