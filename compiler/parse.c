@@ -115,20 +115,12 @@ static bool has_prefix(const char *s, size_t n, const char *prefix)
 	return n >= k && memcmp(s, prefix, k) == 0;
 }
 
-static bool contains(const char *s, size_t n, const char *needle)
+/* Does s (n bytes) contain needle?  With fold, ignoring ASCII case. */
+static bool contains(const char *s, size_t n, const char *needle, bool fold)
 {
 	size_t k = strlen(needle);
 	for (size_t i = 0; i + k <= n; i++)
-		if (memcmp(s + i, needle, k) == 0)
-			return true;
-	return false;
-}
-
-static bool contains_fold(const char *s, size_t n, const char *needle)
-{
-	size_t k = strlen(needle);
-	for (size_t i = 0; i + k <= n; i++)
-		if (strncasecmp(s + i, needle, k) == 0)
+		if ((fold ? strncasecmp(s + i, needle, k) : memcmp(s + i, needle, k)) == 0)
 			return true;
 	return false;
 }
@@ -406,7 +398,7 @@ static bool parse_pass(struct pass *p)
 		if (st == S_START && tn == 0)
 			continue;
 
-		if (has_prefix(t, tn, "--") && contains(line, n, "+goose")) {
+		if (has_prefix(t, tn, "--") && contains(line, n, "+goose", false)) {
 			enum annotation a;
 			char err[512];
 
@@ -477,7 +469,7 @@ static bool parse_pass(struct pass *p)
 				envsub = false;
 				continue;
 			}
-		} else if (p->warn && has_prefix(t, tn, "--") && contains_fold(line, n, "+goose")) {
+		} else if (p->warn && has_prefix(t, tn, "--") && contains(line, n, "+goose", true)) {
 			diag_at(p->d, DIAG_WARNING, f->path, data, len, lineno,
 				(uint32_t)(t - line) + 1,
 				"goose ignores this line: its annotations are spelled '+goose' in lower case",
