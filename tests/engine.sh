@@ -14,18 +14,7 @@ T=$PG_TMP/t
 mkdir -p "$T"
 export GOSLING_LOG_LEVEL=info
 
-# mig DIR FILE: write a migration file from stdin.
-mig() {
-	mkdir -p "$1"
-	cat >"$1/$2"
-}
-
-# mkbin DIR: compile DIR's migrations into DIR/gosling (for GOSLING_TEST_ARCH).
-mkbin() {
-	"$GOSLINGC" build --quiet --out "$1/bundle.c" "$1" &&
-		gosling_link "$1/gosling" "$1/bundle.c"
-}
-
+# mig, mkbin, rows, has_table, mig_runs: tests/lib/gosling.sh
 # run BIN DB ARGS...: run gosling on DB; sets rc, out (stdout) and err (stderr).
 run() {
 	local bin=$1 db=$2
@@ -38,8 +27,6 @@ run() {
 	err=$(cat "$T/err")
 }
 
-rows() { psql_q "$1" "SELECT string_agg(version::text, ',' ORDER BY version) FROM gosling_migrations"; }
-has_table() { psql_q "$1" "SELECT to_regclass('$2') IS NOT NULL"; }
 
 # --- a basic set of five migrations -------------------------------------------
 B=$T/basic
@@ -440,14 +427,7 @@ is "$rc:$(has_table "$db" envt)" "0:t" "ENVSUB expands from the environment at r
 
 # --- the lock ----------------------------------------------------------------------
 L=$T/lock
-for i in $(seq 2 21); do
-	mig "$L" "$(printf '%06d' "$i")_l.sql" <<<"-- +goose Up
-INSERT INTO runs VALUES ($i);
-SELECT pg_sleep(0.01);"
-done
-mig "$L" 000001_runs.sql <<<'-- +goose Up
-CREATE TABLE runs (v int);
-SELECT pg_sleep(0.2);'
+mig_runs "$L" 21
 mkbin "$L"
 db=$(pg_newdb)
 pids=()

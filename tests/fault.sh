@@ -26,10 +26,6 @@ cleanup() {
 trap cleanup EXIT
 unset GOSLING_LOCK_WAIT AWS_LAMBDA_LOG_FORMAT AWS_LAMBDA_LOG_LEVEL GOSLING_LOG_LEVEL
 
-mig() { mkdir -p "$1" && cat >"$1/$2"; }
-mkbin() { "$GOSLINGC" build --quiet --out "$1/bundle.c" "$1" && gosling_link "$1/gosling" "$1/bundle.c"; }
-rows() { psql_q "$1" "SELECT coalesce(string_agg(version::text, ',' ORDER BY version), '') FROM gosling_migrations"; }
-has_table() { psql_q "$1" "SELECT to_regclass('$2') IS NOT NULL"; }
 advisory_locks() { psql_q postgres "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"; }
 
 # faultdb: a fresh database with the progress sequence and mark(k)
@@ -300,14 +296,7 @@ converged "$db" "lock released by its holder"
 
 # --- 16 concurrent invocations through the Lambda loop --------------------------------
 C=$T/crowd
-for i in $(seq 2 25); do
-	mig "$C" "$(printf '%06d' "$i")_c.sql" <<<"-- +goose Up
-INSERT INTO runs VALUES ($i);
-SELECT pg_sleep(0.01);"
-done
-mig "$C" 000001_runs.sql <<<'-- +goose Up
-CREATE TABLE runs (v int);
-SELECT pg_sleep(0.2);'
+mig_runs "$C" 25
 mkbin "$C"
 db=$(pg_newdb)
 printf '%s' '[{"body": {}}, {"body": {"command": "verify"}}]' >"$T/crowd.events"

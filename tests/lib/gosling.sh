@@ -69,3 +69,29 @@ gosling_link() {
 		;;
 	esac
 }
+
+# --- helpers the database suites share ------------------------------------------------
+
+# mig DIR FILE: write stdin as DIR/FILE (a migration)
+mig() { mkdir -p "$1" && cat >"$1/$2"; }
+
+# mkbin DIR: compile DIR's migrations into DIR/gosling (for GOSLING_TEST_ARCH)
+mkbin() { "$GOSLINGC" build --quiet --out "$1/bundle.c" "$1" && gosling_link "$1/gosling" "$1/bundle.c"; }
+
+# rows DB: the versions in gosling's history, comma-separated; has_table DB NAME: t or f
+rows() { psql_q "$1" "SELECT coalesce(string_agg(version::text, ',' ORDER BY version), '') FROM gosling_migrations"; }
+has_table() { psql_q "$1" "SELECT to_regclass('$2') IS NOT NULL"; }
+
+# mig_runs DIR N: the concurrency fixture: 000001 creates table runs (slowly), then
+# migrations 2..N each insert their own version, so "each applied once" is a count.
+mig_runs() {
+	local i
+	for i in $(seq 2 "$2"); do
+		mig "$1" "$(printf '%06d' "$i")_r.sql" <<<"-- +goose Up
+INSERT INTO runs VALUES ($i);
+SELECT pg_sleep(0.01);"
+	done
+	mig "$1" 000001_runs.sql <<<'-- +goose Up
+CREATE TABLE runs (v int);
+SELECT pg_sleep(0.2);'
+}
