@@ -1,4 +1,5 @@
 /* config.c - the settings table, loading from the environment and flags, checks. */
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -14,7 +15,7 @@ const struct setting settings[SET_COUNT] = {
 	[SET_HOST] = { "host", "DB_HOST", "DB_ADDRESS", NULL, SETTING_STRING,
 		"database host name or socket directory (else PGHOST, else libpq's default)" },
 	[SET_PORT] = { "port", "DB_PORT", NULL, NULL, SETTING_INT,
-		"database port (else PGPORT, else 5432)" },
+		"database port (else PGPORT, else 5432)", 1, 65535, NULL },
 	[SET_DBNAME] = { "dbname", "DB_NAME", NULL, NULL, SETTING_STRING,
 		"database name (else PGDATABASE, else the user name)" },
 	[SET_USER] = { "user", "DB_USER", "DB_USERNAME", NULL, SETTING_STRING,
@@ -31,7 +32,7 @@ const struct setting settings[SET_COUNT] = {
 	[SET_IAM_AUTH] = { "iam-auth", "DB_IAM_AUTH", NULL, "false", SETTING_BOOL,
 		"authenticate with an RDS IAM token computed from the function's credentials (sslmode require or stronger)" },
 	[SET_CONNECT_TIMEOUT] = { "connect-timeout", "GOSLING_CONNECT_TIMEOUT", NULL, "10", SETTING_INT,
-		"seconds to wait for a connection" },
+		"seconds to wait for a connection", 0, 3600, "seconds" },
 	[SET_SCHEMA] = { "schema", "GOSLING_SCHEMA", NULL, "public", SETTING_STRING,
 		"schema of gosling's history table" },
 	[SET_TABLE] = { "table", "GOSLING_TABLE", NULL, "gosling_migrations", SETTING_STRING,
@@ -39,13 +40,13 @@ const struct setting settings[SET_COUNT] = {
 	[SET_GOOSE_TABLE] = { "goose-table", "GOSLING_GOOSE_TABLE", NULL, "goose_db_version", SETTING_STRING,
 		"goose's version table, adopted and kept in step when it exists ([schema.]name)" },
 	[SET_LOCK_WAIT] = { "lock-wait", "GOSLING_LOCK_WAIT", NULL, "60", SETTING_INT,
-		"seconds to wait for the advisory lock before giving up with the lock-timeout exit code" },
+		"seconds to wait for the advisory lock before giving up with the lock-timeout exit code", 0, 86400, "seconds" },
 	[SET_LOCK_KEY] = { "lock-key", "GOSLING_LOCK_KEY", NULL, "7163289416054213907", SETTING_INT,
-		"key of the session advisory lock that serialises concurrent runs" },
+		"key of the session advisory lock that serialises concurrent runs", 0, INT64_MAX, NULL },
 	[SET_STATEMENT_TIMEOUT] = { "statement-timeout", "GOSLING_STATEMENT_TIMEOUT", NULL, "0", SETTING_INT,
-		"milliseconds any one statement may run, 0 for no limit (a deadline shortens it)" },
+		"milliseconds any one statement may run, 0 for no limit (a deadline shortens it)", 0, INT32_MAX, "ms" },
 	[SET_DEADLINE_MARGIN] = { "deadline-margin", "GOSLING_DEADLINE_MARGIN", NULL, "3000", SETTING_INT,
-		"milliseconds kept free before a deadline to cancel, roll back and report" },
+		"milliseconds kept free before a deadline to cancel, roll back and report", 0, 900000, "ms" },
 	[SET_ALLOW_OUT_OF_ORDER] = { "allow-out-of-order", "GOSLING_ALLOW_OUT_OF_ORDER", NULL, "false", SETTING_BOOL,
 		"apply pending migrations numbered below the newest applied one (goose's -allow-missing)" },
 	[SET_LOG_FORMAT] = { "log-format", "AWS_LAMBDA_LOG_FORMAT", NULL, "text", SETTING_STRING,
@@ -144,6 +145,9 @@ parse_int(const char *s, int64_t *out)
 	char *end;
 	long long v;
 
+	/* digits only: strtoll would also take blanks and a '+', and saturates out of range */
+	if (!(*s >= '0' && *s <= '9') && !(*s == '-' && s[1] >= '0' && s[1] <= '9'))
+		return false;
 	errno = 0;
 	v = strtoll(s, &end, 10);
 	if (errno || end == s || *end)
@@ -187,6 +191,74 @@ plain_identifier(const char *s, bool allow_dot)
 	return true;
 }
 
+#define URL_HINT "percent-encode special characters in the password (@ as %%40, / as %%2F, %% as %%25)"
+
+/* Whether the n bytes at s hold c. */
+static bool
+holds(const char *s, size_t n, char c)
+{
+	return memchr(s, c, n) != NULL;
+}
+
+bool
+config_url_check(const char *url, char *err, size_t errlen)
+{
+	const char *rest, *userinfo_end, *host_end;
+	size_t n;
+
+	if (strncmp(url, "postgresql://", 13) == 0)
+		rest = url + 13;
+	else if (strncmp(url, "postgres://", 11) == 0)
+		rest = url + 11;
+	else
+		return true;	/* a key=value string: libpq's own parse (db_url_parse) judges it */
+	/*
+	 * libpq takes the user name and password up to the first '@' or '/', and the host
+	 * after that '@' up to the next '/' or '?'.  A password holding a raw '@' moves the
+	 * rest of it into the host; one holding a raw '/' makes "user:pass" the host and
+	 * port; either way libpq's messages would quote those pieces of the password.
+	 */
+	n = strcspn(rest, "@/");
+	userinfo_end = rest[n] == '@' ? rest + n : NULL;
+	if (userinfo_end) {
+		host_end = userinfo_end + 1 + strcspn(userinfo_end + 1, "/?");
+		if (holds(userinfo_end + 1, (size_t)(host_end - userinfo_end - 1), '@'))
+			return snprintf(err, errlen, "invalid DATABASE_URL: more than one '@' before the host: " URL_HINT),
+			       false;
+		for (const char *p = rest; p < userinfo_end; p++) {
+			if (*p == '%' && !(isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2]) &&
+					   !(p[1] == '0' && p[2] == '0')))
+				return snprintf(err, errlen,
+						"invalid DATABASE_URL: a '%%' in the user name or password that is not a "
+						"percent-encoded byte (%%XX, not %%00): " URL_HINT),
+				       false;
+		}
+	} else if (rest[n] == '/' && holds(rest + n + 1, strcspn(rest + n + 1, "/?"), '@')) {
+		return snprintf(err, errlen,
+				"invalid DATABASE_URL: an '@' after a '/' (a user name or password holding '/'?): " URL_HINT),
+		       false;
+	}
+	return true;
+}
+
+/* An integer setting: digits, within the setting's range (a huge value would overflow later). */
+static bool
+int_check(const struct setting *s, const char *source, const char *v, char *err, size_t errlen)
+{
+	int64_t n;
+	bool digits = *v && strspn(v, "-0123456789") == strlen(v);
+
+	if (parse_int(v, &n) && n >= s->min && n <= s->max)
+		return true;
+	if (!parse_int(v, &n) && !digits)
+		snprintf(err, errlen, "invalid value for --%s (%s): \"%.64s\" is not an integer", s->name, source, v);
+	else
+		snprintf(err, errlen, "invalid value for --%s (%s): \"%.64s\" is out of range: %lld to %lld%s%s",
+			 s->name, source, v, (long long)s->min, (long long)s->max, s->unit ? " " : "",
+			 s->unit ? s->unit : "");
+	return false;
+}
+
 bool
 config_check(const struct config *cfg, char *err, size_t errlen)
 {
@@ -195,22 +267,20 @@ config_check(const struct config *cfg, char *err, size_t errlen)
 
 	for (int i = 0; i < SET_COUNT; i++) {
 		const char *v = cfg->value[i];
-		int64_t n;
 		bool b;
 
 		if (!v)
 			continue;
-		if (settings[i].kind == SETTING_INT && (!parse_int(v, &n) || n < 0)) {
-			snprintf(err, errlen, "invalid value for --%s (%s): \"%s\" is not a non-negative integer",
-				 settings[i].name, cfg->source[i], v);
+		if (settings[i].kind == SETTING_INT && !int_check(&settings[i], cfg->source[i], v, err, errlen))
 			return false;
-		}
 		if (settings[i].kind == SETTING_BOOL && !parse_bool(v, &b)) {
 			snprintf(err, errlen, "invalid value for --%s (%s): \"%s\" is not true or false",
 				 settings[i].name, cfg->source[i], v);
 			return false;
 		}
 	}
+	if (cfg->value[SET_DATABASE_URL] && !config_url_check(cfg->value[SET_DATABASE_URL], err, errlen))
+		return false;
 	if (cfg->value[SET_SSLMODE]) {
 		bool ok = false;
 
@@ -291,6 +361,12 @@ config_settings_json(void)
 				      "env_alt", s->env_alt, "default", s->def, "type", kinds[s->kind],
 				      "help", s->help);
 
+		if (o && s->kind == SETTING_INT &&
+		    (json_object_set_new(o, "min", json_integer(s->min)) != 0 ||
+		     json_object_set_new(o, "max", json_integer(s->max)) != 0)) {
+			json_decref(o);
+			goto out;
+		}
 		if (!o || json_array_append_new(a, o) != 0)
 			goto out;
 	}

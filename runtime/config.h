@@ -50,6 +50,8 @@ struct setting {
 	const char *def;	/* default, or NULL (libpq's PG* / built-in default) */
 	enum setting_kind kind;
 	const char *help;
+	int64_t min, max;	/* SETTING_INT: the accepted range, both ends included */
+	const char *unit;	/* SETTING_INT: "seconds", "ms", or NULL */
 };
 
 /* The table, indexed by enum setting_id; SET_COUNT entries. */
@@ -91,10 +93,22 @@ bool config_fill(struct config *cfg, enum setting_id id, const char *value, cons
 void config_derive(struct config *dst, const struct config *src);
 
 /*
- * config_check - validate every set value against its kind (integers, booleans,
- * sslmode, identifiers); on failure writes "invalid value for --lock-wait: ..." to err.
+ * config_check - validate every set value against its kind (integers within their
+ * range, booleans, sslmode, identifiers) and DATABASE_URL's shape (db_url_check); on
+ * failure writes what is wrong to err, naming the setting and where it came from:
+ *   invalid value for --lock-wait (GOSLING_LOCK_WAIT): "9223372036854775807" is out of
+ *   range: 0 to 86400 seconds
  */
 bool config_check(const struct config *cfg, char *err, size_t errlen) MUSTCHECK;
+
+/*
+ * config_url_check - whether DATABASE_URL url, a postgres:// URI, is cut by libpq where
+ * its author meant: a raw '@' or '/' in the password, or a '%' that is no %XX byte,
+ * would make libpq take part of the password for the host or port and quote it in its
+ * messages.  On failure err says what is wrong (and to percent-encode the password)
+ * without quoting any of the URL.  A key=value string passes: libpq judges it.
+ */
+bool config_url_check(const char *url, char *err, size_t errlen) MUSTCHECK;
 
 /* Typed getters; values have passed config_check. */
 const char *config_str(const struct config *cfg, enum setting_id id);

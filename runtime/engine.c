@@ -246,6 +246,8 @@ connect_work(struct run *r)
 
 		if (left < 1)
 			left = 1;
+		if (left > INT32_MAX)	/* PostgreSQL's timeouts are int milliseconds */
+			left = INT32_MAX;
 		if (st == 0 || st > left)
 			st = left;
 		lk = left;

@@ -556,7 +556,7 @@ lambda_next_headers(const struct http_response *next, struct lambda_next *nx)
 	nx->trace = http_header(next, "Lambda-Runtime-Trace-Id");
 	if (nx->trace && !*nx->trace)
 		nx->trace = NULL;
-	if (deadline_h && !parse_i64(deadline_h, &nx->deadline_ms)) {
+	if (deadline_h && (!parse_i64(deadline_h, &nx->deadline_ms) || nx->deadline_ms <= 0)) {
 		nx->bad_deadline = deadline_h;
 		nx->deadline_ms = 0;
 	}
@@ -588,7 +588,7 @@ invoke(struct lambda *l, const struct http_response *next)
 	else
 		unsetenv("_X_AMZN_TRACE_ID");
 	if (nx.bad_deadline)
-		log_warn("ignoring Lambda-Runtime-Deadline-Ms \"%.40s\": not a number", nx.bad_deadline);
+		log_warn("ignoring Lambda-Runtime-Deadline-Ms \"%.40s\": not a positive number", nx.bad_deadline);
 	log_debug("invocation %s of %s, deadline in %lld ms, _X_AMZN_TRACE_ID=%s", id,
 		  arn ? arn : "(no function arn)", deadline ? (long long)(deadline - start) : -1LL,
 		  getenv("_X_AMZN_TRACE_ID") ? getenv("_X_AMZN_TRACE_ID") : "(unset)");

@@ -61,8 +61,8 @@ struct lambda_next {
 					 * (empty, over 256 bytes, or holding '/', '?', '#', '%', ' ') */
 	const char *arn;		/* Lambda-Runtime-Invoked-Function-Arn, or NULL */
 	const char *trace;		/* Lambda-Runtime-Trace-Id, NULL when missing or empty */
-	int64_t deadline_ms;		/* Lambda-Runtime-Deadline-Ms, 0 when missing or not a number */
-	const char *bad_deadline;	/* the deadline header when it is not a number */
+	int64_t deadline_ms;		/* Lambda-Runtime-Deadline-Ms, 0 when missing, not a number or not positive */
+	const char *bad_deadline;	/* the deadline header when it is not a positive number */
 };
 
 /*

@@ -3,6 +3,7 @@
  * The work is engine_run(); this file only turns argv into a request and the
  * result into text (or the engine's JSON with --json).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,13 +156,30 @@ print_text(const struct engine_result *res)
 	}
 }
 
+/* A version or a time: digits only, within int64 (strtoll alone saturates a longer one). */
 static bool
 parse_version(const char *s, int64_t *v)
 {
 	char *end;
 
+	if (!*s || strspn(s, "0123456789") != strlen(s))
+		return false;
+	errno = 0;
 	*v = strtoll(s, &end, 10);
-	return *s && !*end && *v >= 0;
+	return errno == 0 && !*end;
+}
+
+/* Is name one of the CLI's own flags (not a setting)? */
+static bool
+cli_flag(const char *name)
+{
+	static const char *const flags[] = { "json", "allow-down", "allow-out-of-order", "help",
+					     "version", "event", "deadline-ms" };
+
+	for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
+		if (strcmp(name, flags[i]) == 0)
+			return true;
+	return false;
 }
 
 /* The engine, with the credentials the secret and IAM authentication give (none for list). */
@@ -235,11 +253,16 @@ main(int argc, char **argv)
 			req.allow_down = true;
 		} else if (strcmp(a, "--allow-out-of-order") == 0) {
 			req.allow_out_of_order = true;
-		} else if (strcmp(a, "--event") == 0 && i + 1 < argc) {
-			event = argv[++i];
-		} else if (strcmp(a, "--deadline-ms") == 0 && i + 1 < argc) {
-			if (!parse_version(argv[++i], &req.deadline_ms)) {
-				fprintf(stderr, "gosling: error: invalid --deadline-ms \"%s\"\n", argv[i]);
+		} else if (strcmp(a, "--event") == 0 || strcmp(a, "--deadline-ms") == 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "gosling: error: %s needs a value\n", a);
+				goto usage_error;
+			}
+			if (a[2] == 'e') {
+				event = argv[++i];
+			} else if (!parse_version(argv[++i], &req.deadline_ms)) {
+				fprintf(stderr, "gosling: error: invalid --deadline-ms \"%.64s\": milliseconds since the epoch, "
+					"up to 9223372036854775807\n", argv[i]);
 				goto usage_error;
 			}
 		} else if (strncmp(a, "--", 2) == 0) {
@@ -249,7 +272,12 @@ main(int argc, char **argv)
 
 			snprintf(name, sizeof name, "%.*s", (int)(eq ? eq - a - 2 : (long)strlen(a) - 2), a + 2);
 			if (!config_find(name, &id)) {
-				fprintf(stderr, "gosling: error: unknown option --%s\n", name);
+				if (eq && cli_flag(name))
+					fprintf(stderr, "gosling: error: --%s takes %s\n", name,
+						strcmp(name, "event") == 0 || strcmp(name, "deadline-ms") == 0
+							? "its value as the next argument, not after '='" : "no value");
+				else
+					fprintf(stderr, "gosling: error: unknown option --%s\n", name);
 				goto usage_error;
 			}
 			if (eq) {
@@ -281,9 +309,13 @@ main(int argc, char **argv)
 		}
 	}
 	if (npos > 1) {
-		if (!parse_version(positional[1], &req.version) || settings_cmd ||
-		    !(engine_command_needs_version(req.command) || req.command == ENGINE_PLAN)) {
+		if (settings_cmd || !(engine_command_needs_version(req.command) || req.command == ENGINE_PLAN)) {
 			fprintf(stderr, "gosling: error: unexpected argument \"%s\"\n", positional[1]);
+			goto usage_error;
+		}
+		if (!parse_version(positional[1], &req.version)) {
+			fprintf(stderr, "gosling: error: invalid version \"%.64s\": a migration version is an integer "
+				"from 0 to 9223372036854775807\n", positional[1]);
 			goto usage_error;
 		}
 		req.has_version = true;
@@ -307,6 +339,10 @@ main(int argc, char **argv)
 			config_free(&cfg);
 			return 0;
 		}
+		/* the event names the command; the flags given beside it still apply */
+		ev.req.allow_down |= req.allow_down;
+		ev.req.allow_out_of_order |= req.allow_out_of_order;
+		ev.req.deadline_ms = req.deadline_ms;
 		req = ev.req;
 	}
 	if (settings_cmd) {

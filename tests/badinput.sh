@@ -6,6 +6,9 @@ set -u
 cd "$(dirname "$0")/.."
 . tests/lib/tap.sh
 G=${GOSLINGC:-$PWD/build/goslingc}	# tests/asan.sh: build/asan/goslingc
+# the runtime's rows: build/gosling, or build/asan/gosling under tests/asan.sh
+case ${GOSLING_TEST_ARCH:-host} in asan) R=$PWD/build/asan/gosling ;; *) R=$PWD/build/gosling ;; esac
+R=${GOSLING:-$R}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
@@ -205,5 +208,44 @@ row "verify without migrations.sum" 4 \
 mkdir good/migrations.sum
 row "verify with migrations.sum a directory" 4 "good/migrations.sum: error: cannot read: Is a directory" \
 	"$G" verify good
+
+# --- gosling: command lines and settings (no database: refused before any connection) ---
+# No PostgreSQL answers on this port: a row that got as far as connecting would say so.
+export PGHOST=127.0.0.1 PGPORT=1 PGCONNECT_TIMEOUT=2
+unset DATABASE_URL DB_HOST DB_ADDRESS DB_PORT DB_PASSWORD GOSLING_LOCK_WAIT GOSLING_LOG_LEVEL AWS_LAMBDA_LOG_FORMAT
+row "gosling: a version above int64 (up-to)" 2 \
+	'gosling: error: invalid version "99999999999999999999999": a migration version is an integer from 0 to 9223372036854775807' \
+	"$R" up-to 99999999999999999999999
+row "gosling: a version with a sign or blanks" 2 \
+	'gosling: error: invalid version "+5": a migration version is an integer from 0 to 9223372036854775807' \
+	"$R" up-to +5
+row "gosling: --event without its value" 2 "gosling: error: --event needs a value" "$R" --event
+row "gosling: --deadline-ms without its value" 2 "gosling: error: --deadline-ms needs a value" "$R" status --deadline-ms
+row "gosling: a setting flag without its value" 2 "gosling: error: --lock-wait needs a value" "$R" status --lock-wait
+row "gosling: a flag given a value with =" 2 "gosling: error: --allow-down takes no value" "$R" down --allow-down=yes
+row "gosling: --deadline-ms above int64" 2 \
+	'gosling: error: invalid --deadline-ms "99999999999999999999": milliseconds since the epoch, up to 9223372036854775807' \
+	"$R" --deadline-ms 99999999999999999999 status
+for setting in GOSLING_LOCK_WAIT:lock-wait:86400:seconds GOSLING_CONNECT_TIMEOUT:connect-timeout:3600:seconds \
+	GOSLING_STATEMENT_TIMEOUT:statement-timeout:2147483647:ms GOSLING_DEADLINE_MARGIN:deadline-margin:900000:ms; do
+	IFS=: read -r env flag max unit <<<"$setting"
+	row "gosling: $env=9223372036854775807 (out of range)" 3 \
+		"gosling: error: invalid value for --$flag ($env): \"9223372036854775807\" is out of range: 0 to $max $unit" \
+		env "$env=9223372036854775807" "$R" status
+done
+row "gosling: GOSLING_LOCK_WAIT above int64" 3 \
+	'gosling: error: invalid value for --lock-wait (GOSLING_LOCK_WAIT): "99999999999999999999" is out of range: 0 to 86400 seconds' \
+	env GOSLING_LOCK_WAIT=99999999999999999999 "$R" status
+row "gosling: GOSLING_LOCK_WAIT=-1" 3 \
+	'gosling: error: invalid value for --lock-wait (GOSLING_LOCK_WAIT): "-1" is out of range: 0 to 86400 seconds' \
+	env GOSLING_LOCK_WAIT=-1 "$R" status
+row "gosling: a setting with blanks or a sign" 3 \
+	'gosling: error: invalid value for --lock-wait (GOSLING_LOCK_WAIT): " 5" is not an integer' \
+	env "GOSLING_LOCK_WAIT= 5" "$R" status
+row "gosling: DB_PORT out of range" 3 'gosling: error: invalid value for --port (DB_PORT): "70000" is out of range: 1 to 65535' \
+	env DB_PORT=70000 "$R" status
+row "gosling: --lock-key above int64" 3 \
+	'gosling: error: invalid value for --lock-key (flag): "9223372036854775808" is out of range: 0 to 9223372036854775807' \
+	"$R" status --lock-key 9223372036854775808
 
 done_testing

@@ -176,6 +176,12 @@ run "$B/gosling" "$db" --event '{"command": "down"}'
 is "$rc:$(rows "$db")" "2:1,2" "an event down without allow_down is a bad request"
 run "$B/gosling" "$db" --event '{"command": "down", "allow_down": true}' --json
 is "$rc:$(rows "$db"):$(jq -r '.migrations[0].action' "$T/out")" "0:1:rolled back" "an event down with allow_down rolls back"
+run "$B/gosling" "$db" up-to 2
+run "$B/gosling" "$db" --allow-down --event '{"command": "down"}' --json
+is "$rc:$(rows "$db")" "0:1" "--allow-down beside --event still applies (it was dropped)"
+run "$B/gosling" "$db" --deadline-ms 1000 --event '{"command": "up"}'
+is "$rc:$(rows "$db")" "1:1" "--deadline-ms beside --event still applies: a deadline in 1970 is refused"
+like "$err" "not enough time before the deadline" "... saying why"
 run "$B/gosling" "$db" --event '{"command": "sideways"}'
 is "$rc" 2 "an event with an unknown command exits 2"
 run "$B/gosling" "$db" --event '{}' --json
