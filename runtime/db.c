@@ -5,6 +5,7 @@
  * deadline, checks the result's shape, drains the connection and leaves exactly
  * one PGresult for the caller to clear on its `out:` path.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <libpq-fe.h>
 #include <poll.h>
@@ -309,16 +310,109 @@ notice_to_log(void *arg, const char *message)
 	log_info("server: %s", buf);
 }
 
-/* The connection parameters as one line for the debug log; the password never appears. */
+/* Whether libpq marks keyword as a secret (dispchar "*": password, sslpassword, ...). */
+static bool
+secret_keyword(const PQconninfoOption *defaults, const char *keyword)
+{
+	if (!defaults)
+		return true;	/* out of memory: mask everything */
+	for (const PQconninfoOption *o = defaults; o->keyword; o++)
+		if (strcmp(o->keyword, keyword) == 0)
+			return strchr(o->dispchar, '*') != NULL;
+	return false;
+}
+
+/* The connection parameters as one line for the debug log; no secret value appears. */
 static void
 params_describe(const struct params *p, char *out, size_t outlen)
 {
+	PQconninfoOption *defaults = PQconndefaults();
 	size_t len = 0;
 
 	out[0] = '\0';
 	for (int i = 0; i < p->n && len < outlen; i++)
 		len += (size_t)snprintf(out + len, outlen - len, "%s%s=%s", len ? " " : "", p->key[i],
-					strcmp(p->key[i], "password") == 0 ? "***" : p->val[i]);
+					secret_keyword(defaults, p->key[i]) ? "***" : p->val[i]);
+	if (defaults)
+		PQconninfoFree(defaults);
+}
+
+/* Replace every occurrence of secret in s (NUL-terminated, in place) by "***". */
+static void
+secret_redact(char *s, const char *secret)
+{
+	size_t n = secret ? strlen(secret) : 0;
+	char *at;
+
+	if (n == 0)
+		return;
+	while ((at = strstr(s, secret)) != NULL) {
+		size_t stars = n < 3 ? n : 3;	/* the text never grows */
+
+		memset(at, '*', stars);
+		memmove(at + stars, at + n, strlen(at + n) + 1);
+		s = at + stars;
+	}
+}
+
+/*
+ * libpq's message about a connection string it could not parse, with every quoted piece
+ * of the string dropped (it may be part of a password): a quoted libpq keyword or a single
+ * punctuation character stays, anything else becomes "...".  When the quotes do not pair
+ * up, the message ends before the first one.
+ */
+static void
+parse_error_redact(const char *msg, const char *url, char *out, size_t outlen)
+{
+	PQconninfoOption *defaults = PQconndefaults();
+	size_t o = 0, quotes = 0;
+
+	for (const char *p = msg; *p; p++)
+		quotes += *p == '"';
+	for (const char *p = msg; *p && o + 1 < outlen;) {
+		const char *q = *p == '"' ? strchr(p + 1, '"') : NULL;
+		size_t n;
+		bool keep;
+
+		if (*p != '"') {
+			out[o++] = *p++;
+			continue;
+		}
+		if (!q || quotes % 2 || strchr(url, '"'))
+			break;
+		n = (size_t)(q - p - 1);
+		keep = n == 1 && ispunct((unsigned char)p[1]);
+		for (const PQconninfoOption *k = defaults; k && k->keyword && !keep; k++)
+			keep = strlen(k->keyword) == n && strncmp(k->keyword, p + 1, n) == 0;
+		o += (size_t)snprintf(out + o, outlen - o, "\"%.*s\"", keep ? (int)n : 3, keep ? p + 1 : "...");
+		if (o >= outlen)
+			o = outlen - 1;
+		p = q + 1;
+	}
+	out[o] = '\0';
+	while (o > 0 && (out[o - 1] == ' ' || out[o - 1] == ':' || out[o - 1] == '\n'))
+		out[--o] = '\0';
+	if (defaults)
+		PQconninfoFree(defaults);
+}
+
+PQconninfoOption *
+db_url_parse(const char *url, char *err, size_t errlen)
+{
+	PQconninfoOption *o;
+	char *msg = NULL, why[512];
+	bool uri = strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0;
+
+	if (!config_url_check(url, err, errlen))
+		return NULL;
+	if ((o = PQconninfoParse(url, &msg)) != NULL)
+		return o;
+	parse_error_redact(msg ? msg : "out of memory", url, why, sizeof why);
+	snprintf(err, errlen, "invalid DATABASE_URL: %s: %s", why[0] ? why : "libpq cannot parse it",
+		 uri ? "percent-encode special characters in the password (@ as %40, / as %2F, % as %25)"
+		     : "quote a value holding spaces or quotes, as password='...' (with \\' and \\\\ inside)");
+	PQfreemem(msg);
+	return NULL;
 }
 
 bool
@@ -335,7 +429,6 @@ db_connect(const struct config *cfg, const char *purpose, PGconn **out, struct d
 	struct params p = { 0 };
 	PQconninfoOption *url = NULL;
 	PGconn *conn = NULL;
-	char *errmsg = NULL;
 	const char *dburl = config_str(cfg, SET_DATABASE_URL);
 	bool ok = false;
 
@@ -344,12 +437,9 @@ db_connect(const struct config *cfg, const char *purpose, PGconn **out, struct d
 	for (size_t i = 0; i < sizeof map / sizeof *map; i++)
 		params_add_setting(&p, cfg, map[i].id, map[i].key, false);
 	if (dburl) {
-		url = PQconninfoParse(dburl, &errmsg);
-		if (!url) {
-			error_set(err, "invalid DATABASE_URL: %s", errmsg ? errmsg : "out of memory");
-			copy_trim(err->message, sizeof err->message, err->message);
+		memset(err, 0, sizeof *err);
+		if (!(url = db_url_parse(dburl, err->message, sizeof err->message)))
 			goto out;
-		}
 		for (PQconninfoOption *o = url; o->keyword; o++)
 			params_add(&p, o->keyword, o->val);
 	}
@@ -378,6 +468,9 @@ db_connect(const struct config *cfg, const char *purpose, PGconn **out, struct d
 	if (PQstatus(conn) != CONNECTION_OK) {
 		error_from_conn(err, conn);
 		err->connection = true;
+		/* libpq quotes host, port and options back: never a password, whatever was put where */
+		secret_redact(err->message, params_get(&p, "password"));
+		secret_redact(err->message, params_get(&p, "sslpassword"));
 		goto out;
 	}
 	PQsetNoticeProcessor(conn, notice_to_log, NULL);
@@ -389,7 +482,6 @@ db_connect(const struct config *cfg, const char *purpose, PGconn **out, struct d
 	conn = NULL;
 	ok = true;
 out:
-	PQfreemem(errmsg);
 	if (url)
 		PQconninfoFree(url);
 	if (conn)

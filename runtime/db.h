@@ -41,6 +41,15 @@ struct db_names {
 void db_names_init(struct db_names *n, const struct config *cfg);
 
 /*
+ * db_url_parse - DATABASE_URL's fields as libpq parses them (free with PQconninfoFree),
+ * once config_url_check passes.  On failure err says what is wrong, with libpq's reason
+ * but none of the URL it quotes (a libpq keyword stays), and how to write it:
+ *   invalid DATABASE_URL: invalid URI query parameter: "...": percent-encode special
+ *   characters in the password (@ as %40, / as %2F, % as %25)
+ */
+struct _PQconninfoOption *db_url_parse(const char *url, char *err, size_t errlen) MUSTCHECK;
+
+/*
  * db_connect - connect as cfg says (flags > DATABASE_URL > DB_* > PG*), with
  * application_name=gosling and client_encoding=UTF8.  purpose names the
  * connection in messages ("lock", "migrations").

@@ -385,15 +385,12 @@ iam_apply(struct config *run, char *err, size_t errlen)
 	struct sigv4_credentials cr;
 	PQconninfoOption *url = NULL;
 	const char *dburl = config_str(run, SET_DATABASE_URL), *host, *port, *user, *mode, *region;
-	char *token = NULL, *perr = NULL;
+	char *token = NULL;
 	unsigned portn = 5432;
 	bool ok = false;
 
-	if (dburl && !(url = PQconninfoParse(dburl, &perr))) {
-		fail(err, errlen, "invalid DATABASE_URL: %s", perr ? perr : "out of memory");
-		PQfreemem(perr);
+	if (dburl && !(url = db_url_parse(dburl, err, errlen)))
 		return false;
-	}
 	host = effective(run, url, SET_HOST, "host", "PGHOST");
 	port = effective(run, url, SET_PORT, "port", "PGPORT");
 	user = effective(run, url, SET_USER, "user", "PGUSER");
