@@ -1008,13 +1008,13 @@ list_states(struct run *r)
 {
 	size_t k = 0, i = 0;
 
+	/* a merge of two sorted lists: no sentinel, since a real version may be INT64_MAX */
 	while (k < r->b->count || i < r->nrows) {
-		int64_t bv = k < r->b->count ? r->b->migrations[k].version : INT64_MAX;
-		int64_t rv = i < r->nrows ? r->rows[i].version : INT64_MAX;
+		const struct migration *m = k < r->b->count ? &r->b->migrations[k] : NULL;
 		struct engine_item *it;
 
-		if (rv < bv) {
-			if ((it = item_add(r, rv, NULL)) != NULL) {
+		if (i < r->nrows && (!m || r->rows[i].version < m->version)) {
+			if ((it = item_add(r, r->rows[i].version, NULL)) != NULL) {
 				it->owned_name = strdup(r->rows[i].name);
 				it->name = it->owned_name;
 				it->state = "missing";
@@ -1023,9 +1023,9 @@ list_states(struct run *r)
 			i++;
 			continue;
 		}
-		if ((it = item_add(r, bv, r->b->migrations[k].name)) != NULL)
+		if ((it = item_add(r, m->version, m->name)) != NULL)
 			item_fill_state(r, it, k);
-		if (rv == bv)
+		if (i < r->nrows && r->rows[i].version == m->version)
 			i++;
 		k++;
 	}
@@ -1162,6 +1162,15 @@ cmd_down(struct run *r, int64_t target, size_t limit, bool redo)
 
 	if (!check_drift(r) || !ensure_history(r) || !plan_down(r, target, limit, &steps, &n))
 		goto out;
+	if (redo && n == 1 && steps[0].m->ndown == 0) {
+		fail(r, ENGINE_BAD_REQUEST,
+		     "redo of %s refused: it has no Down statements, so redo would undo nothing and run its Up "
+		     "statements again over what they already did",
+		     steps[0].m->name);
+		r->res->error.version = steps[0].m->version;
+		snprintf(r->res->error.file, sizeof r->res->error.file, "%s", steps[0].m->name);
+		goto out;
+	}
 	if (redo && n == 1) {
 		struct step *t = realloc(steps, 2 * sizeof *t);
 
@@ -1178,6 +1187,13 @@ cmd_down(struct run *r, int64_t target, size_t limit, bool redo)
 	}
 	if (!items_for_steps(r, steps, n))
 		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (!steps[i].down || steps[i].m->ndown > 0)
+			continue;
+		steps[i].item->no_down = true;
+		warn(r, "migration %s has no Down statements: down removes its history row and undoes nothing "
+			"in the database", steps[i].m->name);
+	}
 	if (n == 0) {
 		log_info("no migrations to roll back");
 		ok = true;
@@ -1445,6 +1461,8 @@ engine_result_json(const struct engine_result *res)
 				    it->duration_ms >= 0 ? json_integer(it->duration_ms) : json_null());
 		if (it->failed_statement)
 			json_object_set_new(j, "failed_statement", json_integer(it->failed_statement));
+		if (it->no_down)
+			json_object_set_new(j, "no_down_statements", json_true());
 		if (it->sql)
 			json_object_set_new(j, "sql", json_string(it->sql));
 		json_array_append_new(items, j);

@@ -114,6 +114,9 @@ struct engine_item {
 	int64_t duration_ms;		/* execution time; -1 when unknown */
 	uint32_t failed_statement;	/* partial NO TRANSACTION migration: statement that stopped it */
 	bool no_transaction;
+	bool no_down;			/* down of a migration without Down statements: its history row
+					 * went, nothing was undone (JSON "no_down_statements": true, and
+					 * a warning); redo refuses such a migration */
 	char *sql;			/* plan: the SQL that would run (ENVSUB expanded), owned; else NULL */
 };
 

@@ -152,6 +152,10 @@ print_text(const struct engine_result *res)
 		if (res->status == ENGINE_OK)
 			printf("%s: %zu migration%s, version %lld -> %lld\n", engine_command_name(res->command), done,
 			       done == 1 ? "" : "s", (long long)res->version_before, (long long)res->version_after);
+		for (size_t i = 0; i < res->nitems; i++)
+			if (res->items[i].no_down)
+				printf("WARNING: %s has no Down statements: its history row was removed, nothing in "
+				       "the database was undone\n", res->items[i].name);
 		break;
 	}
 }

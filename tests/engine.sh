@@ -412,6 +412,68 @@ run "$N2/gosling" "$db" up
 is "$rc:$(has_table "$db" nt3)" "0:t" "the next up resumes at the failed statement"
 is "$(psql_q "$db" "SELECT coalesce(failed_statement, 0) FROM gosling_migrations WHERE version = 1")" 0 "the row is complete now"
 
+# --- a history version the bundle lacks, at int64's maximum; an empty bundle ----------
+# list_states merged the bundle and the history with INT64_MAX as "no more": a row of
+# version 9223372036854775807 made it read one migration past the bundle's end (ASan:
+# tests/asan.sh engine), and with an empty bundle dereference NULL.
+states() { python3 -c 'import json,sys; print(",".join("%d:%s" % (m["version"], m["state"]) for m in json.load(sys.stdin)["migrations"]))'; }
+db=$(pg_newdb)
+run "$B/gosling" "$db" up
+bundled=$(DB_NAME=$db "$B/gosling" status --json | states)
+psql_q "$db" "INSERT INTO gosling_migrations (version, name, file_checksum, exec_checksum, chain, build_id)
+	VALUES (9223372036854775807, '9223372036854775807_future.sql', 'sha256:c1:0', 'sha256:x1:0', 'sha256:h1:0', 'b')" >/dev/null
+run "$B/gosling" "$db" status --json
+is "$rc:$(states <<<"$out")" "0:$bundled,9223372036854775807:missing" \
+	"status: a history row of version 9223372036854775807 the bundle lacks is listed as missing, after the bundle's"
+run "$B/gosling" "$db" verify --json
+is "$rc:$(states <<<"$out")" "4:$bundled,9223372036854775807:missing" "verify: the same list, and drift (exit 4)"
+like "$(jq -r .error.message <<<"$out")" "9223372036854775807_future.sql (version 9223372036854775807) is missing from the bundle" \
+	"... naming the missing migration"
+EMPTY=$T/emptybundle
+mkdir -p "$EMPTY"
+"$GOSLINGC" build --quiet --out "$EMPTY/bundle.c" "$EMPTY" 2>/dev/null
+gosling_link "$EMPTY/gosling" "$EMPTY/bundle.c"
+run "$EMPTY/gosling" "$db" status --json
+is "$rc:$(states <<<"$out")" "0:${bundled//:applied/:missing},9223372036854775807:missing" \
+	"an empty bundle: status lists every history row as missing (it crashed)"
+run "$EMPTY/gosling" "$db" verify
+is "$rc" 4 "an empty bundle: verify reports drift (exit 4)"
+db2=$(pg_newdb)
+run "$EMPTY/gosling" "$db2" up --json
+is "$rc:$(jq -r '.version_after' <<<"$out"):$(rows "$db2")" "0:0:" "an empty bundle: up on an empty database does nothing"
+
+# --- down of a migration without Down statements --------------------------------------
+ND=$T/nodown
+mig "$ND" 000001_a.sql <<'EOF'
+-- +goose Up
+CREATE TABLE nd1 (x int);
+-- +goose Down
+DROP TABLE nd1;
+EOF
+mig "$ND" 000002_b.sql <<'EOF'
+-- +goose Up
+CREATE TABLE nd2 (x int);
+INSERT INTO nd2 VALUES (1);
+EOF
+mkbin "$ND"
+db=$(pg_newdb)
+run "$ND/gosling" "$db" up
+run "$ND/gosling" "$db" redo --allow-down --json
+is "$rc:$(rows "$db"):$(psql_q "$db" 'SELECT count(*) FROM nd2')" "2:1,2:1" \
+	"redo of a migration without Down statements is refused (exit 2) and changes nothing (it ran Up again)"
+like "$(jq -r .error.message <<<"$out")" "redo of 000002_b.sql refused: it has no Down statements" "... saying why"
+run "$ND/gosling" "$db" down --allow-down --json
+is "$rc:$(rows "$db")" "0:1" "down of a migration without Down statements removes its history row"
+is "$(jq -r '.migrations[0].no_down_statements' <<<"$out")" true "... and the JSON result marks it"
+like "$(jq -r '.warnings[0]' <<<"$out")" "migration 000002_b.sql has no Down statements: down removes its history row and undoes nothing" \
+	"... with a warning in the result"
+psql_q "$db" "DROP TABLE nd2" >/dev/null
+run "$ND/gosling" "$db" up
+run "$ND/gosling" "$db" down --allow-down
+like "$out" "WARNING: 000002_b.sql has no Down statements: its history row was removed, nothing in the database was undone" \
+	"the text result says it loudly"
+like "$err" "warning: migration 000002_b.sql has no Down statements" "... and so does the log"
+
 # --- ENVSUB ------------------------------------------------------------------------
 E=$T/envsub
 mig "$E" 000001_e.sql <<'EOF'
