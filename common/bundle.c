@@ -156,6 +156,37 @@ bad:
 	return 0xfffd;
 }
 
+/* Whether the n bytes at s are the start of a valid sequence the end of the text cut short. */
+static bool rune_cut(const unsigned char *s, size_t n)
+{
+	size_t len = s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3 :
+		     s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+
+	if (n >= len)
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return false;
+	return true;
+}
+
+char *text_utf8_fix(char *s)
+{
+	size_t n = strlen(s), i = 0, size;
+
+	while (i < n) {
+		if (rune_decode((const unsigned char *)s + i, n - i, &size) == 0xfffd && size == 1) {
+			if (rune_cut((const unsigned char *)s + i, n - i)) {
+				s[i] = '\0';
+				break;
+			}
+			s[i] = '?';
+		}
+		i += size;
+	}
+	return s;
+}
+
 /* Go's unicode.IsSpace. */
 static bool rune_is_space(uint32_t c)
 {

@@ -128,6 +128,16 @@ bool envsub_check(const char *s, size_t len, char *err, size_t errlen,
 /* text_space_at - bytes of the Unicode space (Go's unicode.IsSpace) at s, or 0. */
 size_t text_space_at(const char *s, size_t n);
 
+/*
+ * text_utf8_fix - make s (NUL-terminated) valid UTF-8 in place, for JSON and logs: a
+ * sequence cut short at the end (a message truncated to fit a buffer) is dropped, any
+ * other byte that is not part of a valid sequence (a server's LATIN1 or SQL_ASCII text)
+ * becomes '?'.  The text never grows.  Returns s.
+ *   "caf\xe9 ok"       -> "caf? ok"
+ *   "na\xc3"           -> "na"
+ */
+char *text_utf8_fix(char *s);
+
 /* text_trim - Go's strings.TrimSpace on [*s, *s + *n): moves *s, shrinks *n. */
 void text_trim(const char **s, size_t *n);
 

@@ -34,6 +34,11 @@ db_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * The server's text, trimmed and made valid UTF-8: cut to fit on a character boundary,
+ * and bytes that are not UTF-8 (a server or client_encoding that is not) made '?', so
+ * that every message can go into JSON.
+ */
 static void
 copy_trim(char *dst, size_t len, const char *src)
 {
@@ -42,6 +47,7 @@ copy_trim(char *dst, size_t len, const char *src)
 	if (!src)
 		src = "";
 	snprintf(dst, len, "%s", src);
+	text_utf8_fix(dst);
 	n = strlen(dst);
 	while (n > 0 && (dst[n - 1] == '\n' || dst[n - 1] == ' '))
 		dst[--n] = '\0';
@@ -487,6 +493,19 @@ out:
 	if (conn)
 		PQfinish(conn);
 	return ok;
+}
+
+bool
+db_utf8(PGconn *conn, struct db_error *err)
+{
+	if (PQclientEncoding(conn) == pg_char_to_encoding("UTF8"))
+		return true;
+	log_debug("a migration changed client_encoding to %s: back to UTF8",
+		  pg_encoding_to_char(PQclientEncoding(conn)));
+	if (PQsetClientEncoding(conn, "UTF8") == 0)
+		return true;
+	error_from_conn(err, conn);
+	return false;
 }
 
 void

@@ -58,6 +58,13 @@ bool db_connect(const struct config *cfg, const char *purpose, struct pg_conn **
 		struct db_error *err) MUSTCHECK;
 void db_close(struct pg_conn *conn);
 
+/*
+ * db_utf8 - client_encoding back to UTF8 when a migration changed it (SET client_encoding),
+ * before gosling reads or writes its own rows: gosling's text is UTF-8.  One query, only
+ * when it changed.
+ */
+bool db_utf8(struct pg_conn *conn, struct db_error *err) MUSTCHECK;
+
 /* db_describe - "user@host:port/dbname" of a live connection, never the password. */
 void db_describe(struct pg_conn *conn, char *out, size_t outlen);
 

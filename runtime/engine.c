@@ -135,6 +135,7 @@ fail(struct run *r, enum engine_status status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(r->res->error.message, sizeof r->res->error.message, fmt, ap);
 	va_end(ap);
+	text_utf8_fix(r->res->error.message);	/* cut to fit: on a character boundary */
 }
 
 /* fail with PostgreSQL's fields: "<what>: <message>". */
@@ -164,6 +165,7 @@ warn(struct run *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
+	text_utf8_fix(buf);
 	log_warn("%s", buf);
 	w = realloc(r->res->warnings, (r->res->nwarnings + 1) * sizeof *w);
 	if (!w)
@@ -391,6 +393,10 @@ state_load(struct run *r)
 	size_t i;
 
 	state_free(r);
+	if (!db_utf8(r->conn, &e)) {
+		fail_db(r, ENGINE_CONFIG_ERROR, "unable to set client_encoding back to UTF8", &e);
+		return false;
+	}
 	if (!db_tables_probe(r->conn, &r->names, &r->tables, &e)) {
 		fail_db(r, ENGINE_CONFIG_ERROR, "unable to look up the history tables", &e);
 		return false;
@@ -853,7 +859,7 @@ run_single(struct run *r, struct step *s)
 			record_of(r, s->m, s->chain, "gosling", &rec);
 			rec.failed_statement = i + 1;
 			rec.error = r->res->error.message;
-			if (!db_history_upsert(r->conn, &r->names, &rec, false, &e2))
+			if (!db_utf8(r->conn, &e2) || !db_history_upsert(r->conn, &r->names, &rec, false, &e2))
 				log_error("unable to record where %s stopped: %s", s->m->name, e2.message);
 			else
 				s->item->failed_statement = i + 1;
@@ -862,7 +868,7 @@ run_single(struct run *r, struct step *s)
 	}
 	record_of(r, s->m, s->chain, "gosling", &rec);
 	rec.execution_ms = db_now_ms() - t0;
-	if (!db_begin(r->conn, &e) ||
+	if (!db_utf8(r->conn, &e) || !db_begin(r->conn, &e) ||
 	    !(s->down ? db_history_delete(r->conn, &r->names, s->m->version, r->tables.goose, &e)
 		      : db_history_upsert(r->conn, &r->names, &rec, r->tables.goose, &e)))
 		goto fail;
@@ -1424,10 +1430,24 @@ engine_result_free(struct engine_result *res)
 
 /* --- the one JSON rendering --------------------------------------------------- */
 
+/* A JSON string of s, valid UTF-8 whatever s holds (a history row read back, say). */
+static json_t *
+text(const char *s)
+{
+	json_t *j = json_string(s);
+	char *copy;
+
+	if (j || !s || !(copy = strdup(s)))
+		return j;
+	j = json_string(text_utf8_fix(copy));
+	free(copy);
+	return j;
+}
+
 static json_t *
 str_or_null(const char *s)
 {
-	return s && *s ? json_string(s) : json_null();
+	return s && *s ? text(s) : json_null();
 }
 
 char *
@@ -1464,12 +1484,12 @@ engine_result_json(const struct engine_result *res)
 		if (it->no_down)
 			json_object_set_new(j, "no_down_statements", json_true());
 		if (it->sql)
-			json_object_set_new(j, "sql", json_string(it->sql));
+			json_object_set_new(j, "sql", text(it->sql));
 		json_array_append_new(items, j);
 	}
 	json_object_set(o, "migrations", items);
 	for (size_t i = 0; i < res->nwarnings; i++)
-		json_array_append_new(warns, json_string(res->warnings[i]));
+		json_array_append_new(warns, text(res->warnings[i]));
 	json_object_set(o, "warnings", warns);
 	if (res->status != ENGINE_OK) {
 		const struct engine_error *e = &res->error;
@@ -1478,7 +1498,10 @@ engine_result_json(const struct engine_result *res)
 		if (!j)
 			goto out;
 		json_object_set_new(j, "type", json_string(engine_status_reason(res->status)));
-		json_object_set_new(j, "message", json_string(e->message));
+		if (json_object_set_new(j, "message", text(e->message)) != 0) {
+			json_decref(j);
+			goto out;	/* never an error without its message */
+		}
 		json_object_set_new(j, "file", str_or_null(e->file));
 		json_object_set_new(j, "version", e->version ? json_integer(e->version) : json_null());
 		json_object_set_new(j, "statement", e->statement ? json_integer(e->statement) : json_null());

@@ -311,24 +311,36 @@ error_body(const char *type, const char *message, const char *result_json)
 	return s;
 }
 
+/*
+ * The answer when no error document can be built (out of memory): fixed ASCII, so an
+ * invocation is never left without one.  type is one of gosling's own (ASCII) types.
+ */
+static char *
+error_body_fallback(const char *type, char *buf, size_t len)
+{
+	snprintf(buf, len,
+		 "{\"errorMessage\":\"gosling could not build its error document (out of memory); "
+		 "see the function's log\",\"errorType\":\"%s\",\"stackTrace\":[]}",
+		 type);
+	return buf;
+}
+
 static enum post_outcome
 post_error(struct lambda *l, const char *id, const char *type, const char *message, const char *result_json)
 {
-	char path[512];
+	char path[512], fallback[256];
 	char *body = error_body(type, message, result_json);
+	const char *send;
 	enum post_outcome out;
 
 	if (body && strlen(body) > MAX_PAYLOAD) {
 		free(body);
 		body = error_body(type, message, NULL);
 	}
-	if (!body) {
-		log_error("out of memory");
-		return POST_FATAL;
-	}
 	log_error("%s: %s", type, message);
+	send = body ? body : error_body_fallback(type, fallback, sizeof fallback);
 	snprintf(path, sizeof path, "/invocation/%s/error", id);
-	out = post(l, path, type, body, strlen(body));
+	out = post(l, path, type, send, strlen(send));
 	free(body);
 	return out;
 }
@@ -349,11 +361,11 @@ post_response(struct lambda *l, const char *id, const char *json)
 static void
 init_error(struct lambda *l, const char *type, const char *message)
 {
-	char *body = error_body(type, message, NULL);
+	char *body = error_body(type, message, NULL), fallback[256];
+	const char *send = body ? body : error_body_fallback(type, fallback, sizeof fallback);
 
 	log_error("%s: %s", type, message);
-	if (body)
-		(void)post(l, "/init/error", type, body, strlen(body));
+	(void)post(l, "/init/error", type, send, strlen(send));
 	free(body);
 }
 
@@ -637,9 +649,11 @@ invoke(struct lambda *l, const struct http_response *next)
 	}
 	json = engine_result_json(&res);
 	if (!json) {
+		/* out of memory: still answer, with the error's type and its (ASCII) fallback */
+		out = post_error(l, id, res.status == ENGINE_OK ? "Function.OutOfMemory" : engine_status_reason(res.status),
+				 "out of memory building the result", NULL);
 		engine_result_free(&res);
-		log_error("out of memory");
-		return false;
+		return out != POST_FATAL;
 	}
 	if (ev.kind == LAMBDA_CODEDEPLOY) {
 		const char *status = res.status == ENGINE_OK ? "Succeeded" : "Failed";
@@ -677,6 +691,7 @@ invoke(struct lambda *l, const struct http_response *next)
 			n += snprintf(msg + n, sizeof msg - (size_t)n, "; hint: %s", e->hint);
 		if (e->sqlstate[0] && n > 0 && (size_t)n < sizeof msg)
 			snprintf(msg + n, sizeof msg - (size_t)n, " (sqlstate %s)", e->sqlstate);
+		text_utf8_fix(msg);	/* cut to fit: on a character boundary */
 		out = post_error(l, id, engine_status_reason(res.status), msg, json);
 	}
 	free(json);

@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "bundle.h"
 #include "log.h"
 
 static enum log_format log_fmt = LOG_TEXT;
@@ -54,6 +55,7 @@ log_msg(enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	text_utf8_fix(msg);	/* a JSON line is never dropped for a byte that is not UTF-8 */
 
 	if (log_fmt == LOG_JSON) {
 		char ts[40];

@@ -474,6 +474,42 @@ like "$out" "WARNING: 000002_b.sql has no Down statements: its history row was r
 	"the text result says it loudly"
 like "$err" "warning: migration 000002_b.sql has no Down statements" "... and so does the log"
 
+# --- error texts that are not valid UTF-8 (the CLI; tests/lambda.sh has the Lambda loop) ---
+U=$T/utf8
+mkdir -p "$U" && cp tests/lambda/migrations/utf8/*.sql "$U/"
+mkbin "$U"
+db=$(pg_newdb)
+run "$U/gosling" "$db" up-to 1
+is "$rc:$(rows "$db")" "0:1" "a migration that sets client_encoding = LATIN1 applies, and gosling reads its history after it"
+run "$U/gosling" "$db" up --json
+is "$rc:$(python3 -c 'import json,sys; e = json.load(sys.stdin)["error"]; print(e["pg_message"] == "é" * 511, e["detail"] == "ü" * 511, e["hint"] == "€" * 170, e["message"].endswith(": " + "é" * 511))' <<<"$out")" \
+	"1:True True True True" "--json: PostgreSQL's message, detail and hint cut mid-character at 1,023 and 511 bytes keep whole characters, and message is there"
+like "$err" "gosling: error: unable to apply 002_long_error.sql statement 1 (line " "the text log has the error"
+like "$err" "gosling: error: hint: €€€" "... and the hint"
+run "$U/gosling" "$db" baseline 2
+run "$U/gosling" "$db" up --json
+is "$rc:$(jq -r .error.message <<<"$out")" \
+	'1:unable to apply 003_latin1_error.sql statement 2 (line 5): invalid input syntax for type integer: "caf?"' \
+	"--json: an error sent in LATIN1 has its byte that is not UTF-8 made ?"
+run "$U/gosling" "$db" status
+like "$out" "stopped at statement 2" "status reads the history in UTF8 after the LATIN1 migration"
+# a SQL_ASCII database, with client_encoding SQL_ASCII, hands gosling its bytes unconverted
+psql_q postgres "CREATE DATABASE sqlascii ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0" >/dev/null
+SA=$T/sqlascii
+mig "$SA" 000001_bytes.sql <<'EOF'
+-- +goose Up
+CREATE TABLE bytes (x text);
+INSERT INTO bytes VALUES ('caf' || chr(233));
+SET client_encoding = 'SQL_ASCII';
+SELECT x::int FROM bytes;
+EOF
+mkbin "$SA"
+run "$SA/gosling" sqlascii up --json
+is "$rc:$(jq -r .error.pg_message <<<"$out")" '1:invalid input syntax for type integer: "caf?"' \
+	"a SQL_ASCII database's byte 0xe9 in an error: --json keeps the message, the byte made ?"
+run "$SA/gosling" sqlascii up
+like "$err" 'invalid input syntax for type integer: "caf?"' "... and the text log too"
+
 # --- ENVSUB ------------------------------------------------------------------------
 E=$T/envsub
 mig "$E" 000001_e.sql <<'EOF'

@@ -240,6 +240,44 @@ is_j deadline_margin '[inv[0]["error_type"], inv[0]["before_deadline"]]' '["Func
 like "$(j deadline_margin 'err(0)["errorMessage"]')" "not enough time before the deadline" "... saying why"
 is "$(psql_q "$db" "SELECT max(version) FROM gosling_migrations")" 2 "... and the database stays at version 2"
 
+# --- error texts that are not valid UTF-8 -------------------------------------------
+# PostgreSQL's message, detail and hint cut mid-character at gosling's buffer sizes, and
+# a migration that sets client_encoding = LATIN1 before an error quoting 'café': jansson
+# refused those texts, the error document could not be built and the bootstrap exited
+# without answering.
+ok "bundle utf8 compiles and links" bundle utf8
+db=$(newdb utf8)
+PGDATABASE=$db AWS_LAMBDA_LOG_FORMAT=JSON rapi utf8 "$T/utf8" '[
+	{"body": {"command": "up-to", "version": 1}},
+	{"body": {}},
+	{"body": {"command": "baseline", "version": 2}},
+	{"body": {}},
+	{"body": {"command": "status"}}]'
+is_j utf8 '[i["kind"] for i in inv]' '["response", "error", "response", "error", "response"]' \
+	"every event is answered: the cut error and the LATIN1 error go to /error, the loop goes on"
+is_j utf8 '[res(1)["error"]["pg_message"] == "é" * 511, res(1)["error"]["detail"] == "ü" * 511, res(1)["error"]["hint"] == "€" * 170]' \
+	'[true, true, true]' "message, detail and hint are cut on a character boundary (1,022 of 1,023 bytes; 510 of 511)"
+is_j utf8 'err(1)["errorMessage"].endswith("é" * 511 + "; detail: " + "ü" * 511 + "; hint: " + "€" * 170 + " (sqlstate P0001)")' True \
+	"errorMessage carries all three, whole characters only"
+like "$(j utf8 'err(1)["errorMessage"]')" "unable to apply 002_long_error.sql statement 1 (line " "... naming the file and statement"
+is_j utf8 'err(3)["errorMessage"]' 'unable to apply 003_latin1_error.sql statement 2 (line 5): invalid input syntax for type integer: "caf?" (sqlstate 22P02)' \
+	"a LATIN1 error: the byte that is not UTF-8 becomes ?"
+is_j utf8 '[(m["name"], m["state"], m.get("failed_statement")) for m in res(4)["migrations"]]' \
+	'[["001_latin1.sql", "applied", null], ["002_long_error.sql", "applied", null], ["003_latin1_error.sql", "partial", 2]]' \
+	"gosling's own reads after LATIN1 are UTF-8: status names the partial migration and where it stopped"
+is "$(psql_q "$db" "SELECT error FROM gosling_migrations WHERE version = 3")" \
+	'unable to apply 003_latin1_error.sql statement 2 (line 5): invalid input syntax for type integer: "caf?"' \
+	"the partial row records the error as UTF-8"
+is "$(psql_q "$db" "SELECT x FROM enc")" "café" "the LATIN1 migration's data is what it wrote"
+ok "every JSON log line is JSON, the errors' included" python3 -c '
+import json, sys
+lines = [l for l in open(sys.argv[1]) if not l.startswith("runtime-api:")]
+errors = [json.loads(l) for l in lines if json.loads(l)["level"] == "ERROR"]
+assert any("caf?" in e["message"] for e in errors), errors
+assert any(e["message"].endswith("€" * 170 + " (sqlstate P0001)") for e in errors), errors
+' "$T/utf8.err"
+is_j utf8 'd["violations"]' '[]' "no Runtime API protocol violations"
+
 # --- JSON logs, no secrets -----------------------------------------------------------
 
 db=$(newdb jsonlog)

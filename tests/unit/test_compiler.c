@@ -256,6 +256,32 @@ static void test_envsub_expand(void **state)
 	}
 }
 
+/* text_utf8_fix: what the runtime does to every message before JSON (common/bundle.c). */
+static void test_utf8_fix(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "caf\xc3\xa9", "caf\xc3\xa9" },		/* valid: unchanged */
+		{ "caf\xe9 ok", "caf? ok" },			/* LATIN1 byte */
+		{ "na\xc3", "na" },				/* cut after the lead byte */
+		{ "\xe2\x82", "" },				/* cut inside a 3-byte sequence */
+		{ "\xf0\x9f\x98", "" },				/* cut inside a 4-byte sequence */
+		{ "\xe2\x82x", "??x" },				/* not a cut: bad in the middle */
+		{ "\xc0\xaf", "??" },				/* overlong */
+		{ "\xed\xa0\x80", "???" },			/* surrogate */
+		{ "\xef\xbf\xbd", "\xef\xbf\xbd" },		/* U+FFFD itself is valid */
+		{ "\xe9\xc3", "?" },				/* a bad byte, then a cut */
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char buf[32];
+
+		snprintf(buf, sizeof buf, "%s", cases[i].in);
+		assert_string_equal(text_utf8_fix(buf), cases[i].out);
+	}
+}
+
 static void test_checksums(void **state)
 {
 	char a[CHECKSUM_LEN], b[CHECKSUM_LEN], c[CHECKSUM_LEN];
@@ -412,6 +438,7 @@ int main(void)
 		cmocka_unit_test(test_parse_annotations),
 		cmocka_unit_test(test_parse_envsub_ranges),
 		cmocka_unit_test(test_envsub_expand),
+		cmocka_unit_test(test_utf8_fix),
 		cmocka_unit_test(test_checksums),
 		cmocka_unit_test(test_sum_match),
 		cmocka_unit_test(test_sum_match_scale),
