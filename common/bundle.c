@@ -108,6 +108,16 @@ void checksum_exec(const struct migration *m, char out[CHECKSUM_LEN])
 	sha_done(&h, CHECKSUM_EXEC_PREFIX, out);
 }
 
+void checksum_done(const struct migration *m, uint32_t n, char out[CHECKSUM_LEN])
+{
+	struct sha h;
+
+	sha_init(&h);
+	sha_addf(&h, "gosling-p1\n");
+	add_stmts(&h, "up", m->up, n < m->nup ? n : m->nup);
+	sha_done(&h, CHECKSUM_DONE_PREFIX, out);
+}
+
 void checksum_chain(const char *prev, int64_t version, const char *exec, char out[CHECKSUM_LEN])
 {
 	struct sha h;

@@ -23,6 +23,7 @@
 #define CHECKSUM_FILE_PREFIX "sha256:c1:"	/* canonical file text */
 #define CHECKSUM_EXEC_PREFIX "sha256:x1:"	/* what runs: statements as cut */
 #define CHECKSUM_CHAIN_PREFIX "sha256:h1:"	/* chain over the history */
+#define CHECKSUM_DONE_PREFIX "sha256:p1:"	/* the Up statements a stopped NO TRANSACTION migration ran */
 /* prefix (10) + 64 hex digits + NUL */
 #define CHECKSUM_LEN 75
 
@@ -84,6 +85,14 @@ void checksum_file(const char *data, size_t len, char out[CHECKSUM_LEN]);
  * Comments and blank lines outside statements do not reach it.
  */
 void checksum_exec(const struct migration *m, char out[CHECKSUM_LEN]);
+
+/*
+ * checksum_done - the p1 checksum of m's first n Up statements, as checksum_exec covers
+ * them ("gosling-p1\n" then "up <n>\n" and each statement length-prefixed): what a NO
+ * TRANSACTION migration that stopped at statement n + 1 has run.  An edit from statement
+ * n + 1 on leaves it unchanged, so such a migration can be fixed and resumed.
+ */
+void checksum_done(const struct migration *m, uint32_t n, char out[CHECKSUM_LEN]);
 
 /*
  * checksum_chain - H(prev ‖ version ‖ exec): SHA-256 of "<prev>\n<version>\n<exec>\n"

@@ -618,6 +618,7 @@ db_rows_free(struct db_row *rows, size_t nrows)
 		free(rows[i].exec_checksum);
 		free(rows[i].chain);
 		free(rows[i].build_id);
+		free(rows[i].done_checksum);
 	}
 	free(rows);
 }
@@ -637,9 +638,12 @@ db_history_read(PGconn *conn, const struct db_names *n, struct db_row **rows, si
 	snprintf(sql, sizeof sql,
 		 "SELECT version, name, file_checksum, exec_checksum, chain, "
 		 "pg_catalog.to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
-		 "execution_ms, build_id, origin, failed_statement FROM %s ORDER BY version",
+		 "execution_ms, build_id, origin, failed_statement, "
+		 /* through to_jsonb: a history table older than the column reads as NULL, not an error */
+		 "CASE WHEN failed_statement IS NOT NULL THEN pg_catalog.to_jsonb(h) OPERATOR(pg_catalog.->>) "
+		 "'done_checksum' END FROM %s h ORDER BY version",
 		 n->history);
-	if (!query_run(conn, "reading the history", sql, 0, NULL, SHAPE_ROWS(10), &res, err))
+	if (!query_run(conn, "reading the history", sql, 0, NULL, SHAPE_ROWS(11), &res, err))
 		goto out;
 	nt = PQntuples(res);
 	r = calloc(nt ? (size_t)nt : 1, sizeof *r);
@@ -658,7 +662,9 @@ db_history_read(PGconn *conn, const struct db_names *n, struct db_row **rows, si
 		r[i].build_id = strdup(PQgetvalue(res, i, 7));
 		snprintf(r[i].origin, sizeof r[i].origin, "%s", PQgetvalue(res, i, 8));
 		r[i].failed_statement = PQgetisnull(res, i, 9) ? 0 : (uint32_t)atoi(PQgetvalue(res, i, 9));
-		if (!r[i].name || !r[i].file_checksum || !r[i].exec_checksum || !r[i].chain || !r[i].build_id) {
+		r[i].done_checksum = PQgetisnull(res, i, 10) ? NULL : strdup(PQgetvalue(res, i, 10));
+		if (!r[i].name || !r[i].file_checksum || !r[i].exec_checksum || !r[i].chain || !r[i].build_id ||
+		    (!r[i].done_checksum && !PQgetisnull(res, i, 10))) {
 			db_rows_free(r, (size_t)i + 1);
 			r = NULL;
 			error_set(err, "out of memory reading %s", n->history);
@@ -757,7 +763,8 @@ db_history_create(PGconn *conn, const struct db_names *n, struct db_error *err)
 		 "\tbuild_id text NOT NULL,\n"
 		 "\torigin text NOT NULL DEFAULT 'gosling' CHECK (origin IN ('gosling', 'goose', 'baseline')),\n"
 		 "\tfailed_statement integer CHECK (failed_statement > 0),\n"
-		 "\terror text\n"
+		 "\terror text,\n"
+		 "\tdone_checksum text\n"
 		 ")",
 		 n->history);
 	return command_run(conn, "creating the history table", sql, 0, NULL, err);
@@ -807,6 +814,15 @@ db_history_upsert(PGconn *conn, const struct db_names *n, const struct db_record
 		 n->history);
 	if (!command_run(conn, "recording the migration in the history", sql, 10, params, err))
 		return false;
+	if (r->failed_statement > 0) {
+		const char *p2[] = { v, r->done_checksum };
+
+		snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN IF NOT EXISTS done_checksum text", n->history);
+		if (!command_run(conn, "adding done_checksum to the history", sql, 0, NULL, err))
+			return false;
+		snprintf(sql, sizeof sql, "UPDATE %s SET done_checksum = $2 WHERE version = $1", n->history);
+		return command_run(conn, "recording what a stopped migration ran", sql, 2, p2, err);
+	}
 	if (goose && r->failed_statement == 0)
 		return db_goose_insert(conn, n, r->version, err);
 	return true;

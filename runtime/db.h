@@ -110,6 +110,8 @@ struct db_row {
 	char *build_id;
 	char origin[16];		/* "gosling", "goose", "baseline" */
 	uint32_t failed_statement;	/* 0 = complete */
+	char *done_checksum;		/* partial: checksum_done of the statements that ran, or NULL
+					 * (a row from before gosling recorded it) */
 };
 
 /* db_history_read - every history row, by version; free with db_rows_free. */
@@ -142,11 +144,13 @@ struct db_record {
 	int64_t execution_ms;		/* -1 = NULL */
 	uint32_t failed_statement;	/* 0 = complete */
 	const char *error;		/* partial: what stopped it, else NULL */
+	const char *done_checksum;	/* partial: checksum_done of the statements before it */
 };
 
 /*
  * db_history_upsert - insert or replace the row of r->version; with goose,
- * also record the version in goose's table (complete rows only, once).
+ * also record the version in goose's table (complete rows only, once).  A partial
+ * row also records r->done_checksum (in a column added to older history tables).
  */
 bool db_history_upsert(struct pg_conn *conn, const struct db_names *n, const struct db_record *r,
 		       bool goose, struct db_error *err) MUSTCHECK;

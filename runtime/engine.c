@@ -544,6 +544,43 @@ newest_applied(const struct run *r)
 }
 
 /*
+ * A partial row (a NO TRANSACTION migration that stopped at statement n) whose file
+ * changed: it can be resumed when it is still NO TRANSACTION and its statements before
+ * n are the ones that ran (the row's done checksum; nothing ran before statement 1).
+ */
+static bool
+partial_resumable(const struct db_row *row, const struct migration *m)
+{
+	char done[CHECKSUM_LEN];
+	uint32_t ran = row->failed_statement - 1;
+
+	if (ran == 0)
+		return true;	/* nothing ran: whatever the file is now, it runs whole */
+	if (!m->no_transaction || ran > m->nup || !row->done_checksum)
+		return false;
+	checksum_done(m, ran, done);
+	return strcmp(done, row->done_checksum) == 0;
+}
+
+/* A partial row whose file changed before the statement that stopped it: what to do. */
+static void
+fail_partial(struct run *r, const struct db_row *row, const struct migration *m)
+{
+	uint32_t n = row->failed_statement;
+
+	fail(r, ENGINE_DRIFT,
+	     "migration %s is partial: it stopped at statement %u after statements 1 to %u ran, and its file "
+	     "changed %s. To recover, either restore statements 1 to %u as they ran (change statement %u onwards "
+	     "only, and keep -- +goose NO TRANSACTION), or undo by hand what statements 1 to %u did and delete its "
+	     "history row (DELETE FROM %s WHERE version = %lld) so that up runs it whole",
+	     m->name, n, n - 1,
+	     !m->no_transaction ? "to a transactional migration"
+	     : !row->done_checksum ? "(and its history row, written by an older gosling, does not record what ran)"
+				   : "before that statement",
+	     n - 1, n, n - 1, r->names.history, (long long)m->version);
+}
+
+/*
  * The drift check.  Each row is compared with the bundle, and its chain with
  * H(previous row's chain, version, its own exec checksum): a self-consistent row
  * whose checksum differs from the bundle's is a migration edited after it ran; a
@@ -571,7 +608,15 @@ check_drift(struct run *r)
 		checksum_chain(prev, row->version, row->exec_checksum, self);
 		prev = row->chain;
 		if (strcmp(row->exec_checksum, m->exec_checksum) != 0) {
-			if (strcmp(row->chain, self) == 0)
+			if (strcmp(row->chain, self) == 0 && row->failed_statement > 0 && partial_resumable(row, m)) {
+				warn(r, "migration %s, stopped at statement %u, was changed from that statement on: "
+					"up resumes it there with the new text and records the change",
+				     m->name, row->failed_statement);
+				continue;
+			}
+			if (strcmp(row->chain, self) == 0 && row->failed_statement > 0)
+				fail_partial(r, row, m);
+			else if (strcmp(row->chain, self) == 0)
 				fail(r, ENGINE_DRIFT,
 				     "migration %s was changed after it was applied: its executable checksum is %s, "
 				     "the database recorded %s",
@@ -856,9 +901,13 @@ run_single(struct run *r, struct step *s)
 		if (!s->down && PQstatus(r->conn) == CONNECTION_OK) {
 			struct db_error e2;
 
+			char done[CHECKSUM_LEN];
+
 			record_of(r, s->m, s->chain, "gosling", &rec);
 			rec.failed_statement = i + 1;
 			rec.error = r->res->error.message;
+			checksum_done(s->m, i, done);
+			rec.done_checksum = done;
 			if (!db_utf8(r->conn, &e2) || !db_history_upsert(r->conn, &r->names, &rec, false, &e2))
 				log_error("unable to record where %s stopped: %s", s->m->name, e2.message);
 			else
@@ -1068,6 +1117,8 @@ plan_up(struct run *r, int64_t target, struct step **out, size_t *nout)
 			continue;
 		s->m = m;
 		s->first = is_partial(r, k) ? row_of(r, k)->failed_statement - 1 : 0;
+		if (s->first > m->nup)
+			s->first = m->nup;	/* statements after the stopping one were removed: nothing left */
 		n++;
 		*nout = n;
 		if (!step_expand(r, s))

@@ -412,6 +412,81 @@ run "$N2/gosling" "$db" up
 is "$rc:$(has_table "$db" nt3)" "0:t" "the next up resumes at the failed statement"
 is "$(psql_q "$db" "SELECT coalesce(failed_statement, 0) FROM gosling_migrations WHERE version = 1")" 0 "the row is complete now"
 
+# a failed NO TRANSACTION migration fixed in place: the statements before the one that
+# stopped it are unchanged, so up resumes at it with the new text (it was drift)
+N4=$T/notx4
+mig "$N4" 000001_fix.sql <<'EOF'
+-- +goose NO TRANSACTION
+-- +goose Up
+CREATE TABLE fx1 (x int);
+INSERT INTO fx_missing VALUES (1);
+CREATE TABLE fx3 (x int);
+EOF
+mkbin "$N4"
+db=$(pg_newdb)
+run "$N4/gosling" "$db" up
+is "$rc:$(psql_q "$db" "SELECT failed_statement FROM gosling_migrations")" "1:2" "a NO TRANSACTION migration stops at statement 2"
+is "$(psql_q "$db" "SELECT done_checksum LIKE 'sha256:p1:%' FROM gosling_migrations")" t "... and records what ran before it"
+sed -i 's/^INSERT INTO fx_missing VALUES (1);$/INSERT INTO fx1 VALUES (1);/' "$N4/000001_fix.sql"
+mkbin "$N4"
+run "$N4/gosling" "$db" verify
+is "$rc" 0 "verify: a partial migration changed from its stopping statement on is not drift"
+like "$err" "migration 000001_fix.sql, stopped at statement 2, was changed from that statement on: up resumes it there" "... it warns"
+run "$N4/gosling" "$db" up --json
+is "$rc:$(psql_q "$db" 'SELECT count(*) FROM fx1'):$(has_table "$db" fx3)" "0:1:t" \
+	"up resumes the fixed migration at statement 2: statement 1 did not run again"
+like "$(jq -r '.warnings[0]' <<<"$out")" "was changed from that statement on" "... with the warning in the result"
+x1=$("$GOSLINGC" list --json "$N4" | jq -r '.migrations[0].exec_checksum')
+is "$(psql_q "$db" "SELECT coalesce(failed_statement, 0) || ' ' || (exec_checksum = '$x1') FROM gosling_migrations")" \
+	"0 true" "the history row records the fixed file: complete, with its new checksum"
+run "$N4/gosling" "$db" verify
+is "$rc" 0 "verify passes afterwards"
+
+# changed before the stopping statement: refused, saying the migration is partial and how to recover
+N5=$T/notx5
+mig "$N5" 000001_fix.sql <<'EOF'
+-- +goose NO TRANSACTION
+-- +goose Up
+CREATE TABLE fy1 (x int);
+INSERT INTO fy_missing VALUES (1);
+EOF
+mkbin "$N5"
+db=$(pg_newdb)
+run "$N5/gosling" "$db" up
+sed -i 's/^CREATE TABLE fy1 (x int);$/CREATE TABLE fy1 (x bigint);/' "$N5/000001_fix.sql"
+mkbin "$N5"
+run "$N5/gosling" "$db" up
+is "$rc:$(psql_q "$db" "SELECT failed_statement FROM gosling_migrations")" "4:2" "a partial migration changed before its stopping statement is refused (exit 4), nothing runs"
+like "$err" "migration 000001_fix.sql is partial: it stopped at statement 2 after statements 1 to 1 ran, and its file changed before that statement. To recover, either restore statements 1 to 1 as they ran" \
+	"... saying it is partial"
+like "$err" 'delete its history row (DELETE FROM "public"."gosling_migrations" WHERE version = 1) so that up runs it whole' "... and exactly how to recover"
+psql_q "$db" 'DROP TABLE fy1; DELETE FROM gosling_migrations WHERE version = 1; CREATE TABLE fy_missing (x int)' >/dev/null
+run "$N5/gosling" "$db" up
+is "$rc:$(psql_q "$db" "SELECT format_type(atttypid, -1) FROM pg_attribute WHERE attrelid = 'fy1'::regclass AND attname = 'x'")" "0:bigint" \
+	"following the instructions, up runs it whole"
+
+# a partial row written before gosling recorded what ran (no done_checksum column): read as
+# such, and a change is refused with the same instructions
+N6=$T/notx6
+mig "$N6" 000001_fix.sql <<'EOF'
+-- +goose NO TRANSACTION
+-- +goose Up
+CREATE TABLE fz1 (x int);
+INSERT INTO fz_missing VALUES (1);
+EOF
+mkbin "$N6"
+db=$(pg_newdb)
+run "$N6/gosling" "$db" up
+psql_q "$db" 'ALTER TABLE gosling_migrations DROP COLUMN done_checksum' >/dev/null
+run "$N6/gosling" "$db" status
+is "$rc" 0 "status reads a history table without the done_checksum column"
+sed -i 's/^INSERT INTO fz_missing VALUES (1);$/INSERT INTO fz1 VALUES (1);/' "$N6/000001_fix.sql"
+mkbin "$N6"
+run "$N6/gosling" "$db" up
+is "$rc" 4 "a changed partial migration whose row does not record what ran is refused"
+like "$err" "(and its history row, written by an older gosling, does not record what ran)" "... saying why"
+
+
 # --- a history version the bundle lacks, at int64's maximum; an empty bundle ----------
 # list_states merged the bundle and the history with INT64_MAX as "no more": a row of
 # version 9223372036854775807 made it read one migration past the bundle's end (ASan:
