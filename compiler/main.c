@@ -7,6 +7,7 @@
 #include "folder.h"
 #include "package.h"
 #include "parse.h"
+#include "sum.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -243,13 +244,6 @@ static int cmd_list(struct opts *o, const char *dir)
 #define SUM_HEADER "# migrations.sum: written by `goslingc sum`, checked by `goslingc verify`.\n" \
 	"# Commit it with the migrations; do not edit it by hand.\n"
 
-struct sum_entry {
-	char name[512];
-	char file[CHECKSUM_LEN];
-	char exec[CHECKSUM_LEN];
-	bool seen;
-};
-
 static char *sum_path(const char *dir)
 {
 	char *p = malloc(strlen(dir) + 20);
@@ -308,7 +302,7 @@ static int cmd_verify(struct opts *o, const char *dir)
 	struct parse_opts po = { false, 0, NULL, o->no_check };
 	struct compiled c;
 	struct sum_entry *sum = NULL;
-	size_t nsum = 0, mismatches = 0;
+	size_t nsum = 0, mismatches = 0, *file_of, *entry_of;
 	char *path = sum_path(dir);
 	int64_t max_summed = 0;
 
@@ -318,45 +312,39 @@ static int cmd_verify(struct opts *o, const char *dir)
 		free(path);
 		return finish(EXIT_ERRORS);
 	}
+	file_of = malloc((nsum + 1) * sizeof(*file_of));
+	entry_of = malloc((c.nfiles + 1) * sizeof(*entry_of));
+	if (!file_of || !entry_of || !sum_match(sum, nsum, c.migrations, c.nfiles, file_of, entry_of))
+		exit(EXIT_IO);
 	for (size_t i = 0; i < nsum; i++) {
-		struct sum_entry *e = &sum[i];
-		size_t j;
+		const struct sum_entry *e = &sum[i];
+		size_t j = file_of[i];
 		int64_t v;
 		char err[64];
 
 		if (version_parse(e->name, &v, err, sizeof(err)) && v > max_summed)
 			max_summed = v;
-		for (j = 0; j < c.nfiles && strcmp(c.files[j].name, e->name) != 0; j++)
-			;
-		if (j < c.nfiles) {
-			c.files[j].prefix_len = -1;	/* matched */
-			if (strcmp(c.migrations[j].file_checksum, e->file) == 0)
-				continue;
-			if (strcmp(c.migrations[j].exec_checksum, e->exec) == 0)
-				diag_file(&diags, DIAG_ERROR, c.files[j].path,
-					  "changed since migrations.sum (comments or blank lines only: the "
-					  "statements are the same); run goslingc sum if this is deliberate");
-			else
-				diag_file(&diags, DIAG_ERROR, c.files[j].path,
-					  "changed since migrations.sum: its statements differ from the summed "
-					  "ones; a database that applied it will report drift");
-			mismatches++;
-			continue;
-		}
-		for (j = 0; j < c.nfiles && strcmp(c.migrations[j].file_checksum, e->file) != 0; j++)
-			;
-		if (j < c.nfiles) {
-			c.files[j].prefix_len = -1;
-			diag_file(&diags, DIAG_ERROR, c.files[j].path,
-				  "renamed or renumbered: migrations.sum has it as %s", e->name);
-		} else {
+		if (j == SUM_NONE) {
 			diag_file(&diags, DIAG_ERROR, path, "%s is in migrations.sum but no longer in %s/",
 				  e->name, dir);
+		} else if (strcmp(c.migrations[j].name, e->name) != 0) {
+			diag_file(&diags, DIAG_ERROR, c.files[j].path,
+				  "renamed or renumbered: migrations.sum has it as %s", e->name);
+		} else if (strcmp(c.migrations[j].file_checksum, e->file) == 0) {
+			continue;
+		} else if (strcmp(c.migrations[j].exec_checksum, e->exec) == 0) {
+			diag_file(&diags, DIAG_ERROR, c.files[j].path,
+				  "changed since migrations.sum (comments or blank lines only: the "
+				  "statements are the same); run goslingc sum if this is deliberate");
+		} else {
+			diag_file(&diags, DIAG_ERROR, c.files[j].path,
+				  "changed since migrations.sum: its statements differ from the summed "
+				  "ones; a database that applied it will report drift");
 		}
 		mismatches++;
 	}
 	for (size_t j = 0; j < c.nfiles; j++) {
-		if (c.files[j].prefix_len == -1)
+		if (entry_of[j] != SUM_NONE)
 			continue;
 		if (c.files[j].version < max_summed)
 			diag_file(&diags, DIAG_WARNING, c.files[j].path,
@@ -367,6 +355,8 @@ static int cmd_verify(struct opts *o, const char *dir)
 	compile_free(&c);
 	free(sum);
 	free(path);
+	free(file_of);
+	free(entry_of);
 	if (diags.errors)
 		return mismatches && diags.errors == mismatches ? EXIT_SUM : finish(EXIT_ERRORS);
 	if (!o->quiet)
