@@ -9,36 +9,39 @@
 
 #include "config.h"
 
+/* the range and unit of a setting that is not an integer */
+#define NO_RANGE 0, 0, NULL
+
 const struct setting settings[SET_COUNT] = {
 	[SET_DATABASE_URL] = { "database-url", "DATABASE_URL", NULL, NULL, SETTING_SECRET,
-		"PostgreSQL connection URI or conninfo string; its fields override the DB_* variables" },
+		"PostgreSQL connection URI or conninfo string; its fields override the DB_* variables", NO_RANGE },
 	[SET_HOST] = { "host", "DB_HOST", "DB_ADDRESS", NULL, SETTING_STRING,
-		"database host name or socket directory (else PGHOST, else libpq's default)" },
+		"database host name or socket directory (else PGHOST, else libpq's default)", NO_RANGE },
 	[SET_PORT] = { "port", "DB_PORT", NULL, NULL, SETTING_INT,
 		"database port (else PGPORT, else 5432)", 1, 65535, NULL },
 	[SET_DBNAME] = { "dbname", "DB_NAME", NULL, NULL, SETTING_STRING,
-		"database name (else PGDATABASE, else the user name)" },
+		"database name (else PGDATABASE, else the user name)", NO_RANGE },
 	[SET_USER] = { "user", "DB_USER", "DB_USERNAME", NULL, SETTING_STRING,
-		"database user (else PGUSER, else the operating system user)" },
+		"database user (else PGUSER, else the operating system user)", NO_RANGE },
 	[SET_PASSWORD] = { "password", "DB_PASSWORD", NULL, NULL, SETTING_SECRET,
-		"database password (else PGPASSWORD or ~/.pgpass); never logged" },
+		"database password (else PGPASSWORD or ~/.pgpass); never logged", NO_RANGE },
 	[SET_SSLMODE] = { "sslmode", "DB_SSLMODE", NULL, NULL, SETTING_STRING,
-		"disable, allow, prefer, require, verify-ca or verify-full (else PGSSLMODE, else prefer)" },
+		"disable, allow, prefer, require, verify-ca or verify-full (else PGSSLMODE, else prefer)", NO_RANGE },
 	[SET_SSLROOTCERT] = { "sslrootcert", "DB_SSLROOTCERT", NULL, NULL, SETTING_STRING,
-		"CA certificate file for verify-ca / verify-full (else PGSSLROOTCERT, else the compiled-in CA bundle)" },
+		"CA certificate file for verify-ca / verify-full (else PGSSLROOTCERT, else the compiled-in CA bundle)", NO_RANGE },
 	[SET_SECRET_ARN] = { "secret-arn", "DB_SECRET_ARN", NULL, NULL, SETTING_STRING,
 		"Secrets Manager secret (ARN or name) read per run: its JSON username, password, host, port, dbname "
-		"fill what is not configured" },
+		"fill what is not configured", NO_RANGE },
 	[SET_IAM_AUTH] = { "iam-auth", "DB_IAM_AUTH", NULL, "false", SETTING_BOOL,
-		"authenticate with an RDS IAM token computed from the function's credentials (sslmode require or stronger)" },
+		"authenticate with an RDS IAM token computed from the function's credentials (sslmode require or stronger)", NO_RANGE },
 	[SET_CONNECT_TIMEOUT] = { "connect-timeout", "GOSLING_CONNECT_TIMEOUT", NULL, "10", SETTING_INT,
 		"seconds to wait for a connection", 0, 3600, "seconds" },
 	[SET_SCHEMA] = { "schema", "GOSLING_SCHEMA", NULL, "public", SETTING_STRING,
-		"schema of gosling's history table" },
+		"schema of gosling's history table", NO_RANGE },
 	[SET_TABLE] = { "table", "GOSLING_TABLE", NULL, "gosling_migrations", SETTING_STRING,
-		"name of gosling's history table" },
+		"name of gosling's history table", NO_RANGE },
 	[SET_GOOSE_TABLE] = { "goose-table", "GOSLING_GOOSE_TABLE", NULL, "goose_db_version", SETTING_STRING,
-		"goose's version table, adopted and kept in step when it exists ([schema.]name)" },
+		"goose's version table, adopted and kept in step when it exists ([schema.]name)", NO_RANGE },
 	[SET_LOCK_WAIT] = { "lock-wait", "GOSLING_LOCK_WAIT", NULL, "60", SETTING_INT,
 		"seconds to wait for the advisory lock before giving up with the lock-timeout exit code", 0, 86400, "seconds" },
 	[SET_LOCK_KEY] = { "lock-key", "GOSLING_LOCK_KEY", NULL, "7163289416054213907", SETTING_INT,
@@ -48,11 +51,11 @@ const struct setting settings[SET_COUNT] = {
 	[SET_DEADLINE_MARGIN] = { "deadline-margin", "GOSLING_DEADLINE_MARGIN", NULL, "3000", SETTING_INT,
 		"milliseconds kept free before a deadline to cancel, roll back and report", 0, 900000, "ms" },
 	[SET_ALLOW_OUT_OF_ORDER] = { "allow-out-of-order", "GOSLING_ALLOW_OUT_OF_ORDER", NULL, "false", SETTING_BOOL,
-		"apply pending migrations numbered below the newest applied one (goose's -allow-missing)" },
+		"apply pending migrations numbered below the newest applied one (goose's -allow-missing)", NO_RANGE },
 	[SET_LOG_FORMAT] = { "log-format", "AWS_LAMBDA_LOG_FORMAT", NULL, "text", SETTING_STRING,
-		"text or json: the format of diagnostics on stderr" },
+		"text or json: the format of diagnostics on stderr", NO_RANGE },
 	[SET_LOG_LEVEL] = { "log-level", "GOSLING_LOG_LEVEL", NULL, "info", SETTING_STRING,
-		"debug, info, warn or error" },
+		"debug, info, warn or error", NO_RANGE },
 };
 
 void
