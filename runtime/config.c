@@ -194,8 +194,6 @@ plain_identifier(const char *s, bool allow_dot)
 	return true;
 }
 
-#define URL_HINT "percent-encode special characters in the password (@ as %%40, / as %%2F, %% as %%25)"
-
 /* Whether the n bytes at s hold c. */
 static bool
 holds(const char *s, size_t n, char c)
@@ -203,10 +201,29 @@ holds(const char *s, size_t n, char c)
 	return memchr(s, c, n) != NULL;
 }
 
+/* A DATABASE_URL that libpq would cut in the wrong place: what is wrong, and what to do. */
+static bool
+url_bad(char *err, size_t errlen, const char *what)
+{
+	snprintf(err, errlen, "invalid DATABASE_URL: %s: %s", what, CONFIG_URL_HINT);
+	return false;
+}
+
+/* Whether the n bytes at s hold a '%' that is no %XX byte (or is %00, which libpq refuses). */
+static bool
+bad_percent(const char *s, size_t n)
+{
+	for (const char *p = s; p < s + n; p++)
+		if (*p == '%' && !(isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2]) &&
+				   !(p[1] == '0' && p[2] == '0')))
+			return true;
+	return false;
+}
+
 bool
 config_url_check(const char *url, char *err, size_t errlen)
 {
-	const char *rest, *userinfo_end, *host_end;
+	const char *rest, *host;
 	size_t n;
 
 	if (strncmp(url, "postgresql://", 13) == 0)
@@ -222,24 +239,15 @@ config_url_check(const char *url, char *err, size_t errlen)
 	 * port; either way libpq's messages would quote those pieces of the password.
 	 */
 	n = strcspn(rest, "@/");
-	userinfo_end = rest[n] == '@' ? rest + n : NULL;
-	if (userinfo_end) {
-		host_end = userinfo_end + 1 + strcspn(userinfo_end + 1, "/?");
-		if (holds(userinfo_end + 1, (size_t)(host_end - userinfo_end - 1), '@'))
-			return snprintf(err, errlen, "invalid DATABASE_URL: more than one '@' before the host: " URL_HINT),
-			       false;
-		for (const char *p = rest; p < userinfo_end; p++) {
-			if (*p == '%' && !(isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2]) &&
-					   !(p[1] == '0' && p[2] == '0')))
-				return snprintf(err, errlen,
-						"invalid DATABASE_URL: a '%%' in the user name or password that is not a "
-						"percent-encoded byte (%%XX, not %%00): " URL_HINT),
-				       false;
-		}
+	if (rest[n] == '@') {
+		host = rest + n + 1;
+		if (holds(host, strcspn(host, "/?"), '@'))
+			return url_bad(err, errlen, "more than one '@' before the host");
+		if (bad_percent(rest, n))
+			return url_bad(err, errlen,
+				       "a '%' in the user name or password that is not a percent-encoded byte (%XX, not %00)");
 	} else if (rest[n] == '/' && holds(rest + n + 1, strcspn(rest + n + 1, "/?"), '@')) {
-		return snprintf(err, errlen,
-				"invalid DATABASE_URL: an '@' after a '/' (a user name or password holding '/'?): " URL_HINT),
-		       false;
+		return url_bad(err, errlen, "an '@' after a '/' (a user name or password holding '/'?)");
 	}
 	return true;
 }

@@ -110,6 +110,10 @@ bool config_check(const struct config *cfg, char *err, size_t errlen) MUSTCHECK;
  */
 bool config_url_check(const char *url, char *err, size_t errlen) MUSTCHECK;
 
+/* What every DATABASE_URL error (a URI) tells the user to do. */
+#define CONFIG_URL_HINT "percent-encode special characters in the password (@ as %40, / as %2F, % as %25)"
+
+
 /* Typed getters; values have passed config_check. */
 const char *config_str(const struct config *cfg, enum setting_id id);
 int64_t config_int(const struct config *cfg, enum setting_id id);

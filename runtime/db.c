@@ -415,7 +415,7 @@ db_url_parse(const char *url, char *err, size_t errlen)
 		return o;
 	parse_error_redact(msg ? msg : "out of memory", url, why, sizeof why);
 	snprintf(err, errlen, "invalid DATABASE_URL: %s: %s", why[0] ? why : "libpq cannot parse it",
-		 uri ? "percent-encode special characters in the password (@ as %40, / as %2F, % as %25)"
+		 uri ? CONFIG_URL_HINT
 		     : "quote a value holding spaces or quotes, as password='...' (with \\' and \\\\ inside)");
 	PQfreemem(msg);
 	return NULL;
