@@ -8,6 +8,8 @@
  */
 #include "diag.h"
 
+#include "bundle.h"
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,21 +52,13 @@ static bool diag_count(struct diag *d, enum diag_level level)
  */
 static bool char_shown(const char *s, size_t i, size_t end, size_t *len)
 {
-	unsigned char c = (unsigned char)s[i], c1 = i + 1 < end ? (unsigned char)s[i + 1] : 0;
-	size_t need = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xc2 && c <= 0xdf ? 2 : 1;
+	uint32_t rune;
+	size_t k = text_char_at(s + i, end - i, &rune);
 
-	*len = 1;
-	if (c < 0x80)
-		return (c >= 0x20 && c != 0x7f) || c == '\t';
-	if (need == 1 || i + need > end || (c == 0xc2 && c1 < 0xa0))	/* C1 controls: U+0080..U+009F */
-		return false;
-	for (size_t j = 1; j < need; j++)
-		if (((unsigned char)s[i + j] & 0xc0) != 0x80)
-			return false;
-	if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 >= 0xa0) || (c == 0xf0 && c1 < 0x90) || (c == 0xf4 && c1 >= 0x90))
-		return false;
-	*len = need;
-	return true;
+	bool shown = k > 0 && (rune == '\t' || !text_is_control(rune));
+
+	*len = shown ? k : 1;	/* what is not shown is escaped byte by byte */
+	return shown;
 }
 
 /* Write s[0, n) with what char_shown() refuses as \xHH. */

@@ -206,6 +206,18 @@ mkdir good/migrations.sum
 row "verify with migrations.sum a directory" 4 "good/migrations.sum: error: cannot read: Is a directory" \
 	"$G" verify good
 
+# --- file names the runtime, the history table and ninja's depfile cannot carry ------
+folder badname
+printf -- '-- +goose Up\nSELECT 1;\n' >"badname/001_caf"$'\xe9'".sql"
+row "a file name that is not UTF-8" 1 \
+	"badname/001_caf\\xe9.sql: error: file name is not valid UTF-8 (byte 0xe9 at offset 7): rename the file" \
+	"${build[@]}" badname
+folder ctlname
+printf -- '-- +goose Up\nSELECT 1;\n' >"ctlname/001_a"$'\n'"b.sql"
+row "a file name with a control character" 1 \
+	"ctlname/001_a\\x0ab.sql: error: file name holds a control character (U+000A at offset 5): rename the file" \
+	"${build[@]}" ctlname
+
 # --- statements that cannot run where they stand (PostgreSQL's parse tree) -------------
 mig txctl 001_a.sql "${up}CREATE TABLE t (a int);\nCOMMIT;\n"
 row "transaction control in a transactional migration" 1 \
