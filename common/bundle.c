@@ -185,12 +185,15 @@ char *text_utf8_fix(char *s)
 	size_t n = strlen(s), i = 0, size;
 
 	while (i < n) {
-		if (rune_decode((const unsigned char *)s + i, n - i, &size) == 0xfffd && size == 1) {
+		uint32_t rune;
+
+		if ((size = text_char_at(s + i, n - i, &rune)) == 0) {
 			if (rune_cut((const unsigned char *)s + i, n - i)) {
 				s[i] = '\0';
 				break;
 			}
 			s[i] = '?';
+			size = 1;
 		}
 		i += size;
 	}
@@ -218,6 +221,21 @@ size_t text_space_at(const char *s, size_t n)
 	if (rune_is_space(rune_decode((const unsigned char *)s, n, &size)))
 		return size;
 	return 0;
+}
+
+size_t text_char_at(const char *s, size_t n, uint32_t *rune)
+{
+	size_t size;
+
+	if (n == 0)
+		return 0;
+	*rune = rune_decode((const unsigned char *)s, n, &size);
+	return *rune == 0xfffd && size == 1 ? 0 : size;
+}
+
+bool text_is_control(uint32_t rune)
+{
+	return rune < 0x20 || (rune >= 0x7f && rune <= 0x9f);
 }
 
 void text_trim(const char **s, size_t *n)
