@@ -199,8 +199,8 @@ row "a file given as the folder" 4 "plainfile: error: cannot open migrations fol
 mig good 001_a.sql "${up}SELECT 1;\n"
 ln -s good linked_folder
 row "a symlinked folder compiles" 0 "" "${build[@]}" linked_folder
-row "verify without migrations.sum" 4 \
-	"good/migrations.sum: error: cannot open: No such file or directory (run goslingc sum to create it)" \
+row "verify without migrations.sum" 1 \
+	"good/migrations.sum: error: missing: run \`goslingc sum good\` to record the migrations' checksums, and commit it with them" \
 	"$G" verify good
 mkdir good/migrations.sum
 row "verify with migrations.sum a directory" 4 "good/migrations.sum: error: cannot read: Is a directory" \
