@@ -5,6 +5,7 @@
 #include "diag.h"
 #include "emit.h"
 #include "folder.h"
+#include "package.h"
 #include "parse.h"
 #include "sum.h"
 
@@ -42,11 +43,18 @@ static const char usage_text[] =
 	"  sum [DIR]              record DIR's checksums in DIR/migrations.sum\n"
 	"  create NAME [DIR]      new migration with the next version (--timestamp for goose's style)\n"
 	"  fix [DIR]              rename timestamp versions to sequential ones, as goose fix does\n"
+	"  package --arch ARCH --out FILE.zip [DIR]\n"
+	"                         verify DIR against its migrations.sum, then build the Lambda\n"
+	"                         package: bootstrap for ARCH (x86_64 or arm64), linked against the\n"
+	"                         runtime installed next to goslingc, zipped reproducibly\n"
+	"  zip --out FILE.zip BOOTSTRAP   zip a linked bootstrap as package does (ninja dist)\n"
+	"  cacert --out FILE.c    the C of the CA bundle $GOSLING_CA_BUNDLE names (ninja dist)\n"
 	"\n"
 	"options:\n"
 	"  -o, --out FILE         where build writes the C bundle (default gen/bundle.c)\n"
 	"      --depfile FILE     also write a ninja depfile naming every migration file\n"
 	"      --json             JSON output (list)\n"
+	"      --arch ARCH        package: x86_64 or arm64\n"
 	"      --no-check         PostgreSQL 15's parser failing on a statement is a warning, not an\n"
 	"                         error (build, verify, list, sum, parse --check); per file or\n"
 	"                         statement, write '-- gosling:no-check' instead (see README)\n"
@@ -62,6 +70,7 @@ struct opts {
 	const char *out;
 	const char *depfile;
 	const char *direction;
+	const char *arch;
 	bool json;
 	bool quiet;
 	bool envsub;
@@ -482,10 +491,50 @@ static int cmd_fix(struct opts *o, const char *dir)
 	return EXIT_OK;
 }
 
+/* package: what verify checks, then the folder compiled, linked and zipped (package.c). */
+static int cmd_package(struct opts *o, const char *dir)
+{
+	struct parse_opts po = { false, 0, NULL, o->no_check };
+	struct compiled c;
+	size_t n = strlen(o->out);
+	int rc;
+
+	if (!o->arch || !package_arch(o->arch))
+		return usage_error("package needs --arch x86_64 or --arch arm64, not \"%s\"", o->arch ? o->arch : "");
+	if (n < 4 || strcmp(o->out + n - 4, ".zip") != 0)
+		return usage_error("package needs --out FILE.zip, not \"%s\"", o->out);
+	o->quiet = true;
+	if ((rc = cmd_verify(o, dir)) != EXIT_OK)
+		return rc;
+	if (!compile_folder(&c, dir, &po, &diags)) {
+		compile_free(&c);
+		return finish(EXIT_ERRORS);
+	}
+	rc = package_build(&c, dir, o->arch, o->out) ? EXIT_OK : EXIT_IO;
+	compile_free(&c);
+	return rc;
+}
+
+/* zip and cacert: ninja dist's steps, in C so that packaging needs no other tool. */
+static int cmd_tool(struct opts *o, const char *cmd, int argc, char **argv)
+{
+	if (strcmp(o->out, "gen/bundle.c") == 0)
+		return usage_error("%s needs --out FILE", cmd);
+	if (strcmp(cmd, "zip") == 0) {
+		if (argc != 1)
+			return usage_error("usage: goslingc zip --out FILE.zip BOOTSTRAP%s", "");
+		return package_zip(argv[0], o->out) ? EXIT_OK : EXIT_IO;
+	}
+	if (argc != 0)
+		return usage_error("usage: goslingc cacert --out FILE.c%s", "");
+	return package_cacert_c(o->out) ? EXIT_OK : EXIT_IO;
+}
+
 static const struct option longopts[] = {
 	{ "out", required_argument, NULL, 'o' },
 	{ "depfile", required_argument, NULL, 'd' },
 	{ "direction", required_argument, NULL, 'D' },
+	{ "arch", required_argument, NULL, 'a' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "werror", no_argument, NULL, 'W' },
 	{ "quiet", no_argument, NULL, 'q' },
@@ -508,6 +557,7 @@ static int options(int argc, char **argv, const char *shortopts, struct opts *o)
 		case 'o': o->out = optarg; break;
 		case 'd': o->depfile = optarg; break;
 		case 'D': o->direction = optarg; break;
+		case 'a': o->arch = optarg; break;
 		case 'j': o->json = true; break;
 		case 'W': diags.werror = true; break;
 		case 'q': o->quiet = true; diags.quiet_warnings = true; break;
@@ -525,11 +575,13 @@ static int options(int argc, char **argv, const char *shortopts, struct opts *o)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { "gen/bundle.c", NULL, NULL, false, false, false, false, false, false };
+	struct opts o = { "gen/bundle.c", NULL, NULL, NULL, false, false, false, false, false, false };
 	const char *cmd, *dir;
 	int c;
 
 	diags.out = stderr;
+	/* a diagnostic is written in pieces (escaped source text): one write per line, not per piece */
+	setvbuf(stderr, NULL, _IOLBF, BUFSIZ);
 	if ((c = options(argc, argv, "+o:WqhV", &o)) >= 0)
 		return c;
 	if (optind >= argc) {
@@ -550,6 +602,8 @@ int main(int argc, char **argv)
 			return usage_error("usage: goslingc create NAME [DIR]%s", "");
 		return cmd_create(&o, argv[0], argc == 2 ? argv[1] : "migrations");
 	}
+	if (strcmp(cmd, "zip") == 0 || strcmp(cmd, "cacert") == 0)
+		return cmd_tool(&o, cmd, argc, argv);
 	if (argc > 1)
 		return usage_error("too many arguments for %s", cmd);
 	dir = argc == 1 ? argv[0] : "migrations";
@@ -563,5 +617,7 @@ int main(int argc, char **argv)
 		return cmd_sum(&o, dir);
 	if (strcmp(cmd, "fix") == 0)
 		return cmd_fix(&o, dir);
+	if (strcmp(cmd, "package") == 0)
+		return cmd_package(&o, dir);
 	return usage_error("unknown command \"%s\"", cmd);
 }

@@ -8,7 +8,7 @@
 #     scram-sha-256 over TLS only for the role the secret names;
 #   - a PostgreSQL front door that takes the RDS IAM token gosling sends over TLS
 #     and checks it with the SDK's presigner (PostgreSQL itself cannot check it);
-#   - a gosling with the test CA compiled in (scripts/embed-cacert) for verify-full;
+#   - a gosling with the test CA compiled in (goslingc cacert) for verify-full;
 #   - every log line and every answer of these runs grepped for the secrets.
 # Prints TAP.  Needs node (the signer comes from tests/sigv4's npm ci) and openssl.
 cd "$(dirname "$0")/.."
@@ -79,7 +79,7 @@ PASSWORD=pw-Zq81-from-the-secret
 # --- gosling, plain and with the test CA compiled in --------------------------------------
 
 build/goslingc build --quiet --out "$T/bundle.c" tests/lambda/migrations/ok
-GOSLING_CA_BUNDLE=$T/testca.crt scripts/embed-cacert "$T/cacert.c"
+GOSLING_CA_BUNDLE=$T/testca.crt build/goslingc cacert --out "$T/cacert.c"
 ok "gosling links (no CA compiled in)" cc -Icommon -o "$T/gosling" "$T/bundle.c" $LIBS
 ok "gosling links with the test CA compiled in" cc -Icommon -o "$T/gosling-ca" "$T/bundle.c" "$T/cacert.c" $LIBS
 

@@ -92,7 +92,7 @@ def generate(base, n):
 
 
 def zip_size(out, files):
-    """Deflate level 9, as scripts/zip-bootstrap does; FILES: [(path, name in zip)]."""
+    """Deflate level 9, as goslingc zip does; FILES: [(path, name in zip)]."""
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
         for path, name in files:
             z.write(path, name)
