@@ -234,5 +234,12 @@ row "COPY FROM STDIN" 1 \
 folder deep
 python3 -c 'print("-- +goose Up\nSELECT " + " || ".join(["'"'"'x'"'"'"] * 1200) + ";\nSELECT " + "(" * 3000 + "1" + ")" * 3000 + ";")' >deep/001_a.sql
 row "1,200 concatenated terms and 3,000 nested parentheses compile" 0 "" "${build[@]}" deep
+folder nest1000
+python3 -c 'print("-- +goose Up\nSELECT 1 " + "/*" * 1000 + " x " + "*/" * 1000 + ";")' >nest1000/001_a.sql
+row "block comments nested 1,000 deep compile" 0 "" "${build[@]}" nest1000
+folder nest40k
+python3 -c 'print("-- +goose Up\nSELECT 1 " + "/*" * 40000 + " x " + "*/" * 40000 + ";")' >nest40k/001_a.sql
+row "block comments nested 40,000 deep (PostgreSQL's lexer: quadratic)" 1 \
+	"nest40k/001_a.sql:2:2010: error: block comment nested more than 1000 levels deep" "${build[@]}" nest40k
 
 done_testing
