@@ -494,6 +494,8 @@ command_run(PGconn *conn, const char *what, const char *sql, int nparams, const 
 	return true;
 }
 
+static bool grow(void **arr, size_t *cap, size_t n, size_t size);
+
 /* --- names and connections ------------------------------------------------ */
 
 void
@@ -948,15 +950,87 @@ db_rows_free(struct db_row *rows, size_t nrows)
 	free(rows);
 }
 
+/*
+ * rows_run - send a query whose rows come one at a time (single-row mode), each
+ * checked to have ncols columns and handed to row(); none is held with the others.
+ * row() returns false when out of memory.
+ */
+static bool
+rows_run(PGconn *conn, const char *what, const char *sql, int ncols, bool (*row)(const PGresult *, void *),
+	 void *arg, struct db_error *err)
+{
+	struct waiter w = waiter_until(own_bound());
+	PGresult *res;
+	bool ok = false, done = false;
+
+	if (!PQsendQueryParams(conn, sql, 0, NULL, NULL, NULL, NULL, 0)) {
+		error_from_conn(err, conn);
+		return false;
+	}
+	(void)PQsetSingleRowMode(conn);
+	while (!done) {
+		ExecStatusType st;
+
+		if (!wait_ready(conn, &w, err))
+			break;
+		if (!(res = PQgetResult(conn))) {
+			error_from_conn(err, conn);
+			break;
+		}
+		st = PQresultStatus(res);
+		if (st == PGRES_FATAL_ERROR) {
+			error_from_result(err, res);
+			done = true;
+		} else if ((st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK) || PQnfields(res) != ncols) {
+			error_set(err, "unexpected result shape from %s", what);
+			done = true;
+		} else if (st == PGRES_SINGLE_TUPLE && !row(res, arg)) {
+			error_set(err, "out of memory: %s", what);
+			done = true;
+		} else if (st == PGRES_TUPLES_OK) {
+			ok = done = true;
+		}
+		PQclear(res);
+	}
+	drain(conn, &w);
+	return ok;
+}
+
+struct history_rows {
+	struct db_row *rows;
+	size_t n, cap;
+};
+
+static bool
+history_row(const PGresult *res, void *arg)
+{
+	struct history_rows *h = arg;
+	struct db_row *r;
+
+	if (!grow((void **)&h->rows, &h->cap, h->n, sizeof *h->rows))
+		return false;
+	r = &h->rows[h->n];
+	memset(r, 0, sizeof *r);
+	r->version = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	r->name = strdup(PQgetvalue(res, 0, 1));
+	r->file_checksum = strdup(PQgetvalue(res, 0, 2));
+	r->exec_checksum = strdup(PQgetvalue(res, 0, 3));
+	r->chain = strdup(PQgetvalue(res, 0, 4));
+	snprintf(r->applied_at, sizeof r->applied_at, "%s", PQgetvalue(res, 0, 5));
+	r->execution_ms = PQgetisnull(res, 0, 6) ? -1 : strtoll(PQgetvalue(res, 0, 6), NULL, 10);
+	r->build_id = strdup(PQgetvalue(res, 0, 7));
+	snprintf(r->origin, sizeof r->origin, "%s", PQgetvalue(res, 0, 8));
+	r->failed_statement = PQgetisnull(res, 0, 9) ? 0 : (uint32_t)atoi(PQgetvalue(res, 0, 9));
+	h->n++;
+	return r->name && r->file_checksum && r->exec_checksum && r->chain && r->build_id;
+}
+
 bool
 db_history_read(PGconn *conn, const struct db_names *n, struct db_row **rows, size_t *nrows,
 		struct db_error *err)
 {
+	struct history_rows h = { 0 };
 	char sql[512];
-	PGresult *res = NULL;
-	struct db_row *r = NULL;
-	int nt = 0;
-	bool ok = false;
 
 	*rows = NULL;
 	*nrows = 0;
@@ -965,38 +1039,17 @@ db_history_read(PGconn *conn, const struct db_names *n, struct db_row **rows, si
 		 "pg_catalog.to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
 		 "execution_ms, build_id, origin, failed_statement FROM %s ORDER BY version",
 		 n->history);
-	if (!query_run(conn, "reading the history", sql, 0, NULL, SHAPE_ROWS(10), &res, err))
-		goto out;
-	nt = PQntuples(res);
-	r = calloc(nt ? (size_t)nt : 1, sizeof *r);
-	if (!r) {
+	if (!rows_run(conn, "reading the history", sql, 10, history_row, &h, err)) {
+		db_rows_free(h.rows, h.n);
+		return false;
+	}
+	if (!h.rows && !(h.rows = calloc(1, sizeof *h.rows))) {
 		error_set(err, "out of memory reading %s", n->history);
-		goto out;
+		return false;
 	}
-	for (int i = 0; i < nt; i++) {
-		r[i].version = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-		r[i].name = strdup(PQgetvalue(res, i, 1));
-		r[i].file_checksum = strdup(PQgetvalue(res, i, 2));
-		r[i].exec_checksum = strdup(PQgetvalue(res, i, 3));
-		r[i].chain = strdup(PQgetvalue(res, i, 4));
-		snprintf(r[i].applied_at, sizeof r[i].applied_at, "%s", PQgetvalue(res, i, 5));
-		r[i].execution_ms = PQgetisnull(res, i, 6) ? -1 : strtoll(PQgetvalue(res, i, 6), NULL, 10);
-		r[i].build_id = strdup(PQgetvalue(res, i, 7));
-		snprintf(r[i].origin, sizeof r[i].origin, "%s", PQgetvalue(res, i, 8));
-		r[i].failed_statement = PQgetisnull(res, i, 9) ? 0 : (uint32_t)atoi(PQgetvalue(res, i, 9));
-		if (!r[i].name || !r[i].file_checksum || !r[i].exec_checksum || !r[i].chain || !r[i].build_id) {
-			db_rows_free(r, (size_t)i + 1);
-			r = NULL;
-			error_set(err, "out of memory reading %s", n->history);
-			goto out;
-		}
-	}
-	*rows = r;
-	*nrows = (size_t)nt;
-	ok = true;
-out:
-	PQclear(res);
-	return ok;
+	*rows = h.rows;
+	*nrows = h.n;
+	return true;
 }
 
 bool
@@ -1280,6 +1333,7 @@ struct db_batch {
 	size_t nspans, spancap;
 	const struct db_unit *units;
 	size_t nunits;
+	struct db_cursor from, to;	/* where it starts and where the next batch starts */
 };
 
 static void
@@ -1383,8 +1437,9 @@ batch_span(struct db_batch *b, size_t start, size_t end, uint32_t unit, uint32_t
  * statements), its history row, goose's row, re-chaining, then the marker.
  *
  * Nothing here reads a session variable a migration could change or clear: the
- * unit's execution time runs from the previous unit's history row (committed in
- * this batch) or, for the batch's first unit, from the start of the batch.
+ * unit's execution time runs from the previous unit's history row (committed
+ * before it) or, for the first unit, from the start of the query holding its BEGIN
+ * (transaction_timestamp: every transaction of one simple query shares it).
  */
 static void
 batch_bookkeeping(struct db_batch *b, PGconn *conn, const struct db_names *n, const struct db_session *session,
@@ -1436,9 +1491,9 @@ batch_bookkeeping(struct db_batch *b, PGconn *conn, const struct db_names *n, co
 			batch_str(b, n->history);
 			batch_str(b, " WHERE version = ");
 			batch_str(b, prev);
-			batch_str(b, "), pg_catalog.statement_timestamp())) * 1000)::bigint");
+			batch_str(b, "), pg_catalog.transaction_timestamp())) * 1000)::bigint");
 		} else {
-			batch_str(b, ELAPSED_SINCE("pg_catalog.statement_timestamp()"));
+			batch_str(b, ELAPSED_SINCE("pg_catalog.transaction_timestamp()"));
 		}
 		batch_str(b, ", ");
 		batch_literal(b, conn, r->build_id);
@@ -1478,7 +1533,7 @@ batch_bookkeeping(struct db_batch *b, PGconn *conn, const struct db_names *n, co
 	settings_sql(session_sql, sizeof session_sql, conn, session);
 	snprintf(num, sizeof num, "SELECT %u AS gosling_unit, ", u);
 	batch_str(b, num);
-	batch_str(b, EPOCH_MS("pg_catalog.clock_timestamp()") ", " EPOCH_MS("pg_catalog.statement_timestamp()") ", ");
+	batch_str(b, EPOCH_MS("pg_catalog.clock_timestamp()") ", " EPOCH_MS("pg_catalog.transaction_timestamp()") ", ");
 	batch_str(b, session_sql);
 	batch_str(b, ";\n");
 	if (!b->failed)
@@ -1488,11 +1543,21 @@ batch_bookkeeping(struct db_batch *b, PGconn *conn, const struct db_names *n, co
 	batch_slot(b, u, 0, SLOT_COMMIT);
 }
 
+/* Bytes a statement takes in the batch. */
+static size_t
+statement_bytes(const struct db_unit *un, uint32_t s)
+{
+	return strlen(un->sql[s]) + 3;
+}
+
 struct db_batch *
 db_batch_new(PGconn *conn, const struct db_names *n, const struct db_session *session, const struct db_unit *units,
-	     size_t nunits, struct db_error *err)
+	     size_t nunits, const struct db_cursor *from, struct db_error *err)
 {
 	struct db_batch *b = calloc(1, sizeof *b);
+	size_t u = from->unit, want = 4096;
+	uint32_t s = from->statement;
+	bool empty = true;	/* no statement in this batch yet */
 
 	if (!b || !(b->marker = calloc(nunits + 1, sizeof *b->marker))) {
 		free(b);
@@ -1500,16 +1565,40 @@ db_batch_new(PGconn *conn, const struct db_names *n, const struct db_session *se
 		return NULL;
 	}
 	b->units = units;
-	/* units up to BATCH_CAP bytes of text, at least one: memory stays bounded, round trips O(bytes / cap) */
-	for (size_t u = 0; u < nunits && (u == 0 || b->len < BATCH_CAP); u++) {
+	b->nunits = nunits;
+	b->from = *from;
+	/* the text in one allocation, sized for what fits (a statement longer than the cap goes alone) */
+	for (size_t v = u; v < nunits && want < BATCH_CAP; v++)
+		for (uint32_t t = v == u ? s : 0; t < units[v].nstmts && want < BATCH_CAP; t++)
+			want += statement_bytes(&units[v], t) + (t == 0 ? 2048 : 0);
+	if (!(b->text = malloc(want + 2048))) {
+		db_batch_free(b);
+		error_set(err, "%s", "out of memory building the batch");
+		return NULL;
+	}
+	b->cap = want + 2048;
+	b->text[0] = '\0';
+	/*
+	 * Statements up to BATCH_CAP bytes of text, at least one: memory stays bounded and
+	 * round trips are O(bytes / cap).  A batch may end inside a migration: its
+	 * transaction stays open and the next batch goes on with its next statement.
+	 */
+	while (u < nunits) {
 		const struct db_unit *un = &units[u];
 
-		/* nothing between BEGIN and the first statement: SET TRANSACTION ... must come first */
-		batch_str(b, "BEGIN;\n");
-		batch_slot(b, (uint32_t)u, 0, SLOT_BEGIN);
-		for (uint32_t s = 0; s < un->nstmts; s++) {
+		if (s == 0) {
+			if (!empty && un->nstmts > 0 && b->len + statement_bytes(un, 0) > BATCH_CAP)
+				break;
+			/* nothing between BEGIN and the first statement: SET TRANSACTION ... must come first */
+			batch_str(b, "BEGIN;\n");
+			batch_slot(b, (uint32_t)u, 0, SLOT_BEGIN);
+		}
+		for (; s < un->nstmts; s++) {
 			size_t start = b->chars;
 
+			if (!empty && b->len + statement_bytes(un, s) > BATCH_CAP)
+				goto full;
+			empty = false;
 			batch_str(b, un->sql[s]);
 			batch_span(b, start, b->chars, (uint32_t)u, s + 1);
 			/* a statement may end in a comment, or lack its ';': an empty command costs nothing */
@@ -1518,20 +1607,19 @@ db_batch_new(PGconn *conn, const struct db_names *n, const struct db_session *se
 				batch_slot(b, (uint32_t)u, s + 1, SLOT_STATEMENT);
 		}
 		batch_bookkeeping(b, conn, n, session, (uint32_t)u);
-		b->nunits = u + 1;
+		u++;
+		s = 0;
+		if (b->len >= BATCH_CAP)
+			break;
 	}
+full:
+	b->to = (struct db_cursor){ u, s, -1 };
 	if (b->failed) {
 		db_batch_free(b);
 		error_set(err, "%s", "out of memory building the batch");
 		return NULL;
 	}
 	return b;
-}
-
-size_t
-db_batch_units(const struct db_batch *b)
-{
-	return b->nunits;
 }
 
 void
@@ -1585,13 +1673,14 @@ ends_transaction(const char *tag)
 
 bool
 db_batch_run(PGconn *conn, struct db_batch *b, int64_t deadline_ms,
-	     void (*done)(size_t unit, int64_t ms, void *arg), void *arg, struct db_batch_failure *f)
+	     void (*done)(size_t unit, int64_t ms, void *arg), void *arg, struct db_cursor *cur,
+	     struct db_batch_failure *f)
 {
 	struct waiter w = waiter_until(deadline_ms);
 	struct db_error e;
 	size_t slot = 0, marked = SIZE_MAX;
 	bool failed = false;
-	int64_t prev_end = -1, end = -1;
+	int64_t prev_end = cur->last_end_ms, end = -1;
 	PGresult *res;
 
 	memset(f, 0, sizeof *f);
@@ -1664,6 +1753,8 @@ db_batch_run(PGconn *conn, struct db_batch *b, int64_t deadline_ms,
 		batch_attribute(b, slot, f);
 		return false;
 	}
+	*cur = b->to;
+	cur->last_end_ms = prev_end;
 	return true;
 broken:
 	if (!failed) {

@@ -218,14 +218,22 @@ struct db_unit {
 
 struct db_batch;
 
+/* Where a batch starts: a unit, a statement in it (0: at its BEGIN), and the server's clock there. */
+struct db_cursor {
+	size_t unit;
+	uint32_t statement;
+	int64_t last_end_ms;	/* the previous unit's end, ms since the epoch; -1 = none yet */
+};
+
 /*
- * db_batch_new - build the batch text for the first units, as many as fit in about
- * 1 MiB of SQL (at least one): db_batch_units says how many.  units are not copied
- * (keep them alive until db_batch_free); s is re-asserted after each unit.
+ * db_batch_new - build the batch text from *from on, as many statements as fit in
+ * about 1 MiB of SQL (at least one).  A batch may end inside a unit: its transaction
+ * stays open and the next batch goes on with its next statement.  units are not
+ * copied (keep them alive until db_batch_free); s is re-asserted after each unit.
  */
 struct db_batch *db_batch_new(struct pg_conn *conn, const struct db_names *n, const struct db_session *s,
-			      const struct db_unit *units, size_t nunits, struct db_error *err);
-size_t db_batch_units(const struct db_batch *b);
+			      const struct db_unit *units, size_t nunits, const struct db_cursor *from,
+			      struct db_error *err);
 void db_batch_free(struct db_batch *b);
 
 /* Where a batch stopped. */
@@ -241,11 +249,13 @@ struct db_batch_failure {
 
 /*
  * db_batch_run - send the batch and read every result.  done(unit, ms, arg) is
- * called as each unit commits, with its time by the server's clock.  On failure fills *f, rolls
- * back the failed unit (earlier units stay committed) and returns false.
+ * called as each unit commits, with its time by the server's clock; units are
+ * indices into the units given to db_batch_new.  On success *cur moves to where
+ * the next batch starts.  On failure fills *f, rolls back the failed unit (earlier
+ * units stay committed) and returns false.
  */
 bool db_batch_run(struct pg_conn *conn, struct db_batch *b, int64_t deadline_ms,
-		  void (*done)(size_t unit, int64_t ms, void *arg), void *arg,
+		  void (*done)(size_t unit, int64_t ms, void *arg), void *arg, struct db_cursor *cur,
 		  struct db_batch_failure *f) MUSTCHECK;
 
 /* now_ms - wall clock in ms since the epoch. */

@@ -839,7 +839,7 @@ run_batch(struct run *r, struct step *steps, size_t n)
 	struct db_batch_failure f;
 	struct db_error e;
 	struct batch_ctx ctx = { r, steps };
-	size_t i = 0;
+	struct db_cursor cur = { 0, 0, -1 };
 
 	memset(&f, 0, sizeof f);
 	if (!units) {
@@ -856,19 +856,20 @@ run_batch(struct run *r, struct step *steps, size_t n)
 		units[k].nstmts = steps[k].nsql;
 		units[k].goose = r->tables.goose;
 	}
-	while (i < n) {
-		struct db_batch *batch = db_batch_new(r->conn, &r->names, &r->session, units + i, n - i, &e);
+	while (cur.unit < n) {
+		struct db_batch *batch = db_batch_new(r->conn, &r->names, &r->session, units, n, &cur, &e);
 		bool ok;
 
 		if (!batch) {
 			fail_db(r, ENGINE_MIGRATION_FAILED, "unable to build the batch", &e);
 			break;
 		}
-		ctx.steps = steps + i;
-		ok = !db_interrupted() && db_batch_run(r->conn, batch, r->deadline, batch_done, &ctx, &f);
+		ok = !db_interrupted() && db_batch_run(r->conn, batch, r->deadline, batch_done, &ctx, &cur, &f);
+		db_batch_free(batch);
 		if (!ok) {
-			struct step *s = &steps[i + (f.unit < n - i ? f.unit : 0)];
+			struct step *s = &steps[f.unit < n ? f.unit : cur.unit < n ? cur.unit : 0];
 
+			db_rollback(r->conn);	/* a migration a batch left open */
 			s->item->action = "failed";
 			progress(r, s->item, "failed");
 			if (db_interrupted() && !f.err.message[0])
@@ -877,14 +878,11 @@ run_batch(struct run *r, struct step *steps, size_t n)
 				fail_txn_control(r, s, &f);
 			else
 				fail_statement(r, s, f.statement, f.line_offset, &f.err);
-		}
-		i += db_batch_units(batch);
-		db_batch_free(batch);
-		if (!ok)
 			break;
+		}
 	}
 	free(units);
-	return i >= n && r->res->status == ENGINE_OK;
+	return cur.unit >= n && r->res->status == ENGINE_OK;
 }
 
 /*
