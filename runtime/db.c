@@ -33,7 +33,7 @@
 /* A batch holds at most this many bytes of SQL (one unit larger than this goes alone). */
 #define BATCH_CAP (1024 * 1024)
 
-static int64_t limit_until, limit_each;		/* db_limit */
+static int64_t limit_until, limit_each, limit_hard;	/* db_limit */
 static volatile sig_atomic_t interrupt_signal;	/* db_interrupt */
 static int64_t interrupt_seen;			/* when a wait first noticed it */
 
@@ -47,10 +47,11 @@ db_now_ms(void)
 }
 
 void
-db_limit(int64_t until_ms, int64_t each_ms)
+db_limit(int64_t until_ms, int64_t each_ms, int64_t hard_ms)
 {
 	limit_until = until_ms;
 	limit_each = each_ms;
+	limit_hard = hard_ms;
 }
 
 void
@@ -93,7 +94,7 @@ earliest(int64_t a, int64_t b)
 static int64_t
 own_bound(void)
 {
-	return earliest(limit_until, limit_each ? db_now_ms() + limit_each : 0);
+	return earliest(earliest(limit_until, limit_hard), limit_each ? db_now_ms() + limit_each : 0);
 }
 
 static void
@@ -277,6 +278,7 @@ cancel_send(PGconn *conn, int64_t until_ms)
 struct waiter {
 	int64_t cancel_at;
 	int64_t give_up_at;	/* set when the cancel goes out */
+	int64_t cancelled_at;
 	bool cancelled;
 };
 
@@ -286,7 +288,7 @@ waiter_until(int64_t cancel_at)
 	/* once interrupted, whatever runs (recording where a migration stopped, unlocking) gets a grace */
 	if (interrupt_seen)
 		cancel_at = earliest(cancel_at, interrupt_seen + GRACE_MS);
-	return (struct waiter){ .cancel_at = cancel_at };
+	return (struct waiter){ .cancel_at = earliest(cancel_at, limit_hard) };
 }
 
 /* The server went silent past the grace: drop the connection so nothing waits on it again. */
@@ -325,12 +327,14 @@ wait_io(PGconn *conn, struct waiter *w, struct db_error *err)
 	}
 	if (!w->cancelled && w->cancel_at && now >= w->cancel_at) {
 		w->cancelled = true;
-		w->give_up_at = now + GRACE_MS;
+		w->cancelled_at = now;
+		/* the grace for the answer, but nothing waits past the hard end */
+		w->give_up_at = earliest(now + GRACE_MS, limit_hard && limit_hard < now ? now : limit_hard);
 		cancel_send(conn, w->give_up_at);
 		now = db_now_ms();
 	}
 	if (w->cancelled && now >= w->give_up_at) {
-		drop(conn, now - w->give_up_at + GRACE_MS, err);
+		drop(conn, now - w->cancelled_at, err);
 		return false;
 	}
 	next = w->cancelled ? w->give_up_at : w->cancel_at;
@@ -1760,6 +1764,10 @@ broken:
 	if (!failed) {
 		f->err = e;
 		batch_attribute(b, slot, f);
+		/* no result came: which statement was running is not known, nor which migration of the batch */
+		f->statement = 0;
+		f->lost = true;
+		f->last_unit = b->to.statement ? b->to.unit : b->to.unit - 1;
 	}
 	drain(conn, &w);
 	db_rollback(conn);

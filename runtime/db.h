@@ -47,10 +47,11 @@ void db_names_init(struct db_names *n, const struct config *cfg);
  * db_limit - bound every wait of gosling's own (connects including the host name
  * lookup, its queries, the lock polls' queries, a rollback): each at most each_ms
  * (0 = no limit), and none past until_ms (ms since the epoch, 0 = none).  Past the
- * bound the query is cancelled; a server that does not answer within a grace loses
- * the connection, and the call fails.
+ * bound the query is cancelled; a server that does not answer within a grace (2 s)
+ * loses the connection, and the call fails.  No wait at all, migration statements'
+ * included, goes past hard_ms (0 = none): the time by which the caller must answer.
  */
-void db_limit(int64_t until_ms, int64_t each_ms);
+void db_limit(int64_t until_ms, int64_t each_ms, int64_t hard_ms);
 
 /*
  * db_interrupt - note SIGINT or SIGTERM (async-signal-safe: call it from the
@@ -242,6 +243,8 @@ struct db_batch_failure {
 	uint32_t statement;	/* 1-based goose statement, 0 = gosling's own bookkeeping */
 	uint32_t line_offset;	/* newlines before the error inside that statement */
 	struct db_error err;
+	bool lost;		/* the connection failed before results told which statement ran: */
+	size_t last_unit;	/* ... one of units unit to last_unit */
 	char txn_control[24];	/* "COMMIT", "ROLLBACK", "PREPARE TRANSACTION" run by a migration statement, else "" */
 	size_t txn_unit;	/* ... in this unit */
 	uint32_t txn_statement;	/* ... as its statement */

@@ -97,6 +97,7 @@ struct run {
 	int64_t lock_key;
 	int64_t lock_start, lock_until;	/* the bounded wait for the locks */
 	int64_t deadline;		/* request deadline minus the margin; 0 = none */
+	int64_t hard;			/* no wait past this: the answer must go out; 0 = none */
 	int64_t lock_wait;		/* GOSLING_LOCK_WAIT in ms: also the bound of each of gosling's own waits */
 	struct db_session session;	/* set at connect, re-asserted after every migration */
 	struct db_tables tables;
@@ -335,7 +336,7 @@ lock_acquire(struct run *r)
 	if (r->deadline && r->deadline < r->lock_until)
 		r->lock_until = r->deadline;
 	/* both connections and both locks, host name lookups included, fit in the one bounded wait */
-	db_limit(r->lock_until, 0);
+	db_limit(r->lock_until, 0, r->hard);
 	if (!db_connect(r->cfg, "lock", &r->lock, &e)) {
 		fail_db(r, ENGINE_CONFIG_ERROR, "unable to connect to the database", &e);
 		return false;
@@ -361,7 +362,7 @@ work_lock_acquire(struct run *r)
 {
 	if (!lock_poll(r, r->conn, true))
 		return false;
-	db_limit(r->deadline, r->lock_wait);
+	db_limit(r->hard, r->lock_wait, r->hard);
 	return true;
 }
 
@@ -760,6 +761,25 @@ fail_statement(struct run *r, const struct step *s, uint32_t statement, uint32_t
 	snprintf(x->file, sizeof x->file, "%s", s->m->name);
 }
 
+/*
+ * The connection failed before any result said which statement was running: one of
+ * steps s to last (the server sends results in bursts), each committed or not.
+ */
+static void
+fail_migration(struct run *r, const struct step *s, const struct step *last, const struct db_error *e)
+{
+	char what[768];
+
+	if (last > s)
+		snprintf(what, sizeof what, "unable to %s %s to %s (gosling status tells which committed)",
+			 s->down ? "roll back" : "apply", s->m->name, last->m->name);
+	else
+		snprintf(what, sizeof what, "unable to %s %s", s->down ? "roll back" : "apply", s->m->name);
+	fail_db(r, ENGINE_MIGRATION_FAILED, what, e);
+	r->res->error.version = s->m->version;
+	snprintf(r->res->error.file, sizeof r->res->error.file, "%s", s->m->name);
+}
+
 /* --- running steps ---------------------------------------------------------- */
 
 struct batch_ctx {
@@ -876,6 +896,8 @@ run_batch(struct run *r, struct step *steps, size_t n)
 				fail(r, ENGINE_MIGRATION_FAILED, "stopped before %s", s->m->name);
 			else if (f.txn_control[0] && f.txn_unit == f.unit && f.txn_statement)
 				fail_txn_control(r, s, &f);
+			else if (f.lost)
+				fail_migration(r, s, &steps[f.last_unit < n && f.last_unit > f.unit ? f.last_unit : f.unit], &f.err);
 			else
 				fail_statement(r, s, f.statement, f.line_offset, &f.err);
 			break;
@@ -1389,7 +1411,10 @@ engine_run(const struct config *cfg, const struct bundle *b, const struct engine
 			return false;
 		}
 	}
-	db_limit(r.deadline, r.lock_wait);
+	/* cleanup after a cancel at the deadline (rollback, unlock) has part of the margin; the rest is for the answer */
+	if (req->deadline_ms)
+		r.hard = req->deadline_ms - config_int(cfg, SET_DEADLINE_MARGIN) / 4;
+	db_limit(r.hard, r.lock_wait, r.hard);
 	if (!read_only(c) && !lock_acquire(&r))
 		goto out;
 	if (!connect_work(&r) || (!read_only(c) && !work_lock_acquire(&r)) || !state_load(&r))
@@ -1445,7 +1470,7 @@ out:
 	state_free(&r);
 	db_close(r.conn);
 	lock_release(&r);
-	db_limit(0, 0);
+	db_limit(0, 0, 0);
 	if (db_interrupted() && res->status != ENGINE_OK) {
 		char msg[sizeof res->error.message + 32];
 
