@@ -17,6 +17,7 @@
 #include "check.h"
 
 #include "diag.h"
+#include "lint.h"
 
 #include <jansson.h>
 #include <pg_query.h>
@@ -83,8 +84,7 @@ static size_t skip_blank(const char *s, size_t len, size_t off)
 	return off;
 }
 
-/* The first whole-word, case-insensitive occurrence of word in [from, to), or from. */
-static size_t find_word(const char *s, size_t from, size_t to, const char *word)
+size_t check_find_word(const char *s, size_t from, size_t to, const char *word)
 {
 	size_t k = strlen(word);
 
@@ -125,17 +125,12 @@ void check_marks_scan(const struct pfile *f, struct check_marks *m)
 	size_t pos = 0, cap = 0;
 	uint32_t lineno = 0;
 	bool before_up = true;
+	const char *line, *t;
+	size_t n, tn;
 
 	memset(m, 0, sizeof(*m));
-	while (pos < f->len) {
-		const char *line = f->data + pos, *nl = memchr(line, '\n', f->len - pos);
-		size_t n = nl ? (size_t)(nl - line) : f->len - pos;
-		const char *t = line;
-		size_t tn = n;
-
-		pos += n + 1;
+	while (pfile_line(f, &pos, &line, &n, &t, &tn)) {
 		lineno++;
-		text_trim(&t, &tn);
 		if (tn < 2 || t[0] != '-' || t[1] != '-')
 			continue;
 		if (memmem(t, tn, "+goose", 6)) {
@@ -561,7 +556,7 @@ static const char *envsub_unset(const char *name, void *arg)
 }
 
 bool check_stmt(const struct pfile *f, struct pstmt *s, bool hatch, bool hatch_global, bool tx_check,
-		struct diag *d)
+		struct lint *lint, struct diag *d)
 {
 	struct stmt_ctx c = { f, s, s->sql, s->len, hatch || hatch_global, hatch_global, d, true };
 	PgQueryParseResult r = pg_query_parse(s->sql);
@@ -643,11 +638,13 @@ bool check_stmt(const struct pfile *f, struct pstmt *s, bool hatch, bool hatch_g
 			continue;
 		if (strcmp(type, "CreateFunctionStmt") == 0 || strcmp(type, "DoStmt") == 0)
 			check_plpgsql(&c, type, n, loc, len);
+		if (lint)
+			lint_command(lint, f, s, c.text, type, n, skip_blank(c.text, loc + len, loc), d);
 		if (tx_check && refuses(type, n, &refusals[nrefuse])) {
 			size_t start = skip_blank(c.text, loc + len, loc);
 			const char *kw = refusals[nrefuse].keyword;
 
-			refuse_at[nrefuse++] = kw ? find_word(c.text, start, loc + len, kw) : start;
+			refuse_at[nrefuse++] = kw ? check_find_word(c.text, start, loc + len, kw) : start;
 		}
 	}
 	for (i = 0; i < nrefuse; i++) {
