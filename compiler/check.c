@@ -639,7 +639,7 @@ bool check_stmt(const struct pfile *f, struct pstmt *s, bool hatch, bool hatch_g
 		if (strcmp(type, "CreateFunctionStmt") == 0 || strcmp(type, "DoStmt") == 0)
 			check_plpgsql(&c, type, n, loc, len);
 		if (lint)
-			lint_command(lint, f, s, c.text, type, n, skip_blank(c.text, loc + len, loc), d);
+			lint_command(lint, f, s, c.text, type, n, skip_blank(c.text, loc + len, loc), loc + len, d);
 		if (tx_check && refuses(type, n, &refusals[nrefuse])) {
 			size_t start = skip_blank(c.text, loc + len, loc);
 			const char *kw = refusals[nrefuse].keyword;

@@ -111,6 +111,7 @@ void diag_at(struct diag *d, enum diag_level level, const char *path, const char
 		show_line(d, data, len, line, col);
 	if (hint)
 		fprintf(d->out, "hint: %s\n", hint);
+	fflush(d->out);
 }
 
 void diag_source(struct diag *d, const char *data)
@@ -131,4 +132,5 @@ void diag_file(struct diag *d, enum diag_level level, const char *path, const ch
 	vfprintf(d->out, fmt, ap);
 	va_end(ap);
 	fputc('\n', d->out);
+	fflush(d->out);
 }

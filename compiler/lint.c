@@ -1065,9 +1065,9 @@ static void lint_function(struct ctx *c, json_t *n)
 }
 
 void lint_command(struct lint *l, const struct pfile *f, const struct pstmt *s, const char *text, const char *type,
-		  json_t *n, size_t start, struct diag *d)
+		  json_t *n, size_t start, size_t end, struct diag *d)
 {
-	struct ctx c = { l, l->st, f, s, text, start, strlen(text), start, d };
+	struct ctx c = { l, l->st, f, s, text, start, end, start, d };
 	json_t *x;
 
 	if (l->mode == LINT_OFF)

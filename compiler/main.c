@@ -629,6 +629,9 @@ int main(int argc, char **argv)
 	const char *cmd, *dir;
 	int c;
 
+	/* stderr is unbuffered: a diagnostic would cost a write per character of its
+	 * caret line; buffered, diag_at() flushes once per diagnostic */
+	setvbuf(stderr, NULL, _IOFBF, 1 << 16);
 	diags.out = stderr;
 	if ((c = options(argc, argv, "+o:WqhV", &o)) >= 0)
 		return c;
