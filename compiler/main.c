@@ -6,7 +6,9 @@
 #include "emit.h"
 #include "folder.h"
 #include "lint.h"
+#include "package.h"
 #include "parse.h"
+#include "sum.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -47,6 +49,12 @@ static const char usage_text[] =
 	"                         the safety lint alone, for CI: exit 1 when it finds anything\n"
 	"                         not accepted by a '-- gosling:allow RULE reason' marker;\n"
 	"                         --rules lists the rules (docs/lint.md)\n"
+	"  package --arch ARCH --out FILE.zip [DIR]\n"
+	"                         verify DIR against its migrations.sum, then build the Lambda\n"
+	"                         package: bootstrap for ARCH (x86_64 or arm64), linked against the\n"
+	"                         runtime installed next to goslingc, zipped reproducibly\n"
+	"  zip --out FILE.zip BOOTSTRAP   zip a linked bootstrap as package does (ninja dist)\n"
+	"  cacert --out FILE.c    the C of the CA bundle $GOSLING_CA_BUNDLE names (ninja dist)\n"
 	"\n"
 	"options:\n"
 	"  -o, --out FILE         where build writes the C bundle (default gen/bundle.c)\n"
@@ -55,6 +63,7 @@ static const char usage_text[] =
 	"      --sarif            SARIF 2.1.0 output (lint), for code-review annotations\n"
 	"      --lint=MODE        the safety lint in build: warn (default), error (findings fail\n"
 	"                         the build) or off\n"
+	"      --arch ARCH        package: x86_64 or arm64\n"
 	"      --no-check         PostgreSQL 15's parser failing on a statement is a warning, not an\n"
 	"                         error (build, verify, list, sum, parse --check); per file or\n"
 	"                         statement, write '-- gosling:no-check' instead (see README)\n"
@@ -70,6 +79,7 @@ struct opts {
 	const char *out;
 	const char *depfile;
 	const char *direction;
+	const char *arch;
 	bool json;
 	bool quiet;
 	bool envsub;
@@ -251,13 +261,6 @@ static int cmd_list(struct opts *o, const char *dir)
 #define SUM_HEADER "# migrations.sum: written by `goslingc sum`, checked by `goslingc verify`.\n" \
 	"# Commit it with the migrations; do not edit it by hand.\n"
 
-struct sum_entry {
-	char name[512];
-	char file[CHECKSUM_LEN];
-	char exec[CHECKSUM_LEN];
-	bool seen;
-};
-
 static char *sum_path(const char *dir)
 {
 	char *p = malloc(strlen(dir) + 20);
@@ -316,7 +319,7 @@ static int cmd_verify(struct opts *o, const char *dir)
 	struct parse_opts po = { false, 0, NULL, o->no_check, NULL };
 	struct compiled c;
 	struct sum_entry *sum = NULL;
-	size_t nsum = 0, mismatches = 0;
+	size_t nsum = 0, mismatches = 0, *file_of, *entry_of;
 	char *path = sum_path(dir);
 	int64_t max_summed = 0;
 
@@ -326,45 +329,39 @@ static int cmd_verify(struct opts *o, const char *dir)
 		free(path);
 		return finish(EXIT_ERRORS);
 	}
+	file_of = malloc((nsum + 1) * sizeof(*file_of));
+	entry_of = malloc((c.nfiles + 1) * sizeof(*entry_of));
+	if (!file_of || !entry_of || !sum_match(sum, nsum, c.migrations, c.nfiles, file_of, entry_of))
+		exit(EXIT_IO);
 	for (size_t i = 0; i < nsum; i++) {
-		struct sum_entry *e = &sum[i];
-		size_t j;
+		const struct sum_entry *e = &sum[i];
+		size_t j = file_of[i];
 		int64_t v;
 		char err[64];
 
 		if (version_parse(e->name, &v, err, sizeof(err)) && v > max_summed)
 			max_summed = v;
-		for (j = 0; j < c.nfiles && strcmp(c.files[j].name, e->name) != 0; j++)
-			;
-		if (j < c.nfiles) {
-			c.files[j].prefix_len = -1;	/* matched */
-			if (strcmp(c.migrations[j].file_checksum, e->file) == 0)
-				continue;
-			if (strcmp(c.migrations[j].exec_checksum, e->exec) == 0)
-				diag_file(&diags, DIAG_ERROR, c.files[j].path,
-					  "changed since migrations.sum (comments or blank lines only: the "
-					  "statements are the same); run goslingc sum if this is deliberate");
-			else
-				diag_file(&diags, DIAG_ERROR, c.files[j].path,
-					  "changed since migrations.sum: its statements differ from the summed "
-					  "ones; a database that applied it will report drift");
-			mismatches++;
-			continue;
-		}
-		for (j = 0; j < c.nfiles && strcmp(c.migrations[j].file_checksum, e->file) != 0; j++)
-			;
-		if (j < c.nfiles) {
-			c.files[j].prefix_len = -1;
-			diag_file(&diags, DIAG_ERROR, c.files[j].path,
-				  "renamed or renumbered: migrations.sum has it as %s", e->name);
-		} else {
+		if (j == SUM_NONE) {
 			diag_file(&diags, DIAG_ERROR, path, "%s is in migrations.sum but no longer in %s/",
 				  e->name, dir);
+		} else if (strcmp(c.migrations[j].name, e->name) != 0) {
+			diag_file(&diags, DIAG_ERROR, c.files[j].path,
+				  "renamed or renumbered: migrations.sum has it as %s", e->name);
+		} else if (strcmp(c.migrations[j].file_checksum, e->file) == 0) {
+			continue;
+		} else if (strcmp(c.migrations[j].exec_checksum, e->exec) == 0) {
+			diag_file(&diags, DIAG_ERROR, c.files[j].path,
+				  "changed since migrations.sum (comments or blank lines only: the "
+				  "statements are the same); run goslingc sum if this is deliberate");
+		} else {
+			diag_file(&diags, DIAG_ERROR, c.files[j].path,
+				  "changed since migrations.sum: its statements differ from the summed "
+				  "ones; a database that applied it will report drift");
 		}
 		mismatches++;
 	}
 	for (size_t j = 0; j < c.nfiles; j++) {
-		if (c.files[j].prefix_len == -1)
+		if (entry_of[j] != SUM_NONE)
 			continue;
 		if (c.files[j].version < max_summed)
 			diag_file(&diags, DIAG_WARNING, c.files[j].path,
@@ -375,6 +372,8 @@ static int cmd_verify(struct opts *o, const char *dir)
 	compile_free(&c);
 	free(sum);
 	free(path);
+	free(file_of);
+	free(entry_of);
 	if (diags.errors)
 		return mismatches && diags.errors == mismatches ? EXIT_SUM : finish(EXIT_ERRORS);
 	if (!o->quiet)
@@ -573,10 +572,55 @@ static int cmd_lint(struct opts *o, int argc, char **argv)
 	return rc;
 }
 
+/* package: what verify checks, then the folder compiled, linked and zipped (package.c). */
+static int cmd_package(struct opts *o, const char *dir)
+{
+	struct parse_opts po = { false, 0, NULL, o->no_check, NULL };
+	struct compiled c;
+	struct lint lint;
+	size_t n = strlen(o->out);
+	int rc;
+
+	if (!o->arch || !package_arch(o->arch))
+		return usage_error("package needs --arch x86_64 or --arch arm64, not \"%s\"", o->arch ? o->arch : "");
+	if (n < 4 || strcmp(o->out + n - 4, ".zip") != 0)
+		return usage_error("package needs --out FILE.zip, not \"%s\"", o->out);
+	o->quiet = true;
+	if ((rc = cmd_verify(o, dir)) != EXIT_OK)
+		return rc;
+	lint_init(&lint, o->lint);
+	po.lint = o->lint == LINT_OFF ? NULL : &lint;
+	if (!compile_folder(&c, dir, &po, &diags)) {
+		compile_free(&c);
+		lint_free(&lint);
+		return finish(EXIT_ERRORS);
+	}
+	lint_free(&lint);
+	rc = package_build(&c, dir, o->arch, o->out) ? EXIT_OK : EXIT_IO;
+	compile_free(&c);
+	return rc;
+}
+
+/* zip and cacert: ninja dist's steps, in C so that packaging needs no other tool. */
+static int cmd_tool(struct opts *o, const char *cmd, int argc, char **argv)
+{
+	if (strcmp(o->out, "gen/bundle.c") == 0)
+		return usage_error("%s needs --out FILE", cmd);
+	if (strcmp(cmd, "zip") == 0) {
+		if (argc != 1)
+			return usage_error("usage: goslingc zip --out FILE.zip BOOTSTRAP%s", "");
+		return package_zip(argv[0], o->out) ? EXIT_OK : EXIT_IO;
+	}
+	if (argc != 0)
+		return usage_error("usage: goslingc cacert --out FILE.c%s", "");
+	return package_cacert_c(o->out) ? EXIT_OK : EXIT_IO;
+}
+
 static const struct option longopts[] = {
 	{ "out", required_argument, NULL, 'o' },
 	{ "depfile", required_argument, NULL, 'd' },
 	{ "direction", required_argument, NULL, 'D' },
+	{ "arch", required_argument, NULL, 'a' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "werror", no_argument, NULL, 'W' },
 	{ "quiet", no_argument, NULL, 'q' },
@@ -602,6 +646,7 @@ static int options(int argc, char **argv, const char *shortopts, struct opts *o)
 		case 'o': o->out = optarg; break;
 		case 'd': o->depfile = optarg; break;
 		case 'D': o->direction = optarg; break;
+		case 'a': o->arch = optarg; break;
 		case 'j': o->json = true; break;
 		case 'W': diags.werror = true; break;
 		case 'q': o->quiet = true; diags.quiet_warnings = true; break;
@@ -625,7 +670,8 @@ static int options(int argc, char **argv, const char *shortopts, struct opts *o)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { "gen/bundle.c", NULL, NULL, false, false, false, false, false, false, false, false, LINT_WARN };
+	struct opts o = { "gen/bundle.c", NULL, NULL, NULL, false, false, false, false, false, false, false, false,
+			  LINT_WARN };
 	const char *cmd, *dir;
 	int c;
 
@@ -655,6 +701,8 @@ int main(int argc, char **argv)
 			return usage_error("usage: goslingc create NAME [DIR]%s", "");
 		return cmd_create(&o, argv[0], argc == 2 ? argv[1] : "migrations");
 	}
+	if (strcmp(cmd, "zip") == 0 || strcmp(cmd, "cacert") == 0)
+		return cmd_tool(&o, cmd, argc, argv);
 	if (argc > 1)
 		return usage_error("too many arguments for %s", cmd);
 	dir = argc == 1 ? argv[0] : "migrations";
@@ -668,5 +716,7 @@ int main(int argc, char **argv)
 		return cmd_sum(&o, dir);
 	if (strcmp(cmd, "fix") == 0)
 		return cmd_fix(&o, dir);
+	if (strcmp(cmd, "package") == 0)
+		return cmd_package(&o, dir);
 	return usage_error("unknown command \"%s\"", cmd);
 }

@@ -159,6 +159,29 @@ http_response_header_line(struct http_response *rs, const char *data, size_t len
 	return true;
 }
 
+/*
+ * One request header onto the list, whatever its length: a Lambda session
+ * token (X-Amz-Security-Token) runs to several KB.  NULL when out of memory
+ * (hl is then unchanged).
+ */
+static struct curl_slist *
+header_append(struct curl_slist *hl, const struct http_header *h)
+{
+	size_t nlen = strlen(h->name), vlen = strlen(h->value);
+	char *line = malloc(nlen + 2 + vlen + 1);
+	struct curl_slist *nl;
+
+	if (!line)
+		return NULL;
+	memcpy(line, h->name, nlen);
+	memcpy(line + nlen, ": ", 2);
+	memcpy(line + nlen + 2, h->value, vlen + 1);
+	nl = curl_slist_append(hl, line);
+	explicit_bzero(line, nlen + 2 + vlen);	/* it may hold a session token */
+	free(line);
+	return nl;
+}
+
 bool
 http_do(struct http_client *c, const struct http_request *rq, struct http_response *rs)
 {
@@ -170,11 +193,9 @@ http_do(struct http_client *c, const struct http_request *rq, struct http_respon
 
 	memset(rs, 0, sizeof *rs);
 	for (size_t i = 0; i < rq->nheaders; i++) {
-		char line[1024];
-		struct curl_slist *nl;
+		struct curl_slist *nl = header_append(hl, &rq->headers[i]);
 
-		snprintf(line, sizeof line, "%s: %s", rq->headers[i].name, rq->headers[i].value);
-		if (!(nl = curl_slist_append(hl, line)))
+		if (!nl)
 			goto nomem;
 		hl = nl;
 	}

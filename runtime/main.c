@@ -93,10 +93,36 @@ on_progress(const struct engine_progress *ev, void *arg)
 	fflush(f);
 }
 
+/* Column widths of a status or list table: at least the heading's, else the widest
+ * value, so a long migration name or a 19-digit version keeps the columns aligned. */
+struct widths {
+	int version, name;
+};
+
+static struct widths
+table_widths(const struct engine_result *res)
+{
+	struct widths w = { 16, 40 };
+
+	for (size_t i = 0; i < res->nitems; i++) {
+		const struct engine_item *it = &res->items[i];
+		int v = snprintf(NULL, 0, "%lld", (long long)it->version);
+		int n = it->name ? (int)strlen(it->name) : 0;
+
+		if (v > w.version)
+			w.version = v;
+		if (n > w.name)
+			w.name = n;
+	}
+	return w;
+}
+
 static void
 print_table(const struct engine_result *res)
 {
-	printf("%-16s %-40s %-9s %-24s %s\n", "VERSION", "NAME", "STATE", "APPLIED AT", "TIME");
+	struct widths w = table_widths(res);
+
+	printf("%-*s %-*s %-9s %-24s %s\n", w.version, "VERSION", w.name, "NAME", "STATE", "APPLIED AT", "TIME");
 	for (size_t i = 0; i < res->nitems; i++) {
 		const struct engine_item *it = &res->items[i];
 		char ms[48] = "";
@@ -105,8 +131,8 @@ print_table(const struct engine_result *res)
 			snprintf(ms, sizeof ms, "%lld ms", (long long)it->duration_ms);
 		if (it->failed_statement)
 			snprintf(ms, sizeof ms, "stopped at statement %u", it->failed_statement);
-		printf("%-16lld %-40s %-9s %-24s %s\n", (long long)it->version, it->name ? it->name : "",
-		       it->state ? it->state : "", it->applied_at, ms);
+		printf("%-*lld %-*s %-9s %-24s %s\n", w.version, (long long)it->version, w.name,
+		       it->name ? it->name : "", it->state ? it->state : "", it->applied_at, ms);
 	}
 }
 
@@ -114,6 +140,7 @@ static void
 print_text(const struct engine_result *res)
 {
 	size_t done = 0;
+	struct widths w;
 
 	switch (res->command) {
 	case ENGINE_STATUS:
@@ -123,10 +150,11 @@ print_text(const struct engine_result *res)
 			printf("verified: the database's history matches this build (%s)\n", res->build_id);
 		break;
 	case ENGINE_LIST:
-		printf("%-16s %-40s %s\n", "VERSION", "NAME", "TRANSACTION");
+		w = table_widths(res);
+		printf("%-*s %-*s %s\n", w.version, "VERSION", w.name, "NAME", "TRANSACTION");
 		for (size_t i = 0; i < res->nitems; i++)
-			printf("%-16lld %-40s %s\n", (long long)res->items[i].version, res->items[i].name,
-			       res->items[i].no_transaction ? "no" : "yes");
+			printf("%-*lld %-*s %s\n", w.version, (long long)res->items[i].version, w.name,
+			       res->items[i].name, res->items[i].no_transaction ? "no" : "yes");
 		break;
 	case ENGINE_PLAN:
 		if (res->status != ENGINE_OK)

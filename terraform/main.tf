@@ -3,9 +3,9 @@ data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
 
 locals {
-  # The zip ninja builds: bootstrap at its root, same bytes for the same code and
-  # migrations, so source_code_hash changes only when they do.
-  package_path = coalesce(var.package_path, "${path.module}/../build/dist/gosling-${var.architecture}.zip")
+  # The zip goslingc package builds: bootstrap at its root, same bytes for the same
+  # code and migrations, so source_code_hash changes only when they do.
+  package_path = var.package_path
   package_hash = filebase64sha256(local.package_path)
 
   # The cluster is read only when a value must come from it: the managed master

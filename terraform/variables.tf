@@ -145,12 +145,11 @@ variable "description" {
 }
 
 variable "package_path" {
-  description = "Path of the zip that ninja builds (bootstrap at its root). Null: build/dist/gosling-<architecture>.zip of the gosling checkout this module lives in; set it when the module is used from elsewhere."
+  description = "Path of the deployment package: the zip goslingc package builds from your migrations for this architecture (bootstrap at its root). Required: the module carries no package of its own."
   type        = string
-  default     = null
 
   validation {
-    condition     = var.package_path == null || endswith(coalesce(var.package_path, "x.zip"), ".zip")
+    condition     = endswith(var.package_path, ".zip")
     error_message = "package_path must name a .zip file."
   }
 }

@@ -159,7 +159,7 @@ else
 	rm -rf "$R/etc"
 
 	# a bundle compiled in (GOSLING_CA_BUNDLE): written to a private file in /tmp, removed at exit
-	if GOSLING_CA_BUNDLE=$C/ca.pem scripts/embed-cacert "$T/cacert.c" &&
+	if GOSLING_CA_BUNDLE=$C/ca.pem build/goslingc cacert --out "$T/cacert.c" &&
 		gcc -c -o "$T/cacert.o" "$T/cacert.c" &&
 		gcc -o "$T/bootstrap-ca" build/dist/x86_64/gen/bundle.o "$T/cacert.o" \
 			build/dist/x86_64/libgosling-runtime.a $(sed "s|build/|$ROOT/build/|g" build/deps/x86_64/libs.txt); then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/badinput.sh - the bad-input catalogue: each row feeds goslingc one kind of
 # bad input and asserts its exit code and the first diagnostic it prints.  The
-# README's "Bad input" table lists these rows by name.
+# "Bad input" table in docs/testing.md lists these rows by name (tests/docs.sh checks it).
 set -u
 cd "$(dirname "$0")/.."
 . tests/lib/tap.sh

@@ -8,7 +8,7 @@
 #     scram-sha-256 over TLS only for the role the secret names;
 #   - a PostgreSQL front door that takes the RDS IAM token gosling sends over TLS
 #     and checks it with the SDK's presigner (PostgreSQL itself cannot check it);
-#   - a gosling with the test CA compiled in (scripts/embed-cacert) for verify-full;
+#   - a gosling with the test CA compiled in (goslingc cacert) for verify-full;
 #   - every log line and every answer of these runs grepped for the secrets.
 # Prints TAP.  Needs node (the signer comes from tests/sigv4's npm ci) and openssl.
 cd "$(dirname "$0")/.."
@@ -79,7 +79,7 @@ PASSWORD=pw-Zq81-from-the-secret
 # --- gosling, plain and with the test CA compiled in --------------------------------------
 
 build/goslingc build --quiet --out "$T/bundle.c" tests/lambda/migrations/ok
-GOSLING_CA_BUNDLE=$T/testca.crt scripts/embed-cacert "$T/cacert.c"
+GOSLING_CA_BUNDLE=$T/testca.crt build/goslingc cacert --out "$T/cacert.c"
 ok "gosling links (no CA compiled in)" cc -Icommon -o "$T/gosling" "$T/bundle.c" $LIBS
 ok "gosling links with the test CA compiled in" cc -Icommon -o "$T/gosling-ca" "$T/bundle.c" "$T/cacert.c" $LIBS
 
@@ -114,12 +114,30 @@ json.dump({"accessKeyId": akid, "secretAccessKey": skey, "sessionToken": stok, "
            "iam": {"host": "localhost", "user": "iam_user"}}, open(f, "w"))
 EOF
 
-# fake MODE NAME CERT: start aws_fake.js; its port goes to the variable NAME
+# Lambda execution-role session tokens run past 1,000 characters: the same
+# configuration with 2 KB and 4 KB tokens (base64 text, '/', '+' and '=' included).
+for n in 2048 4096; do
+	python3 - "$T/sm.json" "$T/sm$n.json" "$n" <<'EOF'
+import base64, hashlib, json, sys
+src, dst, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+d = json.load(open(src))
+raw = b"".join(hashlib.sha512(b"gosling-token-%d" % i).digest() for i in range(n // 64 + 1))
+tok = "IQoJb3JpZ2luX2Vj" + base64.b64encode(raw).decode()
+d["sessionToken"] = tok[:n - 2] + "=="
+assert len(d["sessionToken"]) == n and "/" in tok and "+" in tok
+json.dump(d, open(dst, "w"))
+EOF
+done
+STOK2K=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sessionToken"])' "$T/sm2048.json")
+STOK4K=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sessionToken"])' "$T/sm4096.json")
+
+# fake MODE NAME CERT [CONFIG]: start aws_fake.js (scripted failures from $T/NAME.faults);
+# its port goes to the variable NAME
 fake() {
-	local mode=$1 var=$2 crt=$3 port=
+	local mode=$1 var=$2 crt=$3 cfg=${4:-$T/sm.json} port=
 	: >"$T/$var.log"
-	node tests/credentials/aws_fake.js "$mode" --config "$T/sm.json" --key "$T/$crt.key" --cert "$T/$crt.crt" \
-		--log "$T/$var.log" >"$T/$var.port" 2>"$T/$var.err" &
+	node tests/credentials/aws_fake.js "$mode" --config "$cfg" --key "$T/$crt.key" --cert "$T/$crt.crt" \
+		--log "$T/$var.log" --faults "$T/$var.faults" >"$T/$var.port" 2>"$T/$var.err" &
 	FAKES+=($!)
 	for _ in $(seq 100); do
 		port=$(sed -n 's/^port //p' "$T/$var.port")
@@ -130,9 +148,11 @@ fake() {
 	[ -n "$port" ]
 }
 # (not through ok: that runs its command in a subshell, and fake sets variables)
-fake secretsmanager SM server && pass "the fake Secrets Manager listens (HTTPS, test CA)" ||
-	fail "the fake Secrets Manager listens" "$(cat "$T/SM.err")"
-fake secretsmanager SMBAD untrusted && pass "a fake Secrets Manager with an untrusted certificate listens" ||
+fake aws SM server && pass "the fake Secrets Manager and CodeDeploy listen (HTTPS, test CA)" ||
+	fail "the fake Secrets Manager and CodeDeploy listen" "$(cat "$T/SM.err")"
+fake aws SM2K server "$T/sm2048.json" && fake aws SM4K server "$T/sm4096.json" &&
+	pass "fakes for 2 KB and 4 KB session tokens listen" || fail "fakes for 2 KB and 4 KB session tokens listen"
+fake aws SMBAD untrusted && pass "a fake Secrets Manager with an untrusted certificate listens" ||
 	fail "a fake Secrets Manager with an untrusted certificate listens" "$(cat "$T/SMBAD.err")"
 fake pgauth PGIAM server && pass "the fake PostgreSQL front door for IAM tokens listens" ||
 	fail "the fake PostgreSQL front door for IAM tokens listens" "$(cat "$T/PGIAM.err")"
@@ -220,6 +240,23 @@ rapi plainhttp "$T/gosling" '[{"body": {}}]' DB_SECRET_ARN="$ARN" AWS_ENDPOINT_U
 like "$(j plainhttp 'err(0)["errorMessage"]')" "AWS_ENDPOINT_URL_SECRETS_MANAGER must be an https:// URL" "an http:// endpoint is refused"
 rapi nocreds "$T/gosling" '[{"body": {}}]' DB_SECRET_ARN="$ARN" AWS_ACCESS_KEY_ID=
 like "$(j nocreds 'err(0)["errorMessage"]')" "DB_SECRET_ARN needs AWS credentials" "no credentials: said so"
+
+# --- production-sized session tokens: Secrets Manager and CodeDeploy ------------------------------
+
+# A CodeDeploy hook event reads the secret (GetSecretValue), runs up and reports
+# (PutLifecycleEventHookExecutionStatus): two signed calls, each with the whole token.
+cd_event='[{"body": {"DeploymentId": "d-ABCDEF123", "LifecycleEventHookExecutionId": "eyJlbmNyeXB0ZWREYXRhIjoi"}}]'
+for size in 2K 4K; do
+	port_var=SM$size tok_var=STOK$size
+	port=${!port_var} tok=${!tok_var}
+	rapi "token$size" "$T/gosling" "$cd_event" DB_SECRET_ARN="$ARN" DB_SSLMODE=require AWS_SESSION_TOKEN="$tok" \
+		AWS_ENDPOINT_URL_SECRETS_MANAGER=https://localhost:$port AWS_ENDPOINT_URL_CODEDEPLOY=https://localhost:$port
+	is_j "token$size" '[inv[0]["kind"], res(0)["codedeploy"]["status"], res(0)["codedeploy"]["reported"]]' \
+		'["response", "Succeeded", true]' "a ${#tok}-byte session token: the secret is read and CodeDeploy hears Succeeded"
+	is "$(python3 -c 'import json,sys; print([(e["target"].split(".")[1], e["status"], e["token_len"], e["token_whole"]) for e in map(json.loads, open(sys.argv[1]))])' "$T/SM$size.log")" \
+		"[('GetSecretValue', 200, ${#tok}, True), ('PutLifecycleEventHookExecutionStatus', 200, ${#tok}, True)]" \
+		"... both calls carry the ${#tok}-byte X-Amz-Security-Token whole, and the SDK's signer accepts them"
+done
 
 # --- the secret's JSON ------------------------------------------------------------------------
 
@@ -323,8 +360,8 @@ fi
 
 # --- no secret anywhere in what gosling wrote --------------------------------------------------------
 
-leaks=$(grep -rlF -e "$PASSWORD" -e "$SKEY" -e "$STOK" -e "wJalrXUtnFEMI" -e "X-Amz-Signature=" -e "dbInstanceIdentifier" \
-	"$T"/*.err "$T"/*.out $(ls "$T"/*.json | grep -v "/sm.json") | grep -vE '/(SM|SMBAD|PGIAM)\.(err|log)$' || true)
+leaks=$(grep -rlF -e "$PASSWORD" -e "$SKEY" -e "$STOK" -e "${STOK2K:0:200}" -e "${STOK4K:0:200}" -e "wJalrXUtnFEMI" -e "X-Amz-Signature=" -e "dbInstanceIdentifier" \
+	"$T"/*.err "$T"/*.out $(ls "$T"/*.json | grep -v "/sm[0-9]*.json") | grep -vE '/(SM|SM2K|SM4K|SMBAD|PGIAM)\.(err|log)$' || true)
 ok "the leak check finds the secret where it is (the fake's own configuration)" grep -qF "$PASSWORD" "$T/sm.json"
 is "$leaks" "" "no password, secret key, session token, IAM token or secret text in any log line or answer"
 n=$(ls "$T"/*.err | wc -l | tr -d ' ')

@@ -528,4 +528,44 @@ else
 	skip "the client makes as many round trips for 200 migrations as for 10" "strace cannot trace here"
 fi
 
+# --- status and list keep their columns aligned for long names and versions ------
+W=$T/wide
+long=000001_create_the_patient_mapping_and_test_order_tables_for_hometest.sql
+mig "$W" "$long" <<'EOF'
+-- +goose Up
+CREATE TABLE wide_a (id int);
+-- +goose Down
+DROP TABLE wide_a;
+EOF
+mig "$W" 9223372036854775807_b.sql <<'EOF'
+-- +goose Up
+CREATE TABLE wide_b (id int);
+-- +goose Down
+DROP TABLE wide_b;
+EOF
+mkbin "$W"
+db=$(pg_newdb)
+run "$W/gosling" "$db" up-to 1
+# columns TEXT "HEADING WORD...": "aligned at N" when every line below the heading has
+# one of the WORDs at the offset N where HEADING is in the first line; else the lines
+# where none is
+columns() {
+	awk -v words="$2" 'BEGIN { n = split(words, w, " ") }
+		NR == 1 { col = index($0, w[1]); next }
+		{ hit = 0; for (i = 2; i <= n; i++) if (index($0, w[i]) == col) hit = 1
+		  if (!hit) { print "misaligned: " $0; bad = 1 } }
+		END { if (!bad) print "aligned at " col }' <<<"$1"
+}
+run "$W/gosling" "$db" status
+like "$out" "$long" "status shows a ${#long}-character name whole"
+is "$(columns "$out" "STATE applied pending")" "aligned at $((19 + 1 + ${#long} + 2))" \
+	"status: the STATE column lines up under a ${#long}-character name and a 19-digit version"
+is "$(columns "$out" "NAME 000001_ 9223372036854775807_b")" "aligned at 21" \
+	"status: the NAME column lines up after a 19-digit version"
+run "$W/gosling" "$db" list
+is "$(columns "$out" "TRANSACTION yes")" "aligned at $((19 + 1 + ${#long} + 2))" \
+	"list: the TRANSACTION column lines up under a ${#long}-character name"
+run "$B/gosling" "$db" list
+is "$(columns "$out" "TRANSACTION yes")" "aligned at 59" "list: short names keep the 40-character column"
+
 done_testing

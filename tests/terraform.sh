@@ -125,7 +125,9 @@ breaks=(
 	"a resource-wide secret grant|main.tf|s/resources = \\[statement.value\\]\\n    }\\n  }\\n\\n  dynamic \"statement\" {\\n    for_each = !var.iam_auth/resources = [\"*\"]\\n    }\\n  }\\n\\n  dynamic \"statement\" {\\n    for_each = !var.iam_auth/|resources = \\[\"\\*\"\\]"
 	"a new required input the seeds do not pass|variables.tf|+variable \"vpc_id\" {\n  description = \"x\"\n  type        = string\n}\n|variable vpc_id is required, but the seeds do not pass it"
 	"source_code_hash not from the package|main.tf|s/filebase64sha256\\(local.package_path\\)/\"fixed\"/|source_code_hash is"
-	"a README usage block without a seeds input|README.md|s/^  db_cluster_id      = module.aurora.cluster_id\\n//m|does not pass the seeds' db_cluster_id"
+	"a README usage block without a seeds input|README.md|s/^  db_cluster_id      = module.aurora.cluster_id\\n//m|does not pass the required db_cluster_id"
+	"a package_path defaulting into gosling's tree|variables.tf|s/(variable \"package_path\" \\{\\n.*\\n  type        = string\\n)/\$1  default     = \"..\\/build\\/dist\\/gosling-arm64.zip\"\\n/|package_path has a default"
+	"a filename falling back to gosling's build|main.tf|s/package_path = var.package_path/package_path = coalesce(var.package_path, \"\\\${path.module}\\/..\\/build\\/dist\\/gosling-arm64.zip\")/|falls back to a zip in gosling's tree"
 )
 if $have_node; then
 	for b in "${breaks[@]}"; do

@@ -83,7 +83,7 @@ def generate(base, n):
 
 
 def zip_size(out, files):
-    """Deflate level 9, as scripts/zip-bootstrap does; FILES: [(path, name in zip)]."""
+    """Deflate level 9, as goslingc zip does; FILES: [(path, name in zip)]."""
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
         for path, name in files:
             z.write(path, name)
@@ -430,7 +430,7 @@ def report(a, sizes, latencies, tools, reps, slow_reps, samples, sizes_of, measu
                  "%.2f ms per round trip (forwarding a chunk on a loaded machine costs a wake-up too).\n"
                  % (delay, measured_rtt))
     L.append("Figures: wall time (gosling Lambda: the invocation, `/next` answered to `/response` "
-             "received, as Lambda bills it; process start is in [Cold start](../../../README.md#cold-start)); "
+             "received, as Lambda bills it; process start is in [Cold start](../../../docs/benchmarks.md#cold-start)); "
              "× psql = time / psql's time at 0 ms for the same N; peak RSS (`/usr/bin/time -f %M`, "
              "the largest of the runs); round trips after the connection is set up (client→server "
              "turns from the first query on, summed over connections, counted by the proxy at 1 ms); "

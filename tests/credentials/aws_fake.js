@@ -3,12 +3,20 @@
 // requests with an independent signer (@smithy/signature-v4 from
 // tests/sigv4/node_modules, the AWS JS SDK's own).
 //
-//   node aws_fake.js secretsmanager --config CFG --key KEY --cert CERT --log LOG
-//       An HTTPS Secrets Manager (JSON 1.1, GetSecretValue only) on 127.0.0.1.
-//       It verifies each request's SigV4 signature against the credentials in
-//       CFG and answers as AWS does: the secret, or {"__type", "message"} with
-//       HTTP 400 (IncompleteSignatureException, UnrecognizedClientException,
-//       InvalidSignatureException, ResourceNotFoundException, ...).
+//   node aws_fake.js aws --config CFG --key KEY --cert CERT --log LOG [--faults FILE]
+//       An HTTPS AWS JSON 1.1 endpoint on 127.0.0.1 for two services, told
+//       apart by X-Amz-Target: Secrets Manager (GetSecretValue) and CodeDeploy
+//       (PutLifecycleEventHookExecutionStatus).  It verifies each request's
+//       SigV4 signature (scoped to the target's service) against the
+//       credentials in CFG and answers as AWS does: the result, or
+//       {"__type", "message"} with HTTP 400 (IncompleteSignatureException,
+//       UnrecognizedClientException, InvalidSignatureException,
+//       ResourceNotFoundException, ValidationException, ...).
+//       ("secretsmanager" is the old name of this mode.)
+//       FILE, when given, scripts failures: each request takes its first line
+//       (and the file loses it): "throttle" (400 ThrottlingException),
+//       "500" (InternalServiceError), "503" (ServiceUnavailable), "drop" (the
+//       connection is closed without an answer), "ok" (no failure).
 //   node aws_fake.js pgauth --config CFG --key KEY --cert CERT --log LOG
 //       A PostgreSQL front door that asks for a cleartext password after TLS,
 //       checks it as an RDS IAM token (signature recomputed with the SDK's
@@ -55,7 +63,7 @@ const SIG_MISMATCH =
   "Access Key and signing method. Consult the service documentation for details.";
 
 // The checks AWS makes, in its order; null when the request is properly signed.
-async function checkSigV4(req, body) {
+async function checkSigV4(req, body, want_service) {
   const auth = req.headers["authorization"] || "";
   const m = /^AWS4-HMAC-SHA256 Credential=([^/,]+)\/(\d{8})\/([^/,]+)\/([^/,]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
   if (!m) return ["IncompleteSignatureException", "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters."];
@@ -67,8 +75,8 @@ async function checkSigV4(req, body) {
   if (!date) return ["IncompleteSignatureException", "Date must be in ISO-8601 'basic format'. Got '" + req.headers["x-amz-date"] + "'."];
   if (Math.abs(Date.now() - date.getTime()) > 5 * 60 * 1000)
     return ["InvalidSignatureException", "Signature expired: " + req.headers["x-amz-date"] + " is now earlier or later than the allowed 5 minute window."];
-  if (day !== req.headers["x-amz-date"].slice(0, 8) || region !== cfg.region || service !== "secretsmanager")
-    return ["InvalidSignatureException", "Credential should be scoped to a valid region, and the service 'secretsmanager'."];
+  if (day !== req.headers["x-amz-date"].slice(0, 8) || region !== cfg.region || service !== want_service)
+    return ["InvalidSignatureException", "Credential should be scoped to a valid region, and the service '" + want_service + "'."];
   const names = signedHeaders.split(";");
   for (const need of ["host", "x-amz-date", "x-amz-target"])
     if (!names.includes(need)) return ["InvalidSignatureException", "'" + need + "' must be a signed header."];
@@ -89,19 +97,71 @@ async function checkSigV4(req, body) {
   return null;
 }
 
-function secretsmanager() {
+// The next scripted failure, if any (see --faults).
+function nextFault() {
+  const f = opt("--faults");
+  if (!f || !fs.existsSync(f)) return null;
+  const lines = fs.readFileSync(f, "utf8").split("\n").filter((l) => l.trim() !== "");
+  if (!lines.length) return null;
+  fs.writeFileSync(f, lines.slice(1).join("\n") + (lines.length > 1 ? "\n" : ""));
+  return lines[0].trim() === "ok" ? null : lines[0].trim();
+}
+
+const FAULTS = {
+  throttle: [400, { __type: "ThrottlingException", message: "Rate exceeded" }],
+  500: [500, { __type: "InternalServiceError", message: "An internal error occurred." }],
+  503: [503, { __type: "ServiceUnavailable", message: "The service is unavailable. Please try again later." }],
+};
+
+// The services, by the prefix of X-Amz-Target: their signing name and operations.
+const SERVICES = {
+  "secretsmanager.": { service: "secretsmanager", ops: { GetSecretValue: getSecretValue } },
+  "CodeDeploy_20141006.": { service: "codedeploy", ops: { PutLifecycleEventHookExecutionStatus: putHookStatus } },
+};
+
+function getSecretValue(body) {
+  const id = body && body.SecretId;
+  const s = (cfg.secrets || []).find((x) => x.ARN === id || x.Name === id);
+  if (!s) return [400, { __type: "ResourceNotFoundException", message: "Secrets Manager can't find the specified secret." }];
+  const out = { ARN: s.ARN, Name: s.Name, VersionId: "EXAMPLE1-90ab-cdef-fedc-ba987SECRET1", VersionStages: ["AWSCURRENT"],
+    CreatedDate: 1.523477145713e9 };
+  if (s.SecretString !== undefined) out.SecretString = s.SecretString;
+  if (s.SecretBinary !== undefined) out.SecretBinary = s.SecretBinary;
+  return [200, out];
+}
+
+// codedeploy-2014-10-06's model: deploymentId, lifecycleEventHookExecutionId, status (an enum).
+function putHookStatus(body) {
+  const statuses = ["Pending", "InProgress", "Succeeded", "Failed", "Skipped", "Unknown"];
+  if (!body || typeof body !== "object") return [400, { __type: "SerializationException", message: "" }];
+  for (const k of Object.keys(body))
+    if (!["deploymentId", "lifecycleEventHookExecutionId", "status"].includes(k))
+      return [400, { __type: "SerializationException", message: "Unknown field " + k }];
+  if (typeof body.deploymentId !== "string" || !/^d-[A-Z0-9]{9}$/.test(body.deploymentId))
+    return [400, { __type: "InvalidDeploymentIdException", message: "Specified DeploymentId is not in the valid format: " + body.deploymentId }];
+  if (typeof body.lifecycleEventHookExecutionId !== "string" || !body.lifecycleEventHookExecutionId)
+    return [400, { __type: "InvalidLifecycleEventHookExecutionIdException", message: "" }];
+  if (!statuses.includes(body.status))
+    return [400, { __type: "InvalidLifecycleEventHookExecutionStatusException", message: "invalid status " + body.status }];
+  return [200, { lifecycleEventHookExecutionId: body.lifecycleEventHookExecutionId }];
+}
+
+function aws() {
   const server = https.createServer({ key, cert }, (req, res) => {
     const chunks = [];
     req.on("data", (c) => chunks.push(c));
     req.on("end", async () => {
       const body = Buffer.concat(chunks).toString("utf8");
       const target = req.headers["x-amz-target"];
+      const token = req.headers["x-amz-security-token"];
       const entry = { method: req.method, path: req.url, target, content_type: req.headers["content-type"],
         host: req.headers.host, authorization: req.headers["authorization"] || null,
-        has_token: !!req.headers["x-amz-security-token"], body: null };
+        has_token: !!token, token_len: token ? Buffer.byteLength(token) : 0,
+        token_whole: token !== undefined && token === cfg.sessionToken, body: null };
+      const svc = Object.keys(SERVICES).find((p) => (target || "").startsWith(p));
       const answer = (status, obj) => {
         entry.status = status;
-        entry.answer = status === 200 ? "secret" : obj.__type;
+        entry.answer = status === 200 ? (svc === "secretsmanager." ? "secret" : "ok") : obj.__type;
         log(entry);
         const text = JSON.stringify(obj);
         res.writeHead(status, { "Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "00000000-0000-4000-8000-000000000000",
@@ -114,20 +174,26 @@ function secretsmanager() {
         entry.body = body;
       }
       if (cfg.failWith) return answer(400, { __type: cfg.failWith[0], message: cfg.failWith[1] });
-      const bad = await checkSigV4(req, body);
-      if (bad) return answer(400, { __type: bad[0], message: bad[1] });
-      if (req.method !== "POST" || target !== "secretsmanager.GetSecretValue")
+      const fault = nextFault();
+      if (fault) {
+        entry.fault = fault;
+        if (fault === "drop") {
+          entry.status = 0;
+          log(entry);
+          return req.socket.destroy();
+        }
+        if (FAULTS[fault]) return answer(FAULTS[fault][0], FAULTS[fault][1]);
+      }
+      if (req.method !== "POST" || !svc)
         return answer(400, { __type: "UnknownOperationException", message: "" });
+      const bad = await checkSigV4(req, body, SERVICES[svc].service);
+      if (bad) return answer(400, { __type: bad[0], message: bad[1] });
+      const op = SERVICES[svc].ops[target.slice(svc.length)];
+      if (!op) return answer(400, { __type: "UnknownOperationException", message: "" });
       if (req.headers["content-type"] !== "application/x-amz-json-1.1")
         return answer(400, { __type: "SerializationException", message: "Start of structure or map found where not expected." });
-      const id = entry.body && entry.body.SecretId;
-      const s = (cfg.secrets || []).find((x) => x.ARN === id || x.Name === id);
-      if (!s) return answer(400, { __type: "ResourceNotFoundException", message: "Secrets Manager can't find the specified secret." });
-      const out = { ARN: s.ARN, Name: s.Name, VersionId: "EXAMPLE1-90ab-cdef-fedc-ba987SECRET1", VersionStages: ["AWSCURRENT"],
-        CreatedDate: 1.523477145713e9 };
-      if (s.SecretString !== undefined) out.SecretString = s.SecretString;
-      if (s.SecretBinary !== undefined) out.SecretBinary = s.SecretBinary;
-      answer(200, out);
+      const [status, out] = op(entry.body);
+      answer(status, out);
     });
   });
   server.listen(0, "127.0.0.1", () => console.log("port " + server.address().port));
@@ -214,9 +280,9 @@ function pgauth() {
   });
 }
 
-if (mode === "secretsmanager") secretsmanager();
+if (mode === "aws" || mode === "secretsmanager") aws();
 else if (mode === "pgauth") pgauth();
 else {
-  console.error("usage: aws_fake.js secretsmanager|pgauth --config CFG --key KEY --cert CERT --log LOG");
+  console.error("usage: aws_fake.js aws|pgauth --config CFG --key KEY --cert CERT --log LOG");
   process.exit(2);
 }

@@ -16,9 +16,11 @@
 const fs = require('fs');
 const path = require('path');
 
-// The seeds' module inputs: gosling's must accept exactly these as its required ones.
+// The seeds' module inputs: gosling's must accept these, and require only these and the
+// package (the seeds' source_path, which built the Go binary, becomes the zip's path).
 const SEEDS_INPUTS = ['db_username', 'db_address', 'db_port', 'db_name', 'db_cluster_id',
 	'subnet_ids', 'security_group_ids'];
+const REQUIRED_INPUTS = SEEDS_INPUTS.concat(['package_path']);
 // What the module must put in the function's environment (DB_SECRET_ARN and DB_IAM_AUTH
 // are alternatives, both present in the map, one of them null).
 const MODULE_ENV = ['DB_ADDRESS', 'DB_PORT', 'DB_NAME', 'DB_USERNAME', 'DB_SSLMODE',
@@ -172,10 +174,12 @@ async function checkModule(dir, runtimeEnvFile) {
 		for (const n of rows) if (!(n in outputs)) fail(`README.md's Outputs documents ${n}, which is not an output`);
 	});
 
-	check("the seeds' inputs are accepted and are the only required ones (drop-in)", (fail) => {
+	check("the seeds' inputs are accepted and, with package_path, are the only required ones (drop-in)", (fail) => {
 		for (const n of SEEDS_INPUTS) if (!(n in variables)) fail(`the seeds' input ${n} is not a variable`);
 		for (const [n, v] of Object.entries(variables))
-			if (!('default' in v) && !SEEDS_INPUTS.includes(n)) fail(`variable ${n} is required, but the seeds do not pass it`);
+			if (!('default' in v) && !REQUIRED_INPUTS.includes(n)) fail(`variable ${n} is required, but the seeds do not pass it`);
+		if (variables.package_path && 'default' in variables.package_path)
+			fail(`package_path has a default (${str(variables.package_path.default)}): the user's zip must be passed`);
 	});
 
 	check('no IAM action contains a wildcard, and no NotAction', (fail) => {
@@ -249,10 +253,10 @@ async function checkModule(dir, runtimeEnvFile) {
 		if (!/var\.reserved_concurrent_executions/.test(str(fn.reserved_concurrent_executions))) fail('reserved_concurrent_executions is not an input');
 	});
 
-	check('the package: the ninja-built zip at package_path, source_code_hash = filebase64sha256(...)', (fail) => {
+	check("the package: the user's zip at package_path, nothing of gosling's tree, source_code_hash = filebase64sha256(...)", (fail) => {
 		if (!fn) return fail('no aws_lambda_function');
 		if (!expand(fn.filename).includes('var.package_path')) fail('filename does not come from var.package_path');
-		if (!/build\/dist\/gosling-/.test(expand(fn.filename))) fail('package_path has no default in build/dist/ (the zip ninja builds)');
+		if (/build\/dist|path\.module/.test(expand(fn.filename))) fail(`filename ${expand(fn.filename)} falls back to a zip in gosling's tree`);
 		if (!/filebase64sha256\([^)]*package_path/.test(expand(fn.source_code_hash))) fail(`source_code_hash is ${str(fn.source_code_hash)}, want filebase64sha256 of the package`);
 	});
 
@@ -311,7 +315,7 @@ async function checkModule(dir, runtimeEnvFile) {
 		const args = [...mod[2].matchAll(/^\s*([a-z_]+)\s*=/gm)].map((a) => a[1]);
 		if (!args.includes('source')) fail('the usage block has no source');
 		const inputs = args.filter((a) => a !== 'source');
-		for (const n of SEEDS_INPUTS) if (!inputs.includes(n)) fail(`the usage block does not pass the seeds' ${n}`);
+		for (const n of REQUIRED_INPUTS) if (!inputs.includes(n)) fail(`the usage block does not pass the required ${n}`);
 		for (const n of inputs) if (!(n in variables)) fail(`the usage block passes ${n}, which is not a variable`);
 	});
 

@@ -33,9 +33,8 @@ variable "private_subnet_ids" {
 }
 
 variable "package_path" {
-  description = "The zip ninja built (build/dist/gosling-arm64.zip in a gosling checkout)."
+  description = "The arm64 zip goslingc package built from your migrations (for example build/migrator-arm64.zip)."
   type        = string
-  default     = null
 }
 
 resource "aws_security_group" "lambda_rds" {

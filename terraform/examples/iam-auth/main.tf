@@ -41,9 +41,8 @@ variable "security_group_ids" {
 }
 
 variable "package_path" {
-  description = "The zip ninja built for x86_64 (build/dist/gosling-x86_64.zip)."
+  description = "The x86_64 zip goslingc package built from your migrations (for example build/migrator-x86_64.zip)."
   type        = string
-  default     = null
 }
 
 data "aws_rds_cluster" "db" {

@@ -1,0 +1,34 @@
+/*
+ * sum.h - migrations.sum against a folder: which summed entry is which migration.
+ */
+#ifndef GOSLING_SUM_H
+#define GOSLING_SUM_H
+
+#include "bundle.h"
+
+/* One line of migrations.sum: "<name> <file checksum> <exec checksum>". */
+struct sum_entry {
+	char name[512];
+	char file[CHECKSUM_LEN];
+	char exec[CHECKSUM_LEN];
+};
+
+/* No partner: a summed entry whose file is gone, or a migration not yet summed. */
+#define SUM_NONE SIZE_MAX
+
+/*
+ * sum_match - pair the n entries of migrations.sum with the k migrations of a
+ * folder: first by file name; then each entry left over by its file checksum,
+ * among the migrations left over (a file renamed or renumbered).  Equal keys
+ * pair off in order.  Writes per entry the index of its migration, or SUM_NONE
+ * (removed), to file_of[n]; per migration the index of its entry, or SUM_NONE
+ * (new), to entry_of[k].  A pair by checksum is one whose names differ.
+ *
+ * Sorts and merges, so O((n + k) log(n + k)) string comparisons: `goslingc
+ * verify` of 10,000 files must not cost 10,000 x 10,000.  Returns false, with
+ * nothing written, when out of memory.
+ */
+bool sum_match(const struct sum_entry *e, size_t n, const struct migration *m, size_t k,
+	       size_t *file_of, size_t *entry_of) MUSTCHECK;
+
+#endif
