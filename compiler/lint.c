@@ -1,5 +1,5 @@
 /*
- * lint.c - the safety lint over libpg_query's JSON parse tree (see lint.h).
+ * lint.c - the safety lint over libpg_query's parse tree, as protobuf-c structs (see lint.h).
  *
  * Locks, in short (PostgreSQL 15, "Explicit Locking" and ALTER TABLE's notes):
  * most ALTER TABLE forms take ACCESS EXCLUSIVE, which waits behind every open
@@ -18,7 +18,7 @@
 #include "emit.h"
 #include "parse.h"
 
-#include <jansson.h>
+#include <pg_query.pb-c.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +43,6 @@ enum rule_id {
 	R_CLUSTER,
 	R_IDENTITY,
 	R_LOCK_TIMEOUT,
-	R_TX_CONTROL,
 	R_COUNT
 };
 
@@ -125,10 +124,6 @@ const struct lint_rule lint_rules[] = {
 		"transaction while every query on the table queues behind it",
 		"keep gosling's lock_timeout; if a statement must wait longer, SET LOCAL lock_timeout to a finite "
 		"value such as '10s'" },
-	[R_TX_CONTROL] = { "transaction-control",
-		"gosling runs this migration in one transaction with its history row; this ends that transaction "
-		"early, so the migration is no longer all or nothing",
-		"remove it, or mark the file '-- +goose NO TRANSACTION' and manage transactions yourself" },
 };
 
 const size_t lint_nrules = R_COUNT;
@@ -249,51 +244,36 @@ static bool rel_in(const struct rel *v, size_t n, const struct rel *r)
 	return false;
 }
 
-/* ---- the JSON parse tree ------------------------------------------------ */
+/* ---- the parse tree (libpg_query's protobuf, unpacked) ------------------ */
 
-static const char *jstr(json_t *o, const char *key)
+typedef PgQuery__Node Node;
+
+#define IS(n, KIND) ((n) && (n)->node_case == PG_QUERY__NODE__NODE_##KIND)
+
+/* protobuf has no NULL string: an absent one is "" */
+static char *str(char *s)
 {
-	json_t *v = json_object_get(o, key);
-	return json_is_string(v) ? json_string_value(v) : NULL;
+	return s && s[0] ? s : NULL;
 }
 
-static bool jtrue(json_t *o, const char *key)
+static size_t loc_or(int32_t location, size_t dflt)
 {
-	return json_is_true(json_object_get(o, key));
-}
-
-static bool jis(json_t *o, const char *key, const char *value)
-{
-	return str_eq(jstr(o, key), value);
-}
-
-static size_t jloc(json_t *o, size_t dflt)
-{
-	json_t *v = json_object_get(o, "location");
-	return json_is_integer(v) && json_integer_value(v) >= 0 ? (size_t)json_integer_value(v) : dflt;
-}
-
-/* The fields of node n if it is of type type ({"Type": {fields}}), else NULL. */
-static json_t *as(json_t *n, const char *type)
-{
-	json_t *f = json_is_object(n) ? json_object_get(n, type) : NULL;
-	return json_is_object(f) ? f : NULL;
+	return location >= 0 ? (size_t)location : dflt;
 }
 
 /* A RangeVar's relation (borrowed strings). */
-static struct rel rangevar(json_t *rv)
+static struct rel rangevar(const PgQuery__RangeVar *rv)
 {
-	return (struct rel){ (char *)jstr(rv, "schemaname"), (char *)jstr(rv, "relname") };
+	return rv ? (struct rel){ str(rv->schemaname), str(rv->relname) } : (struct rel){ NULL, NULL };
 }
 
-/* A qualified name given as a list of String nodes (DROP's objects, type names). */
-static struct rel qualified(json_t *list)
+/* A qualified name given as a list of String nodes (DROP's objects, type and function names). */
+static struct rel qualified(Node **list, size_t n)
 {
-	size_t n = json_array_size(list);
-	json_t *last = n ? as(json_array_get(list, n - 1), "String") : NULL;
-	json_t *first = n > 1 ? as(json_array_get(list, n - 2), "String") : NULL;
+	Node *last = n ? list[n - 1] : NULL, *first = n > 1 ? list[n - 2] : NULL;
 
-	return (struct rel){ first ? (char *)jstr(first, "sval") : NULL, last ? (char *)jstr(last, "sval") : NULL };
+	return (struct rel){ IS(first, STRING) ? str(first->string->sval) : NULL,
+			     IS(last, STRING) ? str(last->string->sval) : NULL };
 }
 
 static struct rel rel_dup(struct rel r)
@@ -311,50 +291,61 @@ static void rel_show(const struct rel *r, char *out, size_t n)
 }
 
 /* A DefElem's boolean value as defGetBoolean reads it (no argument: true). */
-static bool defelem_true(json_t *d)
+static bool defelem_true(const PgQuery__DefElem *d)
 {
-	json_t *a = json_object_get(d, "arg"), *v;
+	const Node *a = d->arg;
 	const char *sv;
 
 	if (!a)
 		return true;
-	if ((v = as(a, "Boolean")))
-		return jtrue(v, "boolval");
-	if ((v = as(a, "Integer")))
-		return json_integer_value(json_object_get(v, "ival")) != 0;
-	if ((v = as(a, "String")) && (sv = jstr(v, "sval")))
+	if (IS(a, BOOLEAN))
+		return a->boolean->boolval;
+	if (IS(a, INTEGER))
+		return a->integer->ival != 0;
+	if (IS(a, STRING) && (sv = a->string->sval))
 		return !(strcasecmp(sv, "false") == 0 || strcasecmp(sv, "off") == 0 || strcmp(sv, "0") == 0);
 	return true;
 }
 
 /* The DefElem named name in a list of nodes, or NULL. */
-static json_t *defelem(json_t *list, const char *name)
+static const PgQuery__DefElem *defelem(Node **list, size_t n, const char *name)
 {
-	size_t i;
-	json_t *n, *d;
-
-	json_array_foreach(list, i, n)
-		if ((d = as(n, "DefElem")) && jis(d, "defname", name))
-			return d;
+	for (size_t i = 0; i < n; i++)
+		if (IS(list[i], DEF_ELEM) && str_eq(list[i]->def_elem->defname, name))
+			return list[i]->def_elem;
 	return NULL;
 }
 
-/* Call fn on every node under v (depth first); fn returns false to stop. */
-static bool walk(json_t *v, bool (*fn)(const char *type, json_t *fields, void *arg), void *arg)
+/*
+ * Call fn on every message under m, depth first, m included; fn returns false
+ * to stop.  Generic over protobuf-c's descriptors, so every node type is walked,
+ * and only the member a oneof (Node, A_Const) holds.
+ */
+static bool walk(const ProtobufCMessage *m, bool (*fn)(const ProtobufCMessage *m, void *arg), void *arg)
 {
-	const char *k;
-	json_t *x;
-	size_t i;
+	const ProtobufCMessageDescriptor *d;
+	const char *base = (const char *)m;
 
-	if (json_is_array(v)) {
-		json_array_foreach(v, i, x)
-			if (!walk(x, fn, arg))
-				return false;
-	} else if (json_is_object(v)) {
-		json_object_foreach(v, k, x) {
-			if (json_is_object(x) && k[0] >= 'A' && k[0] <= 'Z' && !fn(k, x, arg))
-				return false;
-			if (!walk(x, fn, arg))
+	if (!m)
+		return true;
+	if (!fn(m, arg))
+		return false;
+	d = m->descriptor;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *fd = &d->fields[i];
+
+		if (fd->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)(const void *)(base + fd->quantifier_offset);
+			ProtobufCMessage *const *v = *(ProtobufCMessage *const *const *)(const void *)(base + fd->offset);
+
+			for (size_t k = 0; k < n; k++)
+				if (!walk(v[k], fn, arg))
+					return false;
+		} else if (!(fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) ||
+			   *(const uint32_t *)(const void *)(base + fd->quantifier_offset) == fd->id) {
+			if (!walk(*(ProtobufCMessage *const *)(const void *)(base + fd->offset), fn, arg))
 				return false;
 		}
 	}
@@ -362,22 +353,22 @@ static bool walk(json_t *v, bool (*fn)(const char *type, json_t *fields, void *a
 }
 
 /* A TypeName's last name and typmods. */
-static struct coltype coltype_of(json_t *tn)
+static struct coltype coltype_of(const PgQuery__TypeName *tn)
 {
-	struct coltype t = { NULL, 0, { 0, 0 }, json_array_size(json_object_get(tn, "arrayBounds")) > 0 };
-	struct rel q = qualified(json_object_get(tn, "names"));
-	size_t i;
-	json_t *m, *c;
+	struct coltype t = { NULL, 0, { 0, 0 }, false };
 
-	t.name = q.name;
-	json_array_foreach(json_object_get(tn, "typmods"), i, m) {
-		json_t *iv;
+	if (!tn)
+		return t;
+	t.name = qualified(tn->names, tn->n_names).name;
+	t.array = tn->n_array_bounds > 0;
+	for (size_t i = 0; i < tn->n_typmods; i++) {
+		const Node *m = tn->typmods[i];
 
-		if (t.nmods == 2 || !(c = as(m, "A_Const")) || !(iv = json_object_get(c, "ival"))) {
+		if (t.nmods == 2 || !IS(m, A_CONST) || m->a_const->val_case != PG_QUERY__A__CONST__VAL_IVAL) {
 			t.nmods = -1;	/* not plain integers: not comparable */
 			break;
 		}
-		t.mods[t.nmods++] = (long)json_integer_value(json_object_get(iv, "ival"));
+		t.mods[t.nmods++] = m->a_const->ival ? m->a_const->ival->ival : 0;
 	}
 	return t;
 }
@@ -524,35 +515,37 @@ static struct column *column_find(struct lint_state *st, const struct rel *t, co
 }
 
 /* Record a column of table t (CREATE TABLE, ADD COLUMN): its type and whether it is NOT NULL. */
-static void column_add(struct lint_state *st, const struct rel *t, json_t *coldef)
+static void column_add(struct lint_state *st, const struct rel *t, const PgQuery__ColumnDef *cd)
 {
 	struct column *col = PUSH(st->columns);
-	struct coltype ty = coltype_of(json_object_get(coldef, "typeName"));
-	size_t i;
-	json_t *cn, *k;
+	struct coltype ty = coltype_of(cd->type_name);
 
 	col->table = rel_dup(*t);
-	col->name = xstrdup(jstr(coldef, "colname"));
+	col->name = xstrdup(str(cd->colname));
 	col->type = ty;
 	col->type.name = xstrdup(ty.name);
-	json_array_foreach(json_object_get(coldef, "constraints"), i, cn)
-		if ((k = as(cn, "Constraint")) && (jis(k, "contype", "CONSTR_NOTNULL") ||
-						   jis(k, "contype", "CONSTR_PRIMARY") ||
-						   jis(k, "contype", "CONSTR_IDENTITY")))
+	col->notnull = cd->is_not_null || is_serial(ty.name);
+	for (size_t i = 0; i < cd->n_constraints; i++) {
+		const Node *k = cd->constraints[i];
+
+		if (IS(k, CONSTRAINT) && (k->constraint->contype == PG_QUERY__CONSTR_TYPE__CONSTR_NOTNULL ||
+					  k->constraint->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY ||
+					  k->constraint->contype == PG_QUERY__CONSTR_TYPE__CONSTR_IDENTITY))
 			col->notnull = true;
-	if (is_serial(ty.name))
-		col->notnull = true;
+	}
 }
 
 /* The column a CHECK constraint's expression proves NOT NULL ("col IS NOT NULL"), or NULL. */
-static const char *check_not_null_column(json_t *con)
+static const char *check_not_null_column(const PgQuery__Constraint *con)
 {
-	json_t *nt = as(json_object_get(con, "raw_expr"), "NullTest"), *cr, *fields;
+	const Node *e = con->raw_expr;
+	const PgQuery__NullTest *nt = IS(e, NULL_TEST) ? e->null_test : NULL;
+	const Node *a = nt ? nt->arg : NULL;
 
-	if (!nt || !jis(nt, "nulltesttype", "IS_NOT_NULL") || !(cr = as(json_object_get(nt, "arg"), "ColumnRef")))
+	if (!nt || nt->nulltesttype != PG_QUERY__NULL_TEST_TYPE__IS_NOT_NULL || !IS(a, COLUMN_REF) ||
+	    a->column_ref->n_fields != 1)
 		return NULL;
-	fields = json_object_get(cr, "fields");
-	return json_array_size(fields) == 1 ? qualified(fields).name : NULL;
+	return qualified(a->column_ref->fields, 1).name;
 }
 
 static bool func_nonvolatile(struct lint_state *st, const char *schema, const char *name)
@@ -580,20 +573,21 @@ static bool func_nonvolatile(struct lint_state *st, const char *schema, const ch
 
 struct volatile_search {
 	struct lint_state *st;
-	json_t *call;		/* the first call that is not known IMMUTABLE or STABLE */
+	const PgQuery__FuncCall *call;	/* the first call that is not known IMMUTABLE or STABLE */
 };
 
-static bool find_volatile(const char *type, json_t *n, void *arg)
+static bool find_volatile(const ProtobufCMessage *m, void *arg)
 {
 	struct volatile_search *vs = arg;
+	const PgQuery__FuncCall *fc = (const PgQuery__FuncCall *)m;
 	struct rel q;
 
-	if (strcmp(type, "FuncCall") != 0)
+	if (m->descriptor != &pg_query__func_call__descriptor)
 		return true;
-	q = qualified(json_object_get(n, "funcname"));
+	q = qualified(fc->funcname, fc->n_funcname);
 	if (q.name && func_nonvolatile(vs->st, q.schema, q.name))
 		return true;
-	vs->call = n;
+	vs->call = fc;
 	return false;
 }
 
@@ -604,128 +598,146 @@ static bool created(struct ctx *c, const struct rel *r)
 	return rel_in(c->st->tables.v, c->st->tables.n, r);
 }
 
-static void identity_check(struct ctx *c, json_t *coldef)
+static void identity_check(struct ctx *c, const PgQuery__ColumnDef *cd)
 {
-	json_t *tn = json_object_get(coldef, "typeName");
-	const char *type = coltype_of(tn).name;
+	const char *type = coltype_of(cd->type_name).name;
 
 	if (is_serial(type))
-		finding(c, R_IDENTITY, jloc(tn, c->start), "column \"%s\" is %s", jstr(coldef, "colname"), type);
+		finding(c, R_IDENTITY, cd->type_name ? loc_or(cd->type_name->location, c->start) : c->start,
+			"column \"%s\" is %s", cd->colname, type);
 }
 
-static void lint_create(struct ctx *c, json_t *n)
+static void lint_create(struct ctx *c, const PgQuery__CreateStmt *n)
 {
-	struct rel t = rangevar(json_object_get(n, "relation"));
-	size_t i;
-	json_t *e, *x;
+	struct rel t = rangevar(n->relation);
 
 	*PUSH(c->st->tables) = rel_dup(t);
-	json_array_foreach(json_object_get(n, "tableElts"), i, e) {
-		if ((x = as(e, "ColumnDef"))) {
-			column_add(c->st, &t, x);
-			identity_check(c, x);
-		} else if ((x = as(e, "Constraint")) && jis(x, "contype", "CONSTR_PRIMARY")) {
-			size_t j;
-			json_t *k;
-			struct column *col;
+	for (size_t i = 0; i < n->n_table_elts; i++) {
+		const Node *e = n->table_elts[i];
 
-			json_array_foreach(json_object_get(x, "keys"), j, k)
-				if (as(k, "String") && (col = column_find(c->st, &t, jstr(as(k, "String"), "sval"))))
+		if (IS(e, COLUMN_DEF)) {
+			column_add(c->st, &t, e->column_def);
+			identity_check(c, e->column_def);
+		} else if (IS(e, CONSTRAINT) && e->constraint->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY) {
+			for (size_t j = 0; j < e->constraint->n_keys; j++) {
+				struct column *col = column_find(c->st, &t, qualified(e->constraint->keys + j, 1).name);
+
+				if (col)
 					col->notnull = true;
+			}
 		}
 	}
 }
 
 /* ADD COLUMN on a table that exists: what rewrites, fails, scans or builds an index. */
-static void lint_add_column(struct ctx *c, json_t *coldef, const char *tname)
+static void lint_add_column(struct ctx *c, const PgQuery__ColumnDef *cd, const char *tname)
 {
-	const char *name = jstr(coldef, "colname"), *type = coltype_of(json_object_get(coldef, "typeName")).name;
-	json_t *def = NULL, *notnull = NULL, *cn, *k;
+	const char *name = cd->colname, *type = coltype_of(cd->type_name).name;
+	const PgQuery__Constraint *def = NULL, *notnull = NULL;
 	bool fills = false;
-	size_t i;
 
-	json_array_foreach(json_object_get(coldef, "constraints"), i, cn) {
-		const char *ct;
+	for (size_t i = 0; i < cd->n_constraints; i++) {
+		const PgQuery__Constraint *k = IS(cd->constraints[i], CONSTRAINT) ? cd->constraints[i]->constraint : NULL;
 		size_t at;
 
-		if (!(k = as(cn, "Constraint")) || !(ct = jstr(k, "contype")))
+		if (!k)
 			continue;
-		at = jloc(k, c->start);
-		if (strcmp(ct, "CONSTR_DEFAULT") == 0) {
+		at = loc_or(k->location, c->start);
+		switch (k->contype) {
+		case PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT:
 			def = k;
-		} else if (strcmp(ct, "CONSTR_NOTNULL") == 0) {
+			break;
+		case PG_QUERY__CONSTR_TYPE__CONSTR_NOTNULL:
 			notnull = k;
-		} else if (strcmp(ct, "CONSTR_IDENTITY") == 0) {
+			break;
+		case PG_QUERY__CONSTR_TYPE__CONSTR_IDENTITY:
 			fills = true;
 			finding(c, R_VOLATILE, at, "ADD COLUMN \"%s\" GENERATED AS IDENTITY on existing table %s", name,
 				tname);
-		} else if (strcmp(ct, "CONSTR_GENERATED") == 0) {
+			break;
+		case PG_QUERY__CONSTR_TYPE__CONSTR_GENERATED:
 			fills = true;
 			finding(c, R_VOLATILE, at, "ADD COLUMN \"%s\" GENERATED ALWAYS AS (...) STORED on existing table %s",
 				name, tname);
-		} else if (strcmp(ct, "CONSTR_PRIMARY") == 0 || strcmp(ct, "CONSTR_UNIQUE") == 0) {
+			break;
+		case PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY:
+		case PG_QUERY__CONSTR_TYPE__CONSTR_UNIQUE:
 			finding(c, R_UNIQUE, at, "ADD COLUMN \"%s\" ... %s on existing table %s", name,
-				ct[7] == 'P' ? "PRIMARY KEY" : "UNIQUE", tname);
-		} else if (strcmp(ct, "CONSTR_FOREIGN") == 0 || strcmp(ct, "CONSTR_CHECK") == 0) {
+				k->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY ? "PRIMARY KEY" : "UNIQUE", tname);
+			break;
+		case PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN:
+		case PG_QUERY__CONSTR_TYPE__CONSTR_CHECK:
 			finding(c, R_NOT_VALID, at, "ADD COLUMN \"%s\" with a %s on existing table %s (a column constraint "
-				"cannot be NOT VALID)", name, ct[7] == 'F' ? "REFERENCES" : "CHECK", tname);
+				"cannot be NOT VALID)", name,
+				k->contype == PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN ? "REFERENCES" : "CHECK", tname);
+			break;
+		default:
+			break;
 		}
 	}
 	if (is_serial(type)) {
 		fills = true;
-		finding(c, R_VOLATILE, jloc(json_object_get(coldef, "typeName"), c->start),
+		finding(c, R_VOLATILE, loc_or(cd->type_name->location, c->start),
 			"ADD COLUMN \"%s\" %s on existing table %s (its DEFAULT is nextval())", name, type, tname);
 	}
 	if (def) {
 		struct volatile_search vs = { c->st, NULL };
-		struct rel fn;
 
-		walk(json_object_get(def, "raw_expr"), find_volatile, &vs);
+		walk((const ProtobufCMessage *)def->raw_expr, find_volatile, &vs);
 		if (vs.call) {
+			const char *fn = qualified(vs.call->funcname, vs.call->n_funcname).name;
+
 			fills = true;
-			fn = qualified(json_object_get(vs.call, "funcname"));
-			finding(c, R_VOLATILE, jloc(vs.call, jloc(def, c->start)), "ADD COLUMN \"%s\" on existing table %s "
-				"with DEFAULT %s(), which is not known as IMMUTABLE or STABLE", name, tname,
-				fn.name ? fn.name : "?");
+			finding(c, R_VOLATILE, loc_or(vs.call->location, loc_or(def->location, c->start)), "ADD COLUMN \"%s\" "
+				"on existing table %s with DEFAULT %s(), which is not known as IMMUTABLE or STABLE", name, tname,
+				fn ? fn : "?");
 		}
 	}
 	if (notnull && !def && !fills)
-		finding(c, R_NOT_NULL, jloc(notnull, c->start), "ADD COLUMN \"%s\" NOT NULL without a DEFAULT on "
-			"existing table %s", name, tname);
+		finding(c, R_NOT_NULL, loc_or(notnull->location, c->start), "ADD COLUMN \"%s\" NOT NULL without a "
+			"DEFAULT on existing table %s", name, tname);
 }
 
-static void lint_add_constraint(struct ctx *c, const struct rel *t, json_t *con, bool isnew, const char *tname)
+static void lint_add_constraint(struct ctx *c, const struct rel *t, const PgQuery__Constraint *con, bool isnew,
+				const char *tname)
 {
-	const char *ct = jstr(con, "contype"), *col = check_not_null_column(con);
-	bool not_valid = jtrue(con, "skip_validation");
-	size_t at = jloc(con, c->start);
+	const char *col = check_not_null_column(con);
+	bool not_valid = con->skip_validation;
+	size_t at = loc_or(con->location, c->start);
 
-	if (!ct)
-		return;
-	if (strcmp(ct, "CONSTR_CHECK") == 0 && col) {
+	if (con->contype == PG_QUERY__CONSTR_TYPE__CONSTR_CHECK && col) {
 		struct nncheck *k = PUSH(c->st->checks);
 
 		k->table = rel_dup(*t);
-		k->conname = xstrdup(jstr(con, "conname"));
+		k->conname = xstrdup(str(con->conname));
 		k->column = xstrdup(col);
 		k->validated = !not_valid;
 	}
 	if (isnew)
 		return;
-	if (strcmp(ct, "CONSTR_FOREIGN") == 0 || strcmp(ct, "CONSTR_CHECK") == 0) {
+	switch (con->contype) {
+	case PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN:
+	case PG_QUERY__CONSTR_TYPE__CONSTR_CHECK:
 		if (!not_valid) {
 			finding(c, R_NOT_VALID, at, "ADD %s on existing table %s without NOT VALID",
-				ct[7] == 'F' ? "FOREIGN KEY" : "CHECK", tname);
-		} else if (jstr(con, "conname")) {
+				con->contype == PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN ? "FOREIGN KEY" : "CHECK", tname);
+		} else if (str(con->conname)) {
 			struct nncheck *k = PUSH(c->st->not_valid);
 
 			k->table = rel_dup(*t);
-			k->conname = xstrdup(jstr(con, "conname"));
+			k->conname = xstrdup(con->conname);
 		}
-	} else if ((strcmp(ct, "CONSTR_UNIQUE") == 0 || strcmp(ct, "CONSTR_PRIMARY") == 0 ||
-		    strcmp(ct, "CONSTR_EXCLUSION") == 0) && !jstr(con, "indexname")) {
-		finding(c, R_UNIQUE, at, "ADD %s on existing table %s without USING INDEX", ct[7] == 'U' ? "UNIQUE" :
-			ct[7] == 'P' ? "PRIMARY KEY" : "EXCLUDE", tname);
+		break;
+	case PG_QUERY__CONSTR_TYPE__CONSTR_UNIQUE:
+	case PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY:
+	case PG_QUERY__CONSTR_TYPE__CONSTR_EXCLUSION:
+		if (!str(con->indexname))
+			finding(c, R_UNIQUE, at, "ADD %s on existing table %s without USING INDEX",
+				con->contype == PG_QUERY__CONSTR_TYPE__CONSTR_UNIQUE ? "UNIQUE" :
+				con->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY ? "PRIMARY KEY" : "EXCLUDE", tname);
+		break;
+	default:
+		break;
 	}
 }
 
@@ -764,26 +776,26 @@ static void coltype_show(const struct coltype *t, char *out, size_t n)
 		snprintf(out + k, n - (size_t)k, "[]");
 }
 
-static void lint_alter_type(struct ctx *c, const struct rel *t, json_t *cmd, bool isnew, const char *tname)
+static void lint_alter_type(struct ctx *c, const struct rel *t, const PgQuery__AlterTableCmd *cmd, bool isnew,
+			    const char *tname)
 {
-	const char *name = jstr(cmd, "name");
-	json_t *def = as(json_object_get(cmd, "def"), "ColumnDef");
-	json_t *tn = json_object_get(def, "typeName");
-	struct coltype to = coltype_of(tn);
+	const char *name = cmd->name;
+	const PgQuery__ColumnDef *def = cmd->def->column_def;
+	struct coltype to = coltype_of(def->type_name);
 	struct column *col = column_find(c->st, t, name);
-	bool using = json_object_get(def, "raw_default") != NULL;
+	bool using = def->raw_default != NULL;
+	size_t at = def->type_name ? loc_or(def->type_name->location, c->start) : c->start;
 	char was[128], now[128];
 
 	coltype_show(&to, now, sizeof(now));
 	if (!isnew && !(col && !using && type_binary_compatible(&col->type, &to))) {
 		if (col && col->type.name) {
 			coltype_show(&col->type, was, sizeof(was));
-			finding(c, R_TYPE, jloc(tn, c->start), "ALTER COLUMN \"%s\" TYPE %s on existing table %s "
-				"(it was %s%s)", name, now, tname, was, using ? ", and USING converts each row" : "");
+			finding(c, R_TYPE, at, "ALTER COLUMN \"%s\" TYPE %s on existing table %s (it was %s%s)", name, now,
+				tname, was, using ? ", and USING converts each row" : "");
 		} else {
-			finding(c, R_TYPE, jloc(tn, c->start), "ALTER COLUMN \"%s\" TYPE %s on existing table %s (its "
-				"old type is not known from earlier migrations: unless the two are binary compatible)",
-				name, now, tname);
+			finding(c, R_TYPE, at, "ALTER COLUMN \"%s\" TYPE %s on existing table %s (its old type is not known "
+				"from earlier migrations: unless the two are binary compatible)", name, now, tname);
 		}
 	}
 	if (col) {
@@ -793,9 +805,8 @@ static void lint_alter_type(struct ctx *c, const struct rel *t, json_t *cmd, boo
 	}
 }
 
-static void lint_set_not_null(struct ctx *c, const struct rel *t, json_t *cmd, bool isnew, const char *tname)
+static void lint_set_not_null(struct ctx *c, const struct rel *t, const char *name, bool isnew, const char *tname)
 {
-	const char *name = jstr(cmd, "name");
 	struct column *col = column_find(c->st, t, name);
 	bool proven = isnew || (col && col->notnull);
 
@@ -812,10 +823,8 @@ static void lint_set_not_null(struct ctx *c, const struct rel *t, json_t *cmd, b
 		col->notnull = true;
 }
 
-static void lint_validate(struct ctx *c, const struct rel *t, json_t *cmd)
+static void lint_validate(struct ctx *c, const struct rel *t, const char *name)
 {
-	const char *name = jstr(cmd, "name");
-
 	for (size_t i = 0; i < c->st->checks.n; i++)
 		if (str_eq(c->st->checks.v[i].conname, name) && rel_eq(&c->st->checks.v[i].table, t))
 			c->st->checks.v[i].validated = true;
@@ -832,75 +841,82 @@ static void lint_validate(struct ctx *c, const struct rel *t, json_t *cmd)
 	}
 }
 
-static void lint_alter_table(struct ctx *c, json_t *n)
+static void lint_alter_table(struct ctx *c, const PgQuery__AlterTableStmt *n)
 {
-	json_t *rv = json_object_get(n, "relation");
-	struct rel t = rangevar(rv);
+	struct rel t = rangevar(n->relation);
 	bool isnew = created(c, &t);
 	char tname[300];
-	size_t i;
-	json_t *cmd;
 
-	if (!jis(n, "objtype", "OBJECT_TABLE") || !t.name)
+	if (n->objtype != PG_QUERY__OBJECT_TYPE__OBJECT_TABLE || !t.name)
 		return;
 	rel_show(&t, tname, sizeof(tname));
-	c->after_rel = jloc(rv, c->start) + strlen(t.name);
-	json_array_foreach(json_object_get(n, "cmds"), i, cmd) {
-		json_t *a = as(cmd, "AlterTableCmd"), *def;
-		const char *st = a ? jstr(a, "subtype") : NULL;
+	c->after_rel = loc_or(n->relation->location, c->start) + strlen(t.name);
+	for (size_t i = 0; i < n->n_cmds; i++) {
+		const PgQuery__AlterTableCmd *a = IS(n->cmds[i], ALTER_TABLE_CMD) ? n->cmds[i]->alter_table_cmd : NULL;
+		const Node *def = a ? a->def : NULL;
 
-		if (!st)
+		if (!a)
 			continue;
-		def = json_object_get(a, "def");
-		if (strcmp(st, "AT_AddColumn") == 0 && as(def, "ColumnDef")) {
-			column_add(c->st, &t, as(def, "ColumnDef"));
-			identity_check(c, as(def, "ColumnDef"));
+		switch (a->subtype) {
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_AddColumn:
+			if (!IS(def, COLUMN_DEF))
+				break;
+			column_add(c->st, &t, def->column_def);
+			identity_check(c, def->column_def);
 			if (!isnew)
-				lint_add_column(c, as(def, "ColumnDef"), tname);
-		} else if (strcmp(st, "AT_AddConstraint") == 0 && as(def, "Constraint")) {
-			lint_add_constraint(c, &t, as(def, "Constraint"), isnew, tname);
-		} else if (strcmp(st, "AT_ValidateConstraint") == 0) {
-			lint_validate(c, &t, a);
-		} else if (strcmp(st, "AT_SetNotNull") == 0) {
-			lint_set_not_null(c, &t, a, isnew, tname);
-		} else if (strcmp(st, "AT_AlterColumnType") == 0 && as(def, "ColumnDef")) {
-			lint_alter_type(c, &t, a, isnew, tname);
-		} else if (strcmp(st, "AT_DropColumn") == 0 && !isnew) {
-			finding(c, R_DROP_COLUMN, keyword(c, c->after_rel, jstr(a, "name")), "DROP COLUMN \"%s\" of table %s",
-				jstr(a, "name"), tname);
+				lint_add_column(c, def->column_def, tname);
+			break;
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_AddConstraint:
+			if (IS(def, CONSTRAINT))
+				lint_add_constraint(c, &t, def->constraint, isnew, tname);
+			break;
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_ValidateConstraint:
+			lint_validate(c, &t, a->name);
+			break;
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_SetNotNull:
+			lint_set_not_null(c, &t, a->name, isnew, tname);
+			break;
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_AlterColumnType:
+			if (IS(def, COLUMN_DEF))
+				lint_alter_type(c, &t, a, isnew, tname);
+			break;
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_DropColumn:
+			if (!isnew)
+				finding(c, R_DROP_COLUMN, keyword(c, c->after_rel, a->name), "DROP COLUMN \"%s\" of table %s",
+					a->name, tname);
+			break;
+		default:
+			break;
 		}
 	}
 }
 
-static void lint_index(struct ctx *c, json_t *n)
+static void lint_index(struct ctx *c, const PgQuery__IndexStmt *n)
 {
-	struct rel t = rangevar(json_object_get(n, "relation"));
+	struct rel t = rangevar(n->relation);
 	char tname[300];
 
-	if (jstr(n, "idxname"))
-		*PUSH(c->st->indexes) = rel_dup((struct rel){ (char *)t.schema, (char *)jstr(n, "idxname") });
-	if (jtrue(n, "concurrent") || created(c, &t))
+	if (str(n->idxname))
+		*PUSH(c->st->indexes) = rel_dup((struct rel){ t.schema, n->idxname });
+	if (n->concurrent || created(c, &t))
 		return;
 	rel_show(&t, tname, sizeof(tname));
 	finding(c, R_INDEX, c->start, "CREATE %sINDEX without CONCURRENTLY on existing table %s",
-		jtrue(n, "unique") ? "UNIQUE " : "", tname);
+		n->unique ? "UNIQUE " : "", tname);
 }
 
-static void lint_drop(struct ctx *c, json_t *n)
+static void lint_drop(struct ctx *c, const PgQuery__DropStmt *n)
 {
-	bool table = jis(n, "removeType", "OBJECT_TABLE"), index = jis(n, "removeType", "OBJECT_INDEX");
-	size_t i;
-	json_t *o, *list;
+	bool table = n->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE;
+	bool index = n->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_INDEX && !n->concurrent;
 
-	if (!table && !(index && !jtrue(n, "concurrent")))
-		return;
-	json_array_foreach(json_object_get(n, "objects"), i, o) {
+	for (size_t i = 0; (table || index) && i < n->n_objects; i++) {
 		struct rel r;
 		char name[300];
 
-		if (!(list = as(o, "List")))
+		if (!IS(n->objects[i], LIST))
 			continue;
-		r = qualified(json_object_get(list, "items"));
+		r = qualified(n->objects[i]->list->items, n->objects[i]->list->n_items);
 		rel_show(&r, name, sizeof(name));
 		if (table && !created(c, &r))
 			finding(c, R_DROP_TABLE, c->start, "DROP TABLE %s", name);
@@ -909,15 +925,15 @@ static void lint_drop(struct ctx *c, json_t *n)
 	}
 }
 
-static void lint_rename(struct ctx *c, json_t *n)
+static void lint_rename(struct ctx *c, const PgQuery__RenameStmt *n)
 {
-	struct rel t = rangevar(json_object_get(n, "relation"));
+	struct rel t = rangevar(n->relation);
 	char tname[300];
 
 	if (!t.name)
 		return;
 	rel_show(&t, tname, sizeof(tname));
-	if (jis(n, "renameType", "OBJECT_TABLE")) {
+	if (n->rename_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE) {
 		struct rel *r = NULL;
 
 		for (size_t i = 0; i < c->st->tables.n && !r; i++)
@@ -925,191 +941,199 @@ static void lint_rename(struct ctx *c, json_t *n)
 				r = &c->st->tables.v[i];
 		if (r) {
 			free(r->name);
-			r->name = xstrdup(jstr(n, "newname"));
+			r->name = xstrdup(n->newname);
 		} else {
 			finding(c, R_RENAME_TABLE, keyword(c, c->start, "RENAME"), "RENAME table %s to \"%s\"", tname,
-				jstr(n, "newname"));
+				n->newname);
 		}
 		for (size_t i = 0; i < c->st->columns.n; i++)
 			if (rel_eq(&c->st->columns.v[i].table, &t)) {
 				free(c->st->columns.v[i].table.name);
-				c->st->columns.v[i].table.name = xstrdup(jstr(n, "newname"));
+				c->st->columns.v[i].table.name = xstrdup(n->newname);
 			}
-	} else if (jis(n, "renameType", "OBJECT_COLUMN") && jis(n, "relationType", "OBJECT_TABLE")) {
-		struct column *col = column_find(c->st, &t, jstr(n, "subname"));
+	} else if (n->rename_type == PG_QUERY__OBJECT_TYPE__OBJECT_COLUMN &&
+		   n->relation_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE) {
+		struct column *col = column_find(c->st, &t, n->subname);
 
 		if (!created(c, &t))
 			finding(c, R_RENAME_COLUMN, keyword(c, c->start, "RENAME"), "RENAME COLUMN \"%s\" of table %s to "
-				"\"%s\"", jstr(n, "subname"), tname, jstr(n, "newname"));
+				"\"%s\"", n->subname, tname, n->newname);
 		if (col) {
 			free(col->name);
-			col->name = xstrdup(jstr(n, "newname"));
+			col->name = xstrdup(n->newname);
 		}
 	}
 }
 
 /* Whether a lock_timeout value means "no timeout": 0 in any unit. */
-static bool timeout_zero(json_t *arg)
+static bool timeout_zero(const Node *arg)
 {
-	json_t *k = as(arg, "A_Const"), *v;
+	const PgQuery__AConst *k = IS(arg, A_CONST) ? arg->a_const : NULL;
 	const char *s;
 	char *end;
 
 	if (!k)
 		return false;
-	if ((v = json_object_get(k, "ival")))
-		return json_integer_value(json_object_get(v, "ival")) == 0;
-	if ((v = json_object_get(k, "fval")) && (s = jstr(v, "fval")))
-		return strtod(s, NULL) == 0;
-	if ((v = json_object_get(k, "sval")) && (s = jstr(v, "sval"))) {
-		double d = strtod(s, &end);
-		return end != s && d == 0;
+	switch (k->val_case) {
+	case PG_QUERY__A__CONST__VAL_IVAL:
+		return !k->ival || k->ival->ival == 0;
+	case PG_QUERY__A__CONST__VAL_FVAL:
+		return k->fval && k->fval->fval && strtod(k->fval->fval, NULL) == 0;
+	case PG_QUERY__A__CONST__VAL_SVAL:
+		if (!k->sval || !(s = k->sval->sval))
+			return false;
+		return strtod(s, &end) == 0 && end != s;
+	default:
+		return false;
 	}
-	return false;
 }
 
-static void lint_set(struct ctx *c, json_t *n)
+static void lint_set(struct ctx *c, const PgQuery__VariableSetStmt *n)
 {
-	const char *kind = jstr(n, "kind"), *name = jstr(n, "name");
-	json_t *args = json_object_get(n, "args");
-
-	if (str_eq(kind, "VAR_RESET_ALL")) {
-		finding(c, R_LOCK_TIMEOUT, c->start, "RESET ALL resets lock_timeout to the server's default");
+	if (n->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET_ALL) {
+		/* in a transactional migration check.c refuses RESET ALL outright */
+		if (!c->st->tx)
+			finding(c, R_LOCK_TIMEOUT, c->start, "RESET ALL resets lock_timeout to the server's default");
 		return;
 	}
-	if (!name || strcasecmp(name, "lock_timeout") != 0)
+	if (!str(n->name) || strcasecmp(n->name, "lock_timeout") != 0)
 		return;
-	if (str_eq(kind, "VAR_SET_VALUE") && json_array_size(args) == 1 && timeout_zero(json_array_get(args, 0)))
-		finding(c, R_LOCK_TIMEOUT, jloc(as(json_array_get(args, 0), "A_Const"), c->start),
+	if (n->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE && n->n_args == 1 && timeout_zero(n->args[0]))
+		finding(c, R_LOCK_TIMEOUT, loc_or(n->args[0]->a_const->location, c->start),
 			"SET lock_timeout to 0 (no timeout)");
-	else if (str_eq(kind, "VAR_SET_DEFAULT") || str_eq(kind, "VAR_RESET"))
+	else if (n->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_DEFAULT ||
+		 n->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET)
 		finding(c, R_LOCK_TIMEOUT, c->start, "%s lock_timeout to the server's default (no timeout unless "
-			"configured)", str_eq(kind, "VAR_RESET") ? "RESET" : "SET");
+			"configured)", n->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET ? "RESET" : "SET");
 }
 
 /* set_config('lock_timeout', '0', ...) anywhere in a SELECT. */
-static bool find_set_config(const char *type, json_t *n, void *arg)
+static bool find_set_config(const ProtobufCMessage *m, void *arg)
 {
 	struct ctx *c = arg;
-	json_t *args, *k, *v;
-	const char *s;
+	const PgQuery__FuncCall *fc = (const PgQuery__FuncCall *)m;
+	const Node *a0;
 
-	if (strcmp(type, "FuncCall") != 0 || !str_eq(qualified(json_object_get(n, "funcname")).name, "set_config"))
+	if (m->descriptor != &pg_query__func_call__descriptor ||
+	    !str_eq(qualified(fc->funcname, fc->n_funcname).name, "set_config") || fc->n_args < 2)
 		return true;
-	args = json_object_get(n, "args");
-	if (json_array_size(args) < 2 || !(k = as(json_array_get(args, 0), "A_Const")) ||
-	    !(v = json_object_get(k, "sval")) || !(s = jstr(v, "sval")) || strcasecmp(s, "lock_timeout") != 0)
-		return true;
-	if (timeout_zero(json_array_get(args, 1)))
-		finding(c, R_LOCK_TIMEOUT, jloc(n, c->start), "set_config('lock_timeout', 0) switches it off");
+	a0 = fc->args[0];
+	if (IS(a0, A_CONST) && a0->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL && a0->a_const->sval &&
+	    a0->a_const->sval->sval && strcasecmp(a0->a_const->sval->sval, "lock_timeout") == 0 &&
+	    timeout_zero(fc->args[1]))
+		finding(c, R_LOCK_TIMEOUT, loc_or(fc->location, c->start), "set_config('lock_timeout', 0) switches it off");
 	return true;
 }
 
-static void lint_transaction(struct ctx *c, json_t *n)
+static void lint_enum(struct ctx *c, const PgQuery__AlterEnumStmt *n)
 {
-	static const char *const kinds[][2] = {
-		{ "TRANS_STMT_BEGIN", "BEGIN" }, { "TRANS_STMT_START", "START TRANSACTION" },
-		{ "TRANS_STMT_COMMIT", "COMMIT" }, { "TRANS_STMT_ROLLBACK", "ROLLBACK" },
-		{ "TRANS_STMT_PREPARE", "PREPARE TRANSACTION" },
-	};
-
-	if (!c->st->tx)
-		return;
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if (jis(n, "kind", kinds[i][0]))
-			finding(c, R_TX_CONTROL, c->start, "%s in a transactional migration", kinds[i][1]);
-}
-
-static void lint_enum(struct ctx *c, json_t *n)
-{
-	struct rel t = qualified(json_object_get(n, "typeName"));
+	struct rel t = qualified(n->type_name, n->n_type_name);
 	struct enumval *e;
 	uint32_t col;
 
-	if (!c->st->tx || jstr(n, "oldVal") || !jstr(n, "newVal") || rel_in(c->st->types.v, c->st->types.n, &t))
+	if (!c->st->tx || str(n->old_val) || !str(n->new_val) || rel_in(c->st->types.v, c->st->types.n, &t))
 		return;
 	e = PUSH(c->st->enums);
-	e->value = xstrdup(jstr(n, "newVal"));
+	e->value = xstrdup(n->new_val);
 	pstmt_where(c->s, c->start, &e->line, &col);
 }
 
 /* A string constant that is an enum value added earlier in this transaction. */
-static bool find_enum_use(const char *type, json_t *n, void *arg)
+static bool find_enum_use(const ProtobufCMessage *m, void *arg)
 {
 	struct ctx *c = arg;
-	json_t *v = json_object_get(n, "sval");
+	const PgQuery__AConst *k = (const PgQuery__AConst *)m;
 	const char *s;
 
-	if (strcmp(type, "A_Const") != 0 || !(s = jstr(v, "sval")))
+	if (m->descriptor != &pg_query__a__const__descriptor || k->val_case != PG_QUERY__A__CONST__VAL_SVAL ||
+	    !k->sval || !(s = k->sval->sval))
 		return true;
 	for (size_t i = 0; i < c->st->enums.n; i++) {
 		struct enumval *e = &c->st->enums.v[i];
 
 		if (!e->reported && strcmp(e->value, s) == 0) {
 			e->reported = true;
-			finding(c, R_ENUM, jloc(n, c->start), "uses enum value '%s', added by ALTER TYPE ... ADD VALUE "
-				"at line %u in this transaction", s, e->line);
+			finding(c, R_ENUM, loc_or(k->location, c->start), "uses enum value '%s', added by ALTER TYPE ... "
+				"ADD VALUE at line %u in this transaction", s, e->line);
 		}
 	}
 	return true;
 }
 
-static void lint_function(struct ctx *c, json_t *n)
+static void lint_function(struct ctx *c, const PgQuery__CreateFunctionStmt *n)
 {
-	json_t *v = defelem(json_object_get(n, "options"), "volatility"), *s;
+	const PgQuery__DefElem *v = defelem(n->options, n->n_options, "volatility");
 	struct func *fn = PUSH(c->st->funcs);
-	const char *vol = v && (s = as(json_object_get(v, "arg"), "String")) ? jstr(s, "sval") : NULL;
+	const char *vol = v && IS(v->arg, STRING) ? v->arg->string->sval : NULL;
 
-	fn->name = xstrdup(qualified(json_object_get(n, "funcname")).name);
+	fn->name = xstrdup(qualified(n->funcname, n->n_funcname).name);
 	fn->nonvolatile = vol && strcasecmp(vol, "volatile") != 0;
 }
 
-void lint_command(struct lint *l, const struct pfile *f, const struct pstmt *s, const char *text, const char *type,
-		  json_t *n, size_t start, size_t end, struct diag *d)
+void lint_command(struct lint *l, const struct pfile *f, const struct pstmt *s, const char *text,
+		  const PgQuery__Node *n, size_t start, size_t end, struct diag *d)
 {
 	struct ctx c = { l, l->st, f, s, text, start, end, start, d };
-	json_t *x;
 
-	if (l->mode == LINT_OFF)
+	if (l->mode == LINT_OFF || !n)
 		return;
 	if (l->st->enums.n)
-		walk(n, find_enum_use, &c);
-	if (strcmp(type, "CreateStmt") == 0) {
-		lint_create(&c, n);
-	} else if (strcmp(type, "CreateTableAsStmt") == 0 && (x = json_object_get(n, "into"))) {
-		*PUSH(l->st->tables) = rel_dup(rangevar(json_object_get(x, "rel")));
-	} else if (strcmp(type, "CreateEnumStmt") == 0) {
-		*PUSH(l->st->types) = rel_dup(qualified(json_object_get(n, "typeName")));
-	} else if (strcmp(type, "AlterTableStmt") == 0) {
-		lint_alter_table(&c, n);
-	} else if (strcmp(type, "IndexStmt") == 0) {
-		lint_index(&c, n);
-	} else if (strcmp(type, "DropStmt") == 0) {
-		lint_drop(&c, n);
-	} else if (strcmp(type, "RenameStmt") == 0) {
-		lint_rename(&c, n);
-	} else if (strcmp(type, "AlterEnumStmt") == 0) {
-		lint_enum(&c, n);
-	} else if (strcmp(type, "VacuumStmt") == 0 && jtrue(n, "is_vacuumcmd")) {
-		json_t *full = defelem(json_object_get(n, "options"), "full");
+		walk((const ProtobufCMessage *)n, find_enum_use, &c);
+	switch (n->node_case) {
+	case PG_QUERY__NODE__NODE_CREATE_STMT:
+		lint_create(&c, n->create_stmt);
+		break;
+	case PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT:
+		if (n->create_table_as_stmt->into)
+			*PUSH(l->st->tables) = rel_dup(rangevar(n->create_table_as_stmt->into->rel));
+		break;
+	case PG_QUERY__NODE__NODE_CREATE_ENUM_STMT:
+		*PUSH(l->st->types) = rel_dup(qualified(n->create_enum_stmt->type_name, n->create_enum_stmt->n_type_name));
+		break;
+	case PG_QUERY__NODE__NODE_ALTER_TABLE_STMT:
+		lint_alter_table(&c, n->alter_table_stmt);
+		break;
+	case PG_QUERY__NODE__NODE_INDEX_STMT:
+		lint_index(&c, n->index_stmt);
+		break;
+	case PG_QUERY__NODE__NODE_DROP_STMT:
+		lint_drop(&c, n->drop_stmt);
+		break;
+	case PG_QUERY__NODE__NODE_RENAME_STMT:
+		lint_rename(&c, n->rename_stmt);
+		break;
+	case PG_QUERY__NODE__NODE_ALTER_ENUM_STMT:
+		lint_enum(&c, n->alter_enum_stmt);
+		break;
+	case PG_QUERY__NODE__NODE_VACUUM_STMT: {
+		const PgQuery__VacuumStmt *v = n->vacuum_stmt;
+		const PgQuery__DefElem *full = defelem(v->options, v->n_options, "full");
 
-		if (full && defelem_true(full))
-			finding(&c, R_VACUUM_FULL, jloc(full, start), "VACUUM FULL");
-	} else if (strcmp(type, "ClusterStmt") == 0) {
-		struct rel t = rangevar(json_object_get(n, "relation"));
+		if (v->is_vacuumcmd && full && defelem_true(full))
+			finding(&c, R_VACUUM_FULL, loc_or(full->location, start), "VACUUM FULL");
+		break;
+	}
+	case PG_QUERY__NODE__NODE_CLUSTER_STMT: {
+		struct rel t = rangevar(n->cluster_stmt->relation);
 
 		if (!t.name || !created(&c, &t))
 			finding(&c, R_CLUSTER, start, "CLUSTER");
-	} else if (strcmp(type, "VariableSetStmt") == 0) {
-		lint_set(&c, n);
-	} else if (strcmp(type, "SelectStmt") == 0) {
-		if ((x = json_object_get(n, "intoClause")))	/* SELECT ... INTO creates a table */
-			*PUSH(l->st->tables) = rel_dup(rangevar(json_object_get(x, "rel")));
-		walk(n, find_set_config, &c);
-	} else if (strcmp(type, "TransactionStmt") == 0) {
-		lint_transaction(&c, n);
-	} else if (strcmp(type, "CreateFunctionStmt") == 0) {
-		lint_function(&c, n);
+		break;
+	}
+	case PG_QUERY__NODE__NODE_VARIABLE_SET_STMT:
+		lint_set(&c, n->variable_set_stmt);
+		break;
+	case PG_QUERY__NODE__NODE_SELECT_STMT:
+		/* SELECT ... INTO creates a table */
+		if (n->select_stmt->into_clause)
+			*PUSH(l->st->tables) = rel_dup(rangevar(n->select_stmt->into_clause->rel));
+		walk((const ProtobufCMessage *)n, find_set_config, &c);
+		break;
+	case PG_QUERY__NODE__NODE_CREATE_FUNCTION_STMT:
+		lint_function(&c, n->create_function_stmt);
+		break;
+	default:
+		break;
 	}
 }
 

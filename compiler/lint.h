@@ -38,7 +38,7 @@
 struct diag;
 struct pfile;
 struct pstmt;
-struct json_t;
+struct PgQuery__Node;
 struct lint_state;
 
 /* The marker, as it appears after "--" and optional blanks. */
@@ -95,13 +95,13 @@ void lint_bundle_reset(struct lint *l);
 void lint_file_begin(struct lint *l, const struct pfile *f, struct diag *d);
 
 /*
- * lint_command - lint one SQL command of Up statement s: type and fields are the
- * command's node in libpg_query's JSON parse tree, text the statement's text as
+ * lint_command - lint one SQL command of Up statement s: node is the command in
+ * libpg_query's parse tree (protobuf, unpacked), text the statement's text as
  * parsed (node locations are offsets in it), [start, end) the command's bytes.
  * Findings go to d at their file position, with the rule's name and a hint.
  */
-void lint_command(struct lint *l, const struct pfile *f, const struct pstmt *s, const char *text, const char *type,
-		  struct json_t *fields, size_t start, size_t end, struct diag *d);
+void lint_command(struct lint *l, const struct pfile *f, const struct pstmt *s, const char *text,
+		  const struct PgQuery__Node *node, size_t start, size_t end, struct diag *d);
 
 /* lint_file_end - the migration ends: report gosling:allow markers that accepted nothing. */
 void lint_file_end(struct lint *l, const struct pfile *f, struct diag *d);
