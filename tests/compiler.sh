@@ -99,11 +99,34 @@ check "files that are not .sql are ignored" test "$(grep -c README <<<"$out")" -
 
 mkdir "$tmp/ts"
 cp tests/compiler/cases/valid_tricky.sql "$tmp/ts/00001_a.sql"
-cp tests/compiler/cases/valid_tricky.sql "$tmp/ts/20240102030405_b.sql"
-cp tests/compiler/cases/valid_tricky.sql "$tmp/ts/20240102030406_c.sql"
+printf -- '-- +goose Up\nSELECT 2;\n' >"$tmp/ts/20240102030405_b.sql"
+printf -- '-- +goose Up\nSELECT 3;\n' >"$tmp/ts/20240102030406_c.sql"
+"$GOSLINGC" sum --quiet "$tmp/ts"
 "$GOSLINGC" fix "$tmp/ts" >/dev/null
+check "fix updates migrations.sum with the new names" "$GOSLINGC" verify --quiet "$tmp/ts"
+check "... in place: the same checksums under the new names" \
+	grep -q "^00002_b.sql sha256:c1:$(sha256sum <"$tmp/ts/00002_b.sql" | cut -d' ' -f1) " "$tmp/ts/migrations.sum"
 check "fix renames timestamp versions to sequential ones" \
-	test "$(ls "$tmp/ts" | tr '\n' ' ')" = "00001_a.sql 00002_b.sql 00003_c.sql "
+	test "$(ls "$tmp/ts" | tr '\n' ' ')" = "00001_a.sql 00002_b.sql 00003_c.sql migrations.sum "
+
+# --- migrations.sum: every legal name round-trips, every line is whole -----------
+mkdir "$tmp/sp"
+printf -- '-- +goose Up\nSELECT 1;\n' >"$tmp/sp/001_with  two spaces.sql"
+printf -- '-- +goose Up\nSELECT 2;\n' >"$tmp/sp/002_b.sql"
+"$GOSLINGC" sum --quiet "$tmp/sp"
+check "a name with spaces round-trips through sum and verify" "$GOSLINGC" verify --quiet "$tmp/sp"
+cp "$tmp/sp/migrations.sum" "$tmp/sp.sum"
+# sum_bad NAME SED: verify of migrations.sum edited by SED fails, naming a malformed line or a duplicate
+sum_bad() {
+	sed "$2" "$tmp/sp.sum" >"$tmp/sp/migrations.sum"
+	out=$("$GOSLINGC" verify "$tmp/sp" 2>&1)
+	check "$1" grep -qE "migrations.sum:[0-9]+:1: error: malformed line|is listed more than once" <<<"$out"
+}
+sum_bad "an x1 checksum cut short fails verify" '/002_b/s/.$//'
+sum_bad "a c1 checksum with no hex fails verify" '/002_b/s/sha256:c1:[0-9a-f]*/sha256:c1:/'
+sum_bad "upper-case hex fails verify" '/002_b/s/[a-f]\([0-9a-f]*\)$/A\1/'
+sum_bad "a duplicate line fails verify" '/002_b/p'
+cp "$tmp/sp.sum" "$tmp/sp/migrations.sum"
 
 # --- command line ------------------------------------------------------------
 check "--help exits 0" "$GOSLINGC" --help
@@ -137,7 +160,33 @@ cd "$tmp/repo"
 if ! ninja build/gosling >/dev/null 2>&1; then
 	fail "ninja builds a scratch copy of the tree"
 else
-	check "a second ninja has nothing to do" grep -q "no work to do" <<<"$(ninja build/gosling)"
+	# (GOSLINGC_FLAGS is read on every run: that one edge always runs, and changes nothing)
+	check "a second ninja has nothing to do but read GOSLINGC_FLAGS" \
+		test "$(ninja build/gosling | grep -c '^\[')" = 1
+	out=$(GOSLINGC_FLAGS=--werror ninja build/gosling)
+	check "GOSLINGC_FLAGS=--werror re-runs goslingc" grep -q "GOSLINGC gen/bundle.c" <<<"$out"
+	check "... and reaches it" grep -qx -- "--werror" build/goslingc.flags
+	printf -- '-- +goose Up\nSELECT 1;\n-- +GOOSE DOWN\n' >migrations/000009_warn.sql
+	GOSLINGC_FLAGS=--werror ninja build/gosling >"$tmp/werror.out" 2>&1
+	check "GOSLINGC_FLAGS=--werror makes a warning fail the build" \
+		grep -q "000009_warn.sql:3:1: error: line looks like a goose annotation" "$tmp/werror.out"
+	printf -- '-- +goose Up\nSELECT bad bad bad;\n' >migrations/000009_warn.sql
+	check "GOSLINGC_FLAGS=--no-check lets a statement PostgreSQL 15 cannot parse through" \
+		env GOSLINGC_FLAGS=--no-check ninja build/gosling
+	rm migrations/000009_warn.sql
+	mv migrations/migrations.sum "$tmp/saved.sum"
+	ninja >"$tmp/nosum.out" 2>&1
+	check "a missing migrations.sum is one line saying what to run, after the bundle" \
+		grep -q "^migrations/migrations.sum: error: missing: run \`goslingc sum migrations\`" "$tmp/nosum.out"
+	check "... not ninja's missing-input error" sh -c '! grep -q "no known rule" "$1"' _ "$tmp/nosum.out"
+	printf -- '-- +goose Up\nSELECT bad bad bad;\n' >migrations/000009_broken.sql
+	ninja >"$tmp/nosum.out" 2>&1
+	check "with no migrations.sum, a broken migration's error comes first" \
+		test "$(grep -m1 ': error: ' "$tmp/nosum.out")" = \
+		'migrations/000009_broken.sql:2:16: error: syntax error at or near "bad"'
+	rm migrations/000009_broken.sql
+	mv "$tmp/saved.sum" migrations/migrations.sum
+	check "... and with it back, ninja verifies" ninja
 	before=$(stat -c %Y.%y build/gosling)
 	sleep 1.1
 	touch migrations/000002_seed_home_test_data.sql
