@@ -5,17 +5,20 @@
 #include "diag.h"
 #include "emit.h"
 #include "folder.h"
+#include "lint.h"
 #include "package.h"
 #include "parse.h"
 #include "sum.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define VERSION "0.1.0"
 
@@ -43,6 +46,10 @@ static const char usage_text[] =
 	"  sum [DIR]              record DIR's checksums in DIR/migrations.sum\n"
 	"  create NAME [DIR]      new migration with the next version (--timestamp for goose's style)\n"
 	"  fix [DIR]              rename timestamp versions to sequential ones, as goose fix does\n"
+	"  lint [--json|--sarif] DIR|FILE...\n"
+	"                         the safety lint alone, for CI: exit 1 when it finds anything\n"
+	"                         not accepted by a '-- gosling:allow RULE reason' marker;\n"
+	"                         --rules lists the rules (docs/lint.md)\n"
 	"  package --arch ARCH --out FILE.zip [DIR]\n"
 	"                         verify DIR against its migrations.sum, then build the Lambda\n"
 	"                         package: bootstrap for ARCH (x86_64 or arm64), linked against the\n"
@@ -54,7 +61,10 @@ static const char usage_text[] =
 	"  -o, --out FILE         where build writes the C bundle (default gen/bundle.c)\n"
 	"      --depfile FILE     also write a ninja depfile naming every migration file (build;\n"
 	"                         verify adds migrations.sum, with --out naming its target)\n"
-	"      --json             JSON output (list)\n"
+	"      --json             JSON output (list, lint)\n"
+	"      --sarif            SARIF 2.1.0 output (lint), for code-review annotations\n"
+	"      --lint=MODE        the safety lint in build: warn (default), error (findings fail\n"
+	"                         the build) or off\n"
 	"      --arch ARCH        package: x86_64 or arm64\n"
 	"      --no-check         PostgreSQL 15's parser failing on a statement is a warning, not an\n"
 	"                         error (build, verify, list, sum, parse --check); per file or\n"
@@ -78,6 +88,9 @@ struct opts {
 	bool check;
 	bool timestamp;
 	bool no_check;
+	bool sarif;
+	bool rules;
+	enum lint_mode lint;
 };
 
 static struct diag diags = { .out = NULL };
@@ -129,7 +142,7 @@ static const char *env_get(const char *name, void *arg)
 
 static int cmd_parse(struct opts *o, int argc, char **argv)
 {
-	struct parse_opts po = { !o->check, 0, o->envsub ? env_get : NULL, o->no_check };
+	struct parse_opts po = { !o->check, 0, o->envsub ? env_get : NULL, o->no_check, NULL };
 	struct pfile *files;
 	bool ok = true;
 
@@ -181,14 +194,19 @@ static int cmd_parse(struct opts *o, int argc, char **argv)
 
 static int cmd_build(struct opts *o, const char *dir)
 {
-	struct parse_opts po = { false, 0, NULL, o->no_check };
+	struct parse_opts po = { false, 0, NULL, o->no_check, NULL };
 	struct compiled c;
+	struct lint lint;
 	bool changed;
 
+	lint_init(&lint, o->lint);
+	po.lint = o->lint == LINT_OFF ? NULL : &lint;
 	if (!compile_folder(&c, dir, &po, &diags)) {
 		compile_free(&c);
+		lint_free(&lint);
 		return finish(EXIT_ERRORS);
 	}
+	lint_free(&lint);
 	emit_bundle(&c.bundle, dir, o->out, &changed);
 	if (o->depfile) {
 		const char **deps = calloc(c.nfiles + 1, sizeof(*deps));
@@ -208,7 +226,7 @@ static int cmd_build(struct opts *o, const char *dir)
 
 static int cmd_list(struct opts *o, const char *dir)
 {
-	struct parse_opts po = { false, 0, NULL, o->no_check };
+	struct parse_opts po = { false, 0, NULL, o->no_check, NULL };
 	struct compiled c;
 
 	if (!compile_folder(&c, dir, &po, &diags)) {
@@ -254,10 +272,58 @@ static char *sum_path(const char *dir)
 	return p;
 }
 
+/* Whether s is exactly prefix followed by 64 lower-case hex digits. */
+static bool sum_checksum_ok(const char *s, size_t n, const char *prefix)
+{
+	size_t k = strlen(prefix);
+
+	if (n != k + 64 || strncmp(s, prefix, k) != 0)
+		return false;
+	for (size_t i = k; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/*
+ * sum_line - one line of migrations.sum, "<name> <file checksum> <exec checksum>".
+ * The name is everything before the last two fields, so a name with spaces
+ * round-trips; the checksums must be whole.
+ */
+static bool sum_line(char *line, size_t n, struct sum_entry *e)
+{
+	char *x, *c;
+
+	if (n > 0 && line[n - 1] == '\r')	/* a checkout that turned LF into CRLF */
+		line[--n] = '\0';
+	x = memrchr(line, ' ', n);
+	if (!x || x == line)
+		return false;
+	c = memrchr(line, ' ', (size_t)(x - line));
+	if (!c || c == line || (size_t)(c - line) >= sizeof(e->name))
+		return false;
+	if (!sum_checksum_ok(c + 1, (size_t)(x - c - 1), CHECKSUM_FILE_PREFIX) ||
+	    !sum_checksum_ok(x + 1, n - (size_t)(x - line) - 1, CHECKSUM_EXEC_PREFIX))
+		return false;
+	memcpy(e->name, line, (size_t)(c - line));
+	e->name[c - line] = '\0';
+	memcpy(e->file, c + 1, (size_t)(x - c - 1));
+	e->file[x - c - 1] = '\0';
+	strcpy(e->exec, x + 1);
+	return true;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct sum_entry *)a)->name, ((const struct sum_entry *)b)->name);
+}
+
 static bool sum_read(const char *path, struct sum_entry **out, size_t *n)
 {
 	FILE *fp = fopen(path, "r");
-	char line[1200];
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
 	uint32_t lineno = 0;
 	bool ok = true;
 
@@ -272,18 +338,17 @@ static bool sum_read(const char *path, struct sum_entry **out, size_t *n)
 		diag_file(&diags, DIAG_IO, path, "cannot open: %s (run goslingc sum to create it)", strerror(errno));
 		return false;
 	}
-	while (fgets(line, sizeof(line), fp)) {
+	while ((len = getline(&line, &cap, fp)) > 0) {
 		struct sum_entry e = {0};
-		char extra;
 
 		lineno++;
-		if (line[0] == '#' || line[0] == '\n')
+		if (line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (line[0] == '#' || len == 0)
 			continue;
-		if (sscanf(line, "%511s %74s %74s %c", e.name, e.file, e.exec, &extra) != 3 ||
-		    strncmp(e.file, CHECKSUM_FILE_PREFIX, strlen(CHECKSUM_FILE_PREFIX)) != 0 ||
-		    strncmp(e.exec, CHECKSUM_EXEC_PREFIX, strlen(CHECKSUM_EXEC_PREFIX)) != 0) {
-			diag_at(&diags, DIAG_ERROR, path, NULL, 0, lineno, 1, NULL,
-				"malformed line: expected \"<file> %s<hex> %s<hex>\"", CHECKSUM_FILE_PREFIX,
+		if (!sum_line(line, (size_t)len, &e)) {
+			diag_at(&diags, DIAG_ERROR, path, NULL, 0, lineno, 1, "run goslingc sum to write it again",
+				"malformed line: expected \"<file> %s<64 hex> %s<64 hex>\"", CHECKSUM_FILE_PREFIX,
 				CHECKSUM_EXEC_PREFIX);
 			ok = false;
 			continue;
@@ -294,18 +359,36 @@ static bool sum_read(const char *path, struct sum_entry **out, size_t *n)
 			exit(EXIT_IO);
 		(*out)[(*n)++] = e;
 	}
+	free(line);
 	/* fopen() succeeds on a directory; the read is what fails */
 	if (ferror(fp)) {
 		diag_file(&diags, DIAG_IO, path, "cannot read: %s", strerror(errno));
 		ok = false;
 	}
 	fclose(fp);
+	if (ok && *n > 1) {
+		/* one line per file: a duplicate would hide which checksum is meant */
+		struct sum_entry *sorted = malloc(*n * sizeof(*sorted));
+
+		if (!sorted)
+			exit(EXIT_IO);
+		memcpy(sorted, *out, *n * sizeof(*sorted));
+		qsort(sorted, *n, sizeof(*sorted), by_name);
+		for (size_t i = 1; i < *n; i++) {
+			if (strcmp(sorted[i].name, sorted[i - 1].name) == 0 &&
+			    (i == 1 || strcmp(sorted[i].name, sorted[i - 2].name) != 0)) {
+				diag_file(&diags, DIAG_ERROR, path, "%s is listed more than once", sorted[i].name);
+				ok = false;
+			}
+		}
+		free(sorted);
+	}
 	return ok;
 }
 
 static int cmd_verify(struct opts *o, const char *dir)
 {
-	struct parse_opts po = { false, 0, NULL, o->no_check };
+	struct parse_opts po = { false, 0, NULL, o->no_check, NULL };
 	struct compiled c;
 	struct sum_entry *sum = NULL;
 	size_t nsum = 0, mismatches = 0, *file_of, *entry_of;
@@ -382,37 +465,55 @@ static int cmd_verify(struct opts *o, const char *dir)
 	return EXIT_OK;
 }
 
+/* Write migrations.sum: the header, then one line per entry, in order. */
+static bool sum_write(const char *path, const struct sum_entry *e, size_t n)
+{
+	char *data = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&data, &len);
+	bool ok;
+
+	if (!mem)
+		exit(EXIT_IO);
+	fputs(SUM_HEADER, mem);
+	for (size_t i = 0; i < n; i++)
+		fprintf(mem, "%s %s %s\n", e[i].name, e[i].file, e[i].exec);
+	fclose(mem);
+	ok = write_file_atomic(path, data, len);
+	if (!ok)
+		fprintf(stderr, "goslingc: cannot write %s: %s\n", path, strerror(errno));
+	free(data);
+	return ok;
+}
+
 static int cmd_sum(struct opts *o, const char *dir)
 {
-	struct parse_opts po = { false, 0, NULL, o->no_check };
+	struct parse_opts po = { false, 0, NULL, o->no_check, NULL };
 	struct compiled c;
-	char *path = sum_path(dir), *data = NULL;
-	size_t len = 0;
-	FILE *mem;
+	char *path = sum_path(dir);
+	struct sum_entry *e;
+	bool ok;
 
 	if (!compile_folder(&c, dir, &po, &diags)) {
 		compile_free(&c);
 		free(path);
 		return finish(EXIT_ERRORS);
 	}
-	mem = open_memstream(&data, &len);
-	if (!mem)
+	e = calloc(c.nfiles + 1, sizeof(*e));
+	if (!e)
 		exit(EXIT_IO);
-	fputs(SUM_HEADER, mem);
-	for (size_t i = 0; i < c.nfiles; i++)
-		fprintf(mem, "%s %s %s\n", c.migrations[i].name, c.migrations[i].file_checksum,
-			c.migrations[i].exec_checksum);
-	fclose(mem);
-	if (!write_file_atomic(path, data, len)) {
-		fprintf(stderr, "goslingc: cannot write %s: %s\n", path, strerror(errno));
-		return EXIT_IO;
+	for (size_t i = 0; i < c.nfiles; i++) {
+		snprintf(e[i].name, sizeof(e[i].name), "%s", c.migrations[i].name);
+		memcpy(e[i].file, c.migrations[i].file_checksum, CHECKSUM_LEN);
+		memcpy(e[i].exec, c.migrations[i].exec_checksum, CHECKSUM_LEN);
 	}
-	if (!o->quiet)
+	ok = sum_write(path, e, c.nfiles);
+	if (ok && !o->quiet)
 		fprintf(stderr, "goslingc: wrote %s (%zu migrations)\n", path, c.nfiles);
-	free(data);
+	free(e);
 	free(path);
 	compile_free(&c);
-	return EXIT_OK;
+	return ok ? EXIT_OK : EXIT_IO;
 }
 
 static const char template_text[] =
@@ -476,9 +577,17 @@ static int cmd_fix(struct opts *o, const char *dir)
 	int64_t next = 1;
 	int width = 5;
 
+	struct sum_entry *sum = NULL;
+	size_t nsum = 0;
+	char *path = sum_path(dir);
+	bool has_sum = access(path, F_OK) == 0, renamed = false;
+
 	(void)o;
-	if (!folder_scan(dir, &files, &n, &diags))
+	if (!folder_scan(dir, &files, &n, &diags) || (has_sum && !sum_read(path, &sum, &nsum))) {
+		free(path);
+		free(sum);
 		return finish(EXIT_ERRORS);
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (version_is_timestamp(files[i].version))
 			continue;
@@ -500,20 +609,101 @@ static int cmd_fix(struct opts *o, const char *dir)
 			fprintf(stderr, "goslingc: cannot rename %s to %s: %s\n", files[i].path, to, strerror(errno));
 			free(to);
 			folder_free(files, n);
+			free(sum);
+			free(path);
 			return EXIT_IO;
 		}
 		printf("renamed %s => %s\n", files[i].name, strrchr(to, '/') + 1);
+		/* the summed line goes with the file: same bytes, new name */
+		for (size_t j = 0; j < nsum; j++)
+			if (strcmp(sum[j].name, files[i].name) == 0)
+				snprintf(sum[j].name, sizeof(sum[j].name), "%s", strrchr(to, '/') + 1);
+		renamed = true;
 		free(to);
 	}
 	folder_free(files, n);
+	if (has_sum && renamed && !sum_write(path, sum, nsum)) {
+		free(sum);
+		free(path);
+		return EXIT_IO;
+	}
+	if (has_sum && renamed)
+		printf("updated %s\n", path);
+	free(sum);
+	free(path);
 	return EXIT_OK;
+}
+
+/* lint: each DIR a bundle of its own (files in version order), FILE arguments one bundle in the order given. */
+static int cmd_lint(struct opts *o, int argc, char **argv)
+{
+	struct parse_opts po = { false, 1u << DIR_UP, NULL, o->no_check, NULL };
+	struct lint lint;
+	struct mfile **dirs = calloc((size_t)argc + 1, sizeof(*dirs));
+	size_t *ndirs = calloc((size_t)argc + 1, sizeof(*ndirs)), nfiles = 0, open = 0;
+	int rc;
+
+	if (o->rules) {
+		lint_print_rules(stdout);
+		free(dirs);
+		free(ndirs);
+		return EXIT_OK;
+	}
+	if (argc == 0 || !dirs || !ndirs) {
+		free(dirs);
+		free(ndirs);
+		return usage_error("lint needs at least one %s", "DIR or FILE");
+	}
+	lint_init(&lint, LINT_WARN);
+	lint.quiet = o->json || o->sarif;
+	po.lint = &lint;
+	for (int i = 0; i < argc; i++) {
+		struct stat st;
+		struct pfile f;
+
+		if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+			lint_bundle_reset(&lint);
+			folder_scan(argv[i], &dirs[i], &ndirs[i], &diags);
+			for (size_t k = 0; k < ndirs[i]; k++, nfiles++) {
+				if (!parse_file(&f, dirs[i][k].path, &po, &diags)) {
+					/* reported; the other files are still linted */
+				}
+				pfile_free(&f);
+			}
+			lint_bundle_reset(&lint);
+		} else {
+			nfiles++;
+			if (!parse_file(&f, argv[i], &po, &diags)) {
+				/* reported */
+			}
+			pfile_free(&f);
+		}
+	}
+	for (size_t i = 0; i < lint.nfindings; i++)
+		open += !lint.findings[i].allowed;
+	if (o->sarif)
+		lint_print_sarif(&lint, stdout, VERSION);
+	else if (o->json)
+		lint_print_json(&lint, stdout, nfiles);
+	else if (!o->quiet)
+		fprintf(stderr, "goslingc: lint: %zu finding%s in %zu file%s (%zu accepted by %s)\n", open,
+			open == 1 ? "" : "s", nfiles, nfiles == 1 ? "" : "s", lint.nfindings - open, LINT_MARKER);
+	rc = finish(open ? EXIT_ERRORS : EXIT_OK);
+	lint_free(&lint);
+	for (int i = 0; i < argc; i++)
+		if (dirs[i])
+			folder_free(dirs[i], ndirs[i]);
+	free(dirs);
+	free(ndirs);
+	return rc;
 }
 
 /* package: what verify checks, then the folder compiled, linked and zipped (package.c). */
 static int cmd_package(struct opts *o, const char *dir)
 {
-	struct parse_opts po = { false, 0, NULL, o->no_check };
+	struct parse_opts po = { false, 0, NULL, o->no_check, NULL };
 	struct compiled c;
+	struct lint lint;
 	size_t n = strlen(o->out);
 	int rc;
 
@@ -524,10 +714,14 @@ static int cmd_package(struct opts *o, const char *dir)
 	o->quiet = true;
 	if ((rc = cmd_verify(o, dir)) != EXIT_OK)
 		return rc;
+	lint_init(&lint, o->lint);
+	po.lint = o->lint == LINT_OFF ? NULL : &lint;
 	if (!compile_folder(&c, dir, &po, &diags)) {
 		compile_free(&c);
+		lint_free(&lint);
 		return finish(EXIT_ERRORS);
 	}
+	lint_free(&lint);
 	rc = package_build(&c, dir, o->arch, o->out) ? EXIT_OK : EXIT_IO;
 	compile_free(&c);
 	return rc;
@@ -560,6 +754,9 @@ static const struct option longopts[] = {
 	{ "check", no_argument, NULL, 'c' },
 	{ "timestamp", no_argument, NULL, 't' },
 	{ "no-check", no_argument, NULL, 'n' },
+	{ "sarif", no_argument, NULL, 'S' },
+	{ "rules", no_argument, NULL, 'R' },
+	{ "lint", required_argument, NULL, 'L' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -583,6 +780,12 @@ static int options(int argc, char **argv, const char *shortopts, struct opts *o)
 		case 'c': o->check = true; break;
 		case 't': o->timestamp = true; break;
 		case 'n': o->no_check = true; break;
+		case 'S': o->sarif = true; break;
+		case 'R': o->rules = true; break;
+		case 'L':
+			if (!lint_mode_parse(optarg, &o->lint))
+				return usage_error("--lint must be warn, error or off, not \"%s\"", optarg);
+			break;
 		case 'h': fputs(usage_text, stdout); return EXIT_OK;
 		case 'V': printf("goslingc %s\n", VERSION); return EXIT_OK;
 		default: fputs(usage_text, stderr); return EXIT_USAGE;
@@ -593,10 +796,14 @@ static int options(int argc, char **argv, const char *shortopts, struct opts *o)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { "gen/bundle.c", NULL, NULL, NULL, false, false, false, false, false, false };
+	struct opts o = { "gen/bundle.c", NULL, NULL, NULL, false, false, false, false, false, false, false, false,
+			  LINT_WARN };
 	const char *cmd, *dir;
 	int c;
 
+	/* stderr is unbuffered: a diagnostic would cost a write per character of its
+	 * caret line; buffered, diag_at() flushes once per diagnostic */
+	setvbuf(stderr, NULL, _IOFBF, 1 << 16);
 	diags.out = stderr;
 	/* a diagnostic is written in pieces (escaped source text): one write per line, not per piece */
 	setvbuf(stderr, NULL, _IOLBF, BUFSIZ);
@@ -615,6 +822,8 @@ int main(int argc, char **argv)
 
 	if (strcmp(cmd, "parse") == 0)
 		return cmd_parse(&o, argc, argv);
+	if (strcmp(cmd, "lint") == 0)
+		return cmd_lint(&o, argc, argv);
 	if (strcmp(cmd, "create") == 0) {
 		if (argc < 1 || argc > 2)
 			return usage_error("usage: goslingc create NAME [DIR]%s", "");
