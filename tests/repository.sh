@@ -208,10 +208,21 @@ w = yaml.safe_load(open(sys.argv[1]))
 steps = w["jobs"]["package"]["steps"]
 assert any("ci-package" in s.get("run", "") for s in steps)' docs/examples/github-actions.yml
 
+# --- an installed tree can move (a CI cache restores it elsewhere) ----------------------
+cp -a "$P" "$T/moved"
+(cd "$A" && "$T/moved/bin/goslingc" package --arch arm64 --out moved/migrator-arm64.zip db/migrations) >"$T/moved.log" 2>&1
+is "$?" 0 "a moved install packages too (goslingc finds lib/ from where it is)"
+ok "... giving the same arm64 bytes" cmp "$A/moved/migrator-arm64.zip" "$za"
+echo no-such-gcc >"$T/moved/lib/gosling/aarch64/cc.txt"
+(cd "$A" && "$T/moved/bin/goslingc" package --arch arm64 --out moved/x.zip db/migrations) >"$T/moved.log" 2>&1
+is "$?" 4 "a compiler that is not there: goslingc package exits 4"
+like "$(cat "$T/moved.log")" "goslingc: unable to compile the migrations' bundle: cannot run no-such-gcc: No such file or directory" "... naming the compiler"
+ok "... and writes no zip" test ! -e "$A/moved/x.zip"
+
 # --- Terraform: the README's module call, pointing at the repository's zip ------------
 plugins=${GOSLING_TF_PLUGIN_DIR:-/opt/tf-plugins}
 if command -v terraform >/dev/null && [ -d "$plugins" ]; then
-	tf=$A/infra/terraform
+	tf=$A/infra	# the repository's root module; ${path.root}/../build is the repository's build/
 	mkdir -p "$tf"
 	{
 		block terraform | sed "s|source = \"./gosling/terraform\"|source = \"$root/terraform\"|"
@@ -226,7 +237,9 @@ if command -v terraform >/dev/null && [ -d "$plugins" ]; then
 	: >"$TF_CLI_CONFIG_FILE"
 	(cd "$tf" && terraform init -input=false -backend=false -plugin-dir="$plugins" && terraform validate) >"$T/tf.log" 2>&1
 	is "$?" 0 "terraform validate of the README's module call in the repository's infra/ (package_path = its zip)$(grep -m1 Error "$T/tf.log" | sed 's/^/: /')"
-	like "$(grep -o 'package_path *= *"[^"]*"' "$tf/main.tf")" '../build/migrator-arm64.zip' "... whose package_path is the repository's own zip"
+	expr=$(sed -n 's/^ *package_path *= *//p' "$tf/main.tf" | sed 's/ *#.*//')
+	got=$(cd "$tf" && echo "filebase64sha256($expr)" | terraform console 2>&1)
+	is "$got" "\"$(cat "$za.base64sha256")\"" "... whose package_path ($expr) is the repository's arm64 zip (filebase64sha256 from terraform console)"
 	sed -i '/package_path/d' "$tf/main.tf"
 	(cd "$tf" && terraform validate -no-color) >"$T/tf2.log" 2>&1
 	rc=$?
@@ -265,9 +278,10 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
 		*) fail "CDK checker: $line" ;;
 		esac
 	done <"$T/cdk-check"
-	# broken on purpose: each edit of the template must fail the checker, saying so
+	# broken on purpose: each edit of the template (name%jq filter%what the checker must say)
+	# must fail the checker, saying so
 	tpl=HomeTestMigrator.template.json
-	while IFS='|' read -r what filter want; do
+	while IFS='%' read -r what filter want; do
 		rm -rf "$T/broken" && cp -r "$T/cdk.out" "$T/broken"
 		jq "$filter" "$T/cdk.out/$tpl" >"$T/broken/$tpl"
 		out=$(cdkcheck "$T/broken" 2>&1)
@@ -277,14 +291,14 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
 			fail "CDK template broken on purpose ($what)" "$out"
 		fi
 	done <<'EOF'
-the nodejs runtime|(.Resources[] | select(.Properties.Handler == "bootstrap") | .Properties.Runtime) = "nodejs20.x"|want "provided.al2023"
-x86_64 instead of arm64|(.Resources[] | select(.Properties.Handler == "bootstrap") | .Properties.Architectures) = ["x86_64"]|architectures are ["x86_64"]
-no VPC|(.Resources[] | select(.Properties.Handler == "bootstrap") | .Properties) |= del(.VpcConfig)|subnets are undefined
-a wildcard action|(.Resources[] | select(.Type == "AWS::IAM::Policy") | .Properties.PolicyDocument.Statement[0].Action) = "secretsmanager:*"|allows wildcard action secretsmanager:*
-an asynchronous trigger|(.Resources[] | select(.Type == "Custom::Trigger") | .Properties.InvocationType) = "Event"|InvocationType is Event
-no trigger|.Resources |= with_entries(select(.value.Type != "Custom::Trigger"))|0 Custom::Trigger resources
-a trigger that ignores new code|(.Resources[] | select(.Type == "Custom::Trigger") | .Properties.ExecuteOnHandlerChange) = false|ExecuteOnHandlerChange is not true
-a reserved environment variable|(.Resources[] | select(.Properties.Handler == "bootstrap") | .Properties.Environment.Variables.AWS_LAMBDA_LOG_FORMAT) = "JSON"|sets AWS_LAMBDA_LOG_FORMAT, which Lambda reserves
+the nodejs runtime%(.Resources[] | select(.Properties.Handler == "bootstrap") | .Properties.Runtime) = "nodejs20.x"%want "provided.al2023"
+x86_64 instead of arm64%(.Resources[] | select(.Properties.Handler == "bootstrap") | .Properties.Architectures) = ["x86_64"]%architectures are ["x86_64"]
+no VPC%(.Resources[] | select(.Properties.Handler == "bootstrap") | .Properties) |= del(.VpcConfig)%subnets are undefined
+a wildcard action%(.Resources[] | select(.Type == "AWS::IAM::Policy") | .Properties.PolicyDocument.Statement[0].Action) = "secretsmanager:*"%allows wildcard action secretsmanager:*
+an asynchronous trigger%(.Resources[] | select(.Type == "Custom::Trigger") | .Properties.InvocationType) = "Event"%InvocationType is Event
+no trigger%.Resources |= with_entries(select(.value.Type != "Custom::Trigger"))%0 Custom::Trigger resources
+a trigger that ignores new code%(.Resources[] | select(.Type == "Custom::Trigger") | .Properties.ExecuteOnHandlerChange) = false%ExecuteOnHandlerChange is not true
+a reserved environment variable%(.Resources[] | select(.Properties.Handler == "bootstrap") | .Properties.Environment.Variables.AWS_LAMBDA_LOG_FORMAT) = "JSON"%sets AWS_LAMBDA_LOG_FORMAT, which Lambda reserves
 EOF
 	echo "x" >>"$T/broken-zip.zip"
 	out=$(node "$root/tests/cdk/check.js" "$T/cdk.out" HomeTestMigrator "$T/broken-zip.zip" arm64 "$subnets" "$sg" "$T/settings.json" 2>&1)
