@@ -179,6 +179,21 @@ size_t text_space_at(const char *s, size_t n)
 	return 0;
 }
 
+size_t text_char_at(const char *s, size_t n, uint32_t *rune)
+{
+	size_t size;
+
+	if (n == 0)
+		return 0;
+	*rune = rune_decode((const unsigned char *)s, n, &size);
+	return *rune == 0xfffd && size == 1 ? 0 : size;
+}
+
+bool text_is_control(uint32_t rune)
+{
+	return rune < 0x20 || (rune >= 0x7f && rune <= 0x9f);
+}
+
 void text_trim(const char **s, size_t *n)
 {
 	const char *p = *s;

@@ -128,6 +128,16 @@ bool envsub_check(const char *s, size_t len, char *err, size_t errlen,
 /* text_space_at - bytes of the Unicode space (Go's unicode.IsSpace) at s, or 0. */
 size_t text_space_at(const char *s, size_t n);
 
+/*
+ * text_char_at - the valid UTF-8 character at s (n > 0 bytes left): its length in
+ * bytes, its code point in *rune; 0 when s does not start one (a stray or
+ * overlong byte, a surrogate, a sequence cut by the end).
+ */
+size_t text_char_at(const char *s, size_t n, uint32_t *rune);
+
+/* text_is_control - a C0 or C1 control character, or DEL (tab and newline included). */
+bool text_is_control(uint32_t rune);
+
 /* text_trim - Go's strings.TrimSpace on [*s, *s + *n): moves *s, shrinks *n. */
 void text_trim(const char **s, size_t *n);
 

@@ -1,8 +1,9 @@
 /*
  * check.c - PostgreSQL 15's parser (libpg_query) over each goose statement.
  *
- * pg_query_parse() gives the raw parse tree as JSON (read with jansson): one
- * entry per SQL command, with its byte location and length in the statement, so
+ * pg_query_parse_protobuf() gives the raw parse tree (protobuf, unpacked with
+ * the protobuf-c inside libpg_query): one entry per SQL command, with its byte
+ * location and length in the statement, so
  * the tree is both the command count (the same list pg_query_split_with_parser
  * walks) and the basis of the transaction-safety check: node types and flags,
  * never text matching.
@@ -18,8 +19,8 @@
 
 #include "diag.h"
 
-#include <jansson.h>
 #include <pg_query.h>
+#include <pg_query.pb-c.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,76 +183,60 @@ void check_marks_free(struct check_marks *m)
 	memset(m, 0, sizeof(*m));
 }
 
-/* ---- the parse tree (JSON) ---------------------------------------------- */
+/* ---- the parse tree (protobuf) ------------------------------------------ */
 
-static const char *jstr(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-static bool jtrue(json_t *o, const char *key)
-{
-	return json_is_true(json_object_get(o, key));
-}
-
-/* The single "Type": {fields} pair of a node; NULL when n is not a node. */
-static json_t *node_fields(json_t *n, const char **type)
-{
-	const char *k;
-	json_t *v;
-
-	if (!json_is_object(n) || json_object_size(n) != 1)
-		return NULL;
-	json_object_foreach(n, k, v) {
-		*type = k;
-		return v;
-	}
-	return NULL;
-}
+/*
+ * The tree comes as libpg_query's protobuf, unpacked by the protobuf-c it carries:
+ * no depth limit (a JSON reader's nesting cap refused valid SQL such as 1,200
+ * concatenated terms), and every node typed.
+ */
 
 /* The DefElem named name in a list of nodes, or NULL. */
-static json_t *defelem(json_t *list, const char *name)
+static const PgQuery__DefElem *defelem(PgQuery__Node **list, size_t n, const char *name)
 {
-	size_t i;
-	json_t *n;
+	for (size_t i = 0; i < n; i++) {
+		const PgQuery__DefElem *d = list[i]->node_case == PG_QUERY__NODE__NODE_DEF_ELEM ? list[i]->def_elem : NULL;
 
-	json_array_foreach(list, i, n) {
-		const char *type;
-		json_t *d = node_fields(n, &type);
-		const char *dn;
-
-		if (d && strcmp(type, "DefElem") == 0 && (dn = jstr(d, "defname")) && strcasecmp(dn, name) == 0)
+		if (d && d->defname && strcasecmp(d->defname, name) == 0)
 			return d;
 	}
 	return NULL;
 }
 
 /* A DefElem's boolean value as PostgreSQL's defGetBoolean reads it; dflt when absent. */
-static bool defelem_bool(json_t *d, bool dflt)
+static bool defelem_bool(const PgQuery__DefElem *d, bool dflt)
 {
-	const char *type, *sv;
-	json_t *a, *v;
+	const char *sv;
 
 	if (!d)
 		return dflt;
-	a = json_object_get(d, "arg");
-	if (!a)
+	if (!d->arg)
 		return true;	/* "WITH (create_slot)" means true */
-	if (!(v = node_fields(a, &type)))
-		return dflt;
-	if (strcmp(type, "Boolean") == 0)
-		return jtrue(v, "boolval");
-	if (strcmp(type, "Integer") == 0)
-		return json_integer_value(json_object_get(v, "ival")) != 0;
-	if (strcmp(type, "String") == 0 && (sv = jstr(v, "sval")))
+	switch (d->arg->node_case) {
+	case PG_QUERY__NODE__NODE_BOOLEAN:
+		return d->arg->boolean->boolval;
+	case PG_QUERY__NODE__NODE_INTEGER:
+		return d->arg->integer->ival != 0;
+	case PG_QUERY__NODE__NODE_STRING:
+		sv = d->arg->string->sval;
 		return !(strcasecmp(sv, "false") == 0 || strcasecmp(sv, "off") == 0 || strcasecmp(sv, "f") == 0 ||
 			 strcasecmp(sv, "no") == 0 || strcasecmp(sv, "n") == 0 || strcmp(sv, "0") == 0);
-	return dflt;
+	default:
+		return dflt;
+	}
 }
 
-/* A command PostgreSQL refuses inside a transaction block. */
+/* Why a command may not stand where it is. */
+enum refusal_kind {
+	R_NONE,
+	R_NO_TX_BLOCK,		/* PostgreSQL refuses it inside a transaction block */
+	R_TX_CONTROL,		/* it would end (or reset) the migration's own transaction */
+	R_CLIENT_COPY,		/* COPY to or from the client, which gosling is not */
+};
+
+/* A command that cannot run where it stands. */
 struct refusal {
+	enum refusal_kind kind;
 	const char *what;	/* as PostgreSQL names it in its error */
 	const char *keyword;	/* the word to point at, or NULL for the command's start */
 	const char *fix;	/* how to make it run */
@@ -261,88 +246,167 @@ struct refusal {
 	"(one command per statement), or drop CONCURRENTLY if a lock on the table is acceptable"
 #define FIX_ALONE "put it in a migration of its own marked '-- +goose NO TRANSACTION', " \
 	"one command per statement"
+#define FIX_TX_CONTROL "remove it: gosling runs each migration and its history row in one transaction " \
+	"of its own; a migration that needs transactions of its own is marked '-- +goose NO TRANSACTION'"
+#define FIX_RESET_ALL "reset only what the migration set (RESET name), or mark the migration " \
+	"'-- +goose NO TRANSACTION'"
+#define FIX_COPY_IN "load the rows with INSERT ... VALUES, or COPY FROM a file on the database server"
+#define FIX_COPY_OUT "drop it, or COPY TO a file on the database server: a migration's results are discarded"
 
 /*
- * refuses - whether PostgreSQL 15 calls PreventInTransactionBlock() for this
- * command, decided from its parse tree.  Commands that refuse only depending on
- * the catalog (REINDEX or CLUSTER of a partitioned table, DROP SUBSCRIPTION with
- * a slot) are not detected.
+ * refuses_tx_block - whether PostgreSQL 15 calls PreventInTransactionBlock() for
+ * this command, decided from its parse tree.  Commands that refuse only depending
+ * on the catalog (REINDEX or CLUSTER of a partitioned table, DROP SUBSCRIPTION
+ * with a slot) are not detected.
  */
-static bool refuses(const char *type, json_t *n, struct refusal *r)
+static bool refuses_tx_block(const PgQuery__Node *n, struct refusal *r)
 {
-	*r = (struct refusal){ NULL, NULL, FIX_ALONE };
+	*r = (struct refusal){ R_NO_TX_BLOCK, NULL, NULL, FIX_ALONE };
 
-	if (strcmp(type, "IndexStmt") == 0 && jtrue(n, "concurrent")) {
-		*r = (struct refusal){ "CREATE INDEX CONCURRENTLY", "CONCURRENTLY", FIX_CONCURRENTLY };
-	} else if (strcmp(type, "DropStmt") == 0 && jtrue(n, "concurrent")) {
-		*r = (struct refusal){ "DROP INDEX CONCURRENTLY", "CONCURRENTLY", FIX_CONCURRENTLY };
-	} else if (strcmp(type, "ReindexStmt") == 0) {
-		const char *kind = jstr(n, "kind");
-		json_t *params = json_object_get(n, "params");
+	switch (n->node_case) {
+	case PG_QUERY__NODE__NODE_INDEX_STMT:
+		if (n->index_stmt->concurrent)
+			*r = (struct refusal){ R_NO_TX_BLOCK, "CREATE INDEX CONCURRENTLY", "CONCURRENTLY", FIX_CONCURRENTLY };
+		break;
+	case PG_QUERY__NODE__NODE_DROP_STMT:
+		if (n->drop_stmt->concurrent)
+			*r = (struct refusal){ R_NO_TX_BLOCK, "DROP INDEX CONCURRENTLY", "CONCURRENTLY", FIX_CONCURRENTLY };
+		break;
+	case PG_QUERY__NODE__NODE_REINDEX_STMT: {
+		const PgQuery__ReindexStmt *x = n->reindex_stmt;
 
-		if (defelem_bool(defelem(params, "concurrently"), false))
-			*r = (struct refusal){ "REINDEX CONCURRENTLY", "CONCURRENTLY", FIX_CONCURRENTLY };
-		else if (kind && strcmp(kind, "REINDEX_OBJECT_SCHEMA") == 0)
+		if (defelem_bool(defelem(x->params, x->n_params, "concurrently"), false))
+			*r = (struct refusal){ R_NO_TX_BLOCK, "REINDEX CONCURRENTLY", "CONCURRENTLY", FIX_CONCURRENTLY };
+		else if (x->kind == PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_SCHEMA)
 			r->what = "REINDEX SCHEMA";
-		else if (kind && strcmp(kind, "REINDEX_OBJECT_SYSTEM") == 0)
+		else if (x->kind == PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_SYSTEM)
 			r->what = "REINDEX SYSTEM";
-		else if (kind && strcmp(kind, "REINDEX_OBJECT_DATABASE") == 0)
+		else if (x->kind == PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_DATABASE)
 			r->what = "REINDEX DATABASE";
-	} else if (strcmp(type, "VacuumStmt") == 0 && jtrue(n, "is_vacuumcmd")) {
-		r->what = "VACUUM";
-	} else if (strcmp(type, "ClusterStmt") == 0 && !json_object_get(n, "relation")) {
-		r->what = "CLUSTER";	/* of every clustered table */
-	} else if (strcmp(type, "CreatedbStmt") == 0) {
+		break;
+	}
+	case PG_QUERY__NODE__NODE_VACUUM_STMT:
+		if (n->vacuum_stmt->is_vacuumcmd)
+			r->what = "VACUUM";
+		break;
+	case PG_QUERY__NODE__NODE_CLUSTER_STMT:
+		if (!n->cluster_stmt->relation)
+			r->what = "CLUSTER";	/* of every clustered table */
+		break;
+	case PG_QUERY__NODE__NODE_CREATEDB_STMT:
 		r->what = "CREATE DATABASE";
-	} else if (strcmp(type, "DropdbStmt") == 0) {
+		break;
+	case PG_QUERY__NODE__NODE_DROPDB_STMT:
 		r->what = "DROP DATABASE";
-	} else if (strcmp(type, "AlterDatabaseStmt") == 0 && defelem(json_object_get(n, "options"), "tablespace")) {
-		r->what = "ALTER DATABASE SET TABLESPACE";
-	} else if (strcmp(type, "AlterSystemStmt") == 0) {
+		break;
+	case PG_QUERY__NODE__NODE_ALTER_DATABASE_STMT:
+		if (defelem(n->alter_database_stmt->options, n->alter_database_stmt->n_options, "tablespace"))
+			r->what = "ALTER DATABASE SET TABLESPACE";
+		break;
+	case PG_QUERY__NODE__NODE_ALTER_SYSTEM_STMT:
 		r->what = "ALTER SYSTEM";
-	} else if (strcmp(type, "CreateTableSpaceStmt") == 0) {
+		break;
+	case PG_QUERY__NODE__NODE_CREATE_TABLE_SPACE_STMT:
 		r->what = "CREATE TABLESPACE";
-	} else if (strcmp(type, "DropTableSpaceStmt") == 0) {
+		break;
+	case PG_QUERY__NODE__NODE_DROP_TABLE_SPACE_STMT:
 		r->what = "DROP TABLESPACE";
-	} else if (strcmp(type, "DiscardStmt") == 0) {
-		const char *t = jstr(n, "target");
-		if (t && strcmp(t, "DISCARD_ALL") == 0)
+		break;
+	case PG_QUERY__NODE__NODE_DISCARD_STMT:
+		if (n->discard_stmt->target == PG_QUERY__DISCARD_MODE__DISCARD_ALL)
 			r->what = "DISCARD ALL";
-	} else if (strcmp(type, "TransactionStmt") == 0) {
-		const char *k = jstr(n, "kind");
-		if (k && strcmp(k, "TRANS_STMT_COMMIT_PREPARED") == 0)
+		break;
+	case PG_QUERY__NODE__NODE_TRANSACTION_STMT:
+		if (n->transaction_stmt->kind == PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT_PREPARED)
 			r->what = "COMMIT PREPARED";
-		else if (k && strcmp(k, "TRANS_STMT_ROLLBACK_PREPARED") == 0)
+		else if (n->transaction_stmt->kind == PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK_PREPARED)
 			r->what = "ROLLBACK PREPARED";
-	} else if (strcmp(type, "CreateSubscriptionStmt") == 0) {
-		json_t *o = json_object_get(n, "options");
-		bool connect = defelem_bool(defelem(o, "connect"), true);
-		if (defelem_bool(defelem(o, "create_slot"), connect))
+		break;
+	case PG_QUERY__NODE__NODE_CREATE_SUBSCRIPTION_STMT: {
+		const PgQuery__CreateSubscriptionStmt *x = n->create_subscription_stmt;
+		bool connect = defelem_bool(defelem(x->options, x->n_options, "connect"), true);
+
+		if (defelem_bool(defelem(x->options, x->n_options, "create_slot"), connect))
 			r->what = "CREATE SUBSCRIPTION ... WITH (create_slot = true)";
-	} else if (strcmp(type, "AlterSubscriptionStmt") == 0) {
-		const char *k = jstr(n, "kind");
-		if (k && strcmp(k, "ALTER_SUBSCRIPTION_REFRESH") == 0)
+		break;
+	}
+	case PG_QUERY__NODE__NODE_ALTER_SUBSCRIPTION_STMT: {
+		const PgQuery__AlterSubscriptionStmt *x = n->alter_subscription_stmt;
+
+		if (x->kind == PG_QUERY__ALTER_SUBSCRIPTION_TYPE__ALTER_SUBSCRIPTION_REFRESH)
 			r->what = "ALTER SUBSCRIPTION ... REFRESH";
-		else if (k && strstr(k, "_PUBLICATION") &&
-			 defelem_bool(defelem(json_object_get(n, "options"), "refresh"), true))
+		else if ((x->kind == PG_QUERY__ALTER_SUBSCRIPTION_TYPE__ALTER_SUBSCRIPTION_SET_PUBLICATION ||
+			  x->kind == PG_QUERY__ALTER_SUBSCRIPTION_TYPE__ALTER_SUBSCRIPTION_ADD_PUBLICATION ||
+			  x->kind == PG_QUERY__ALTER_SUBSCRIPTION_TYPE__ALTER_SUBSCRIPTION_DROP_PUBLICATION) &&
+			 defelem_bool(defelem(x->options, x->n_options, "refresh"), true))
 			r->what = "ALTER SUBSCRIPTION with refresh";
-	} else if (strcmp(type, "AlterTableStmt") == 0) {
-		size_t i;
-		json_t *c;
+		break;
+	}
+	case PG_QUERY__NODE__NODE_ALTER_TABLE_STMT:
+		for (size_t i = 0; i < n->alter_table_stmt->n_cmds; i++) {
+			const PgQuery__Node *c = n->alter_table_stmt->cmds[i];
+			const PgQuery__AlterTableCmd *cmd =
+				c->node_case == PG_QUERY__NODE__NODE_ALTER_TABLE_CMD ? c->alter_table_cmd : NULL;
 
-		json_array_foreach(json_object_get(n, "cmds"), i, c) {
-			const char *ct;
-			json_t *cf = node_fields(c, &ct), *def, *pf;
-			const char *st = cf ? jstr(cf, "subtype") : NULL;
-
-			if (!st || strcmp(st, "AT_DetachPartition") != 0 || !(def = json_object_get(cf, "def")))
-				continue;
-			if ((pf = node_fields(def, &ct)) && jtrue(pf, "concurrent"))
-				*r = (struct refusal){ "ALTER TABLE ... DETACH CONCURRENTLY", "CONCURRENTLY",
+			if (cmd && cmd->subtype == PG_QUERY__ALTER_TABLE_TYPE__AT_DetachPartition && cmd->def &&
+			    cmd->def->node_case == PG_QUERY__NODE__NODE_PARTITION_CMD && cmd->def->partition_cmd->concurrent)
+				*r = (struct refusal){ R_NO_TX_BLOCK, "ALTER TABLE ... DETACH CONCURRENTLY", "CONCURRENTLY",
 						       FIX_CONCURRENTLY };
 		}
+		break;
+	default:
+		break;
 	}
 	return r->what != NULL;
+}
+
+/*
+ * refuses_tx_control - a command that would end the migration's transaction
+ * (COMMIT, ROLLBACK, PREPARE TRANSACTION), open one it is already in (BEGIN), or
+ * reset gosling's own settings in it (RESET ALL).  Savepoints stay inside the
+ * transaction, as PostgreSQL allows them there.
+ */
+static bool refuses_tx_control(const PgQuery__Node *n, struct refusal *r)
+{
+	*r = (struct refusal){ R_TX_CONTROL, NULL, NULL, FIX_TX_CONTROL };
+
+	if (n->node_case == PG_QUERY__NODE__NODE_VARIABLE_SET_STMT &&
+	    n->variable_set_stmt->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET_ALL)
+		*r = (struct refusal){ R_TX_CONTROL, "RESET ALL", NULL, FIX_RESET_ALL };
+	if (n->node_case != PG_QUERY__NODE__NODE_TRANSACTION_STMT)
+		return r->what != NULL;
+	switch (n->transaction_stmt->kind) {
+	case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_BEGIN:
+		r->what = "BEGIN";
+		break;
+	case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_START:
+		r->what = "START TRANSACTION";
+		break;
+	case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT:
+		r->what = "COMMIT";	/* END too */
+		break;
+	case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK:
+		r->what = "ROLLBACK";	/* ABORT too */
+		break;
+	case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_PREPARE:
+		r->what = "PREPARE TRANSACTION";
+		break;
+	default:
+		break;
+	}
+	return r->what != NULL;
+}
+
+/* refuses_copy - COPY ... FROM STDIN or TO STDOUT: gosling neither sends nor reads COPY data. */
+static bool refuses_copy(const PgQuery__Node *n, struct refusal *r)
+{
+	const PgQuery__CopyStmt *c = n->node_case == PG_QUERY__NODE__NODE_COPY_STMT ? n->copy_stmt : NULL;
+
+	if (!c || c->is_program || (c->filename && c->filename[0]))
+		return false;
+	*r = (struct refusal){ R_CLIENT_COPY, c->is_from ? "COPY FROM STDIN" : "COPY TO STDOUT",
+			       c->is_from ? "STDIN" : "STDOUT", c->is_from ? FIX_COPY_IN : FIX_COPY_OUT };
+	return true;
 }
 
 /* ---- PL/pgSQL ----------------------------------------------------------- */
@@ -506,21 +570,20 @@ static void report(struct stmt_ctx *c, size_t off, const char *msg, const char *
 }
 
 /* Parse the PL/pgSQL body of a CREATE FUNCTION / PROCEDURE or DO command. */
-static void check_plpgsql(struct stmt_ctx *c, const char *type, json_t *n, size_t loc, size_t len)
+static void check_plpgsql(struct stmt_ctx *c, const PgQuery__Node *n, size_t loc, size_t len)
 {
-	bool is_do = strcmp(type, "DoStmt") == 0;
-	json_t *opts = json_object_get(n, is_do ? "args" : "options");
-	json_t *lang = defelem(opts, "language"), *as = defelem(opts, "as");
-	const char *ltype, *lv = NULL;
-	json_t *lf = lang ? node_fields(json_object_get(lang, "arg"), &ltype) : NULL;
+	bool is_do = n->node_case == PG_QUERY__NODE__NODE_DO_STMT;
+	PgQuery__Node **opts = is_do ? n->do_stmt->args : n->create_function_stmt->options;
+	size_t nopts = is_do ? n->do_stmt->n_args : n->create_function_stmt->n_options;
+	const PgQuery__DefElem *lang = defelem(opts, nopts, "language"), *as = defelem(opts, nopts, "as");
+	const char *lv = lang && lang->arg && lang->arg->node_case == PG_QUERY__NODE__NODE_STRING ?
+		lang->arg->string->sval : NULL;
 	PgQueryPlpgsqlParseResult r;
 	struct body b;
 	char *cmd, what[256], msg[1024];
 	int ipos;
 	size_t off;
 
-	if (lf)
-		lv = jstr(lf, "sval");
 	if (!as || (lv ? strcasecmp(lv, "plpgsql") != 0 : !is_do))
 		return;
 	cmd = malloc(len + 1);
@@ -538,7 +601,7 @@ static void check_plpgsql(struct stmt_ctx *c, const char *type, json_t *n, size_
 		long body_line = near ? strtol(near + 10, NULL, 10) : 0;
 
 		plpgsql_what(ctx, what, sizeof(what));
-		if (!body_find(c->text, c->len, (size_t)json_integer_value(json_object_get(as, "location")), &b))
+		if (as->location < 0 || !body_find(c->text, c->len, (size_t)as->location, &b))
 			off = loc;
 		else if (ipos > 0)
 			off = body_offset(c->text, &b, (size_t)ipos - 1, 0);
@@ -560,16 +623,81 @@ static const char *envsub_unset(const char *name, void *arg)
 	return NULL;
 }
 
+/* The error for a refusal r at statement offset off; a warning under the hatch. */
+static void refusal_report(struct stmt_ctx *c, const struct refusal *r, size_t off)
+{
+	const struct pfile *f = c->f;
+	const struct pstmt *s = c->s;
+	uint32_t line, col;
+	char hint[512], msg[512];
+
+	if (r->kind == R_NO_TX_BLOCK && f->no_transaction && s->ncommands <= 1)
+		return;
+	snprintf(hint, sizeof(hint), "%s", r->fix);
+	if (r->kind == R_NO_TX_BLOCK && !f->no_transaction) {
+		snprintf(msg, sizeof(msg), "%s cannot run inside a transaction block, and this migration runs in "
+			 "one (it is not marked '-- +goose NO TRANSACTION')", r->what);
+	} else if (r->kind == R_NO_TX_BLOCK) {
+		snprintf(hint, sizeof(hint), "split the statement: end each command with ';' at the end of a line%s, "
+			 "so goose sends it on its own", s->block ? ", outside StatementBegin / StatementEnd" : "");
+		snprintf(msg, sizeof(msg), "%s cannot run inside a transaction block, and this statement holds %u "
+			 "SQL commands, which PostgreSQL runs as one implicit transaction", r->what, s->ncommands);
+	} else if (r->kind == R_TX_CONTROL) {
+		/* END and ABORT are COMMIT and ROLLBACK by other names: say both */
+		size_t w = off;
+		char as[64] = "";
+
+		while (w < c->len && w - off < 20 && ident_char((unsigned char)c->text[w]))
+			w++;
+		if (w > off && strncasecmp(c->text + off, r->what, w - off) != 0)
+			snprintf(as, sizeof(as), "%.*s (%s)", (int)(w - off), c->text + off, r->what);
+		snprintf(msg, sizeof(msg), "%s in a migration that runs in a transaction: gosling runs the migration "
+			 "and its history row in one transaction, which %s", as[0] ? as : r->what,
+			 strcmp(r->what, "RESET ALL") == 0 ? "would lose gosling's own settings (its timeouts)" :
+			 strncmp(r->what, "BEGIN", 5) == 0 || strncmp(r->what, "START", 5) == 0 ?
+			 "is already open" : "this would end half-way");
+	} else {
+		snprintf(msg, sizeof(msg), "%s in a migration: gosling %s", r->what,
+			 strcmp(r->what, "COPY FROM STDIN") == 0 ? "sends no COPY data, so the statement would wait for rows that never come" :
+			 "reads no COPY data, so the rows would go nowhere");
+	}
+	pstmt_where(s, off, &line, &col);
+	if (c->hatch) {
+		diag_at(c->d, DIAG_WARNING, f->path, f->data, f->len, line, col, NULL, "%s (allowed by %s)", msg,
+			c->hatch_global ? "--no-check" : CHECK_MARKER);
+		return;
+	}
+	diag_at(c->d, DIAG_ERROR, f->path, f->data, f->len, line, col, hint, "%s", msg);
+	c->ok = false;
+}
+
+/* Every refusal of one command n at [loc, loc + len) of the text. */
+static size_t refusals_of(struct stmt_ctx *c, const PgQuery__Node *n, size_t loc, size_t len,
+			  struct refusal *out, size_t *at)
+{
+	size_t k = 0, start = skip_blank(c->text, loc + len, loc);
+	struct refusal r;
+
+	if (refuses_tx_block(n, &r))
+		out[k++] = r;
+	if (!c->f->no_transaction && refuses_tx_control(n, &r))
+		out[k++] = r;
+	if (refuses_copy(n, &r))
+		out[k++] = r;
+	for (size_t i = 0; i < k; i++)
+		at[i] = out[i].keyword ? find_word(c->text, start, loc + len, out[i].keyword) : start;
+	return k;
+}
+
 bool check_stmt(const struct pfile *f, struct pstmt *s, bool hatch, bool hatch_global, bool tx_check,
 		struct diag *d)
 {
 	struct stmt_ctx c = { f, s, s->sql, s->len, hatch || hatch_global, hatch_global, d, true };
-	PgQueryParseResult r = pg_query_parse(s->sql);
-	json_t *root = NULL, *stmts, *e;
-	json_error_t jerr;
-	size_t i, nrefuse = 0;
-	struct refusal *refusals = NULL;
-	size_t *refuse_at = NULL;
+	PgQueryProtobufParseResult r = pg_query_parse_protobuf(s->sql);
+	PgQuery__ParseResult *tree;
+	size_t nrefuse = 0;
+	struct refusal *refusals;
+	size_t *refuse_at;
 	char *expanded = NULL;
 	bool envsub_dollar = false;
 
@@ -585,15 +713,15 @@ bool check_stmt(const struct pfile *f, struct pstmt *s, bool hatch, bool hatch_g
 		char err[256];
 		uint32_t at;
 
-		pg_query_free_parse_result(r);
+		pg_query_free_protobuf_parse_result(r);
 		expanded = envsub_expand(s->sql, s->envsub, s->nenvsub, envsub_unset, NULL, err, sizeof(err), &at);
 		if (!expanded)
 			return true;
 		c.text = expanded;
 		c.len = strlen(expanded);
-		r = pg_query_parse(expanded);
+		r = pg_query_parse_protobuf(expanded);
 		if (r.error) {
-			pg_query_free_parse_result(r);
+			pg_query_free_protobuf_parse_result(r);
 			free(expanded);
 			return true;
 		}
@@ -612,28 +740,28 @@ bool check_stmt(const struct pfile *f, struct pstmt *s, bool hatch, bool hatch_g
 		} else {
 			report(&c, off, r.error->message, NULL);
 		}
-		pg_query_free_parse_result(r);
+		pg_query_free_protobuf_parse_result(r);
 		return c.ok;
 	}
-	root = json_loads(r.parse_tree, 0, &jerr);
-	pg_query_free_parse_result(r);
-	if (!root) {
-		fprintf(stderr, "goslingc: libpg_query's parse tree is not JSON: %s\n", jerr.text);
+	tree = pg_query__parse_result__unpack(NULL, r.parse_tree.len, (const uint8_t *)r.parse_tree.data);
+	pg_query_free_protobuf_parse_result(r);
+	if (!tree) {
+		fprintf(stderr, "goslingc: cannot read libpg_query's parse tree (protobuf)\n");
 		exit(4);
 	}
-	stmts = json_object_get(root, "stmts");
-	s->ncommands = (unsigned)json_array_size(stmts);
-	refusals = calloc(s->ncommands + 1, sizeof(*refusals));
-	refuse_at = calloc(s->ncommands + 1, sizeof(*refuse_at));
+	s->ncommands = (unsigned)tree->n_stmts;
+	/* at most 3 refusals per command (refusals_of) */
+	refusals = calloc(3 * tree->n_stmts + 1, sizeof(*refusals));
+	refuse_at = calloc(3 * tree->n_stmts + 1, sizeof(*refuse_at));
 	if (!refusals || !refuse_at) {
 		fprintf(stderr, "goslingc: out of memory\n");
 		exit(4);
 	}
-	json_array_foreach(stmts, i, e) {
-		const char *type;
-		json_t *n = node_fields(json_object_get(e, "stmt"), &type);
-		size_t loc = (size_t)json_integer_value(json_object_get(e, "stmt_location"));
-		size_t len = (size_t)json_integer_value(json_object_get(e, "stmt_len"));
+	for (size_t i = 0; i < tree->n_stmts; i++) {
+		const PgQuery__RawStmt *e = tree->stmts[i];
+		const PgQuery__Node *n = e->stmt;
+		size_t loc = e->stmt_location > 0 ? (size_t)e->stmt_location : 0;
+		size_t len = e->stmt_len > 0 ? (size_t)e->stmt_len : 0;
 
 		if (loc > c.len)
 			loc = c.len;
@@ -641,39 +769,17 @@ bool check_stmt(const struct pfile *f, struct pstmt *s, bool hatch, bool hatch_g
 			len = c.len - loc;
 		if (!n)
 			continue;
-		if (strcmp(type, "CreateFunctionStmt") == 0 || strcmp(type, "DoStmt") == 0)
-			check_plpgsql(&c, type, n, loc, len);
-		if (tx_check && refuses(type, n, &refusals[nrefuse])) {
-			size_t start = skip_blank(c.text, loc + len, loc);
-			const char *kw = refusals[nrefuse].keyword;
-
-			refuse_at[nrefuse++] = kw ? find_word(c.text, start, loc + len, kw) : start;
-		}
+		if (n->node_case == PG_QUERY__NODE__NODE_CREATE_FUNCTION_STMT ||
+		    n->node_case == PG_QUERY__NODE__NODE_DO_STMT)
+			check_plpgsql(&c, n, loc, len);
+		if (tx_check)
+			nrefuse += refusals_of(&c, n, loc, len, refusals + nrefuse, refuse_at + nrefuse);
 	}
-	for (i = 0; i < nrefuse; i++) {
-		uint32_t line, col;
-		char hint[512];
-
-		pstmt_where(s, refuse_at[i], &line, &col);
-		if (!f->no_transaction) {
-			snprintf(hint, sizeof(hint), "%s", refusals[i].fix);
-			diag_at(d, DIAG_ERROR, f->path, f->data, f->len, line, col, hint,
-				"%s cannot run inside a transaction block, and this migration runs in one "
-				"(it is not marked '-- +goose NO TRANSACTION')", refusals[i].what);
-			c.ok = false;
-		} else if (s->ncommands > 1) {
-			snprintf(hint, sizeof(hint), "split the statement: end each command with ';' at the end of "
-				 "a line%s, so goose sends it on its own", s->block ? ", outside StatementBegin / "
-				 "StatementEnd" : "");
-			diag_at(d, DIAG_ERROR, f->path, f->data, f->len, line, col, hint,
-				"%s cannot run inside a transaction block, and this statement holds %u SQL commands, "
-				"which PostgreSQL runs as one implicit transaction", refusals[i].what, s->ncommands);
-			c.ok = false;
-		}
-	}
+	for (size_t i = 0; i < nrefuse; i++)
+		refusal_report(&c, &refusals[i], refuse_at[i]);
 	free(refusals);
 	free(refuse_at);
-	json_decref(root);
+	pg_query__parse_result__free_unpacked(tree, NULL);
 	free(expanded);
 	return c.ok;
 }

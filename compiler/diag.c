@@ -8,7 +8,10 @@
  */
 #include "diag.h"
 
+#include "bundle.h"
+
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *level_name(struct diag *d, enum diag_level level)
@@ -39,6 +42,38 @@ static bool diag_count(struct diag *d, enum diag_level level)
 		return !d->quiet_warnings;
 	}
 	return true;
+}
+
+/*
+ * One character of text to show at s[i], before end: its byte length (*len) and
+ * whether it is shown as is.  What is not (a control character but tab, DEL, a
+ * C1 control, a byte that is not UTF-8) is shown as \xHH per byte, so a file
+ * cannot drive the terminal or corrupt a log line.
+ */
+static bool char_shown(const char *s, size_t i, size_t end, size_t *len)
+{
+	uint32_t rune;
+	size_t k = text_char_at(s + i, end - i, &rune);
+
+	bool shown = k > 0 && (rune == '\t' || !text_is_control(rune));
+
+	*len = shown ? k : 1;	/* what is not shown is escaped byte by byte */
+	return shown;
+}
+
+/* Write s[0, n) with what char_shown() refuses as \xHH. */
+static void put_escaped(FILE *out, const char *s, size_t n)
+{
+	size_t run = 0;	/* start of the bytes shown as is, written at once (stderr is unbuffered) */
+
+	for (size_t i = 0, k; i < n; i += k) {
+		if (char_shown(s, i, n, &k))
+			continue;
+		fwrite(s + run, 1, i - run, out);
+		fprintf(out, "\\x%02x", (unsigned char)s[i]);
+		run = i + k;
+	}
+	fwrite(s + run, 1, n - run, out);
 }
 
 /* Bytes of a source line shown in full; longer ones are cut. */
@@ -76,20 +111,50 @@ static void show_line(struct diag *d, const char *data, size_t len, uint32_t lin
 	/* a huge line is cut after the caret's neighbourhood */
 	if (end - start > SHOW_MAX && end - start > (size_t)col + SHOW_MAX / 2) {
 		size_t keep = col > SHOW_MAX / 2 ? (size_t)col + SHOW_MAX / 2 : SHOW_MAX;
-		fprintf(out, "%5u | %.*s ... (%zu more bytes)\n", line, (int)keep, data + start,
-			end - start - keep);
+		fprintf(out, "%5u | ", line);
+		put_escaped(out, data + start, keep);
+		fprintf(out, " ... (%zu more bytes)\n", end - start - keep);
 		end = start + keep;
 	} else {
-		fprintf(out, "%5u | %.*s\n", line, (int)(end - start), data + start);
+		fprintf(out, "%5u | ", line);
+		put_escaped(out, data + start, end - start);
+		fputc('\n', out);
 	}
 	if (col == 0)
 		return;
 	fputs("      | ", out);
-	/* one blank per character: UTF-8 continuation bytes take no column */
-	for (size_t i = 0; i + 1 < col && start + i < end; i++)
-		if (((unsigned char)data[start + i] & 0xc0) != 0x80)
+	/* one blank per character shown, four per \xHH */
+	for (size_t i = 0, k; i + 1 < col && start + i < end; i += k) {
+		if (char_shown(data, start + i, end, &k))
 			fputc(data[start + i] == '\t' ? '\t' : ' ', out);
+		else
+			fputs("    ", out);
+	}
 	fputs("^\n", out);
+}
+
+/* The formatted message, escaped (it may quote the source: names, tokens), and a newline. */
+static void put_message(FILE *out, const char *fmt, va_list ap)
+{
+	char buf[1024], *p = buf;
+	va_list ap2;
+	int n;
+
+	va_copy(ap2, ap);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (n >= (int)sizeof(buf)) {
+		p = malloc((size_t)n + 1);
+		if (p)
+			vsnprintf(p, (size_t)n + 1, fmt, ap2);
+		else
+			p = buf, n = (int)sizeof(buf) - 1;	/* out of memory: the message cut */
+	}
+	va_end(ap2);
+	if (n > 0)
+		put_escaped(out, p, (size_t)n);
+	if (p != buf)
+		free(p);
+	fputc('\n', out);
 }
 
 void diag_at(struct diag *d, enum diag_level level, const char *path, const char *data, size_t len,
@@ -99,14 +164,14 @@ void diag_at(struct diag *d, enum diag_level level, const char *path, const char
 
 	if (!diag_count(d, level))
 		return;
+	put_escaped(d->out, path, strlen(path));
 	if (col)
-		fprintf(d->out, "%s:%u:%u: %s: ", path, line, col, level_name(d, level));
+		fprintf(d->out, ":%u:%u: %s: ", line, col, level_name(d, level));
 	else
-		fprintf(d->out, "%s:%u: %s: ", path, line, level_name(d, level));
+		fprintf(d->out, ":%u: %s: ", line, level_name(d, level));
 	va_start(ap, fmt);
-	vfprintf(d->out, fmt, ap);
+	put_message(d->out, fmt, ap);
 	va_end(ap);
-	fputc('\n', d->out);
 	if (data)
 		show_line(d, data, len, line, col);
 	if (hint)
@@ -126,9 +191,9 @@ void diag_file(struct diag *d, enum diag_level level, const char *path, const ch
 
 	if (!diag_count(d, level))
 		return;
-	fprintf(d->out, "%s: %s: ", path, level_name(d, level));
+	put_escaped(d->out, path, strlen(path));
+	fprintf(d->out, ": %s: ", level_name(d, level));
 	va_start(ap, fmt);
-	vfprintf(d->out, fmt, ap);
+	put_message(d->out, fmt, ap);
 	va_end(ap);
-	fputc('\n', d->out);
 }

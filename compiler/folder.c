@@ -4,6 +4,7 @@
  */
 #include "folder.h"
 
+#include "bundle.h"
 #include "diag.h"
 
 #include <dirent.h>
@@ -123,6 +124,30 @@ static bool file_check(const char *path, struct diag *d)
 	return true;
 }
 
+/*
+ * name_check - a name the runtime, the history table (text), ninja's depfile and
+ * migrations.sum can all carry: valid UTF-8 without control characters.
+ */
+static bool name_check(const char *name, char *err, size_t errlen)
+{
+	size_t n = strlen(name), k;
+	uint32_t rune;
+
+	for (size_t i = 0; i < n; i += k) {
+		if ((k = text_char_at(name + i, n - i, &rune)) == 0) {
+			snprintf(err, errlen, "file name is not valid UTF-8 (byte 0x%02x at offset %zu): rename the file",
+				 (unsigned char)name[i], i);
+			return false;
+		}
+		if (text_is_control(rune)) {
+			snprintf(err, errlen, "file name holds a control character (U+%04X at offset %zu): rename the file",
+				 (unsigned)rune, i);
+			return false;
+		}
+	}
+	return true;
+}
+
 static int by_version(const void *a, const void *b)
 {
 	const struct mfile *x = a, *y = b;
@@ -157,6 +182,11 @@ bool folder_scan(const char *dir, struct mfile **files, size_t *n, struct diag *
 			exit(4);
 		sprintf(path, "%s/%s", dir, e->d_name);
 		if (!file_check(path, d)) {
+			free(path);
+			continue;
+		}
+		if (!name_check(e->d_name, err, sizeof(err))) {
+			diag_file(d, DIAG_ERROR, path, "%s", err);
 			free(path);
 			continue;
 		}

@@ -580,6 +580,8 @@ int main(int argc, char **argv)
 	int c;
 
 	diags.out = stderr;
+	/* a diagnostic is written in pieces (escaped source text): one write per line, not per piece */
+	setvbuf(stderr, NULL, _IOLBF, BUFSIZ);
 	if ((c = options(argc, argv, "+o:WqhV", &o)) >= 0)
 		return c;
 	if (optind >= argc) {

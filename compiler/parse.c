@@ -688,25 +688,15 @@ static bool check_bytes(struct pfile *f, struct diag *d)
 				"NUL byte in migration file");
 			return false;
 		} else if (c >= 0x80) {
-			/* a valid sequence is 2-4 bytes of the right shape */
-			size_t need = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xc2 && c <= 0xdf ? 2 : 0;
-			bool good = need > 0 && i + need <= f->len;
-			for (size_t j = 1; good && j < need; j++)
-				good = ((unsigned char)f->data[i + j] & 0xc0) == 0x80;
-			if (good && need == 3) {
-				unsigned char c1 = (unsigned char)f->data[i + 1];
-				good = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0);
-			} else if (good && need == 4) {
-				unsigned char c1 = (unsigned char)f->data[i + 1];
-				good = !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 >= 0x90);
-			}
-			if (!good) {
+			uint32_t rune;
+
+			k = text_char_at(f->data + i, f->len - i, &rune);
+			if (k == 0) {
 				diag_at(d, DIAG_ERROR, f->path, f->data, f->len, line,
 					(uint32_t)(i - line_start) + 1, "PostgreSQL expects UTF-8 from gosling",
 					"invalid UTF-8 byte 0x%02x", c);
 				return false;
 			}
-			k = need;
 		}
 		i += k;
 	}

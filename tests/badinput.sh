@@ -206,4 +206,33 @@ mkdir good/migrations.sum
 row "verify with migrations.sum a directory" 4 "good/migrations.sum: error: cannot read: Is a directory" \
 	"$G" verify good
 
+# --- file names the runtime, the history table and ninja's depfile cannot carry ------
+folder badname
+printf -- '-- +goose Up\nSELECT 1;\n' >"badname/001_caf"$'\xe9'".sql"
+row "a file name that is not UTF-8" 1 \
+	"badname/001_caf\\xe9.sql: error: file name is not valid UTF-8 (byte 0xe9 at offset 7): rename the file" \
+	"${build[@]}" badname
+folder ctlname
+printf -- '-- +goose Up\nSELECT 1;\n' >"ctlname/001_a"$'\n'"b.sql"
+row "a file name with a control character" 1 \
+	"ctlname/001_a\\x0ab.sql: error: file name holds a control character (U+000A at offset 5): rename the file" \
+	"${build[@]}" ctlname
+
+# --- statements that cannot run where they stand (PostgreSQL's parse tree) -------------
+mig txctl 001_a.sql "${up}CREATE TABLE t (a int);\nCOMMIT;\n"
+row "transaction control in a transactional migration" 1 \
+	"txctl/001_a.sql:3:1: error: COMMIT in a migration that runs in a transaction: gosling runs the migration and its history row in one transaction, which this would end half-way" \
+	"${build[@]}" txctl
+mig resetall 001_a.sql "${up}SET TRANSACTION ISOLATION LEVEL SERIALIZABLE;\nRESET ALL;\n"
+row "RESET ALL in a transactional migration" 1 \
+	"resetall/001_a.sql:3:1: error: RESET ALL in a migration that runs in a transaction: gosling runs the migration and its history row in one transaction, which would lose gosling's own settings (its timeouts)" \
+	"${build[@]}" resetall
+mig copyin 001_a.sql "-- +goose NO TRANSACTION\n${up}COPY t FROM STDIN;\n"
+row "COPY FROM STDIN" 1 \
+	"copyin/001_a.sql:3:13: error: COPY FROM STDIN in a migration: gosling sends no COPY data, so the statement would wait for rows that never come" \
+	"${build[@]}" copyin
+folder deep
+python3 -c 'print("-- +goose Up\nSELECT " + " || ".join(["'"'"'x'"'"'"] * 1200) + ";\nSELECT " + "(" * 3000 + "1" + ")" * 3000 + ";")' >deep/001_a.sql
+row "1,200 concatenated terms and 3,000 nested parentheses compile" 0 "" "${build[@]}" deep
+
 done_testing

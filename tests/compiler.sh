@@ -129,6 +129,9 @@ fi
 mkdir "$tmp/repo"
 # every tracked file, so the scratch tree builds exactly as a checkout does
 git ls-files -z | tar --null -T - -cf - | tar -xf - -C "$tmp/repo"
+# goslingc's libpg_query as built here (a cold build takes minutes; its stamp stays valid)
+mkdir -p "$tmp/repo/build/deps"
+cp -a build/deps/host "$tmp/repo/build/deps/"
 top=$PWD
 cd "$tmp/repo"
 if ! ninja build/gosling >/dev/null 2>&1; then

@@ -1,5 +1,5 @@
--- The marker covers the next statement only, and never the transaction check
--- of a statement that parsed.
+-- The marker covers the next statement only; there a parse failure and a
+-- transaction-safety refusal are warnings (issue 15.4).
 -- +goose Up
 CREATE TABLE t (a int);
 -- gosling:no-check: PostgreSQL 17 syntax
