@@ -24,7 +24,13 @@ struct lex_result {
 	unsigned open_depth;	/* nesting depth of an open block comment */
 	unsigned commands;	/* non-empty commands, split at ';' outside parentheses */
 	size_t last_semicolon;	/* offset of the last top-level ';', or (size_t)-1 */
+	size_t deep_comment_at;	/* offset of a block comment opened at depth
+				   LEX_COMMENT_DEPTH_MAX + 1, or (size_t)-1 */
 };
+
+/* Nesting of block comments beyond which the text is refused: PostgreSQL's own
+ * lexer takes time quadratic in the depth (40,000 levels: seconds). */
+#define LEX_COMMENT_DEPTH_MAX 1000
 
 /*
  * lex_scan - scan s (len bytes, s[len] must be '\0', no '\0' inside) and

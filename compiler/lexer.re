@@ -25,8 +25,10 @@
 */
 
 /* Inside a block comment, which nests.  Returns false at the end of the text,
- * with *depth the nesting level still open. */
-static bool lex_block_comment(const unsigned char **cursor, unsigned *depth)
+ * with *depth the nesting level still open.  The first opener past
+ * LEX_COMMENT_DEPTH_MAX goes to *deep (offset from base) if none is there yet. */
+static bool lex_block_comment(const unsigned char **cursor, unsigned *depth, const unsigned char *base,
+			      size_t *deep)
 {
 	const unsigned char *YYCURSOR = *cursor;
 
@@ -34,7 +36,11 @@ static bool lex_block_comment(const unsigned char **cursor, unsigned *depth)
 	for (;;) {
 	/*!re2c
 		nul  { *cursor = YYCURSOR - 1; return false; }
-		"/*" { ++*depth; continue; }
+		"/*" {
+			if (++*depth > LEX_COMMENT_DEPTH_MAX && *deep == (size_t)-1)
+				*deep = (size_t)(YYCURSOR - 2 - base);
+			continue;
+		}
 		"*/" { if (--*depth == 0) { *cursor = YYCURSOR; return true; } continue; }
 		[^]  { continue; }
 	*/
@@ -113,6 +119,7 @@ void lex_scan(const char *s, size_t len, struct lex_result *r)
 
 	memset(r, 0, sizeof(*r));
 	r->last_semicolon = (size_t)-1;
+	r->deep_comment_at = (size_t)-1;
 	for (;;) {
 		tok = YYCURSOR;
 	/*!re2c
@@ -125,7 +132,7 @@ void lex_scan(const char *s, size_t len, struct lex_result *r)
 		space+ { continue; }
 		"--" [^\n\x00]* { continue; }
 		"/*" {
-			if (!lex_block_comment(&YYCURSOR, &comment_depth)) {
+			if (!lex_block_comment(&YYCURSOR, &comment_depth, (const unsigned char *)s, &r->deep_comment_at)) {
 				open = LEX_COMMENT;
 				break;
 			}

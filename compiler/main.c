@@ -52,7 +52,8 @@ static const char usage_text[] =
 	"\n"
 	"options:\n"
 	"  -o, --out FILE         where build writes the C bundle (default gen/bundle.c)\n"
-	"      --depfile FILE     also write a ninja depfile naming every migration file\n"
+	"      --depfile FILE     also write a ninja depfile naming every migration file (build;\n"
+	"                         verify adds migrations.sum, with --out naming its target)\n"
 	"      --json             JSON output (list)\n"
 	"      --arch ARCH        package: x86_64 or arm64\n"
 	"      --no-check         PostgreSQL 15's parser failing on a statement is a warning, not an\n"
@@ -262,6 +263,11 @@ static bool sum_read(const char *path, struct sum_entry **out, size_t *n)
 
 	*out = NULL;
 	*n = 0;
+	if (!fp && errno == ENOENT) {
+		diag_file(&diags, DIAG_ERROR, path, "missing: run `goslingc sum %.*s` to record the migrations' "
+			  "checksums, and commit it with them", (int)(strlen(path) - strlen("/migrations.sum")), path);
+		return false;
+	}
 	if (!fp) {
 		diag_file(&diags, DIAG_IO, path, "cannot open: %s (run goslingc sum to create it)", strerror(errno));
 		return false;
@@ -351,6 +357,18 @@ static int cmd_verify(struct opts *o, const char *dir)
 				  "new migration with a version below already-summed ones (out of order)");
 		else if (!o->quiet)
 			fprintf(stderr, "%s: new, not yet in migrations.sum\n", c.files[j].path);
+	}
+	if (!diags.errors && o->depfile) {
+		/* for ninja: migrations.sum and every file, so a missing sum is this error, not ninja's */
+		const char **deps = calloc(c.nfiles + 2, sizeof(*deps));
+
+		if (!deps)
+			exit(EXIT_IO);
+		deps[0] = path;
+		for (size_t i = 0; i < c.nfiles; i++)
+			deps[i + 1] = c.files[i].path;
+		emit_depfile(o->depfile, o->out, deps, c.nfiles + 1);
+		free(deps);
 	}
 	compile_free(&c);
 	free(sum);

@@ -641,6 +641,15 @@ static bool check_statements(struct pfile *f, enum direction dir, const struct p
 			}
 			continue;
 		}
+		if (r.open == LEX_CLOSED && r.deep_comment_at != (size_t)-1) {
+			/* PostgreSQL's lexer (ours to call, and the server's) is quadratic in the depth */
+			pstmt_where(s, r.deep_comment_at, &line, &col);
+			diag_at(d, DIAG_ERROR, f->path, f->data, f->len, line, col,
+				"flatten the comment: PostgreSQL's lexer takes time quadratic in the nesting",
+				"block comment nested more than %d levels deep", LEX_COMMENT_DEPTH_MAX);
+			ok = false;
+			continue;
+		}
 		if (r.open == LEX_CLOSED) {
 			bool hatch = check_marks_cover(marks, stmt_from, s);
 

@@ -1,16 +1,26 @@
 /*
  * db.c - all of gosling's SQL, and the libpq calls around it.
  *
- * Every query goes through query_run(), which sends it, waits within the
- * deadline, checks the result's shape, drains the connection and leaves exactly
- * one PGresult for the caller to clear on its `out:` path.
+ * Every query goes through query_run(), which sends it, waits within a bound,
+ * checks the result's shape, drains the connection and leaves exactly one
+ * PGresult for the caller to clear on its `out:` path.
+ *
+ * No call here blocks without a bound: connections run non-blocking
+ * (PQconnectPoll, PQsetnonblocking, poll() on PQsocket), host names are resolved
+ * and cancel requests sent on a thread of their own that is abandoned when it
+ * overstays, and a server that does not answer a cancel within GRACE_MS loses
+ * its connection.
  */
 #include <errno.h>
 #include <libpq-fe.h>
+#include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "cacert.h"
@@ -18,11 +28,14 @@
 #include "db.h"
 #include "log.h"
 
-#define START_GUC "gosling.migration_start"
-/* ms since the unit's BEGIN, measured by the server (results reach us in bursts) */
-#define ELAPSED_MS                                                                              \
-	"(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - "                        \
-	"pg_catalog.current_setting('" START_GUC "')::timestamptz) * 1000)::bigint"
+/* After a cancel, how long the server may take to answer before the connection is dropped. */
+#define GRACE_MS 2000
+/* A batch holds at most this many bytes of SQL (one unit larger than this goes alone). */
+#define BATCH_CAP (1024 * 1024)
+
+static int64_t limit_until, limit_each, limit_hard;	/* db_limit */
+static volatile sig_atomic_t interrupt_signal;	/* db_interrupt */
+static int64_t interrupt_seen;			/* when a wait first noticed it */
 
 int64_t
 db_now_ms(void)
@@ -31,6 +44,57 @@ db_now_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+db_limit(int64_t until_ms, int64_t each_ms, int64_t hard_ms)
+{
+	limit_until = until_ms;
+	limit_each = each_ms;
+	limit_hard = hard_ms;
+}
+
+void
+db_interrupt(int signo)
+{
+	interrupt_signal = signo;
+}
+
+int
+db_interrupted(void)
+{
+	return interrupt_signal;
+}
+
+static void
+on_signal(int signo)
+{
+	db_interrupt(signo);
+}
+
+void
+db_catch_signals(bool on)
+{
+	/* no SA_RESTART: a wait in poll() or nanosleep() returns at once */
+	struct sigaction sa = { .sa_handler = on ? on_signal : SIG_DFL };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* The earlier of two times, 0 meaning none. */
+static int64_t
+earliest(int64_t a, int64_t b)
+{
+	return !a ? b : !b ? a : a < b ? a : b;
+}
+
+/* When one of gosling's own waits that starts now must end (0 = never). */
+static int64_t
+own_bound(void)
+{
+	return earliest(earliest(limit_until, limit_hard), limit_each ? db_now_ms() + limit_each : 0);
 }
 
 static void
@@ -79,81 +143,292 @@ error_set(struct db_error *err, const char *fmt, const char *arg)
 	snprintf(err->message, sizeof err->message, fmt, arg);
 }
 
+static const char *
+signal_name(int signo)
+{
+	return signo == SIGINT ? "SIGINT" : signo == SIGTERM ? "SIGTERM" : "a signal";
+}
+
+/* --- work on a thread of its own, abandoned when it overstays ---------------- */
+
 /*
- * Wait until a result is ready without blocking past the deadline; past it,
- * ask the server to cancel (it answers with SQLSTATE 57014) and keep reading.
+ * libpq 15 resolves host names (getaddrinfo) and sends cancel requests (PQcancel)
+ * with blocking calls and no timeout.  Such a call runs as a job: the caller waits
+ * for it until a bound; past it the job is abandoned and frees itself when the
+ * call finally returns.
+ */
+struct job {
+	void (*fn)(struct job *);
+	void (*release)(struct job *);	/* frees the job */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool finished, abandoned;
+};
+
+static void *
+job_main(void *arg)
+{
+	struct job *j = arg;
+	bool abandoned;
+
+	j->fn(j);
+	pthread_mutex_lock(&j->mu);
+	j->finished = true;
+	abandoned = j->abandoned;
+	pthread_cond_signal(&j->cv);
+	pthread_mutex_unlock(&j->mu);
+	if (abandoned)
+		j->release(j);
+	return NULL;
+}
+
+/*
+ * job_run - run j->fn until until_ms.  true: it finished (the caller releases j);
+ * false: it is still running and will release j itself.
  */
 static bool
-wait_ready(PGconn *conn, int64_t deadline_ms, bool *cancelled, struct db_error *err)
+job_run(struct job *j, int64_t until_ms)
 {
-	while (PQisBusy(conn)) {
-		struct pollfd pfd = { .fd = PQsocket(conn), .events = POLLIN };
-		int timeout = -1;
+	struct timespec ts = { .tv_sec = until_ms / 1000, .tv_nsec = (until_ms % 1000) * 1000000 };
+	sigset_t all, old;
+	pthread_t t;
+	bool finished;
+	int rc;
 
-		if (deadline_ms > 0 && !*cancelled) {
-			int64_t left = deadline_ms - db_now_ms();
+	pthread_mutex_init(&j->mu, NULL);
+	pthread_cond_init(&j->cv, NULL);
+	j->finished = j->abandoned = false;
+	/* signals are for the main thread: it is the one that cancels and reports */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&t, NULL, job_main, j);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		j->fn(j);	/* no thread: do it here, unbounded, rather than not at all */
+		return true;
+	}
+	pthread_detach(t);
+	pthread_mutex_lock(&j->mu);
+	while (!j->finished && pthread_cond_timedwait(&j->cv, &j->mu, &ts) == 0)
+		;
+	finished = j->finished;
+	if (!finished)
+		j->abandoned = true;
+	pthread_mutex_unlock(&j->mu);
+	return finished;
+}
 
-			if (left <= 0) {
-				char buf[256];
-				PGcancel *c = PQgetCancel(conn);
+static void
+job_destroy(struct job *j)
+{
+	pthread_mutex_destroy(&j->mu);
+	pthread_cond_destroy(&j->cv);
+}
 
-				if (c) {
-					if (!PQcancel(c, buf, sizeof buf))
-						error_set(err, "unable to cancel at the deadline: %s", buf);
-					PQfreeCancel(c);
-				}
-				*cancelled = true;
-				continue;
-			}
-			timeout = left > 1000 ? 1000 : (int)left;
-		}
-		if (poll(&pfd, 1, timeout) < 0 && errno != EINTR) {
-			error_set(err, "unable to wait for the server: %s", strerror(errno));
-			return false;
-		}
-		if (!PQconsumeInput(conn)) {
-			/*
-			 * The server closed the connection.  What it sent first (the results
-			 * of the statements that finished, then its FATAL error with a
-			 * SQLSTATE, e.g. 57P01 from pg_terminate_backend or a shutdown) is
-			 * in libpq's buffer: PQgetResult returns it in order, then libpq's
-			 * own error, then NULL, without blocking.
-			 */
-			if (PQstatus(conn) == CONNECTION_BAD)
-				return true;
-			error_from_conn(err, conn);
-			return false;
-		}
+struct cancel_job {
+	struct job j;
+	PGcancel *cancel;
+	char err[256];
+	int ok;
+};
+
+static void
+cancel_fn(struct job *j)
+{
+	struct cancel_job *c = (struct cancel_job *)j;
+
+	c->ok = PQcancel(c->cancel, c->err, sizeof c->err);
+}
+
+static void
+cancel_release(struct job *j)
+{
+	struct cancel_job *c = (struct cancel_job *)j;
+
+	PQfreeCancel(c->cancel);
+	job_destroy(j);
+	free(c);
+}
+
+/* Ask the server to cancel conn's statement; the postmaster gets until until_ms to take the request. */
+static void
+cancel_send(PGconn *conn, int64_t until_ms)
+{
+	struct cancel_job *c = calloc(1, sizeof *c);
+
+	if (!c || !(c->cancel = PQgetCancel(conn))) {
+		free(c);
+		log_warn("unable to send a cancel request: out of memory");
+		return;
+	}
+	c->j.fn = cancel_fn;
+	c->j.release = cancel_release;
+	if (!job_run(&c->j, until_ms)) {
+		log_warn("the server did not take the cancel request in time");
+		return;
+	}
+	if (!c->ok)
+		log_warn("unable to send a cancel request: %s", c->err);
+	cancel_release(&c->j);
+}
+
+/* --- waiting on the server -------------------------------------------------- */
+
+/* One bounded wait: the cancel at cancel_at (0 = only on a signal), then GRACE_MS for the answer. */
+struct waiter {
+	int64_t cancel_at;
+	int64_t give_up_at;	/* set when the cancel goes out */
+	int64_t cancelled_at;
+	bool cancelled;
+};
+
+static struct waiter
+waiter_until(int64_t cancel_at)
+{
+	/* once interrupted, whatever runs (recording where a migration stopped, unlocking) gets a grace */
+	if (interrupt_seen)
+		cancel_at = earliest(cancel_at, interrupt_seen + GRACE_MS);
+	return (struct waiter){ .cancel_at = earliest(cancel_at, limit_hard) };
+}
+
+/* The server went silent past the grace: drop the connection so nothing waits on it again. */
+static void
+drop(PGconn *conn, int64_t waited, struct db_error *err)
+{
+	memset(err, 0, sizeof *err);
+	snprintf(err->message, sizeof err->message,
+		 "the server did not answer within %lld ms of a cancel request: dropped the connection",
+		 (long long)waited);
+	err->connection = true;
+	shutdown(PQsocket(conn), SHUT_RDWR);
+	(void)PQconsumeInput(conn);	/* libpq sees the end: the connection is bad from now on */
+}
+
+/*
+ * wait_io - flush what libpq holds, then wait once for the socket (or a bound).
+ * Past w->cancel_at, or on SIGINT/SIGTERM, the statement is cancelled; GRACE_MS
+ * later the connection is dropped.  false with *err when it cannot go on.
+ */
+static bool
+wait_io(PGconn *conn, struct waiter *w, struct db_error *err)
+{
+	int flush = PQflush(conn);
+	int64_t now = db_now_ms(), next;
+	struct pollfd pfd = { .fd = PQsocket(conn), .events = POLLIN };
+
+	if (flush < 0) {
+		error_from_conn(err, conn);
+		return false;
+	}
+	if (interrupt_signal && !interrupt_seen) {
+		interrupt_seen = now;
+		log_warn("%s: cancelling the running statement", signal_name(interrupt_signal));
+		w->cancel_at = now;
+	}
+	if (!w->cancelled && w->cancel_at && now >= w->cancel_at) {
+		w->cancelled = true;
+		w->cancelled_at = now;
+		/* the grace for the answer, but nothing waits past the hard end */
+		w->give_up_at = earliest(now + GRACE_MS, limit_hard && limit_hard < now ? now : limit_hard);
+		cancel_send(conn, w->give_up_at);
+		now = db_now_ms();
+	}
+	if (w->cancelled && now >= w->give_up_at) {
+		drop(conn, now - w->cancelled_at, err);
+		return false;
+	}
+	next = w->cancelled ? w->give_up_at : w->cancel_at;
+	if (flush == 1)
+		pfd.events |= POLLOUT;
+	if (poll(&pfd, 1, next ? (int)(next - now < 1000 ? next - now : 1000) : 1000) < 0 && errno != EINTR) {
+		error_set(err, "unable to wait for the server: %s", strerror(errno));
+		return false;
+	}
+	if ((pfd.revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(conn)) {
+		/*
+		 * The server closed the connection.  What it sent first (the results of
+		 * the statements that finished, then its FATAL error with a SQLSTATE, e.g.
+		 * 57P01 from pg_terminate_backend or a shutdown) is in libpq's buffer:
+		 * PQgetResult returns it in order, then libpq's own error, then NULL.
+		 */
+		if (PQstatus(conn) == CONNECTION_BAD)
+			return true;
+		error_from_conn(err, conn);
+		return false;
 	}
 	return true;
 }
 
-/* Read and clear every remaining result, so the connection is ready again. */
-static void
-drain(PGconn *conn)
+/* Wait until the query is sent and a result is ready, within w. */
+static bool
+wait_ready(PGconn *conn, struct waiter *w, struct db_error *err)
 {
-	PGresult *r;
+	for (;;) {
+		int flush;
 
-	while ((r = PQgetResult(conn)) != NULL)
-		PQclear(r);
+		/* gone: PQgetResult returns what the server sent before, then libpq's error, without blocking */
+		if (PQstatus(conn) == CONNECTION_BAD)
+			return true;
+		flush = PQflush(conn);
+		if (flush < 0) {
+			error_from_conn(err, conn);
+			return PQstatus(conn) == CONNECTION_BAD;
+		}
+		if (flush == 0 && !PQisBusy(conn))
+			return true;
+		if (!wait_io(conn, w, err))
+			return false;
+	}
 }
 
 /*
  * A migration's COPY ... FROM STDIN / TO STDOUT has no client to talk to: end
- * it so the server reports an error (copy in) or the rows are discarded (out).
+ * COPY FROM STDIN with an error the server reports as the statement's, discard
+ * COPY TO STDOUT's rows.  The statement's own result follows.
  */
-static void
-copy_refuse(PGconn *conn, const PGresult *res)
+static bool
+copy_finish(PGconn *conn, ExecStatusType st, struct waiter *w, struct db_error *err)
 {
 	char *buf;
+	int n;
 
-	if (PQresultStatus(res) == PGRES_COPY_IN) {
-		if (PQputCopyEnd(conn, "COPY FROM STDIN is not supported in migrations") == 1)
-			PQflush(conn);
-		return;
+	if (st == PGRES_COPY_IN) {
+		while ((n = PQputCopyEnd(conn, "COPY FROM STDIN has no data to read in a gosling migration")) == 0)
+			if (!wait_io(conn, w, err))
+				return false;
+		if (n < 0)
+			error_from_conn(err, conn);
+		return n > 0;
 	}
-	while (PQgetCopyData(conn, &buf, 0) > 0)
-		PQfreemem(buf);
+	for (;;) {
+		n = PQgetCopyData(conn, &buf, 1);
+		if (n > 0) {
+			PQfreemem(buf);
+		} else if (n == -1) {
+			return true;
+		} else if (n == -2) {
+			error_from_conn(err, conn);
+			return false;
+		} else if (!wait_io(conn, w, err)) {
+			return false;
+		}
+	}
+}
+
+/* Read and clear every remaining result within w, so the connection is ready again. */
+static void
+drain(PGconn *conn, struct waiter *w)
+{
+	struct db_error e;
+	PGresult *r;
+
+	while (wait_ready(conn, w, &e) && (r = PQgetResult(conn)) != NULL) {
+		ExecStatusType st = PQresultStatus(r);
+
+		PQclear(r);
+		if ((st == PGRES_COPY_IN || st == PGRES_COPY_OUT) && !copy_finish(conn, st, w, &e))
+			return;
+	}
 }
 
 /* Shapes a query may promise. ncols < 0 accepts any; nrows < 0 any number of rows. */
@@ -168,22 +443,23 @@ struct shape {
 #define SHAPE_ROWS(n) ((struct shape){ PGRES_TUPLES_OK, -1, (n) })
 
 /*
- * query_run - send one single-command query (parameters as text), wait,
- * check its shape, drain.  On success *out holds the result (caller clears).
+ * query_run - send one single-command query (parameters as text), wait within
+ * gosling's own bound (db_limit), check its shape, drain.  On success *out
+ * holds the result (caller clears).
  */
 static bool
 query_run(PGconn *conn, const char *what, const char *sql, int nparams, const char *const *params,
 	  struct shape shape, PGresult **out, struct db_error *err)
 {
+	struct waiter w = waiter_until(own_bound());
 	PGresult *res = NULL;
-	bool cancelled = false;
 
 	*out = NULL;
 	if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0)) {
 		error_from_conn(err, conn);
 		goto fail;
 	}
-	if (!wait_ready(conn, 0, &cancelled, err))
+	if (!wait_ready(conn, &w, err))
 		goto fail;
 	res = PQgetResult(conn);
 	if (!res) {
@@ -200,12 +476,12 @@ query_run(PGconn *conn, const char *what, const char *sql, int nparams, const ch
 		error_set(err, "unexpected result shape from %s", what);
 		goto fail;
 	}
-	drain(conn);
+	drain(conn, &w);
 	*out = res;
 	return true;
 fail:
 	PQclear(res);
-	drain(conn);
+	drain(conn, &w);
 	return false;
 }
 
@@ -221,6 +497,8 @@ command_run(PGconn *conn, const char *what, const char *sql, int nparams, const 
 	PQclear(res);
 	return true;
 }
+
+static bool grow(void **arr, size_t *cap, size_t n, size_t size);
 
 /* --- names and connections ------------------------------------------------ */
 
@@ -251,7 +529,7 @@ db_describe(PGconn *conn, char *out, size_t outlen)
 		 PQport(conn), PQdb(conn));
 }
 
-#define MAXPARAMS 24
+#define MAXPARAMS 40
 
 struct params {
 	const char *key[MAXPARAMS];
@@ -321,6 +599,141 @@ params_describe(const struct params *p, char *out, size_t outlen)
 					strcmp(p->key[i], "password") == 0 ? "***" : p->val[i]);
 }
 
+/* --- connecting within a bound ---------------------------------------------- */
+
+struct resolve_job {
+	struct job j;
+	char host[256];
+	struct addrinfo *res;
+	int rc;
+};
+
+static void
+resolve_fn(struct job *j)
+{
+	struct resolve_job *r = (struct resolve_job *)j;
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+
+	r->rc = getaddrinfo(r->host, NULL, &hints, &r->res);
+}
+
+static void
+resolve_release(struct job *j)
+{
+	struct resolve_job *r = (struct resolve_job *)j;
+
+	if (r->rc == 0 && r->res)
+		freeaddrinfo(r->res);
+	job_destroy(j);
+	free(r);
+}
+
+/*
+ * Resolve the one host name libpq would, within until_ms, and hand libpq the
+ * addresses (hostaddr, host repeated to match), so it resolves nothing itself:
+ * its getaddrinfo blocks with no timeout.  Socket directories, IP addresses,
+ * lists of hosts and a given hostaddr are left to libpq.
+ */
+static bool
+resolve_host(struct params *p, char *hosts, size_t hostslen, char *addrs, size_t addrslen, int64_t until_ms,
+	     const char *purpose, struct db_error *err)
+{
+	const char *host = params_get(p, "host");
+	struct resolve_job *r;
+	size_t hl = 0, al = 0;
+	int n = 0;
+
+	if (!host)
+		host = getenv("PGHOST");
+	if (!host || !*host || host[0] == '/' || host[0] == '@' || strchr(host, ',') || params_get(p, "hostaddr") ||
+	    strlen(host) >= sizeof r->host)
+		return true;
+	if (!(r = calloc(1, sizeof *r))) {
+		error_set(err, "unable to open the %s connection: out of memory", purpose);
+		return false;
+	}
+	snprintf(r->host, sizeof r->host, "%s", host);
+	r->j.fn = resolve_fn;
+	r->j.release = resolve_release;
+	if (!job_run(&r->j, until_ms)) {
+		memset(err, 0, sizeof *err);
+		snprintf(err->message, sizeof err->message,
+			 "unable to open the %s connection: could not resolve host name \"%s\" in time", purpose, host);
+		err->connection = true;
+		return false;
+	}
+	if (r->rc != 0) {
+		memset(err, 0, sizeof *err);
+		snprintf(err->message, sizeof err->message,
+			 "unable to open the %s connection: could not translate host name \"%s\" to address: %s", purpose,
+			 host, gai_strerror(r->rc));
+		err->connection = true;
+		resolve_release(&r->j);
+		return false;
+	}
+	for (struct addrinfo *a = r->res; a && n < 8; a = a->ai_next) {
+		char ip[64];
+
+		if (getnameinfo(a->ai_addr, a->ai_addrlen, ip, sizeof ip, NULL, 0, NI_NUMERICHOST) != 0 ||
+		    hl + strlen(host) + 2 > hostslen || al + strlen(ip) + 2 > addrslen)
+			continue;
+		hl += (size_t)snprintf(hosts + hl, hostslen - hl, "%s%s", n ? "," : "", host);
+		al += (size_t)snprintf(addrs + al, addrslen - al, "%s%s", n ? "," : "", ip);
+		n++;
+	}
+	resolve_release(&r->j);
+	if (n > 0) {
+		params_add(p, "host", hosts);
+		params_add(p, "hostaddr", addrs);
+	}
+	return true;
+}
+
+/* Drive PQconnectPoll until the connection is up, failed, or until_ms passed. */
+static bool
+connect_poll(PGconn *conn, int64_t until_ms, const char *purpose, struct db_error *err)
+{
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = PQsocket(conn), .events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT };
+		int64_t now = db_now_ms();
+		int timeout = 1000;
+
+		if (st == PGRES_POLLING_OK)
+			return true;
+		if (st == PGRES_POLLING_FAILED || PQstatus(conn) == CONNECTION_BAD) {
+			error_from_conn(err, conn);
+			err->connection = true;
+			return false;
+		}
+		if (interrupt_signal || (until_ms && now >= until_ms)) {
+			memset(err, 0, sizeof *err);
+			if (interrupt_signal)
+				snprintf(err->message, sizeof err->message, "unable to open the %s connection: interrupted by %s",
+					 purpose, signal_name(interrupt_signal));
+			else
+				snprintf(err->message, sizeof err->message,
+					 "unable to open the %s connection: no answer from the server in time", purpose);
+			err->connection = true;
+			return false;
+		}
+		if (until_ms && until_ms - now < timeout)
+			timeout = (int)(until_ms - now);
+		if (pfd.fd < 0) {
+			st = PQconnectPoll(conn);
+			continue;
+		}
+		if (poll(&pfd, 1, timeout) < 0 && errno != EINTR) {
+			error_set(err, "unable to wait for the server: %s", strerror(errno));
+			err->connection = true;
+			return false;
+		}
+		if (pfd.revents)
+			st = PQconnectPoll(conn);
+	}
+}
+
 bool
 db_connect(const struct config *cfg, const char *purpose, PGconn **out, struct db_error *err)
 {
@@ -337,9 +750,25 @@ db_connect(const struct config *cfg, const char *purpose, PGconn **out, struct d
 	PGconn *conn = NULL;
 	char *errmsg = NULL;
 	const char *dburl = config_str(cfg, SET_DATABASE_URL);
+	const char *ct = config_str(cfg, SET_CONNECT_TIMEOUT);
+	int64_t until = own_bound();
+	char hosts[2048], addrs[512];
 	bool ok = false;
 
 	*out = NULL;
+	/* connect-timeout (libpq's own applies only to blocking connects), within gosling's bound */
+	if (ct && atoll(ct) > 0)
+		until = earliest(until, db_now_ms() + atoll(ct) * 1000);
+	/*
+	 * A network or a server that stops answering must not hold the run: TCP keepalives
+	 * notice a dead peer while a statement runs, tcp_user_timeout unacknowledged sends.
+	 * Lowest precedence: DATABASE_URL may say otherwise.
+	 */
+	params_add(&p, "keepalives", "1");
+	params_add(&p, "keepalives_idle", "10");
+	params_add(&p, "keepalives_interval", "5");
+	params_add(&p, "keepalives_count", "3");
+	params_add(&p, "tcp_user_timeout", "30000");
 	/* The seeds' DB_* variables, then DATABASE_URL's fields, then flags. */
 	for (size_t i = 0; i < sizeof map / sizeof *map; i++)
 		params_add_setting(&p, cfg, map[i].id, map[i].key, false);
@@ -370,14 +799,19 @@ db_connect(const struct config *cfg, const char *purpose, PGconn **out, struct d
 		log_debug("connecting (%s): %s", purpose, line);
 	}
 
-	conn = PQconnectdbParams(p.key, p.val, 0);
+	if (!resolve_host(&p, hosts, sizeof hosts, addrs, sizeof addrs, until, purpose, err))
+		goto out;
+	p.key[p.n] = NULL;
+	p.val[p.n] = NULL;
+	conn = PQconnectStartParams(p.key, p.val, 0);
 	if (!conn) {
 		error_set(err, "unable to open the %s connection: out of memory", purpose);
 		goto out;
 	}
-	if (PQstatus(conn) != CONNECTION_OK) {
+	if (!connect_poll(conn, until, purpose, err))
+		goto out;
+	if (PQsetnonblocking(conn, 1) != 0) {
 		error_from_conn(err, conn);
-		err->connection = true;
 		goto out;
 	}
 	PQsetNoticeProcessor(conn, notice_to_log, NULL);
@@ -404,23 +838,32 @@ db_close(PGconn *conn)
 		PQfinish(conn);
 }
 
-bool
-db_set_timeouts(PGconn *conn, int64_t statement_ms, int64_t lock_ms, struct db_error *err)
+/*
+ * The SELECT list that sets gosling's session settings: session-wide (is_local false),
+ * so run inside a transaction they outlive its COMMIT and are undone by its ROLLBACK.
+ * client_encoding too: gosling reads its own results (and PostgreSQL's messages) as UTF-8.
+ */
+static void
+settings_sql(char *buf, size_t len, PGconn *conn, const struct db_session *s)
 {
-	char st[32], lk[32];
-	const char *params[] = { st, lk };
-	PGresult *res;
-	bool watch = PQserverVersion(conn) >= 140000;
+	snprintf(buf, len,
+		 "pg_catalog.set_config('statement_timeout', '%lld', false), "
+		 "pg_catalog.set_config('lock_timeout', '%lld', false), "
+		 "pg_catalog.set_config('client_encoding', 'UTF8', false)%s",
+		 (long long)s->statement_ms, (long long)s->lock_ms,
+		 PQserverVersion(conn) >= 140000 ? ", pg_catalog.set_config('client_connection_check_interval', '1000', false)"
+						 : "");
+}
 
-	snprintf(st, sizeof st, "%lld", (long long)statement_ms);
-	snprintf(lk, sizeof lk, "%lld", (long long)lock_ms);
-	if (!query_run(conn, "setting timeouts",
-		       watch ? "SELECT pg_catalog.set_config('statement_timeout', $1, false), "
-			       "pg_catalog.set_config('lock_timeout', $2, false), "
-			       "pg_catalog.set_config('client_connection_check_interval', '1000', false)"
-			     : "SELECT pg_catalog.set_config('statement_timeout', $1, false), "
-			       "pg_catalog.set_config('lock_timeout', $2, false)",
-		       2, params, SHAPE_ROW(watch ? 3 : 2), &res, err))
+bool
+db_set_session(PGconn *conn, const struct db_session *s, struct db_error *err)
+{
+	char sql[512] = "SELECT ";
+	PGresult *res;
+
+	settings_sql(sql + strlen(sql), sizeof sql - strlen(sql), conn, s);
+	if (!query_run(conn, "setting the session's timeouts", sql, 0, NULL,
+		       SHAPE_ROW(PQserverVersion(conn) >= 140000 ? 4 : 3), &res, err))
 		return false;
 	PQclear(res);
 	return true;
@@ -511,15 +954,87 @@ db_rows_free(struct db_row *rows, size_t nrows)
 	free(rows);
 }
 
+/*
+ * rows_run - send a query whose rows come one at a time (single-row mode), each
+ * checked to have ncols columns and handed to row(); none is held with the others.
+ * row() returns false when out of memory.
+ */
+static bool
+rows_run(PGconn *conn, const char *what, const char *sql, int ncols, bool (*row)(const PGresult *, void *),
+	 void *arg, struct db_error *err)
+{
+	struct waiter w = waiter_until(own_bound());
+	PGresult *res;
+	bool ok = false, done = false;
+
+	if (!PQsendQueryParams(conn, sql, 0, NULL, NULL, NULL, NULL, 0)) {
+		error_from_conn(err, conn);
+		return false;
+	}
+	(void)PQsetSingleRowMode(conn);
+	while (!done) {
+		ExecStatusType st;
+
+		if (!wait_ready(conn, &w, err))
+			break;
+		if (!(res = PQgetResult(conn))) {
+			error_from_conn(err, conn);
+			break;
+		}
+		st = PQresultStatus(res);
+		if (st == PGRES_FATAL_ERROR) {
+			error_from_result(err, res);
+			done = true;
+		} else if ((st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK) || PQnfields(res) != ncols) {
+			error_set(err, "unexpected result shape from %s", what);
+			done = true;
+		} else if (st == PGRES_SINGLE_TUPLE && !row(res, arg)) {
+			error_set(err, "out of memory: %s", what);
+			done = true;
+		} else if (st == PGRES_TUPLES_OK) {
+			ok = done = true;
+		}
+		PQclear(res);
+	}
+	drain(conn, &w);
+	return ok;
+}
+
+struct history_rows {
+	struct db_row *rows;
+	size_t n, cap;
+};
+
+static bool
+history_row(const PGresult *res, void *arg)
+{
+	struct history_rows *h = arg;
+	struct db_row *r;
+
+	if (!grow((void **)&h->rows, &h->cap, h->n, sizeof *h->rows))
+		return false;
+	r = &h->rows[h->n];
+	memset(r, 0, sizeof *r);
+	r->version = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	r->name = strdup(PQgetvalue(res, 0, 1));
+	r->file_checksum = strdup(PQgetvalue(res, 0, 2));
+	r->exec_checksum = strdup(PQgetvalue(res, 0, 3));
+	r->chain = strdup(PQgetvalue(res, 0, 4));
+	snprintf(r->applied_at, sizeof r->applied_at, "%s", PQgetvalue(res, 0, 5));
+	r->execution_ms = PQgetisnull(res, 0, 6) ? -1 : strtoll(PQgetvalue(res, 0, 6), NULL, 10);
+	r->build_id = strdup(PQgetvalue(res, 0, 7));
+	snprintf(r->origin, sizeof r->origin, "%s", PQgetvalue(res, 0, 8));
+	r->failed_statement = PQgetisnull(res, 0, 9) ? 0 : (uint32_t)atoi(PQgetvalue(res, 0, 9));
+	h->n++;
+	return r->name && r->file_checksum && r->exec_checksum && r->chain && r->build_id;
+}
+
 bool
 db_history_read(PGconn *conn, const struct db_names *n, struct db_row **rows, size_t *nrows,
 		struct db_error *err)
 {
+	struct history_rows h = { 0 };
 	char sql[512];
-	PGresult *res = NULL;
-	struct db_row *r = NULL;
-	int nt = 0;
-	bool ok = false;
 
 	*rows = NULL;
 	*nrows = 0;
@@ -528,38 +1043,17 @@ db_history_read(PGconn *conn, const struct db_names *n, struct db_row **rows, si
 		 "pg_catalog.to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
 		 "execution_ms, build_id, origin, failed_statement FROM %s ORDER BY version",
 		 n->history);
-	if (!query_run(conn, "reading the history", sql, 0, NULL, SHAPE_ROWS(10), &res, err))
-		goto out;
-	nt = PQntuples(res);
-	r = calloc(nt ? (size_t)nt : 1, sizeof *r);
-	if (!r) {
+	if (!rows_run(conn, "reading the history", sql, 10, history_row, &h, err)) {
+		db_rows_free(h.rows, h.n);
+		return false;
+	}
+	if (!h.rows && !(h.rows = calloc(1, sizeof *h.rows))) {
 		error_set(err, "out of memory reading %s", n->history);
-		goto out;
+		return false;
 	}
-	for (int i = 0; i < nt; i++) {
-		r[i].version = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-		r[i].name = strdup(PQgetvalue(res, i, 1));
-		r[i].file_checksum = strdup(PQgetvalue(res, i, 2));
-		r[i].exec_checksum = strdup(PQgetvalue(res, i, 3));
-		r[i].chain = strdup(PQgetvalue(res, i, 4));
-		snprintf(r[i].applied_at, sizeof r[i].applied_at, "%s", PQgetvalue(res, i, 5));
-		r[i].execution_ms = PQgetisnull(res, i, 6) ? -1 : strtoll(PQgetvalue(res, i, 6), NULL, 10);
-		r[i].build_id = strdup(PQgetvalue(res, i, 7));
-		snprintf(r[i].origin, sizeof r[i].origin, "%s", PQgetvalue(res, i, 8));
-		r[i].failed_statement = PQgetisnull(res, i, 9) ? 0 : (uint32_t)atoi(PQgetvalue(res, i, 9));
-		if (!r[i].name || !r[i].file_checksum || !r[i].exec_checksum || !r[i].chain || !r[i].build_id) {
-			db_rows_free(r, (size_t)i + 1);
-			r = NULL;
-			error_set(err, "out of memory reading %s", n->history);
-			goto out;
-		}
-	}
-	*rows = r;
-	*nrows = (size_t)nt;
-	ok = true;
-out:
-	PQclear(res);
-	return ok;
+	*rows = h.rows;
+	*nrows = h.n;
+	return true;
 }
 
 bool
@@ -615,13 +1109,12 @@ db_commit(PGconn *conn, struct db_error *err)
 void
 db_rollback(PGconn *conn)
 {
-	PGresult *res;
+	struct db_error e;
 
 	if (PQtransactionStatus(conn) == PQTRANS_IDLE || PQtransactionStatus(conn) == PQTRANS_UNKNOWN)
 		return;
-	res = PQexec(conn, "ROLLBACK");
-	PQclear(res);
-	drain(conn);
+	if (!command_run(conn, "ROLLBACK", "ROLLBACK", 0, NULL, &e))
+		log_warn("unable to roll back: %s", e.message);
 }
 
 bool
@@ -738,31 +1231,68 @@ db_history_rechain(PGconn *conn, const struct db_names *n, int64_t version, cons
 	return ok;
 }
 
+/* Byte offset of the 1-based character position pos in s (UTF-8): PostgreSQL counts characters. */
+static size_t
+char_to_byte(const char *s, size_t len, int pos)
+{
+	size_t i = 0;
+	int chars = 0;
+
+	while (i < len && chars < pos - 1) {
+		i++;
+		while (i < len && ((unsigned char)s[i] & 0xC0) == 0x80)
+			i++;
+		chars++;
+	}
+	return i;
+}
+
+/* Is res one of the batch's markers (its first column is gosling_unit)? Then its values. */
+static bool
+marker_read(const PGresult *res, size_t *unit, int64_t *end_ms, int64_t *start_ms)
+{
+	if (PQntuples(res) != 1 || PQnfields(res) < 3 || strcmp(PQfname(res, 0), "gosling_unit") != 0)
+		return false;
+	*unit = (size_t)strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	*end_ms = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	*start_ms = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+	return true;
+}
+
 bool
 db_migration_statement(PGconn *conn, const char *sql, int64_t deadline_ms, struct db_error *err)
 {
+	struct waiter w = waiter_until(deadline_ms);
 	PGresult *res;
-	bool cancelled = false, failed = false;
+	bool failed = false;
 
 	if (!PQsendQuery(conn, sql)) {
 		error_from_conn(err, conn);
 		return false;
 	}
+	(void)PQsetSingleRowMode(conn);	/* rows come one by one and are dropped: no result is held whole */
 	for (;;) {
-		if (!wait_ready(conn, deadline_ms, &cancelled, err)) {
-			drain(conn);
+		ExecStatusType st;
+
+		if (!wait_ready(conn, &w, err)) {
+			drain(conn, &w);
 			return false;
 		}
-		res = PQgetResult(conn);
-		if (!res)
+		if (!(res = PQgetResult(conn)))
 			break;
-		if (PQresultStatus(res) == PGRES_FATAL_ERROR && !failed) {
+		st = PQresultStatus(res);
+		if (st == PGRES_FATAL_ERROR && !failed) {
 			error_from_result(err, res);
+			/* PostgreSQL's position counts characters; the caller counts lines in bytes */
+			if (err->position > 0)
+				err->position = (int)char_to_byte(sql, strlen(sql), err->position) + 1;
 			failed = true;
-		} else if (PQresultStatus(res) == PGRES_COPY_IN || PQresultStatus(res) == PGRES_COPY_OUT) {
-			copy_refuse(conn, res);
 		}
 		PQclear(res);
+		if ((st == PGRES_COPY_IN || st == PGRES_COPY_OUT) && !copy_finish(conn, st, &w, err)) {
+			drain(conn, &w);
+			return false;
+		}
 	}
 	if (!failed && PQstatus(conn) != CONNECTION_OK) {
 		error_from_conn(err, conn);
@@ -773,28 +1303,41 @@ db_migration_statement(PGconn *conn, const char *sql, int64_t deadline_ms, struc
 
 /* --- batches -------------------------------------------------------------- */
 
-/* What each result of the batch string belongs to. */
+/* What each result of the batch string is. */
+enum slot_kind {
+	SLOT_BEGIN,
+	SLOT_STATEMENT,		/* one command of a goose statement */
+	SLOT_CHECK,		/* SAVEPOINT: fails unless still in the unit's own transaction */
+	SLOT_RECORD,		/* history and goose rows, re-chaining */
+	SLOT_MARKER,		/* SELECT <unit> AS gosling_unit, times, gosling's settings */
+	SLOT_COMMIT,
+};
+
 struct slot {
 	uint32_t unit;
 	uint32_t statement;	/* 1-based goose statement, 0 = bookkeeping */
-	bool commit;		/* the unit's COMMIT */
-	bool timing;		/* returns the unit's server-side execution time in ms */
+	enum slot_kind kind;
+};
+
+/* A statement's place in the batch text, in characters (PostgreSQL's error positions count them). */
+struct span {
+	size_t start, end;
+	uint32_t unit, statement;
 };
 
 struct db_batch {
-	char *text;
+	char *text;		/* freed once libpq holds the query */
 	size_t len, cap;
+	size_t chars;		/* characters in text */
 	bool failed;		/* sticky: out of memory while building */
 	struct slot *slots;
 	size_t nslots, slotcap;
-	/* byte range of each statement in text, to map an error position back */
-	struct span {
-		size_t start, end;
-		uint32_t unit, statement;
-	} *spans;
+	size_t *marker;		/* per unit: index of its marker slot */
+	struct span *spans;
 	size_t nspans, spancap;
 	const struct db_unit *units;
 	size_t nunits;
+	struct db_cursor from, to;	/* where it starts and where the next batch starts */
 };
 
 static void
@@ -819,6 +1362,8 @@ batch_append(struct db_batch *b, const char *s, size_t n)
 	memcpy(b->text + b->len, s, n);
 	b->len += n;
 	b->text[b->len] = '\0';
+	for (size_t i = 0; i < n; i++)
+		b->chars += ((unsigned char)s[i] & 0xC0) != 0x80;
 }
 
 static void
@@ -846,23 +1391,31 @@ batch_literal(struct db_batch *b, PGconn *conn, const char *s)
 	PQfreemem(lit);
 }
 
+/* Grow *arr (of *cap elements of size) to hold one more; false when out of memory. */
+static bool
+grow(void **arr, size_t *cap, size_t n, size_t size)
+{
+	void *t;
+
+	if (n < *cap)
+		return true;
+	if (!(t = realloc(*arr, (*cap ? *cap * 2 : 256) * size)))
+		return false;
+	*arr = t;
+	*cap = *cap ? *cap * 2 : 256;
+	return true;
+}
+
 static void
-batch_slot(struct db_batch *b, uint32_t unit, uint32_t statement, bool commit, bool timing)
+batch_slot(struct db_batch *b, uint32_t unit, uint32_t statement, enum slot_kind kind)
 {
 	if (b->failed)
 		return;
-	if (b->nslots == b->slotcap) {
-		size_t cap = b->slotcap ? b->slotcap * 2 : 256;
-		struct slot *s = realloc(b->slots, cap * sizeof *s);
-
-		if (!s) {
-			b->failed = true;
-			return;
-		}
-		b->slots = s;
-		b->slotcap = cap;
+	if (!grow((void **)&b->slots, &b->slotcap, b->nslots, sizeof *b->slots)) {
+		b->failed = true;
+		return;
 	}
-	b->slots[b->nslots++] = (struct slot){ unit, statement, commit, timing };
+	b->slots[b->nslots++] = (struct slot){ unit, statement, kind };
 }
 
 static void
@@ -870,115 +1423,201 @@ batch_span(struct db_batch *b, size_t start, size_t end, uint32_t unit, uint32_t
 {
 	if (b->failed)
 		return;
-	if (b->nspans == b->spancap) {
-		size_t cap = b->spancap ? b->spancap * 2 : 256;
-		struct span *s = realloc(b->spans, cap * sizeof *s);
-
-		if (!s) {
-			b->failed = true;
-			return;
-		}
-		b->spans = s;
-		b->spancap = cap;
+	if (!grow((void **)&b->spans, &b->spancap, b->nspans, sizeof *b->spans)) {
+		b->failed = true;
+		return;
 	}
 	b->spans[b->nspans++] = (struct span){ start, end, unit, statement };
 }
 
+/* ms from anchor to now, by the server's clock */
+#define ELAPSED_SINCE(anchor)                                                                   \
+	"(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - " anchor ") * 1000)::bigint"
+#define EPOCH_MS(t) "(pg_catalog.date_part('epoch', " t ") * 1000)::bigint"
+
+/*
+ * The bookkeeping of unit u after its statements: a SAVEPOINT that fails unless
+ * the migration left gosling's transaction open (a COMMIT or ROLLBACK among its
+ * statements), its history row, goose's row, re-chaining, then the marker.
+ *
+ * Nothing here reads a session variable a migration could change or clear: the
+ * unit's execution time runs from the previous unit's history row (committed
+ * before it) or, for the first unit, from the start of the query holding its BEGIN
+ * (transaction_timestamp: every transaction of one simple query shares it).
+ */
+static void
+batch_bookkeeping(struct db_batch *b, PGconn *conn, const struct db_names *n, const struct db_session *session,
+		  uint32_t u)
+{
+	const struct db_unit *un = &b->units[u];
+	const struct db_record *r = &un->rec;
+	char num[64], session_sql[512];
+
+	batch_str(b, "SAVEPOINT gosling_check;\n");
+	batch_slot(b, u, 0, SLOT_CHECK);
+	snprintf(num, sizeof num, "%lld", (long long)r->version);
+	if (un->down) {
+		batch_str(b, "DELETE FROM ");
+		batch_str(b, n->history);
+		batch_str(b, " WHERE version = ");
+		batch_str(b, num);
+		batch_str(b, ";\n");
+		batch_slot(b, u, 0, SLOT_RECORD);
+		if (un->goose) {
+			batch_str(b, "DELETE FROM ");
+			batch_str(b, n->goose);
+			batch_str(b, " WHERE version_id = ");
+			batch_str(b, num);
+			batch_str(b, ";\n");
+			batch_slot(b, u, 0, SLOT_RECORD);
+		}
+	} else {
+		batch_str(b, "INSERT INTO ");
+		batch_str(b, n->history);
+		batch_str(b, " (version, name, file_checksum, exec_checksum, chain, applied_at, "
+			     "execution_ms, build_id, origin) VALUES (");
+		batch_str(b, num);
+		batch_str(b, ", ");
+		batch_literal(b, conn, r->name);
+		batch_str(b, ", ");
+		batch_literal(b, conn, r->file_checksum);
+		batch_str(b, ", ");
+		batch_literal(b, conn, r->exec_checksum);
+		batch_str(b, ", ");
+		batch_literal(b, conn, r->chain);
+		batch_str(b, ", pg_catalog.clock_timestamp(), ");
+		if (u > 0 && !b->units[u - 1].down) {
+			char prev[64];
+
+			snprintf(prev, sizeof prev, "%lld", (long long)b->units[u - 1].rec.version);
+			batch_str(b, "(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - "
+				     "coalesce((SELECT applied_at FROM ");
+			batch_str(b, n->history);
+			batch_str(b, " WHERE version = ");
+			batch_str(b, prev);
+			batch_str(b, "), pg_catalog.transaction_timestamp())) * 1000)::bigint");
+		} else {
+			batch_str(b, ELAPSED_SINCE("pg_catalog.transaction_timestamp()"));
+		}
+		batch_str(b, ", ");
+		batch_literal(b, conn, r->build_id);
+		batch_str(b, ", ");
+		batch_literal(b, conn, r->origin);
+		batch_str(b, ") ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, "
+			     "file_checksum = EXCLUDED.file_checksum, exec_checksum = EXCLUDED.exec_checksum, "
+			     "chain = EXCLUDED.chain, applied_at = EXCLUDED.applied_at, "
+			     "execution_ms = EXCLUDED.execution_ms, build_id = EXCLUDED.build_id, "
+			     "origin = EXCLUDED.origin, failed_statement = NULL, error = NULL;\n");
+		batch_slot(b, u, 0, SLOT_RECORD);
+		if (un->goose) {
+			batch_str(b, "INSERT INTO ");
+			batch_str(b, n->goose);
+			batch_str(b, " (version_id, is_applied) VALUES (");
+			batch_str(b, num);
+			batch_str(b, ", true);\n");
+			batch_slot(b, u, 0, SLOT_RECORD);
+		}
+	}
+	for (size_t c = 0; c < un->nrechain; c++) {
+		snprintf(num, sizeof num, "%lld", (long long)un->rechain[c].version);
+		batch_str(b, "UPDATE ");
+		batch_str(b, n->history);
+		batch_str(b, " SET chain = ");
+		batch_literal(b, conn, un->rechain[c].chain);
+		batch_str(b, " WHERE version = ");
+		batch_str(b, num);
+		batch_str(b, ";\n");
+		batch_slot(b, u, 0, SLOT_RECORD);
+	}
+	/*
+	 * The marker: which unit this is (results are attributed by it, whatever a
+	 * statement's command count said), the server's clock, and gosling's settings
+	 * again, so a SET or RESET ALL in this migration does not reach the next one.
+	 */
+	settings_sql(session_sql, sizeof session_sql, conn, session);
+	snprintf(num, sizeof num, "SELECT %u AS gosling_unit, ", u);
+	batch_str(b, num);
+	batch_str(b, EPOCH_MS("pg_catalog.clock_timestamp()") ", " EPOCH_MS("pg_catalog.transaction_timestamp()") ", ");
+	batch_str(b, session_sql);
+	batch_str(b, ";\n");
+	if (!b->failed)
+		b->marker[u] = b->nslots;
+	batch_slot(b, u, 0, SLOT_MARKER);
+	batch_str(b, "COMMIT;\n");
+	batch_slot(b, u, 0, SLOT_COMMIT);
+}
+
+/* Bytes a statement takes in the batch. */
+static size_t
+statement_bytes(const struct db_unit *un, uint32_t s)
+{
+	return strlen(un->sql[s]) + 3;
+}
+
 struct db_batch *
-db_batch_new(PGconn *conn, const struct db_names *n, const struct db_unit *units, size_t nunits,
-	     struct db_error *err)
+db_batch_new(PGconn *conn, const struct db_names *n, const struct db_session *session, const struct db_unit *units,
+	     size_t nunits, const struct db_cursor *from, struct db_error *err)
 {
 	struct db_batch *b = calloc(1, sizeof *b);
-	char num[64];
+	size_t u = from->unit, want = 4096;
+	uint32_t s = from->statement;
+	bool empty = true;	/* no statement in this batch yet */
 
-	if (!b) {
+	if (!b || !(b->marker = calloc(nunits + 1, sizeof *b->marker))) {
+		free(b);
 		error_set(err, "%s", "out of memory building the batch");
 		return NULL;
 	}
 	b->units = units;
 	b->nunits = nunits;
-	for (size_t u = 0; u < nunits; u++) {
+	b->from = *from;
+	/* the text in one allocation, sized for what fits (a statement longer than the cap goes alone) */
+	for (size_t v = u; v < nunits && want < BATCH_CAP; v++)
+		for (uint32_t t = v == u ? s : 0; t < units[v].nstmts && want < BATCH_CAP; t++)
+			want += statement_bytes(&units[v], t) + (t == 0 ? 2048 : 0);
+	if (!(b->text = malloc(want + 2048))) {
+		db_batch_free(b);
+		error_set(err, "%s", "out of memory building the batch");
+		return NULL;
+	}
+	b->cap = want + 2048;
+	b->text[0] = '\0';
+	/*
+	 * Statements up to BATCH_CAP bytes of text, at least one: memory stays bounded and
+	 * round trips are O(bytes / cap).  A batch may end inside a migration: its
+	 * transaction stays open and the next batch goes on with its next statement.
+	 */
+	while (u < nunits) {
 		const struct db_unit *un = &units[u];
-		const struct db_record *r = &un->rec;
 
-		batch_str(b, "BEGIN;\nSELECT pg_catalog.set_config('" START_GUC
-			     "', pg_catalog.clock_timestamp()::text, true);\n");
-		batch_slot(b, (uint32_t)u, 0, false, false);
-		batch_slot(b, (uint32_t)u, 0, false, false);
-		for (uint32_t s = 0; s < un->nstmts; s++) {
-			size_t start = b->len;
+		if (s == 0) {
+			if (!empty && un->nstmts > 0 && b->len + statement_bytes(un, 0) > BATCH_CAP)
+				break;
+			/* nothing between BEGIN and the first statement: SET TRANSACTION ... must come first */
+			batch_str(b, "BEGIN;\n");
+			batch_slot(b, (uint32_t)u, 0, SLOT_BEGIN);
+		}
+		for (; s < un->nstmts; s++) {
+			size_t start = b->chars;
 
+			if (!empty && b->len + statement_bytes(un, s) > BATCH_CAP)
+				goto full;
+			empty = false;
 			batch_str(b, un->sql[s]);
-			batch_span(b, start, b->len, (uint32_t)u, s + 1);
+			batch_span(b, start, b->chars, (uint32_t)u, s + 1);
 			/* a statement may end in a comment, or lack its ';': an empty command costs nothing */
 			batch_str(b, "\n;\n");
 			for (uint32_t c = 0; c < un->stmts[s].ncommands; c++)
-				batch_slot(b, (uint32_t)u, s + 1, false, false);
+				batch_slot(b, (uint32_t)u, s + 1, SLOT_STATEMENT);
 		}
-		snprintf(num, sizeof num, "%lld", (long long)r->version);
-		if (un->down) {
-			batch_str(b, "DELETE FROM ");
-			batch_str(b, n->history);
-			batch_str(b, " WHERE version = ");
-			batch_str(b, num);
-			batch_str(b, " RETURNING " ELAPSED_MS ";\n");
-			batch_slot(b, (uint32_t)u, 0, false, true);
-			if (un->goose) {
-				batch_str(b, "DELETE FROM ");
-				batch_str(b, n->goose);
-				batch_str(b, " WHERE version_id = ");
-				batch_str(b, num);
-				batch_str(b, ";\n");
-				batch_slot(b, (uint32_t)u, 0, false, false);
-			}
-		} else {
-			batch_str(b, "INSERT INTO ");
-			batch_str(b, n->history);
-			batch_str(b, " (version, name, file_checksum, exec_checksum, chain, applied_at, "
-				     "execution_ms, build_id, origin) VALUES (");
-			batch_str(b, num);
-			batch_str(b, ", ");
-			batch_literal(b, conn, r->name);
-			batch_str(b, ", ");
-			batch_literal(b, conn, r->file_checksum);
-			batch_str(b, ", ");
-			batch_literal(b, conn, r->exec_checksum);
-			batch_str(b, ", ");
-			batch_literal(b, conn, r->chain);
-			batch_str(b, ", pg_catalog.clock_timestamp(), " ELAPSED_MS ", ");
-			batch_literal(b, conn, r->build_id);
-			batch_str(b, ", ");
-			batch_literal(b, conn, r->origin);
-			batch_str(b, ") ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, "
-				     "file_checksum = EXCLUDED.file_checksum, exec_checksum = EXCLUDED.exec_checksum, "
-				     "chain = EXCLUDED.chain, applied_at = EXCLUDED.applied_at, "
-				     "execution_ms = EXCLUDED.execution_ms, build_id = EXCLUDED.build_id, "
-				     "origin = EXCLUDED.origin, failed_statement = NULL, error = NULL "
-				     "RETURNING execution_ms;\n");
-			batch_slot(b, (uint32_t)u, 0, false, true);
-			if (un->goose) {
-				batch_str(b, "INSERT INTO ");
-				batch_str(b, n->goose);
-				batch_str(b, " (version_id, is_applied) VALUES (");
-				batch_str(b, num);
-				batch_str(b, ", true);\n");
-				batch_slot(b, (uint32_t)u, 0, false, false);
-			}
-		}
-		for (size_t c = 0; c < un->nrechain; c++) {
-			snprintf(num, sizeof num, "%lld", (long long)un->rechain[c].version);
-			batch_str(b, "UPDATE ");
-			batch_str(b, n->history);
-			batch_str(b, " SET chain = ");
-			batch_literal(b, conn, un->rechain[c].chain);
-			batch_str(b, " WHERE version = ");
-			batch_str(b, num);
-			batch_str(b, ";\n");
-			batch_slot(b, (uint32_t)u, 0, false, false);
-		}
-		batch_str(b, "COMMIT;\n");
-		batch_slot(b, (uint32_t)u, 0, true, false);
+		batch_bookkeeping(b, conn, n, session, (uint32_t)u);
+		u++;
+		s = 0;
+		if (b->len >= BATCH_CAP)
+			break;
 	}
+full:
+	b->to = (struct db_cursor){ u, s, -1 };
 	if (b->failed) {
 		db_batch_free(b);
 		error_set(err, "%s", "out of memory building the batch");
@@ -994,59 +1633,58 @@ db_batch_free(struct db_batch *b)
 		return;
 	free(b->text);
 	free(b->slots);
+	free(b->marker);
 	free(b->spans);
 	free(b);
 }
 
-/* Byte offset of the 1-based character position pos in s (UTF-8). */
-static size_t
-char_to_byte(const char *s, size_t len, int pos)
-{
-	size_t i = 0;
-	int chars = 0;
-
-	while (i < len && chars < pos - 1) {
-		i++;
-		while (i < len && ((unsigned char)s[i] & 0xC0) == 0x80)
-			i++;
-		chars++;
-	}
-	return i;
-}
-
-/* Attribute an error: by its position in the text when PostgreSQL gives one, else by result count. */
+/* Attribute an error: by its position in the text when PostgreSQL gives one, else by its slot. */
 static void
 batch_attribute(const struct db_batch *b, size_t slot, struct db_batch_failure *f)
 {
-	f->unit = slot < b->nslots ? b->slots[slot].unit : 0;
-	f->statement = slot < b->nslots ? b->slots[slot].statement : 0;
+	const struct slot *sl = slot < b->nslots ? &b->slots[slot] : b->nslots ? &b->slots[b->nslots - 1] : NULL;
+
+	f->unit = sl ? sl->unit : 0;
+	f->statement = sl && sl->kind == SLOT_STATEMENT ? sl->statement : 0;
 	f->line_offset = 0;
-	if (f->err.position > 0) {
-		size_t at = char_to_byte(b->text, b->len, f->err.position);
+	if (f->err.position <= 0)
+		return;
+	for (size_t i = 0; i < b->nspans; i++) {
+		const struct span *sp = &b->spans[i];
+		size_t at = (size_t)f->err.position - 1;
 
-		for (size_t i = 0; i < b->nspans; i++) {
-			const struct span *sp = &b->spans[i];
+		if (at >= sp->start && at < sp->end) {
+			const char *sql = b->units[sp->unit].sql[sp->statement - 1];
+			size_t off = char_to_byte(sql, strlen(sql), (int)(at - sp->start) + 1);
 
-			if (at >= sp->start && at < sp->end) {
-				f->unit = sp->unit;
-				f->statement = sp->statement;
-				for (size_t j = sp->start; j < at; j++)
-					f->line_offset += b->text[j] == '\n';
-				/* the position belongs to the whole batch; within the statement it is now meaningless */
-				f->err.position = (int)(at - sp->start) + 1;
-				break;
-			}
+			f->unit = sp->unit;
+			f->statement = sp->statement;
+			for (size_t j = 0; j < off; j++)
+				f->line_offset += sql[j] == '\n';
+			/* the position was the whole batch's; now it is a byte within the statement */
+			f->err.position = (int)off + 1;
+			return;
 		}
 	}
 }
 
+/* A command tag that ends or prepares the transaction a migration runs in. */
+static bool
+ends_transaction(const char *tag)
+{
+	return strcmp(tag, "COMMIT") == 0 || strcmp(tag, "ROLLBACK") == 0 || strcmp(tag, "PREPARE TRANSACTION") == 0;
+}
+
 bool
 db_batch_run(PGconn *conn, struct db_batch *b, int64_t deadline_ms,
-	     void (*done)(size_t unit, int64_t ms, void *arg), void *arg, struct db_batch_failure *f)
+	     void (*done)(size_t unit, int64_t ms, void *arg), void *arg, struct db_cursor *cur,
+	     struct db_batch_failure *f)
 {
-	size_t slot = 0;
-	bool cancelled = false, failed = false;
-	int64_t t0 = db_now_ms(), server_ms = -1;
+	struct waiter w = waiter_until(deadline_ms);
+	struct db_error e;
+	size_t slot = 0, marked = SIZE_MAX;
+	bool failed = false;
+	int64_t prev_end = cur->last_end_ms, end = -1;
 	PGresult *res;
 
 	memset(f, 0, sizeof *f);
@@ -1054,49 +1692,60 @@ db_batch_run(PGconn *conn, struct db_batch *b, int64_t deadline_ms,
 		error_from_conn(&f->err, conn);
 		return false;
 	}
+	(void)PQsetSingleRowMode(conn);	/* a statement's rows are read one by one and dropped */
+	/* libpq holds the query now: one copy of it is enough */
+	free(b->text);
+	b->text = NULL;
+	b->len = b->cap = 0;
 	for (;;) {
-		if (!wait_ready(conn, deadline_ms, &cancelled, &f->err)) {
-			batch_attribute(b, slot, f);
-			drain(conn);
-			db_rollback(conn);
-			return false;
-		}
-		res = PQgetResult(conn);
-		if (!res)
+		ExecStatusType st;
+		size_t unit;
+		int64_t start;
+
+		if (!wait_ready(conn, &w, &e))
+			goto broken;
+		if (!(res = PQgetResult(conn)))
 			break;
-		switch (PQresultStatus(res)) {
-		case PGRES_FATAL_ERROR:
+		st = PQresultStatus(res);
+		if (st == PGRES_FATAL_ERROR) {
 			if (!failed) {
 				error_from_result(&f->err, res);
 				batch_attribute(b, slot, f);
+				if (f->txn_control[0] && f->txn_unit == f->unit && f->statement == 0)
+					f->statement = f->txn_statement;
 				failed = true;
 			}
-			break;
-		case PGRES_COPY_IN:
-		case PGRES_COPY_OUT:
-			copy_refuse(conn, res);
-			break;
-		default:
-			/* a COMMIT tag where the count expects none (or the reverse) means a statement's
-			 * ncommands was off: resynchronise on the next unit's COMMIT */
-			if (strcmp(PQcmdStatus(res), "COMMIT") == 0 && !(slot < b->nslots && b->slots[slot].commit)) {
-				while (slot < b->nslots && !b->slots[slot].commit)
-					slot++;
-			}
-			if (slot < b->nslots && b->slots[slot].timing && PQresultStatus(res) == PGRES_TUPLES_OK &&
-			    PQntuples(res) == 1 && PQnfields(res) == 1 && !PQgetisnull(res, 0, 0))
-				server_ms = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-			if (!failed && slot < b->nslots && b->slots[slot].commit && done) {
-				int64_t now = db_now_ms();
+			slot++;
+		} else if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
+			/* the COPY's own result follows: this one takes no slot */
+			PQclear(res);
+			if (!copy_finish(conn, st, &w, &e))
+				goto broken;
+			continue;
+		} else if ((st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK) && marker_read(res, &unit, &end, &start) &&
+			   unit < b->nunits) {
+			/* the marker says where we are, whatever the command counts said */
+			marked = unit;
+			slot = b->marker[unit];
+			if (prev_end < 0)
+				prev_end = start;
+			if (st == PGRES_TUPLES_OK)
+				slot++;
+		} else if (st != PGRES_SINGLE_TUPLE) {
+			const struct slot *sl = slot < b->nslots ? &b->slots[slot] : NULL;
 
-				done(b->slots[slot].unit, server_ms >= 0 ? server_ms : now - t0, arg);
-				t0 = now;
-				server_ms = -1;
+			if (sl && sl->kind == SLOT_STATEMENT && ends_transaction(PQcmdStatus(res)) && !f->txn_control[0]) {
+				snprintf(f->txn_control, sizeof f->txn_control, "%s", PQcmdStatus(res));
+				f->txn_unit = sl->unit;
+				f->txn_statement = sl->statement;
 			}
-			break;
+			if (sl && sl->kind == SLOT_COMMIT && sl->unit == marked && !failed && done) {
+				done(sl->unit, end - prev_end, arg);
+				prev_end = end;
+			}
+			slot++;
 		}
 		PQclear(res);
-		slot++;
 	}
 	if (failed) {
 		/* the failed unit's transaction is aborted: close it; earlier COMMITs stand */
@@ -1108,5 +1757,19 @@ db_batch_run(PGconn *conn, struct db_batch *b, int64_t deadline_ms,
 		batch_attribute(b, slot, f);
 		return false;
 	}
+	*cur = b->to;
+	cur->last_end_ms = prev_end;
 	return true;
+broken:
+	if (!failed) {
+		f->err = e;
+		batch_attribute(b, slot, f);
+		/* no result came: which statement was running is not known, nor which migration of the batch */
+		f->statement = 0;
+		f->lost = true;
+		f->last_unit = b->to.statement ? b->to.unit : b->to.unit - 1;
+	}
+	drain(conn, &w);
+	db_rollback(conn);
+	return false;
 }

@@ -6,7 +6,9 @@
  * N columns), so a surprise is an error, not a misread.  Results are always
  * drained and cleared.  Functions that wait on the server honour a deadline
  * (ms since the epoch, 0 = none): past it they cancel the query and fail with
- * SQLSTATE 57014.
+ * SQLSTATE 57014.  No wait is unbounded: gosling's own queries and connects
+ * follow db_limit, migration statements their deadline; a server that does not
+ * answer a cancel within a short grace loses its connection.
  */
 #ifndef GOSLING_DB_H
 #define GOSLING_DB_H
@@ -26,7 +28,8 @@ struct db_error {
 	char message[1024];	/* primary message, or libpq's text (never a password) */
 	char detail[1024];
 	char hint[512];
-	int position;		/* PG_DIAG_STATEMENT_POSITION: 1-based character in the query, 0 = none */
+	int position;		/* PG_DIAG_STATEMENT_POSITION: 1-based character in the query, 0 = none;
+				 * db_migration_statement and db_batch_run make it a 1-based byte in the statement */
 	bool connection;	/* could not connect, or the connection broke */
 };
 
@@ -41,9 +44,36 @@ struct db_names {
 void db_names_init(struct db_names *n, const struct config *cfg);
 
 /*
+ * db_limit - bound every wait of gosling's own (connects including the host name
+ * lookup, its queries, the lock polls' queries, a rollback): each at most each_ms
+ * (0 = no limit), and none past until_ms (ms since the epoch, 0 = none).  Past the
+ * bound the query is cancelled; a server that does not answer within a grace (2 s)
+ * loses the connection, and the call fails.  No wait at all, migration statements'
+ * included, goes past hard_ms (0 = none): the time by which the caller must answer.
+ */
+void db_limit(int64_t until_ms, int64_t each_ms, int64_t hard_ms);
+
+/*
+ * db_interrupt - note SIGINT or SIGTERM (async-signal-safe: call it from the
+ * handler).  The wait in progress, or the next one, cancels its statement and
+ * fails; what runs afterwards (recording where a migration stopped, releasing the
+ * lock) gets a short grace.  db_interrupted - the signal noted, 0 = none.
+ */
+void db_interrupt(int signo);
+int db_interrupted(void);
+/*
+ * db_catch_signals - with on, SIGINT and SIGTERM call db_interrupt (the run stops
+ * cleanly: its statement cancelled, where a NO TRANSACTION migration stopped
+ * recorded, the lock released); without, they are back to their defaults.
+ */
+void db_catch_signals(bool on);
+
+/*
  * db_connect - connect as cfg says (flags > DATABASE_URL > DB_* > PG*), with
- * application_name=gosling and client_encoding=UTF8.  purpose names the
- * connection in messages ("lock", "migrations").
+ * application_name=gosling, client_encoding=UTF8, TCP keepalives and
+ * tcp_user_timeout, non-blocking, within connect-timeout and db_limit (the host
+ * name lookup included).  purpose names the connection in messages ("lock",
+ * "migrations").
  */
 bool db_connect(const struct config *cfg, const char *purpose, struct pg_conn **out,
 		struct db_error *err) MUSTCHECK;
@@ -52,14 +82,19 @@ void db_close(struct pg_conn *conn);
 /* db_describe - "user@host:port/dbname" of a live connection, never the password. */
 void db_describe(struct pg_conn *conn, char *out, size_t outlen);
 
+/* gosling's session settings: set after connecting, and again after every migration. */
+struct db_session {
+	int64_t statement_ms;	/* statement_timeout, 0 = off */
+	int64_t lock_ms;	/* lock_timeout, 0 = off */
+};
+
 /*
- * db_set_timeouts - session statement_timeout and lock_timeout in ms (0 = off), and on
+ * db_set_session - statement_timeout and lock_timeout, client_encoding UTF8, and on
  * PostgreSQL 14 and later client_connection_check_interval = 1 s: a backend whose client
  * died stops its statement within a second instead of running the rest of the migration
- * for nobody.  One query.
+ * for nobody.  Session-wide, also inside a transaction (it outlives the COMMIT).  One query.
  */
-bool db_set_timeouts(struct pg_conn *conn, int64_t statement_ms, int64_t lock_ms,
-		     struct db_error *err) MUSTCHECK;
+bool db_set_session(struct pg_conn *conn, const struct db_session *s, struct db_error *err) MUSTCHECK;
 
 /* db_lock_try - pg_try_advisory_lock(key); *got says whether it was taken. */
 bool db_lock_try(struct pg_conn *conn, int64_t key, bool *got, struct db_error *err) MUSTCHECK;
@@ -156,9 +191,14 @@ bool db_migration_statement(struct pg_conn *conn, const char *sql, int64_t deadl
 
 /*
  * A batch: many transactional migrations in one simple-query string, each
- *   BEGIN; set start time; <its statements>; <history row>; <goose row>; COMMIT;
- * sent at once and read back result by result, so an error is attributed to its
- * migration and statement while the whole batch costs one round trip.
+ *   BEGIN; <its statements>; SAVEPOINT; <history row>; <goose row>;
+ *   SELECT <unit> AS gosling_unit, <server clock>, <gosling's settings again>; COMMIT;
+ * sent at once and read back result by result (rows one at a time, dropped), so an
+ * error is attributed to its migration and statement while the batch costs one round
+ * trip.  Nothing precedes a migration's first statement in its transaction, and the
+ * bookkeeping reads no session variable: a migration may SET, RESET ALL or SET
+ * TRANSACTION as it likes.  The SAVEPOINT fails when the migration's own COMMIT or
+ * ROLLBACK ended gosling's transaction, so such a migration is never recorded.
  */
 /* A history row whose chain changes because a version below it was inserted (out of order). */
 struct db_rechain {
@@ -179,9 +219,22 @@ struct db_unit {
 
 struct db_batch;
 
-/* db_batch_new - build the batch text for units (not copied: keep them alive). */
-struct db_batch *db_batch_new(struct pg_conn *conn, const struct db_names *n,
-			      const struct db_unit *units, size_t nunits, struct db_error *err);
+/* Where a batch starts: a unit, a statement in it (0: at its BEGIN), and the server's clock there. */
+struct db_cursor {
+	size_t unit;
+	uint32_t statement;
+	int64_t last_end_ms;	/* the previous unit's end, ms since the epoch; -1 = none yet */
+};
+
+/*
+ * db_batch_new - build the batch text from *from on, as many statements as fit in
+ * about 1 MiB of SQL (at least one).  A batch may end inside a unit: its transaction
+ * stays open and the next batch goes on with its next statement.  units are not
+ * copied (keep them alive until db_batch_free); s is re-asserted after each unit.
+ */
+struct db_batch *db_batch_new(struct pg_conn *conn, const struct db_names *n, const struct db_session *s,
+			      const struct db_unit *units, size_t nunits, const struct db_cursor *from,
+			      struct db_error *err);
 void db_batch_free(struct db_batch *b);
 
 /* Where a batch stopped. */
@@ -190,15 +243,22 @@ struct db_batch_failure {
 	uint32_t statement;	/* 1-based goose statement, 0 = gosling's own bookkeeping */
 	uint32_t line_offset;	/* newlines before the error inside that statement */
 	struct db_error err;
+	bool lost;		/* the connection failed before results told which statement ran: */
+	size_t last_unit;	/* ... one of units unit to last_unit */
+	char txn_control[24];	/* "COMMIT", "ROLLBACK", "PREPARE TRANSACTION" run by a migration statement, else "" */
+	size_t txn_unit;	/* ... in this unit */
+	uint32_t txn_statement;	/* ... as its statement */
 };
 
 /*
  * db_batch_run - send the batch and read every result.  done(unit, ms, arg) is
- * called as each unit commits, with its wall time.  On failure fills *f, rolls
- * back the failed unit (earlier units stay committed) and returns false.
+ * called as each unit commits, with its time by the server's clock; units are
+ * indices into the units given to db_batch_new.  On success *cur moves to where
+ * the next batch starts.  On failure fills *f, rolls back the failed unit (earlier
+ * units stay committed) and returns false.
  */
 bool db_batch_run(struct pg_conn *conn, struct db_batch *b, int64_t deadline_ms,
-		  void (*done)(size_t unit, int64_t ms, void *arg), void *arg,
+		  void (*done)(size_t unit, int64_t ms, void *arg), void *arg, struct db_cursor *cur,
 		  struct db_batch_failure *f) MUSTCHECK;
 
 /* now_ms - wall clock in ms since the epoch. */

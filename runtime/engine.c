@@ -8,6 +8,7 @@
  */
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,9 @@ struct run {
 	int64_t lock_key;
 	int64_t lock_start, lock_until;	/* the bounded wait for the locks */
 	int64_t deadline;		/* request deadline minus the margin; 0 = none */
+	int64_t hard;			/* no wait past this: the answer must go out; 0 = none */
+	int64_t lock_wait;		/* GOSLING_LOCK_WAIT in ms: also the bound of each of gosling's own waits */
+	struct db_session session;	/* set at connect, re-asserted after every migration */
 	struct db_tables tables;
 	struct db_row *rows;
 	size_t nrows;
@@ -256,7 +260,8 @@ connect_work(struct run *r)
 		db_describe(r->conn, who, sizeof who);
 		log_debug("connected to %s", who);
 	}
-	if (!db_set_timeouts(r->conn, st, lk, &e)) {
+	r->session = (struct db_session){ st, lk };
+	if (!db_set_session(r->conn, &r->session, &e)) {
 		fail_db(r, ENGINE_CONFIG_ERROR, "unable to set the session's timeouts", &e);
 		return false;
 	}
@@ -286,6 +291,10 @@ lock_poll(struct run *r, PGconn *conn, bool work)
 		bool got = false;
 		int64_t now, nap;
 
+		if (db_interrupted()) {
+			fail(r, ENGINE_MIGRATION_FAILED, "stopped waiting for the migration lock");
+			return false;
+		}
 		if (!(work ? db_work_lock_try : db_lock_try)(conn, r->lock_key, &got, &e)) {
 			fail_db(r, ENGINE_CONFIG_ERROR, "unable to take the migration lock", &e);
 			return false;
@@ -326,6 +335,8 @@ lock_acquire(struct run *r)
 	r->lock_until = r->lock_start + wait;
 	if (r->deadline && r->deadline < r->lock_until)
 		r->lock_until = r->deadline;
+	/* both connections and both locks, host name lookups included, fit in the one bounded wait */
+	db_limit(r->lock_until, 0, r->hard);
 	if (!db_connect(r->cfg, "lock", &r->lock, &e)) {
 		fail_db(r, ENGINE_CONFIG_ERROR, "unable to connect to the database", &e);
 		return false;
@@ -349,7 +360,10 @@ lock_acquire(struct run *r)
 static bool
 work_lock_acquire(struct run *r)
 {
-	return lock_poll(r, r->conn, true);
+	if (!lock_poll(r, r->conn, true))
+		return false;
+	db_limit(r->hard, r->lock_wait, r->hard);
+	return true;
 }
 
 static void
@@ -668,7 +682,7 @@ step_expand(struct run *r, struct step *s)
 		uint32_t off = 0;
 
 		if (st[i].nenvsub == 0)
-			s->sql[i] = strdup(st[i].sql);
+			s->sql[i] = (char *)st[i].sql;	/* the bundle's text, not a copy (steps_free knows) */
 		else
 			s->sql[i] = envsub_expand(st[i].sql, st[i].envsub, st[i].nenvsub, env_get, NULL, err,
 						  sizeof err, &off);
@@ -693,8 +707,11 @@ static void
 steps_free(struct step *steps, size_t n)
 {
 	for (size_t i = 0; steps && i < n; i++) {
+		const struct stmt *st = steps[i].down ? steps[i].m->down : steps[i].m->up;
+
 		for (uint32_t j = 0; steps[i].sql && j < steps[i].nsql; j++)
-			free(steps[i].sql[j]);
+			if (steps[i].sql[j] != st[j].sql)
+				free(steps[i].sql[j]);
 		free(steps[i].sql);
 		free(steps[i].rechain);
 	}
@@ -744,6 +761,25 @@ fail_statement(struct run *r, const struct step *s, uint32_t statement, uint32_t
 	snprintf(x->file, sizeof x->file, "%s", s->m->name);
 }
 
+/*
+ * The connection failed before any result said which statement was running: one of
+ * steps s to last (the server sends results in bursts), each committed or not.
+ */
+static void
+fail_migration(struct run *r, const struct step *s, const struct step *last, const struct db_error *e)
+{
+	char what[768];
+
+	if (last > s)
+		snprintf(what, sizeof what, "unable to %s %s to %s (gosling status tells which committed)",
+			 s->down ? "roll back" : "apply", s->m->name, last->m->name);
+	else
+		snprintf(what, sizeof what, "unable to %s %s", s->down ? "roll back" : "apply", s->m->name);
+	fail_db(r, ENGINE_MIGRATION_FAILED, what, e);
+	r->res->error.version = s->m->version;
+	snprintf(r->res->error.file, sizeof r->res->error.file, "%s", s->m->name);
+}
+
 /* --- running steps ---------------------------------------------------------- */
 
 struct batch_ctx {
@@ -782,49 +818,93 @@ batch_done(size_t unit, int64_t ms, void *arg)
 	step_done(c->r, &c->steps[unit], ms);
 }
 
-/* Transactional steps [0, n) in one simple query: one round trip for all of them. */
+/*
+ * A migration's own COMMIT, ROLLBACK or PREPARE TRANSACTION ended gosling's transaction:
+ * say what that left behind (the SAVEPOINT before its history row refused to record it).
+ */
+static void
+fail_txn_control(struct run *r, const struct step *s, const struct db_batch_failure *f)
+{
+	const struct stmt *st = s->down ? s->m->down : s->m->up;
+	uint32_t k = f->txn_statement, line = st[k - 1].line;
+	const char *left = strcmp(f->txn_control, "ROLLBACK") == 0
+				   ? "nothing of it stays"
+			   : strcmp(f->txn_control, "COMMIT") == 0
+				   ? "statements 1 to %u stay committed, the rest was rolled back"
+				   : "statements 1 to %u wait as a prepared transaction (pg_prepared_xacts): commit or roll "
+				     "it back by hand";
+	char what[512];
+
+	snprintf(what, sizeof what, left, k);
+	fail(r, ENGINE_MIGRATION_FAILED,
+	     "unable to %s %s statement %u (line %u): %s ends the migration's transaction, so it is not recorded: "
+	     "%s; transaction control does not belong in a transactional migration (goslingc refuses it)",
+	     s->down ? "roll back" : "apply", s->m->name, k, line, f->txn_control, what);
+	r->res->error.statement = k;
+	r->res->error.line = line;
+	r->res->error.version = s->m->version;
+	snprintf(r->res->error.file, sizeof r->res->error.file, "%s", s->m->name);
+	snprintf(r->res->error.sqlstate, sizeof r->res->error.sqlstate, "%s", f->err.sqlstate);
+	snprintf(r->res->error.pg_message, sizeof r->res->error.pg_message, "%s", f->err.message);
+}
+
+/*
+ * Transactional steps [0, n) as batches of simple queries: one round trip per
+ * batch, and as many batches as their text needs at about 1 MiB each.
+ */
 static bool
 run_batch(struct run *r, struct step *steps, size_t n)
 {
 	struct db_unit *units = calloc(n, sizeof *units);
-	struct db_batch *batch = NULL;
 	struct db_batch_failure f;
 	struct db_error e;
 	struct batch_ctx ctx = { r, steps };
-	bool ok = false;
+	struct db_cursor cur = { 0, 0, -1 };
 
+	memset(&f, 0, sizeof f);
 	if (!units) {
 		fail(r, ENGINE_MIGRATION_FAILED, "out of memory");
 		return false;
 	}
-	for (size_t i = 0; i < n; i++) {
-		record_of(r, steps[i].m, steps[i].chain, "gosling", &units[i].rec);
-		units[i].rechain = steps[i].rechain;
-		units[i].nrechain = steps[i].nrechain;
-		units[i].down = steps[i].down;
-		units[i].stmts = steps[i].down ? steps[i].m->down : steps[i].m->up;
-		units[i].sql = steps[i].sql;
-		units[i].nstmts = steps[i].nsql;
-		units[i].goose = r->tables.goose;
+	for (size_t k = 0; k < n; k++) {
+		record_of(r, steps[k].m, steps[k].chain, "gosling", &units[k].rec);
+		units[k].rechain = steps[k].rechain;
+		units[k].nrechain = steps[k].nrechain;
+		units[k].down = steps[k].down;
+		units[k].stmts = steps[k].down ? steps[k].m->down : steps[k].m->up;
+		units[k].sql = steps[k].sql;
+		units[k].nstmts = steps[k].nsql;
+		units[k].goose = r->tables.goose;
 	}
-	batch = db_batch_new(r->conn, &r->names, units, n, &e);
-	if (!batch) {
-		fail_db(r, ENGINE_MIGRATION_FAILED, "unable to build the batch", &e);
-		goto out;
-	}
-	if (!db_batch_run(r->conn, batch, r->deadline, batch_done, &ctx, &f)) {
-		struct step *s = &steps[f.unit < n ? f.unit : 0];
+	while (cur.unit < n) {
+		struct db_batch *batch = db_batch_new(r->conn, &r->names, &r->session, units, n, &cur, &e);
+		bool ok;
 
-		s->item->action = "failed";
-		progress(r, s->item, "failed");
-		fail_statement(r, s, f.statement, f.line_offset, &f.err);
-		goto out;
+		if (!batch) {
+			fail_db(r, ENGINE_MIGRATION_FAILED, "unable to build the batch", &e);
+			break;
+		}
+		ok = !db_interrupted() && db_batch_run(r->conn, batch, r->deadline, batch_done, &ctx, &cur, &f);
+		db_batch_free(batch);
+		if (!ok) {
+			struct step *s = &steps[f.unit < n ? f.unit : cur.unit < n ? cur.unit : 0];
+
+			db_rollback(r->conn);	/* a migration a batch left open */
+			s->item->action = "failed";
+			progress(r, s->item, "failed");
+			if (db_interrupted() && !f.err.message[0])
+				fail(r, ENGINE_MIGRATION_FAILED, "stopped before %s", s->m->name);
+			else if (f.txn_control[0] && f.txn_unit == f.unit && f.txn_statement)
+				fail_txn_control(r, s, &f);
+			else if (f.lost)
+				fail_migration(r, s, &steps[f.last_unit < n && f.last_unit > f.unit ? f.last_unit : f.unit], &f.err);
+			else
+				fail_statement(r, s, f.statement, f.line_offset, &f.err);
+			break;
+		}
 	}
-	ok = true;
-out:
-	db_batch_free(batch);
 	free(units);
-	return ok;
+	return cur.unit >= n && r->res->status == ENGINE_OK;
 }
 
 /*
@@ -839,8 +919,12 @@ run_single(struct run *r, struct step *s)
 	int64_t t0 = db_now_ms();
 
 	for (uint32_t i = s->first; i < s->nsql; i++) {
-		if (db_migration_statement(r->conn, s->sql[i], r->deadline, &e))
+		if (db_interrupted()) {
+			memset(&e, 0, sizeof e);
+			snprintf(e.message, sizeof e.message, "not run: gosling was stopped before it");
+		} else if (db_migration_statement(r->conn, s->sql[i], r->deadline, &e)) {
 			continue;
+		}
 		fail_statement(r, s, i + 1, e.position > 0 ? lines_before(s->sql[i], (size_t)e.position - 1) : 0,
 			       &e);
 		s->item->action = "failed";
@@ -860,7 +944,8 @@ run_single(struct run *r, struct step *s)
 	}
 	record_of(r, s->m, s->chain, "gosling", &rec);
 	rec.execution_ms = db_now_ms() - t0;
-	if (!db_begin(r->conn, &e) ||
+	/* the same transaction puts gosling's settings back, whatever the migration SET */
+	if (!db_begin(r->conn, &e) || !db_set_session(r->conn, &r->session, &e) ||
 	    !(s->down ? db_history_delete(r->conn, &r->names, s->m->version, r->tables.goose, &e)
 		      : db_history_upsert(r->conn, &r->names, &rec, r->tables.goose, &e)))
 		goto fail;
@@ -899,6 +984,10 @@ run_steps(struct run *r, struct step *steps, size_t n)
 	while (i < n) {
 		size_t j = i;
 
+		if (db_interrupted()) {
+			fail(r, ENGINE_MIGRATION_FAILED, "stopped before %s", steps[i].m->name);
+			return false;
+		}
 		if (steps[i].m->no_transaction) {
 			if (!run_single(r, &steps[i]))
 				return false;
@@ -1310,6 +1399,7 @@ engine_run(const struct config *cfg, const struct bundle *b, const struct engine
 		return false;
 	}
 	db_names_init(&r.names, cfg);
+	r.lock_wait = config_int(cfg, SET_LOCK_WAIT) * 1000;
 	if (req->deadline_ms) {
 		int64_t margin = config_int(cfg, SET_DEADLINE_MARGIN);
 
@@ -1321,6 +1411,10 @@ engine_run(const struct config *cfg, const struct bundle *b, const struct engine
 			return false;
 		}
 	}
+	/* cleanup after a cancel at the deadline (rollback, unlock) has part of the margin; the rest is for the answer */
+	if (req->deadline_ms)
+		r.hard = req->deadline_ms - config_int(cfg, SET_DEADLINE_MARGIN) / 4;
+	db_limit(r.hard, r.lock_wait, r.hard);
 	if (!read_only(c) && !lock_acquire(&r))
 		goto out;
 	if (!connect_work(&r) || (!read_only(c) && !work_lock_acquire(&r)) || !state_load(&r))
@@ -1376,6 +1470,15 @@ out:
 	state_free(&r);
 	db_close(r.conn);
 	lock_release(&r);
+	db_limit(0, 0, 0);
+	if (db_interrupted() && res->status != ENGINE_OK) {
+		char msg[sizeof res->error.message + 32];
+
+		snprintf(msg, sizeof msg, "interrupted by %s: %s", db_interrupted() == SIGINT ? "SIGINT" : "SIGTERM",
+			 res->error.message);
+		msg[sizeof res->error.message - 1] = '\0';
+		memcpy(res->error.message, msg, sizeof res->error.message);
+	}
 	return res->status == ENGINE_OK;
 }
 

@@ -766,8 +766,15 @@ loop(struct lambda *l)
 			http_response_free(&rs);
 			return 1;
 		}
+		/* a SIGTERM during an invocation stops it cleanly, is answered, then ends the loop */
+		db_catch_signals(true);
 		go_on = invoke(l, &rs);
+		db_catch_signals(false);
 		http_response_free(&rs);
+		if (db_interrupted()) {
+			log_error("stopped by signal %d", db_interrupted());
+			return 128 + db_interrupted();
+		}
 		if (!go_on)
 			return 1;
 	}

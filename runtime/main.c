@@ -11,6 +11,7 @@
 
 #include "bundle.h"
 #include "config.h"
+#include "db.h"
 #include "engine.h"
 #include "http.h"
 #include "lambda.h"
@@ -56,7 +57,9 @@ static const char exit_text[] =
 	"  3  configuration error: invalid setting, cannot connect, unset ENVSUB variable\n"
 	"  4  drift: an applied migration changed, is missing, or its history row was edited;\n"
 	"     or a pending migration is out of order (verify fails with this code too)\n"
-	"  5  lock timeout: another migration held the lock longer than --lock-wait\n";
+	"  5  lock timeout: another migration held the lock longer than --lock-wait\n"
+	"  130, 143  stopped by SIGINT or SIGTERM: the running statement was cancelled, where a\n"
+	"     NO TRANSACTION migration stopped is recorded, the lock released\n";
 
 static void
 usage(FILE *f)
@@ -360,6 +363,7 @@ main(int argc, char **argv)
 	req.progress = on_progress;
 	req.progress_arg = &json;
 
+	db_catch_signals(true);
 	run_command(&cfg, &req, &res);
 	if (json) {
 		char *s = engine_result_json(&res);
@@ -380,6 +384,8 @@ main(int argc, char **argv)
 			log_error("sqlstate: %s", res.error.sqlstate);
 	}
 	code = engine_exit_code(res.status);
+	if (db_interrupted() && res.status != ENGINE_OK)
+		code = 128 + db_interrupted();	/* as a shell reports a process a signal ended */
 	engine_result_free(&res);
 	config_free(&cfg);
 	return code;

@@ -137,7 +137,33 @@ cd "$tmp/repo"
 if ! ninja build/gosling >/dev/null 2>&1; then
 	fail "ninja builds a scratch copy of the tree"
 else
-	check "a second ninja has nothing to do" grep -q "no work to do" <<<"$(ninja build/gosling)"
+	# (GOSLINGC_FLAGS is read on every run: that one edge always runs, and changes nothing)
+	check "a second ninja has nothing to do but read GOSLINGC_FLAGS" \
+		test "$(ninja build/gosling | grep -c '^\[')" = 1
+	out=$(GOSLINGC_FLAGS=--werror ninja build/gosling)
+	check "GOSLINGC_FLAGS=--werror re-runs goslingc" grep -q "GOSLINGC gen/bundle.c" <<<"$out"
+	check "... and reaches it" grep -qx -- "--werror" build/goslingc.flags
+	printf -- '-- +goose Up\nSELECT 1;\n-- +GOOSE DOWN\n' >migrations/000009_warn.sql
+	GOSLINGC_FLAGS=--werror ninja build/gosling >"$tmp/werror.out" 2>&1
+	check "GOSLINGC_FLAGS=--werror makes a warning fail the build" \
+		grep -q "000009_warn.sql:3:1: error: line looks like a goose annotation" "$tmp/werror.out"
+	printf -- '-- +goose Up\nSELECT bad bad bad;\n' >migrations/000009_warn.sql
+	check "GOSLINGC_FLAGS=--no-check lets a statement PostgreSQL 15 cannot parse through" \
+		env GOSLINGC_FLAGS=--no-check ninja build/gosling
+	rm migrations/000009_warn.sql
+	mv migrations/migrations.sum "$tmp/saved.sum"
+	ninja >"$tmp/nosum.out" 2>&1
+	check "a missing migrations.sum is one line saying what to run, after the bundle" \
+		grep -q "^migrations/migrations.sum: error: missing: run \`goslingc sum migrations\`" "$tmp/nosum.out"
+	check "... not ninja's missing-input error" sh -c '! grep -q "no known rule" "$1"' _ "$tmp/nosum.out"
+	printf -- '-- +goose Up\nSELECT bad bad bad;\n' >migrations/000009_broken.sql
+	ninja >"$tmp/nosum.out" 2>&1
+	check "with no migrations.sum, a broken migration's error comes first" \
+		test "$(grep -m1 ': error: ' "$tmp/nosum.out")" = \
+		'migrations/000009_broken.sql:2:16: error: syntax error at or near "bad"'
+	rm migrations/000009_broken.sql
+	mv "$tmp/saved.sum" migrations/migrations.sum
+	check "... and with it back, ninja verifies" ninja
 	before=$(stat -c %Y.%y build/gosling)
 	sleep 1.1
 	touch migrations/000002_seed_home_test_data.sql
