@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define VERSION "0.1.0"
 
@@ -254,10 +255,58 @@ static char *sum_path(const char *dir)
 	return p;
 }
 
+/* Whether s is exactly prefix followed by 64 lower-case hex digits. */
+static bool sum_checksum_ok(const char *s, size_t n, const char *prefix)
+{
+	size_t k = strlen(prefix);
+
+	if (n != k + 64 || strncmp(s, prefix, k) != 0)
+		return false;
+	for (size_t i = k; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/*
+ * sum_line - one line of migrations.sum, "<name> <file checksum> <exec checksum>".
+ * The name is everything before the last two fields, so a name with spaces
+ * round-trips; the checksums must be whole.
+ */
+static bool sum_line(char *line, size_t n, struct sum_entry *e)
+{
+	char *x, *c;
+
+	if (n > 0 && line[n - 1] == '\r')	/* a checkout that turned LF into CRLF */
+		line[--n] = '\0';
+	x = memrchr(line, ' ', n);
+	if (!x || x == line)
+		return false;
+	c = memrchr(line, ' ', (size_t)(x - line));
+	if (!c || c == line || (size_t)(c - line) >= sizeof(e->name))
+		return false;
+	if (!sum_checksum_ok(c + 1, (size_t)(x - c - 1), CHECKSUM_FILE_PREFIX) ||
+	    !sum_checksum_ok(x + 1, n - (size_t)(x - line) - 1, CHECKSUM_EXEC_PREFIX))
+		return false;
+	memcpy(e->name, line, (size_t)(c - line));
+	e->name[c - line] = '\0';
+	memcpy(e->file, c + 1, (size_t)(x - c - 1));
+	e->file[x - c - 1] = '\0';
+	strcpy(e->exec, x + 1);
+	return true;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct sum_entry *)a)->name, ((const struct sum_entry *)b)->name);
+}
+
 static bool sum_read(const char *path, struct sum_entry **out, size_t *n)
 {
 	FILE *fp = fopen(path, "r");
-	char line[1200];
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
 	uint32_t lineno = 0;
 	bool ok = true;
 
@@ -272,18 +321,17 @@ static bool sum_read(const char *path, struct sum_entry **out, size_t *n)
 		diag_file(&diags, DIAG_IO, path, "cannot open: %s (run goslingc sum to create it)", strerror(errno));
 		return false;
 	}
-	while (fgets(line, sizeof(line), fp)) {
+	while ((len = getline(&line, &cap, fp)) > 0) {
 		struct sum_entry e = {0};
-		char extra;
 
 		lineno++;
-		if (line[0] == '#' || line[0] == '\n')
+		if (line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (line[0] == '#' || len == 0)
 			continue;
-		if (sscanf(line, "%511s %74s %74s %c", e.name, e.file, e.exec, &extra) != 3 ||
-		    strncmp(e.file, CHECKSUM_FILE_PREFIX, strlen(CHECKSUM_FILE_PREFIX)) != 0 ||
-		    strncmp(e.exec, CHECKSUM_EXEC_PREFIX, strlen(CHECKSUM_EXEC_PREFIX)) != 0) {
-			diag_at(&diags, DIAG_ERROR, path, NULL, 0, lineno, 1, NULL,
-				"malformed line: expected \"<file> %s<hex> %s<hex>\"", CHECKSUM_FILE_PREFIX,
+		if (!sum_line(line, (size_t)len, &e)) {
+			diag_at(&diags, DIAG_ERROR, path, NULL, 0, lineno, 1, "run goslingc sum to write it again",
+				"malformed line: expected \"<file> %s<64 hex> %s<64 hex>\"", CHECKSUM_FILE_PREFIX,
 				CHECKSUM_EXEC_PREFIX);
 			ok = false;
 			continue;
@@ -294,12 +342,30 @@ static bool sum_read(const char *path, struct sum_entry **out, size_t *n)
 			exit(EXIT_IO);
 		(*out)[(*n)++] = e;
 	}
+	free(line);
 	/* fopen() succeeds on a directory; the read is what fails */
 	if (ferror(fp)) {
 		diag_file(&diags, DIAG_IO, path, "cannot read: %s", strerror(errno));
 		ok = false;
 	}
 	fclose(fp);
+	if (ok && *n > 1) {
+		/* one line per file: a duplicate would hide which checksum is meant */
+		struct sum_entry *sorted = malloc(*n * sizeof(*sorted));
+
+		if (!sorted)
+			exit(EXIT_IO);
+		memcpy(sorted, *out, *n * sizeof(*sorted));
+		qsort(sorted, *n, sizeof(*sorted), by_name);
+		for (size_t i = 1; i < *n; i++) {
+			if (strcmp(sorted[i].name, sorted[i - 1].name) == 0 &&
+			    (i == 1 || strcmp(sorted[i].name, sorted[i - 2].name) != 0)) {
+				diag_file(&diags, DIAG_ERROR, path, "%s is listed more than once", sorted[i].name);
+				ok = false;
+			}
+		}
+		free(sorted);
+	}
 	return ok;
 }
 
@@ -382,37 +448,55 @@ static int cmd_verify(struct opts *o, const char *dir)
 	return EXIT_OK;
 }
 
+/* Write migrations.sum: the header, then one line per entry, in order. */
+static bool sum_write(const char *path, const struct sum_entry *e, size_t n)
+{
+	char *data = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&data, &len);
+	bool ok;
+
+	if (!mem)
+		exit(EXIT_IO);
+	fputs(SUM_HEADER, mem);
+	for (size_t i = 0; i < n; i++)
+		fprintf(mem, "%s %s %s\n", e[i].name, e[i].file, e[i].exec);
+	fclose(mem);
+	ok = write_file_atomic(path, data, len);
+	if (!ok)
+		fprintf(stderr, "goslingc: cannot write %s: %s\n", path, strerror(errno));
+	free(data);
+	return ok;
+}
+
 static int cmd_sum(struct opts *o, const char *dir)
 {
 	struct parse_opts po = { false, 0, NULL, o->no_check };
 	struct compiled c;
-	char *path = sum_path(dir), *data = NULL;
-	size_t len = 0;
-	FILE *mem;
+	char *path = sum_path(dir);
+	struct sum_entry *e;
+	bool ok;
 
 	if (!compile_folder(&c, dir, &po, &diags)) {
 		compile_free(&c);
 		free(path);
 		return finish(EXIT_ERRORS);
 	}
-	mem = open_memstream(&data, &len);
-	if (!mem)
+	e = calloc(c.nfiles + 1, sizeof(*e));
+	if (!e)
 		exit(EXIT_IO);
-	fputs(SUM_HEADER, mem);
-	for (size_t i = 0; i < c.nfiles; i++)
-		fprintf(mem, "%s %s %s\n", c.migrations[i].name, c.migrations[i].file_checksum,
-			c.migrations[i].exec_checksum);
-	fclose(mem);
-	if (!write_file_atomic(path, data, len)) {
-		fprintf(stderr, "goslingc: cannot write %s: %s\n", path, strerror(errno));
-		return EXIT_IO;
+	for (size_t i = 0; i < c.nfiles; i++) {
+		snprintf(e[i].name, sizeof(e[i].name), "%s", c.migrations[i].name);
+		memcpy(e[i].file, c.migrations[i].file_checksum, CHECKSUM_LEN);
+		memcpy(e[i].exec, c.migrations[i].exec_checksum, CHECKSUM_LEN);
 	}
-	if (!o->quiet)
+	ok = sum_write(path, e, c.nfiles);
+	if (ok && !o->quiet)
 		fprintf(stderr, "goslingc: wrote %s (%zu migrations)\n", path, c.nfiles);
-	free(data);
+	free(e);
 	free(path);
 	compile_free(&c);
-	return EXIT_OK;
+	return ok ? EXIT_OK : EXIT_IO;
 }
 
 static const char template_text[] =
@@ -476,9 +560,17 @@ static int cmd_fix(struct opts *o, const char *dir)
 	int64_t next = 1;
 	int width = 5;
 
+	struct sum_entry *sum = NULL;
+	size_t nsum = 0;
+	char *path = sum_path(dir);
+	bool has_sum = access(path, F_OK) == 0, renamed = false;
+
 	(void)o;
-	if (!folder_scan(dir, &files, &n, &diags))
+	if (!folder_scan(dir, &files, &n, &diags) || (has_sum && !sum_read(path, &sum, &nsum))) {
+		free(path);
+		free(sum);
 		return finish(EXIT_ERRORS);
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (version_is_timestamp(files[i].version))
 			continue;
@@ -500,12 +592,28 @@ static int cmd_fix(struct opts *o, const char *dir)
 			fprintf(stderr, "goslingc: cannot rename %s to %s: %s\n", files[i].path, to, strerror(errno));
 			free(to);
 			folder_free(files, n);
+			free(sum);
+			free(path);
 			return EXIT_IO;
 		}
 		printf("renamed %s => %s\n", files[i].name, strrchr(to, '/') + 1);
+		/* the summed line goes with the file: same bytes, new name */
+		for (size_t j = 0; j < nsum; j++)
+			if (strcmp(sum[j].name, files[i].name) == 0)
+				snprintf(sum[j].name, sizeof(sum[j].name), "%s", strrchr(to, '/') + 1);
+		renamed = true;
 		free(to);
 	}
 	folder_free(files, n);
+	if (has_sum && renamed && !sum_write(path, sum, nsum)) {
+		free(sum);
+		free(path);
+		return EXIT_IO;
+	}
+	if (has_sum && renamed)
+		printf("updated %s\n", path);
+	free(sum);
+	free(path);
 	return EXIT_OK;
 }
 

@@ -205,6 +205,12 @@ row "verify without migrations.sum" 1 \
 mkdir good/migrations.sum
 row "verify with migrations.sum a directory" 4 "good/migrations.sum: error: cannot read: Is a directory" \
 	"$G" verify good
+rmdir good/migrations.sum
+"$G" sum --quiet good
+sed -i 's/.$//' good/migrations.sum
+row "a migrations.sum line cut short" 1 \
+	"good/migrations.sum:3:1: error: malformed line: expected \"<file> sha256:c1:<64 hex> sha256:x1:<64 hex>\"" \
+	"$G" verify good
 
 # --- file names the runtime, the history table and ninja's depfile cannot carry ------
 folder badname

@@ -99,11 +99,34 @@ check "files that are not .sql are ignored" test "$(grep -c README <<<"$out")" -
 
 mkdir "$tmp/ts"
 cp tests/compiler/cases/valid_tricky.sql "$tmp/ts/00001_a.sql"
-cp tests/compiler/cases/valid_tricky.sql "$tmp/ts/20240102030405_b.sql"
-cp tests/compiler/cases/valid_tricky.sql "$tmp/ts/20240102030406_c.sql"
+printf -- '-- +goose Up\nSELECT 2;\n' >"$tmp/ts/20240102030405_b.sql"
+printf -- '-- +goose Up\nSELECT 3;\n' >"$tmp/ts/20240102030406_c.sql"
+"$GOSLINGC" sum --quiet "$tmp/ts"
 "$GOSLINGC" fix "$tmp/ts" >/dev/null
+check "fix updates migrations.sum with the new names" "$GOSLINGC" verify --quiet "$tmp/ts"
+check "... in place: the same checksums under the new names" \
+	grep -q "^00002_b.sql sha256:c1:$(sha256sum <"$tmp/ts/00002_b.sql" | cut -d' ' -f1) " "$tmp/ts/migrations.sum"
 check "fix renames timestamp versions to sequential ones" \
-	test "$(ls "$tmp/ts" | tr '\n' ' ')" = "00001_a.sql 00002_b.sql 00003_c.sql "
+	test "$(ls "$tmp/ts" | tr '\n' ' ')" = "00001_a.sql 00002_b.sql 00003_c.sql migrations.sum "
+
+# --- migrations.sum: every legal name round-trips, every line is whole -----------
+mkdir "$tmp/sp"
+printf -- '-- +goose Up\nSELECT 1;\n' >"$tmp/sp/001_with  two spaces.sql"
+printf -- '-- +goose Up\nSELECT 2;\n' >"$tmp/sp/002_b.sql"
+"$GOSLINGC" sum --quiet "$tmp/sp"
+check "a name with spaces round-trips through sum and verify" "$GOSLINGC" verify --quiet "$tmp/sp"
+cp "$tmp/sp/migrations.sum" "$tmp/sp.sum"
+# sum_bad NAME SED: verify of migrations.sum edited by SED fails, naming a malformed line or a duplicate
+sum_bad() {
+	sed "$2" "$tmp/sp.sum" >"$tmp/sp/migrations.sum"
+	out=$("$GOSLINGC" verify "$tmp/sp" 2>&1)
+	check "$1" grep -qE "migrations.sum:[0-9]+:1: error: malformed line|is listed more than once" <<<"$out"
+}
+sum_bad "an x1 checksum cut short fails verify" '/002_b/s/.$//'
+sum_bad "a c1 checksum with no hex fails verify" '/002_b/s/sha256:c1:[0-9a-f]*/sha256:c1:/'
+sum_bad "upper-case hex fails verify" '/002_b/s/[a-f]\([0-9a-f]*\)$/A\1/'
+sum_bad "a duplicate line fails verify" '/002_b/p'
+cp "$tmp/sp.sum" "$tmp/sp/migrations.sum"
 
 # --- command line ------------------------------------------------------------
 check "--help exits 0" "$GOSLINGC" --help
