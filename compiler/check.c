@@ -18,6 +18,7 @@
 #include "check.h"
 
 #include "diag.h"
+#include "lint.h"
 
 #include <pg_query.h>
 #include <pg_query.pb-c.h>
@@ -84,8 +85,7 @@ static size_t skip_blank(const char *s, size_t len, size_t off)
 	return off;
 }
 
-/* The first whole-word, case-insensitive occurrence of word in [from, to), or from. */
-static size_t find_word(const char *s, size_t from, size_t to, const char *word)
+size_t check_find_word(const char *s, size_t from, size_t to, const char *word)
 {
 	size_t k = strlen(word);
 
@@ -126,17 +126,12 @@ void check_marks_scan(const struct pfile *f, struct check_marks *m)
 	size_t pos = 0, cap = 0;
 	uint32_t lineno = 0;
 	bool before_up = true;
+	const char *line, *t;
+	size_t n, tn;
 
 	memset(m, 0, sizeof(*m));
-	while (pos < f->len) {
-		const char *line = f->data + pos, *nl = memchr(line, '\n', f->len - pos);
-		size_t n = nl ? (size_t)(nl - line) : f->len - pos;
-		const char *t = line;
-		size_t tn = n;
-
-		pos += n + 1;
+	while (pfile_line(f, &pos, &line, &n, &t, &tn)) {
 		lineno++;
-		text_trim(&t, &tn);
 		if (tn < 2 || t[0] != '-' || t[1] != '-')
 			continue;
 		if (memmem(t, tn, "+goose", 6)) {
@@ -685,12 +680,12 @@ static size_t refusals_of(struct stmt_ctx *c, const PgQuery__Node *n, size_t loc
 	if (refuses_copy(n, &r))
 		out[k++] = r;
 	for (size_t i = 0; i < k; i++)
-		at[i] = out[i].keyword ? find_word(c->text, start, loc + len, out[i].keyword) : start;
+		at[i] = out[i].keyword ? check_find_word(c->text, start, loc + len, out[i].keyword) : start;
 	return k;
 }
 
 bool check_stmt(const struct pfile *f, struct pstmt *s, bool hatch, bool hatch_global, bool tx_check,
-		struct diag *d)
+		struct lint *lint, struct diag *d)
 {
 	struct stmt_ctx c = { f, s, s->sql, s->len, hatch || hatch_global, hatch_global, d, true };
 	PgQueryProtobufParseResult r = pg_query_parse_protobuf(s->sql);
@@ -772,6 +767,8 @@ bool check_stmt(const struct pfile *f, struct pstmt *s, bool hatch, bool hatch_g
 		if (n->node_case == PG_QUERY__NODE__NODE_CREATE_FUNCTION_STMT ||
 		    n->node_case == PG_QUERY__NODE__NODE_DO_STMT)
 			check_plpgsql(&c, n, loc, len);
+		if (lint)
+			lint_command(lint, f, s, c.text, n, skip_blank(c.text, loc + len, loc), loc + len, d);
 		if (tx_check)
 			nrefuse += refusals_of(&c, n, loc, len, refusals + nrefuse, refuse_at + nrefuse);
 	}

@@ -20,6 +20,7 @@
 #include "parse.h"
 
 struct diag;
+struct lint;
 
 /* The marker, as it appears after "--" and optional blanks. */
 #define CHECK_MARKER "gosling:no-check"
@@ -48,9 +49,14 @@ void check_marks_free(struct check_marks *m);
  * hatch turns a parse failure into a warning.  On a successful parse
  * s->ncommands becomes the parser's command count; otherwise it keeps the
  * lexer's.  Transaction safety uses f->no_transaction, so call it only after a
- * pass that completed.  Returns false when it reported an error.
+ * pass that completed.  With lint (an Up statement), each command of the tree
+ * also goes through the safety lint (lint.h).  Returns false when it reported an
+ * error.
  */
 bool check_stmt(const struct pfile *f, struct pstmt *s, bool hatch, bool hatch_global, bool tx_check,
-		struct diag *d) MUSTCHECK;
+		struct lint *lint, struct diag *d) MUSTCHECK;
+
+/* check_find_word - the first whole-word, case-insensitive occurrence of word in s's [from, to), or from. */
+size_t check_find_word(const char *s, size_t from, size_t to, const char *word);
 
 #endif

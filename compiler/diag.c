@@ -176,6 +176,7 @@ void diag_at(struct diag *d, enum diag_level level, const char *path, const char
 		show_line(d, data, len, line, col);
 	if (hint)
 		fprintf(d->out, "hint: %s\n", hint);
+	fflush(d->out);
 }
 
 void diag_source(struct diag *d, const char *data)
@@ -196,4 +197,5 @@ void diag_file(struct diag *d, enum diag_level level, const char *path, const ch
 	va_start(ap, fmt);
 	put_message(d->out, fmt, ap);
 	va_end(ap);
+	fflush(d->out);
 }

@@ -5,12 +5,14 @@
 #include "diag.h"
 #include "emit.h"
 #include "folder.h"
+#include "lint.h"
 #include "package.h"
 #include "parse.h"
 #include "sum.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +46,10 @@ static const char usage_text[] =
 	"  sum [DIR]              record DIR's checksums in DIR/migrations.sum\n"
 	"  create NAME [DIR]      new migration with the next version (--timestamp for goose's style)\n"
 	"  fix [DIR]              rename timestamp versions to sequential ones, as goose fix does\n"
+	"  lint [--json|--sarif] DIR|FILE...\n"
+	"                         the safety lint alone, for CI: exit 1 when it finds anything\n"
+	"                         not accepted by a '-- gosling:allow RULE reason' marker;\n"
+	"                         --rules lists the rules (docs/lint.md)\n"
 	"  package --arch ARCH --out FILE.zip [DIR]\n"
 	"                         verify DIR against its migrations.sum, then build the Lambda\n"
 	"                         package: bootstrap for ARCH (x86_64 or arm64), linked against the\n"
@@ -55,7 +61,10 @@ static const char usage_text[] =
 	"  -o, --out FILE         where build writes the C bundle (default gen/bundle.c)\n"
 	"      --depfile FILE     also write a ninja depfile naming every migration file (build;\n"
 	"                         verify adds migrations.sum, with --out naming its target)\n"
-	"      --json             JSON output (list)\n"
+	"      --json             JSON output (list, lint)\n"
+	"      --sarif            SARIF 2.1.0 output (lint), for code-review annotations\n"
+	"      --lint=MODE        the safety lint in build: warn (default), error (findings fail\n"
+	"                         the build) or off\n"
 	"      --arch ARCH        package: x86_64 or arm64\n"
 	"      --no-check         PostgreSQL 15's parser failing on a statement is a warning, not an\n"
 	"                         error (build, verify, list, sum, parse --check); per file or\n"
@@ -79,6 +88,9 @@ struct opts {
 	bool check;
 	bool timestamp;
 	bool no_check;
+	bool sarif;
+	bool rules;
+	enum lint_mode lint;
 };
 
 static struct diag diags = { .out = NULL };
@@ -130,7 +142,7 @@ static const char *env_get(const char *name, void *arg)
 
 static int cmd_parse(struct opts *o, int argc, char **argv)
 {
-	struct parse_opts po = { !o->check, 0, o->envsub ? env_get : NULL, o->no_check };
+	struct parse_opts po = { !o->check, 0, o->envsub ? env_get : NULL, o->no_check, NULL };
 	struct pfile *files;
 	bool ok = true;
 
@@ -182,14 +194,19 @@ static int cmd_parse(struct opts *o, int argc, char **argv)
 
 static int cmd_build(struct opts *o, const char *dir)
 {
-	struct parse_opts po = { false, 0, NULL, o->no_check };
+	struct parse_opts po = { false, 0, NULL, o->no_check, NULL };
 	struct compiled c;
+	struct lint lint;
 	bool changed;
 
+	lint_init(&lint, o->lint);
+	po.lint = o->lint == LINT_OFF ? NULL : &lint;
 	if (!compile_folder(&c, dir, &po, &diags)) {
 		compile_free(&c);
+		lint_free(&lint);
 		return finish(EXIT_ERRORS);
 	}
+	lint_free(&lint);
 	emit_bundle(&c.bundle, dir, o->out, &changed);
 	if (o->depfile) {
 		const char **deps = calloc(c.nfiles + 1, sizeof(*deps));
@@ -209,7 +226,7 @@ static int cmd_build(struct opts *o, const char *dir)
 
 static int cmd_list(struct opts *o, const char *dir)
 {
-	struct parse_opts po = { false, 0, NULL, o->no_check };
+	struct parse_opts po = { false, 0, NULL, o->no_check, NULL };
 	struct compiled c;
 
 	if (!compile_folder(&c, dir, &po, &diags)) {
@@ -371,7 +388,7 @@ static bool sum_read(const char *path, struct sum_entry **out, size_t *n)
 
 static int cmd_verify(struct opts *o, const char *dir)
 {
-	struct parse_opts po = { false, 0, NULL, o->no_check };
+	struct parse_opts po = { false, 0, NULL, o->no_check, NULL };
 	struct compiled c;
 	struct sum_entry *sum = NULL;
 	size_t nsum = 0, mismatches = 0, *file_of, *entry_of;
@@ -471,7 +488,7 @@ static bool sum_write(const char *path, const struct sum_entry *e, size_t n)
 
 static int cmd_sum(struct opts *o, const char *dir)
 {
-	struct parse_opts po = { false, 0, NULL, o->no_check };
+	struct parse_opts po = { false, 0, NULL, o->no_check, NULL };
 	struct compiled c;
 	char *path = sum_path(dir);
 	struct sum_entry *e;
@@ -617,11 +634,76 @@ static int cmd_fix(struct opts *o, const char *dir)
 	return EXIT_OK;
 }
 
+/* lint: each DIR a bundle of its own (files in version order), FILE arguments one bundle in the order given. */
+static int cmd_lint(struct opts *o, int argc, char **argv)
+{
+	struct parse_opts po = { false, 1u << DIR_UP, NULL, o->no_check, NULL };
+	struct lint lint;
+	struct mfile **dirs = calloc((size_t)argc + 1, sizeof(*dirs));
+	size_t *ndirs = calloc((size_t)argc + 1, sizeof(*ndirs)), nfiles = 0, open = 0;
+	int rc;
+
+	if (o->rules) {
+		lint_print_rules(stdout);
+		free(dirs);
+		free(ndirs);
+		return EXIT_OK;
+	}
+	if (argc == 0 || !dirs || !ndirs) {
+		free(dirs);
+		free(ndirs);
+		return usage_error("lint needs at least one %s", "DIR or FILE");
+	}
+	lint_init(&lint, LINT_WARN);
+	lint.quiet = o->json || o->sarif;
+	po.lint = &lint;
+	for (int i = 0; i < argc; i++) {
+		struct stat st;
+		struct pfile f;
+
+		if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+			lint_bundle_reset(&lint);
+			folder_scan(argv[i], &dirs[i], &ndirs[i], &diags);
+			for (size_t k = 0; k < ndirs[i]; k++, nfiles++) {
+				if (!parse_file(&f, dirs[i][k].path, &po, &diags)) {
+					/* reported; the other files are still linted */
+				}
+				pfile_free(&f);
+			}
+			lint_bundle_reset(&lint);
+		} else {
+			nfiles++;
+			if (!parse_file(&f, argv[i], &po, &diags)) {
+				/* reported */
+			}
+			pfile_free(&f);
+		}
+	}
+	for (size_t i = 0; i < lint.nfindings; i++)
+		open += !lint.findings[i].allowed;
+	if (o->sarif)
+		lint_print_sarif(&lint, stdout, VERSION);
+	else if (o->json)
+		lint_print_json(&lint, stdout, nfiles);
+	else if (!o->quiet)
+		fprintf(stderr, "goslingc: lint: %zu finding%s in %zu file%s (%zu accepted by %s)\n", open,
+			open == 1 ? "" : "s", nfiles, nfiles == 1 ? "" : "s", lint.nfindings - open, LINT_MARKER);
+	rc = finish(open ? EXIT_ERRORS : EXIT_OK);
+	lint_free(&lint);
+	for (int i = 0; i < argc; i++)
+		if (dirs[i])
+			folder_free(dirs[i], ndirs[i]);
+	free(dirs);
+	free(ndirs);
+	return rc;
+}
+
 /* package: what verify checks, then the folder compiled, linked and zipped (package.c). */
 static int cmd_package(struct opts *o, const char *dir)
 {
-	struct parse_opts po = { false, 0, NULL, o->no_check };
+	struct parse_opts po = { false, 0, NULL, o->no_check, NULL };
 	struct compiled c;
+	struct lint lint;
 	size_t n = strlen(o->out);
 	int rc;
 
@@ -632,10 +714,14 @@ static int cmd_package(struct opts *o, const char *dir)
 	o->quiet = true;
 	if ((rc = cmd_verify(o, dir)) != EXIT_OK)
 		return rc;
+	lint_init(&lint, o->lint);
+	po.lint = o->lint == LINT_OFF ? NULL : &lint;
 	if (!compile_folder(&c, dir, &po, &diags)) {
 		compile_free(&c);
+		lint_free(&lint);
 		return finish(EXIT_ERRORS);
 	}
+	lint_free(&lint);
 	rc = package_build(&c, dir, o->arch, o->out) ? EXIT_OK : EXIT_IO;
 	compile_free(&c);
 	return rc;
@@ -668,6 +754,9 @@ static const struct option longopts[] = {
 	{ "check", no_argument, NULL, 'c' },
 	{ "timestamp", no_argument, NULL, 't' },
 	{ "no-check", no_argument, NULL, 'n' },
+	{ "sarif", no_argument, NULL, 'S' },
+	{ "rules", no_argument, NULL, 'R' },
+	{ "lint", required_argument, NULL, 'L' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -691,6 +780,12 @@ static int options(int argc, char **argv, const char *shortopts, struct opts *o)
 		case 'c': o->check = true; break;
 		case 't': o->timestamp = true; break;
 		case 'n': o->no_check = true; break;
+		case 'S': o->sarif = true; break;
+		case 'R': o->rules = true; break;
+		case 'L':
+			if (!lint_mode_parse(optarg, &o->lint))
+				return usage_error("--lint must be warn, error or off, not \"%s\"", optarg);
+			break;
 		case 'h': fputs(usage_text, stdout); return EXIT_OK;
 		case 'V': printf("goslingc %s\n", VERSION); return EXIT_OK;
 		default: fputs(usage_text, stderr); return EXIT_USAGE;
@@ -701,10 +796,14 @@ static int options(int argc, char **argv, const char *shortopts, struct opts *o)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { "gen/bundle.c", NULL, NULL, NULL, false, false, false, false, false, false };
+	struct opts o = { "gen/bundle.c", NULL, NULL, NULL, false, false, false, false, false, false, false, false,
+			  LINT_WARN };
 	const char *cmd, *dir;
 	int c;
 
+	/* stderr is unbuffered: a diagnostic would cost a write per character of its
+	 * caret line; buffered, diag_at() flushes once per diagnostic */
+	setvbuf(stderr, NULL, _IOFBF, 1 << 16);
 	diags.out = stderr;
 	/* a diagnostic is written in pieces (escaped source text): one write per line, not per piece */
 	setvbuf(stderr, NULL, _IOLBF, BUFSIZ);
@@ -723,6 +822,8 @@ int main(int argc, char **argv)
 
 	if (strcmp(cmd, "parse") == 0)
 		return cmd_parse(&o, argc, argv);
+	if (strcmp(cmd, "lint") == 0)
+		return cmd_lint(&o, argc, argv);
 	if (strcmp(cmd, "create") == 0) {
 		if (argc < 1 || argc > 2)
 			return usage_error("usage: goslingc create NAME [DIR]%s", "");

@@ -11,6 +11,7 @@
 #include "check.h"
 #include "diag.h"
 #include "lexer.h"
+#include "lint.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -48,7 +49,7 @@ static const char *const annotation_names[] = {
 	"Up", "Down", "StatementBegin", "StatementEnd", "NO TRANSACTION", "ENVSUB ON", "ENVSUB OFF",
 };
 
-static void *xrealloc(void *p, size_t n)
+void *xrealloc(void *p, size_t n)
 {
 	p = realloc(p, n ? n : 1);
 	if (!p) {
@@ -653,7 +654,7 @@ static bool check_statements(struct pfile *f, enum direction dir, const struct p
 		if (r.open == LEX_CLOSED) {
 			bool hatch = check_marks_cover(marks, stmt_from, s);
 
-			if (!check_stmt(f, s, hatch, o->no_check, f->ok[dir], d))
+			if (!check_stmt(f, s, hatch, o->no_check, f->ok[dir], dir == DIR_UP ? o->lint : NULL, d))
 				ok = false;
 			continue;
 		}
@@ -756,9 +757,13 @@ bool parse_load(struct pfile *f, const char *path, const char *data, size_t len,
 
 		if (!o->goose_only)
 			check_marks_scan(f, &marks);
+		if (o->lint && !o->goose_only)
+			lint_file_begin(o->lint, f, d);
 		for (int dir = DIR_UP; dir <= DIR_DOWN; dir++)
 			if (!check_statements(f, (enum direction)dir, o, &marks, d))
 				f->ok[dir] = false;
+		if (o->lint && !o->goose_only)
+			lint_file_end(o->lint, f, d);
 		check_marks_free(&marks);
 	}
 	return d->errors == errors;
@@ -799,6 +804,22 @@ bool parse_file(struct pfile *f, const char *path, const struct parse_opts *o, s
 	ok = parse_load(f, path, data, len, o, d);
 	free(data);
 	return ok;
+}
+
+bool pfile_line(const struct pfile *f, size_t *pos, const char **line, size_t *n, const char **t, size_t *tn)
+{
+	const char *nl;
+
+	if (*pos >= f->len)
+		return false;
+	*line = f->data + *pos;
+	nl = memchr(*line, '\n', f->len - *pos);
+	*n = nl ? (size_t)(nl - *line) : f->len - *pos;
+	*pos += *n + 1;
+	*t = *line;
+	*tn = *n;
+	text_trim(t, tn);
+	return true;
 }
 
 void pfile_free(struct pfile *f)

@@ -15,6 +15,7 @@
 #include "bundle.h"
 
 struct diag;
+struct lint;
 
 enum direction {
 	DIR_UP,
@@ -58,6 +59,8 @@ struct parse_opts {
 	const char *(*getenv)(const char *name, void *arg);
 	/* Every parse failure of PostgreSQL's parser is a warning (--no-check). */
 	bool no_check;
+	/* The safety lint over the Up statements (build, lint), or NULL. */
+	struct lint *lint;
 };
 
 /*
@@ -76,5 +79,15 @@ bool parse_load(struct pfile *f, const char *path, const char *data, size_t len,
 void pstmt_where(const struct pstmt *s, size_t off, uint32_t *line, uint32_t *col);
 
 void pfile_free(struct pfile *f);
+
+/*
+ * pfile_line - the line of f that starts at *pos: line and n its bytes without
+ * the LF, t and tn the same trimmed (Go's strings.TrimSpace); *pos moves to the
+ * next line.  False when *pos is at the end.
+ */
+bool pfile_line(const struct pfile *f, size_t *pos, const char **line, size_t *n, const char **t, size_t *tn);
+
+/* xrealloc - realloc(p, n), or exit 4 ("out of memory"): the compiler is a build tool. */
+void *xrealloc(void *p, size_t n);
 
 #endif

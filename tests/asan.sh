@@ -3,7 +3,7 @@
 #
 # `ninja asan` builds goslingc, libgosling-runtime.a and gosling with
 # -fsanitize=address,undefined -fno-sanitize-recover=all into build/asan/; this runs
-#   tests/corpus.sh tests/compiler.sh tests/check.sh tests/badinput.sh
+#   tests/corpus.sh tests/compiler.sh tests/check.sh tests/lint.sh tests/badinput.sh
 #                                                       with GOSLINGC=build/asan/goslingc
 #   tests/engine.sh tests/lambda.sh tests/fault.sh      with GOSLING_TEST_ARCH=asan (each test's
 #                                                       gosling linked against the ASan runtime)
@@ -30,7 +30,7 @@ export ASAN_OPTIONS="detect_leaks=1:exitcode=86:log_path=$R/asan:handle_abort=1:
 export UBSAN_OPTIONS="print_stacktrace=1:exitcode=86:log_path=$R/ubsan"
 export LSAN_OPTIONS="exitcode=86:print_suppressions=0:suppressions=$PWD/tests/lsan.supp"
 
-suites=(corpus compiler check badinput engine lambda fault)
+suites=(corpus compiler check lint badinput engine lambda fault)
 [ $# -gt 0 ] && suites=("$@")
 
 n=0 failed=0

@@ -125,6 +125,26 @@ ms=$((($(date +%s%N) - start) / 1000000))
 ok "... in under 30 s ($((ms / 1000)).$(printf '%03d' $((ms % 1000))) s; 3.9 s when each statement scanned every marker)" \
 	test "$ms" -lt 30000
 
+# --- the lint's gosling:allow markers ------------------------------------------
+mig noreason 001_a.sql "${up}-- gosling:allow drop-table\nDROP TABLE t;\n"
+row "a gosling:allow marker without a reason" 0 \
+	"noreason/001_a.sql:2:1: warning: gosling:allow needs a reason after the rule name" "${build[@]}" noreason
+mig norule 001_a.sql "${up}-- gosling:allow no-such-rule it is fine\nDROP TABLE t;\n"
+row "an unknown rule in a gosling:allow marker" 0 \
+	"norule/001_a.sql:2:18: warning: unknown lint rule \"no-such-rule\" in gosling:allow" "${build[@]}" norule
+# a finding and the marker that accepts it on each of 100,000 statements: one search per finding
+folder allows
+python3 - <<'PY'
+with open("allows/001_m.sql", "w") as f:
+    f.write("-- +goose Up\n")
+    for i in range(100000):
+        f.write(f"-- gosling:allow drop-table t{i} is unused\nDROP TABLE t{i};\n")
+PY
+start=$(date +%s%N)
+row "100,000 gosling:allow markers, each accepting a finding" 0 "" "${build[@]}" allows
+ms=$((($(date +%s%N) - start) / 1000000))
+ok "... in under 30 s ($((ms / 1000)).$(printf '%03d' $((ms % 1000))) s)" test "$ms" -lt 30000
+
 # --- versions -----------------------------------------------------------------
 mig over 9223372036854775808_a.sql "${up}SELECT 1;\n"
 row "a version above int64" 1 \

@@ -15,8 +15,7 @@ cd "$(dirname "$0")/.."
 export LC_ALL=C
 
 G=${GOSLINGC:-build/goslingc}	# tests/asan.sh: build/asan/goslingc
-CORPUS=${GOOSE_CORPUS:-../shared/goose-corpus}
-[ -d "$CORPUS" ] || CORPUS=/work/shared/goose-corpus
+. tests/lib/corpus.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -100,12 +99,7 @@ declare -A not_postgres=(
 if [ ! -d "$CORPUS" ]; then
 	not_ok "goose corpus not found at $CORPUS"
 else
-	cases=()
-	for d in "$CORPUS"/valid-up/* "$CORPUS"/envsub/*; do cases+=("$d/input.sql"); done
-	for d in "$CORPUS"/inline/* "$CORPUS"/upstream-down/*; do
-		grep -q '"error"' "$d/expected.json" || cases+=("$d/input.sql")
-	done
-	for f in "$CORPUS"/valid-txn/*.sql; do cases+=("$f"); done
+	corpus_valid_cases
 	for f in "${cases[@]}"; do
 		name=${f#"$CORPUS"/}
 		name=${name%/input.sql}

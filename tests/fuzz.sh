@@ -31,7 +31,7 @@ if ! out=$(ninja "${builds[@]}" 2>&1); then
 fi
 pass "build the fuzz targets (${targets[*]})"
 
-# seed_parse DIR: goose's parser corpus, the compiler's cases, the shipped migrations.
+# seed_parse DIR: goose's parser corpus, the compiler's and the lint's cases, the shipped migrations.
 seed_parse() {
 	local n=0 f
 	if [ -d ../shared/goose-corpus ]; then
@@ -40,6 +40,7 @@ seed_parse() {
 		done < <(find ../shared/goose-corpus -name '*.sql' | sort)
 	fi
 	cp tests/compiler/cases/*.sql migrations/*.sql "$1/"
+	for f in tests/lint/*.sql tests/lint/*/*.sql; do cp "$f" "$1/lint-$(echo "$f" | tr / -)"; done
 }
 
 # seed_lambda DIR: /next responses (headers, then the event), tests/fuzz/seeds/lambda.

@@ -1,7 +1,7 @@
 /*
  * fuzz_parse.c - libFuzzer target over the compiler's input handling: goose's
  * parser in both modes (goose-exact, and with gosling's checks, PostgreSQL's
- * parser through libpg_query included), ENVSUB
+ * parser through libpg_query and the safety lint included), ENVSUB
  * expansion through a fixed fake environment, the PostgreSQL lexer, ENVSUB's
  * syntax check and expansion, and the c1 file checksum.
  *
@@ -18,6 +18,7 @@
 #include "diag.h"
 #include "folder.h"
 #include "lexer.h"
+#include "lint.h"
 #include "parse.h"
 
 #include <stdio.h>
@@ -97,10 +98,20 @@ static bool run_parse(struct pfile *f, const char *data, size_t size, bool goose
 {
 	struct parse_opts o = { .goose_only = goose_only, .dirs = dirs, .getenv = envsub ? fake_getenv : NULL };
 	struct diag d = { .out = devnull() };
-	bool ok = parse_load(f, "fuzz.sql", data, size, &o, &d);
+	struct lint lint;
+	bool ok;
 
+	lint_init(&lint, LINT_WARN);
+	o.lint = goose_only ? NULL : &lint;
+	ok = parse_load(f, "fuzz.sql", data, size, &o, &d);
 	if (ok != (d.errors == 0))
 		abort();
+	/* every finding points at a line of an Up statement */
+	for (size_t i = 0; i < lint.nfindings; i++)
+		if (lint.findings[i].line == 0 || lint.findings[i].col == 0 || lint.findings[i].col_chars == 0 ||
+		    lint.findings[i].col_chars > lint.findings[i].col)
+			abort();
+	lint_free(&lint);
 	check_positions(f);
 	if (!envsub)
 		expand_all(f);

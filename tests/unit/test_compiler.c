@@ -90,7 +90,7 @@ struct parsed {
 
 static void parse_text(struct parsed *p, const char *text, bool goose_only)
 {
-	struct parse_opts o = { goose_only, 0, NULL, false };
+	struct parse_opts o = { goose_only, 0, NULL, false, NULL };
 	struct diag d = { .out = NULL };
 
 	d.out = open_memstream(&p->diags, &p->dlen);
