@@ -63,6 +63,21 @@ static char *read_all(const char *path, size_t *len)
 	return data;
 }
 
+/* mkdir_parents - the folders above path, as mkdir -p makes them; false (errno set) on failure. */
+static bool mkdir_parents(const char *path)
+{
+	char *p = strdup(path);
+	bool ok = p != NULL;
+
+	for (char *s = p ? strchr(p + 1, '/') : NULL; ok && s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		ok = mkdir(p, 0777) == 0 || errno == EEXIST;
+		*s = '/';
+	}
+	free(p);
+	return ok;
+}
+
 bool package_zip(const char *bootstrap, const char *out)
 {
 	size_t len, ziplen;
@@ -86,7 +101,7 @@ bool package_zip(const char *bootstrap, const char *out)
 	if (ok) {
 		sprintf(hashpath, "%s.base64sha256", out);
 		hash[44] = '\n';
-		ok = write_file_atomic(out, (const char *)zip, ziplen) && write_file_atomic(hashpath, hash, 45);
+		ok = mkdir_parents(out) && write_file_atomic(out, (const char *)zip, ziplen) && write_file_atomic(hashpath, hash, 45);
 		hash[44] = '\0';
 		if (!ok)
 			fprintf(stderr, "goslingc: unable to write %s: %s\n", out, strerror(errno));

@@ -26,7 +26,8 @@ bool package_build(const struct compiled *c, const char *dir, const char *arch, 
 
 /*
  * package_zip - the file bootstrap as out, a zip holding it as "bootstrap" with mode
- * 0755 (zip_build's fixed form), written through out.tmp and rename(); writes the
+ * 0755 (zip_build's fixed form), written through out.tmp and rename() (the folders
+ * above out are made when missing, as mkdir -p does); writes the
  * zip's base64 SHA-256 to out.base64sha256 and prints
  *   "<out>: <n> bytes (bootstrap <m> bytes), filebase64sha256 <hash>"
  * on stdout.  False, with a message on stderr, when a file cannot be read or written.

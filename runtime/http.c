@@ -182,6 +182,53 @@ header_append(struct curl_slist *hl, const struct http_header *h)
 	return nl;
 }
 
+static const char *
+env_either(const char *upper, const char *lower)
+{
+	const char *v = getenv(upper);
+
+	if (!v || !*v)
+		v = getenv(lower);
+	return v && *v ? v : NULL;
+}
+
+/* Set the proxy for rq explicitly, so that libcurl reads no *_proxy variable itself. */
+static void
+proxy_set(CURL *h, const struct http_request *rq)
+{
+	const char *proxy = NULL, *noproxy = NULL;
+
+	if (rq->proxy == HTTP_PROXY_AWS) {
+		proxy = strncmp(rq->url, "https:", 6) == 0 ? env_either("HTTPS_PROXY", "https_proxy")
+							   : env_either("HTTP_PROXY", "http_proxy");
+		noproxy = env_either("NO_PROXY", "no_proxy");
+	}
+	curl_easy_setopt(h, CURLOPT_PROXY, proxy ? proxy : "");
+	curl_easy_setopt(h, CURLOPT_NOPROXY, noproxy ? noproxy : "");
+}
+
+/* Failures where another attempt may succeed: the network, not the request or the peer's identity. */
+static bool
+transient(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		return true;
+	default:
+		return false;
+	}
+}
+
 bool
 http_do(struct http_client *c, const struct http_request *rq, struct http_response *rs)
 {
@@ -218,6 +265,7 @@ http_do(struct http_client *c, const struct http_request *rq, struct http_respon
 	if (rq->connect_timeout_ms)
 		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, rq->connect_timeout_ms);
 	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+	proxy_set(h, rq);
 	if (strncmp(rq->url, "https:", 6) == 0 && cacert_system())
 		curl_easy_setopt(h, CURLOPT_CAINFO, cacert_system());
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
@@ -249,6 +297,7 @@ http_do(struct http_client *c, const struct http_request *rq, struct http_respon
 		goto out;
 	}
 	if (rc != CURLE_OK) {
+		rs->transient = transient(rc);
 		snprintf(rs->error, sizeof rs->error, "%s %s: %s", rq->method, rq->url, curl_easy_strerror(rc));
 		goto out;
 	}

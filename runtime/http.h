@@ -30,8 +30,20 @@ struct http_header {
 	const char *value;
 };
 
+/*
+ * Which proxy a request may take.  The Runtime API is a local endpoint and
+ * never goes through one (aws-lambda-cpp sets an empty CURLOPT_PROXY for the
+ * same reason), whatever http_proxy or ALL_PROXY say.  AWS calls take the
+ * proxy the AWS SDKs take: HTTPS_PROXY (else https_proxy) for an https://
+ * URL, HTTP_PROXY (else http_proxy) for an http:// one, never ALL_PROXY,
+ * except for hosts NO_PROXY (else no_proxy) names (comma-separated host names
+ * or domain suffixes, "*" for all; libcurl's matching).
+ */
+enum http_proxy { HTTP_PROXY_NONE, HTTP_PROXY_AWS };
+
 struct http_request {
 	const char *method;			/* "GET", "POST", ... */
+	enum http_proxy proxy;			/* HTTP_PROXY_NONE unless set */
 	const char *url;
 	const struct http_header *headers;	/* sent as given; may be NULL */
 	size_t nheaders;
@@ -49,6 +61,9 @@ struct http_response {
 	struct http_header *headers;	/* as received, names and values owned */
 	size_t nheaders;
 	char error[256];		/* why http_do failed: libcurl's text */
+	bool transient;			/* http_do failed on the network (cannot connect, connection
+					 * reset, timeout): worth another attempt; false for an
+					 * untrusted certificate, a bad URL, a body too long */
 };
 
 /* http_global_init - once per process, before any client; false when libcurl cannot start. */

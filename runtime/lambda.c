@@ -5,9 +5,7 @@
  * (the event, the engine's result, the JSON) is freed before the next /next.
  */
 #include <errno.h>
-#include <stddef.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +14,7 @@
 #include <time.h>
 
 #include "bundle.h"
+#include "codedeploy.h"
 #include "config.h"
 #include "db.h"
 #include "engine.h"
@@ -23,12 +22,13 @@
 #include "lambda.h"
 #include "log.h"
 #include "secrets.h"
-#include "sigv4.h"
 
 #define API_VERSION "2018-06-01"
 #define MAX_PAYLOAD (6u * 1024 * 1024)	/* Lambda's limit on a synchronous response */
 #define POST_TIMEOUT_MS 30000L
 #define CONNECT_TIMEOUT_MS 5000L
+#define POST_RESERVE_MS 300		/* kept at the end of an invocation to post its answer */
+#define CODEDEPLOY_RESERVE_MS 2500	/* the least margin a CodeDeploy hook keeps for its report */
 
 struct lambda {
 	const struct bundle *b;
@@ -44,19 +44,6 @@ struct lambda {
 enum post_outcome { POST_OK, POST_REJECTED, POST_FATAL };
 
 /* --- event decoding ----------------------------------------------------------- */
-
-static bool bad(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static bool
-bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return false;
-}
 
 static const char *
 json_kind(const json_t *v)
@@ -78,13 +65,13 @@ static bool
 decode_string(const char *field, json_t *v, char *out, size_t outlen, char *err, size_t errlen)
 {
 	if (!json_is_string(v))
-		return bad(err, errlen, "field \"%s\" must be a string, not %s", field, json_kind(v));
+		return errorf(err, errlen, "field \"%s\" must be a string, not %s", field, json_kind(v));
 	if (json_string_length(v) == 0)
-		return bad(err, errlen, "field \"%s\" must not be empty", field);
+		return errorf(err, errlen, "field \"%s\" must not be empty", field);
 	if (json_string_length(v) >= outlen)
-		return bad(err, errlen, "field \"%s\" is longer than %zu bytes", field, outlen - 1);
+		return errorf(err, errlen, "field \"%s\" is longer than %zu bytes", field, outlen - 1);
 	if (strlen(json_string_value(v)) != json_string_length(v))
-		return bad(err, errlen, "field \"%s\" contains a NUL character", field);
+		return errorf(err, errlen, "field \"%s\" contains a NUL character", field);
 	memcpy(out, json_string_value(v), json_string_length(v) + 1);
 	return true;
 }
@@ -93,7 +80,7 @@ static bool
 decode_bool(const char *field, json_t *v, bool *out, char *err, size_t errlen)
 {
 	if (!json_is_boolean(v))
-		return bad(err, errlen, "field \"%s\" must be true or false, not %s", field, json_kind(v));
+		return errorf(err, errlen, "field \"%s\" must be true or false, not %s", field, json_kind(v));
 	*out = json_is_true(v);
 	return true;
 }
@@ -119,34 +106,35 @@ decode_version(json_t *v, int64_t *out, char *err, size_t errlen)
 			return true;
 		}
 	}
-	return bad(err, errlen, "field \"version\" must be a non-negative integer (or a string of digits), not %s",
+	return errorf(err, errlen, "field \"version\" must be a non-negative integer (or a string of digits), not %s",
 		   json_is_integer(v) ? "a negative one" : json_is_string(v) ? "that string" : json_kind(v));
 }
 
+/*
+ * A CodeDeploy lifecycle hook event: its two ids, and nothing else is ours to
+ * judge (CodeDeploy may add keys; refusing them would leave the deployment
+ * waiting for a report).  The loop reports Failed for any later failure once
+ * both ids are known.
+ */
 static bool
 decode_codedeploy(json_t *o, struct lambda_event *ev, char *err, size_t errlen)
 {
-	const char *key;
-	json_t *v;
+	json_t *id = json_object_get(o, "DeploymentId"), *hook = json_object_get(o, "LifecycleEventHookExecutionId");
 
-	json_object_foreach(o, key, v) {
-		if (strcmp(key, "DeploymentId") == 0) {
-			if (!decode_string(key, v, ev->deployment_id, sizeof ev->deployment_id, err, errlen))
-				return false;
-		} else if (strcmp(key, "LifecycleEventHookExecutionId") == 0) {
-			if (!decode_string(key, v, ev->hook_execution_id, sizeof ev->hook_execution_id, err, errlen))
-				return false;
-		} else {
-			return bad(err, errlen, "unknown field \"%s\" in a CodeDeploy lifecycle hook event", key);
-		}
-	}
-	if (!ev->deployment_id[0])
-		return bad(err, errlen, "field \"DeploymentId\" is required in a CodeDeploy lifecycle hook event");
-	if (!ev->hook_execution_id[0])
-		return bad(err, errlen,
-			   "field \"LifecycleEventHookExecutionId\" is required in a CodeDeploy lifecycle hook event");
 	ev->kind = LAMBDA_CODEDEPLOY;
 	ev->req.command = ENGINE_UP;
+	if (id && !decode_string("DeploymentId", id, ev->deployment_id, sizeof ev->deployment_id, err, errlen))
+		return false;
+	if (hook && !decode_string("LifecycleEventHookExecutionId", hook, ev->hook_execution_id,
+				   sizeof ev->hook_execution_id, err, errlen)) {
+		ev->deployment_id[0] = '\0';
+		return false;
+	}
+	if (!ev->deployment_id[0])
+		return errorf(err, errlen, "field \"DeploymentId\" is required in a CodeDeploy lifecycle hook event");
+	if (!ev->hook_execution_id[0])
+		return errorf(err, errlen,
+			   "field \"LifecycleEventHookExecutionId\" is required in a CodeDeploy lifecycle hook event");
 	return true;
 }
 
@@ -158,23 +146,23 @@ decode_tf(json_t *tf, struct lambda_event *ev, char *err, size_t errlen)
 	json_t *v;
 
 	if (!json_is_object(tf))
-		return bad(err, errlen, "field \"tf\" must be an object, not %s", json_kind(tf));
+		return errorf(err, errlen, "field \"tf\" must be an object, not %s", json_kind(tf));
 	json_object_foreach(tf, key, v) {
 		if (strcmp(key, "action") == 0) {
 			if (!decode_string("tf.action", v, ev->tf_action, sizeof ev->tf_action, err, errlen))
 				return false;
 			if (strcmp(ev->tf_action, "create") != 0 && strcmp(ev->tf_action, "update") != 0 &&
 			    strcmp(ev->tf_action, "delete") != 0)
-				return bad(err, errlen,
+				return errorf(err, errlen,
 					   "field \"tf.action\" must be \"create\", \"update\" or \"delete\", not \"%s\"",
 					   ev->tf_action);
 		} else if (strcmp(key, "prev_input") != 0) {
 			/* prev_input is the input of the previous apply: whatever it was, it is not ours to judge */
-			return bad(err, errlen, "unknown field \"tf.%s\"", key);
+			return errorf(err, errlen, "unknown field \"tf.%s\"", key);
 		}
 	}
 	if (!ev->tf_action[0])
-		return bad(err, errlen, "field \"tf.action\" is required when \"tf\" is given");
+		return errorf(err, errlen, "field \"tf.action\" is required when \"tf\" is given");
 	return true;
 }
 
@@ -191,10 +179,10 @@ lambda_event_decode(const char *body, size_t len, struct lambda_event *ev, char 
 	ev->req.command = ENGINE_UP;
 	o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!o)
-		return bad(err, errlen, "the event is not valid JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+		return errorf(err, errlen, "the event is not valid JSON: %s (line %d, column %d)", jerr.text, jerr.line,
 			   jerr.column);
 	if (!json_is_object(o)) {
-		bad(err, errlen, "the event must be a JSON object, not %s", json_kind(o));
+		errorf(err, errlen, "the event must be a JSON object, not %s", json_kind(o));
 		goto out;
 	}
 	if (json_object_get(o, "DeploymentId") || json_object_get(o, "LifecycleEventHookExecutionId")) {
@@ -208,7 +196,7 @@ lambda_event_decode(const char *body, size_t len, struct lambda_event *ev, char 
 			if (!decode_string(key, v, name, sizeof name, err, errlen))
 				goto out;
 			if (!engine_command_parse(name, &ev->req.command)) {
-				bad(err, errlen,
+				errorf(err, errlen,
 				    "field \"command\": unknown command \"%s\" (up, up-to, down, down-to, redo, status, "
 				    "verify, plan, baseline, version, list)", name);
 				goto out;
@@ -227,18 +215,18 @@ lambda_event_decode(const char *body, size_t len, struct lambda_event *ev, char 
 			if (!decode_tf(v, ev, err, errlen))
 				goto out;
 		} else {
-			bad(err, errlen, "unknown field \"%s\" (the event takes command, version, allow_down, "
+			errorf(err, errlen, "unknown field \"%s\" (the event takes command, version, allow_down, "
 				"allow_out_of_order and Terraform's tf)", key);
 			goto out;
 		}
 	}
 	if (ev->req.has_version && !engine_command_needs_version(ev->req.command) &&
 	    ev->req.command != ENGINE_PLAN) {
-		bad(err, errlen, "field \"version\" does not apply to \"%s\"", engine_command_name(ev->req.command));
+		errorf(err, errlen, "field \"version\" does not apply to \"%s\"", engine_command_name(ev->req.command));
 		goto out;
 	}
 	if (!ev->req.has_version && engine_command_needs_version(ev->req.command)) {
-		bad(err, errlen, "field \"version\" is required by \"%s\"", engine_command_name(ev->req.command));
+		errorf(err, errlen, "field \"version\" is required by \"%s\"", engine_command_name(ev->req.command));
 		goto out;
 	}
 	if (strcmp(ev->tf_action, "delete") == 0)
@@ -408,141 +396,6 @@ fit_connect_timeout(struct lambda *l, int64_t deadline_ms)
 	return config_set(&l->cfg, SET_CONNECT_TIMEOUT, buf);
 }
 
-/* AWS's service endpoint override (the SDKs' AWS_ENDPOINT_URL_<SERVICE>), else the regional one. */
-static void
-codedeploy_endpoint(const char *region, char *url, size_t urllen, char *host, size_t hostlen)
-{
-	const char *e = getenv("AWS_ENDPOINT_URL_CODEDEPLOY");
-	const char *h;
-	size_t n;
-
-	if (!e || !*e)
-		e = getenv("AWS_ENDPOINT_URL");
-	if (e && *e && (h = strstr(e, "://")) != NULL) {
-		h += 3;
-		n = strcspn(h, "/");
-		snprintf(host, hostlen, "%.*s", (int)n, h);
-		snprintf(url, urllen, "%.*s/", (int)(h - e + (ptrdiff_t)n), e);
-		return;
-	}
-	snprintf(host, hostlen, "codedeploy.%s.amazonaws.com", region);
-	snprintf(url, urllen, "https://%s/", host);
-}
-
-/*
- * codedeploy_report - PutLifecycleEventHookExecutionStatus: tell CodeDeploy how
- * the hook went, with a SigV4-signed request and the function's credentials
- * (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION,
- * which Lambda sets).  The deployment waits for this call.
- */
-static bool
-codedeploy_report(struct lambda *l, const struct lambda_event *ev, const char *status, int64_t deadline,
-		  char *err, size_t errlen)
-{
-	static const char target[] = "CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus";
-	static const char ctype[] = "application/x-amz-json-1.1";
-	const char *region = getenv("AWS_REGION");
-	struct sigv4_credentials cr = {
-		.access_key_id = getenv("AWS_ACCESS_KEY_ID"),
-		.secret_access_key = getenv("AWS_SECRET_ACCESS_KEY"),
-		.session_token = getenv("AWS_SESSION_TOKEN"),
-	};
-	struct sigv4_result sig = { 0 };
-	struct http_response rs = { 0 };
-	char url[512], host[256];
-	char *body = NULL;
-	json_t *o;
-	bool ok = false;
-	long timeout = 10000;
-
-	if (!region || !*region)
-		region = getenv("AWS_DEFAULT_REGION");
-	if (!region || !*region || !cr.access_key_id || !*cr.access_key_id || !cr.secret_access_key ||
-	    !*cr.secret_access_key) {
-		snprintf(err, errlen, "no AWS credentials and region in the environment "
-			 "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION)");
-		return false;
-	}
-	codedeploy_endpoint(region, url, sizeof url, host, sizeof host);
-	o = json_pack("{s:s, s:s, s:s}", "deploymentId", ev->deployment_id, "lifecycleEventHookExecutionId",
-		      ev->hook_execution_id, "status", status);
-	body = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	json_decref(o);
-	if (!body) {
-		snprintf(err, errlen, "out of memory");
-		return false;
-	}
-	{
-		struct sigv4_header sh[] = { { "host", host }, { "content-type", ctype }, { "x-amz-target", target } };
-		struct sigv4_request sr = {
-			.method = "POST", .path = "/", .headers = sh, .nheaders = 3, .payload = body,
-			.payload_len = strlen(body), .region = region, .service = "codedeploy", .time = time(NULL),
-		};
-
-		if (!sigv4_sign(&sr, &cr, &sig)) {
-			snprintf(err, errlen, "unable to sign the request to codedeploy");
-			goto out;
-		}
-	}
-	if (deadline) {
-		int64_t left = deadline - db_now_ms();
-
-		timeout = left < 1000 ? 1000 : left < timeout ? (long)left : timeout;
-	}
-	{
-		struct http_header hh[3 + 3];
-		size_t nh = 0;
-		struct http_request rq = {
-			.method = "POST", .url = url, .headers = hh, .body = body, .len = strlen(body),
-			.timeout_ms = timeout, .connect_timeout_ms = CONNECT_TIMEOUT_MS, .max_body = 1u << 20,
-		};
-
-		hh[nh++] = (struct http_header){ "Content-Type", ctype };
-		hh[nh++] = (struct http_header){ "X-Amz-Target", target };
-		for (size_t i = 0; i < sig.nheaders && nh < sizeof hh / sizeof *hh; i++)
-			hh[nh++] = (struct http_header){ sig.headers[i].name, sig.headers[i].value };
-		rq.nheaders = nh;
-		if (!http_do(l->http, &rq, &rs)) {
-			snprintf(err, errlen, "unable to reach codedeploy: %s", rs.error);
-			goto out;
-		}
-	}
-	if (rs.status != 200) {
-		snprintf(err, errlen, "codedeploy answered PutLifecycleEventHookExecutionStatus with %ld: %.300s",
-			 rs.status, rs.body);
-		goto out;
-	}
-	ok = true;
-	log_info("reported %s to codedeploy for deployment %s", status, ev->deployment_id);
-out:
-	http_response_free(&rs);
-	sigv4_result_free(&sig);
-	free(body);
-	return ok;
-}
-
-/* The engine's JSON with a "codedeploy" member added. */
-static char *
-with_codedeploy(const char *json, const struct lambda_event *ev, const char *status, bool reported,
-		const char *why)
-{
-	json_t *o = json_loads(json, 0, NULL), *cd;
-	char *s = NULL;
-
-	if (!o)
-		return NULL;
-	cd = json_pack("{s:s, s:s, s:s, s:b}", "deployment_id", ev->deployment_id, "hook_execution_id",
-		       ev->hook_execution_id, "status", status, "reported", reported);
-	if (cd && !reported)
-		json_object_set_new(cd, "error", json_string(why));
-	if (cd) {
-		json_object_set_new(o, "codedeploy", cd);
-		s = json_dumps(o, JSON_COMPACT);
-	}
-	json_decref(o);
-	return s;
-}
-
 void
 lambda_next_headers(const struct http_response *next, struct lambda_next *nx)
 {
@@ -560,6 +413,26 @@ lambda_next_headers(const struct http_response *next, struct lambda_next *nx)
 		nx->bad_deadline = deadline_h;
 		nx->deadline_ms = 0;
 	}
+}
+
+/* Whether ev is a CodeDeploy hook with both ids: one CodeDeploy waits to hear about. */
+static bool
+hook_known(const struct lambda_event *ev)
+{
+	return ev->kind == LAMBDA_CODEDEPLOY && ev->deployment_id[0] && ev->hook_execution_id[0];
+}
+
+/*
+ * Tell CodeDeploy how the hook went.  The report runs inside the deadline
+ * margin, after the engine has stopped, and ends POST_RESERVE_MS before the
+ * deadline so that the answer can still be posted.
+ */
+static bool
+hook_report(struct lambda *l, const struct lambda_event *ev, bool succeeded, int64_t deadline, char *err,
+	    size_t errlen)
+{
+	return codedeploy_report(l->http, ev->deployment_id, ev->hook_execution_id, succeeded ? "Succeeded" : "Failed",
+				 deadline ? deadline - POST_RESERVE_MS : 0, err, errlen);
 }
 
 /* Run one event; false when the loop must stop. */
@@ -595,6 +468,8 @@ invoke(struct lambda *l, const struct http_response *next)
 
 	if (!lambda_event_decode(next->body, next->len, &ev, err, sizeof err)) {
 		snprintf(msg, sizeof msg, "bad event: %s", err);
+		if (hook_known(&ev) && !hook_report(l, &ev, false, deadline, err, sizeof err))
+			log_error("%s", err);
 		return post_error(l, id, engine_status_reason(ENGINE_BAD_REQUEST), msg, NULL) != POST_FATAL;
 	}
 	if (ev.kind == LAMBDA_TF_DELETE) {
@@ -613,6 +488,8 @@ invoke(struct lambda *l, const struct http_response *next)
 	}
 
 	ev.req.deadline_ms = deadline;
+	if (ev.kind == LAMBDA_CODEDEPLOY && deadline && l->margin < CODEDEPLOY_RESERVE_MS)
+		ev.req.deadline_ms = deadline - (CODEDEPLOY_RESERVE_MS - l->margin);	/* the report's time */
 	ev.req.progress = on_progress;
 	ev.req.progress_arg = l;
 	l->applied = 0;
@@ -629,7 +506,9 @@ invoke(struct lambda *l, const struct http_response *next)
 		/* credentials per invocation: a rotated secret is read again, a token is fresh */
 		struct config run;
 
-		if (secrets_resolve(&l->cfg, &run, l->http, deadline, err, sizeof err))
+		/* the secret is read inside the engine's time, not the margin's */
+		if (secrets_resolve(&l->cfg, &run, l->http, ev.req.deadline_ms ? ev.req.deadline_ms - l->margin : 0, err,
+				    sizeof err))
 			engine_run(&run, l->b, &ev.req, &res);
 		else
 			engine_result_fail(&res, l->b, ev.req.command, ENGINE_CONFIG_ERROR, err);
@@ -637,14 +516,16 @@ invoke(struct lambda *l, const struct http_response *next)
 	}
 	json = engine_result_json(&res);
 	if (!json) {
+		if (hook_known(&ev) && !hook_report(l, &ev, false, deadline, err, sizeof err))
+			log_error("%s", err);
 		engine_result_free(&res);
 		log_error("out of memory");
 		return false;
 	}
 	if (ev.kind == LAMBDA_CODEDEPLOY) {
 		const char *status = res.status == ENGINE_OK ? "Succeeded" : "Failed";
-		bool reported = codedeploy_report(l, &ev, status, deadline, err, sizeof err);
-		char *j2 = with_codedeploy(json, &ev, status, reported, err);
+		bool reported = hook_report(l, &ev, res.status == ENGINE_OK, deadline, err, sizeof err);
+		char *j2 = codedeploy_result_json(json, ev.deployment_id, ev.hook_execution_id, status, reported, err);
 
 		if (j2) {
 			free(json);
@@ -652,15 +533,14 @@ invoke(struct lambda *l, const struct http_response *next)
 		}
 		if (!reported && res.status == ENGINE_OK) {
 			/* the deployment would wait an hour for a status that never comes: fail loudly now */
-			snprintf(msg, sizeof msg, "migrations applied, but unable to report Succeeded to codedeploy: %s",
-				 err);
+			snprintf(msg, sizeof msg, "migrations applied, but %s", err);
 			out = post_error(l, id, engine_status_reason(ENGINE_CONFIG_ERROR), msg, json);
 			free(json);
 			engine_result_free(&res);
 			return out != POST_FATAL;
 		}
 		if (!reported)
-			log_error("unable to report Failed to codedeploy: %s", err);
+			log_error("%s", err);
 	}
 	if (res.status == ENGINE_OK) {
 		log_info("%s: ok, %u migration%s, version %lld -> %lld (%lld ms)", engine_command_name(res.command),

@@ -20,6 +20,8 @@
  *                                              Terraform aws_lambda_invocation (CRUD): delete does nothing
  * Anything else (unknown keys, wrong types, unknown commands, duplicate keys,
  * trailing junk) is Function.BadRequest naming the field, before any connection.
+ * A CodeDeploy event's other keys are ignored (CodeDeploy may add some), and
+ * once its two ids are known every failure is reported to CodeDeploy as Failed.
  */
 #ifndef GOSLING_LAMBDA_H
 #define GOSLING_LAMBDA_H
@@ -44,7 +46,7 @@ struct lambda_event {
 	struct engine_request req;	/* deadline and progress are the loop's to set */
 	char tf_action[16];		/* "create", "update", "delete"; empty when not Terraform's */
 	char deployment_id[128];	/* CodeDeploy */
-	char hook_execution_id[512];
+	char hook_execution_id[2048];
 };
 
 /*

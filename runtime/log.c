@@ -80,3 +80,14 @@ log_msg(enum log_level level, const char *fmt, ...)
 	}
 	fflush(stderr);
 }
+
+bool
+errorf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return false;
+}

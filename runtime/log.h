@@ -9,6 +9,7 @@
 #define GOSLING_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 enum log_format { LOG_TEXT, LOG_JSON };
@@ -24,6 +25,13 @@ bool log_enabled(enum log_level level);
 
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/*
+ * errorf - write a reason into err (errlen bytes) and return false, for the
+ * fallible functions that hand their reason to the caller (logs nothing):
+ *   return errorf(err, errlen, "unable to read secret %s: %s", arn, why);
+ */
+bool errorf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)

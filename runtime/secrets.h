@@ -12,12 +12,10 @@
  *                   presign, 15 minutes), is the password; sslmode is at least
  *                   require.
  *
- * AWS settings come from the environment as the SDKs read them:
- * AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION (else
- * AWS_DEFAULT_REGION; a secret ARN's own region wins), and the endpoint
- * override AWS_ENDPOINT_URL_SECRETS_MANAGER (else AWS_ENDPOINT_URL), which
- * must be https://.  The HTTPS client trusts SSL_CERT_FILE, else the system's
- * CA bundle (runtime/http.c).
+ * The call is runtime/aws.c's aws_call (credentials, region, endpoint, proxy,
+ * retries): a secret ARN's own region wins over AWS_REGION, and the endpoint
+ * override AWS_ENDPOINT_URL_SECRETS_MANAGER (else AWS_ENDPOINT_URL) must be
+ * https://.
  *
  * Nothing here logs or returns a password, a token, a secret key or the
  * secret's text: errors carry AWS's __type and message, the secret's ARN and

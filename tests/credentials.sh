@@ -258,6 +258,117 @@ for size in 2K 4K; do
 		"... both calls carry the ${#tok}-byte X-Amz-Security-Token whole, and the SDK's signer accepts them"
 done
 
+# --- retries: the SDKs' standard mode, within the deadline ----------------------------------------
+
+# faults LINES: the next requests to the fake AWS fail as scripted (aws_fake.js --faults)
+faults() { printf '%s\n' "$@" >"$T/SM.faults"; }
+# sm_calls FROM: "target:status[:fault]" of the fake's requests after line FROM of its log
+sm_calls() {
+	tail -n +"$(($1 + 1))" "$T/SM.log" | python3 -c '
+import json, sys
+print(" ".join("%s:%s%s" % (e["target"].split(".")[1], e["status"], ":" + e["fault"] if e.get("fault") else "")
+               for e in map(json.loads, sys.stdin)))'
+}
+before=$(sm_requests)
+faults throttle 500
+gosling_run retry2 DB_SECRET_ARN="$ARN" DB_SSLMODE=require -- status
+is "$(rc retry2)" 0 "Secrets Manager: throttled, then a 500, then the secret: the run succeeds"
+is "$(sm_calls "$before")" "GetSecretValue:400:throttle GetSecretValue:500:500 GetSecretValue:200" "... after three attempts"
+like "$(out retry2)" "secretsmanager GetSecretValue succeeded after 2 retries" "... and the log says how many retries"
+like "$(out retry2)" "secretsmanager GetSecretValue: ThrottlingException: Rate exceeded; retry 1 of 2 in " "... and why each one"
+before=$(sm_requests)
+faults drop
+gosling_run retrydrop DB_SECRET_ARN="$ARN" DB_SSLMODE=require -- status
+is "$(rc retrydrop) $(sm_calls "$before")" "0 GetSecretValue:0:drop GetSecretValue:200" "a dropped connection is retried"
+like "$(out retrydrop)" "succeeded after 1 retry" "... once"
+before=$(sm_requests)
+faults 503 503 503 503
+gosling_run retry503 DB_SECRET_ARN="$ARN" DB_SSLMODE=require -- status
+is "$(rc retry503) $(sm_calls "$before")" "3 GetSecretValue:503:503 GetSecretValue:503:503 GetSecretValue:503:503" \
+	"three 503s: three attempts, then a configuration error"
+like "$(out retry503)" "unable to read secret $ARN: ServiceUnavailable: The service is unavailable. Please try again later. (3 attempts)" \
+	"... naming AWS's error and the attempts"
+: >"$T/SM.faults"
+before=$(sm_requests)
+gosling_run noretry DB_SECRET_ARN="arn:aws:secretsmanager:$REGION:123456789012:secret:nope-AbCdEf" -- status
+is "$(sm_calls "$before")" "GetSecretValue:400" "ResourceNotFoundException is not retried"
+
+# CodeDeploy: the report is retried too.  (The first drop hits the connection kept
+# alive since GetSecretValue: libcurl itself sends again on a fresh one, as it
+# does for any reused connection that died; the second drop is gosling's retry.)
+before=$(sm_requests)
+faults ok drop drop throttle
+rapi cdretry "$T/gosling" "$cd_event" DB_SECRET_ARN="$ARN" DB_SSLMODE=require AWS_ENDPOINT_URL_CODEDEPLOY=https://localhost:$SM
+is "$(sm_calls "$before")" \
+	"GetSecretValue:200 PutLifecycleEventHookExecutionStatus:0:drop PutLifecycleEventHookExecutionStatus:0:drop PutLifecycleEventHookExecutionStatus:400:throttle PutLifecycleEventHookExecutionStatus:200" \
+	"CodeDeploy: a dropped and a throttled report are retried"
+is_j cdretry '[inv[0]["kind"], res(0)["codedeploy"]["reported"]]' '["response", true]' "... and the hook succeeds"
+like "$(cat "$T/cdretry.err")" "codedeploy PutLifecycleEventHookExecutionStatus succeeded after 2 retries" "... with the count in the log"
+
+# A stalled Secrets Manager: the secret's read ends inside the engine's time, the
+# Failed report inside the margin, the answer before the deadline.
+before=$(sm_requests)
+faults stall stall stall stall stall
+printf '%s' '[{"body": {"DeploymentId": "d-ABCDEF123", "LifecycleEventHookExecutionId": "eyJl"}, "deadline_in_ms": 7000}]' >"$T/stall.events"
+rapi cdstall "$T/gosling" "$(cat "$T/stall.events")" DB_SECRET_ARN="$ARN" DB_SSLMODE=require \
+	AWS_ENDPOINT_URL_CODEDEPLOY=https://localhost:$SM
+is_j cdstall '[inv[0]["kind"], inv[0]["error_type"], inv[0]["before_deadline"]]' '["error", "Function.ConfigError", true]' \
+	"a stalled Secrets Manager: Function.ConfigError, answered before the deadline ($(j cdstall 'inv[0]["elapsed_ms"]') ms of 7000)"
+is "$(sm_calls "$before")" "GetSecretValue:0:stall PutLifecycleEventHookExecutionStatus:0:stall" \
+	"... one attempt at the secret until the margin, one at the report inside it"
+like "$(j cdstall 'err(0)["errorMessage"]')" "unable to read secret $ARN: POST https://localhost:$SM/: Timeout was reached" "... saying the read timed out"
+: >"$T/SM.faults"
+
+# --- proxies: AWS calls take HTTPS_PROXY (not ALL_PROXY), the Runtime API none ------------------
+
+: >"$T/proxy.log"
+python3 tests/credentials/connect_proxy.py --log "$T/proxy.log" >"$T/proxy.port" 2>"$T/proxy.err" &
+FAKES+=($!)
+for _ in $(seq 100); do PX=$(sed -n 's/^port //p' "$T/proxy.port"); [ -n "$PX" ] && break; sleep 0.1; done
+tunnels() { wc -l <"$T/proxy.log" | tr -d ' '; }
+DEAD=http://127.0.0.1:9	# nothing listens there
+gosling_run viaproxy HTTPS_PROXY=http://127.0.0.1:$PX DB_SECRET_ARN="$ARN" DB_SSLMODE=require -- status
+is "$(rc viaproxy) $(tail -1 "$T/proxy.log")" "0 {\"connect\": \"localhost:$SM\"}" "HTTPS_PROXY: GetSecretValue goes through the proxy (CONNECT)"
+n=$(tunnels)
+gosling_run lowerproxy https_proxy=http://127.0.0.1:$PX DB_SECRET_ARN="$ARN" DB_SSLMODE=require -- status
+is "$(rc lowerproxy) $(($(tunnels) - n))" "0 1" "https_proxy (lower case) too"
+n=$(tunnels)
+gosling_run noproxy HTTPS_PROXY=http://127.0.0.1:$PX NO_PROXY=example.com,localhost DB_SECRET_ARN="$ARN" DB_SSLMODE=require -- status
+is "$(rc noproxy) $(($(tunnels) - n))" "0 0" "NO_PROXY naming the host: straight to it"
+gosling_run allproxy ALL_PROXY=$DEAD all_proxy=$DEAD HTTP_PROXY=$DEAD http_proxy=$DEAD DB_SECRET_ARN="$ARN" DB_SSLMODE=require -- status
+is "$(rc allproxy)" 0 "ALL_PROXY and http_proxy do not apply to AWS's https:// calls (as in the SDKs)"
+gosling_run deadproxy HTTPS_PROXY=$DEAD DB_SECRET_ARN="$ARN" DB_SSLMODE=require -- status
+like "$(out deadproxy)" "unable to read secret $ARN: POST https://localhost:$SM/: Couldn't connect to server (3 attempts)" \
+	"a dead HTTPS_PROXY: three attempts, then the error"
+n=$(tunnels)
+rapi proxied "$T/gosling" "$cd_event" DB_SECRET_ARN="$ARN" DB_SSLMODE=require AWS_ENDPOINT_URL_CODEDEPLOY=https://localhost:$SM \
+	HTTPS_PROXY=http://127.0.0.1:$PX http_proxy=$DEAD HTTP_PROXY=$DEAD ALL_PROXY=$DEAD all_proxy=$DEAD
+is_j proxied '[inv[0]["kind"], res(0)["codedeploy"]["reported"]]' '["response", true]' \
+	"lambda with http_proxy and ALL_PROXY dead: the Runtime API loop serves the hook event"
+is "$(($(tunnels) - n))" 1 "... GetSecretValue and the CodeDeploy report go through HTTPS_PROXY (one tunnel, kept alive)"
+
+# --- CodeDeploy hook events: extra keys, and Failed on every failure path -------------------------
+
+before=$(sm_requests)
+rapi cdextra "$T/gosling" '[{"body": {"DeploymentId": "d-ABCDEF123", "LifecycleEventHookExecutionId": "eyJlbmNyeXB0ZWREYXRhIjoi",
+	"DeploymentGroupName": "gosling", "Extra": {"nested": [1, 2]}}},
+	{"body": {"DeploymentId": "d-ABCDEF124", "LifecycleEventHookExecutionId": "eyJl", "command": "down"}}]' \
+	DB_SECRET_ARN="$ARN" DB_SSLMODE=require AWS_ENDPOINT_URL_CODEDEPLOY=https://localhost:$SM
+is_j cdextra '[i["kind"] for i in inv]' '["response", "response"]' "a CodeDeploy event with extra keys runs up"
+is "$(tail -n +"$((before + 1))" "$T/SM.log" | python3 -c 'import json,sys; print([e["body"]["status"] for e in map(json.loads, sys.stdin) if "status" in (e["body"] or {})])')" \
+	"['Succeeded', 'Succeeded']" "... and reports Succeeded (other keys, \"command\" included, are not its to read)"
+before=$(sm_requests)
+rapi cdfail "$T/gosling" "$cd_event" DB_SECRET_ARN="arn:aws:secretsmanager:$REGION:123456789012:secret:nope-AbCdEf" \
+	AWS_ENDPOINT_URL_CODEDEPLOY=https://localhost:$SM
+is_j cdfail '[inv[0]["error_type"], res(0)["codedeploy"]["status"], res(0)["codedeploy"]["reported"]]' \
+	'["Function.ConfigError", "Failed", true]' "a hook whose secret cannot be read reports Failed"
+is "$(sm_calls "$before")" "GetSecretValue:400 PutLifecycleEventHookExecutionStatus:200" "... to CodeDeploy, which accepts it"
+before=$(sm_requests)
+rapi cdshort "$T/gosling" '[{"body": {"DeploymentId": "d-ABCDEF123", "LifecycleEventHookExecutionId": "eyJl"}, "deadline_in_ms": 2500}]' \
+	DB_SECRET_ARN="$ARN" DB_SSLMODE=require AWS_ENDPOINT_URL_CODEDEPLOY=https://localhost:$SM
+is_j cdshort '[inv[0]["error_type"], res(0)["codedeploy"]["status"], res(0)["codedeploy"]["reported"], inv[0]["before_deadline"]]' \
+	'["Function.MigrationFailed", "Failed", true, true]' "a hook with too little time left reports Failed, before the deadline"
+
 # --- the secret's JSON ------------------------------------------------------------------------
 
 secret_arn() { echo "arn:aws:secretsmanager:$REGION:123456789012:secret:$1-XyZ123"; }

@@ -216,7 +216,16 @@ is_j codedeploy_denied 'inv[0]["error_type"]' Function.ConfigError "a status Cod
 like "$(j codedeploy_denied 'err(0)["errorMessage"]')" "unable to report Succeeded to codedeploy" "... saying so"
 db=$(newdb codedeploy_nocreds)
 (unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY; PGDATABASE=$db rapi codedeploy_nocreds "$T/ok" "$cd_event")
-like "$(j codedeploy_nocreds 'err(0)["errorMessage"]')" "no AWS credentials" "no credentials: the hook event fails loudly"
+like "$(j codedeploy_nocreds 'err(0)["errorMessage"]')" "unable to report Succeeded to codedeploy for deployment d-ABCDEF123: the codedeploy report needs an AWS region" \
+	"no region or credentials: the hook event fails loudly"
+
+# --- proxy variables never reach the Runtime API ----------------------------------------
+
+db=$(newdb proxyvars)
+PGDATABASE=$db http_proxy=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 ALL_PROXY=http://127.0.0.1:9 \
+	all_proxy=http://127.0.0.1:9 rapi proxyvars "$T/ok" '[{"body": {}}, {"body": {"command": "status"}}]'
+is_j proxyvars '[i["kind"] for i in inv]' '["response", "response"]' \
+	"http_proxy and ALL_PROXY set (to nothing that listens): the loop still serves its events"
 
 # --- deadline ---------------------------------------------------------------------
 

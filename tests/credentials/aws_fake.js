@@ -16,7 +16,8 @@
 //       FILE, when given, scripts failures: each request takes its first line
 //       (and the file loses it): "throttle" (400 ThrottlingException),
 //       "500" (InternalServiceError), "503" (ServiceUnavailable), "drop" (the
-//       connection is closed without an answer), "ok" (no failure).
+//       connection is closed without an answer), "stall" (no answer, the
+//       connection kept open), "ok" (no failure).
 //   node aws_fake.js pgauth --config CFG --key KEY --cert CERT --log LOG
 //       A PostgreSQL front door that asks for a cleartext password after TLS,
 //       checks it as an RDS IAM token (signature recomputed with the SDK's
@@ -181,6 +182,11 @@ function aws() {
           entry.status = 0;
           log(entry);
           return req.socket.destroy();
+        }
+        if (fault === "stall") {	// answer nothing; the client gives up
+          entry.status = 0;
+          log(entry);
+          return;
         }
         if (FAULTS[fault]) return answer(FAULTS[fault][0], FAULTS[fault][1]);
       }
