@@ -1,8 +1,10 @@
 /* aws.c - signed AWS JSON calls with the SDKs' standard retry mode. */
+#include <ctype.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -65,6 +67,37 @@ partition_domain(const char *region)
 	if (strncmp(region, "us-iso-", 7) == 0)
 		return "c2s.ic.gov";
 	return "amazonaws.com";
+}
+
+bool
+aws_rds_region(const char *host, char *out, size_t outlen)
+{
+	static const char *const suffixes[] = {
+		".rds.amazonaws.com", ".rds.amazonaws.com.cn", ".rds.c2s.ic.gov", ".rds.sc2s.sgov.gov",
+	};
+	size_t len = strlen(host);
+
+	if (len > 0 && host[len - 1] == '.')	/* a fully qualified name */
+		len--;
+	for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+		size_t sl = strlen(suffixes[i]), start;
+
+		if (len <= sl || strncasecmp(host + len - sl, suffixes[i], sl) != 0)
+			continue;
+		start = len - sl;
+		while (start > 0 && host[start - 1] != '.')
+			start--;
+		/* a region: letters and dashes, ending in "-<digits>" (us-gov-west-1), with a name before it */
+		if (start == 0 || len - sl - start >= outlen || len - sl - start < 4)
+			return false;
+		snprintf(out, outlen, "%.*s", (int)(len - sl - start), host + start);
+		for (char *p = out; *p; p++)	/* host names are case-insensitive */
+			*p = (char)tolower((unsigned char)*p);
+		if (strspn(out, "abcdefghijklmnopqrstuvwxyz-0123456789") != strlen(out))
+			return false;
+		return strchr(out, '-') && out[strlen(out) - 1] >= '0' && out[strlen(out) - 1] <= '9';
+	}
+	return false;
 }
 
 static bool

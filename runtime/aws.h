@@ -92,6 +92,15 @@ bool aws_credentials(struct sigv4_credentials *cr, const char *who, char *err, s
 const char *aws_region(void);
 
 /*
+ * aws_rds_region - the region in an RDS host name (instance, cluster, proxy),
+ * "<name>.<...>.<region>.rds.<partition domain>", copied into out: eu-west-2
+ * from db.cluster-c9akciq32.eu-west-2.rds.amazonaws.com, cn-north-1 from
+ * ...cn-north-1.rds.amazonaws.com.cn, us-gov-west-1, us-iso-east-1 from
+ * .rds.c2s.ic.gov.  False for any other name.
+ */
+bool aws_rds_region(const char *host, char *out, size_t outlen) MUSTCHECK;
+
+/*
  * aws_error_text - AWS's error in an answer: "ResourceNotFoundException:
  * Secrets Manager can't find the specified secret." from JSON's __type (its
  * part after '#') and message, or x-amzn-ErrorType; "HTTP 503" when neither.

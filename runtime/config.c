@@ -34,6 +34,9 @@ const struct setting settings[SET_COUNT] = {
 		"fill what is not configured", NO_RANGE },
 	[SET_IAM_AUTH] = { "iam-auth", "DB_IAM_AUTH", NULL, "false", SETTING_BOOL,
 		"authenticate with an RDS IAM token computed from the function's credentials (sslmode require or stronger)", NO_RANGE },
+	[SET_IAM_REGION] = { "iam-region", "DB_IAM_REGION", NULL, NULL, SETTING_STRING,
+		"region the IAM token is signed for (else the RDS host name's, <name>.<region>.rds.amazonaws.com, "
+		"else AWS_REGION)", NO_RANGE },
 	[SET_CONNECT_TIMEOUT] = { "connect-timeout", "GOSLING_CONNECT_TIMEOUT", NULL, "10", SETTING_INT,
 		"seconds to wait for a connection", 0, 3600, "seconds" },
 	[SET_SCHEMA] = { "schema", "GOSLING_SCHEMA", NULL, "public", SETTING_STRING,

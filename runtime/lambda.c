@@ -468,6 +468,7 @@ invoke(struct lambda *l, const struct http_response *next)
 		log_error("the runtime api sent an event without a usable Lambda-Runtime-Aws-Request-Id");
 		return false;
 	}
+	log_request(id);
 	if (nx.trace)
 		setenv("_X_AMZN_TRACE_ID", nx.trace, 1);
 	else
@@ -665,6 +666,7 @@ loop(struct lambda *l)
 		db_catch_signals(true);
 		go_on = invoke(l, &rs);
 		db_catch_signals(false);
+		log_request(NULL);
 		http_response_free(&rs);
 		if (db_interrupted()) {
 			log_error("stopped by signal %d", db_interrupted());

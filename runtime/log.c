@@ -13,6 +13,7 @@
 
 static enum log_format log_fmt = LOG_TEXT;
 static enum log_level log_min = LOG_INFO;
+static char log_request_id[257];
 
 static const char *const level_names[] = { "DEBUG", "INFO", "WARN", "ERROR" };
 static const char *const level_words[] = { "debug", "info", "warning", "error" };
@@ -22,6 +23,12 @@ log_init(enum log_format format, enum log_level min)
 {
 	log_fmt = format;
 	log_min = min;
+}
+
+void
+log_request(const char *id)
+{
+	snprintf(log_request_id, sizeof log_request_id, "%s", id ? id : "");
 }
 
 bool
@@ -70,6 +77,8 @@ log_msg(enum log_level level, const char *fmt, ...)
 		snprintf(ts + strlen(ts), sizeof ts - strlen(ts), ".%03ldZ", now.tv_nsec / 1000000);
 		o = json_pack("{s:s, s:s, s:s}", "timestamp", ts, "level", level_names[level],
 			      "message", msg);
+		if (o && log_request_id[0])
+			json_object_set_new(o, "requestId", json_string(log_request_id));
 		line = o ? json_dumps(o, JSON_COMPACT) : NULL;
 		if (line)
 			fprintf(stderr, "%s\n", line);

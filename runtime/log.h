@@ -2,7 +2,7 @@
  * log.h - the runtime's diagnostics, one line each on stderr: plain text
  * ("gosling: warning: ...") or, with log_init(LOG_JSON, ...), JSON lines as
  * Lambda's AWS_LAMBDA_LOG_FORMAT=JSON expects
- * ({"timestamp":"...","level":"WARN","message":"..."}).
+ * ({"timestamp":"...","level":"WARN","message":"...","requestId":"..."}).
  * Callers never pass secrets: connection strings go through db_mask first.
  */
 #ifndef GOSLING_LOG_H
@@ -16,6 +16,13 @@ enum log_format { LOG_TEXT, LOG_JSON };
 
 /* log_init - choose format and the lowest level written (default: text, info). */
 void log_init(enum log_format format, enum log_level min);
+
+/*
+ * log_request - the Lambda request id that JSON lines carry as "requestId"
+ * while an invocation runs, as Lambda's own JSON log format has it; NULL (or
+ * "") when none runs.  Copied (up to 256 bytes).
+ */
+void log_request(const char *id);
 
 /* log_parse_level - "debug", "info", "warn", "error"; false if none. */
 bool log_parse_level(const char *s, enum log_level *out);

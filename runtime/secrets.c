@@ -241,6 +241,8 @@ iam_apply(struct config *run, char *err, size_t errlen)
 	struct sigv4_credentials cr;
 	PQconninfoOption *url = NULL;
 	const char *dburl = config_str(run, SET_DATABASE_URL), *host, *port, *user, *mode, *region;
+	const char *region_from = "AWS_REGION";
+	char rds_region[64];
 	char *token = NULL;
 	unsigned portn = 5432;
 	bool ok = false;
@@ -251,13 +253,20 @@ iam_apply(struct config *run, char *err, size_t errlen)
 	port = effective(run, url, SET_PORT, "port", "PGPORT");
 	user = effective(run, url, SET_USER, "user", "PGUSER");
 	mode = effective(run, url, SET_SSLMODE, "sslmode", "PGSSLMODE");
-	if (!(region = aws_region())) {
-		errorf(err, errlen, "DB_IAM_AUTH needs AWS_REGION");
-		goto out;
-	}
+
 	if (!host || host[0] == '/' || strchr(host, ',')) {
 		errorf(err, errlen,
 		     "DB_IAM_AUTH needs one database host name (DB_HOST, the secret's host or DATABASE_URL)");
+		goto out;
+	}
+	/* the token is signed for the database's region, which need not be the function's */
+	if ((region = config_str(run, SET_IAM_REGION)) != NULL) {
+		region_from = "DB_IAM_REGION";
+	} else if (aws_rds_region(host, rds_region, sizeof rds_region)) {
+		region = rds_region;
+		region_from = "the host name";
+	} else if (!(region = aws_region())) {
+		errorf(err, errlen, "DB_IAM_AUTH needs a region: DB_IAM_REGION, an RDS host name or AWS_REGION");
 		goto out;
 	}
 	if (!user) {
@@ -289,7 +298,8 @@ iam_apply(struct config *run, char *err, size_t errlen)
 		errorf(err, errlen, "out of memory");
 		goto out;
 	}
-	log_info("iam auth: token for %s@%s:%u in %s, sslmode %s", user, host, portn, region, mode ? mode : "require");
+	log_info("iam auth: token for %s@%s:%u in %s (from %s), sslmode %s", user, host, portn, region, region_from,
+		 mode ? mode : "require");
 	ok = true;
 out:
 	wipe_free(token, token ? strlen(token) : 0);

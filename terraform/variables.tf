@@ -212,9 +212,9 @@ variable "environment_variables" {
   validation {
     condition = alltrue([for k in keys(var.environment_variables) : !contains([
       "DATABASE_URL", "DB_HOST", "DB_ADDRESS", "DB_PORT", "DB_NAME", "DB_USER", "DB_USERNAME",
-      "DB_PASSWORD", "DB_SSLMODE", "DB_SSLROOTCERT", "DB_SECRET_ARN", "DB_IAM_AUTH",
+      "DB_PASSWORD", "DB_SSLMODE", "DB_SSLROOTCERT", "DB_SECRET_ARN", "DB_IAM_AUTH", "DB_IAM_REGION",
     ], k) && !startswith(k, "PG") && !startswith(k, "AWS_")])
-    error_message = "environment_variables may not set DATABASE_URL, DB_HOST, DB_ADDRESS, DB_PORT, DB_NAME, DB_USER, DB_USERNAME, DB_PASSWORD, DB_SSLMODE, DB_SSLROOTCERT, DB_SECRET_ARN, DB_IAM_AUTH, PG* or AWS_*: use the module's inputs."
+    error_message = "environment_variables may not set DATABASE_URL, DB_HOST, DB_ADDRESS, DB_PORT, DB_NAME, DB_USER, DB_USERNAME, DB_PASSWORD, DB_SSLMODE, DB_SSLROOTCERT, DB_SECRET_ARN, DB_IAM_AUTH, DB_IAM_REGION, PG* or AWS_*: use the module's inputs (an IAM token is signed for the region in db_address, an RDS host name)."
   }
 }
 

@@ -443,10 +443,39 @@ like "$(tail -1 "$T/PGIAM.log")" "X-Amz-Expires=900&X-Amz-Security-Token=...&X-A
 gosling_run iamdis "${iam_env[@]}" DB_SSLMODE=disable -- status
 like "$(out iamdis)" "DB_IAM_AUTH needs sslmode require, verify-ca or verify-full, not disable" "IAM with sslmode=disable is refused"
 gosling_run iamnoreg "${iam_env[@]}" AWS_REGION= -- status
-like "$(out iamnoreg)" "DB_IAM_AUTH needs AWS_REGION" "IAM without a region is refused"
+like "$(out iamnoreg)" "DB_IAM_AUTH needs a region: DB_IAM_REGION, an RDS host name or AWS_REGION" "IAM without a region is refused"
 gosling_run iamsecret DB_IAM_AUTH=1 DB_SECRET_ARN="$(secret_arn password-only)" DB_HOST=localhost DB_PORT=$PGIAM DB_NAME=app -- status
 is "$(tail -1 "$T/PGIAM.log" | python3 -c 'import json,sys; e=json.load(sys.stdin); print(e["user"], e["token_ok"])')" "app True" \
 	"IAM with a secret: the user from the secret, the token instead of its password"
+
+# The token's region: DB_IAM_REGION, else the RDS host name's, else AWS_REGION (eu-west-2 here).
+RDSHOST=db1.cluster-c9akciq32.eu-central-1.rds.amazonaws.com
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["region"]="eu-central-1"; d["iam"]={"host": sys.argv[2], "user": "iam_user"}; json.dump(d, open(sys.argv[3], "w"))' \
+	"$T/sm.json" "$RDSHOST" "$T/smrds.json"
+fake pgauth PGIAMRDS server "$T/smrds.json" && pass "a front door for an RDS host in eu-central-1 listens" || fail "a front door for an RDS host in eu-central-1 listens"
+rds_url() { echo "host=$1 hostaddr=127.0.0.1 port=$2 user=iam_user dbname=app"; }
+gosling_run iamrds DB_IAM_AUTH=1 DATABASE_URL="$(rds_url "$RDSHOST" "$PGIAMRDS")" -- status
+like "$(out iamrds)" "iam auth: token for iam_user@$RDSHOST:$PGIAMRDS in eu-central-1 (from the host name)" \
+	"IAM: an RDS host name in eu-central-1 gives the token's region, not AWS_REGION (eu-west-2)"
+is "$(tail -1 "$T/PGIAMRDS.log" | python3 -c 'import json,sys; e=json.load(sys.stdin); print(e["token_ok"], e.get("token_error"))')" "True None" \
+	"... and the SDK's presigner for eu-central-1 computes the same signature"
+gosling_run iamover DB_IAM_AUTH=1 DB_IAM_REGION=eu-west-2 DATABASE_URL="$(rds_url "$RDSHOST" "$PGIAMRDS")" -- status
+like "$(out iamover)" "in eu-west-2 (from DB_IAM_REGION)" "IAM: DB_IAM_REGION overrides the host name's region"
+is "$(tail -1 "$T/PGIAMRDS.log" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token_ok"])')" False \
+	"... (so the eu-central-1 front door refuses that token)"
+for h in "x.cluster-ro-abc.cn-north-1.rds.amazonaws.com.cn cn-north-1 the host name" \
+	"x.proxy-abc.us-gov-west-1.rds.amazonaws.com. us-gov-west-1 the host name" \
+	"x.abc.us-iso-east-1.rds.c2s.ic.gov us-iso-east-1 the host name" \
+	"X.ABC.EU-NORTH-1.RDS.AMAZONAWS.COM eu-north-1 the host name" \
+	"db.example.com eu-west-2 AWS_REGION" "rds.amazonaws.com eu-west-2 AWS_REGION"; do
+	set -- $h
+	host=$1 want=$2
+	shift 2
+	gosling_run iamhost DB_IAM_AUTH=1 DATABASE_URL="$(rds_url "$host" "$PGIAM")" -- status
+	like "$(out iamhost)" "token for iam_user@$host:$PGIAM in $want (from $*)" "IAM: $host: the token is for $want (from $*)"
+done
+gosling_run iamnoregion DB_IAM_AUTH=1 AWS_REGION= DATABASE_URL="$(rds_url db.example.com "$PGIAM")" -- status
+like "$(out iamnoregion)" "DB_IAM_AUTH needs a region: DB_IAM_REGION, an RDS host name or AWS_REGION" "IAM: no region anywhere is refused"
 echo "# the published RDS token examples are checked by tests/sigv4.sh (build/tests/test_sigv4)"
 
 # --- valgrind: the secret's paths, good and bad, on one process --------------------------------
@@ -472,7 +501,8 @@ fi
 # --- no secret anywhere in what gosling wrote --------------------------------------------------------
 
 leaks=$(grep -rlF -e "$PASSWORD" -e "$SKEY" -e "$STOK" -e "${STOK2K:0:200}" -e "${STOK4K:0:200}" -e "wJalrXUtnFEMI" -e "X-Amz-Signature=" -e "dbInstanceIdentifier" \
-	"$T"/*.err "$T"/*.out $(ls "$T"/*.json | grep -v "/sm[0-9]*.json") | grep -vE '/(SM|SM2K|SM4K|SMBAD|PGIAM)\.(err|log)$' || true)
+	"$T"/*.err "$T"/*.out $(ls "$T"/*.json | grep -vE "/sm[0-9a-z]*\.json$") | grep -vE '/(SM|SM2K|SM4K|SMBAD|PGIAM|PGIAMRDS)\.(err|log)$' || true)
+# sm*.json are the fakes' own configuration (smrds.json too), not gosling's output
 ok "the leak check finds the secret where it is (the fake's own configuration)" grep -qF "$PASSWORD" "$T/sm.json"
 is "$leaks" "" "no password, secret key, session token, IAM token or secret text in any log line or answer"
 n=$(ls "$T"/*.err | wc -l | tr -d ' ')

@@ -301,6 +301,17 @@ for l in lines:
     assert o["level"] in ("DEBUG", "INFO", "WARN", "ERROR") and o["message"], l
 ' "$T/jsonlog.err"
 like "$(cat "$T/jsonlog.err")" '"level":"INFO","message":"applied 001_create_widgets.sql' "JSON log: a line per migration"
+ok "JSON log: every line written during the invocation carries its requestId (Lambda's JSON format)" python3 -c '
+import json, sys
+rid = json.load(open(sys.argv[2]))["invocations"][0]["request_id"]
+lines = [json.loads(l) for l in open(sys.argv[1]) if not l.startswith("runtime-api:")]
+during = [o for o in lines if o["message"].startswith(("up", "applied", "Function."))]
+assert len(during) >= 3, during
+for o in during:
+    assert o.get("requestId") == rid and set(o) == {"timestamp", "level", "message", "requestId"}, o
+ready = [o for o in lines if o["message"].startswith("ready:")]
+assert ready and "requestId" not in ready[0], ready
+' "$T/jsonlog.err" "$T/jsonlog.json"
 ok "no password in logs or posts" sh -c "! grep -q hunter2 '$T/jsonlog.err' '$T/jsonlog.json'"
 db=$(newdb jsonlog2)
 PGDATABASE=$db AWS_LAMBDA_LOG_FORMAT=JSON AWS_LAMBDA_LOG_LEVEL=ERROR rapi jsonlog2 "$T/ok" '[{"body": {}}]'
