@@ -16,6 +16,7 @@
 #include <libpq-fe.h>
 #include <netdb.h>
 #include <poll.h>
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -729,6 +730,15 @@ resolve_release(struct job *j)
 	free(r);
 }
 
+/* an IPv4 or IPv6 address: libpq resolves nothing for it, no lookup can stall */
+static bool
+host_is_address(const char *host)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
 /*
  * Resolve the one host name libpq would, within until_ms, and hand libpq the
  * addresses (hostaddr, host repeated to match), so it resolves nothing itself:
@@ -747,7 +757,7 @@ resolve_host(struct params *p, char *hosts, size_t hostslen, char *addrs, size_t
 	if (!host)
 		host = getenv("PGHOST");
 	if (!host || !*host || host[0] == '/' || host[0] == '@' || strchr(host, ',') || params_get(p, "hostaddr") ||
-	    strlen(host) >= sizeof r->host)
+	    strlen(host) >= sizeof r->host || host_is_address(host))
 		return true;
 	if (!(r = calloc(1, sizeof *r))) {
 		error_set(err, "unable to open the %s connection: out of memory", purpose);
