@@ -34,7 +34,7 @@ for arch in "${arches[@]}"; do
 	aarch64)
 		cc=aarch64-linux-gnu-gcc loader=ld-linux-aarch64.so.1 interp=/lib/ld-linux-aarch64.so.1
 		machine=AArch64 libc=/usr/aarch64-linux-gnu/lib/libc.so.6
-		run=(qemu-aarch64 -L /usr/aarch64-linux-gnu)
+		run=(scripts/qemu-arm64)
 		;;
 	*) echo "Bail out! unknown arch $arch (x86_64 or aarch64)"; exit 2 ;;
 	esac
@@ -109,7 +109,7 @@ for arch in "${arches[@]}"; do
 		skip "$arch: hello runs" "${run[0]} not installed"
 		continue
 	fi
-	out=$("${run[@]}" "$exe" 2>&1)
+	out=$(timeout -s KILL 120 "${run[@]}" "$exe" 2>&1)
 	rc=$?
 	echo "$out" | sed 's/^/#   /'
 	good=false

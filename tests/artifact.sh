@@ -16,7 +16,7 @@
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 MAX_GLIBC=2.34
-ARM=(qemu-aarch64 -L /usr/aarch64-linux-gnu)
+ARM=("$ROOT/scripts/qemu-arm64")
 T=$(mktemp -d /tmp/gosling-artifact.XXXXXX)
 chmod 755 "$T"
 

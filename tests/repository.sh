@@ -164,7 +164,7 @@ is "$(psql_q "$db" "SELECT to_regclass('order_note') IS NOT NULL")" t "x86_64 zi
 like "$(cat "$T/status")" "000003_add_order_notes.sql" "x86_64 bootstrap as the CLI: status lists the repository's migration"
 
 if command -v qemu-aarch64 >/dev/null; then
-	printf '#!/bin/sh\nexec qemu-aarch64 -L /usr/aarch64-linux-gnu %s "$@"\n' "$T/a/bootstrap" >"$T/a/run"
+	printf '#!/bin/sh\nexec %s %s "$@"\n' "$PWD/scripts/qemu-arm64" "$T/a/bootstrap" >"$T/a/run"
 	chmod +x "$T/a/run"
 	db=$(pg_newdb)
 	invoke "$db" "$T/a/run" "$T/a.json"

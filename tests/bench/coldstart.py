@@ -16,7 +16,7 @@ deps) and build/dist/aarch64/bootstrap under qemu-aarch64 (emulated: not Gravito
 import argparse, os, shutil, socket, statistics, subprocess, sys, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-QEMU = ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"]
+QEMU = [os.path.join(ROOT, "scripts", "qemu-arm64")]
 
 
 def start_to_exit(cmd, runs):

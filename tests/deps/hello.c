@@ -1,9 +1,14 @@
 /* tests/deps/hello.c - proves the static third-party libraries of build/deps/$ARCH link and
- * work: one call into each of libpq, libcurl, jansson, OpenSSL (libcrypto and libssl) and zlib.
- * Prints one line per library; exits non-zero when a result is wrong. */
+ * work: one call into each of libpq, libcurl, jansson, OpenSSL (libcrypto and libssl) and zlib,
+ * and that the C library starts a thread and a process (as gosling's bounded host name lookups
+ * and cancel requests do: under qemu-user, a loader and a libc.so.6 of two glibc builds hang
+ * there).  Prints one line per library; exits non-zero when a result is wrong. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -13,9 +18,28 @@
 #include <openssl/ssl.h>
 #include <zlib.h>
 
+static void *
+thread_main(void *arg)
+{
+	*(int *)arg = 42;
+	return NULL;
+}
+
 int main(void)
 {
 	int bad = 0;
+	int answer = 0, status = -1;
+	pthread_t t;
+	pid_t child;
+
+	if (pthread_create(&t, NULL, thread_main, &answer) != 0 || pthread_join(t, NULL) != 0 || answer != 42)
+		bad = 1;
+	fflush(stdout);
+	if ((child = fork()) == 0)
+		_exit(7);
+	if (child < 0 || waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 7)
+		bad = 1;
+	printf("libc a thread answered %d, a child exited %d\n", answer, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 
 	int pqv = PQlibVersion();
 	printf("libpq %d.%d\n", pqv / 10000, pqv % 10000);

@@ -8,7 +8,7 @@
 #   x86_64          the `ninja dist` bootstrap's objects (build/dist/x86_64/libgosling-runtime.a)
 #                   linked statically against build/deps/x86_64, as build/dist/x86_64/bootstrap is
 #   aarch64         the same for arm64, cross-compiled; OUT is a wrapper that runs the arm64
-#                   program (OUT.aarch64) under qemu-aarch64 -L /usr/aarch64-linux-gnu
+#                   program (OUT.aarch64) under qemu-aarch64 (scripts/qemu-arm64)
 #   asan            build/asan/libgosling-runtime.a (`ninja asan`: AddressSanitizer with
 #                   LeakSanitizer, and UBSan), and build/asan/goslingc as GOSLINGC
 # The dist variants need `ninja dist` first.  GOSLING_TEST_ARCH_NAME says which in test names.
@@ -64,7 +64,7 @@ gosling_link() {
 		# shellcheck disable=SC2046
 		aarch64-linux-gnu-gcc -std=c11 -I"$GOSLING_ROOT/common" -o "$out.aarch64" "$src" \
 			"$GOSLING_ROOT/build/dist/aarch64/libgosling-runtime.a" $(gosling_deps_libs aarch64) &&
-			printf '#!/bin/sh\nexec qemu-aarch64 -L /usr/aarch64-linux-gnu %s "$@"\n' "$out.aarch64" >"$out" &&
+			printf '#!/bin/sh\nexec %s %s "$@"\n' "$GOSLING_ROOT/scripts/qemu-arm64" "$out.aarch64" >"$out" &&
 			chmod +x "$out"
 		;;
 	esac
