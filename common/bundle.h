@@ -61,6 +61,13 @@ struct bundle {
 	const char *compiler_version;
 	const struct migration *migrations;	/* sorted by version, ascending */
 	uint32_t count;
+	/*
+	 * Every statement's text, in version order (each migration's Up, then its Down),
+	 * each ending in a NUL: up/down[].sql point into it.  NULL in a bundle built in
+	 * memory (goslingc's own), where statements are allocated one by one.
+	 */
+	const char *text;
+	size_t text_len;
 };
 
 /* Defined in gen/bundle.c. */

@@ -1,10 +1,15 @@
 /*
  * emit.c - gen/bundle.c and friends.
  *
- * The generated file is plain C99 data that the runtime links: one array of
- * statements per direction per migration, then the migrations, then the bundle.
- * SQL is written as string literals broken at each newline, so the file reads
- * like the migrations it came from.
+ * The generated file is plain C99 data that the runtime links: the text of every
+ * statement, then one array of statements per direction per migration, then the
+ * migrations, then the bundle.  SQL is written as string literals broken at each
+ * newline, so the file reads like the migrations it came from.
+ *
+ * The text is one array, every statement NUL-terminated, in the order an up sends
+ * them: its pages hold nothing else, so a command that reads only names and
+ * checksums (status, verify, an up with nothing to do) never touches them, and an
+ * up can release each page once libpq has a copy (db.c, release_sent_text).
  */
 #include "emit.h"
 
@@ -48,7 +53,18 @@ static void c_string(FILE *out, const char *s, size_t n)
 	fputc('"', out);
 }
 
-static void emit_stmts(FILE *out, size_t mi, const char *dir, const struct stmt *s, uint32_t n)
+/* The statements' text, each a piece of `text` ending in its NUL; *off is where the next starts. */
+static void emit_text(FILE *out, const char *name, const char *dir, const struct stmt *s, uint32_t n, size_t *off)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		fprintf(out, "\t/* %s, %s statement %" PRIu32 ", at %zu */\n\t", name, dir, i + 1, *off);
+		c_string(out, s[i].sql, s[i].len);
+		fputs(" \"\\0\"\n", out);
+		*off += s[i].len + 1;
+	}
+}
+
+static void emit_stmts(FILE *out, size_t mi, const char *dir, const struct stmt *s, uint32_t n, size_t *off)
 {
 	for (uint32_t i = 0; i < n; i++) {
 		if (!s[i].nenvsub)
@@ -62,9 +78,9 @@ static void emit_stmts(FILE *out, size_t mi, const char *dir, const struct stmt 
 		return;
 	fprintf(out, "static const struct stmt m%zu_%s[] = {\n", mi, dir);
 	for (uint32_t i = 0; i < n; i++) {
-		fputs("\t{ ", out);
-		c_string(out, s[i].sql, s[i].len);
-		fprintf(out, ",\n\t\t%" PRIu32 ", %" PRIu32 ", %" PRIu32 ", ", s[i].len, s[i].line, s[i].ncommands);
+		fprintf(out, "\t{ bundle_text + %zu, %" PRIu32 ", %" PRIu32 ", %" PRIu32 ", ", *off, s[i].len, s[i].line,
+			s[i].ncommands);
+		*off += s[i].len + 1;
 		if (s[i].nenvsub)
 			fprintf(out, "m%zu_%s%" PRIu32 "_envsub, %" PRIu32 " },\n", mi, dir, i, s[i].nenvsub);
 		else
@@ -80,12 +96,21 @@ static void emit_c(FILE *out, const struct bundle *b, const char *src_dir)
 		b->compiler_version, src_dir);
 	fputs("#include \"bundle.h\"\n\n"
 	      "#if defined(__GNUC__)\n#pragma GCC diagnostic ignored \"-Woverlength-strings\"\n#endif\n\n", out);
+	size_t off = 0;
+
+	fputs("static const char bundle_text[] =\n", out);
+	for (uint32_t i = 0; i < b->count; i++) {
+		emit_text(out, b->migrations[i].name, "Up", b->migrations[i].up, b->migrations[i].nup, &off);
+		emit_text(out, b->migrations[i].name, "Down", b->migrations[i].down, b->migrations[i].ndown, &off);
+	}
+	fputs("\t\"\";\n\n", out);
+	off = 0;
 	for (uint32_t i = 0; i < b->count; i++) {
 		const struct migration *m = &b->migrations[i];
 
 		fprintf(out, "/* %s */\n", m->name);
-		emit_stmts(out, i, "up", m->up, m->nup);
-		emit_stmts(out, i, "down", m->down, m->ndown);
+		emit_stmts(out, i, "up", m->up, m->nup, &off);
+		emit_stmts(out, i, "down", m->down, m->ndown, &off);
 		fputc('\n', out);
 	}
 	if (b->count)
@@ -109,7 +134,7 @@ static void emit_c(FILE *out, const struct bundle *b, const char *src_dir)
 	}
 	if (b->count)
 		fputs("};\n\n", out);
-	fprintf(out, "const struct bundle gosling_bundle = {\n\t\"%s\", \"%s\", %s, %" PRIu32 "\n};\n",
+	fprintf(out, "const struct bundle gosling_bundle = {\n\t\"%s\", \"%s\", %s, %" PRIu32 ", bundle_text, sizeof bundle_text\n};\n",
 		b->build_id, b->compiler_version, b->count ? "migrations" : "NULL", b->count);
 }
 

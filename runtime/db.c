@@ -22,8 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cacert.h"
 #include "config.h"
@@ -32,10 +34,18 @@
 
 /* After a cancel, how long the server may take to answer before the connection is dropped. */
 #define GRACE_MS 2000
-/* A batch holds at most this many bytes of SQL (one unit larger than this goes alone). */
-#define BATCH_CAP (1024 * 1024)
+/*
+ * A batch holds at most this many bytes of SQL (one unit larger than this goes alone).
+ * Each byte is held four times at once: the batch text, libpq's copy of the query (kept
+ * for its error reports) and its output buffer, which grows by doubling.  256 KiB keeps
+ * that near 1 MB of the 16 MB budget; a round trip per 256 KiB costs little more than
+ * sending them (10,000 small migrations: about 45 batches).
+ */
+#define BATCH_CAP (256 * 1024)
 
 static int64_t limit_until, limit_each, limit_hard;	/* db_limit */
+static const char *sent_text;				/* db_text_sent */
+static size_t sent_len;
 static volatile sig_atomic_t interrupt_signal;	/* db_interrupt */
 static int64_t interrupt_seen;			/* when a wait first noticed it */
 
@@ -54,6 +64,13 @@ db_limit(int64_t until_ms, int64_t each_ms, int64_t hard_ms)
 	limit_until = until_ms;
 	limit_each = each_ms;
 	limit_hard = hard_ms;
+}
+
+void
+db_text_sent(const char *text, size_t len)
+{
+	sent_text = text;
+	sent_len = text ? len : 0;
 }
 
 void
@@ -1064,16 +1081,26 @@ db_tables_probe(PGconn *conn, const struct db_names *n, struct db_tables *t, str
 	return true;
 }
 
+/* struct db_row's strings that may be the bundle's own (db_row.shared) */
+enum { ROW_NAME = 1, ROW_FILE = 2, ROW_EXEC = 4, ROW_CHAIN = 8, ROW_BUILD = 16 };
+
+static void
+row_str_free(const char *s, unsigned shared, unsigned bit)
+{
+	if (!(shared & bit))
+		free((void *)s);
+}
+
 void
 db_rows_free(struct db_row *rows, size_t nrows)
 {
 	for (size_t i = 0; i < nrows; i++) {
-		free(rows[i].name);
-		free(rows[i].file_checksum);
-		free(rows[i].exec_checksum);
-		free(rows[i].chain);
-		free(rows[i].build_id);
-		free(rows[i].done_checksum);
+		row_str_free(rows[i].name, rows[i].shared, ROW_NAME);
+		row_str_free(rows[i].file_checksum, rows[i].shared, ROW_FILE);
+		row_str_free(rows[i].exec_checksum, rows[i].shared, ROW_EXEC);
+		row_str_free(rows[i].chain, rows[i].shared, ROW_CHAIN);
+		row_str_free(rows[i].build_id, rows[i].shared, ROW_BUILD);
+		free((void *)rows[i].done_checksum);
 	}
 	free(rows);
 }
@@ -1127,12 +1154,26 @@ rows_run(PGconn *conn, const char *what, const char *sql, int ncols, bool (*row)
 struct history_rows {
 	struct db_row *rows;
 	size_t n, cap;
+	const struct bundle *known;
+	size_t next;		/* known's first migration not below the rows read so far */
 };
+
+/* s as a row keeps it: known when equal (bit goes into *shared), else a copy */
+static const char *
+row_str(const char *s, const char *known, unsigned bit, unsigned *shared)
+{
+	if (known && strcmp(s, known) == 0) {
+		*shared |= bit;
+		return known;
+	}
+	return strdup(s);
+}
 
 static bool
 history_row(const PGresult *res, void *arg)
 {
 	struct history_rows *h = arg;
+	const struct migration *m = NULL;
 	struct db_row *r;
 
 	if (!grow((void **)&h->rows, &h->cap, h->n, sizeof *h->rows))
@@ -1140,13 +1181,18 @@ history_row(const PGresult *res, void *arg)
 	r = &h->rows[h->n];
 	memset(r, 0, sizeof *r);
 	r->version = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	r->name = strdup(PQgetvalue(res, 0, 1));
-	r->file_checksum = strdup(PQgetvalue(res, 0, 2));
-	r->exec_checksum = strdup(PQgetvalue(res, 0, 3));
-	r->chain = strdup(PQgetvalue(res, 0, 4));
+	/* the rows come by version, as the bundle's migrations are */
+	while (h->known && h->next < h->known->count && h->known->migrations[h->next].version < r->version)
+		h->next++;
+	if (h->known && h->next < h->known->count && h->known->migrations[h->next].version == r->version)
+		m = &h->known->migrations[h->next];
+	r->name = row_str(PQgetvalue(res, 0, 1), m ? m->name : NULL, ROW_NAME, &r->shared);
+	r->file_checksum = row_str(PQgetvalue(res, 0, 2), m ? m->file_checksum : NULL, ROW_FILE, &r->shared);
+	r->exec_checksum = row_str(PQgetvalue(res, 0, 3), m ? m->exec_checksum : NULL, ROW_EXEC, &r->shared);
+	r->chain = row_str(PQgetvalue(res, 0, 4), m ? m->chain : NULL, ROW_CHAIN, &r->shared);
 	snprintf(r->applied_at, sizeof r->applied_at, "%s", PQgetvalue(res, 0, 5));
 	r->execution_ms = PQgetisnull(res, 0, 6) ? -1 : strtoll(PQgetvalue(res, 0, 6), NULL, 10);
-	r->build_id = strdup(PQgetvalue(res, 0, 7));
+	r->build_id = row_str(PQgetvalue(res, 0, 7), h->known ? h->known->build_id : NULL, ROW_BUILD, &r->shared);
 	snprintf(r->origin, sizeof r->origin, "%s", PQgetvalue(res, 0, 8));
 	r->failed_statement = PQgetisnull(res, 0, 9) ? 0 : (uint32_t)atoi(PQgetvalue(res, 0, 9));
 	r->done_checksum = PQgetisnull(res, 0, 10) ? NULL : strdup(PQgetvalue(res, 0, 10));
@@ -1156,10 +1202,10 @@ history_row(const PGresult *res, void *arg)
 }
 
 bool
-db_history_read(PGconn *conn, const struct db_names *n, struct db_row **rows, size_t *nrows,
-		struct db_error *err)
+db_history_read(PGconn *conn, const struct db_names *n, const struct bundle *known, struct db_row **rows,
+		size_t *nrows, struct db_error *err)
 {
-	struct history_rows h = { 0 };
+	struct history_rows h = { .known = known };
 	char sql[512];
 
 	*rows = NULL;
@@ -1814,6 +1860,39 @@ ends_transaction(const char *tag)
 	return strcmp(tag, "COMMIT") == 0 || strcmp(tag, "ROLLBACK") == 0 || strcmp(tag, "PREPARE TRANSACTION") == 0;
 }
 
+/*
+ * The pages of the bundle's text that hold only statements b sent: libpq has its
+ * copy, so they go from the process (MADV_DONTNEED on a private file mapping that
+ * was never written: a later read maps the file's page again).  An up of 10,000
+ * migrations would otherwise keep all of their text resident to the end.
+ */
+static void
+release_sent_text(const struct db_batch *b)
+{
+	uintptr_t lo = UINTPTR_MAX, hi = 0, page = (uintptr_t)sysconf(_SC_PAGESIZE);
+
+	if (!sent_text || page == 0 || page == (uintptr_t)-1)
+		return;
+	for (size_t u = b->from.unit; u < b->nunits && u <= b->to.unit; u++) {
+		const struct db_unit *un = &b->units[u];
+		uint32_t first = u == b->from.unit ? b->from.statement : 0;
+		uint32_t end = u == b->to.unit ? b->to.statement : un->nstmts;
+
+		for (uint32_t s = first; s < end && s < un->nstmts; s++) {
+			uintptr_t p = (uintptr_t)un->stmts[s].sql;
+
+			if (p < (uintptr_t)sent_text || p + un->stmts[s].len >= (uintptr_t)sent_text + sent_len)
+				continue;
+			lo = p < lo ? p : lo;
+			hi = p + un->stmts[s].len + 1 > hi ? p + un->stmts[s].len + 1 : hi;
+		}
+	}
+	lo = (lo + page - 1) / page * page;	/* whole pages inside [lo, hi) only */
+	hi = hi / page * page;
+	if (lo < hi)
+		(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 bool
 db_batch_run(PGconn *conn, struct db_batch *b, int64_t deadline_ms,
 	     void (*done)(size_t unit, int64_t ms, void *arg), void *arg, struct db_cursor *cur,
@@ -1836,6 +1915,7 @@ db_batch_run(PGconn *conn, struct db_batch *b, int64_t deadline_ms,
 	free(b->text);
 	b->text = NULL;
 	b->len = b->cap = 0;
+	release_sent_text(b);
 	for (;;) {
 		ExecStatusType st;
 		size_t unit;

@@ -415,7 +415,7 @@ state_load(struct run *r)
 		fail_db(r, ENGINE_CONFIG_ERROR, "unable to look up the history tables", &e);
 		return false;
 	}
-	if (r->tables.history && !db_history_read(r->conn, &r->names, &r->rows, &r->nrows, &e)) {
+	if (r->tables.history && !db_history_read(r->conn, &r->names, r->b, &r->rows, &r->nrows, &e)) {
 		fail_db(r, ENGINE_CONFIG_ERROR, "unable to read the history table", &e);
 		return false;
 	}
@@ -903,7 +903,7 @@ fail_txn_control(struct run *r, const struct step *s, const struct db_batch_fail
 
 /*
  * Transactional steps [0, n) as batches of simple queries: one round trip per
- * batch, and as many batches as their text needs at about 1 MiB each.
+ * batch, and as many batches as their text needs at about 256 KiB each (db.c's BATCH_CAP).
  */
 static bool
 run_batch(struct run *r, struct step *steps, size_t n)
@@ -1187,8 +1187,13 @@ list_states(struct run *r)
 static bool
 plan_up(struct run *r, int64_t target, struct step **out, size_t *nout)
 {
-	struct step *steps = calloc(r->b->count + 1, sizeof *steps);
-	size_t n = 0;
+	struct step *steps;
+	size_t n = 0, pending = 0;
+
+	/* as many steps as there are pending migrations: at 10,000 applied, none */
+	for (size_t k = 0; k < r->b->count && r->b->migrations[k].version <= target; k++)
+		pending += !is_applied(r, k);
+	steps = calloc(pending + 1, sizeof *steps);
 
 	*out = steps;
 	*nout = 0;
@@ -1490,6 +1495,7 @@ engine_run(const struct config *cfg, const struct bundle *b, const struct engine
 	if (req->deadline_ms)
 		r.hard = req->deadline_ms - config_int(cfg, SET_DEADLINE_MARGIN) / 4;
 	db_limit(r.hard, r.lock_wait, r.hard);
+	db_text_sent(b->text, b->text_len);
 	if (!read_only(c) && !lock_acquire(&r))
 		goto out;
 	if (!connect_work(&r) || (!read_only(c) && !work_lock_acquire(&r)) || !state_load(&r))
