@@ -710,14 +710,17 @@ bool check_stmt(const struct pfile *f, struct pstmt *s, bool hatch, bool hatch_g
 
 		pg_query_free_protobuf_parse_result(r);
 		expanded = envsub_expand(s->sql, s->envsub, s->nenvsub, envsub_unset, NULL, err, sizeof(err), &at);
-		if (!expanded)
+		if (!expanded) {
+			s->flags |= STMT_UNCHECKED;
 			return true;
+		}
 		c.text = expanded;
 		c.len = strlen(expanded);
 		r = pg_query_parse_protobuf(expanded);
 		if (r.error) {
 			pg_query_free_protobuf_parse_result(r);
 			free(expanded);
+			s->flags |= STMT_UNCHECKED;
 			return true;
 		}
 	}
@@ -736,6 +739,8 @@ bool check_stmt(const struct pfile *f, struct pstmt *s, bool hatch, bool hatch_g
 			report(&c, off, r.error->message, NULL);
 		}
 		pg_query_free_protobuf_parse_result(r);
+		if (c.ok)	/* the hatch let it through unparsed: the runtime sends it alone */
+			s->flags |= STMT_UNCHECKED;
 		return c.ok;
 	}
 	tree = pg_query__parse_result__unpack(NULL, r.parse_tree.len, (const uint8_t *)r.parse_tree.data);
