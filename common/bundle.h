@@ -39,6 +39,10 @@ enum stmt_flag {
 	 * --no-check): it goes to the server in a query of its own, since the server
 	 * parses a whole query before running any of it */
 	STMT_UNCHECKED = 1u << 0,
+	/* it holds a command PostgreSQL refuses in a transaction block (CREATE INDEX
+	 * CONCURRENTLY, ...) where it will run in one, allowed by gosling:no-check or
+	 * --no-check: the runtime warns before it runs it */
+	STMT_NO_TX_BLOCK = 1u << 1,
 };
 
 /* One goose statement, as goose cuts it. */

@@ -549,6 +549,34 @@ like "$out" "WARNING: 000002_b.sql has no Down statements: its history row was r
 	"the text result says it loudly"
 like "$err" "warning: migration 000002_b.sql has no Down statements" "... and so does the log"
 
+# --- a Down that the transaction-safety hatch let through (issue 15.4) ------------
+# A deployed transactional migration whose Down drops an index CONCURRENTLY builds
+# under gosling:no-check; down says before it runs that the statement will fail.
+X=$T/hatchdown
+mig "$X" 000001_x.sql <<'EOF'
+-- +goose Up
+CREATE TABLE x (id int);
+CREATE INDEX x_id ON x (id);
+-- +goose Down
+-- gosling:no-check deployed before goslingc checked transactions
+DROP INDEX CONCURRENTLY x_id;
+DROP TABLE x;
+EOF
+mkbin "$X"
+db=$(pg_newdb)
+run "$X/gosling" "$db" up
+run "$X/gosling" "$db" down --allow-down --json
+is "$rc:$(rows "$db")" "1:1" "the Down fails in its transaction and the migration stays applied"
+like "$(jq -r '.warnings[0]' <<<"$out")" \
+	"000001_x.sql Down statement 1 (line 6) will fail: it holds a command PostgreSQL refuses inside a transaction block, and this migration runs in a transaction" \
+	"the JSON result warns that the statement will fail in a transaction"
+like "$err" "warning: 000001_x.sql Down statement 1 (line 6) will fail" "... and so does the log line"
+like "$(jq -r .error.message <<<"$out")" "DROP INDEX CONCURRENTLY cannot run inside a transaction block" \
+	"the failure is PostgreSQL's, as warned"
+db=$(pg_newdb)
+run "$X/gosling" "$db" up
+is "$rc:$(rows "$db"):$(grep -c 'will fail' <<<"$err")" "0:1:0" "up, which runs no such statement, does not warn"
+
 # --- error texts that are not valid UTF-8 (the CLI; tests/lambda.sh has the Lambda loop) ---
 U=$T/utf8
 mkdir -p "$U" && cp tests/lambda/migrations/utf8/*.sql "$U/"
