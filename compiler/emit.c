@@ -82,9 +82,10 @@ static void emit_stmts(FILE *out, size_t mi, const char *dir, const struct stmt 
 			s[i].ncommands);
 		*off += s[i].len + 1;
 		if (s[i].nenvsub)
-			fprintf(out, "m%zu_%s%" PRIu32 "_envsub, %" PRIu32 " },\n", mi, dir, i, s[i].nenvsub);
+			fprintf(out, "m%zu_%s%" PRIu32 "_envsub, %" PRIu32 ", ", mi, dir, i, s[i].nenvsub);
 		else
-			fputs("NULL, 0 },\n", out);
+			fputs("NULL, 0, ", out);
+		fprintf(out, "0x%" PRIx32 " },\n", s[i].flags);
 	}
 	fputs("};\n", out);
 }

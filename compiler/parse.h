@@ -30,6 +30,7 @@ struct pstmt {
 	uint32_t last_line;	/* file line of its last line */
 	bool block;		/* from StatementBegin / StatementEnd */
 	unsigned ncommands;	/* SQL commands: PostgreSQL's parser's count, else the lexer's */
+	uint32_t flags;		/* enum stmt_flag bits, set by the checks (check.h) */
 	struct envsub_range *envsub;
 	uint32_t nenvsub;
 	/* raw line starts: sql offset (may be negative before trimming) → file offset */
@@ -45,6 +46,9 @@ struct pfile {
 	size_t len;
 	bool no_transaction;
 	bool has_envsub;
+	/* lines of the '-- +goose Up' and '-- +goose Down' annotations, 0 when absent:
+	 * a direction's section runs from the one to the next */
+	uint32_t up_line, down_line;
 	struct pstmt *stmts[2];	/* indexed by enum direction */
 	size_t nstmts[2];
 	bool ok[2];		/* the direction parsed without error */
