@@ -1101,6 +1101,25 @@ fail:
 	return false;
 }
 
+/*
+ * Warn about each statement of step s that goslingc let through its
+ * transaction-safety check (gosling:no-check): PostgreSQL will refuse it.
+ */
+static void
+warn_no_tx_block(struct run *r, const struct step *s)
+{
+	const struct stmt *st = s->down ? s->m->down : s->m->up;
+	uint32_t n = s->down ? s->m->ndown : s->m->nup;
+
+	for (uint32_t i = s->first; i < n; i++)
+		if (st[i].flags & STMT_NO_TX_BLOCK)
+			warn(r, "%s %s statement %u (line %u) will fail: it holds a command PostgreSQL refuses "
+				"inside a transaction block, and %s (goslingc let it through under no-check)",
+			     s->m->name, s->down ? "Down" : "Up", i + 1, st[i].line,
+			     s->m->no_transaction ? "it holds several commands, which run as one implicit transaction"
+						  : "this migration runs in a transaction");
+}
+
 /* Run steps in order: runs of transactional steps go as one batch each. */
 static bool
 run_steps(struct run *r, struct step *steps, size_t n)
@@ -1110,6 +1129,7 @@ run_steps(struct run *r, struct step *steps, size_t n)
 	for (size_t k = 0; k < n; k++) {
 		size_t idx = (size_t)(steps[k].m - r->b->migrations);
 
+		warn_no_tx_block(r, &steps[k]);
 		steps[k].item->action = "not attempted";
 		/* each step's chain as the history will be once the steps before it committed */
 		r->chained[idx] = !steps[k].down;
