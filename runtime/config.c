@@ -39,6 +39,10 @@ const struct setting settings[SET_COUNT] = {
 		"else AWS_REGION)", NO_RANGE },
 	[SET_CONNECT_TIMEOUT] = { "connect-timeout", "GOSLING_CONNECT_TIMEOUT", NULL, "10", SETTING_INT,
 		"seconds to wait for a connection", 0, 3600, "seconds" },
+	[SET_CONNECT_RETRY] = { "connect-retry", "GOSLING_CONNECT_RETRY", NULL, "30", SETTING_INT,
+		"seconds to keep retrying a connection the server refuses, resets, does not answer or is not ready "
+		"for (starting, resuming, failing over), inside the lock wait and the deadline; 0 for one try",
+		0, 3600, "seconds" },
 	[SET_SCHEMA] = { "schema", "GOSLING_SCHEMA", NULL, "public", SETTING_STRING,
 		"schema of gosling's history table", NO_RANGE },
 	[SET_TABLE] = { "table", "GOSLING_TABLE", NULL, "gosling_migrations", SETTING_STRING,

@@ -248,16 +248,74 @@ progress(struct run *r, const struct engine_item *it, const char *action)
 
 /* --- the lock and the connections ------------------------------------------ */
 
+static void
+sleep_ms(int64_t ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* A uniform random number in [0, n), n > 0: backoff jitter, not secrets. */
+static int64_t
+jitter(int64_t n)
+{
+	uint64_t v = 0;
+
+	if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
+		v = (uint64_t)db_now_ms() * 2654435761u;
+	return (int64_t)(v % (uint64_t)n);
+}
+
+/*
+ * Connect; while the server is not ready (db_error.not_ready: refused, reset, no answer,
+ * 57P03), try again after 250 ms doubling to at most 5 s, the half of it random, for up
+ * to GOSLING_CONNECT_RETRY seconds, inside the lock wait and the deadline.  A cluster
+ * resuming from zero capacity or failing over takes up to ~15 s to take connections.
+ */
+static bool
+connect_retry(struct run *r, const char *purpose, PGconn **conn)
+{
+	struct db_error e;
+	int64_t start = db_now_ms(), until = start + config_int(r->cfg, SET_CONNECT_RETRY) * 1000, delay = 250;
+	unsigned tries = 1;
+
+	if (r->deadline && r->deadline < until)
+		until = r->deadline;
+	if (r->lock_until && r->lock_until < until)
+		until = r->lock_until;
+	while (!db_connect(r->cfg, purpose, conn, &e)) {
+		int64_t wait = delay / 2 + jitter(delay / 2 + 1);
+
+		if (!e.not_ready || db_interrupted() || db_now_ms() + wait >= until) {
+			if (tries > 1) {
+				size_t len = strlen(e.message);
+
+				snprintf(e.message + len, sizeof e.message - len, " (%u tries in %lld ms)", tries,
+					 (long long)(db_now_ms() - start));
+			}
+			fail_db(r, ENGINE_CONFIG_ERROR, "unable to connect to the database", &e);
+			return false;
+		}
+		log_warn("database not ready, retrying in %lld ms: %s", (long long)wait, e.message);
+		sleep_ms(wait);
+		tries++;
+		if (delay < 5000)
+			delay *= 2;
+	}
+	if (tries > 1)
+		log_info("connected (%s) after %u tries in %lld ms", purpose, tries, (long long)(db_now_ms() - start));
+	return true;
+}
+
 static bool
 connect_work(struct run *r)
 {
 	struct db_error e;
 	int64_t st = config_int(r->cfg, SET_STATEMENT_TIMEOUT), lk = config_int(r->cfg, SET_LOCK_TIMEOUT);
 
-	if (!db_connect(r->cfg, "migrations", &r->conn, &e)) {
-		fail_db(r, ENGINE_CONFIG_ERROR, "unable to connect to the database", &e);
+	if (!connect_retry(r, "migrations", &r->conn))
 		return false;
-	}
 	if (r->deadline) {
 		int64_t left = r->deadline - db_now_ms();
 
@@ -282,14 +340,6 @@ connect_work(struct run *r)
 		return false;
 	}
 	return true;
-}
-
-static void
-sleep_ms(int64_t ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
 }
 
 /*
@@ -343,7 +393,6 @@ lock_poll(struct run *r, PGconn *conn, bool work)
 static bool
 lock_acquire(struct run *r)
 {
-	struct db_error e;
 	int64_t wait = config_int(r->cfg, SET_LOCK_WAIT) * 1000;
 
 	r->lock_key = config_int(r->cfg, SET_LOCK_KEY);
@@ -353,10 +402,8 @@ lock_acquire(struct run *r)
 		r->lock_until = r->deadline;
 	/* both connections and both locks, host name lookups included, fit in the one bounded wait */
 	db_limit(r->lock_until, 0, r->hard);
-	if (!db_connect(r->cfg, "lock", &r->lock, &e)) {
-		fail_db(r, ENGINE_CONFIG_ERROR, "unable to connect to the database", &e);
+	if (!connect_retry(r, "lock", &r->lock))
 		return false;
-	}
 	if (!lock_poll(r, r->lock, false))
 		return false;
 	r->locked = true;
@@ -918,17 +965,6 @@ static bool
 lock_conflict(const char *sqlstate)
 {
 	return strcmp(sqlstate, "55P03") == 0 || strcmp(sqlstate, "40P01") == 0;
-}
-
-/* A uniform random number in [0, n), n > 0: backoff jitter, not secrets. */
-static int64_t
-jitter(int64_t n)
-{
-	uint64_t v = 0;
-
-	if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
-		v = (uint64_t)db_now_ms() * 2654435761u;
-	return (int64_t)(v % (uint64_t)n);
 }
 
 /*

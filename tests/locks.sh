@@ -202,4 +202,50 @@ wait "$hold_pid"
 is "$rc" 0 "text output: applied after retries"
 likere "$out" "^applied     000001_ab.sql \\([0-9]+ ms, [0-9]+ retr(y|ies)\\)$" "the progress line counts the retries"
 
+# --- a server that starts after up began --------------------------------------------------
+# A cluster resuming from zero capacity refuses connections for up to ~15 s: up keeps
+# trying (GOSLING_CONNECT_RETRY) and migrates once the server is there.
+S=$T/simple
+mig "$S" 000001_s.sql <<'EOF'
+-- +goose Up
+CREATE TABLE s (id int);
+EOF
+mkbin "$S"
+LATE=$PG_TMP/late
+LATE_PORT=$(pg_free_port)
+"${PG_AS[@]}" "$PG_BIN/initdb" -D "$LATE" -U postgres -A trust -E UTF8 --no-locale >"$T/late-initdb.log" 2>&1
+late_stop() { "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$LATE" -m immediate -w stop >/dev/null 2>&1 || true; }
+trap 'late_stop; pg_stop' EXIT
+t0=$(date +%s%3N)
+(DB_NAME=postgres DB_HOST=127.0.0.1 DB_PORT=$LATE_PORT "$S/gosling" up --json >"$T/late.out" 2>"$T/late.err"
+	echo $? >"$T/late.rc"; date +%s%3N >"$T/late.end") &
+late_pid=$!
+sleep 4
+started=$(date +%s%3N)
+"${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$LATE" -l "$PG_TMP/late-server.log" -w -t 60 \
+	-o "-p $LATE_PORT -k $PG_TMP -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
+psql_late() { psql -X -q -A -t -h 127.0.0.1 -p "$LATE_PORT" -d postgres -c "$1"; }
+wait "$late_pid"
+echo "# late start: server started $((started - t0)) ms after up began; up ended $(($(cat "$T/late.end") - started)) ms after the server started"
+is "$(cat "$T/late.rc")" 0 "a server started 4 s after up began is migrated"
+like "$(cat "$T/late.err")" "database not ready, retrying in " "each retry is logged"
+is "$(psql_late "SELECT string_agg(version::text, ',' ORDER BY version) FROM gosling_migrations")" "1" \
+	"the migration applied on the late server"
+late_stop
+
+# refused for longer than GOSLING_CONNECT_RETRY: exit 3 after about that long, saying how often it tried
+t0=$(date +%s%3N)
+set +e
+DB_NAME=postgres DB_HOST=127.0.0.1 DB_PORT=$LATE_PORT GOSLING_CONNECT_RETRY=2 "$S/gosling" up --json >"$T/out" 2>"$T/err"
+rc=$?
+set -e
+ms=$(($(date +%s%3N) - t0))
+out=$(cat "$T/out")
+is "$rc" 3 "a server that never comes: exit 3"
+like "$(jqo .error.message)" "unable to connect to the database: connection to server at \"127.0.0.1\", port $LATE_PORT failed: Connection refused" \
+	"the error gives libpq's reason"
+likere "$(jqo .error.message)" "\\([0-9]+ tries in [0-9]+ ms\\)$" "... and says how often and how long it tried"
+atmost "$ms" 4000 "it gave up after GOSLING_CONNECT_RETRY (2 s) and a margin: $ms ms"
+atleast "$ms" 1000 "... and not at the first refusal: $ms ms"
+
 done_testing
