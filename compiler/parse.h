@@ -45,6 +45,9 @@ struct pfile {
 	size_t len;
 	bool no_transaction;
 	bool has_envsub;
+	/* lines of the '-- +goose Up' and '-- +goose Down' annotations, 0 when absent:
+	 * a direction's section runs from the one to the next */
+	uint32_t up_line, down_line;
 	struct pstmt *stmts[2];	/* indexed by enum direction */
 	size_t nstmts[2];
 	bool ok[2];		/* the direction parsed without error */

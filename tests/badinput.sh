@@ -37,6 +37,14 @@ mig trunc_block 001_a.sql "${up}-- +goose StatementBegin\nCREATE FUNCTION f() RE
 row "truncated: StatementBegin without StatementEnd" 1 \
 	"trunc_block/001_a.sql:3: error: missing '-- +goose StatementEnd' annotation" \
 	"${build[@]}" trunc_block
+mig dropped 001_a.sql "${up}-- +goose StatementBegin\n-- +goose StatementEnd\nCREATE TABLE t (id int);\n"
+row "a line goose drops (after an empty StatementBegin block)" 1 \
+	"dropped/001_a.sql:4:1: error: goose drops this line: it is in no statement of the Up section" \
+	"${build[@]}" dropped
+mig annot_in_string 001_a.sql "${up}INSERT INTO t VALUES ('a\n-- +goose ENVSUB ON\nb');\n"
+row "an annotation-shaped line inside a string literal" 1 \
+	"annot_in_string/001_a.sql:3:1: error: goose takes this line for an annotation and drops it from the string literal opened at line 2" \
+	"${build[@]}" annot_in_string
 mig trunc_string 001_a.sql "${up}INSERT INTO t VALUES ('abc"
 row "truncated: inside a string literal" 1 \
 	"trunc_string/001_a.sql:2:1: error: unfinished statement, missing semicolon? (goose: state 1, direction: up: unexpected unfinished SQL query)" \

@@ -9,7 +9,9 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 # --- diagnostics as data: NAME.sql -> NAME.expected (exit code + stderr) -------
-for sql in tests/compiler/cases/*.sql; do
+# dropped/: one file per way goose's state machine can lose a line (issue 15.3),
+# each naming the parser.go rule it exercises, and one where every line counts.
+for sql in tests/compiler/cases/*.sql tests/compiler/dropped/*.sql; do
 	want="${sql%.sql}.expected"
 	got=$("$GOSLINGC" parse --check "$sql" 2>&1 >/dev/null; echo "exit $?")
 	got=$(printf '%s\n' "$got" | tail -n 1; printf '%s\n' "$got" | sed '$d')
@@ -19,6 +21,20 @@ for sql in tests/compiler/cases/*.sql; do
 		fail "diagnostics of $(basename "$sql")" "$(diff <(cat "$want") <(printf '%s\n' "$got"))"
 	fi
 done
+
+# --- a dropped line fails build; parse stays goose-exact and drops it ----------
+mkdir "$tmp/drop"
+cp tests/compiler/dropped/empty_block_up.sql "$tmp/drop/001_a.sql"
+out=$("$GOSLINGC" build -o "$tmp/drop.c" "$tmp/drop" 2>&1); rc=$?
+check "build fails at a line goose drops" \
+	test $rc -eq 1 -a ! -e "$tmp/drop.c" -a "$(grep -c 'goose drops this line' <<<"$out")" -eq 1
+check "... at its line and column" grep -q '001_a.sql:9:1: error' <<<"$out"
+out=$("$GOSLINGC" parse "$tmp/drop/001_a.sql"); rc=$?
+check "parse keeps goose's cut: the line after an empty block is in no statement" \
+	test $rc -eq 0 -a "$(grep -c 'ALTER TABLE' <<<"$out")" -eq 0 -a "$(grep -c '"sql": ""' <<<"$out")" -eq 1
+cp tests/compiler/dropped/every_line_counted.sql "$tmp/drop/001_a.sql"
+check "build passes a file whose every line is in a statement" \
+	"$GOSLINGC" -q build -o "$tmp/drop.c" "$tmp/drop"
 
 # --- a folder with several broken files reports every error -------------------
 mkdir "$tmp/many"
