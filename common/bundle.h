@@ -33,6 +33,18 @@ struct envsub_range {
 	uint32_t end;
 };
 
+/* What the compiler knows about a statement that the runtime must honour. */
+enum stmt_flag {
+	/* PostgreSQL 15's parser did not accept it (allowed by gosling:no-check or
+	 * --no-check): it goes to the server in a query of its own, since the server
+	 * parses a whole query before running any of it */
+	STMT_UNCHECKED = 1u << 0,
+	/* it holds a command PostgreSQL refuses in a transaction block (CREATE INDEX
+	 * CONCURRENTLY, ...) where it will run in one, allowed by gosling:no-check or
+	 * --no-check: the runtime warns before it runs it */
+	STMT_NO_TX_BLOCK = 1u << 1,
+};
+
 /* One goose statement, as goose cuts it. */
 struct stmt {
 	const char *sql;	/* trimmed text, NUL-terminated, before ENVSUB */
@@ -41,6 +53,7 @@ struct stmt {
 	uint32_t ncommands;	/* SQL commands in the text (PostgreSQL's parser; the lexer's count under no-check) */
 	const struct envsub_range *envsub;	/* lines under ENVSUB ON, or NULL */
 	uint32_t nenvsub;
+	uint32_t flags;		/* enum stmt_flag bits */
 };
 
 struct migration {

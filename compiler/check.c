@@ -538,7 +538,7 @@ static void plpgsql_what(const char *context, char *out, size_t n)
 
 struct stmt_ctx {
 	const struct pfile *f;
-	const struct pstmt *s;
+	struct pstmt *s;
 	const char *text;	/* what was parsed: s->sql, or it after ENVSUB with defaults */
 	size_t len;
 	bool hatch, hatch_global;
@@ -622,7 +622,7 @@ static const char *envsub_unset(const char *name, void *arg)
 static void refusal_report(struct stmt_ctx *c, const struct refusal *r, size_t off)
 {
 	const struct pfile *f = c->f;
-	const struct pstmt *s = c->s;
+	struct pstmt *s = c->s;
 	uint32_t line, col;
 	char hint[512], msg[512];
 
@@ -658,6 +658,8 @@ static void refusal_report(struct stmt_ctx *c, const struct refusal *r, size_t o
 	}
 	pstmt_where(s, off, &line, &col);
 	if (c->hatch) {
+		if (r->kind == R_NO_TX_BLOCK)	/* the runtime says so before it runs it */
+			s->flags |= STMT_NO_TX_BLOCK;
 		diag_at(c->d, DIAG_WARNING, f->path, f->data, f->len, line, col, NULL, "%s (allowed by %s)", msg,
 			c->hatch_global ? "--no-check" : CHECK_MARKER);
 		return;
@@ -710,14 +712,17 @@ bool check_stmt(const struct pfile *f, struct pstmt *s, bool hatch, bool hatch_g
 
 		pg_query_free_protobuf_parse_result(r);
 		expanded = envsub_expand(s->sql, s->envsub, s->nenvsub, envsub_unset, NULL, err, sizeof(err), &at);
-		if (!expanded)
+		if (!expanded) {
+			s->flags |= STMT_UNCHECKED;
 			return true;
+		}
 		c.text = expanded;
 		c.len = strlen(expanded);
 		r = pg_query_parse_protobuf(expanded);
 		if (r.error) {
 			pg_query_free_protobuf_parse_result(r);
 			free(expanded);
+			s->flags |= STMT_UNCHECKED;
 			return true;
 		}
 	}
@@ -736,6 +741,8 @@ bool check_stmt(const struct pfile *f, struct pstmt *s, bool hatch, bool hatch_g
 			report(&c, off, r.error->message, NULL);
 		}
 		pg_query_free_protobuf_parse_result(r);
+		if (c.ok)	/* the hatch let it through unparsed: the runtime sends it alone */
+			s->flags |= STMT_UNCHECKED;
 		return c.ok;
 	}
 	tree = pg_query__parse_result__unpack(NULL, r.parse_tree.len, (const uint8_t *)r.parse_tree.data);

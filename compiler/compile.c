@@ -36,6 +36,7 @@ static const struct stmt *convert(struct compiled *c, size_t *next, const struct
 		s->ncommands = p->ncommands;
 		s->envsub = p->envsub;
 		s->nenvsub = p->nenvsub;
+		s->flags = p->flags;
 	}
 	return first;
 }

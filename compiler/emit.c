@@ -66,9 +66,10 @@ static void emit_stmts(FILE *out, size_t mi, const char *dir, const struct stmt 
 		c_string(out, s[i].sql, s[i].len);
 		fprintf(out, ",\n\t\t%" PRIu32 ", %" PRIu32 ", %" PRIu32 ", ", s[i].len, s[i].line, s[i].ncommands);
 		if (s[i].nenvsub)
-			fprintf(out, "m%zu_%s%" PRIu32 "_envsub, %" PRIu32 " },\n", mi, dir, i, s[i].nenvsub);
+			fprintf(out, "m%zu_%s%" PRIu32 "_envsub, %" PRIu32 ", ", mi, dir, i, s[i].nenvsub);
 		else
-			fputs("NULL, 0 },\n", out);
+			fputs("NULL, 0, ", out);
+		fprintf(out, "0x%" PRIx32 " },\n", s[i].flags);
 	}
 	fputs("};\n", out);
 }

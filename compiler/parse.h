@@ -30,6 +30,7 @@ struct pstmt {
 	uint32_t last_line;	/* file line of its last line */
 	bool block;		/* from StatementBegin / StatementEnd */
 	unsigned ncommands;	/* SQL commands: PostgreSQL's parser's count, else the lexer's */
+	uint32_t flags;		/* enum stmt_flag bits, set by the checks (check.h) */
 	struct envsub_range *envsub;
 	uint32_t nenvsub;
 	/* raw line starts: sql offset (may be negative before trimming) → file offset */

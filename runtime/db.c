@@ -1686,6 +1686,18 @@ batch_bookkeeping(struct db_batch *b, PGconn *conn, const struct db_names *n, co
 	batch_slot(b, u, 0, SLOT_COMMIT);
 }
 
+/*
+ * Whether statement s of un goes in a query of its own: PostgreSQL parses a whole
+ * simple query before running any of it, so a statement its parser may refuse
+ * (one goslingc could not check) would leave every migration sharing its query
+ * not attempted.
+ */
+static bool
+statement_alone(const struct db_unit *un, uint32_t s)
+{
+	return (un->stmts[s].flags & STMT_UNCHECKED) != 0;
+}
+
 /* Bytes a statement takes in the batch. */
 static size_t
 statement_bytes(const struct db_unit *un, uint32_t s)
@@ -1730,7 +1742,8 @@ db_batch_new(PGconn *conn, const struct db_names *n, const struct db_session *se
 		const struct db_unit *un = &units[u];
 
 		if (s == 0) {
-			if (!empty && un->nstmts > 0 && b->len + statement_bytes(un, 0) > BATCH_CAP)
+			if (!empty && un->nstmts > 0 &&
+			    (b->len + statement_bytes(un, 0) > BATCH_CAP || statement_alone(un, 0)))
 				break;
 			/* nothing between BEGIN and the first statement: SET TRANSACTION ... must come first */
 			batch_str(b, "BEGIN;\n");
@@ -1739,7 +1752,7 @@ db_batch_new(PGconn *conn, const struct db_names *n, const struct db_session *se
 		for (; s < un->nstmts; s++) {
 			size_t start = b->chars;
 
-			if (!empty && b->len + statement_bytes(un, s) > BATCH_CAP)
+			if (!empty && (b->len + statement_bytes(un, s) > BATCH_CAP || statement_alone(un, s)))
 				goto full;
 			empty = false;
 			batch_str(b, un->sql[s]);
@@ -1748,11 +1761,16 @@ db_batch_new(PGconn *conn, const struct db_names *n, const struct db_session *se
 			batch_str(b, "\n;\n");
 			for (uint32_t c = 0; c < un->stmts[s].ncommands; c++)
 				batch_slot(b, (uint32_t)u, s + 1, SLOT_STATEMENT);
+			/* the query ends after it (after its migration's COMMIT, when it is the last) */
+			if (statement_alone(un, s) && s + 1 < un->nstmts) {
+				s++;
+				goto full;
+			}
 		}
 		batch_bookkeeping(b, conn, n, session, (uint32_t)u);
 		u++;
 		s = 0;
-		if (b->len >= BATCH_CAP)
+		if (b->len >= BATCH_CAP || (un->nstmts > 0 && statement_alone(un, un->nstmts - 1)))
 			break;
 	}
 full:

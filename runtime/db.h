@@ -249,7 +249,10 @@ struct db_cursor {
 /*
  * db_batch_new - build the batch text from *from on, as many statements as fit in
  * about 1 MiB of SQL (at least one).  A batch may end inside a unit: its transaction
- * stays open and the next batch goes on with its next statement.  units are not
+ * stays open and the next batch goes on with its next statement.  A statement
+ * flagged STMT_UNCHECKED shares its query with no other migration's statement: the
+ * batch ends before it (before its unit's BEGIN, when it comes first) and after it
+ * (after its unit's COMMIT, when it comes last).  units are not
  * copied (keep them alive until db_batch_free); s is re-asserted after each unit.
  */
 struct db_batch *db_batch_new(struct pg_conn *conn, const struct db_names *n, const struct db_session *s,

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "bundle.h"
@@ -40,6 +41,15 @@ static const struct {
 	[ENGINE_DRIFT] = { 4, "Function.DriftDetected", "drift" },
 	[ENGINE_LOCK_TIMEOUT] = { 5, "Function.LockTimeout", "lock_timeout" },
 };
+
+const char *
+engine_retries_text(uint32_t retries, char *buf, size_t len)
+{
+	if (retries == 0)
+		return "";
+	snprintf(buf, len, ", %u %s", retries, retries == 1 ? "retry" : "retries");
+	return buf;
+}
 
 const char *
 engine_command_name(enum engine_command c)
@@ -227,6 +237,7 @@ progress(struct run *r, const struct engine_item *it, const char *action)
 		.name = it->name,
 		.action = action,
 		.duration_ms = it->duration_ms,
+		.retries = it->retries,
 		.index = ++r->progress_index,
 		.total = r->progress_total,
 	};
@@ -241,7 +252,7 @@ static bool
 connect_work(struct run *r)
 {
 	struct db_error e;
-	int64_t st = config_int(r->cfg, SET_STATEMENT_TIMEOUT), lk = 0;
+	int64_t st = config_int(r->cfg, SET_STATEMENT_TIMEOUT), lk = config_int(r->cfg, SET_LOCK_TIMEOUT);
 
 	if (!db_connect(r->cfg, "migrations", &r->conn, &e)) {
 		fail_db(r, ENGINE_CONFIG_ERROR, "unable to connect to the database", &e);
@@ -256,7 +267,8 @@ connect_work(struct run *r)
 			left = INT32_MAX;
 		if (st == 0 || st > left)
 			st = left;
-		lk = left;
+		if (lk == 0 || lk > left)
+			lk = left;
 	}
 	if (log_enabled(LOG_DEBUG)) {
 		char who[256];
@@ -901,6 +913,69 @@ fail_txn_control(struct run *r, const struct step *s, const struct db_batch_fail
 	snprintf(r->res->error.pg_message, sizeof r->res->error.pg_message, "%s", f->err.message);
 }
 
+/* Whether a failed statement's SQLSTATE says another session held what it needed. */
+static bool
+lock_conflict(const char *sqlstate)
+{
+	return strcmp(sqlstate, "55P03") == 0 || strcmp(sqlstate, "40P01") == 0;
+}
+
+/* A uniform random number in [0, n), n > 0: backoff jitter, not secrets. */
+static int64_t
+jitter(int64_t n)
+{
+	uint64_t v = 0;
+
+	if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
+		v = (uint64_t)db_now_ms() * 2654435761u;
+	return (int64_t)(v % (uint64_t)n);
+}
+
+/*
+ * A transactional migration failed on a lock timeout or a deadlock, so PostgreSQL
+ * rolled it back whole: when the retry budget and the deadline allow, log why, wait
+ * a jittered exponential backoff (250 ms doubling to at most 10 s, the half of it
+ * random, so runs that collided do not collide again) and say to run it again.
+ * A failure that may have committed anything (a lost connection, the migration's
+ * own COMMIT) is never retried.
+ */
+static bool
+retry_wait(struct run *r, struct step *s, const struct db_batch_failure *f)
+{
+	int64_t budget = config_int(r->cfg, SET_LOCK_RETRIES), delay = 250;
+	uint32_t n = s->item->retries;
+
+	if (f->lost || f->txn_control[0] || !lock_conflict(f->err.sqlstate) || db_interrupted() ||
+	    PQstatus(r->conn) != CONNECTION_OK || n >= budget)
+		return false;
+	for (uint32_t i = 0; i < n && delay < 10000; i++)
+		delay *= 2;
+	if (delay > 10000)
+		delay = 10000;
+	delay = delay / 2 + jitter(delay / 2 + 1);
+	/* a retry that could not even wait for its lock before the deadline is not worth starting */
+	if (r->deadline && db_now_ms() + delay + 100 >= r->deadline)
+		return false;
+	log_warn("%s %s: %s (%s), retrying in %lld ms (retry %u of %lld)", s->down ? "rolled back" : "not applied",
+		 s->m->name, f->err.message, f->err.sqlstate, (long long)delay, n + 1, (long long)budget);
+	sleep_ms(delay);
+	if (db_interrupted())
+		return false;
+	s->item->retries = n + 1;
+	return true;
+}
+
+/* Append to the error message how many retries came before the failure. */
+static void
+retries_note(struct run *r, uint32_t retries)
+{
+	char *m = r->res->error.message;
+	size_t len = strlen(m);
+
+	snprintf(m + len, sizeof r->res->error.message - len, " (after %u %s)", retries,
+		 retries == 1 ? "retry" : "retries");
+}
+
 /*
  * Transactional steps [0, n) as batches of simple queries: one round trip per
  * batch, and as many batches as their text needs at about 1 MiB each.
@@ -943,6 +1018,11 @@ run_batch(struct run *r, struct step *steps, size_t n)
 			struct step *s = &steps[f.unit < n ? f.unit : cur.unit < n ? cur.unit : 0];
 
 			db_rollback(r->conn);	/* a migration a batch left open */
+			if (retry_wait(r, s, &f)) {
+				/* it was rolled back whole: it and the units after it go again */
+				cur = (struct db_cursor){ f.unit, 0, -1 };
+				continue;
+			}
 			s->item->action = "failed";
 			progress(r, s->item, "failed");
 			if (db_interrupted() && !f.err.message[0])
@@ -953,6 +1033,8 @@ run_batch(struct run *r, struct step *steps, size_t n)
 				fail_migration(r, s, &steps[f.last_unit < n && f.last_unit > f.unit ? f.last_unit : f.unit], &f.err);
 			else
 				fail_statement(r, s, f.statement, f.line_offset, &f.err);
+			if (s->item->retries)
+				retries_note(r, s->item->retries);
 			break;
 		}
 	}
@@ -1019,6 +1101,25 @@ fail:
 	return false;
 }
 
+/*
+ * Warn about each statement of step s that goslingc let through its
+ * transaction-safety check (gosling:no-check): PostgreSQL will refuse it.
+ */
+static void
+warn_no_tx_block(struct run *r, const struct step *s)
+{
+	const struct stmt *st = s->down ? s->m->down : s->m->up;
+	uint32_t n = s->down ? s->m->ndown : s->m->nup;
+
+	for (uint32_t i = s->first; i < n; i++)
+		if (st[i].flags & STMT_NO_TX_BLOCK)
+			warn(r, "%s %s statement %u (line %u) will fail: it holds a command PostgreSQL refuses "
+				"inside a transaction block, and %s (goslingc let it through under no-check)",
+			     s->m->name, s->down ? "Down" : "Up", i + 1, st[i].line,
+			     s->m->no_transaction ? "it holds several commands, which run as one implicit transaction"
+						  : "this migration runs in a transaction");
+}
+
 /* Run steps in order: runs of transactional steps go as one batch each. */
 static bool
 run_steps(struct run *r, struct step *steps, size_t n)
@@ -1028,6 +1129,7 @@ run_steps(struct run *r, struct step *steps, size_t n)
 	for (size_t k = 0; k < n; k++) {
 		size_t idx = (size_t)(steps[k].m - r->b->migrations);
 
+		warn_no_tx_block(r, &steps[k]);
 		steps[k].item->action = "not attempted";
 		/* each step's chain as the history will be once the steps before it committed */
 		r->chained[idx] = !steps[k].down;
@@ -1635,6 +1737,9 @@ engine_result_json(const struct engine_result *res)
 				    it->duration_ms >= 0 ? json_integer(it->duration_ms) : json_null());
 		if (it->failed_statement)
 			json_object_set_new(j, "failed_statement", json_integer(it->failed_statement));
+		if (it->action && (strcmp(it->action, "applied") == 0 || strcmp(it->action, "rolled back") == 0 ||
+				   strcmp(it->action, "failed") == 0))
+			json_object_set_new(j, "retries", json_integer(it->retries));
 		if (it->no_down)
 			json_object_set_new(j, "no_down_statements", json_true());
 		if (it->sql)

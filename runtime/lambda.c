@@ -526,12 +526,13 @@ static void
 on_progress(const struct engine_progress *ev, void *arg)
 {
 	struct lambda *l = arg;
+	char retries[32];
 
 	if (strcmp(ev->action, "applied") == 0 || strcmp(ev->action, "rolled back") == 0)
 		l->applied++;
 	if (ev->duration_ms >= 0)
-		log_info("%s %s (%u/%u, %lld ms)", ev->action, ev->name, ev->index, ev->total,
-			 (long long)ev->duration_ms);
+		log_info("%s %s (%u/%u, %lld ms%s)", ev->action, ev->name, ev->index, ev->total,
+			 (long long)ev->duration_ms, engine_retries_text(ev->retries, retries, sizeof retries));
 	else
 		log_info("%s %s (%u/%u)", ev->action, ev->name, ev->index, ev->total);
 }

@@ -549,6 +549,34 @@ like "$out" "WARNING: 000002_b.sql has no Down statements: its history row was r
 	"the text result says it loudly"
 like "$err" "warning: migration 000002_b.sql has no Down statements" "... and so does the log"
 
+# --- a Down that the transaction-safety hatch let through (issue 15.4) ------------
+# A deployed transactional migration whose Down drops an index CONCURRENTLY builds
+# under gosling:no-check; down says before it runs that the statement will fail.
+X=$T/hatchdown
+mig "$X" 000001_x.sql <<'EOF'
+-- +goose Up
+CREATE TABLE x (id int);
+CREATE INDEX x_id ON x (id);
+-- +goose Down
+-- gosling:no-check deployed before goslingc checked transactions
+DROP INDEX CONCURRENTLY x_id;
+DROP TABLE x;
+EOF
+mkbin "$X"
+db=$(pg_newdb)
+run "$X/gosling" "$db" up
+run "$X/gosling" "$db" down --allow-down --json
+is "$rc:$(rows "$db")" "1:1" "the Down fails in its transaction and the migration stays applied"
+like "$(jq -r '.warnings[0]' <<<"$out")" \
+	"000001_x.sql Down statement 1 (line 6) will fail: it holds a command PostgreSQL refuses inside a transaction block, and this migration runs in a transaction" \
+	"the JSON result warns that the statement will fail in a transaction"
+like "$err" "warning: 000001_x.sql Down statement 1 (line 6) will fail" "... and so does the log line"
+like "$(jq -r .error.message <<<"$out")" "DROP INDEX CONCURRENTLY cannot run inside a transaction block" \
+	"the failure is PostgreSQL's, as warned"
+db=$(pg_newdb)
+run "$X/gosling" "$db" up
+is "$rc:$(rows "$db"):$(grep -c 'will fail' <<<"$err")" "0:1:0" "up, which runs no such statement, does not warn"
+
 # --- error texts that are not valid UTF-8 (the CLI; tests/lambda.sh has the Lambda loop) ---
 U=$T/utf8
 mkdir -p "$U" && cp tests/lambda/migrations/utf8/*.sql "$U/"
@@ -584,6 +612,64 @@ is "$rc:$(jq -r .error.pg_message <<<"$out")" '1:invalid input syntax for type i
 	"a SQL_ASCII database's byte 0xe9 in an error: --json keeps the message, the byte made ?"
 run "$SA/gosling" sqlascii up
 like "$err" 'invalid input syntax for type integer: "caf?"' "... and the text log too"
+
+# --- a statement goslingc could not check goes in a query of its own (issue 15.5) ---
+# PostgreSQL parses a whole simple query before running any of it: JSON_OBJECT's
+# 16 syntax, let through by gosling:no-check, must not stop the migrations before it.
+N=$T/nocheck
+for i in 1 2 4; do
+	mig "$N" "00000${i}_n$i.sql" <<<"-- +goose Up
+CREATE TABLE n$i (x int);
+INSERT INTO n$i VALUES ($i);
+-- +goose Down
+DROP TABLE n$i;"
+done
+mig "$N" 000003_n3.sql <<'EOF'
+-- +goose Up
+CREATE TABLE n3 (x int);
+-- gosling:no-check JSON_OBJECT with ':' is PostgreSQL 16 syntax
+INSERT INTO n3 SELECT 1 FROM (SELECT JSON_OBJECT('k' : 1)) j;
+CREATE TABLE n3b (x int);
+-- +goose Down
+DROP TABLE n3;
+EOF
+mkbin "$N"
+db=$(pg_newdb)
+run "$N/gosling" "$db" up --json
+is "$rc" 1 "an unchecked statement the server cannot parse fails up"
+is "$(rows "$db")" "1,2" "the migrations before it apply, as goose would apply them"
+is "$(has_table "$db" n1)$(has_table "$db" n2)$(has_table "$db" n3)$(has_table "$db" n3b)$(has_table "$db" n4)" \
+	ttfff "nothing of its own migration or after it remains"
+like "$(jq -r .error.message "$T/out")" 'unable to apply 000003_n3.sql statement 2 (line 4): syntax error at or near' \
+	"the error names its file, statement and line"
+is "$(jq -r '[.migrations[] | .name + "=" + .action] | join(",")' "$T/out")" \
+	"000001_n1.sql=applied,000002_n2.sql=applied,000003_n3.sql=failed,000004_n4.sql=not attempted" \
+	"the result says which applied"
+# the same query cut when the server parses it: ENVSUB statements that are SQL
+# only with their variable set, first, in the middle and last of a migration
+N2=$T/nocheck2
+mig "$N2" 000001_a.sql <<'EOF'
+-- +goose Up
+-- +goose ENVSUB ON
+CREATE ${GOSLING_TEST_KIND} env_first (x int);
+-- +goose ENVSUB OFF
+CREATE TABLE a2 (x int);
+-- +goose ENVSUB ON
+CREATE ${GOSLING_TEST_KIND} env_middle (x int);
+-- +goose ENVSUB OFF
+CREATE TABLE a3 (x int);
+-- +goose ENVSUB ON
+CREATE ${GOSLING_TEST_KIND} env_last (x int);
+EOF
+mig "$N2" 000002_b.sql <<<"-- +goose Up
+CREATE TABLE b1 (x int);"
+mkbin "$N2"
+is "$(grep -c ' 0x1 },$' "$N2/bundle.c")" 3 "goslingc flags the three statements it could not parse"
+db=$(pg_newdb)
+GOSLING_TEST_KIND=TABLE run "$N2/gosling" "$db" up
+is "$rc:$(rows "$db")" "0:1,2" "statements sent alone apply with the rest"
+is "$(psql_q "$db" "SELECT count(*) FROM pg_tables WHERE tablename IN ('env_first','a2','env_middle','a3','env_last','b1')")" 6 \
+	"every statement ran once"
 
 # --- ENVSUB ------------------------------------------------------------------------
 E=$T/envsub
