@@ -333,7 +333,7 @@ PGDATABASE=$db rapi badid "$T/ok" '[{"body": {"command": "status"}, "request_id"
 is_j badid '[d["served"], d["exit_code"]]' '[1, 1]' "an unusable request id ends the bootstrap"
 
 # --- a result over Lambda's 6 MB response limit -------------------------------------------
-# 17,500 migrations with 241-byte names: the up result is ~6.7 MB, over the 6 MiB that
+# 17,500 migrations with 241-byte names: the up result is ~6.9 MB, over the 6 MiB that
 # Lambda (and the local Runtime API) take; the migrations committed, so the answer is
 # success with a shorter list, never Function.ResponseSizeTooLarge.  The last one
 # divides by ${BIG_DIVISOR} (ENVSUB): 0 makes the same run a failure just as large.
