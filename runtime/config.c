@@ -39,6 +39,10 @@ const struct setting settings[SET_COUNT] = {
 		"else AWS_REGION)", NO_RANGE },
 	[SET_CONNECT_TIMEOUT] = { "connect-timeout", "GOSLING_CONNECT_TIMEOUT", NULL, "10", SETTING_INT,
 		"seconds to wait for a connection", 0, 3600, "seconds" },
+	[SET_CONNECT_RETRY] = { "connect-retry", "GOSLING_CONNECT_RETRY", NULL, "30", SETTING_INT,
+		"seconds to keep retrying a connection the server refuses, resets, does not answer or is not ready "
+		"for (starting, resuming, failing over), inside the lock wait and the deadline; 0 for one try",
+		0, 3600, "seconds" },
 	[SET_SCHEMA] = { "schema", "GOSLING_SCHEMA", NULL, "public", SETTING_STRING,
 		"schema of gosling's history table", NO_RANGE },
 	[SET_TABLE] = { "table", "GOSLING_TABLE", NULL, "gosling_migrations", SETTING_STRING,
@@ -51,6 +55,12 @@ const struct setting settings[SET_COUNT] = {
 		"key of the session advisory lock that serialises concurrent runs", 0, INT64_MAX, NULL },
 	[SET_STATEMENT_TIMEOUT] = { "statement-timeout", "GOSLING_STATEMENT_TIMEOUT", NULL, "0", SETTING_INT,
 		"milliseconds any one statement may run, 0 for no limit (a deadline shortens it)", 0, INT32_MAX, "ms" },
+	[SET_LOCK_TIMEOUT] = { "lock-timeout", "GOSLING_LOCK_TIMEOUT", NULL, "3000", SETTING_INT,
+		"milliseconds a statement may wait for a table lock (queries on that table queue behind it) before its "
+		"migration is rolled back and retried, 0 to wait up to the deadline", 0, INT32_MAX, "ms" },
+	[SET_LOCK_RETRIES] = { "lock-retries", "GOSLING_LOCK_RETRIES", NULL, "10", SETTING_INT,
+		"times a transactional migration is retried after a lock timeout or a deadlock, with jittered "
+		"exponential backoff, inside the deadline", 0, 1000, NULL },
 	[SET_DEADLINE_MARGIN] = { "deadline-margin", "GOSLING_DEADLINE_MARGIN", NULL, "3000", SETTING_INT,
 		"milliseconds kept free before a deadline to cancel, roll back and report", 0, 900000, "ms" },
 	[SET_ALLOW_OUT_OF_ORDER] = { "allow-out-of-order", "GOSLING_ALLOW_OUT_OF_ORDER", NULL, "false", SETTING_BOOL,

@@ -862,6 +862,31 @@ connect_poll(PGconn *conn, int64_t until_ms, const char *purpose, struct db_erro
 	}
 }
 
+/*
+ * Whether a failed connect met a server that is not there yet or not taking connections
+ * (a cluster resuming from zero capacity, failing over, restarting) rather than one that
+ * refused us: libpq 15 gives no SQLSTATE for a connect, so its text (and the server's,
+ * for 57P03) says which.  Name resolution, authentication and a missing database are not
+ * retried: they do not pass by waiting.
+ */
+static bool
+connect_not_ready(const char *msg)
+{
+	static const char *const transient[] = {
+		"Connection refused", "Connection reset", "Connection timed out", "timeout expired",
+		"No route to host", "Network is unreachable", "no answer from the server in time",
+		"server closed the connection unexpectedly", "the database system is starting up",
+		"the database system is shutting down", "the database system is in recovery mode",
+		"the database system is not yet accepting connections",
+		"the database system is not accepting connections",
+	};
+
+	for (size_t i = 0; i < sizeof transient / sizeof *transient; i++)
+		if (strstr(msg, transient[i]))
+			return true;
+	return false;
+}
+
 bool
 db_connect(const struct config *cfg, const char *purpose, PGconn **out, struct db_error *err)
 {
@@ -936,6 +961,7 @@ db_connect(const struct config *cfg, const char *purpose, PGconn **out, struct d
 		/* libpq quotes host, port and options back: never a password, whatever was put where */
 		secret_redact(err->message, params_get(&p, "password"));
 		secret_redact(err->message, params_get(&p, "sslpassword"));
+		err->not_ready = !interrupt_signal && connect_not_ready(err->message);
 		goto out;
 	}
 	if (PQsetnonblocking(conn, 1) != 0) {

@@ -31,6 +31,8 @@ struct db_error {
 	int position;		/* PG_DIAG_STATEMENT_POSITION: 1-based character in the query, 0 = none;
 				 * db_migration_statement and db_batch_run make it a 1-based byte in the statement */
 	bool connection;	/* could not connect, or the connection broke */
+	bool not_ready;		/* db_connect: the server refused, reset or did not answer, or said it is
+				 * starting, shutting down or in recovery (57P03): worth trying again */
 };
 
 /* Quoted, schema-qualified table names, built once from the configuration. */

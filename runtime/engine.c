@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "bundle.h"
@@ -40,6 +41,15 @@ static const struct {
 	[ENGINE_DRIFT] = { 4, "Function.DriftDetected", "drift" },
 	[ENGINE_LOCK_TIMEOUT] = { 5, "Function.LockTimeout", "lock_timeout" },
 };
+
+const char *
+engine_retries_text(uint32_t retries, char *buf, size_t len)
+{
+	if (retries == 0)
+		return "";
+	snprintf(buf, len, ", %u %s", retries, retries == 1 ? "retry" : "retries");
+	return buf;
+}
 
 const char *
 engine_command_name(enum engine_command c)
@@ -227,6 +237,7 @@ progress(struct run *r, const struct engine_item *it, const char *action)
 		.name = it->name,
 		.action = action,
 		.duration_ms = it->duration_ms,
+		.retries = it->retries,
 		.index = ++r->progress_index,
 		.total = r->progress_total,
 	};
@@ -237,16 +248,74 @@ progress(struct run *r, const struct engine_item *it, const char *action)
 
 /* --- the lock and the connections ------------------------------------------ */
 
+static void
+sleep_ms(int64_t ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* A uniform random number in [0, n), n > 0: backoff jitter, not secrets. */
+static int64_t
+jitter(int64_t n)
+{
+	uint64_t v = 0;
+
+	if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
+		v = (uint64_t)db_now_ms() * 2654435761u;
+	return (int64_t)(v % (uint64_t)n);
+}
+
+/*
+ * Connect; while the server is not ready (db_error.not_ready: refused, reset, no answer,
+ * 57P03), try again after 250 ms doubling to at most 5 s, the half of it random, for up
+ * to GOSLING_CONNECT_RETRY seconds, inside the lock wait and the deadline.  A cluster
+ * resuming from zero capacity or failing over takes up to ~15 s to take connections.
+ */
+static bool
+connect_retry(struct run *r, const char *purpose, PGconn **conn)
+{
+	struct db_error e;
+	int64_t start = db_now_ms(), until = start + config_int(r->cfg, SET_CONNECT_RETRY) * 1000, delay = 250;
+	unsigned tries = 1;
+
+	if (r->deadline && r->deadline < until)
+		until = r->deadline;
+	if (r->lock_until && r->lock_until < until)
+		until = r->lock_until;
+	while (!db_connect(r->cfg, purpose, conn, &e)) {
+		int64_t wait = delay / 2 + jitter(delay / 2 + 1);
+
+		if (!e.not_ready || db_interrupted() || db_now_ms() + wait >= until) {
+			if (tries > 1) {
+				size_t len = strlen(e.message);
+
+				snprintf(e.message + len, sizeof e.message - len, " (%u tries in %lld ms)", tries,
+					 (long long)(db_now_ms() - start));
+			}
+			fail_db(r, ENGINE_CONFIG_ERROR, "unable to connect to the database", &e);
+			return false;
+		}
+		log_warn("database not ready, retrying in %lld ms: %s", (long long)wait, e.message);
+		sleep_ms(wait);
+		tries++;
+		if (delay < 5000)
+			delay *= 2;
+	}
+	if (tries > 1)
+		log_info("connected (%s) after %u tries in %lld ms", purpose, tries, (long long)(db_now_ms() - start));
+	return true;
+}
+
 static bool
 connect_work(struct run *r)
 {
 	struct db_error e;
-	int64_t st = config_int(r->cfg, SET_STATEMENT_TIMEOUT), lk = 0;
+	int64_t st = config_int(r->cfg, SET_STATEMENT_TIMEOUT), lk = config_int(r->cfg, SET_LOCK_TIMEOUT);
 
-	if (!db_connect(r->cfg, "migrations", &r->conn, &e)) {
-		fail_db(r, ENGINE_CONFIG_ERROR, "unable to connect to the database", &e);
+	if (!connect_retry(r, "migrations", &r->conn))
 		return false;
-	}
 	if (r->deadline) {
 		int64_t left = r->deadline - db_now_ms();
 
@@ -256,7 +325,8 @@ connect_work(struct run *r)
 			left = INT32_MAX;
 		if (st == 0 || st > left)
 			st = left;
-		lk = left;
+		if (lk == 0 || lk > left)
+			lk = left;
 	}
 	if (log_enabled(LOG_DEBUG)) {
 		char who[256];
@@ -270,14 +340,6 @@ connect_work(struct run *r)
 		return false;
 	}
 	return true;
-}
-
-static void
-sleep_ms(int64_t ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
 }
 
 /*
@@ -331,7 +393,6 @@ lock_poll(struct run *r, PGconn *conn, bool work)
 static bool
 lock_acquire(struct run *r)
 {
-	struct db_error e;
 	int64_t wait = config_int(r->cfg, SET_LOCK_WAIT) * 1000;
 
 	r->lock_key = config_int(r->cfg, SET_LOCK_KEY);
@@ -341,10 +402,8 @@ lock_acquire(struct run *r)
 		r->lock_until = r->deadline;
 	/* both connections and both locks, host name lookups included, fit in the one bounded wait */
 	db_limit(r->lock_until, 0, r->hard);
-	if (!db_connect(r->cfg, "lock", &r->lock, &e)) {
-		fail_db(r, ENGINE_CONFIG_ERROR, "unable to connect to the database", &e);
+	if (!connect_retry(r, "lock", &r->lock))
 		return false;
-	}
 	if (!lock_poll(r, r->lock, false))
 		return false;
 	r->locked = true;
@@ -901,6 +960,58 @@ fail_txn_control(struct run *r, const struct step *s, const struct db_batch_fail
 	snprintf(r->res->error.pg_message, sizeof r->res->error.pg_message, "%s", f->err.message);
 }
 
+/* Whether a failed statement's SQLSTATE says another session held what it needed. */
+static bool
+lock_conflict(const char *sqlstate)
+{
+	return strcmp(sqlstate, "55P03") == 0 || strcmp(sqlstate, "40P01") == 0;
+}
+
+/*
+ * A transactional migration failed on a lock timeout or a deadlock, so PostgreSQL
+ * rolled it back whole: when the retry budget and the deadline allow, log why, wait
+ * a jittered exponential backoff (250 ms doubling to at most 10 s, the half of it
+ * random, so runs that collided do not collide again) and say to run it again.
+ * A failure that may have committed anything (a lost connection, the migration's
+ * own COMMIT) is never retried.
+ */
+static bool
+retry_wait(struct run *r, struct step *s, const struct db_batch_failure *f)
+{
+	int64_t budget = config_int(r->cfg, SET_LOCK_RETRIES), delay = 250;
+	uint32_t n = s->item->retries;
+
+	if (f->lost || f->txn_control[0] || !lock_conflict(f->err.sqlstate) || db_interrupted() ||
+	    PQstatus(r->conn) != CONNECTION_OK || n >= budget)
+		return false;
+	for (uint32_t i = 0; i < n && delay < 10000; i++)
+		delay *= 2;
+	if (delay > 10000)
+		delay = 10000;
+	delay = delay / 2 + jitter(delay / 2 + 1);
+	/* a retry that could not even wait for its lock before the deadline is not worth starting */
+	if (r->deadline && db_now_ms() + delay + 100 >= r->deadline)
+		return false;
+	log_warn("%s %s: %s (%s), retrying in %lld ms (retry %u of %lld)", s->down ? "rolled back" : "not applied",
+		 s->m->name, f->err.message, f->err.sqlstate, (long long)delay, n + 1, (long long)budget);
+	sleep_ms(delay);
+	if (db_interrupted())
+		return false;
+	s->item->retries = n + 1;
+	return true;
+}
+
+/* Append to the error message how many retries came before the failure. */
+static void
+retries_note(struct run *r, uint32_t retries)
+{
+	char *m = r->res->error.message;
+	size_t len = strlen(m);
+
+	snprintf(m + len, sizeof r->res->error.message - len, " (after %u %s)", retries,
+		 retries == 1 ? "retry" : "retries");
+}
+
 /*
  * Transactional steps [0, n) as batches of simple queries: one round trip per
  * batch, and as many batches as their text needs at about 256 KiB each (db.c's BATCH_CAP).
@@ -943,6 +1054,11 @@ run_batch(struct run *r, struct step *steps, size_t n)
 			struct step *s = &steps[f.unit < n ? f.unit : cur.unit < n ? cur.unit : 0];
 
 			db_rollback(r->conn);	/* a migration a batch left open */
+			if (retry_wait(r, s, &f)) {
+				/* it was rolled back whole: it and the units after it go again */
+				cur = (struct db_cursor){ f.unit, 0, -1 };
+				continue;
+			}
 			s->item->action = "failed";
 			progress(r, s->item, "failed");
 			if (db_interrupted() && !f.err.message[0])
@@ -953,6 +1069,8 @@ run_batch(struct run *r, struct step *steps, size_t n)
 				fail_migration(r, s, &steps[f.last_unit < n && f.last_unit > f.unit ? f.last_unit : f.unit], &f.err);
 			else
 				fail_statement(r, s, f.statement, f.line_offset, &f.err);
+			if (s->item->retries)
+				retries_note(r, s->item->retries);
 			break;
 		}
 	}
@@ -1661,6 +1779,9 @@ engine_result_json(const struct engine_result *res)
 				    it->duration_ms >= 0 ? json_integer(it->duration_ms) : json_null());
 		if (it->failed_statement)
 			json_object_set_new(j, "failed_statement", json_integer(it->failed_statement));
+		if (it->action && (strcmp(it->action, "applied") == 0 || strcmp(it->action, "rolled back") == 0 ||
+				   strcmp(it->action, "failed") == 0))
+			json_object_set_new(j, "retries", json_integer(it->retries));
 		if (it->no_down)
 			json_object_set_new(j, "no_down_statements", json_true());
 		if (it->sql)

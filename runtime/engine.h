@@ -63,6 +63,7 @@ struct engine_progress {
 	const char *name;		/* "000003_add_users.sql" */
 	const char *action;		/* "applied", "rolled back", "failed", "baselined", "adopted" */
 	int64_t duration_ms;
+	uint32_t retries;		/* see engine_item */
 	uint32_t index;			/* 1-based position among the migrations this command runs */
 	uint32_t total;
 };
@@ -113,6 +114,8 @@ struct engine_item {
 	char applied_at[40];		/* ISO 8601, empty when not applied */
 	int64_t duration_ms;		/* execution time; -1 when unknown */
 	uint32_t failed_statement;	/* partial NO TRANSACTION migration: statement that stopped it */
+	uint32_t retries;		/* times it was rolled back and run again after a lock timeout
+					 * (55P03) or a deadlock (40P01); JSON "retries" on what ran */
 	bool no_transaction;
 	bool no_down;			/* down of a migration without Down statements: its history row
 					 * went, nothing was undone (JSON "no_down_statements": true, and
@@ -164,6 +167,12 @@ void engine_result_free(struct engine_result *res);
  *             "pg_message":"...","detail":"...","hint":"..."}}   (error only on failure)
  */
 char *engine_result_json(const struct engine_result *res);
+
+/*
+ * engine_retries_text - what a progress line adds for a migration that was retried:
+ * ", 2 retries" (in buf), or "" when retries is 0.
+ */
+const char *engine_retries_text(uint32_t retries, char *buf, size_t len);
 
 /* engine_command_name - "up", "up-to", ...; engine_command_parse is its inverse. */
 const char *engine_command_name(enum engine_command c);

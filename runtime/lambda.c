@@ -24,7 +24,7 @@
 #include "secrets.h"
 
 #define API_VERSION "2018-06-01"
-#define MAX_PAYLOAD (6u * 1024 * 1024)	/* Lambda's limit on a synchronous response */
+#define MAX_PAYLOAD (6u * 1024 * 1024)	/* a synchronous response: 6 MiB (Lambda takes 100 bytes more) */
 #define POST_TIMEOUT_MS 30000L
 #define CONNECT_TIMEOUT_MS 5000L
 #define POST_RESERVE_MS 300		/* kept at the end of an invocation to post its answer */
@@ -237,6 +237,151 @@ out:
 	return ok;
 }
 
+/* --- results over Lambda's response limit ------------------------------------------ */
+
+/* Bytes item takes inside a compact JSON array (its comma included); SIZE_MAX when out of memory. */
+static size_t
+json_size(const json_t *item)
+{
+	size_t n = json_dumpb(item, NULL, 0, JSON_COMPACT);
+
+	return n ? n + 1 : SIZE_MAX;
+}
+
+/* Whether a migration item must survive trimming: the one that failed, or where one stopped. */
+static bool
+item_kept_always(const json_t *item)
+{
+	const char *action = json_string_value(json_object_get(item, "action"));
+	const char *state = json_string_value(json_object_get(item, "state"));
+
+	return (action && strcmp(action, "failed") == 0) || (state && strcmp(state, "partial") == 0);
+}
+
+/*
+ * Keep arr's elements, in order, within budget bytes: first those keep() says must stay
+ * (when keep is not NULL), then the others from the front.  Returns how many went and
+ * sets *used to the bytes the kept ones take.
+ */
+static size_t
+array_trim(json_t *arr, size_t budget, bool (*keep)(const json_t *), size_t *used)
+{
+	size_t n = json_array_size(arr), dropped = 0, total = 0;
+	size_t *size = calloc(n ? n : 1, sizeof *size);
+	bool *stay = calloc(n ? n : 1, sizeof *stay);
+
+	if (!size || !stay) {
+		free(size);
+		free(stay);
+		*used = SIZE_MAX;
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size[i] = json_size(json_array_get(arr, i));
+		if (keep && keep(json_array_get(arr, i)) && total + size[i] <= budget) {
+			stay[i] = true;
+			total += size[i];
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!stay[i] && total + size[i] <= budget) {
+			stay[i] = true;
+			total += size[i];
+		}
+	for (size_t i = n; i-- > 0;)
+		if (!stay[i]) {
+			json_array_remove(arr, i);
+			dropped++;
+		}
+	free(size);
+	free(stay);
+	*used = total;
+	return dropped;
+}
+
+/* How many of the migrations did each thing ("applied": 18000, "failed": 1, ...): by action, else state. */
+static json_t *
+item_counts(const json_t *items)
+{
+	json_t *counts = json_object(), *item;
+	size_t i;
+
+	if (!counts)
+		return NULL;
+	json_array_foreach (items, i, item) {
+		const char *key = json_string_value(json_object_get(item, "action"));
+
+		if (!key)
+			key = json_string_value(json_object_get(item, "state"));
+		if (key)
+			json_object_set_new(counts, key, json_integer(json_integer_value(json_object_get(counts, key)) + 1));
+	}
+	return counts;
+}
+
+#define TRIM_SLACK 256	/* the digits of the counts written after measuring */
+
+/*
+ * result_trim - a result document cut to fit limit bytes, malloc'd; NULL when it
+ * cannot fit (or out of memory).  What the engine did is never cut: command, ok,
+ * status, versions, build id, the error, the migration that failed or stopped.  The
+ * per-migration list loses items from its end, then the warnings theirs (each keeps at
+ * least half the room when the other needs it), and "trimmed" says what went:
+ *   "trimmed":{"reason":"...","migrations":18000,"migrations_dropped":2100,
+ *              "warnings":0,"warnings_dropped":0,"counts":{"applied":18000}}
+ */
+static char *
+result_trim(const char *json, size_t limit)
+{
+	json_t *o = json_loads(json, 0, NULL), *items, *warns, *t;
+	size_t nitems, nwarns, base, room, wsize = 0, iused, wused, idrop, wdrop;
+	char *out = NULL;
+
+	if (!json_is_object(o))
+		goto out;
+	items = json_incref(json_object_get(o, "migrations"));
+	warns = json_incref(json_object_get(o, "warnings"));
+	json_object_set_new(o, "migrations", json_array());
+	json_object_set_new(o, "warnings", json_array());
+	nitems = json_array_size(items);
+	nwarns = json_array_size(warns);
+	t = json_pack("{s:s, s:I, s:I, s:I, s:I, s:o*}", "reason",
+		      "the result was over lambda's 6 MB response limit: the per-migration list was cut",
+		      "migrations", (json_int_t)nitems, "migrations_dropped", (json_int_t)0, "warnings",
+		      (json_int_t)nwarns, "warnings_dropped", (json_int_t)0, "counts", item_counts(items));
+	if (!t || json_object_set_new(o, "trimmed", t) != 0)
+		goto done;
+	base = json_dumpb(o, NULL, 0, JSON_COMPACT);
+	if (!base || base + TRIM_SLACK >= limit)
+		goto done;
+	room = limit - base - TRIM_SLACK;
+	for (size_t i = 0; i < nwarns; i++)
+		wsize += json_size(json_array_get(warns, i));
+	idrop = array_trim(items, room - (wsize < room / 2 ? wsize : room / 2), item_kept_always, &iused);
+	if (iused == SIZE_MAX)
+		goto done;
+	wdrop = array_trim(warns, room - iused, NULL, &wused);
+	if (wused == SIZE_MAX)
+		goto done;
+	if (items ? json_object_set(o, "migrations", items) : json_object_del(o, "migrations"))
+		goto done;
+	if (warns ? json_object_set(o, "warnings", warns) : json_object_del(o, "warnings"))
+		goto done;
+	json_object_set_new(t, "migrations_dropped", json_integer((json_int_t)idrop));
+	json_object_set_new(t, "warnings_dropped", json_integer((json_int_t)wdrop));
+	out = json_dumps(o, JSON_COMPACT);
+	if (out && strlen(out) > limit) {
+		free(out);
+		out = NULL;
+	}
+done:
+	json_decref(items);
+	json_decref(warns);
+out:
+	json_decref(o);
+	return out;
+}
+
 /* --- the Runtime API ------------------------------------------------------------ */
 
 static enum post_outcome
@@ -322,8 +467,17 @@ post_error(struct lambda *l, const char *id, const char *type, const char *messa
 	enum post_outcome out;
 
 	if (body && strlen(body) > MAX_PAYLOAD) {
+		/* the error without its result, then the result cut to the room that leaves */
+		char *bare = error_body(type, message, NULL);
+		char *cut = bare ? result_trim(result_json, MAX_PAYLOAD - strlen(bare) - sizeof ",\"result\":") : NULL;
+
 		free(body);
-		body = error_body(type, message, NULL);
+		body = cut ? error_body(type, message, cut) : bare;
+		if (cut) {
+			log_warn("the error's result was over lambda's 6 MB response limit: its per-migration list was cut");
+			free(bare);
+		}
+		free(cut);
 	}
 	log_error("%s: %s", type, message);
 	send = body ? body : error_body_fallback(type, fallback, sizeof fallback);
@@ -336,14 +490,23 @@ post_error(struct lambda *l, const char *id, const char *type, const char *messa
 static enum post_outcome
 post_response(struct lambda *l, const char *id, const char *json)
 {
-	char path[512];
+	char path[512], *cut = NULL;
+	enum post_outcome out;
 
-	if (strlen(json) > MAX_PAYLOAD)
-		return post_error(l, id, "Function.ResponseSizeTooLarge",
-				  "the result is larger than lambda's 6 MB response limit: ask for less "
-				  "(plan up-to a version, or status)", NULL);
+	if (strlen(json) > MAX_PAYLOAD) {
+		/* what the engine did stands: answer it, with a shorter list of migrations */
+		if (!(cut = result_trim(json, MAX_PAYLOAD)))
+			return post_error(l, id, "Function.ResponseSizeTooLarge",
+					  "the result is larger than lambda's 6 MB response limit: ask for less "
+					  "(plan up-to a version, or status)", NULL);
+		log_warn("the result was %zu bytes, over lambda's 6 MB response limit: its per-migration list was "
+			 "cut to %zu bytes", strlen(json), strlen(cut));
+		json = cut;
+	}
 	snprintf(path, sizeof path, "/invocation/%s/response", id);
-	return post(l, path, NULL, json, strlen(json));
+	out = post(l, path, NULL, json, strlen(json));
+	free(cut);
+	return out;
 }
 
 static void
@@ -363,12 +526,13 @@ static void
 on_progress(const struct engine_progress *ev, void *arg)
 {
 	struct lambda *l = arg;
+	char retries[32];
 
 	if (strcmp(ev->action, "applied") == 0 || strcmp(ev->action, "rolled back") == 0)
 		l->applied++;
 	if (ev->duration_ms >= 0)
-		log_info("%s %s (%u/%u, %lld ms)", ev->action, ev->name, ev->index, ev->total,
-			 (long long)ev->duration_ms);
+		log_info("%s %s (%u/%u, %lld ms%s)", ev->action, ev->name, ev->index, ev->total,
+			 (long long)ev->duration_ms, engine_retries_text(ev->retries, retries, sizeof retries));
 	else
 		log_info("%s %s (%u/%u)", ev->action, ev->name, ev->index, ev->total);
 }

@@ -89,9 +89,11 @@ static void
 on_progress(const struct engine_progress *ev, void *arg)
 {
 	FILE *f = *(bool *)arg ? stderr : stdout;
+	char retries[32];
 
 	if (ev->duration_ms >= 0 && strcmp(ev->action, "baselined") != 0 && strcmp(ev->action, "adopted") != 0)
-		fprintf(f, "%-11s %s (%lld ms)\n", ev->action, ev->name, (long long)ev->duration_ms);
+		fprintf(f, "%-11s %s (%lld ms%s)\n", ev->action, ev->name, (long long)ev->duration_ms,
+			engine_retries_text(ev->retries, retries, sizeof retries));
 	else
 		fprintf(f, "%-11s %s\n", ev->action, ev->name);
 	fflush(f);

@@ -23,6 +23,23 @@ locals {
 
   region = data.aws_region.current.name
 
+  # The key the secret is encrypted with: kms_key_arn, else the managed master secret's
+  # own (RDS reports it as an ARN or a key id; the AWS-managed aws/secretsmanager key
+  # too, where the grant is redundant but harmless). A secret given without kms_key_arn
+  # uses a key whose policy already admits the account (the AWS-managed one).
+  cluster_secret_kms_key = try(local.cluster.master_user_secret[0].kms_key_id, null)
+  db_secret_kms_key_arn = var.iam_auth ? null : (
+    var.kms_key_arn != null ? var.kms_key_arn : (
+      var.db_secret_arn != null || local.cluster_secret_kms_key == null ? null : (
+        startswith(local.cluster_secret_kms_key, "arn:") ? local.cluster_secret_kms_key :
+        "arn:${data.aws_partition.current.partition}:kms:${local.region}:${data.aws_caller_identity.current.account_id}:key/${local.cluster_secret_kms_key}"
+      )
+    )
+  )
+
+  # An IAM token is a credential: by default it goes only to the server the certificate names.
+  db_sslmode = var.db_sslmode != null ? var.db_sslmode : (var.iam_auth ? "verify-full" : "require")
+
   # What gosling reads (runtime/config.c's settings table; tests/terraform/check.js
   # holds this list against it). Exactly one of DB_SECRET_ARN and DB_IAM_AUTH is set;
   # the null one is dropped below.
@@ -31,7 +48,7 @@ locals {
     DB_PORT       = var.db_port
     DB_NAME       = var.db_name
     DB_USERNAME   = var.db_username
-    DB_SSLMODE    = var.db_sslmode
+    DB_SSLMODE    = local.db_sslmode
     DB_SECRET_ARN = local.db_secret_arn
     DB_IAM_AUTH   = var.iam_auth ? "1" : null
   }
@@ -113,7 +130,7 @@ data "aws_iam_policy_document" "this" {
   }
 
   dynamic "statement" {
-    for_each = !var.iam_auth && var.kms_key_arn != null ? [var.kms_key_arn] : []
+    for_each = local.db_secret_kms_key_arn != null ? [local.db_secret_kms_key_arn] : []
     content {
       sid       = "DecryptDatabaseSecret"
       effect    = "Allow"
@@ -211,8 +228,12 @@ resource "aws_lambda_function" "this" {
       error_message = "iam_auth needs the cluster's resource id: pass db_cluster_resource_id or db_cluster_id."
     }
     precondition {
-      condition     = !var.iam_auth || !contains(["disable", "allow"], var.db_sslmode)
-      error_message = "iam_auth needs TLS: RDS refuses IAM tokens on unencrypted connections, so db_sslmode cannot be disable or allow."
+      condition     = !var.iam_auth || !contains(["disable", "allow", "prefer"], local.db_sslmode)
+      error_message = "iam_auth needs TLS: RDS refuses IAM tokens on unencrypted connections, and gosling refuses to send one where TLS is optional, so db_sslmode cannot be disable, allow or prefer."
+    }
+    precondition {
+      condition     = length(var.codedeploy_deployment_group_arns) == 0 || var.codedeploy_service_role_custom || startswith(var.function_name, "CodeDeployHook_")
+      error_message = "codedeploy_deployment_group_arns is set, but function_name does not start with CodeDeployHook_: AWS's managed service-role policy AWSCodeDeployRoleForLambda may invoke only functions named CodeDeployHook_*, so the hook would fail. Name the function CodeDeployHook_<something>, or grant the deployment groups' service role lambda:InvokeFunction on it and set codedeploy_service_role_custom = true."
     }
   }
 
@@ -225,14 +246,31 @@ resource "aws_lambda_function" "this" {
 }
 
 # A migration is not safe to repeat blindly: asynchronous invocations are not retried.
+# The setting is per qualifier: the unqualified one covers $LATEST only, so each
+# published version (which run_on_apply and CodeDeploy invoke) gets its own.
 resource "aws_lambda_function_event_invoke_config" "this" {
   function_name          = aws_lambda_function.this.function_name
+  maximum_retry_attempts = 0
+}
+
+resource "aws_lambda_function_event_invoke_config" "version" {
+  count = var.publish ? 1 : 0
+
+  function_name          = aws_lambda_function.this.function_name
+  qualifier              = aws_lambda_function.this.version
   maximum_retry_attempts = 0
 }
 
 ################################################################################
 # Optional: migrate on terraform apply
 ################################################################################
+
+# Known only once the writer instance exists, so what depends on it waits for it.
+resource "terraform_data" "db_instance" {
+  count = var.run_on_apply ? 1 : 0
+
+  input = var.db_instance_id
+}
 
 resource "aws_lambda_invocation" "up" {
   count = var.run_on_apply ? 1 : 0
@@ -251,5 +289,10 @@ resource "aws_lambda_invocation" "up" {
     environment = sha256(jsonencode(local.environment))
   })
 
-  depends_on = [aws_lambda_function_event_invoke_config.this]
+  # The writer instance first: on a first apply the cluster accepts no connection before it.
+  depends_on = [
+    aws_lambda_function_event_invoke_config.this,
+    aws_lambda_function_event_invoke_config.version,
+    terraform_data.db_instance,
+  ]
 }

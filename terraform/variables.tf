@@ -85,7 +85,7 @@ variable "db_secret_arn" {
 }
 
 variable "kms_key_arn" {
-  description = "ARN of the customer-managed KMS key the secret is encrypted with. When set, the role may kms:Decrypt with this key only, and only through Secrets Manager. Null: the secret uses the AWS-managed key, which needs no IAM grant."
+  description = "ARN of the customer-managed KMS key db_secret_arn is encrypted with. When set, the role may kms:Decrypt with this key only, and only through Secrets Manager. Null: with db_secret_arn, the secret uses the AWS-managed key, which needs no IAM grant; without it, the key of the cluster's managed master secret (master_user_secret's kms_key_id) gets the same grant."
   type        = string
   default     = null
 
@@ -113,12 +113,12 @@ variable "db_cluster_resource_id" {
 }
 
 variable "db_sslmode" {
-  description = "libpq sslmode for the connection (DB_SSLMODE). verify-full checks the server against the CA bundle compiled into gosling."
+  description = "libpq sslmode for the connection (DB_SSLMODE). verify-full checks the server against the CA bundle compiled into gosling. Null: verify-full with iam_auth (the token is a credential: it goes only to the server the certificate names), require otherwise."
   type        = string
-  default     = "require"
+  default     = null
 
   validation {
-    condition     = contains(["disable", "allow", "prefer", "require", "verify-ca", "verify-full"], var.db_sslmode)
+    condition     = var.db_sslmode == null || contains(["disable", "allow", "prefer", "require", "verify-ca", "verify-full"], coalesce(var.db_sslmode, "require"))
     error_message = "db_sslmode must be one of disable, allow, prefer, require, verify-ca, verify-full."
   }
 }
@@ -205,7 +205,7 @@ variable "publish" {
 }
 
 variable "environment_variables" {
-  description = "Extra environment variables, for example the values of ENVSUB migrations. They may not override the names gosling reads for its connection (DATABASE_URL, DB_*, PG*), which the module sets from its inputs, nor Lambda's reserved AWS_* names."
+  description = "Extra environment variables, for example the values of ENVSUB migrations, or AWS_ENDPOINT_URL_SECRETS_MANAGER / AWS_ENDPOINT_URL_CODEDEPLOY for VPC endpoints. They may not override the names gosling reads for its connection (DATABASE_URL, DB_*, PG*), which the module sets from its inputs, nor Lambda's reserved AWS_* names (AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_* are allowed)."
   type        = map(string)
   default     = {}
 
@@ -213,8 +213,8 @@ variable "environment_variables" {
     condition = alltrue([for k in keys(var.environment_variables) : !contains([
       "DATABASE_URL", "DB_HOST", "DB_ADDRESS", "DB_PORT", "DB_NAME", "DB_USER", "DB_USERNAME",
       "DB_PASSWORD", "DB_SSLMODE", "DB_SSLROOTCERT", "DB_SECRET_ARN", "DB_IAM_AUTH", "DB_IAM_REGION",
-    ], k) && !startswith(k, "PG") && !startswith(k, "AWS_")])
-    error_message = "environment_variables may not set DATABASE_URL, DB_HOST, DB_ADDRESS, DB_PORT, DB_NAME, DB_USER, DB_USERNAME, DB_PASSWORD, DB_SSLMODE, DB_SSLROOTCERT, DB_SECRET_ARN, DB_IAM_AUTH, DB_IAM_REGION, PG* or AWS_*: use the module's inputs (an IAM token is signed for the region in db_address, an RDS host name)."
+    ], k) && !startswith(k, "PG") && (!startswith(k, "AWS_") || can(regex("^AWS_ENDPOINT_URL(_[A-Z0-9_]+)?$", k)))])
+    error_message = "environment_variables may not set DATABASE_URL, DB_HOST, DB_ADDRESS, DB_PORT, DB_NAME, DB_USER, DB_USERNAME, DB_PASSWORD, DB_SSLMODE, DB_SSLROOTCERT, DB_SECRET_ARN, DB_IAM_AUTH, DB_IAM_REGION, PG* or AWS_* other than AWS_ENDPOINT_URL_*: use the module's inputs (an IAM token is signed for the region in db_address, an RDS host name)."
   }
 }
 
@@ -242,6 +242,12 @@ variable "codedeploy_deployment_group_arns" {
     condition     = alltrue([for a in var.codedeploy_deployment_group_arns : can(regex("^arn:[^:]+:codedeploy:[^:]+:[0-9]{12}:deploymentgroup:[^/]+/.+$", a))])
     error_message = "codedeploy_deployment_group_arns must hold deployment group ARNs (arn:<partition>:codedeploy:<region>:<account>:deploymentgroup:<application>/<group>)."
   }
+}
+
+variable "codedeploy_service_role_custom" {
+  description = "The deployment groups' CodeDeploy service role has its own lambda:InvokeFunction grant on this function. False (the default): the role is AWS's managed AWSCodeDeployRoleForLambda, which may invoke only functions named CodeDeployHook_*, so with codedeploy_deployment_group_arns the function_name must start with CodeDeployHook_."
+  type        = bool
+  default     = false
 }
 
 variable "log_kms_key_arn" {
@@ -296,6 +302,12 @@ variable "run_on_apply" {
   description = "Invoke the function with {\"command\":\"up\"} during terraform apply whenever the package or the connection settings change (aws_lambda_invocation, CRUD scope: destroying it invokes gosling with tf.action = delete, which changes nothing). A failed migration fails the apply."
   type        = bool
   default     = false
+}
+
+variable "db_instance_id" {
+  description = "The id of the cluster's writer instance (aws_rds_cluster_instance.writer.id). run_on_apply waits for it: a cluster without an instance accepts no connection, so on a first apply the invocation must come after the instance. Null: pass the instance through the module's depends_on instead, or create it beforehand."
+  type        = string
+  default     = null
 }
 
 variable "run_on_apply_triggers" {

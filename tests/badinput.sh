@@ -297,7 +297,8 @@ row "gosling: --deadline-ms above int64" 2 \
 	'gosling: error: invalid --deadline-ms "99999999999999999999": milliseconds since the epoch, up to 9223372036854775807' \
 	"$R" --deadline-ms 99999999999999999999 status
 for setting in GOSLING_LOCK_WAIT:lock-wait:86400:seconds GOSLING_CONNECT_TIMEOUT:connect-timeout:3600:seconds \
-	GOSLING_STATEMENT_TIMEOUT:statement-timeout:2147483647:ms GOSLING_DEADLINE_MARGIN:deadline-margin:900000:ms; do
+	GOSLING_STATEMENT_TIMEOUT:statement-timeout:2147483647:ms GOSLING_DEADLINE_MARGIN:deadline-margin:900000:ms \
+	GOSLING_LOCK_TIMEOUT:lock-timeout:2147483647:ms; do
 	IFS=: read -r env flag max unit <<<"$setting"
 	row "gosling: $env=9223372036854775807 (out of range)" 3 \
 		"gosling: error: invalid value for --$flag ($env): \"9223372036854775807\" is out of range: 0 to $max $unit" \

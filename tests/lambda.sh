@@ -332,6 +332,54 @@ is_j post400 '[d["served"], inv[1]["kind"]]' '[2, "response"]' "a 400 to a post 
 PGDATABASE=$db rapi badid "$T/ok" '[{"body": {"command": "status"}, "request_id": "a/b"}, {"body": {}}]'
 is_j badid '[d["served"], d["exit_code"]]' '[1, 1]' "an unusable request id ends the bootstrap"
 
+# --- a result over Lambda's 6 MB response limit -------------------------------------------
+# 17,500 migrations with 241-byte names: the up result is ~6.9 MB, over the 6 MiB that
+# Lambda (and the local Runtime API) take; the migrations committed, so the answer is
+# success with a shorter list, never Function.ResponseSizeTooLarge.  The last one
+# divides by ${BIG_DIVISOR} (ENVSUB): 0 makes the same run a failure just as large.
+mkdir -p "$T/migrations/big"
+python3 - "$T/migrations/big" <<'EOF'
+import sys
+n, name = 17500, ("add_the_order_fulfilment_reporting_column_for_the_regional_supplier_dashboard_" * 3)[:230]
+for v in range(1, n + 1):
+    up = {1: "CREATE TABLE big_things (v integer PRIMARY KEY);",
+          n: "-- +goose ENVSUB ON\nINSERT INTO big_things VALUES (%d / ${BIG_DIVISOR});" % v}.get(
+        v, "INSERT INTO big_things VALUES (%d);" % v)
+    with open("%s/%06d_%s.sql" % (sys.argv[1], v, name), "w") as f:
+        f.write("-- +goose Up\n%s\n-- +goose Down\nSELECT 1;\n" % up)
+EOF
+ok "bundle big (17,500 migrations) compiles and links" \
+	eval '"$GOSLINGC" build --quiet --out "$T/big.c" "$T/migrations/big" && gosling_link "$T/big" "$T/big.c"'
+db=$(newdb big)
+PGDATABASE=$db BIG_DIVISOR=1 GOSLING_LOG_LEVEL=warn RAPI_TIMEOUT=300 rapi big "$T/big" '[{"body": {}}]'
+# what the untrimmed result would have been: the CLI's --json output is the same document
+PGDATABASE=$(newdb big_cli) BIG_DIVISOR=1 "$T/big" up --json >"$T/big_cli.json" 2>/dev/null
+full=$(wc -c <"$T/big_cli.json")
+echo "# up result untrimmed: $full bytes; answered: $(j big 'len(inv[0]["raw"].encode())') bytes (limit 6,291,456), $(j big 'res(0).get("trimmed", {}).get("migrations_dropped")') of 17,500 items dropped"
+is_j big '[inv[0]["kind"], res(0)["ok"], res(0)["version_before"], res(0)["version_after"]]' '["response", true, 0, 17500]' \
+	"an up whose result is over 6 MB answers success with its versions"
+ok "... the untrimmed result really is over 6 MiB ($full bytes)" test "$full" -gt 6291456
+is_j big '[t["migrations"], t["migrations_dropped"], t["counts"], t["migrations"] - t["migrations_dropped"] == len(res(0)["migrations"])] if (t := res(0).get("trimmed")) else None' \
+	"[17500, $(j big '17500 - len(res(0)["migrations"])'), {\"applied\": 17500}, true]" \
+	"... marked trimmed: 17,500 migrations, how many were dropped, 17,500 applied"
+is_j big 'len(res(0)["migrations"]) > 10000 and len(inv[0]["raw"].encode()) <= 6291456' True "... keeping as much of the list as fits"
+is "$(psql_q "$db" "SELECT count(*), max(version) FROM gosling_migrations"):$(psql_q "$db" "SELECT count(*) FROM big_things")" \
+	"17500|17500:17499" "... and the database has every migration applied"
+like "$(cat "$T/big.err")" "over lambda's 6 MB response limit: its per-migration list was cut" "... the log says so"
+
+db=$(newdb big_fail)
+PGDATABASE=$db BIG_DIVISOR=0 GOSLING_LOG_LEVEL=warn RAPI_TIMEOUT=300 rapi big_fail "$T/big" '[{"body": {}}, {"body": {"command": "version"}}]'
+echo "# failed up: error document answered: $(j big_fail 'len(inv[0]["raw"].encode())') bytes"
+is_j big_fail '[inv[0]["error_type"], res(0)["ok"], res(0)["version_after"], res(0)["error"]["file"][:7]]' \
+	'["Function.MigrationFailed", false, 17499, "017500_"]' "a failure whose result is over 6 MB answers its error with the result"
+is_j big_fail '[res(0)["trimmed"]["counts"], res(0)["trimmed"]["migrations_dropped"] > 0, res(0)["migrations"][-1]["action"], res(0)["migrations"][-1]["version"]]' \
+	'[{"applied": 17499, "failed": 1}, true, "failed", 17500]' "... trimmed the same way, keeping the migration that failed"
+like "$(j big_fail 'err(0)["errorMessage"]')" "unable to apply 017500_add_the_order_fulfilment_reporting" "... errorMessage names the file"
+like "$(j big_fail 'err(0)["errorMessage"]')" "division by zero (sqlstate 22012)" "... and PostgreSQL's error"
+is "$(psql_q "$db" "SELECT count(*) FROM big_things")" 17498 "... the database has all but the failed migration"
+is_j big_fail '[inv[1]["kind"], res(1)["version_after"], "trimmed" in res(1)]' '["response", 17499, false]' \
+	"a small result is not trimmed"
+
 # --- 50 events on one process: no leaks --------------------------------------------------
 
 db=$(newdb valgrind)

@@ -122,7 +122,7 @@ breaks=(
 	"the wrong handler|main.tf|s/\"bootstrap\"/\"index.handler\"/|handler is \"index.handler\""
 	"x86_64 as the default architecture|variables.tf|s/default     = \"arm64\"/default     = \"x86_64\"/|architecture defaults to \"x86_64\""
 	"retries of asynchronous invocations|main.tf|s/maximum_retry_attempts = 0/maximum_retry_attempts = 2/|maximum_retry_attempts is 2"
-	"a resource-wide secret grant|main.tf|s/resources = \\[statement.value\\]\\n    }\\n  }\\n\\n  dynamic \"statement\" {\\n    for_each = !var.iam_auth/resources = [\"*\"]\\n    }\\n  }\\n\\n  dynamic \"statement\" {\\n    for_each = !var.iam_auth/|resources = \\[\"\\*\"\\]"
+	"a resource-wide secret grant|main.tf|s/resources = \\[statement.value\\]\\n    }\\n  }\\n\\n  dynamic \"statement\" {\\n    for_each = local.db_secret_kms_key_arn/resources = [\"*\"]\\n    }\\n  }\\n\\n  dynamic \"statement\" {\\n    for_each = local.db_secret_kms_key_arn/|resources = \\[\"\\*\"\\]"
 	"a new required input the seeds do not pass|variables.tf|+variable \"vpc_id\" {\n  description = \"x\"\n  type        = string\n}\n|variable vpc_id is required, but the seeds do not pass it"
 	"source_code_hash not from the package|main.tf|s/filebase64sha256\\(local.package_path\\)/\"fixed\"/|source_code_hash is"
 	"a README usage block without a seeds input|README.md|s/^  db_cluster_id      = module.aurora.cluster_id\\n//m|does not pass the required db_cluster_id"

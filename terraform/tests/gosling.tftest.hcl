@@ -169,3 +169,238 @@ run "iam_auth_without_tls" {
 
   expect_failures = [aws_lambda_function.this]
 }
+
+# The cluster's managed master secret: its KMS key may be used, through Secrets Manager only.
+run "managed_secret_kms_grant" {
+  command = plan
+
+  assert {
+    condition = [for s in data.aws_iam_policy_document.this.statement : [s.actions, s.resources, [for c in s.condition : [c.test, c.variable, toset(c.values)]]] if s.sid == "DecryptDatabaseSecret"] == [[
+      toset(["kms:Decrypt"]),
+      toset(["arn:aws:kms:eu-west-2:123456789012:key/00000000-0000-0000-0000-000000000000"]),
+      [["StringEquals", "kms:ViaService", toset(["secretsmanager.eu-west-2.amazonaws.com"])]],
+    ]]
+    error_message = "no kms:Decrypt via Secrets Manager on the managed master secret's key"
+  }
+}
+
+# RDS may report the key as a bare key id: the grant names its ARN.
+run "managed_secret_kms_key_id" {
+  command = plan
+
+  override_data {
+    target = data.aws_rds_cluster.this
+    values = {
+      cluster_resource_id = "cluster-ABCDEFGHIJKL"
+      master_user_secret = [{
+        secret_arn    = "arn:aws:secretsmanager:eu-west-2:123456789012:secret:rds!cluster-1-AbCdEf"
+        kms_key_id    = "22222222-2222-2222-2222-222222222222"
+        secret_status = "active"
+      }]
+    }
+  }
+
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.this.statement : s.resources if s.sid == "DecryptDatabaseSecret"] == [toset(["arn:aws:kms:eu-west-2:123456789012:key/22222222-2222-2222-2222-222222222222"])]
+    error_message = "the grant does not name the key id's ARN"
+  }
+}
+
+# A secret given by ARN without kms_key_arn: the AWS-managed key, no grant; with it, that key.
+run "given_secret_kms_grant" {
+  command = plan
+
+  variables {
+    db_cluster_id = null
+    db_secret_arn = "arn:aws:secretsmanager:eu-west-2:123456789012:secret:gosling-AbCdEf"
+  }
+
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.this.statement : s if s.sid == "DecryptDatabaseSecret"]) == 0
+    error_message = "kms:Decrypt granted although no key was given"
+  }
+}
+
+run "given_secret_and_key_kms_grant" {
+  command = plan
+
+  variables {
+    db_cluster_id = null
+    db_secret_arn = "arn:aws:secretsmanager:eu-west-2:123456789012:secret:gosling-AbCdEf"
+    kms_key_arn   = "arn:aws:kms:eu-west-2:123456789012:key/11111111-1111-1111-1111-111111111111"
+  }
+
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.this.statement : s.resources if s.sid == "DecryptDatabaseSecret"] == [toset(["arn:aws:kms:eu-west-2:123456789012:key/11111111-1111-1111-1111-111111111111"])]
+    error_message = "kms:Decrypt is not on kms_key_arn"
+  }
+}
+
+run "iam_auth_no_kms_grant_and_verify_full" {
+  command = plan
+
+  variables {
+    iam_auth               = true
+    db_cluster_id          = null
+    db_cluster_resource_id = "cluster-ABCDEFGHIJKL"
+  }
+
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.this.statement : s if s.sid == "DecryptDatabaseSecret" || s.sid == "ReadDatabaseSecret"]) == 0
+    error_message = "iam_auth must grant no secret or key"
+  }
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables["DB_SSLMODE"] == "verify-full"
+    error_message = "iam_auth does not default db_sslmode to verify-full"
+  }
+}
+
+run "iam_auth_sslmode_given" {
+  command = plan
+
+  variables {
+    iam_auth               = true
+    db_cluster_id          = null
+    db_cluster_resource_id = "cluster-ABCDEFGHIJKL"
+    db_sslmode             = "require"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables["DB_SSLMODE"] == "require"
+    error_message = "an explicit db_sslmode is not kept with iam_auth"
+  }
+}
+
+# AWS's managed AWSCodeDeployRoleForLambda invokes only functions named CodeDeployHook_*.
+run "codedeploy_needs_hook_name" {
+  command = plan
+
+  variables {
+    codedeploy_deployment_group_arns = ["arn:aws:codedeploy:eu-west-2:123456789012:deploymentgroup:app/group"]
+  }
+
+  expect_failures = [aws_lambda_function.this]
+}
+
+run "codedeploy_hook_name" {
+  command = plan
+
+  variables {
+    function_name                    = "CodeDeployHook_gosling"
+    codedeploy_deployment_group_arns = ["arn:aws:codedeploy:eu-west-2:123456789012:deploymentgroup:app/group"]
+  }
+
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.this.statement : s.resources if s.sid == "ReportCodeDeployHookStatus"] == [toset(["arn:aws:codedeploy:eu-west-2:123456789012:deploymentgroup:app/group"])]
+    error_message = "the hook status grant is missing"
+  }
+}
+
+run "codedeploy_custom_service_role" {
+  command = plan
+
+  variables {
+    codedeploy_deployment_group_arns = ["arn:aws:codedeploy:eu-west-2:123456789012:deploymentgroup:app/group"]
+    codedeploy_service_role_custom   = true
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.function_name == "gosling"
+    error_message = "a custom service role must allow any function name"
+  }
+}
+
+# Asynchronous retries are per qualifier: the published version gets 0 too.
+run "published_version_not_retried" {
+  command = apply
+
+  override_resource {
+    target = aws_iam_role.this
+    values = { arn = "arn:aws:iam::123456789012:role/gosling" }
+  }
+  override_resource {
+    target = aws_lambda_function.this
+    values = { version = "7", arn = "arn:aws:lambda:eu-west-2:123456789012:function:gosling" }
+  }
+
+  assert {
+    condition     = length(aws_lambda_function_event_invoke_config.version) == 1 && aws_lambda_function_event_invoke_config.version[0].maximum_retry_attempts == 0 && aws_lambda_function_event_invoke_config.version[0].qualifier == "7"
+    error_message = "the published version's asynchronous invocations are retried"
+  }
+}
+
+run "unpublished_no_version_config" {
+  command = plan
+
+  variables {
+    publish = false
+  }
+
+  assert {
+    condition     = length(aws_lambda_function_event_invoke_config.version) == 0 && aws_lambda_function_event_invoke_config.this.maximum_retry_attempts == 0
+    error_message = "publish = false must configure $LATEST only"
+  }
+}
+
+run "endpoint_url_variables_allowed" {
+  command = plan
+
+  variables {
+    environment_variables = {
+      AWS_ENDPOINT_URL_SECRETS_MANAGER = "https://vpce-1.secretsmanager.eu-west-2.vpce.amazonaws.com"
+      AWS_ENDPOINT_URL_CODEDEPLOY      = "https://vpce-2.codedeploy.eu-west-2.vpce.amazonaws.com"
+    }
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables["AWS_ENDPOINT_URL_SECRETS_MANAGER"] == "https://vpce-1.secretsmanager.eu-west-2.vpce.amazonaws.com" && aws_lambda_function.this.environment[0].variables["AWS_ENDPOINT_URL_CODEDEPLOY"] == "https://vpce-2.codedeploy.eu-west-2.vpce.amazonaws.com"
+    error_message = "AWS_ENDPOINT_URL_* did not reach the function"
+  }
+}
+
+run "reserved_aws_variable_refused" {
+  command = plan
+
+  variables {
+    environment_variables = { AWS_REGION = "us-east-1" }
+  }
+
+  expect_failures = [var.environment_variables]
+}
+
+run "db_iam_region_refused" {
+  command = plan
+
+  variables {
+    environment_variables = { DB_IAM_REGION = "us-east-1" }
+  }
+
+  expect_failures = [var.environment_variables]
+}
+
+# run_on_apply waits for the writer instance: the invocation depends on terraform_data.db_instance.
+run "run_on_apply_waits_for_instance" {
+  command = plan
+
+  variables {
+    run_on_apply   = true
+    db_instance_id = "hometest-writer"
+  }
+
+  assert {
+    condition     = length(terraform_data.db_instance) == 1 && terraform_data.db_instance[0].input == "hometest-writer"
+    error_message = "the writer instance is not what the invocation waits for"
+  }
+}
+
+run "iam_auth_with_optional_tls" {
+  command = plan
+
+  variables {
+    iam_auth               = true
+    db_cluster_resource_id = "cluster-ABCDEFGHIJKL"
+    db_sslmode             = "prefer"
+  }
+
+  expect_failures = [aws_lambda_function.this]
+}

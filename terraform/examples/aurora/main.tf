@@ -106,10 +106,9 @@ module "goose_migrator" {
   security_group_ids = [aws_security_group.lambda_rds.id]
 
   # Beyond the seeds: migrate during apply, once the writer instance exists.
-  package_path = var.package_path
-  run_on_apply = true
-
-  depends_on = [aws_rds_cluster_instance.aurora]
+  package_path   = var.package_path
+  run_on_apply   = true
+  db_instance_id = aws_rds_cluster_instance.aurora.id
 }
 
 output "function_name" {
