@@ -32,8 +32,10 @@ run() {
 # before those checks, or by hand, would carry them.
 mkbin() { "$GOSLINGC" build --quiet --no-check --out "$1/bundle.c" "$1" 2>/dev/null && gosling_link "$1/gosling" "$1/bundle.c"; }
 
-# handbuild DIR FROM TO: compile DIR, then replace statement text FROM by TO in the
-# bundle (what goslingc would refuse), and link
+# handbuild DIR FROM TO: compile DIR, then point the statement whose text is FROM at
+# TO instead (what goslingc would refuse), and link.  FROM is one line: goslingc writes
+# it into bundle_text as "FROM" "\0" after a comment giving its offset, and the
+# statement's entry as `bundle_text + OFFSET, LENGTH,`.
 handbuild() {
 	"$GOSLINGC" build --quiet --no-check --out "$1/bundle.c" "$1" 2>/dev/null
 	python3 - "$1/bundle.c" "$2" "$3" <<'PY'
@@ -41,9 +43,11 @@ import json, re, sys
 path, old, new = sys.argv[1:]
 src = open(path).read()
 lit = lambda s: json.dumps(s, ensure_ascii=False)
-pat = re.escape(lit(old)) + r",\n(\s*)" + str(len(old.encode())) + ","
-assert re.search(pat, src), "statement not in the bundle"
-src = re.sub(pat, lambda m: lit(new) + ",\n" + m.group(1) + str(len(new.encode())) + ",", src, count=1)
+m = re.search(r"at (\d+) \*/\n\t" + re.escape(lit(old)) + r' "\\0"\n', src)
+assert m, "statement not in the bundle"
+entry = "bundle_text + %s, %d," % (m.group(1), len(old.encode()))
+assert entry in src, "statement entry not in the bundle"
+src = src.replace(entry, "%s, %d," % (lit(new), len(new.encode())), 1)
 open(path, "w").write(src)
 PY
 	gosling_link "$1/gosling" "$1/bundle.c"
