@@ -248,7 +248,8 @@ static struct pstmt stmt_from_buf(const struct buf *b, bool block)
 	text_trim(&t, &tn);
 	lead = (long)(t - b->p);
 	s.sql = xrealloc(NULL, tn + 1);
-	memcpy(s.sql, t, tn);
+	if (tn)		/* an empty block's statement has no buffer at all */
+		memcpy(s.sql, t, tn);
 	s.sql[tn] = '\0';
 	s.len = tn;
 	s.block = block;
