@@ -18,7 +18,7 @@
 #include "check.h"
 
 #include "diag.h"
-#include "lint.h"
+#include "lexer.h"
 
 #include <pg_query.h>
 #include <pg_query.pb-c.h>
@@ -31,11 +31,6 @@
 	"'-- " CHECK_MARKER "' on the line before it"
 
 /* ---- text helpers ------------------------------------------------------- */
-
-static bool ident_char(unsigned char c)
-{
-	return c == '_' || c == '$' || c >= 0x80 || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
-}
 
 /* Byte length of the UTF-8 sequence starting with c (the file is valid UTF-8). */
 static size_t utf8_len(unsigned char c)
@@ -85,22 +80,6 @@ static size_t skip_blank(const char *s, size_t len, size_t off)
 	return off;
 }
 
-size_t check_find_word(const char *s, size_t from, size_t to, const char *word)
-{
-	size_t k = strlen(word);
-
-	for (size_t i = from; i + k <= to; i++) {
-		if (strncasecmp(s + i, word, k) != 0)
-			continue;
-		if (i > from && ident_char((unsigned char)s[i - 1]))
-			continue;
-		if (i + k < to && ident_char((unsigned char)s[i + k]))
-			continue;
-		return i;
-	}
-	return from;
-}
-
 /* Whether line (trimmed) is a marker comment: "--", blanks, CHECK_MARKER. */
 static bool marker_line(const char *line, size_t n)
 {
@@ -118,7 +97,7 @@ static bool marker_line(const char *line, size_t n)
 	}
 	if (tn < k || strncasecmp(t, CHECK_MARKER, k) != 0)
 		return false;
-	return tn == k || !ident_char((unsigned char)t[k]) || t[k] == '$';
+	return tn == k || !lex_ident_char((unsigned char)t[k]) || t[k] == '$';
 }
 
 void check_marks_scan(const struct pfile *f, struct check_marks *m)
@@ -457,7 +436,7 @@ struct body {
 static bool body_find(const char *s, size_t len, size_t off, struct body *b)
 {
 	if (off < len && (s[off] == 'a' || s[off] == 'A') && off + 1 < len && (s[off + 1] == 's' || s[off + 1] == 'S') &&
-	    !(off + 2 < len && ident_char((unsigned char)s[off + 2])))
+	    !(off + 2 < len && lex_ident_char((unsigned char)s[off + 2])))
 		off = skip_blank(s, len, off + 2);
 	if (off >= len)
 		return false;
@@ -642,7 +621,7 @@ static void refusal_report(struct stmt_ctx *c, const struct refusal *r, size_t o
 		size_t w = off;
 		char as[64] = "";
 
-		while (w < c->len && w - off < 20 && ident_char((unsigned char)c->text[w]))
+		while (w < c->len && w - off < 20 && lex_ident_char((unsigned char)c->text[w]))
 			w++;
 		if (w > off && strncasecmp(c->text + off, r->what, w - off) != 0)
 			snprintf(as, sizeof(as), "%.*s (%s)", (int)(w - off), c->text + off, r->what);
@@ -682,12 +661,12 @@ static size_t refusals_of(struct stmt_ctx *c, const PgQuery__Node *n, size_t loc
 	if (refuses_copy(n, &r))
 		out[k++] = r;
 	for (size_t i = 0; i < k; i++)
-		at[i] = out[i].keyword ? check_find_word(c->text, start, loc + len, out[i].keyword) : start;
+		at[i] = out[i].keyword ? lex_find_word(c->text, start, loc + len, out[i].keyword) : start;
 	return k;
 }
 
 bool check_stmt(const struct pfile *f, struct pstmt *s, bool hatch, bool hatch_global, bool tx_check,
-		struct lint *lint, struct diag *d)
+		check_command_fn *each, void *arg, struct diag *d)
 {
 	struct stmt_ctx c = { f, s, s->sql, s->len, hatch || hatch_global, hatch_global, d, true };
 	PgQueryProtobufParseResult r = pg_query_parse_protobuf(s->sql);
@@ -774,8 +753,8 @@ bool check_stmt(const struct pfile *f, struct pstmt *s, bool hatch, bool hatch_g
 		if (n->node_case == PG_QUERY__NODE__NODE_CREATE_FUNCTION_STMT ||
 		    n->node_case == PG_QUERY__NODE__NODE_DO_STMT)
 			check_plpgsql(&c, n, loc, len);
-		if (lint)
-			lint_command(lint, f, s, c.text, n, skip_blank(c.text, loc + len, loc), loc + len, d);
+		if (each)
+			each(arg, c.text, n, skip_blank(c.text, loc + len, loc), loc + len);
 		if (tx_check)
 			nrefuse += refusals_of(&c, n, loc, len, refusals + nrefuse, refuse_at + nrefuse);
 	}

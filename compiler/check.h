@@ -20,7 +20,7 @@
 #include "parse.h"
 
 struct diag;
-struct lint;
+struct PgQuery__Node;
 
 /* The marker, as it appears after "--" and optional blanks. */
 #define CHECK_MARKER "gosling:no-check"
@@ -45,18 +45,23 @@ bool check_marks_cover(const struct check_marks *m, uint32_t from, const struct 
 void check_marks_free(struct check_marks *m);
 
 /*
+ * check_command_fn - called by check_stmt() for each SQL command of a statement
+ * that parsed: node is the command in libpg_query's parse tree (protobuf,
+ * unpacked), text the statement's text as parsed (node locations are offsets
+ * in it), [start, end) the command's bytes.  compile.c passes the safety lint.
+ */
+typedef void check_command_fn(void *arg, const char *text, const struct PgQuery__Node *node, size_t start,
+			      size_t end);
+
+/*
  * check_stmt - parse s with PostgreSQL's parser and report what fails to d.
  * hatch turns a parse failure into a warning.  On a successful parse
  * s->ncommands becomes the parser's command count; otherwise it keeps the
  * lexer's.  Transaction safety uses f->no_transaction, so call it only after a
- * pass that completed.  With lint (an Up statement), each command of the tree
- * also goes through the safety lint (lint.h).  Returns false when it reported an
- * error.
+ * pass that completed.  With each (may be NULL), each command of the tree also
+ * goes to each(arg, ...).  Returns false when it reported an error.
  */
 bool check_stmt(const struct pfile *f, struct pstmt *s, bool hatch, bool hatch_global, bool tx_check,
-		struct lint *lint, struct diag *d) MUSTCHECK;
-
-/* check_find_word - the first whole-word, case-insensitive occurrence of word in s's [from, to), or from. */
-size_t check_find_word(const char *s, size_t from, size_t to, const char *word);
+		check_command_fn *each, void *arg, struct diag *d) MUSTCHECK;
 
 #endif

@@ -4,7 +4,9 @@
  */
 #include "compile.h"
 
+#include "check.h"
 #include "diag.h"
+#include "lint.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,77 @@ static void *xcalloc(size_t n, size_t size)
 		exit(4);
 	}
 	return p;
+}
+
+/* One file's checks after the lexer's: the gosling:no-check markers, PostgreSQL's parser, the lint. */
+struct checking {
+	const struct compile_opts *o;
+	struct check_marks marks;
+	/* the statement being checked, for lint_each */
+	const struct pfile *f;
+	const struct pstmt *s;
+	struct diag *d;
+};
+
+static void checks_begin(void *arg, const struct pfile *f, struct diag *d)
+{
+	struct checking *k = arg;
+
+	check_marks_scan(f, &k->marks);
+	if (k->o->lint)
+		lint_file_begin(k->o->lint, f, d);
+}
+
+static void lint_each(void *arg, const char *text, const struct PgQuery__Node *node, size_t start, size_t end)
+{
+	struct checking *k = arg;
+
+	lint_command(k->o->lint, k->f, k->s, text, node, start, end, k->d);
+}
+
+static bool checks_stmt(void *arg, const struct pfile *f, enum direction dir, struct pstmt *s, uint32_t from,
+			struct diag *d)
+{
+	struct checking *k = arg;
+	bool hatch = check_marks_cover(&k->marks, from, s);
+
+	k->f = f;
+	k->s = s;
+	k->d = d;
+	return check_stmt(f, s, hatch, k->o->no_check, f->ok[dir], dir == DIR_UP && k->o->lint ? lint_each : NULL,
+			  k, d);
+}
+
+static void checks_end(void *arg, const struct pfile *f, struct diag *d)
+{
+	struct checking *k = arg;
+
+	if (k->o->lint)
+		lint_file_end(k->o->lint, f, d);
+	check_marks_free(&k->marks);
+}
+
+/* With path and no data, the file at path; else data. */
+static bool compile_one(struct pfile *f, const char *path, const char *data, size_t len,
+			const struct compile_opts *o, struct diag *d)
+{
+	struct checking k = { o, { false, NULL, 0 }, NULL, NULL, NULL };
+	struct parse_checks checks = { checks_begin, checks_stmt, checks_end, &k };
+	struct parse_opts po = o->parse;
+
+	po.checks = &checks;
+	return data ? parse_load(f, path, data, len, &po, d) : parse_file(f, path, &po, d);
+}
+
+bool compile_file(struct pfile *f, const char *path, const struct compile_opts *o, struct diag *d)
+{
+	return compile_one(f, path, NULL, 0, o, d);
+}
+
+bool compile_load(struct pfile *f, const char *path, const char *data, size_t len, const struct compile_opts *o,
+		  struct diag *d)
+{
+	return compile_one(f, path, data ? data : "", len, o, d);
 }
 
 static const struct stmt *convert(struct compiled *c, size_t *next, const struct pfile *pf, enum direction dir)
@@ -41,7 +114,7 @@ static const struct stmt *convert(struct compiled *c, size_t *next, const struct
 	return first;
 }
 
-bool compile_folder(struct compiled *c, const char *dir, const struct parse_opts *o, struct diag *d)
+bool compile_folder(struct compiled *c, const char *dir, const struct compile_opts *o, struct diag *d)
 {
 	unsigned errors = d->errors;
 	size_t total = 0, next = 0;
@@ -56,7 +129,7 @@ bool compile_folder(struct compiled *c, const char *dir, const struct parse_opts
 		diag_file(d, DIAG_WARNING, dir, "no migrations: no <version>_<name>.sql files in this folder");
 	c->parsed = xcalloc(c->nfiles, sizeof(*c->parsed));
 	for (size_t i = 0; i < c->nfiles; i++) {
-		if (!parse_file(&c->parsed[i], c->files[i].path, o, d))
+		if (!compile_file(&c->parsed[i], c->files[i].path, o, d))
 			continue;
 		total += c->parsed[i].nstmts[DIR_UP] + c->parsed[i].nstmts[DIR_DOWN];
 	}

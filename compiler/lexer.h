@@ -6,6 +6,7 @@
 #ifndef GOSLING_LEXER_H
 #define GOSLING_LEXER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum lex_open {
@@ -49,6 +50,12 @@ void lex_scan(const char *s, size_t len, struct lex_result *r);
  * out of memory (or when r->open is LEX_CLOSED).
  */
 char *lex_reopen(const char *s, const struct lex_result *r, size_t *len);
+
+/* lex_ident_char - whether c may continue an identifier or keyword (a byte >= 0x80 may). */
+bool lex_ident_char(unsigned char c);
+
+/* lex_find_word - the first whole-word, case-insensitive occurrence of word in s's [from, to), or from. */
+size_t lex_find_word(const char *s, size_t from, size_t to, const char *word);
 
 /* lex_open_name - "string literal", "dollar-quoted body", … for messages. */
 const char *lex_open_name(enum lex_open open);

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /*!re2c
 	re2c:define:YYCTYPE = "unsigned char";
@@ -250,4 +251,25 @@ const char *lex_open_name(enum lex_open open)
 		break;
 	}
 	return "statement";
+}
+
+bool lex_ident_char(unsigned char c)
+{
+	return c == '_' || c == '$' || c >= 0x80 || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
+
+size_t lex_find_word(const char *s, size_t from, size_t to, const char *word)
+{
+	size_t k = strlen(word);
+
+	for (size_t i = from; i + k <= to; i++) {
+		if (strncasecmp(s + i, word, k) != 0)
+			continue;
+		if (i > from && lex_ident_char((unsigned char)s[i - 1]))
+			continue;
+		if (i + k < to && lex_ident_char((unsigned char)s[i + k]))
+			continue;
+		return i;
+	}
+	return from;
 }

@@ -13,9 +13,9 @@
  */
 #include "lint.h"
 
-#include "check.h"
 #include "diag.h"
 #include "emit.h"
+#include "lexer.h"
 #include "parse.h"
 
 #include <pg_query.pb-c.h>
@@ -499,7 +499,7 @@ static void finding(struct ctx *c, unsigned rule, size_t off, const char *fmt, .
 /* Offset of keyword word in the command from offset from on, or the command's start. */
 static size_t keyword(struct ctx *c, size_t from, const char *word)
 {
-	size_t at = check_find_word(c->text, from > c->start ? from : c->start, c->end, word);
+	size_t at = lex_find_word(c->text, from > c->start ? from : c->start, c->end, word);
 
 	return at < c->end ? at : c->start;
 }

@@ -142,7 +142,7 @@ static const char *env_get(const char *name, void *arg)
 
 static int cmd_parse(struct opts *o, int argc, char **argv)
 {
-	struct parse_opts po = { !o->check, 0, o->envsub ? env_get : NULL, o->no_check, NULL };
+	struct compile_opts po = { { !o->check, 0, o->envsub ? env_get : NULL, NULL }, o->no_check, NULL };
 	struct pfile *files;
 	bool ok = true;
 
@@ -150,9 +150,9 @@ static int cmd_parse(struct opts *o, int argc, char **argv)
 		return usage_error("parse needs at least one %s", "FILE");
 	if (o->direction) {
 		if (strcmp(o->direction, "up") == 0)
-			po.dirs = 1u << DIR_UP;
+			po.parse.dirs = 1u << DIR_UP;
 		else if (strcmp(o->direction, "down") == 0)
-			po.dirs = 1u << DIR_DOWN;
+			po.parse.dirs = 1u << DIR_DOWN;
 		else
 			return usage_error("--direction must be up or down, not \"%s\"", o->direction);
 	}
@@ -160,7 +160,7 @@ static int cmd_parse(struct opts *o, int argc, char **argv)
 	if (!files)
 		return EXIT_IO;
 	for (int i = 0; i < argc; i++) {
-		if (!parse_file(&files[i], argv[i], &po, &diags)) {
+		if (!compile_file(&files[i], argv[i], &po, &diags)) {
 			ok = false;
 			continue;
 		}
@@ -173,12 +173,12 @@ static int cmd_parse(struct opts *o, int argc, char **argv)
 			fprintf(stdout, "%s\n  {\"file\": ", i ? "," : "");
 			emit_json_string(stdout, f->path, strlen(f->path));
 			fprintf(stdout, ", \"no_transaction\": %s,\n  \"up\": ", f->no_transaction ? "true" : "false");
-			if (!po.dirs || (po.dirs & (1u << DIR_UP)))
+			if (!po.parse.dirs || (po.parse.dirs & (1u << DIR_UP)))
 				print_stmts_json(stdout, f->stmts[DIR_UP], f->nstmts[DIR_UP], false);
 			else
 				fputs("null", stdout);
 			fputs(",\n  \"down\": ", stdout);
-			if (!po.dirs || (po.dirs & (1u << DIR_DOWN)))
+			if (!po.parse.dirs || (po.parse.dirs & (1u << DIR_DOWN)))
 				print_stmts_json(stdout, f->stmts[DIR_DOWN], f->nstmts[DIR_DOWN], false);
 			else
 				fputs("null", stdout);
@@ -194,7 +194,7 @@ static int cmd_parse(struct opts *o, int argc, char **argv)
 
 static int cmd_build(struct opts *o, const char *dir)
 {
-	struct parse_opts po = { false, 0, NULL, o->no_check, NULL };
+	struct compile_opts po = { { false, 0, NULL, NULL }, o->no_check, NULL };
 	struct compiled c;
 	struct lint lint;
 	bool changed;
@@ -226,7 +226,7 @@ static int cmd_build(struct opts *o, const char *dir)
 
 static int cmd_list(struct opts *o, const char *dir)
 {
-	struct parse_opts po = { false, 0, NULL, o->no_check, NULL };
+	struct compile_opts po = { { false, 0, NULL, NULL }, o->no_check, NULL };
 	struct compiled c;
 
 	if (!compile_folder(&c, dir, &po, &diags)) {
@@ -388,7 +388,7 @@ static bool sum_read(const char *path, struct sum_entry **out, size_t *n)
 
 static int cmd_verify(struct opts *o, const char *dir)
 {
-	struct parse_opts po = { false, 0, NULL, o->no_check, NULL };
+	struct compile_opts po = { { false, 0, NULL, NULL }, o->no_check, NULL };
 	struct compiled c;
 	struct sum_entry *sum = NULL;
 	size_t nsum = 0, mismatches = 0, *file_of, *entry_of;
@@ -488,7 +488,7 @@ static bool sum_write(const char *path, const struct sum_entry *e, size_t n)
 
 static int cmd_sum(struct opts *o, const char *dir)
 {
-	struct parse_opts po = { false, 0, NULL, o->no_check, NULL };
+	struct compile_opts po = { { false, 0, NULL, NULL }, o->no_check, NULL };
 	struct compiled c;
 	char *path = sum_path(dir);
 	struct sum_entry *e;
@@ -637,7 +637,7 @@ static int cmd_fix(struct opts *o, const char *dir)
 /* lint: each DIR a bundle of its own (files in version order), FILE arguments one bundle in the order given. */
 static int cmd_lint(struct opts *o, int argc, char **argv)
 {
-	struct parse_opts po = { false, 1u << DIR_UP, NULL, o->no_check, NULL };
+	struct compile_opts po = { { false, 1u << DIR_UP, NULL, NULL }, o->no_check, NULL };
 	struct lint lint;
 	struct mfile **dirs = calloc((size_t)argc + 1, sizeof(*dirs));
 	size_t *ndirs = calloc((size_t)argc + 1, sizeof(*ndirs)), nfiles = 0, open = 0;
@@ -665,7 +665,7 @@ static int cmd_lint(struct opts *o, int argc, char **argv)
 			lint_bundle_reset(&lint);
 			folder_scan(argv[i], &dirs[i], &ndirs[i], &diags);
 			for (size_t k = 0; k < ndirs[i]; k++, nfiles++) {
-				if (!parse_file(&f, dirs[i][k].path, &po, &diags)) {
+				if (!compile_file(&f, dirs[i][k].path, &po, &diags)) {
 					/* reported; the other files are still linted */
 				}
 				pfile_free(&f);
@@ -673,7 +673,7 @@ static int cmd_lint(struct opts *o, int argc, char **argv)
 			lint_bundle_reset(&lint);
 		} else {
 			nfiles++;
-			if (!parse_file(&f, argv[i], &po, &diags)) {
+			if (!compile_file(&f, argv[i], &po, &diags)) {
 				/* reported */
 			}
 			pfile_free(&f);
@@ -701,7 +701,7 @@ static int cmd_lint(struct opts *o, int argc, char **argv)
 /* package: what verify checks, then the folder compiled, linked and zipped (package.c). */
 static int cmd_package(struct opts *o, const char *dir)
 {
-	struct parse_opts po = { false, 0, NULL, o->no_check, NULL };
+	struct compile_opts po = { { false, 0, NULL, NULL }, o->no_check, NULL };
 	struct compiled c;
 	struct lint lint;
 	size_t n = strlen(o->out);

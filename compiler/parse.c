@@ -8,10 +8,8 @@
  */
 #include "parse.h"
 
-#include "check.h"
 #include "diag.h"
 #include "lexer.h"
-#include "lint.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -607,11 +605,10 @@ static size_t carry_reopen(char **carry, const struct lex_result *r)
  * together with it (carry) and not reported again until the joined text closes.
  * The carry keeps only the opening of the construct still open, so a stray quote
  * before 100,000 statements costs one pass, not one per statement.
- * Then (beyond goose) PostgreSQL's own parser on each statement the lexer let
- * through (check.h); never on remains.
+ * Then (beyond goose) the caller's checks on each statement the lexer let through
+ * (PostgreSQL's own parser: check.h); never on remains.
  */
-static bool check_statements(struct pfile *f, enum direction dir, const struct parse_opts *o,
-			     const struct check_marks *marks, struct diag *d)
+static bool check_statements(struct pfile *f, enum direction dir, const struct parse_opts *o, struct diag *d)
 {
 	char *carry = NULL;
 	size_t carry_len = 0;
@@ -655,9 +652,7 @@ static bool check_statements(struct pfile *f, enum direction dir, const struct p
 			continue;
 		}
 		if (r.open == LEX_CLOSED) {
-			bool hatch = check_marks_cover(marks, stmt_from, s);
-
-			if (!check_stmt(f, s, hatch, o->no_check, f->ok[dir], dir == DIR_UP ? o->lint : NULL, d))
+			if (o->checks && o->checks->stmt && !o->checks->stmt(o->checks->arg, f, dir, s, stmt_from, d))
 				ok = false;
 			continue;
 		}
@@ -891,21 +886,18 @@ bool parse_load(struct pfile *f, const char *path, const char *data, size_t len,
 
 	/* Lex what was cut even when the pass failed later: report every error. */
 	if (bytes_ok) {
-		struct check_marks marks = { false, NULL, 0 };
+		const struct parse_checks *k = o->goose_only ? NULL : o->checks;
 
-		if (!o->goose_only)
-			check_marks_scan(f, &marks);
-		if (o->lint && !o->goose_only)
-			lint_file_begin(o->lint, f, d);
+		if (k && k->file_begin)
+			k->file_begin(k->arg, f, d);
 		for (int dir = DIR_UP; dir <= DIR_DOWN; dir++) {
 			if (!o->goose_only && f->ok[dir] && !account_lines(f, (enum direction)dir, d))
 				f->ok[dir] = false;
-			if (!check_statements(f, (enum direction)dir, o, &marks, d))
+			if (!check_statements(f, (enum direction)dir, o, d))
 				f->ok[dir] = false;
 		}
-		if (o->lint && !o->goose_only)
-			lint_file_end(o->lint, f, d);
-		check_marks_free(&marks);
+		if (k && k->file_end)
+			k->file_end(k->arg, f, d);
 	}
 	return d->errors == errors;
 }

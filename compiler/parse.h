@@ -1,13 +1,15 @@
 /*
- * parse.h - goose's SQL migration parser, line for line, plus the checks goose
- * leaves to deploy time.
+ * parse.h - goose's SQL migration parser, line for line, plus the lexical checks
+ * goose leaves to deploy time.
  *
  * parse_file() runs goose's state machine (internal/sqlparser/parser.go) once per
  * direction, exactly as goose does, so every statement is byte-identical to what
  * goose would run.  Then the PostgreSQL lexer looks at each statement: where
  * goose's line rule cut it inside a literal, identifier, dollar body or comment,
  * that is an error here, at build time.  Unless goose_only, each statement the
- * lexer lets through then goes through PostgreSQL's own parser (check.h).
+ * lexer lets through then goes to the caller's checks (struct parse_checks:
+ * compile.h composes PostgreSQL's parser and the safety lint there), so this
+ * file links without libpg_query.
  */
 #ifndef GOSLING_PARSE_H
 #define GOSLING_PARSE_H
@@ -15,7 +17,6 @@
 #include "bundle.h"
 
 struct diag;
-struct lint;
 
 enum direction {
 	DIR_UP,
@@ -54,6 +55,24 @@ struct pfile {
 	bool ok[2];		/* the direction parsed without error */
 };
 
+/*
+ * Checks beyond goose's rules and the lexer's, called by parse_file() in file
+ * order (so diagnostics come in file order); any may be NULL.  Not called under
+ * goose_only, nor for a file with bytes PostgreSQL cannot take (NUL, bad UTF-8).
+ */
+struct parse_checks {
+	/* f's goose passes are done (f->no_transaction is known); its statements follow */
+	void (*file_begin)(void *arg, const struct pfile *f, struct diag *d);
+	/* Statement s of direction dir passed the lexer; from is the file line after
+	 * the previous statement.  f->ok[dir] says whether goose's pass over dir
+	 * completed.  Returns false when it reported an error. */
+	bool (*stmt)(void *arg, const struct pfile *f, enum direction dir, struct pstmt *s, uint32_t from,
+		     struct diag *d);
+	/* after f's last statement */
+	void (*file_end)(void *arg, const struct pfile *f, struct diag *d);
+	void *arg;
+};
+
 /* Options that change what parse_file() checks. */
 struct parse_opts {
 	bool goose_only;	/* only goose's own rules (the `parse` verb) */
@@ -61,10 +80,8 @@ struct parse_opts {
 	/* Expand ENVSUB lines while parsing, as goose does (parse --envsub); NULL
 	 * keeps them for the runtime, as ranges in each statement. */
 	const char *(*getenv)(const char *name, void *arg);
-	/* Every parse failure of PostgreSQL's parser is a warning (--no-check). */
-	bool no_check;
-	/* The safety lint over the Up statements (build, lint), or NULL. */
-	struct lint *lint;
+	/* The checks after the lexer's, or NULL (compile.h's compile_checks()). */
+	const struct parse_checks *checks;
 };
 
 /*

@@ -4,7 +4,10 @@
 #
 #   FUZZ_SECONDS=60      seconds per target (libFuzzer -max_total_time)
 #   FUZZ_CORPUS=DIR      keep the growing corpus in DIR/<target> (default: a temp dir)
-#   FUZZ_TARGETS="parse" the targets to run (default: all: parse lambda secret)
+#   FUZZ_TARGETS="parse" the targets to run (default: all: goose parse lambda secret)
+#
+# goose is parse's goose-level half linked without libpg_query (tests/fuzz/fuzz_goose.c):
+# it shares parse's seeds, dictionary and committed regressions.
 #
 # A crash leaves its input in build/fuzz/crashes/<target>/; fix the bug, then
 # commit the input as tests/fuzz/regressions/<target>/<name> so it is replayed.
@@ -13,7 +16,7 @@ cd "$(dirname "$0")/.."
 . tests/lib/tap.sh
 root=$PWD
 seconds=${FUZZ_SECONDS:-60}
-targets=(${FUZZ_TARGETS:-parse lambda secret})
+targets=(${FUZZ_TARGETS:-goose parse lambda secret})
 tmp=$(mktemp -d)
 # leaks inside third-party libraries, each explained in the file (tests/asan.sh's too)
 export LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0
@@ -43,6 +46,11 @@ seed_parse() {
 	for f in tests/lint/*.sql tests/lint/*/*.sql; do cp "$f" "$1/lint-$(echo "$f" | tr / -)"; done
 }
 
+# seed_goose DIR: parse's seeds.
+seed_goose() {
+	seed_parse "$1"
+}
+
 # seed_lambda DIR: /next responses (headers, then the event), tests/fuzz/seeds/lambda.
 seed_lambda() {
 	cp tests/fuzz/seeds/lambda/* "$1/"
@@ -56,9 +64,11 @@ seed_secret() {
 
 for t in "${targets[@]}"; do
 	bin=$root/build/fuzz/fuzz_$t
+	data=$t	# the regressions and dictionary (goose shares parse's)
+	[ "$t" = goose ] && data=parse
 
 	# --- regressions: each committed crash input runs clean ------------------
-	regs=(tests/fuzz/regressions/"$t"/*)
+	regs=(tests/fuzz/regressions/"$data"/*)
 	if [ -e "${regs[0]}" ]; then
 		if out=$("$bin" -runs=0 "${regs[@]}" 2>&1); then
 			pass "$t: ${#regs[@]} regression input(s) replay clean"
@@ -76,7 +86,7 @@ for t in "${targets[@]}"; do
 	"seed_$t" "$tmp/seed-$t"
 	log=$tmp/$t.log
 	dict=()
-	[ -f tests/fuzz/$t.dict ] && dict=(-dict="$root/tests/fuzz/$t.dict")
+	[ -f tests/fuzz/$data.dict ] && dict=(-dict="$root/tests/fuzz/$data.dict")
 	(cd "$tmp" && "$bin" "${dict[@]}" -max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=1024 \
 		-timeout=10 -max_len=16384 -artifact_prefix="$root/build/fuzz/crashes/$t/" \
 		"$corpus" "$tmp/seed-$t" >"$log" 2>&1)

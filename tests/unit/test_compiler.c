@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "bundle.h"
+#include "compile.h"
 #include "diag.h"
 #include "lexer.h"
 #include "parse.h"
@@ -90,12 +91,12 @@ struct parsed {
 
 static void parse_text(struct parsed *p, const char *text, bool goose_only)
 {
-	struct parse_opts o = { goose_only, 0, NULL, false, NULL };
+	struct compile_opts o = { { goose_only, 0, NULL, NULL }, false, NULL };
 	struct diag d = { .out = NULL };
 
 	d.out = open_memstream(&p->diags, &p->dlen);
 	assert_non_null(d.out);
-	p->ok = parse_load(&p->f, "m.sql", text, strlen(text), &o, &d);
+	p->ok = compile_load(&p->f, "m.sql", text, strlen(text), &o, &d);
 	fclose(d.out);
 }
 
