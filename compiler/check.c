@@ -18,6 +18,7 @@
 #include "check.h"
 
 #include "diag.h"
+#include "fatal.h"
 #include "lexer.h"
 
 #include <pg_query.h>
@@ -123,11 +124,7 @@ void check_marks_scan(const struct pfile *f, struct check_marks *m)
 			m->file = true;
 		if (m->n == cap) {
 			cap = cap ? cap * 2 : 8;
-			m->lines = realloc(m->lines, cap * sizeof(*m->lines));
-			if (!m->lines) {
-				fprintf(stderr, "goslingc: out of memory\n");
-				exit(4);
-			}
+			m->lines = xrealloc(m->lines, cap * sizeof(*m->lines));
 		}
 		m->lines[m->n++] = lineno;
 	}
@@ -560,11 +557,7 @@ static void check_plpgsql(struct stmt_ctx *c, const PgQuery__Node *n, size_t loc
 
 	if (!as || (lv ? strcasecmp(lv, "plpgsql") != 0 : !is_do))
 		return;
-	cmd = malloc(len + 1);
-	if (!cmd) {
-		fprintf(stderr, "goslingc: out of memory\n");
-		exit(4);
-	}
+	cmd = xmalloc(len + 1);
 	memcpy(cmd, c->text + loc, len);
 	cmd[len] = '\0';
 	r = plpgsql_parse(cmd, &ipos);
@@ -726,18 +719,12 @@ bool check_stmt(const struct pfile *f, struct pstmt *s, bool hatch, bool hatch_g
 	}
 	tree = pg_query__parse_result__unpack(NULL, r.parse_tree.len, (const uint8_t *)r.parse_tree.data);
 	pg_query_free_protobuf_parse_result(r);
-	if (!tree) {
-		fprintf(stderr, "goslingc: cannot read libpg_query's parse tree (protobuf)\n");
-		exit(4);
-	}
+	if (!tree)
+		fatal("cannot read libpg_query's parse tree (protobuf)");
 	s->ncommands = (unsigned)tree->n_stmts;
 	/* at most 3 refusals per command (refusals_of) */
-	refusals = calloc(3 * tree->n_stmts + 1, sizeof(*refusals));
-	refuse_at = calloc(3 * tree->n_stmts + 1, sizeof(*refuse_at));
-	if (!refusals || !refuse_at) {
-		fprintf(stderr, "goslingc: out of memory\n");
-		exit(4);
-	}
+	refusals = xcalloc(3 * tree->n_stmts + 1, sizeof(*refusals));
+	refuse_at = xcalloc(3 * tree->n_stmts + 1, sizeof(*refuse_at));
 	for (size_t i = 0; i < tree->n_stmts; i++) {
 		const PgQuery__RawStmt *e = tree->stmts[i];
 		const PgQuery__Node *n = e->stmt;

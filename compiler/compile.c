@@ -6,6 +6,7 @@
 
 #include "check.h"
 #include "diag.h"
+#include "fatal.h"
 #include "lint.h"
 
 #include <stdio.h>
@@ -13,16 +14,6 @@
 #include <string.h>
 
 #define COMPILER_VERSION_STR "0.1.0"
-
-static void *xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size);
-	if (!p) {
-		fprintf(stderr, "goslingc: out of memory\n");
-		exit(4);
-	}
-	return p;
-}
 
 /* One file's checks after the lexer's: the gosling:no-check markers, PostgreSQL's parser, the lint. */
 struct checking {

@@ -13,6 +13,8 @@
  */
 #include "emit.h"
 
+#include "fatal.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -191,20 +193,13 @@ void emit_bundle(const struct bundle *b, const char *src_dir, const char *path, 
 {
 	char *data = NULL;
 	size_t len = 0;
-	FILE *mem = open_memstream(&data, &len);
+	FILE *mem = xopen_memstream(&data, &len);
 
-	if (!mem) {
-		fprintf(stderr, "goslingc: out of memory\n");
-		exit(4);
-	}
 	emit_c(mem, b, src_dir);
 	fclose(mem);
 	*changed = !same_bytes(path, data, len);
-	if (*changed && !write_file_atomic(path, data, len)) {
-		fprintf(stderr, "goslingc: cannot write %s: %s\n", path, strerror(errno));
-		free(data);
-		exit(4);
-	}
+	if (*changed && !write_file_atomic(path, data, len))
+		fatal("cannot write %s: %s", path, strerror(errno));
 	free(data);
 }
 
@@ -212,10 +207,8 @@ void emit_depfile(const char *path, const char *target, const char *const *deps,
 {
 	char *data = NULL;
 	size_t len = 0;
-	FILE *mem = open_memstream(&data, &len);
+	FILE *mem = xopen_memstream(&data, &len);
 
-	if (!mem)
-		exit(4);
 	fprintf(mem, "%s:", target);
 	for (size_t i = 0; i < n; i++) {
 		fputs(" \\\n  ", mem);
@@ -229,11 +222,8 @@ void emit_depfile(const char *path, const char *target, const char *const *deps,
 	}
 	fputc('\n', mem);
 	fclose(mem);
-	if (!same_bytes(path, data, len) && !write_file_atomic(path, data, len)) {
-		fprintf(stderr, "goslingc: cannot write %s: %s\n", path, strerror(errno));
-		free(data);
-		exit(4);
-	}
+	if (!same_bytes(path, data, len) && !write_file_atomic(path, data, len))
+		fatal("cannot write %s: %s", path, strerror(errno));
 	free(data);
 }
 

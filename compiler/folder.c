@@ -6,6 +6,7 @@
 
 #include "bundle.h"
 #include "diag.h"
+#include "fatal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,15 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char *xstrdup(const char *s)
-{
-	char *p = strdup(s);
-	if (!p) {
-		fprintf(stderr, "goslingc: out of memory\n");
-		exit(4);
-	}
-	return p;
-}
 
 bool version_parse(const char *name, int64_t *version, char *err, size_t errlen)
 {
@@ -177,9 +169,7 @@ bool folder_scan(const char *dir, struct mfile **files, size_t *n, struct diag *
 
 		if (len < 4 || strcmp(e->d_name + len - 4, ".sql") != 0)
 			continue;
-		path = malloc(strlen(dir) + len + 2);
-		if (!path)
-			exit(4);
+		path = xmalloc(strlen(dir) + len + 2);
 		sprintf(path, "%s/%s", dir, e->d_name);
 		if (!file_check(path, d)) {
 			free(path);
@@ -196,9 +186,7 @@ bool folder_scan(const char *dir, struct mfile **files, size_t *n, struct diag *
 			continue;
 		}
 		if ((count & (count - 1)) == 0)	/* doubles: capacity is the next power of two */
-			v = realloc(v, (count ? 2 * count : 1) * sizeof(*v));
-		if (!v)
-			exit(4);
+			v = xrealloc(v, (count ? 2 * count : 1) * sizeof(*v));
 		v[count].path = path;
 		v[count].name = xstrdup(e->d_name);
 		v[count].version = version;

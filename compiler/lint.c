@@ -15,6 +15,7 @@
 
 #include "diag.h"
 #include "emit.h"
+#include "fatal.h"
 #include "lexer.h"
 #include "parse.h"
 
@@ -193,19 +194,6 @@ struct lint_state {
 	VEC(struct enumval) enums;	/* values added here, in a transaction */
 	VEC(struct allow) allows;
 };
-
-static char *xstrdup(const char *s)
-{
-	size_t n;
-	char *p;
-
-	if (!s)
-		return NULL;
-	n = strlen(s);
-	p = xrealloc(NULL, n + 1);
-	memcpy(p, s, n + 1);
-	return p;
-}
 
 /* Append: a slot at the end of vector V (doubling), zeroed. */
 #define PUSH(V) (((V).n == (V).cap ? ((V).cap = (V).cap ? 2 * (V).cap : 8, \

@@ -4,6 +4,7 @@
 #include "compile.h"
 #include "diag.h"
 #include "emit.h"
+#include "fatal.h"
 #include "folder.h"
 #include "lint.h"
 #include "package.h"
@@ -21,15 +22,6 @@
 #include <unistd.h>
 
 #define VERSION "0.1.0"
-
-/* Exit codes, documented in --help and the README. */
-enum {
-	EXIT_OK = 0,
-	EXIT_ERRORS = 1,	/* the migrations have errors (diagnostics printed) */
-	EXIT_USAGE = 2,		/* bad command line */
-	EXIT_SUM = 3,		/* migrations.sum does not match the folder */
-	EXIT_IO = 4,		/* could not read or write a file */
-};
 
 static const char usage_text[] =
 	"usage: goslingc [options] <command> [args]\n"
@@ -156,9 +148,7 @@ static int cmd_parse(struct opts *o, int argc, char **argv)
 		else
 			return usage_error("--direction must be up or down, not \"%s\"", o->direction);
 	}
-	files = calloc((size_t)argc, sizeof(*files));
-	if (!files)
-		return EXIT_IO;
+	files = xcalloc((size_t)argc, sizeof(*files));
 	for (int i = 0; i < argc; i++) {
 		if (!compile_file(&files[i], argv[i], &po, &diags)) {
 			ok = false;
@@ -209,9 +199,8 @@ static int cmd_build(struct opts *o, const char *dir)
 	lint_free(&lint);
 	emit_bundle(&c.bundle, dir, o->out, &changed);
 	if (o->depfile) {
-		const char **deps = calloc(c.nfiles + 1, sizeof(*deps));
-		if (!deps)
-			exit(EXIT_IO);
+		const char **deps = xcalloc(c.nfiles + 1, sizeof(*deps));
+
 		for (size_t i = 0; i < c.nfiles; i++)
 			deps[i] = c.files[i].path;
 		emit_depfile(o->depfile, o->out, deps, c.nfiles);
@@ -265,9 +254,8 @@ static int cmd_list(struct opts *o, const char *dir)
 
 static char *sum_path(const char *dir)
 {
-	char *p = malloc(strlen(dir) + 20);
-	if (!p)
-		exit(EXIT_IO);
+	char *p = xmalloc(strlen(dir) + 20);
+
 	sprintf(p, "%s/migrations.sum", dir);
 	return p;
 }
@@ -354,9 +342,7 @@ static bool sum_read(const char *path, struct sum_entry **out, size_t *n)
 			continue;
 		}
 		if ((*n & (*n - 1)) == 0)	/* doubles: capacity is the next power of two */
-			*out = realloc(*out, (*n ? 2 * *n : 1) * sizeof(**out));
-		if (!*out)
-			exit(EXIT_IO);
+			*out = xrealloc(*out, (*n ? 2 * *n : 1) * sizeof(**out));
 		(*out)[(*n)++] = e;
 	}
 	free(line);
@@ -368,10 +354,8 @@ static bool sum_read(const char *path, struct sum_entry **out, size_t *n)
 	fclose(fp);
 	if (ok && *n > 1) {
 		/* one line per file: a duplicate would hide which checksum is meant */
-		struct sum_entry *sorted = malloc(*n * sizeof(*sorted));
+		struct sum_entry *sorted = xmalloc(*n * sizeof(*sorted));
 
-		if (!sorted)
-			exit(EXIT_IO);
 		memcpy(sorted, *out, *n * sizeof(*sorted));
 		qsort(sorted, *n, sizeof(*sorted), by_name);
 		for (size_t i = 1; i < *n; i++) {
@@ -401,10 +385,10 @@ static int cmd_verify(struct opts *o, const char *dir)
 		free(path);
 		return finish(EXIT_ERRORS);
 	}
-	file_of = malloc((nsum + 1) * sizeof(*file_of));
-	entry_of = malloc((c.nfiles + 1) * sizeof(*entry_of));
-	if (!file_of || !entry_of || !sum_match(sum, nsum, c.migrations, c.nfiles, file_of, entry_of))
-		exit(EXIT_IO);
+	file_of = xmalloc((nsum + 1) * sizeof(*file_of));
+	entry_of = xmalloc((c.nfiles + 1) * sizeof(*entry_of));
+	if (!sum_match(sum, nsum, c.migrations, c.nfiles, file_of, entry_of))
+		fatal("out of memory");
 	for (size_t i = 0; i < nsum; i++) {
 		const struct sum_entry *e = &sum[i];
 		size_t j = file_of[i];
@@ -443,10 +427,8 @@ static int cmd_verify(struct opts *o, const char *dir)
 	}
 	if (!diags.errors && o->depfile) {
 		/* for ninja: migrations.sum and every file, so a missing sum is this error, not ninja's */
-		const char **deps = calloc(c.nfiles + 2, sizeof(*deps));
+		const char **deps = xcalloc(c.nfiles + 2, sizeof(*deps));
 
-		if (!deps)
-			exit(EXIT_IO);
 		deps[0] = path;
 		for (size_t i = 0; i < c.nfiles; i++)
 			deps[i + 1] = c.files[i].path;
@@ -470,11 +452,9 @@ static bool sum_write(const char *path, const struct sum_entry *e, size_t n)
 {
 	char *data = NULL;
 	size_t len = 0;
-	FILE *mem = open_memstream(&data, &len);
+	FILE *mem = xopen_memstream(&data, &len);
 	bool ok;
 
-	if (!mem)
-		exit(EXIT_IO);
 	fputs(SUM_HEADER, mem);
 	for (size_t i = 0; i < n; i++)
 		fprintf(mem, "%s %s %s\n", e[i].name, e[i].file, e[i].exec);
@@ -499,9 +479,7 @@ static int cmd_sum(struct opts *o, const char *dir)
 		free(path);
 		return finish(EXIT_ERRORS);
 	}
-	e = calloc(c.nfiles + 1, sizeof(*e));
-	if (!e)
-		exit(EXIT_IO);
+	e = xcalloc(c.nfiles + 1, sizeof(*e));
 	for (size_t i = 0; i < c.nfiles; i++) {
 		snprintf(e[i].name, sizeof(e[i].name), "%s", c.migrations[i].name);
 		memcpy(e[i].file, c.migrations[i].file_checksum, CHECKSUM_LEN);
@@ -555,9 +533,7 @@ static int cmd_create(struct opts *o, const char *name, const char *dir)
 		snprintf(version, sizeof(version), "%0*" PRId64, width > 19 ? 19 : width, last + 1);
 	}
 	folder_free(files, n);
-	path = malloc(strlen(dir) + strlen(version) + strlen(name) + 8);
-	if (!path)
-		return EXIT_IO;
+	path = xmalloc(strlen(dir) + strlen(version) + strlen(name) + 8);
 	sprintf(path, "%s/%s_%s.sql", dir, version, name);
 	fp = fopen(path, "wx");
 	if (!fp || fputs(template_text, fp) == EOF || fclose(fp) != 0) {
@@ -601,9 +577,7 @@ static int cmd_fix(struct opts *o, const char *dir)
 
 		if (!version_is_timestamp(files[i].version))
 			continue;
-		to = malloc(strlen(dir) + strlen(rest) + 32);
-		if (!to)
-			return EXIT_IO;
+		to = xmalloc(strlen(dir) + strlen(rest) + 32);
 		sprintf(to, "%s/%0*" PRId64 "%s", dir, width > 19 ? 19 : width, next++, rest);
 		if (rename(files[i].path, to) != 0) {
 			fprintf(stderr, "goslingc: cannot rename %s to %s: %s\n", files[i].path, to, strerror(errno));
@@ -639,8 +613,8 @@ static int cmd_lint(struct opts *o, int argc, char **argv)
 {
 	struct compile_opts po = { { false, 1u << DIR_UP, NULL, NULL }, o->no_check, NULL };
 	struct lint lint;
-	struct mfile **dirs = calloc((size_t)argc + 1, sizeof(*dirs));
-	size_t *ndirs = calloc((size_t)argc + 1, sizeof(*ndirs)), nfiles = 0, open = 0;
+	struct mfile **dirs = xcalloc((size_t)argc + 1, sizeof(*dirs));
+	size_t *ndirs = xcalloc((size_t)argc + 1, sizeof(*ndirs)), nfiles = 0, open = 0;
 	int rc;
 
 	if (o->rules) {
@@ -649,7 +623,7 @@ static int cmd_lint(struct opts *o, int argc, char **argv)
 		free(ndirs);
 		return EXIT_OK;
 	}
-	if (argc == 0 || !dirs || !ndirs) {
+	if (argc == 0) {
 		free(dirs);
 		free(ndirs);
 		return usage_error("lint needs at least one %s", "DIR or FILE");

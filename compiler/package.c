@@ -10,6 +10,7 @@
 
 #include "compile.h"
 #include "emit.h"
+#include "fatal.h"
 #include "zip.h"
 
 #include <errno.h>
@@ -217,22 +218,6 @@ static bool run(char *const argv[], const char *what)
 	return false;
 }
 
-/* fmt - a malloc'd, formatted string; exits when memory runs out (a build tool may). */
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, f);
-	if (vasprintf(&s, f, ap) < 0) {
-		fprintf(stderr, "goslingc: out of memory\n");
-		exit(4);
-	}
-	va_end(ap);
-	return s;
-}
-
 /* prefix_of_self - the installation prefix, malloc'd: the folder above the one holding
  * this program (<prefix>/bin/goslingc). */
 static char *prefix_of_self(void)
@@ -251,7 +236,7 @@ static char *prefix_of_self(void)
 		if (slash)
 			*slash = '\0';
 	}
-	return fmt("%s", exe);
+	return xasprintf("%s", exe);
 }
 
 /* A command line being built: its words, and the strings it owns. */
@@ -292,7 +277,7 @@ static void args_free(struct args *a)
  * (no leading '-' or '/', a '.' in it) is taken relative to the file's folder. */
 static bool args_file(struct args *a, const char *dir, const char *name)
 {
-	char *path = fmt("%s/%s", dir, name), *text;
+	char *path = xasprintf("%s/%s", dir, name), *text;
 	size_t len;
 
 	text = args_own(a, read_all(path, &len));
@@ -303,7 +288,7 @@ static bool args_file(struct args *a, const char *dir, const char *name)
 		return false;
 	}
 	for (char *w = strtok(text, " \t\n"); w; w = strtok(NULL, " \t\n"))
-		args_add(a, w[0] != '-' && w[0] != '/' && strchr(w, '.') ? args_own(a, fmt("%s/%s", dir, w)) : w);
+		args_add(a, w[0] != '-' && w[0] != '/' && strchr(w, '.') ? args_own(a, xasprintf("%s/%s", dir, w)) : w);
 	if (a->failed)
 		fprintf(stderr, "goslingc: %s: too many words\n", path);
 	free(path);
@@ -319,17 +304,17 @@ static bool work_start(struct work *w)
 {
 	const char *tmpdir = getenv("TMPDIR");
 
-	w->tmp = fmt("%s/goslingc-package.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+	w->tmp = xasprintf("%s/goslingc-package.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
 	if (!mkdtemp(w->tmp)) {
 		fprintf(stderr, "goslingc: unable to create a temporary folder %s: %s\n", w->tmp, strerror(errno));
 		free(w->tmp);
 		return false;
 	}
-	w->bundle = fmt("%s/bundle.c", w->tmp);
-	w->bundle_o = fmt("%s/bundle.o", w->tmp);
-	w->cacert = fmt("%s/cacert.c", w->tmp);
-	w->cacert_o = fmt("%s/cacert.o", w->tmp);
-	w->bootstrap = fmt("%s/bootstrap", w->tmp);
+	w->bundle = xasprintf("%s/bundle.c", w->tmp);
+	w->bundle_o = xasprintf("%s/bundle.o", w->tmp);
+	w->cacert = xasprintf("%s/cacert.c", w->tmp);
+	w->cacert_o = xasprintf("%s/cacert.o", w->tmp);
+	w->bootstrap = xasprintf("%s/bootstrap", w->tmp);
 	return true;
 }
 
@@ -358,8 +343,8 @@ static bool compile(const struct args *cc, const char *prefix, const struct work
 	args_add(&a, "-ffunction-sections");
 	args_add(&a, "-fdata-sections");
 	/* the temporary folder's name must not reach the binary */
-	args_add(&a, args_own(&a, fmt("-ffile-prefix-map=%s/=", w->tmp)));
-	args_add(&a, args_own(&a, fmt("-I%s/include/gosling", prefix)));
+	args_add(&a, args_own(&a, xasprintf("-ffile-prefix-map=%s/=", w->tmp)));
+	args_add(&a, args_own(&a, xasprintf("-I%s/include/gosling", prefix)));
 	args_add(&a, "-c");
 	args_add(&a, src);
 	args_add(&a, "-o");
@@ -385,7 +370,7 @@ static bool link_bootstrap(const struct args *cc, const char *libdir, const stru
 		args_add(&a, flags[i]);
 	args_add(&a, w->bundle_o);
 	args_add(&a, w->cacert_o);
-	args_add(&a, args_own(&a, fmt("%s/libgosling-runtime.a", libdir)));
+	args_add(&a, args_own(&a, xasprintf("%s/libgosling-runtime.a", libdir)));
 	ok = args_file(&a, libdir, "link.txt") && run(a.v, "link the bootstrap");
 	args_free(&a);
 	return ok;
@@ -414,7 +399,7 @@ bool package_build(const struct compiled *c, const char *dir, const char *arch, 
 	}
 	if (!(prefix = prefix_of_self()))
 		return false;
-	libdir = fmt("%s/lib/gosling/%s", prefix, sub);
+	libdir = xasprintf("%s/lib/gosling/%s", prefix, sub);
 	ok = args_file(&cc, libdir, "cc.txt");
 	if (ok && cc.n == 0) {
 		fprintf(stderr, "goslingc: %s/cc.txt names no compiler\n", libdir);

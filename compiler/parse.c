@@ -9,6 +9,7 @@
 #include "parse.h"
 
 #include "diag.h"
+#include "fatal.h"
 #include "lexer.h"
 
 #include <errno.h>
@@ -46,16 +47,6 @@ enum annotation {
 static const char *const annotation_names[] = {
 	"Up", "Down", "StatementBegin", "StatementEnd", "NO TRANSACTION", "ENVSUB ON", "ENVSUB OFF",
 };
-
-void *xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n ? n : 1);
-	if (!p) {
-		fprintf(stderr, "goslingc: out of memory\n");
-		exit(4);
-	}
-	return p;
-}
 
 /* The lines goose has buffered for the statement it is reading. */
 struct buf {
@@ -590,10 +581,8 @@ static size_t carry_reopen(char **carry, const struct lex_result *r)
 	size_t n;
 	char *p = lex_reopen(*carry, r, &n);
 
-	if (!p) {
-		fprintf(stderr, "goslingc: out of memory\n");
-		exit(4);
-	}
+	if (!p)
+		fatal("out of memory");
 	free(*carry);
 	*carry = p;
 	return n;

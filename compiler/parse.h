@@ -108,7 +108,4 @@ void pfile_free(struct pfile *f);
  */
 bool pfile_line(const struct pfile *f, size_t *pos, const char **line, size_t *n, const char **t, size_t *tn);
 
-/* xrealloc - realloc(p, n), or exit 4 ("out of memory"): the compiler is a build tool. */
-void *xrealloc(void *p, size_t n);
-
 #endif
