@@ -1,10 +1,14 @@
 /*
- * sum.h - migrations.sum against a folder: which summed entry is which migration.
+ * sum.h - migrations.sum: its format (one line per file, "<name> <file checksum>
+ * <exec checksum>" after a comment header), and which summed entry is which
+ * migration of a folder.
  */
 #ifndef GOSLING_SUM_H
 #define GOSLING_SUM_H
 
 #include "bundle.h"
+
+struct diag;
 
 /* One line of migrations.sum: "<name> <file checksum> <exec checksum>". */
 struct sum_entry {
@@ -30,5 +34,20 @@ struct sum_entry {
  */
 bool sum_match(const struct sum_entry *e, size_t n, const struct migration *m, size_t k,
 	       size_t *file_of, size_t *entry_of) MUSTCHECK;
+
+/* sum_path - DIR/migrations.sum, malloc'd. */
+char *sum_path(const char *dir);
+
+/*
+ * sum_read - the entries of the migrations.sum at path into *out (malloc'd, *n
+ * of them; free *out either way).  A missing file, a malformed line or a name
+ * listed twice is an error to d, a file that cannot be opened or read a
+ * DIAG_IO one (exit 4); returns false then.
+ */
+bool sum_read(const char *path, struct sum_entry **out, size_t *n, struct diag *d) MUSTCHECK;
+
+/* sum_write - write path (atomically): the header, then e's n entries in order.
+ * False, with the reason on stderr, when it cannot be written. */
+bool sum_write(const char *path, const struct sum_entry *e, size_t n) MUSTCHECK;
 
 #endif
