@@ -17,7 +17,7 @@
 #ifndef GOSLING_CHECK_H
 #define GOSLING_CHECK_H
 
-#include "parse.h"
+#include "pfile.h"
 
 struct diag;
 struct PgQuery__Node;

@@ -17,7 +17,7 @@
 #include "emit.h"
 #include "fatal.h"
 #include "lexer.h"
-#include "parse.h"
+#include "pfile.h"
 
 #include <pg_query.pb-c.h>
 #include <stdarg.h>

@@ -1,5 +1,6 @@
 /*
- * parse.c - goose's SQL migration parser in C, and the lexical checks on top.
+ * parse.c - goose's SQL migration parser in C; the lexical checks on top are
+ * lexcheck.c's.
  *
  * The state machine below follows goose's internal/sqlparser/parser.go line for
  * line (states, annotation handling, the comment and blank-line rules, when the
@@ -21,8 +22,6 @@
 /* bufio.Scanner's limit in goose: a longer line fails the parse. */
 #define GOOSE_MAX_LINE (4 * 1024 * 1024)
 
-#define HINT_BLOCK "goose ends a statement at a line whose last word ends in ';': " \
-	"wrap this statement in '-- +goose StatementBegin' and '-- +goose StatementEnd'"
 
 enum state {
 	S_START,		/* 0 */
@@ -216,16 +215,6 @@ static bool ends_with_semicolon(const char *s, size_t n)
 	return prev && prev[prevlen - 1] == ';';
 }
 
-void pstmt_where(const struct pstmt *s, size_t off, uint32_t *line, uint32_t *col)
-{
-	size_t k = 0;
-
-	while (k + 1 < s->nlines && s->line_sql_off[k + 1] <= (long)off)
-		k++;
-	*line = s->line_no[k];
-	*col = (uint32_t)((long)off - s->line_sql_off[k]) + 1;
-}
-
 /* Turn the buffer into a statement: trim it, keep the line map and ENVSUB ranges. */
 static struct pstmt stmt_from_buf(const struct buf *b, bool block)
 {
@@ -279,15 +268,6 @@ static struct pstmt stmt_from_buf(const struct buf *b, bool block)
 		s.line = s.last_line = b->nlines ? b->line_no[0] : 0;
 	}
 	return s;
-}
-
-static void stmt_free(struct pstmt *s)
-{
-	free(s->sql);
-	free(s->envsub);
-	free(s->line_sql_off);
-	free(s->line_file_off);
-	free(s->line_no);
 }
 
 /* The error of one direction's pass, to avoid saying the same thing twice. */
@@ -352,6 +332,205 @@ static bool unfinished(struct pass *p, const struct buf *b, enum state st)
 			  (int)st, p->dir == DIR_UP ? "up" : "down");
 }
 
+/* goose's state while it reads one direction. */
+struct machine {
+	enum state st;
+	bool use_tx, envsub;
+	struct buf b;
+	char *expanded;		/* the line being read, ENVSUB expanded (parse --envsub) */
+};
+
+/* What an annotation line leaves to do. */
+enum step {
+	STEP_NEXT,		/* read the next line (goose's `continue`) */
+	STEP_ON,		/* go on with this line (StatementEnd: goose falls through) */
+	STEP_FAIL,		/* stop: the pass failed (reported) */
+};
+
+/* Whether the buffer holds anything but space. */
+static bool buf_has_sql(const struct buf *b)
+{
+	const char *r = b->p;
+	size_t rn = b->n;
+
+	text_trim(&r, &rn);
+	return rn > 0;
+}
+
+/* An annotation line: goose's state changes (parser.go:127-196). */
+static enum step annotation_line(struct pass *p, struct machine *m, const char *line, size_t n, uint32_t lineno)
+{
+	struct pfile *f = p->f;
+	enum annotation a;
+	char err[512];
+
+	if (!extract_annotation(line, n, &a, err, sizeof(err))) {
+		pass_error(p, lineno, 1, NULL, "failed to parse annotation line: %s", err);
+		return STEP_FAIL;
+	}
+	switch (a) {
+	case A_UP:
+		if (m->st != S_START) {
+			pass_error(p, lineno, 1, NULL,
+				   "duplicate '-- +goose Up' annotation (goose: stateMachine=%d)", (int)m->st);
+			return STEP_FAIL;
+		}
+		m->st = S_UP;
+		f->up_line = lineno;
+		return STEP_NEXT;
+	case A_DOWN:
+		if (m->st != S_UP && m->st != S_END_UP) {
+			pass_error(p, lineno, 1, NULL,
+				   "'-- +goose Down' must come after '-- +goose Up' and outside "
+				   "a StatementBegin block (goose: must start with '-- +goose Up' "
+				   "annotation, stateMachine=%d)", (int)m->st);
+			return STEP_FAIL;
+		}
+		if (buf_has_sql(&m->b)) {
+			unfinished(p, &m->b, m->st);
+			return STEP_FAIL;
+		}
+		m->st = S_DOWN;
+		f->down_line = lineno;
+		return STEP_NEXT;
+	case A_BEGIN:
+		if (m->st == S_UP || m->st == S_END_UP) {
+			m->st = S_BEGIN_UP;
+		} else if (m->st == S_DOWN || m->st == S_END_DOWN) {
+			m->st = S_BEGIN_DOWN;
+		} else {
+			pass_error(p, lineno, 1, NULL,
+				   "'-- +goose StatementBegin' must be defined after '-- +goose Up' "
+				   "or '-- +goose Down' annotation (goose: stateMachine=%d)", (int)m->st);
+			return STEP_FAIL;
+		}
+		return STEP_NEXT;
+	case A_END:
+		if (m->st == S_BEGIN_UP) {
+			m->st = S_END_UP;
+		} else if (m->st == S_BEGIN_DOWN) {
+			m->st = S_END_DOWN;
+		} else {
+			pass_error(p, lineno, 1, NULL,
+				   "'-- +goose StatementEnd' must be defined after "
+				   "'-- +goose StatementBegin'");
+			return STEP_FAIL;
+		}
+		return STEP_ON;	/* goose falls through here, without `continue` */
+	case A_NO_TX:
+		m->use_tx = false;
+		return STEP_NEXT;
+	case A_ENVSUB_ON:
+		m->envsub = true;
+		f->has_envsub = true;
+		return STEP_NEXT;
+	case A_ENVSUB_OFF:
+		m->envsub = false;
+		return STEP_NEXT;
+	}
+	return STEP_NEXT;
+}
+
+/* A line that may belong to a statement: expanded and buffered, the statement
+ * stored when it ends, as goose does (parser.go:200-262).  False when the pass
+ * failed (reported). */
+static bool sql_line(struct pass *p, struct machine *m, const char *line, size_t n, size_t line_off,
+		     uint32_t lineno)
+{
+	bool line_envsub = m->envsub;
+
+	if (m->st != S_END_UP && m->st != S_END_DOWN && m->envsub && p->o->getenv) {
+		char err[512];
+		char *x = envsub_line(line, n, p->o->getenv, NULL, err, sizeof(err));
+
+		if (!x) {
+			pass_error(p, lineno, 0, "set the variable, or give it a default: ${NAME:-default}",
+				   "variable substitution failed: %s", err);
+			return false;
+		}
+		free(m->expanded);
+		m->expanded = x;
+		line = x;
+		n = strlen(x);
+		line_envsub = false;	/* expanded already */
+	}
+	if (m->st != S_END_UP && m->st != S_END_DOWN) {
+		if (line_envsub && !p->o->goose_only) {
+			char err[256];
+			size_t at;
+			if (!envsub_check(line, n, err, sizeof(err), &at)) {
+				pass_error(p, lineno, (uint32_t)at + 1,
+					   "write '$$' or '\\$' for a literal '$' under ENVSUB ON",
+					   "ENVSUB: %s", err);
+				return false;
+			}
+		}
+		buf_add_line(&m->b, line, n, line_off, lineno, line_envsub);
+	}
+
+	switch (m->st) {
+	case S_UP:
+	case S_BEGIN_UP:
+	case S_END_UP:
+		if (p->dir == DIR_DOWN) {
+			buf_reset(&m->b);
+			return true;
+		}
+		break;
+	case S_DOWN:
+	case S_BEGIN_DOWN:
+	case S_END_DOWN:
+		if (p->dir == DIR_UP) {
+			buf_reset(&m->b);
+			return true;
+		}
+		break;
+	case S_START:
+		pass_error(p, lineno, 1, "a goose migration starts with '-- +goose Up'",
+			   "SQL before '-- +goose Up' (goose: unexpected state 0 on line)");
+		return false;
+	}
+
+	switch (m->st) {
+	case S_UP:
+	case S_DOWN:
+		if (ends_with_semicolon(line, n))
+			store(p, &m->b, false);
+		break;
+	case S_END_UP:
+		store(p, &m->b, true);
+		m->st = S_UP;
+		break;
+	case S_END_DOWN:
+		store(p, &m->b, true);
+		m->st = S_DOWN;
+		break;
+	default:
+		break;
+	}
+	return true;
+}
+
+/* goose's checks at the end of the file (parser.go:275-284). */
+static bool pass_end(struct pass *p, struct machine *m, uint32_t lineno)
+{
+	switch (m->st) {
+	case S_START:
+		return pass_error(p, lineno ? lineno : 1, 0, "a goose migration starts with '-- +goose Up'",
+				  "no '-- +goose Up' annotation (goose: must start with '-- +goose Up' annotation)");
+	case S_BEGIN_UP:
+	case S_BEGIN_DOWN:
+		return pass_error(p, lineno, 0, "close the block with '-- +goose StatementEnd'",
+				  "missing '-- +goose StatementEnd' annotation");
+	default:
+		break;
+	}
+	if (buf_has_sql(&m->b))
+		return unfinished(p, &m->b, m->st);
+	p->f->no_transaction = !m->use_tx;
+	return true;
+}
+
 /* One direction, exactly as goose's ParseSQLMigration. */
 static bool parse_pass(struct pass *p)
 {
@@ -359,10 +538,8 @@ static bool parse_pass(struct pass *p)
 	const char *data = f->data;
 	size_t len = f->len, pos = 0;
 	uint32_t lineno = 0;
-	enum state st = S_START;
-	bool use_tx = true, envsub = false, ok = false;
-	char *expanded = NULL;
-	struct buf b = {0};
+	struct machine m = { S_START, true, false, { 0 }, NULL };
+	bool ok = false;
 
 	while (pos < len) {
 		const char *nl = memchr(data + pos, '\n', len - pos);
@@ -371,7 +548,6 @@ static bool parse_pass(struct pass *p)
 		const char *line = data + pos;
 		const char *t;
 		size_t tn;
-		bool line_envsub;
 
 		pos = nl ? end + 1 : len;
 		lineno++;
@@ -386,82 +562,16 @@ static bool parse_pass(struct pass *p)
 		t = line;
 		tn = n;
 		text_trim(&t, &tn);
-		if (st == S_START && tn == 0)
+		if (m.st == S_START && tn == 0)
 			continue;
 
 		if (has_prefix(t, tn, "--") && contains(line, n, "+goose", false)) {
-			enum annotation a;
-			char err[512];
+			enum step s = annotation_line(p, &m, line, n, lineno);
 
-			if (!extract_annotation(line, n, &a, err, sizeof(err))) {
-				pass_error(p, lineno, 1, NULL, "failed to parse annotation line: %s", err);
+			if (s == STEP_FAIL)
 				goto out;
-			}
-			switch (a) {
-			case A_UP:
-				if (st != S_START) {
-					pass_error(p, lineno, 1, NULL,
-						   "duplicate '-- +goose Up' annotation (goose: stateMachine=%d)", (int)st);
-					goto out;
-				}
-				st = S_UP;
-				f->up_line = lineno;
+			if (s == STEP_NEXT)
 				continue;
-			case A_DOWN:
-				if (st != S_UP && st != S_END_UP) {
-					pass_error(p, lineno, 1, NULL,
-						   "'-- +goose Down' must come after '-- +goose Up' and outside "
-						   "a StatementBegin block (goose: must start with '-- +goose Up' "
-						   "annotation, stateMachine=%d)", (int)st);
-					goto out;
-				}
-				{
-					const char *r = b.p;
-					size_t rn = b.n;
-					text_trim(&r, &rn);
-					if (rn > 0) {
-						unfinished(p, &b, st);
-						goto out;
-					}
-				}
-				st = S_DOWN;
-				f->down_line = lineno;
-				continue;
-			case A_BEGIN:
-				if (st == S_UP || st == S_END_UP) {
-					st = S_BEGIN_UP;
-				} else if (st == S_DOWN || st == S_END_DOWN) {
-					st = S_BEGIN_DOWN;
-				} else {
-					pass_error(p, lineno, 1, NULL,
-						   "'-- +goose StatementBegin' must be defined after '-- +goose Up' "
-						   "or '-- +goose Down' annotation (goose: stateMachine=%d)", (int)st);
-					goto out;
-				}
-				continue;
-			case A_END:
-				if (st == S_BEGIN_UP) {
-					st = S_END_UP;
-				} else if (st == S_BEGIN_DOWN) {
-					st = S_END_DOWN;
-				} else {
-					pass_error(p, lineno, 1, NULL,
-						   "'-- +goose StatementEnd' must be defined after "
-						   "'-- +goose StatementBegin'");
-					goto out;
-				}
-				break;	/* goose falls through here, without `continue` */
-			case A_NO_TX:
-				use_tx = false;
-				continue;
-			case A_ENVSUB_ON:
-				envsub = true;
-				f->has_envsub = true;
-				continue;
-			case A_ENVSUB_OFF:
-				envsub = false;
-				continue;
-			}
 		} else if (p->warn && has_prefix(t, tn, "--") && contains(line, n, "+goose", true)) {
 			diag_at(p->d, DIAG_WARNING, f->path, data, len, lineno,
 				(uint32_t)(t - line) + 1,
@@ -470,369 +580,16 @@ static bool parse_pass(struct pass *p)
 		}
 
 		/* Comments and empty lines before a statement are not part of it. */
-		if (b.n == 0 && (has_prefix(t, tn, "--") || n == 0))
+		if (m.b.n == 0 && (has_prefix(t, tn, "--") || n == 0))
 			continue;
-
-		line_envsub = envsub;
-		if (st != S_END_UP && st != S_END_DOWN && envsub && p->o->getenv) {
-			char err[512];
-			char *x = envsub_line(line, n, p->o->getenv, NULL, err, sizeof(err));
-
-			if (!x) {
-				pass_error(p, lineno, 0, "set the variable, or give it a default: ${NAME:-default}",
-					   "variable substitution failed: %s", err);
-				goto out;
-			}
-			free(expanded);
-			expanded = x;
-			line = x;
-			n = strlen(x);
-			line_envsub = false;	/* expanded already */
-		}
-		if (st != S_END_UP && st != S_END_DOWN) {
-			if (line_envsub && !p->o->goose_only) {
-				char err[256];
-				size_t at;
-				if (!envsub_check(line, n, err, sizeof(err), &at)) {
-					pass_error(p, lineno, (uint32_t)at + 1,
-						   "write '$$' or '\\$' for a literal '$' under ENVSUB ON",
-						   "ENVSUB: %s", err);
-					goto out;
-				}
-			}
-			buf_add_line(&b, line, n, line_off, lineno, line_envsub);
-		}
-
-		switch (st) {
-		case S_UP:
-		case S_BEGIN_UP:
-		case S_END_UP:
-			if (p->dir == DIR_DOWN) {
-				buf_reset(&b);
-				continue;
-			}
-			break;
-		case S_DOWN:
-		case S_BEGIN_DOWN:
-		case S_END_DOWN:
-			if (p->dir == DIR_UP) {
-				buf_reset(&b);
-				continue;
-			}
-			break;
-		case S_START:
-			pass_error(p, lineno, 1, "a goose migration starts with '-- +goose Up'",
-				   "SQL before '-- +goose Up' (goose: unexpected state 0 on line)");
+		if (!sql_line(p, &m, line, n, line_off, lineno))
 			goto out;
-		}
-
-		switch (st) {
-		case S_UP:
-		case S_DOWN:
-			if (ends_with_semicolon(line, n))
-				store(p, &b, false);
-			break;
-		case S_END_UP:
-			store(p, &b, true);
-			st = S_UP;
-			break;
-		case S_END_DOWN:
-			store(p, &b, true);
-			st = S_DOWN;
-			break;
-		default:
-			break;
-		}
 	}
-
-	switch (st) {
-	case S_START:
-		pass_error(p, lineno ? lineno : 1, 0, "a goose migration starts with '-- +goose Up'",
-			   "no '-- +goose Up' annotation (goose: must start with '-- +goose Up' annotation)");
-		goto out;
-	case S_BEGIN_UP:
-	case S_BEGIN_DOWN:
-		pass_error(p, lineno, 0, "close the block with '-- +goose StatementEnd'",
-			   "missing '-- +goose StatementEnd' annotation");
-		goto out;
-	default:
-		break;
-	}
-	{
-		const char *r = b.p;
-		size_t rn = b.n;
-		text_trim(&r, &rn);
-		if (rn > 0) {
-			unfinished(p, &b, st);
-			goto out;
-		}
-	}
-	f->no_transaction = !use_tx;
-	ok = true;
+	ok = pass_end(p, &m, lineno);
 out:
-	free(expanded);
-	buf_free(&b);
+	free(m.expanded);
+	buf_free(&m.b);
 	return ok;
-}
-
-/* The carry, cut back to the opening of what is still open (see lex_reopen). */
-static size_t carry_reopen(char **carry, const struct lex_result *r)
-{
-	size_t n;
-	char *p = lex_reopen(*carry, r, &n);
-
-	if (!p)
-		fatal("out of memory");
-	free(*carry);
-	*carry = p;
-	return n;
-}
-
-/*
- * PostgreSQL's lexical view of each statement goose cut.  After a statement that
- * ends inside a literal, the following ones are its remains: they are lexed
- * together with it (carry) and not reported again until the joined text closes.
- * The carry keeps only the opening of the construct still open, so a stray quote
- * before 100,000 statements costs one pass, not one per statement.
- * Then (beyond goose) the caller's checks on each statement the lexer let through
- * (PostgreSQL's own parser: check.h); never on remains.
- */
-static bool check_statements(struct pfile *f, enum direction dir, const struct parse_opts *o, struct diag *d)
-{
-	char *carry = NULL;
-	size_t carry_len = 0;
-	bool ok = true;
-	uint32_t from = 1;	/* the line after the previous statement */
-
-	if (dir == DIR_DOWN && f->nstmts[DIR_UP])
-		from = f->stmts[DIR_UP][f->nstmts[DIR_UP] - 1].last_line + 1;
-	for (size_t i = 0; i < f->nstmts[dir]; i++) {
-		struct pstmt *s = &f->stmts[dir][i];
-		struct lex_result r;
-		uint32_t line, col, stmt_from = from;
-		char hint[256];
-
-		from = s->last_line + 1;
-		lex_scan(s->sql, s->len, &r);
-		s->ncommands = r.commands;
-		if (o->goose_only)
-			continue;
-		if (carry) {
-			carry = xrealloc(carry, carry_len + s->len + 2);
-			carry[carry_len++] = '\n';
-			memcpy(carry + carry_len, s->sql, s->len + 1);
-			carry_len += s->len;
-			lex_scan(carry, carry_len, &r);
-			if (r.open == LEX_CLOSED) {
-				free(carry);
-				carry = NULL;
-			} else {
-				carry_len = carry_reopen(&carry, &r);
-			}
-			continue;
-		}
-		if (r.open == LEX_CLOSED && r.deep_comment_at != (size_t)-1) {
-			/* PostgreSQL's lexer (ours to call, and the server's) is quadratic in the depth */
-			pstmt_where(s, r.deep_comment_at, &line, &col);
-			diag_at(d, DIAG_ERROR, f->path, f->data, f->len, line, col,
-				"flatten the comment: PostgreSQL's lexer takes time quadratic in the nesting",
-				"block comment nested more than %d levels deep", LEX_COMMENT_DEPTH_MAX);
-			ok = false;
-			continue;
-		}
-		if (r.open == LEX_CLOSED) {
-			if (o->checks && o->checks->stmt && !o->checks->stmt(o->checks->arg, f, dir, s, stmt_from, d))
-				ok = false;
-			continue;
-		}
-		pstmt_where(s, r.open_at, &line, &col);
-		if (s->block) {
-			snprintf(hint, sizeof(hint), "the %s opened here is never closed before "
-				 "'-- +goose StatementEnd'", lex_open_name(r.open));
-			diag_at(d, DIAG_ERROR, f->path, f->data, f->len, line, col, hint,
-				"unterminated %s", lex_open_name(r.open));
-		} else {
-			diag_at(d, DIAG_ERROR, f->path, f->data, f->len, line, col, HINT_BLOCK,
-				"statement ends inside a %s: goose would cut it at line %u", lex_open_name(r.open),
-				s->last_line);
-			carry = xrealloc(NULL, s->len + 1);
-			memcpy(carry, s->sql, s->len + 1);
-			carry_len = carry_reopen(&carry, &r);
-		}
-		ok = false;
-	}
-	free(carry);
-	return ok;
-}
-
-/* A line's account in one direction: in how many statements (saturating at 2),
- * and whether goose took it out of a statement while a literal was open. */
-#define ACCOUNT_COUNT 0x03
-#define ACCOUNT_IN_LITERAL 0x80
-
-/* Where s->sql stands lexically at offset off (a line start): LEX_CLOSED or what is open. */
-static enum lex_open stmt_open_at(const struct pstmt *s, long off, size_t *open_at)
-{
-	struct lex_result r;
-	char *prefix;
-
-	if (off <= 0)
-		return LEX_CLOSED;
-	prefix = xrealloc(NULL, (size_t)off + 1);
-	memcpy(prefix, s->sql, (size_t)off);
-	prefix[off] = '\0';
-	lex_scan(prefix, (size_t)off, &r);
-	free(prefix);
-	*open_at = r.open_at;
-	return r.open;
-}
-
-/* Count each line of dir's statements in acc; mark the lines goose took out of
- * the middle of a statement (annotations: parser.go:127-196 come before the
- * buffer) where a literal was open, with where it opened in lit_from and, for
- * the first one, what it is in *lit. */
-static void account_stmts(const struct pfile *f, enum direction dir, uint8_t *acc, uint32_t *lit_from,
-			  enum lex_open *lit)
-{
-	for (size_t i = 0; i < f->nstmts[dir]; i++) {
-		const struct pstmt *s = &f->stmts[dir][i];
-
-		for (size_t k = 0; k < s->nlines; k++) {
-			size_t at;
-			uint32_t col;
-			enum lex_open open;
-
-			if ((acc[s->line_no[k]] & ACCOUNT_COUNT) < 2)
-				acc[s->line_no[k]]++;
-			if (k + 1 == s->nlines || s->line_no[k + 1] == s->line_no[k] + 1)
-				continue;
-			/* in a comment or a dollar-quoted body (a function's code, where a
-			 * '--' line is a comment too: goose's own envsub test02 puts ENVSUB
-			 * ON there) the line was no data; in a string or identifier it was */
-			open = stmt_open_at(s, s->line_sql_off[k + 1], &at);
-			if (open == LEX_CLOSED || open == LEX_COMMENT || open == LEX_DOLLAR)
-				continue;
-			if (*lit == LEX_CLOSED)
-				*lit = open;	/* the first one's, the one reported */
-			acc[s->line_no[k] + 1] |= ACCOUNT_IN_LITERAL;
-			pstmt_where(s, at, &lit_from[s->line_no[k] + 1], &col);
-		}
-	}
-}
-
-/* The hint for a line in no statement: what left it out, when that is known. */
-static const char *account_hint(const struct pfile *f, enum direction dir, uint32_t line)
-{
-	const struct pstmt *prev = NULL;
-
-	for (size_t i = 0; i < f->nstmts[dir] && f->stmts[dir][i].last_line < line; i++)
-		prev = &f->stmts[dir][i];
-	if (prev && prev->block && prev->len == 0)
-		return "goose skips the first line after a '-- +goose StatementBegin' / "
-		       "'-- +goose StatementEnd' block that holds no SQL: remove the empty block";
-	return "goose's line rules leave this line out of every statement: "
-	       "end the statement before it with ';' or wrap both in StatementBegin/StatementEnd";
-}
-
-/*
- * Prove that goose runs every line of dir's section (issue 15.3): each line that
- * is neither blank nor a '--' line (comment or annotation) is in exactly one
- * statement, and no annotation was taken out of a literal.  One count over the
- * statements as cut, not a mirror of goose's paths.  Those paths, from
- * pressly/goose internal/sqlparser/parser.go (commit 520411a):
- *   :121-123  blank lines before '-- +goose Up' are skipped (blank);
- *   :127-196  any line whose trimmed text starts with '--' and holds '+goose' is an
- *             annotation, even inside a statement's string literal or quoted
- *             identifier (the ACCOUNT_IN_LITERAL case: that text is lost from it);
- *   :200-205  '--' lines and empty lines while no statement is buffered are
- *             skipped; the StatementEnd line of a block that buffered nothing is
- *             one of them, so :258-262 never store and reset the state, and
- *             :207-209 then leave the next line out of the buffer: it is dropped;
- *   :228-240  lines of the other direction's section are discarded (not this one's);
- *   :241-242, :151-153, :275-284  SQL before Up, SQL left without ';' before Down
- *             or at the end: goose's own errors, not drops.
- * tests/compiler/dropped/ holds a case per path.
- */
-static bool account_lines(struct pfile *f, enum direction dir, struct diag *d)
-{
-	uint32_t from = dir == DIR_UP ? f->up_line : f->down_line;
-	uint32_t to = dir == DIR_UP && f->down_line ? f->down_line : UINT32_MAX;
-	uint32_t nlines = 1, line = 0, *lit_from;
-	enum lex_open lit = LEX_CLOSED;
-	uint8_t *acc;
-	size_t pos = 0, n, tn;
-	const char *l, *t;
-	bool ok = true;
-
-	if (from == 0)
-		return true;
-	for (size_t i = 0; i < f->len; i++)
-		nlines += f->data[i] == '\n';
-	acc = xrealloc(NULL, nlines + 2);
-	memset(acc, 0, nlines + 2);
-	lit_from = xrealloc(NULL, (nlines + 2) * sizeof(*lit_from));
-	account_stmts(f, dir, acc, lit_from, &lit);
-	while (ok && pfile_line(f, &pos, &l, &n, &t, &tn)) {
-		const char *section = dir == DIR_UP ? "Up" : "Down";
-
-		if (++line <= from || line >= to)
-			continue;
-		if (acc[line] & ACCOUNT_IN_LITERAL) {
-			diag_at(d, DIAG_ERROR, f->path, f->data, f->len, line, (uint32_t)(t - l) + 1,
-				"goose reads a line that starts with '--' and holds '+goose' as an annotation "
-				"wherever it is: change the text so that no line of the literal looks like one",
-				"goose takes this line for an annotation and drops it from the %s opened "
-				"at line %u", lex_open_name(lit), lit_from[line]);
-			ok = false;
-		} else if (tn > 0 && !has_prefix(t, tn, "--") && (acc[line] & ACCOUNT_COUNT) != 1) {
-			if ((acc[line] & ACCOUNT_COUNT) == 0)
-				diag_at(d, DIAG_ERROR, f->path, f->data, f->len, line, (uint32_t)(t - l) + 1,
-					account_hint(f, dir, line),
-					"goose drops this line: it is in no statement of the %s section", section);
-			else
-				diag_at(d, DIAG_ERROR, f->path, f->data, f->len, line, (uint32_t)(t - l) + 1, NULL,
-					"this line is in more than one statement of the %s section", section);
-			ok = false;
-		}
-	}
-	free(acc);
-	free(lit_from);
-	return ok;
-}
-
-/* Bytes goose would accept but PostgreSQL cannot run: NUL, invalid UTF-8. */
-static bool check_bytes(struct pfile *f, struct diag *d)
-{
-	uint32_t line = 1;
-	size_t line_start = 0;
-
-	for (size_t i = 0; i < f->len;) {
-		unsigned char c = (unsigned char)f->data[i];
-		size_t k = 1;
-
-		if (c == '\n') {
-			line++;
-			line_start = i + 1;
-		} else if (c == 0) {
-			/* the line shows up to the NUL, the caret just after it */
-			diag_at(d, DIAG_ERROR, f->path, f->data, f->len, line, (uint32_t)(i - line_start) + 1,
-				"PostgreSQL cannot take a NUL byte in SQL text: remove it",
-				"NUL byte in migration file");
-			return false;
-		} else if (c >= 0x80) {
-			uint32_t rune;
-
-			k = text_char_at(f->data + i, f->len - i, &rune);
-			if (k == 0) {
-				diag_at(d, DIAG_ERROR, f->path, f->data, f->len, line,
-					(uint32_t)(i - line_start) + 1, "PostgreSQL expects UTF-8 from gosling",
-					"invalid UTF-8 byte 0x%02x", c);
-				return false;
-			}
-		}
-		i += k;
-	}
-	return true;
 }
 
 bool parse_load(struct pfile *f, const char *path, const char *data, size_t len,
@@ -852,7 +609,7 @@ bool parse_load(struct pfile *f, const char *path, const char *data, size_t len,
 	diag_source(d, f->data);
 
 	if (!o->goose_only) {
-		bytes_ok = check_bytes(f, d);
+		bytes_ok = lexcheck_bytes(f, d);
 		/* goose fails on a leading BOM (it is not space to Go); gosling drops it */
 		if (len >= 3 && memcmp(f->data, "\xef\xbb\xbf", 3) == 0) {
 			diag_at(d, DIAG_WARNING, path, f->data, f->len, 1, 1,
@@ -880,9 +637,9 @@ bool parse_load(struct pfile *f, const char *path, const char *data, size_t len,
 		if (k && k->file_begin)
 			k->file_begin(k->arg, f, d);
 		for (int dir = DIR_UP; dir <= DIR_DOWN; dir++) {
-			if (!o->goose_only && f->ok[dir] && !account_lines(f, (enum direction)dir, d))
+			if (!o->goose_only && f->ok[dir] && !lexcheck_lines(f, (enum direction)dir, d))
 				f->ok[dir] = false;
-			if (!check_statements(f, (enum direction)dir, o, d))
+			if (!lexcheck_statements(f, (enum direction)dir, o->goose_only, k, d))
 				f->ok[dir] = false;
 		}
 		if (k && k->file_end)
@@ -928,29 +685,3 @@ bool parse_file(struct pfile *f, const char *path, const struct parse_opts *o, s
 	return ok;
 }
 
-bool pfile_line(const struct pfile *f, size_t *pos, const char **line, size_t *n, const char **t, size_t *tn)
-{
-	const char *nl;
-
-	if (*pos >= f->len)
-		return false;
-	*line = f->data + *pos;
-	nl = memchr(*line, '\n', f->len - *pos);
-	*n = nl ? (size_t)(nl - *line) : f->len - *pos;
-	*pos += *n + 1;
-	*t = *line;
-	*tn = *n;
-	text_trim(t, tn);
-	return true;
-}
-
-void pfile_free(struct pfile *f)
-{
-	for (int dir = DIR_UP; dir <= DIR_DOWN; dir++) {
-		for (size_t i = 0; i < f->nstmts[dir]; i++)
-			stmt_free(&f->stmts[dir][i]);
-		free(f->stmts[dir]);
-	}
-	free(f->data);
-	memset(f, 0, sizeof(*f));
-}
