@@ -26,21 +26,6 @@ advisory_locks() { psql_q postgres "SELECT count(*) FROM pg_locks WHERE locktype
 now_ms() { date +%s%3N; }
 postmaster() { head -1 "$PG_TMP/data/postmaster.pid"; }
 
-start() {
-	local bin=$1 db=$2
-	shift 2
-	DB_NAME=$db "$bin" "$@" >"$T/out" 2>"$T/err" &
-	bg=$!
-}
-finish() {
-	set +e
-	wait "$bg"
-	rc=$?
-	set -e
-	out=$(cat "$T/out")
-	err=$(cat "$T/err")
-}
-
 # backend_of DB CONDITION: pid of gosling's backend for which CONDITION holds in pg_stat_activity
 # (waits up to 20 s).  A batch's text is longer than pg_stat_activity shows: a pg_sleep is
 # found by its wait event.
