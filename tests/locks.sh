@@ -30,11 +30,19 @@ hold() {
 	hold_pid=$!
 	for _ in $(seq 200); do
 		[ "$(psql_q "$db" "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'BEGIN; %pg_sleep%'
-			AND wait_event = 'PgSleep'")" = 1 ] && return 0
+			AND wait_event = 'PgSleep' AND datname = '$db'")" = 1 ] && return 0
 		sleep 0.05
 	done
 	echo "# the holding session never reached its sleep: $(cat "$T/hold.err")"
 	return 1
+}
+# release DB: end hold's session now (its backend, not only psql, which the backend would
+# outlive until its sleep ends), so its locks go
+release() {
+	kill "$hold_pid" 2>/dev/null || true
+	wait "$hold_pid" 2>/dev/null || true
+	psql_q "$1" "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE query LIKE 'BEGIN; %pg_sleep%' AND datname = '$1' AND pid <> pg_backend_pid()" >/dev/null
 }
 
 # reader DB TABLE N: in the background, N autocommit reads of TABLE 30 ms apart, each
@@ -114,10 +122,9 @@ atleast "$max" 2000 \
 # --- the retry budget ------------------------------------------------------------------
 db=$(pg_newdb)
 setup_t "$db"
-hold "$db" 4 "LOCK TABLE t IN ACCESS EXCLUSIVE MODE"
+hold "$db" 60 "LOCK TABLE t IN ACCESS EXCLUSIVE MODE"
 GOSLING_LOCK_RETRIES=2 run "$L/gosling" "$db" up --json --lock-timeout 300
-kill "$hold_pid" 2>/dev/null || true
-wait "$hold_pid" 2>/dev/null || true
+release "$db"
 is "$rc" 1 "lock held past every retry: exit 1"
 likere "$(jqo .error.message)" \
 	"^unable to apply 000002_alter.sql statement 2 \\(line 3\\): canceling statement due to lock timeout \\(after 2 retries\\)$" \
@@ -140,9 +147,10 @@ EOF
 mkbin "$N"
 db=$(pg_newdb)
 setup_t "$db"
-hold "$db" 2 "LOCK TABLE t IN ACCESS EXCLUSIVE MODE"
+# held until gosling has stopped (however slowly a loaded machine starts it), then released
+hold "$db" 60 "LOCK TABLE t IN ACCESS EXCLUSIVE MODE"
 run "$N/gosling" "$db" up --json --lock-timeout 300
-wait "$hold_pid"
+release "$db"
 is "$rc" 1 "NO TRANSACTION behind a lock: exit 1, not retried"
 is "$(jqo '.migrations[0] | "\(.failed_statement):\(.retries)"')" "2:0" \
 	"NO TRANSACTION: stopped at statement 2, no retry"
