@@ -3,6 +3,7 @@
 # build/dist/aarch64/libgosling-runtime.a, static deps), each program run under qemu-aarch64.
 # See tests/lib/gosling.sh.  Prints TAP.
 cd "$(dirname "$0")/.."
-ninja dist >/dev/null || { echo "Bail out! ninja dist failed"; exit 1; }
-command -v qemu-aarch64 >/dev/null || { echo "ok 1 - arm64 engine suite # SKIP qemu-aarch64 not installed"; echo 1..1; exit 0; }
+. tests/lib/tap.sh
+ninja dist >/dev/null || { fail "ninja dist"; done_testing; }
+command -v qemu-aarch64 >/dev/null || { skip "arm64 engine suite" "qemu-aarch64 not installed"; done_testing; }
 GOSLING_TEST_ARCH=aarch64 exec tests/engine.sh

@@ -20,9 +20,9 @@
 #   tests/asan.sh engine lambda   only those
 set -u
 cd "$(dirname "$0")/.."
-export LC_ALL=C
+. tests/lib/tap.sh
 
-ninja asan >&2 || { echo "not ok 1 - ninja asan"; echo "1..1"; exit 1; }
+ninja asan >&2 || { fail "ninja asan"; done_testing; }
 
 R=$(mktemp -d /tmp/gosling-asan.XXXXXX)
 trap 'rm -rf "$R"' EXIT
@@ -34,29 +34,17 @@ export LSAN_OPTIONS="exitcode=86:print_suppressions=0:suppressions=$PWD/tests/ls
 suites=(corpus compiler check lint badinput engine lambda leaks fault)
 [ $# -gt 0 ] && suites=("$@")
 
-n=0 failed=0
 for s in "${suites[@]}"; do
-	[ -x "tests/$s.sh" ] || { n=$((n + 1)) failed=$((failed + 1)); echo "not ok $n - asan: no suite tests/$s.sh"; continue; }
+	[ -x "tests/$s.sh" ] || { fail "asan: no suite tests/$s.sh"; continue; }
 	t0=$(date +%s)
 	out=$(mktemp)
 	"tests/$s.sh" >"$out" 2>"$R/$s.stderr"
 	rc=$?
-	# renumber and prefix: "ok 7 - x" -> "ok N - asan $s: x"; comments and details pass through
-	while IFS= read -r line; do
-		if [[ "$line" =~ ^(not\ ok|ok)\ [0-9]+\ -\ (.*)$ ]]; then
-			n=$((n + 1))
-			[ "${BASH_REMATCH[1]}" = "not ok" ] && failed=$((failed + 1))
-			echo "${BASH_REMATCH[1]} $n - asan $s: ${BASH_REMATCH[2]}"
-		elif [[ "$line" =~ ^1\.\.[0-9]+$ ]]; then
-			:
-		else
-			printf '%s\n' "$line"
-		fi
-	done <"$out"
-	if [ "$rc" -ne 0 ] && ! grep -q '^not ok' "$out"; then
-		n=$((n + 1)) failed=$((failed + 1))
-		echo "not ok $n - asan $s: the suite exited $rc without reporting a failure"
-		tail -20 "$R/$s.stderr" | sed 's/^/#   /'
+	# renumbered and prefixed: "ok 7 - x" -> "ok N - asan $s: x"; comments and details pass through
+	tap_include "asan $s: " <"$out"
+	if [ "$rc" -ne 0 ] && [ "$tap_included_failed" -eq 0 ]; then
+		fail "asan $s: the suite exited $rc without reporting a failure"
+		tail -20 "$R/$s.stderr" | diag
 	fi
 	rm -f "$out"
 	echo "# asan $s: $(($(date +%s) - t0)) s"
@@ -67,13 +55,8 @@ reports=0
 for f in "$R"/asan.* "$R"/ubsan.*; do
 	[ -e "$f" ] || continue
 	reports=$((reports + 1))
-	n=$((n + 1)) failed=$((failed + 1))
-	echo "not ok $n - asan: sanitizer report $(basename "$f")"
-	head -60 "$f" | sed 's/^/#   /'
+	fail "asan: sanitizer report $(basename "$f")"
+	head -60 "$f" | diag
 done
-if [ "$reports" -eq 0 ]; then
-	n=$((n + 1))
-	echo "ok $n - asan: no AddressSanitizer, LeakSanitizer or UBSan report from any program"
-fi
-echo "1..$n"
-[ "$failed" -eq 0 ]
+[ "$reports" -eq 0 ] && pass "asan: no AddressSanitizer, LeakSanitizer or UBSan report from any program"
+done_testing

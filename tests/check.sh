@@ -12,22 +12,13 @@
 # with the reason, and must fail).  Prints TAP; exits 1 on any failure.
 set -eu
 cd "$(dirname "$0")/.."
-export LC_ALL=C
+. tests/lib/tap.sh
 
 G=${GOSLINGC:-build/goslingc}	# tests/asan.sh: build/asan/goslingc
 . tests/lib/corpus.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-	n=$((n + 1)) failed=$((failed + 1))
-	echo "not ok $n - $1"
-	[ -n "${2:-}" ] && sed 's/^/#   /' <<<"$2"
-	return 0
-}
-check() { if [ "$1" = 0 ]; then ok "$2"; else not_ok "$2" "${3:-}"; fi; }
 
 # --- the cases -----------------------------------------------------------------
 for sql in tests/check/*.sql; do
@@ -37,18 +28,18 @@ for sql in tests/check/*.sql; do
 	rc=0
 	"$G" parse --check "$sql" >"$tmp/out" 2>"$tmp/err" || rc=$?
 	if [ "$rc" -eq "$want_rc" ] && cmp -s "$tmp/err" "$name.expected"; then
-		ok "$sql: parse --check"
+		pass "$sql: parse --check"
 	else
-		not_ok "$sql: parse --check (exit $rc, want $want_rc)" "$(diff -u "$name.expected" "$tmp/err" || true)"
+		fail "$sql: parse --check (exit $rc, want $want_rc)" "$(diff -u "$name.expected" "$tmp/err" || true)"
 	fi
 	if [ -f "$name.commands" ]; then
 		got=$(grep -o '"commands": [0-9]*' "$tmp/out" | sed 's/.* //' | tr '\n' ' ' | sed 's/ $//')
 		want=$(cat "$name.commands")
-		[ "$got" = "$want" ]; check $? "$sql: command counts $want" "got: $got"
+		[ "$got" = "$want" ]; ok_rc $? "$sql: command counts $want" "got: $got"
 	fi
 	rc=0
 	"$G" parse "$sql" >/dev/null 2>"$tmp/err" || rc=$?
-	check "$rc" "$sql: plain parse (goose's rules only) accepts it" "$(cat "$tmp/err")"
+	ok_rc "$rc" "$sql: plain parse (goose's rules only) accepts it" "$(cat "$tmp/err")"
 done
 
 # --- build and verify report the same, --no-check relaxes ------------------------
@@ -57,35 +48,35 @@ cp tests/check/syntax-up.sql "$tmp/m/00001_syntax_up.sql"
 rc=0
 "$G" build --out "$tmp/bundle.c" "$tmp/m" 2>"$tmp/err" || rc=$?
 grep -q "^$tmp/m/00001_syntax_up.sql:5:49: error: syntax error at or near \",\"$" "$tmp/err"
-check $(( $? || rc != 1 )) "build fails at the syntax error's file, line and column" "$(cat "$tmp/err")"
+ok_rc $(( $? || rc != 1 )) "build fails at the syntax error's file, line and column" "$(cat "$tmp/err")"
 rc=0
 "$G" build --no-check --out "$tmp/bundle.c" "$tmp/m" 2>"$tmp/err" || rc=$?
 grep -q "^$tmp/m/00001_syntax_up.sql:5:49: warning: PostgreSQL 15 cannot parse this statement (--no-check)" "$tmp/err"
-check $(( $? || rc != 0 )) "build --no-check makes it a warning" "$(cat "$tmp/err")"
+ok_rc $(( $? || rc != 0 )) "build --no-check makes it a warning" "$(cat "$tmp/err")"
 grep -q '"INSERT INTO greeting' "$tmp/bundle.c"
-check $? "build --no-check still writes the statement" ""
+ok_rc $? "build --no-check still writes the statement" ""
 rc=0
 "$G" sum --no-check "$tmp/m" 2>/dev/null || rc=$?
 "$G" verify "$tmp/m" 2>"$tmp/err" && rc=1
 grep -q "00001_syntax_up.sql:5:49: error: syntax error" "$tmp/err"
-check $(( $? || rc != 0 )) "verify fails on the syntax error" "$(cat "$tmp/err")"
+ok_rc $(( $? || rc != 0 )) "verify fails on the syntax error" "$(cat "$tmp/err")"
 rm -f "$tmp/m"/*
 cp tests/check/concurrently-tx.sql "$tmp/m/00001_index.sql"
 rc=0
 "$G" build --out "$tmp/bundle.c" "$tmp/m" 2>"$tmp/err" || rc=$?
 grep -q "00001_index.sql:3:14: error: CREATE INDEX CONCURRENTLY cannot run inside a transaction block" "$tmp/err"
-check $(( $? || rc != 1 )) "build fails CONCURRENTLY in a transactional migration" "$(cat "$tmp/err")"
+ok_rc $(( $? || rc != 1 )) "build fails CONCURRENTLY in a transactional migration" "$(cat "$tmp/err")"
 # issue 15.4: every refusal has a way through; --no-check makes this one a warning
 rc=0
 "$G" build --no-check --out "$tmp/bundle.c" "$tmp/m" 2>"$tmp/err" || rc=$?
 grep -q "00001_index.sql:3:14: warning: CREATE INDEX CONCURRENTLY cannot run inside a transaction block.*(allowed by --no-check)" "$tmp/err"
-check $(( $? || rc != 0 )) "build --no-check makes CONCURRENTLY in a transactional migration a warning" "$(cat "$tmp/err")"
+ok_rc $(( $? || rc != 0 )) "build --no-check makes CONCURRENTLY in a transactional migration a warning" "$(cat "$tmp/err")"
 
 # --- the HomeTest migrations ------------------------------------------------------
 rc=0
 "$G" build --out "$tmp/bundle.c" migrations 2>"$tmp/err" || rc=$?
 ! grep -q 'warning\|error' "$tmp/err"
-check $(( $? || rc )) "migrations/ pass the check with no warning" "$(cat "$tmp/err")"
+ok_rc $(( $? || rc )) "migrations/ pass the check with no warning" "$(cat "$tmp/err")"
 
 # --- the goose corpus ---------------------------------------------------------------
 # Valid goose cases that are not PostgreSQL SQL: they must fail the check.
@@ -102,7 +93,7 @@ declare -A not_postgres=(
 	[upstream-down/envsub-test03]="as envsub/test03"
 )
 if [ ! -d "$CORPUS" ]; then
-	not_ok "goose corpus not found at $CORPUS"
+	fail "goose corpus not found at $CORPUS"
 else
 	corpus_valid_cases
 	for f in "${cases[@]}"; do
@@ -114,12 +105,12 @@ else
 			"$G" parse --check --envsub "$f" >/dev/null 2>"$tmp/err" || rc=$?
 		if [ -n "${not_postgres[$name]:-}" ]; then
 			[ "$rc" -eq 1 ] && grep -q ': error: ' "$tmp/err"
-			check $? "corpus $name fails the check (${not_postgres[$name]})" "exit $rc"
+			ok_rc $? "corpus $name fails the check (${not_postgres[$name]})" "exit $rc"
 		else
-			check "$rc" "corpus $name passes the check" "$(cat "$tmp/err")"
+			ok_rc "$rc" "corpus $name passes the check" "$(cat "$tmp/err")"
 		fi
 	done
 fi
 
-echo "# check: $((n - failed)) of $n passed"
-[ "$failed" -eq 0 ]
+echo "# check: $((tap_n - tap_failed)) of $tap_n passed"
+done_testing

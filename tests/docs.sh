@@ -15,13 +15,7 @@ build/gosling settings --json >"$tmp/settings.json" || fail "gosling settings --
 
 # The checker's lines as TAP.
 tests/docs/check.py "$root" "$tmp/settings.json" >"$tmp/out" 2>&1
-while IFS= read -r line; do
-	case $line in
-	"PASS "*) pass "${line#PASS }" ;;
-	"FAIL "*) fail "${line#FAIL }" ;;
-	*) fail "docs checker: $line" ;;
-	esac
-done <"$tmp/out"
+tap_passfail "" "docs checker: " <"$tmp/out"
 [ -s "$tmp/out" ] || fail "docs checker printed nothing"
 
 # broken NAME FILE PERL-EXPR WANT: a copy with FILE edited by PERL-EXPR must fail with WANT.

@@ -14,19 +14,7 @@ T=$PG_TMP/t
 mkdir -p "$T"
 export GOSLING_LOG_LEVEL=info
 
-# mig, mkbin, rows, has_table, mig_runs: tests/lib/gosling.sh
-# run BIN DB ARGS...: run gosling on DB; sets rc, out (stdout) and err (stderr).
-run() {
-	local bin=$1 db=$2
-	shift 2
-	set +e
-	DB_NAME=$db "$bin" "$@" >"$T/out" 2>"$T/err"
-	rc=$?
-	set -e
-	out=$(cat "$T/out")
-	err=$(cat "$T/err")
-}
-
+# run, mig, mkbin, rows, has_table, mig_runs: tests/lib/gosling.sh
 
 # --- a basic set of five migrations -------------------------------------------
 B=$T/basic
@@ -89,10 +77,7 @@ is "$out" 3 "version prints the current version"
 
 # verify needs only SELECT rights and creates nothing
 psql_q "$db" "CREATE ROLE reader LOGIN; GRANT SELECT ON gosling_migrations TO reader" >/dev/null
-set +e
-DB_NAME=$db DB_USER=reader "$B/gosling" verify --json >"$T/out" 2>"$T/err"
-rc=$?
-set -e
+DB_USER=reader run "$B/gosling" "$db" verify --json
 is "$rc" 0 "verify works with SELECT-only rights"
 is "$(jq -r .ok "$T/out")" true "verify --json says ok"
 

@@ -58,23 +58,6 @@ wait_progress() {
 	return 1
 }
 
-# start BIN DB ARGS...: run gosling in the background; finish collects rc, out, err
-start() {
-	local bin=$1 db=$2
-	shift 2
-	DB_NAME=$db "$bin" "$@" >"$T/out" 2>"$T/err" &
-	bg=$!
-}
-finish() {
-	set +e
-	wait "$bg"
-	rc=$?
-	set -e
-	out=$(cat "$T/out")
-	err=$(cat "$T/err")
-}
-run() { start "$@"; finish; }
-
 # The migrations: 1 makes a table the later ones write to; 2 has four statements,
 # each a visible change; 3 comes after.
 K=$T/kill
@@ -243,12 +226,6 @@ else
 fi
 
 # --- the server stopped and restarted during up ---------------------------------------
-pg_ctl_as() { "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_TMP/data" "$@"; }
-pg_restart_start() {
-	pg_ctl_as -l "$PG_TMP/server.log" -w -t 60 \
-		-o "-p $PGPORT -k $PG_TMP -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60 ${PG_OPTS:-}" \
-		start >/dev/null
-}
 for mode in fast immediate; do
 	db=$(faultdb)
 	run "$K/gosling" "$db" up-to 1
@@ -259,7 +236,7 @@ for mode in fast immediate; do
 		finish
 		continue
 	fi
-	pg_ctl_as -m "$mode" -w stop >/dev/null
+	pg_server_stop "$PG_TMP/data" "$mode"
 	finish
 	is "$rc" 1 "server stopped ($mode) in statement 2: up exits 1"
 	# fast: the backend says why (57P01) before it goes; immediate: it just goes

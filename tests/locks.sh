@@ -11,19 +11,6 @@ T=$PG_TMP/t
 mkdir -p "$T"
 export GOSLING_LOG_LEVEL=info
 
-# run BIN DB ARGS...: run gosling on DB; sets rc, out (stdout), err (stderr) and ms (wall time).
-run() {
-	local bin=$1 db=$2 t0
-	shift 2
-	t0=$(date +%s%3N)
-	set +e
-	DB_NAME=$db "$bin" "$@" >"$T/out" 2>"$T/err"
-	rc=$?
-	set -e
-	ms=$(($(date +%s%3N) - t0))
-	out=$(cat "$T/out")
-	err=$(cat "$T/err")
-}
 # jqo EXPR: EXPR on the last result document
 jqo() { jq -r "$1" <<<"$out"; }
 # likere TEXT ERE NAME: a line of TEXT matches ERE
@@ -43,11 +30,19 @@ hold() {
 	hold_pid=$!
 	for _ in $(seq 200); do
 		[ "$(psql_q "$db" "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'BEGIN; %pg_sleep%'
-			AND wait_event = 'PgSleep'")" = 1 ] && return 0
+			AND wait_event = 'PgSleep' AND datname = '$db'")" = 1 ] && return 0
 		sleep 0.05
 	done
 	echo "# the holding session never reached its sleep: $(cat "$T/hold.err")"
 	return 1
+}
+# release DB: end hold's session now (its backend, not only psql, which the backend would
+# outlive until its sleep ends), so its locks go
+release() {
+	kill "$hold_pid" 2>/dev/null || true
+	wait "$hold_pid" 2>/dev/null || true
+	psql_q "$1" "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE query LIKE 'BEGIN; %pg_sleep%' AND datname = '$1' AND pid <> pg_backend_pid()" >/dev/null
 }
 
 # reader DB TABLE N: in the background, N autocommit reads of TABLE 30 ms apart, each
@@ -127,10 +122,9 @@ atleast "$max" 2000 \
 # --- the retry budget ------------------------------------------------------------------
 db=$(pg_newdb)
 setup_t "$db"
-hold "$db" 4 "LOCK TABLE t IN ACCESS EXCLUSIVE MODE"
+hold "$db" 60 "LOCK TABLE t IN ACCESS EXCLUSIVE MODE"
 GOSLING_LOCK_RETRIES=2 run "$L/gosling" "$db" up --json --lock-timeout 300
-kill "$hold_pid" 2>/dev/null || true
-wait "$hold_pid" 2>/dev/null || true
+release "$db"
 is "$rc" 1 "lock held past every retry: exit 1"
 likere "$(jqo .error.message)" \
 	"^unable to apply 000002_alter.sql statement 2 \\(line 3\\): canceling statement due to lock timeout \\(after 2 retries\\)$" \
@@ -153,9 +147,10 @@ EOF
 mkbin "$N"
 db=$(pg_newdb)
 setup_t "$db"
-hold "$db" 2 "LOCK TABLE t IN ACCESS EXCLUSIVE MODE"
+# held until gosling has stopped (however slowly a loaded machine starts it), then released
+hold "$db" 60 "LOCK TABLE t IN ACCESS EXCLUSIVE MODE"
 run "$N/gosling" "$db" up --json --lock-timeout 300
-wait "$hold_pid"
+release "$db"
 is "$rc" 1 "NO TRANSACTION behind a lock: exit 1, not retried"
 is "$(jqo '.migrations[0] | "\(.failed_statement):\(.retries)"')" "2:0" \
 	"NO TRANSACTION: stopped at statement 2, no retry"
@@ -213,8 +208,8 @@ EOF
 mkbin "$S"
 LATE=$PG_TMP/late
 LATE_PORT=$(pg_free_port)
-"${PG_AS[@]}" "$PG_BIN/initdb" -D "$LATE" -U postgres -A trust -E UTF8 --no-locale >"$T/late-initdb.log" 2>&1
-late_stop() { "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$LATE" -m immediate -w stop >/dev/null 2>&1 || true; }
+pg_initdb "$LATE" "$T/late-initdb.log"
+late_stop() { pg_server_stop "$LATE" 2>/dev/null || true; }
 trap 'late_stop; pg_stop' EXIT
 t0=$(date +%s%3N)
 (DB_NAME=postgres DB_HOST=127.0.0.1 DB_PORT=$LATE_PORT "$S/gosling" up --json >"$T/late.out" 2>"$T/late.err"
@@ -222,8 +217,7 @@ t0=$(date +%s%3N)
 late_pid=$!
 sleep 4
 started=$(date +%s%3N)
-"${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$LATE" -l "$PG_TMP/late-server.log" -w -t 60 \
-	-o "-p $LATE_PORT -k $PG_TMP -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
+pg_server_start "$LATE" "$LATE_PORT" "$PG_TMP/late-server.log"
 psql_late() { psql -X -q -A -t -h 127.0.0.1 -p "$LATE_PORT" -d postgres -c "$1"; }
 wait "$late_pid"
 echo "# late start: server started $((started - t0)) ms after up began; up ended $(($(cat "$T/late.end") - started)) ms after the server started"
@@ -234,13 +228,7 @@ is "$(psql_late "SELECT string_agg(version::text, ',' ORDER BY version) FROM gos
 late_stop
 
 # refused for longer than GOSLING_CONNECT_RETRY: exit 3 after about that long, saying how often it tried
-t0=$(date +%s%3N)
-set +e
-DB_NAME=postgres DB_HOST=127.0.0.1 DB_PORT=$LATE_PORT GOSLING_CONNECT_RETRY=2 "$S/gosling" up --json >"$T/out" 2>"$T/err"
-rc=$?
-set -e
-ms=$(($(date +%s%3N) - t0))
-out=$(cat "$T/out")
+DB_HOST=127.0.0.1 DB_PORT=$LATE_PORT GOSLING_CONNECT_RETRY=2 run "$S/gosling" postgres up --json
 is "$rc" 3 "a server that never comes: exit 3"
 like "$(jqo .error.message)" "unable to connect to the database: connection to server at \"127.0.0.1\", port $LATE_PORT failed: Connection refused" \
 	"the error gives libpq's reason"

@@ -26,10 +26,7 @@ done
 # PostgreSQL: every file applies, and what it defines runs
 gosling_link "$T/gosling" "$T/corpus/bundle.c"
 db=$(pg_newdb)
-set +e
-DB_NAME=$db "$T/gosling" up >"$T/out" 2>"$T/err"
-rc=$?
-set -e
+run "$T/gosling" "$db" up
 is "$rc" 0 "${GOSLING_TEST_ARCH_NAME}gosling up applies the corpus to PostgreSQL 15"
 [ "$rc" = 0 ] || sed 's/^/# /' "$T/err"
 is "$(psql_q "$db" "SELECT string_agg(id::text, ',') FROM rn_table(2, 5)")" "2,3,4,5" \
@@ -47,10 +44,7 @@ is "$(psql_q "$db" "SELECT op_alias(2, 'ab')")" "abab" "ALIAS FOR \$n"
 is "$(psql_q "$db" "SELECT count(*) FROM tg_audit WHERE new_status = 'paid'")" "1" "a row trigger fired"
 is "$(psql_q "$db" "SELECT sum(n) FROM pr_log")" "6" "a procedure with INOUT, CALLed"
 is "$(psql_q "$db" "SELECT v FROM do_t WHERE id = 2")" "V2" "DO blocks ran"
-set +e
-DB_NAME=$db "$T/gosling" down-to 0 --allow-down >"$T/out" 2>"$T/err"
-rc=$?
-set -e
+run "$T/gosling" "$db" down-to 0 --allow-down
 is "$rc" 0 "${GOSLING_TEST_ARCH_NAME}every Down applies too"
 [ "$rc" = 0 ] || sed 's/^/# /' "$T/err"
 done_testing

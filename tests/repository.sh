@@ -271,13 +271,7 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
 	"$root/build/gosling" settings --json >"$T/settings.json"
 	cdkcheck() { node "$root/tests/cdk/check.js" "$1" HomeTestMigrator "$za" arm64 "$subnets" "$sg" "$T/settings.json"; }
 	cdkcheck "$T/cdk.out" >"$T/cdk-check" 2>&1
-	while IFS= read -r line; do
-		case $line in
-		"PASS "*) pass "CDK template: ${line#PASS }" ;;
-		"FAIL "*) fail "CDK template: ${line#FAIL }" ;;
-		*) fail "CDK checker: $line" ;;
-		esac
-	done <"$T/cdk-check"
+	tap_passfail "CDK template: " "CDK checker: " <"$T/cdk-check"
 	# broken on purpose: each edit of the template (name%jq filter%what the checker must say)
 	# must fail the checker, saying so
 	tpl=HomeTestMigrator.template.json

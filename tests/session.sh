@@ -16,17 +16,6 @@ T=$PG_TMP/t
 mkdir -p "$T"
 export GOSLING_LOG_LEVEL=info
 
-run() {
-	local bin=$1 db=$2
-	shift 2
-	set +e
-	DB_NAME=$db "$bin" "$@" >"$T/out" 2>"$T/err"
-	rc=$?
-	set -e
-	out=$(cat "$T/out")
-	err=$(cat "$T/err")
-}
-
 # goslingc refuses RESET ALL, COPY to or from the client and transaction control in a
 # transactional migration; --no-check lets them through (as warnings), as a bundle built
 # before those checks, or by hand, would carry them.

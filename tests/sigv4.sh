@@ -12,36 +12,31 @@
 #   SIGV4_COUNT=n     random signed requests (default 200; plus n/4 presigned, n/10 RDS tokens)
 set -u
 cd "$(dirname "$0")/.."
-export LC_ALL=C
+. tests/lib/tap.sh
 
 suite=${SIGV4_SUITE:-../shared/sigv4-test-suite}
-rc=0
 
-# The C suite's own plan line is dropped: this script prints one at the end.
-out=$(build/tests/test_sigv4 "$suite" 2>&1) || rc=1
-printf '%s\n' "$out" | grep -v '^1\.\.[0-9]*$'
-n=$(printf '%s\n' "$out" | grep -cE '^(not )?ok [0-9]+')
+rc=0
+out=$(build/tests/test_sigv4 "$suite" 2>&1) || rc=$?
+tap_include <<<"$out"
+[ "$rc" -eq 0 ] || [ "$tap_included_failed" -gt 0 ] || fail "build/tests/test_sigv4 exited $rc without reporting a failure"
 
 dir=tests/sigv4
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-	n=$((n + 1))
-	echo "ok $n - js sdk cross-check # SKIP node missing"
+	skip "js sdk cross-check" "node missing"
 else
 	# Reinstall only when the lock file changed since the last install.
 	if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
 	   [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
 		if ! log=$(cd "$dir" && npm ci --no-audit --no-fund 2>&1); then
-			n=$((n + 1))
-			echo "not ok $n - npm ci in $dir"
-			printf '%s\n' "$log" | sed 's/^/#   /'
-			echo "1..$n"
-			exit 1
+			fail "npm ci in $dir" "$log"
+			done_testing
 		fi
 	fi
-	out=$(node "$dir/crosscheck.js" build/tests/sigv4-tool --start $((n + 1)) \
-		--seed "${SIGV4_SEED:-20150830}" --count "${SIGV4_COUNT:-200}" 2>&1) || rc=1
-	printf '%s\n' "$out"
-	n=$((n + $(printf '%s\n' "$out" | grep -cE '^(not )?ok [0-9]+')))
+	rc=0
+	out=$(node "$dir/crosscheck.js" build/tests/sigv4-tool --seed "${SIGV4_SEED:-20150830}" \
+		--count "${SIGV4_COUNT:-200}" 2>&1) || rc=$?
+	tap_include <<<"$out"
+	[ "$rc" -eq 0 ] || [ "$tap_included_failed" -gt 0 ] || fail "tests/sigv4/crosscheck.js exited $rc without reporting a failure"
 fi
-echo "1..$n"
-exit $rc
+done_testing

@@ -26,21 +26,6 @@ advisory_locks() { psql_q postgres "SELECT count(*) FROM pg_locks WHERE locktype
 now_ms() { date +%s%3N; }
 postmaster() { head -1 "$PG_TMP/data/postmaster.pid"; }
 
-start() {
-	local bin=$1 db=$2
-	shift 2
-	DB_NAME=$db "$bin" "$@" >"$T/out" 2>"$T/err" &
-	bg=$!
-}
-finish() {
-	set +e
-	wait "$bg"
-	rc=$?
-	set -e
-	out=$(cat "$T/out")
-	err=$(cat "$T/err")
-}
-
 # backend_of DB CONDITION: pid of gosling's backend for which CONDITION holds in pg_stat_activity
 # (waits up to 20 s).  A batch's text is longer than pg_stat_activity shows: a pg_sleep is
 # found by its wait event.
@@ -214,5 +199,55 @@ else
 fi
 kill "$holder" 2>/dev/null || true
 wait "$holder" 2>/dev/null || true
+
+# --- a DNS server that never answers --------------------------------------------------------
+# libpq's own getaddrinfo has no timeout: gosling resolves the host name itself, on a thread
+# it stops waiting for at the bound.  The process runs in a mount namespace of its own whose
+# /etc/resolv.conf names a local UDP server that reads every query and answers none (glibc
+# would wait timeout:30 x attempts:3 = 90 s).
+if unshare -m true 2>/dev/null; then
+	python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.77", 53))
+open(sys.argv[1], "w").close()
+end = time.time() + 120
+while time.time() < end:
+	s.settimeout(1)
+	try:
+		s.recvfrom(4096)
+	except socket.timeout:
+		pass' "$T/dns.ready" &
+	dns=$!
+	for _ in $(seq 100); do [ -e "$T/dns.ready" ] && break; sleep 0.05; done
+	printf 'nameserver 127.0.0.77\noptions timeout:30 attempts:3\n' >"$T/resolv.conf"
+	# stalled_dns CMD...: CMD with /etc/resolv.conf naming the silent server
+	stalled_dns() { unshare -m sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$T/resolv.conf" "$@"; }
+	db=$(pg_newdb)
+	t0=$(now_ms)
+	DB_NAME=$db stalled_dns "$B/gosling" up --json --lock-wait 2 --host db.stall.test --port "$PGPORT" \
+		>"$T/out" 2>"$T/err" && rc=0 || rc=$?
+	t1=$(now_ms)
+	is "$rc:$(jq -r .error.type "$T/out")" "3:Function.ConfigError" "DNS server silent: up exits 3 (cannot connect)"
+	like "$(jq -r .error.message "$T/out")" "could not resolve host name \"db.stall.test\" in time" \
+		"DNS server silent: the error names the host name that did not resolve in time"
+	ok "DNS server silent: up ends within GOSLING_LOCK_WAIT + 5 s ($((t1 - t0)) ms, lock wait 2 s; glibc alone waits 90 s)" \
+		test $((t1 - t0)) -lt 7000
+
+	# the Lambda loop: the answer comes before the invocation's deadline
+	printf '%s' '[{"body": {}, "deadline_in_ms": 6000}]' >"$T/dns.events"
+	DB_NAME=$db DB_HOST=db.stall.test DB_PORT=$PGPORT stalled_dns python3 tests/lambda/runtime_api.py \
+		--events "$T/dns.events" --log "$T/dns.json" --timeout 40 -- "$B/gosling" 2>"$T/dns.err" || true
+	is "$(jq -r '.invocations[0].kind' "$T/dns.json")" error "DNS server silent, Lambda: the invocation is answered with an error"
+	like "$(jq -r '.invocations[0].body.errorMessage' "$T/dns.json")" "could not resolve host name \"db.stall.test\" in time" \
+		"DNS server silent, Lambda: the error names the host name"
+	is "$(jq -r '.invocations[0].before_deadline' "$T/dns.json")" true \
+		"DNS server silent, Lambda: the answer comes before the deadline ($(jq -r '.invocations[0].elapsed_ms' "$T/dns.json") ms of 6000)"
+	kill "$dns" 2>/dev/null || true
+	wait "$dns" 2>/dev/null || true
+	is "$(rows "$db" 2>/dev/null)" "" "DNS server silent: nothing was applied"
+else
+	ok "DNS server silent # SKIP unshare -m is not permitted here (no mount namespace for a private /etc/resolv.conf)"
+fi
 
 done_testing

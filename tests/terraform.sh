@@ -19,17 +19,10 @@
 # build/terraform-node/ (ignored by git).
 set -u
 cd "$(dirname "$0")/.."
-export LC_ALL=C
+. tests/lib/tap.sh
 root=$PWD
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
-skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
-# Indent a file's lines as TAP diagnostics.
-diag() { sed 's/^/#   /' "$1"; }
 
 # --- tools ----------------------------------------------------------------------
 
@@ -52,7 +45,7 @@ if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
 	[ -d "$nodedir/node_modules/@cdktf/hcl2json" ] && have_node=true
 fi
 export NODE_PATH=$nodedir/node_modules
-check() { node "$root/tests/terraform/check.js" "$@"; }
+checkjs() { node "$root/tests/terraform/check.js" "$@"; }
 
 # The names the runtime reads: from its settings table once the binary can dump it,
 # else the committed stand-in list.
@@ -69,18 +62,18 @@ echo "# runtime environment names from $runtime_src"
 
 if $have_tf; then
 	if terraform fmt -check -recursive -diff terraform >"$tmp/fmt" 2>&1; then
-		ok "terraform fmt -check -recursive terraform/"
+		pass "terraform fmt -check -recursive terraform/"
 	else
-		notok "terraform fmt -check -recursive terraform/"
+		fail "terraform fmt -check -recursive terraform/"
 		diag "$tmp/fmt"
 	fi
 elif $have_node; then
 	why=$(apt-cache policy terraform 2>/dev/null | grep -q 'Candidate: [0-9]' && echo "not installed" ||
 		echo "not installed and not in Debian's archive")
-	if check --fmt terraform >"$tmp/fmt" 2>&1; then
-		ok "terraform/ is formatted (hclwrite Format via @cdktf/hcl-tools; terraform $why)"
+	if checkjs --fmt terraform >"$tmp/fmt" 2>&1; then
+		pass "terraform/ is formatted (hclwrite Format via @cdktf/hcl-tools; terraform $why)"
 	else
-		notok "terraform/ is formatted (hclwrite Format via @cdktf/hcl-tools; terraform $why)"
+		fail "terraform/ is formatted (hclwrite Format via @cdktf/hcl-tools; terraform $why)"
 		diag "$tmp/fmt"
 	fi
 else
@@ -90,17 +83,11 @@ fi
 # --- structural checks ----------------------------------------------------------
 
 if $have_node; then
-	check terraform "$runtime_env" >"$tmp/check" 2>&1
+	checkjs terraform "$runtime_env" >"$tmp/check" 2>&1
 	rc=$?
-	while IFS= read -r line; do
-		case $line in
-		"PASS "*) ok "check.js: ${line#PASS }" ;;
-		"FAIL "*) notok "check.js: ${line#FAIL }" ;;
-		*) echo "# $line" ;;
-		esac
-	done <"$tmp/check"
+	tap_passfail "check.js: " <"$tmp/check"
 	if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$tmp/check"; then
-		notok "check.js exited $rc without naming a failure"
+		fail "check.js exited $rc without naming a failure"
 	fi
 else
 	skip "structural checks of terraform/ (tests/terraform/check.js)" "node/npm missing or npm ci of @cdktf/hcl2json failed"
@@ -139,25 +126,25 @@ if $have_node; then
 			perl -0pi -e "$edit" "$tmp/broken/$file"
 		fi
 		if cmp -s "terraform/$file" "$tmp/broken/$file"; then
-			notok "broken on purpose ($what): the edit did not apply to $file"
+			fail "broken on purpose ($what): the edit did not apply to $file"
 			continue
 		fi
-		check "$tmp/broken" "$runtime_env" >"$tmp/out" 2>&1
+		checkjs "$tmp/broken" "$runtime_env" >"$tmp/out" 2>&1
 		rc=$?
 		if [ "$rc" -ne 0 ] && grep -Eq -- "$want" "$tmp/out"; then
-			ok "broken on purpose ($what): the checker fails and says so"
+			pass "broken on purpose ($what): the checker fails and says so"
 		else
-			notok "broken on purpose ($what): the checker exited $rc without /$want/"
+			fail "broken on purpose ($what): the checker exited $rc without /$want/"
 			diag "$tmp/out"
 		fi
 	done
 	# And a runtime that stops reading a name the module sets.
 	grep -v '^DB_SSLMODE$' tests/terraform/runtime-env.txt >"$tmp/env-less.txt"
-	if ! check terraform "$tmp/env-less.txt" >"$tmp/out" 2>&1 &&
+	if ! checkjs terraform "$tmp/env-less.txt" >"$tmp/out" 2>&1 &&
 		grep -q 'sets DB_SSLMODE, which is not read by the runtime' "$tmp/out"; then
-		ok "a runtime that does not read DB_SSLMODE: the checker fails and says so"
+		pass "a runtime that does not read DB_SSLMODE: the checker fails and says so"
 	else
-		notok "a runtime that does not read DB_SSLMODE: the checker did not fail on it"
+		fail "a runtime that does not read DB_SSLMODE: the checker did not fail on it"
 		diag "$tmp/out"
 	fi
 else
@@ -189,9 +176,9 @@ else
 			[ "$d" = . ] && name=terraform/
 			if (cd "$tmp/tf/$d" && { [ "$d" = . ] || timeout 120 terraform init "${init_args[@]}" >/dev/null 2>&1; } &&
 				terraform validate -no-color) >"$tmp/validate" 2>&1; then
-				ok "terraform validate $name (AWS provider from $src)"
+				pass "terraform validate $name (AWS provider from $src)"
 			else
-				notok "terraform validate $name (AWS provider from $src)"
+				fail "terraform validate $name (AWS provider from $src)"
 				diag "$tmp/validate"
 			fi
 		done
@@ -204,17 +191,16 @@ else
 		while IFS= read -r line; do
 			r=$(sed -E 's/^  run "([^"]+)".*/\1/' <<<"$line")
 			case $line in
-			*"... pass") ok "terraform test (AWS provider mocked): $r" ;;
+			*"... pass") pass "terraform test (AWS provider mocked): $r" ;;
 			*"... skip") skip "terraform test (AWS provider mocked): $r" "an earlier run failed" ;;
-			*) notok "terraform test (AWS provider mocked): $r" ;;
+			*) fail "terraform test (AWS provider mocked): $r" ;;
 			esac
 		done < <(grep -E '^  run "[^"]+"\.\.\. ' "$tmp/test")
 		if [ "$rc" -ne 0 ] || [ "$runs" -eq 0 ]; then
-			notok "terraform test exited $rc after $runs runs"
+			fail "terraform test exited $rc after $runs runs"
 			diag "$tmp/test"
 		fi
 	fi
 fi
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+done_testing

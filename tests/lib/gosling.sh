@@ -2,6 +2,8 @@
 #
 #   . tests/lib/gosling.sh
 #   gosling_link OUT BUNDLE.c     # OUT runs like build/gosling
+#   run BIN DB ARGS...            # BIN on database DB: rc, out, err, ms (and start/finish:
+#                                 # the same in the background); mig, mkbin, rows, ...: below
 #
 # GOSLING_TEST_ARCH picks the build the suites exercise:
 #   (unset), host   build/libgosling-runtime.a with the system's shared libpq, jansson, curl
@@ -71,6 +73,39 @@ gosling_link() {
 }
 
 # --- helpers the database suites share ------------------------------------------------
+# T is the suite's scratch folder (pg_start, then T=$PG_TMP/t and mkdir -p "$T").
+
+# run BIN DB ARGS...: run gosling (BIN) on database DB and wait; sets rc, out (stdout),
+# err (stderr) and ms (wall time).
+run() {
+	local bin=$1 db=$2 t0
+	shift 2
+	t0=$(date +%s%3N)
+	set +e
+	DB_NAME=$db "$bin" "$@" >"$T/out" 2>"$T/err"
+	rc=$?
+	set -e
+	ms=$(($(date +%s%3N) - t0))
+	out=$(cat "$T/out")
+	err=$(cat "$T/err")
+}
+
+# start BIN DB ARGS...: run gosling on DB in the background (its pid in bg); finish waits
+# for it and sets rc, out and err as run does.
+start() {
+	local bin=$1 db=$2
+	shift 2
+	DB_NAME=$db "$bin" "$@" >"$T/out" 2>"$T/err" &
+	bg=$!
+}
+finish() {
+	set +e
+	wait "$bg"
+	rc=$?
+	set -e
+	out=$(cat "$T/out")
+	err=$(cat "$T/err")
+}
 
 # mig DIR FILE: write stdin as DIR/FILE (a migration)
 mig() { mkdir -p "$1" && cat >"$1/$2"; }

@@ -5,6 +5,9 @@
 #   db=$(pg_newdb)           # a fresh, empty database per test
 #   psql_q "$db" 'SELECT 1'  # one value, unaligned
 #
+# A suite that stops the server, or runs a second one, uses pg_initdb, pg_server_start,
+# pg_server_stop and pg_restart_start (below) rather than pg_ctl itself.
+#
 # PG_OPTS adds server options (-c ssl=on ...); PG_HBA, lines put first in pg_hba.conf.
 #
 # It sources tests/lib/tap.sh for the TAP vocabulary (ok, is, like, skip, done_testing).
@@ -19,10 +22,34 @@ PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_TMP=
 PG_AS=()
 
+# pg_initdb DATA LOG: a new cluster in DATA (superuser postgres, trust, UTF8), initdb's output to LOG
+pg_initdb() {
+	"${PG_AS[@]}" "$PG_BIN/initdb" -D "$1" -U postgres -A trust -E UTF8 --no-locale >"$2" 2>&1
+}
+
+# pg_server_start DATA PORT LOG [OPTIONS]: start DATA's server on PORT (TCP on 127.0.0.1, the
+# socket in PG_TMP) with its log in LOG; returns once it accepts connections.
+pg_server_start() {
+	"${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$1" -l "$3" -w -t 60 \
+		-o "-p $2 -k $PG_TMP -c listen_addresses=127.0.0.1 -c fsync=off ${4:-}" start >/dev/null
+}
+
+# pg_server_stop DATA [MODE]: stop DATA's server (MODE smart, fast or immediate; immediate
+# unless given) and wait until it is gone.
+pg_server_stop() {
+	"${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$1" -m "${2:-immediate}" -w stop >/dev/null
+}
+
+# pg_restart_start: start the suite's server again after a pg_server_stop "$PG_TMP/data"
+# (same port, same options).
+pg_restart_start() {
+	pg_server_start "$PG_TMP/data" "$PGPORT" "$PG_TMP/server.log" "-c max_connections=60 ${PG_OPTS:-}"
+}
+
 pg_stop() {
 	[ -n "${PG_KEEP:-}" ] && { echo "# kept $PG_TMP" >&2; return; }
 	if [ -n "$PG_TMP" ] && [ -f "$PG_TMP/data/postmaster.pid" ]; then
-		"${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_TMP/data" -m immediate -w stop >/dev/null 2>&1 || true
+		pg_server_stop "$PG_TMP/data" 2>/dev/null || true
 	fi
 	[ -n "$PG_TMP" ] && rm -rf "$PG_TMP"
 	PG_TMP=
@@ -52,17 +79,14 @@ pg_start() {
 	else
 		PG_AS=(env)
 	fi
-	"${PG_AS[@]}" "$PG_BIN/initdb" -D "$PG_TMP/data" -U postgres -A trust -E UTF8 --no-locale \
-		>"$PG_TMP/initdb.log" 2>&1 || { cat "$PG_TMP/initdb.log" >&2; return 1; }
+	pg_initdb "$PG_TMP/data" "$PG_TMP/initdb.log" || { cat "$PG_TMP/initdb.log" >&2; return 1; }
 	if [ -n "${PG_HBA:-}" ]; then
 		# lines that come first in pg_hba.conf (first match wins), e.g. password auth over TLS
 		printf '%s\n' "$PG_HBA" | cat - "$PG_TMP/data/pg_hba.conf" >"$PG_TMP/pg_hba.conf" &&
 			cat "$PG_TMP/pg_hba.conf" >"$PG_TMP/data/pg_hba.conf" && rm -f "$PG_TMP/pg_hba.conf"
 	fi
 	PGPORT=$(pg_free_port)
-	"${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_TMP/data" -l "$PG_TMP/server.log" -w -t 60 \
-		-o "-p $PGPORT -k $PG_TMP -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60 ${PG_OPTS:-}" \
-		start >/dev/null || { cat "$PG_TMP/server.log" >&2; return 1; }
+	pg_restart_start || { cat "$PG_TMP/server.log" >&2; return 1; }
 	export PGHOST=$PG_TMP PGPORT PGUSER=postgres
 	unset PGDATABASE PGPASSWORD DATABASE_URL DB_HOST DB_ADDRESS DB_PORT DB_NAME DB_USER DB_USERNAME \
 		DB_PASSWORD DB_SSLMODE
