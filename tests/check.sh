@@ -1,10 +1,8 @@
 #!/usr/bin/env bash
-# tests/check.sh - PostgreSQL's parser in goslingc (compiler/check.c), tested as data.
-#
-#   tests/check/NAME.sql        a migration
-#   tests/check/NAME.expected   the exact stderr of `goslingc parse --check NAME.sql`
-#                               (empty: no diagnostics); an "error:" in it means exit 1
-#   tests/check/NAME.commands   optional: the "commands" counts of its statements, in order
+# tests/check.sh - PostgreSQL's parser in goslingc (compiler/check.c), tested as data:
+# tests/check/NAME.sql -> NAME.expected (exit code, then the exact stderr of `goslingc
+# parse --check`) and NAME.commands (the statements' command counts), the case format
+# of tests/lib/cases.sh.
 #
 # Then: `parse` without --check stays goose's and accepts every case; `build` and
 # `verify` report the same diagnostics; --no-check; the HomeTest migrations; every
@@ -14,29 +12,16 @@ set -eu
 cd "$(dirname "$0")/.."
 . tests/lib/tap.sh
 
-G=${GOSLINGC:-build/goslingc}	# tests/asan.sh: build/asan/goslingc
+. tests/lib/cases.sh	# sets GOSLINGC (tests/asan.sh: build/asan/goslingc)
+G=$GOSLINGC
 . tests/lib/corpus.sh
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap 'rm -rf "$tmp" "$case_tmp"' EXIT
 
 
 # --- the cases -----------------------------------------------------------------
 for sql in tests/check/*.sql; do
-	name=${sql%.sql}
-	want_rc=0
-	grep -q ': error: ' "$name.expected" && want_rc=1
-	rc=0
-	"$G" parse --check "$sql" >"$tmp/out" 2>"$tmp/err" || rc=$?
-	if [ "$rc" -eq "$want_rc" ] && cmp -s "$tmp/err" "$name.expected"; then
-		pass "$sql: parse --check"
-	else
-		fail "$sql: parse --check (exit $rc, want $want_rc)" "$(diff -u "$name.expected" "$tmp/err" || true)"
-	fi
-	if [ -f "$name.commands" ]; then
-		got=$(grep -o '"commands": [0-9]*' "$tmp/out" | sed 's/.* //' | tr '\n' ' ' | sed 's/ $//')
-		want=$(cat "$name.commands")
-		[ "$got" = "$want" ]; ok_rc $? "$sql: command counts $want" "got: $got"
-	fi
+	case_check "$sql"
 	rc=0
 	"$G" parse "$sql" >/dev/null 2>"$tmp/err" || rc=$?
 	ok_rc "$rc" "$sql: plain parse (goose's rules only) accepts it" "$(cat "$tmp/err")"

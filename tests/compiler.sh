@@ -4,22 +4,15 @@
 set -u
 cd "$(dirname "$0")/.."
 . tests/lib/tap.sh
-GOSLINGC=${GOSLINGC:-$PWD/build/goslingc}	# tests/asan.sh: build/asan/goslingc
+. tests/lib/cases.sh	# sets GOSLINGC (tests/asan.sh: build/asan/goslingc)
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap 'rm -rf "$tmp" "$case_tmp"' EXIT
 
-# --- diagnostics as data: NAME.sql -> NAME.expected (exit code + stderr) -------
+# --- diagnostics as data: NAME.sql -> NAME.expected (tests/lib/cases.sh) -------
 # dropped/: one file per way goose's state machine can lose a line (issue 15.3),
 # each naming the parser.go rule it exercises, and one where every line counts.
 for sql in tests/compiler/cases/*.sql tests/compiler/dropped/*.sql; do
-	want="${sql%.sql}.expected"
-	got=$("$GOSLINGC" parse --check "$sql" 2>&1 >/dev/null; echo "exit $?")
-	got=$(printf '%s\n' "$got" | tail -n 1; printf '%s\n' "$got" | sed '$d')
-	if [ "$got" = "$(cat "$want")" ]; then
-		pass "diagnostics of $(basename "$sql")"
-	else
-		fail "diagnostics of $(basename "$sql")" "$(diff <(cat "$want") <(printf '%s\n' "$got"))"
-	fi
+	case_check "$sql"
 done
 
 # --- a dropped line fails build; parse stays goose-exact and drops it ----------
