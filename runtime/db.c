@@ -27,7 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "cacert.h"
+#include "clock.h"
 #include "config.h"
 #include "db.h"
 #include "log.h"
@@ -48,15 +50,6 @@ static const char *sent_text;				/* db_text_sent */
 static size_t sent_len;
 static volatile sig_atomic_t interrupt_signal;	/* db_interrupt */
 static int64_t interrupt_seen;			/* when a wait first noticed it */
-
-int64_t
-db_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void
 db_limit(int64_t until_ms, int64_t each_ms, int64_t hard_ms)
@@ -102,18 +95,11 @@ db_catch_signals(bool on)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
-/* The earlier of two times, 0 meaning none. */
-static int64_t
-earliest(int64_t a, int64_t b)
-{
-	return !a ? b : !b ? a : a < b ? a : b;
-}
-
 /* When one of gosling's own waits that starts now must end (0 = never). */
 static int64_t
 own_bound(void)
 {
-	return earliest(earliest(limit_until, limit_hard), limit_each ? db_now_ms() + limit_each : 0);
+	return clock_earliest(clock_earliest(limit_until, limit_hard), limit_each ? clock_now_ms() + limit_each : 0);
 }
 
 
@@ -313,8 +299,8 @@ waiter_until(int64_t cancel_at)
 {
 	/* once interrupted, whatever runs (recording where a migration stopped, unlocking) gets a grace */
 	if (interrupt_seen)
-		cancel_at = earliest(cancel_at, interrupt_seen + GRACE_MS);
-	return (struct waiter){ .cancel_at = earliest(cancel_at, limit_hard) };
+		cancel_at = clock_earliest(cancel_at, interrupt_seen + GRACE_MS);
+	return (struct waiter){ .cancel_at = clock_earliest(cancel_at, limit_hard) };
 }
 
 /* The server went silent past the grace: drop the connection so nothing waits on it again. */
@@ -339,7 +325,7 @@ static bool
 wait_io(PGconn *conn, struct waiter *w, struct db_error *err)
 {
 	int flush = PQflush(conn);
-	int64_t now = db_now_ms(), next;
+	int64_t now = clock_now_ms(), next;
 	struct pollfd pfd = { .fd = PQsocket(conn), .events = POLLIN };
 
 	if (flush < 0) {
@@ -355,9 +341,9 @@ wait_io(PGconn *conn, struct waiter *w, struct db_error *err)
 		w->cancelled = true;
 		w->cancelled_at = now;
 		/* the grace for the answer, but nothing waits past the hard end */
-		w->give_up_at = earliest(now + GRACE_MS, limit_hard && limit_hard < now ? now : limit_hard);
+		w->give_up_at = clock_earliest(now + GRACE_MS, limit_hard && limit_hard < now ? now : limit_hard);
 		cancel_send(conn, w->give_up_at);
-		now = db_now_ms();
+		now = clock_now_ms();
 	}
 	if (w->cancelled && now >= w->give_up_at) {
 		drop(conn, now - w->cancelled_at, err);
@@ -825,7 +811,7 @@ connect_poll(PGconn *conn, int64_t until_ms, const char *purpose, struct db_erro
 
 	for (;;) {
 		struct pollfd pfd = { .fd = PQsocket(conn), .events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT };
-		int64_t now = db_now_ms();
+		int64_t now = clock_now_ms();
 		int timeout = 1000;
 
 		if (st == PGRES_POLLING_OK)
@@ -910,7 +896,7 @@ db_connect(const struct config *cfg, const char *purpose, PGconn **out, struct d
 	*out = NULL;
 	/* connect-timeout (libpq's own applies only to blocking connects), within gosling's bound */
 	if (ct && atoll(ct) > 0)
-		until = earliest(until, db_now_ms() + atoll(ct) * 1000);
+		until = clock_earliest(until, clock_now_ms() + atoll(ct) * 1000);
 	/*
 	 * A network or a server that stops answering must not hold the run: TCP keepalives
 	 * notice a dead peer while a statement runs, tcp_user_timeout unacknowledged sends.
@@ -1537,8 +1523,7 @@ struct span {
 };
 
 struct db_batch {
-	char *text;		/* freed once libpq holds the query */
-	size_t len, cap;
+	struct buf text;	/* freed once libpq holds the query */
 	size_t chars;		/* characters in text */
 	bool failed;		/* sticky: out of memory while building */
 	struct slot *slots;
@@ -1556,23 +1541,9 @@ batch_append(struct db_batch *b, const char *s, size_t n)
 {
 	if (b->failed)
 		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		char *t;
-
-		while (b->len + n + 1 > cap)
-			cap *= 2;
-		t = realloc(b->text, cap);
-		if (!t) {
-			b->failed = true;
-			return;
-		}
-		b->text = t;
-		b->cap = cap;
-	}
-	memcpy(b->text + b->len, s, n);
-	b->len += n;
-	b->text[b->len] = '\0';
+	buf_add(&b->text, s, n);
+	if ((b->failed = b->text.failed))
+		return;
 	for (size_t i = 0; i < n; i++)
 		b->chars += ((unsigned char)s[i] & 0xC0) != 0x80;
 }
@@ -1798,13 +1769,12 @@ db_batch_new(PGconn *conn, const struct db_names *n, const struct db_session *se
 	for (size_t v = u; v < nunits && want < BATCH_CAP; v++)
 		for (uint32_t t = v == u ? s : 0; t < units[v].nstmts && want < BATCH_CAP; t++)
 			want += statement_bytes(&units[v], t) + (t == 0 ? 2048 : 0);
-	if (!(b->text = malloc(want + 2048))) {
+	if (!buf_reserve(&b->text, want + 2047)) {
 		db_batch_free(b);
 		error_set(err, "%s", "out of memory building the batch");
 		return NULL;
 	}
-	b->cap = want + 2048;
-	b->text[0] = '\0';
+	b->text.p[0] = '\0';
 	/*
 	 * Statements up to BATCH_CAP bytes of text, at least one: memory stays bounded and
 	 * round trips are O(bytes / cap).  A batch may end inside a migration: its
@@ -1815,7 +1785,7 @@ db_batch_new(PGconn *conn, const struct db_names *n, const struct db_session *se
 
 		if (s == 0) {
 			if (!empty && un->nstmts > 0 &&
-			    (b->len + statement_bytes(un, 0) > BATCH_CAP || statement_alone(un, 0)))
+			    (b->text.len + statement_bytes(un, 0) > BATCH_CAP || statement_alone(un, 0)))
 				break;
 			/* nothing between BEGIN and the first statement: SET TRANSACTION ... must come first */
 			batch_str(b, "BEGIN;\n");
@@ -1824,7 +1794,7 @@ db_batch_new(PGconn *conn, const struct db_names *n, const struct db_session *se
 		for (; s < un->nstmts; s++) {
 			size_t start = b->chars;
 
-			if (!empty && (b->len + statement_bytes(un, s) > BATCH_CAP || statement_alone(un, s)))
+			if (!empty && (b->text.len + statement_bytes(un, s) > BATCH_CAP || statement_alone(un, s)))
 				goto full;
 			empty = false;
 			batch_str(b, un->sql[s]);
@@ -1842,7 +1812,7 @@ db_batch_new(PGconn *conn, const struct db_names *n, const struct db_session *se
 		batch_bookkeeping(b, conn, n, session, (uint32_t)u);
 		u++;
 		s = 0;
-		if (b->len >= BATCH_CAP || (un->nstmts > 0 && statement_alone(un, un->nstmts - 1)))
+		if (b->text.len >= BATCH_CAP || (un->nstmts > 0 && statement_alone(un, un->nstmts - 1)))
 			break;
 	}
 full:
@@ -1860,7 +1830,7 @@ db_batch_free(struct db_batch *b)
 {
 	if (!b)
 		return;
-	free(b->text);
+	buf_free(&b->text);
 	free(b->slots);
 	free(b->marker);
 	free(b->spans);
@@ -1950,15 +1920,13 @@ db_batch_run(PGconn *conn, struct db_batch *b, int64_t deadline_ms,
 	PGresult *res;
 
 	memset(f, 0, sizeof *f);
-	if (!PQsendQuery(conn, b->text)) {
+	if (!PQsendQuery(conn, b->text.p)) {
 		error_from_conn(&f->err, conn);
 		return false;
 	}
 	(void)PQsetSingleRowMode(conn);	/* a statement's rows are read one by one and dropped */
 	/* libpq holds the query now: one copy of it is enough */
-	free(b->text);
-	b->text = NULL;
-	b->len = b->cap = 0;
+	buf_free(&b->text);
 	release_sent_text(b);
 	for (;;) {
 		ExecStatusType st;
