@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "aws.h"
-#include "db.h"
+#include "clock.h"
 #include "http.h"
 #include "log.h"
 #include "sigv4.h"
@@ -213,13 +213,14 @@ backoff_ms(int attempt)
 	return (int64_t)((double)r / 4294967296.0 * (double)cap);
 }
 
+/* Sleep ms whole: a signal does not cut an AWS retry's backoff short. */
 static void
 sleep_ms(int64_t ms)
 {
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+	int64_t until = clock_now_ms() + ms, left;
 
-	while (nanosleep(&ts, &ts) != 0)
-		;
+	while ((left = until - clock_now_ms()) > 0)
+		clock_sleep_ms(left);
 }
 
 /* --- one attempt ------------------------------------------------------------------------- */
@@ -279,7 +280,7 @@ aws_call(struct http_client *http, const struct aws_request *rq, struct http_res
 		return false;
 	for (int n = 1;; n++) {
 		/* late or not, the first attempt is made: a report nobody sends leaves a deployment waiting */
-		int64_t timeout = rq->deadline_ms ? rq->deadline_ms - db_now_ms() : ATTEMPT_TIMEOUT_MS, wait;
+		int64_t timeout = rq->deadline_ms ? rq->deadline_ms - clock_now_ms() : ATTEMPT_TIMEOUT_MS, wait;
 		bool answered, retry;
 
 		if (timeout > ATTEMPT_TIMEOUT_MS)
@@ -301,7 +302,7 @@ aws_call(struct http_client *http, const struct aws_request *rq, struct http_res
 		if (!retry || n == AWS_MAX_ATTEMPTS)
 			return n > 1 ? errorf(err, errlen, "%s (%d attempts)", why, n) : errorf(err, errlen, "%s", why);
 		wait = backoff_ms(n);
-		if (rq->deadline_ms && db_now_ms() + wait + MIN_ATTEMPT_MS > rq->deadline_ms)
+		if (rq->deadline_ms && clock_now_ms() + wait + MIN_ATTEMPT_MS > rq->deadline_ms)
 			return errorf(err, errlen, "%s (%d attempt%s; no time left for another before the deadline)", why,
 				    n, n == 1 ? "" : "s");
 		log_warn("%s %s: %s; retry %d of %d in %lld ms", rq->service->name, op, why, n, AWS_MAX_ATTEMPTS - 1,

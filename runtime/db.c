@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "cacert.h"
+#include "clock.h"
 #include "config.h"
 #include "db.h"
 #include "log.h"
@@ -49,15 +50,6 @@ static const char *sent_text;				/* db_text_sent */
 static size_t sent_len;
 static volatile sig_atomic_t interrupt_signal;	/* db_interrupt */
 static int64_t interrupt_seen;			/* when a wait first noticed it */
-
-int64_t
-db_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void
 db_limit(int64_t until_ms, int64_t each_ms, int64_t hard_ms)
@@ -103,18 +95,11 @@ db_catch_signals(bool on)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
-/* The earlier of two times, 0 meaning none. */
-static int64_t
-earliest(int64_t a, int64_t b)
-{
-	return !a ? b : !b ? a : a < b ? a : b;
-}
-
 /* When one of gosling's own waits that starts now must end (0 = never). */
 static int64_t
 own_bound(void)
 {
-	return earliest(earliest(limit_until, limit_hard), limit_each ? db_now_ms() + limit_each : 0);
+	return clock_earliest(clock_earliest(limit_until, limit_hard), limit_each ? clock_now_ms() + limit_each : 0);
 }
 
 
@@ -314,8 +299,8 @@ waiter_until(int64_t cancel_at)
 {
 	/* once interrupted, whatever runs (recording where a migration stopped, unlocking) gets a grace */
 	if (interrupt_seen)
-		cancel_at = earliest(cancel_at, interrupt_seen + GRACE_MS);
-	return (struct waiter){ .cancel_at = earliest(cancel_at, limit_hard) };
+		cancel_at = clock_earliest(cancel_at, interrupt_seen + GRACE_MS);
+	return (struct waiter){ .cancel_at = clock_earliest(cancel_at, limit_hard) };
 }
 
 /* The server went silent past the grace: drop the connection so nothing waits on it again. */
@@ -340,7 +325,7 @@ static bool
 wait_io(PGconn *conn, struct waiter *w, struct db_error *err)
 {
 	int flush = PQflush(conn);
-	int64_t now = db_now_ms(), next;
+	int64_t now = clock_now_ms(), next;
 	struct pollfd pfd = { .fd = PQsocket(conn), .events = POLLIN };
 
 	if (flush < 0) {
@@ -356,9 +341,9 @@ wait_io(PGconn *conn, struct waiter *w, struct db_error *err)
 		w->cancelled = true;
 		w->cancelled_at = now;
 		/* the grace for the answer, but nothing waits past the hard end */
-		w->give_up_at = earliest(now + GRACE_MS, limit_hard && limit_hard < now ? now : limit_hard);
+		w->give_up_at = clock_earliest(now + GRACE_MS, limit_hard && limit_hard < now ? now : limit_hard);
 		cancel_send(conn, w->give_up_at);
-		now = db_now_ms();
+		now = clock_now_ms();
 	}
 	if (w->cancelled && now >= w->give_up_at) {
 		drop(conn, now - w->cancelled_at, err);
@@ -826,7 +811,7 @@ connect_poll(PGconn *conn, int64_t until_ms, const char *purpose, struct db_erro
 
 	for (;;) {
 		struct pollfd pfd = { .fd = PQsocket(conn), .events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT };
-		int64_t now = db_now_ms();
+		int64_t now = clock_now_ms();
 		int timeout = 1000;
 
 		if (st == PGRES_POLLING_OK)
@@ -911,7 +896,7 @@ db_connect(const struct config *cfg, const char *purpose, PGconn **out, struct d
 	*out = NULL;
 	/* connect-timeout (libpq's own applies only to blocking connects), within gosling's bound */
 	if (ct && atoll(ct) > 0)
-		until = earliest(until, db_now_ms() + atoll(ct) * 1000);
+		until = clock_earliest(until, clock_now_ms() + atoll(ct) * 1000);
 	/*
 	 * A network or a server that stops answering must not hold the run: TCP keepalives
 	 * notice a dead peer while a statement runs, tcp_user_timeout unacknowledged sends.

@@ -331,7 +331,4 @@ bool db_batch_run(struct pg_conn *conn, struct db_batch *b, int64_t deadline_ms,
 		  void (*done)(size_t unit, int64_t ms, void *arg), void *arg, struct db_cursor *cur,
 		  struct db_batch_failure *f) MUSTCHECK;
 
-/* now_ms - wall clock in ms since the epoch. */
-int64_t db_now_ms(void);
-
 #endif

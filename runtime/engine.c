@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 
 #include "bundle.h"
+#include "clock.h"
 #include "config.h"
 #include "db.h"
 #include "engine.h"
@@ -249,14 +249,6 @@ progress(struct run *r, const struct engine_item *it, const char *action)
 
 /* --- the lock and the connections ------------------------------------------ */
 
-static void
-sleep_ms(int64_t ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
 /* A uniform random number in [0, n), n > 0: backoff jitter, not secrets. */
 static int64_t
 jitter(int64_t n)
@@ -264,7 +256,7 @@ jitter(int64_t n)
 	uint64_t v = 0;
 
 	if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
-		v = (uint64_t)db_now_ms() * 2654435761u;
+		v = (uint64_t)clock_now_ms() * 2654435761u;
 	return (int64_t)(v % (uint64_t)n);
 }
 
@@ -278,7 +270,7 @@ static bool
 connect_retry(struct run *r, const char *purpose, PGconn **conn)
 {
 	struct db_error e;
-	int64_t start = db_now_ms(), until = start + config_int(r->cfg, SET_CONNECT_RETRY) * 1000, delay = 250;
+	int64_t start = clock_now_ms(), until = start + config_int(r->cfg, SET_CONNECT_RETRY) * 1000, delay = 250;
 	unsigned tries = 1;
 
 	if (r->deadline && r->deadline < until)
@@ -288,24 +280,24 @@ connect_retry(struct run *r, const char *purpose, PGconn **conn)
 	while (!db_connect(r->cfg, purpose, conn, &e)) {
 		int64_t wait = delay / 2 + jitter(delay / 2 + 1);
 
-		if (!e.not_ready || db_interrupted() || db_now_ms() + wait >= until) {
+		if (!e.not_ready || db_interrupted() || clock_now_ms() + wait >= until) {
 			if (tries > 1) {
 				size_t len = strlen(e.message);
 
 				snprintf(e.message + len, sizeof e.message - len, " (%u tries in %lld ms)", tries,
-					 (long long)(db_now_ms() - start));
+					 (long long)(clock_now_ms() - start));
 			}
 			fail_db(r, ENGINE_CONFIG_ERROR, "unable to connect to the database", &e);
 			return false;
 		}
 		log_warn("database not ready, retrying in %lld ms: %s", (long long)wait, e.message);
-		sleep_ms(wait);
+		clock_sleep_ms(wait);
 		tries++;
 		if (delay < 5000)
 			delay *= 2;
 	}
 	if (tries > 1)
-		log_info("connected (%s) after %u tries in %lld ms", purpose, tries, (long long)(db_now_ms() - start));
+		log_info("connected (%s) after %u tries in %lld ms", purpose, tries, (long long)(clock_now_ms() - start));
 	return true;
 }
 
@@ -318,7 +310,7 @@ connect_work(struct run *r)
 	if (!connect_retry(r, "migrations", &r->conn))
 		return false;
 	if (r->deadline) {
-		int64_t left = r->deadline - db_now_ms();
+		int64_t left = r->deadline - clock_now_ms();
 
 		if (left < 1)
 			left = 1;
@@ -368,13 +360,13 @@ lock_poll(struct run *r, PGconn *conn, bool work)
 		}
 		if (got) {
 			log_debug("took the %s lock after %lld ms", work ? "work" : "migration",
-				  (long long)(db_now_ms() - r->lock_start));
+				  (long long)(clock_now_ms() - r->lock_start));
 			return true;
 		}
 		if (tries++ == 0)
 			log_info(work ? "waiting for the session of a gosling that ended to finish on the server"
 				      : "waiting for the migration lock (another gosling is running)");
-		now = db_now_ms();
+		now = clock_now_ms();
 		if (now >= r->lock_until) {
 			fail(r, ENGINE_LOCK_TIMEOUT,
 			     "unable to take the migration lock (key %lld) within %lld ms: "
@@ -386,7 +378,7 @@ lock_poll(struct run *r, PGconn *conn, bool work)
 		nap = 50 + (int64_t)((unsigned)(now * 7919 + tries * 104729) % 101);
 		if (nap > r->lock_until - now)
 			nap = r->lock_until - now;
-		sleep_ms(nap);
+		clock_sleep_ms(nap);
 	}
 }
 
@@ -397,7 +389,7 @@ lock_acquire(struct run *r)
 	int64_t wait = config_int(r->cfg, SET_LOCK_WAIT) * 1000;
 
 	r->lock_key = config_int(r->cfg, SET_LOCK_KEY);
-	r->lock_start = db_now_ms();
+	r->lock_start = clock_now_ms();
 	r->lock_until = r->lock_start + wait;
 	if (r->deadline && r->deadline < r->lock_until)
 		r->lock_until = r->deadline;
@@ -907,18 +899,8 @@ step_done(struct run *r, struct step *s, int64_t ms)
 	s->item->state = s->down ? "pending" : "applied";
 	s->item->action = s->down ? "rolled back" : "applied";
 	s->item->applied_at[0] = '\0';
-	if (!s->down) {
-		/* the commit just returned: the client's clock is close enough for the report */
-		struct timespec ts;
-		struct tm tm;
-		char day[20];
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		gmtime_r(&ts.tv_sec, &tm);
-		strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
-		snprintf(s->item->applied_at, sizeof s->item->applied_at, "%s.%03dZ", day,
-			 (int)(ts.tv_nsec / 1000000 % 1000));
-	}
+	if (!s->down)	/* the commit just returned: the client's clock is close enough for the report */
+		clock_utc_text(s->item->applied_at, sizeof s->item->applied_at);
 	s->item->duration_ms = ms;
 	progress(r, s->item, s->item->action);
 }
@@ -991,11 +973,11 @@ retry_wait(struct run *r, struct step *s, const struct db_batch_failure *f)
 		delay = 10000;
 	delay = delay / 2 + jitter(delay / 2 + 1);
 	/* a retry that could not even wait for its lock before the deadline is not worth starting */
-	if (r->deadline && db_now_ms() + delay + 100 >= r->deadline)
+	if (r->deadline && clock_now_ms() + delay + 100 >= r->deadline)
 		return false;
 	log_warn("%s %s: %s (%s), retrying in %lld ms (retry %u of %lld)", s->down ? "rolled back" : "not applied",
 		 s->m->name, f->err.message, f->err.sqlstate, (long long)delay, n + 1, (long long)budget);
-	sleep_ms(delay);
+	clock_sleep_ms(delay);
 	if (db_interrupted())
 		return false;
 	s->item->retries = n + 1;
@@ -1146,7 +1128,7 @@ run_single(struct run *r, struct step *s)
 {
 	struct db_record rec;
 	struct db_error e;
-	int64_t t0 = db_now_ms();
+	int64_t t0 = clock_now_ms();
 
 	for (uint32_t i = s->first; i < s->nsql; i++) {
 		if (db_interrupted()) {
@@ -1178,7 +1160,7 @@ run_single(struct run *r, struct step *s)
 		return false;
 	}
 	record_of(r, s->m, s->chain, "gosling", &rec);
-	rec.execution_ms = db_now_ms() - t0;
+	rec.execution_ms = clock_now_ms() - t0;
 	/* the same transaction puts gosling's settings back, whatever the migration SET */
 	if (!db_utf8(r->conn, &e) || !db_begin(r->conn, &e) || !db_set_session(r->conn, &r->session, &e) ||
 	    !(s->down ? db_history_delete(r->conn, &r->names, s->m->version, r->tables.goose, &e)
@@ -1189,7 +1171,7 @@ run_single(struct run *r, struct step *s)
 			goto fail;
 	if (!db_commit(r->conn, &e))
 		goto fail;
-	step_done(r, s, db_now_ms() - t0);
+	step_done(r, s, clock_now_ms() - t0);
 	return true;
 fail:
 	db_rollback(r->conn);
@@ -1683,10 +1665,10 @@ engine_run(const struct config *cfg, const struct bundle *b, const struct engine
 		int64_t margin = config_int(cfg, SET_DEADLINE_MARGIN);
 
 		r.deadline = req->deadline_ms - margin;
-		if (r.deadline - db_now_ms() < 100) {
+		if (r.deadline - clock_now_ms() < 100) {
 			fail(&r, ENGINE_MIGRATION_FAILED,
 			     "not enough time before the deadline: %lld ms left, %lld ms kept as margin",
-			     (long long)(req->deadline_ms - db_now_ms()), (long long)margin);
+			     (long long)(req->deadline_ms - clock_now_ms()), (long long)margin);
 			return false;
 		}
 	}

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "bundle.h"
+#include "clock.h"
 #include "codedeploy.h"
 #include "config.h"
 #include "db.h"
@@ -561,7 +561,7 @@ fit_connect_timeout(struct lambda *l, int64_t deadline_ms)
 	char buf[32];
 
 	if (deadline_ms) {
-		int64_t left = (deadline_ms - l->margin - db_now_ms()) / 1000;
+		int64_t left = (deadline_ms - l->margin - clock_now_ms()) / 1000;
 
 		if (left < 1)
 			left = 1;
@@ -621,7 +621,7 @@ invoke(struct lambda *l, const struct http_response *next)
 	struct engine_result res;
 	char err[1024], msg[4096];
 	char *json = NULL;
-	int64_t deadline, start = db_now_ms();
+	int64_t deadline, start = clock_now_ms();
 	enum post_outcome out;
 
 	lambda_next_headers(next, &nx);
@@ -724,7 +724,7 @@ invoke(struct lambda *l, const struct http_response *next)
 	if (res.status == ENGINE_OK) {
 		log_info("%s: ok, %u migration%s, version %lld -> %lld (%lld ms)", engine_command_name(res.command),
 			 l->applied, l->applied == 1 ? "" : "s", (long long)res.version_before,
-			 (long long)res.version_after, (long long)(db_now_ms() - start));
+			 (long long)res.version_after, (long long)(clock_now_ms() - start));
 		out = post_response(l, id, json);
 	} else {
 		const struct engine_error *e = &res.error;

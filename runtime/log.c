@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "bundle.h"
+#include "clock.h"
 #include "log.h"
 
 static enum log_format log_fmt = LOG_TEXT;
@@ -65,16 +65,11 @@ log_msg(enum log_level level, const char *fmt, ...)
 	text_utf8_fix(msg);	/* a JSON line is never dropped for a byte that is not UTF-8 */
 
 	if (log_fmt == LOG_JSON) {
-		char ts[40];
-		struct timespec now;
-		struct tm tm;
+		char ts[CLOCK_TEXT_LEN];
 		json_t *o;
 		char *line;
 
-		clock_gettime(CLOCK_REALTIME, &now);
-		gmtime_r(&now.tv_sec, &tm);
-		strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-		snprintf(ts + strlen(ts), sizeof ts - strlen(ts), ".%03ldZ", now.tv_nsec / 1000000);
+		clock_utc_text(ts, sizeof ts);
 		o = json_pack("{s:s, s:s, s:s}", "timestamp", ts, "level", level_names[level],
 			      "message", msg);
 		if (o && log_request_id[0])
