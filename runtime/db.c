@@ -578,14 +578,19 @@ params_get(const struct params *p, const char *key)
 	return NULL;
 }
 
+/*
+ * Add the setting's value when config_conn ranks its source below DATABASE_URL (over_url
+ * false: the URL's fields, added next, replace it) or above it (over_url true: added last).
+ */
 static void
 params_add_setting(struct params *p, const struct config *cfg, enum setting_id id, const char *key,
-		   bool flags)
+		   bool over_url)
 {
-	bool is_flag = cfg->source[id] && strcmp(cfg->source[id], "flag") == 0;
+	enum config_source src;
+	const char *v = config_conn(cfg, id, NULL, NULL, &src);
 
-	if (cfg->value[id] && is_flag == flags && cfg->source[id] && strcmp(cfg->source[id], "default") != 0)
-		params_add(p, key, cfg->value[id]);
+	if (v && (src > CONFIG_URL) == over_url)
+		params_add(p, key, v);
 }
 
 /* The server's NOTICEs and WARNINGs go to the log, not straight to stderr (JSON logs stay JSON). */
@@ -907,7 +912,7 @@ db_connect(const struct config *cfg, const char *purpose, PGconn **out, struct d
 	params_add(&p, "keepalives_interval", "5");
 	params_add(&p, "keepalives_count", "3");
 	params_add(&p, "tcp_user_timeout", "30000");
-	/* The seeds' DB_* variables, then DATABASE_URL's fields, then flags. */
+	/* What ranks below DATABASE_URL (DB_*, the secret), then its fields, then flags. */
 	for (size_t i = 0; i < sizeof map / sizeof *map; i++)
 		params_add_setting(&p, cfg, map[i].id, map[i].key, false);
 	if (dburl) {
