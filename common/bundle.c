@@ -2,6 +2,7 @@
  * bundle.c - checksums and ENVSUB expansion, shared by goslingc and gosling.
  */
 #include "bundle.h"
+#include "buf.h"
 
 #include <openssl/evp.h>
 #include <inttypes.h>
@@ -261,27 +262,6 @@ void text_trim(const char **s, size_t *n)
 
 /* --- ENVSUB: github.com/mfridman/interpolate, in C ---------------------------- */
 
-struct strbuf {
-	char *p;
-	size_t n, cap;
-};
-
-static void sb_add(struct strbuf *b, const char *s, size_t n)
-{
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		b->p = realloc(b->p, cap);
-		if (!b->p)
-			abort();
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-}
-
 /* One line being expanded.  With eval false the parser only checks syntax. */
 struct interp {
 	const char *s;
@@ -364,7 +344,7 @@ static bool scan_identifier(struct interp *ip, size_t *start, size_t *end)
 	return true;
 }
 
-static bool ip_expression(struct interp *ip, bool eval, bool stop_brace, struct strbuf *out);
+static bool ip_expression(struct interp *ip, bool eval, bool stop_brace, struct buf *out);
 
 /* Look a variable up; returns its value or NULL when unset. */
 static const char *ip_lookup(struct interp *ip, size_t start, size_t end)
@@ -396,7 +376,7 @@ static bool parse_int(const char *s, size_t n, long *v)
 	return *end == '\0' && buf[0] != ' ';
 }
 
-static bool ip_brace(struct interp *ip, bool eval, struct strbuf *out)
+static bool ip_brace(struct interp *ip, bool eval, struct buf *out)
 {
 	size_t is, ie;
 	uint32_t op1;
@@ -410,7 +390,7 @@ static bool ip_brace(struct interp *ip, bool eval, struct strbuf *out)
 	if (ip_peek(ip) == '}') {
 		ip_next(ip);
 		if (eval && val)
-			sb_add(out, val, strlen(val));
+			buf_add(out, val, strlen(val));
 		return true;
 	}
 	op1 = ip_next(ip);
@@ -419,7 +399,7 @@ static bool ip_brace(struct interp *ip, bool eval, struct strbuf *out)
 		/* ${VAR:-default}: the default when unset or empty */
 		bool use = eval && (!val || !*val);
 		if (eval && !use)
-			sb_add(out, val, strlen(val));
+			buf_add(out, val, strlen(val));
 		if (!ip_expression(ip, use, true, out))
 			return false;
 	} else if (op1 == ':') {
@@ -463,28 +443,28 @@ static bool ip_brace(struct interp *ip, bool eval, struct strbuf *out)
 				if (to > n)
 					to = n;
 			}
-			sb_add(out, v + from, (size_t)(to - from));
+			buf_add(out, v + from, (size_t)(to - from));
 		}
 	} else if (op1 == '-') {
 		/* ${VAR-default}: the default only when unset */
 		bool use = eval && !val;
 		if (eval && val)
-			sb_add(out, val, strlen(val));
+			buf_add(out, val, strlen(val));
 		if (!ip_expression(ip, use, true, out))
 			return false;
 	} else if (op1 == '?') {
 		/* ${VAR?message}: an error when unset */
-		struct strbuf msg = {0};
+		struct buf msg = {0};
 		bool unset = eval && !val;
 		if (eval && val)
-			sb_add(out, val, strlen(val));
+			buf_add(out, val, strlen(val));
 		if (!ip_expression(ip, unset, true, &msg)) {
 			free(msg.p);
 			return false;
 		}
 		if (unset) {
 			ip_fail(ip, "$%.*s: %s", (int)(ie - is), ip->s + is,
-				msg.n ? msg.p : "not set");
+				msg.len ? msg.p : "not set");
 			free(msg.p);
 			return false;
 		}
@@ -498,7 +478,7 @@ static bool ip_brace(struct interp *ip, bool eval, struct strbuf *out)
 	return true;
 }
 
-static bool ip_expansion(struct interp *ip, bool eval, struct strbuf *out)
+static bool ip_expansion(struct interp *ip, bool eval, struct buf *out)
 {
 	size_t is, ie;
 	const char *val;
@@ -509,11 +489,11 @@ static bool ip_expansion(struct interp *ip, bool eval, struct strbuf *out)
 	if (!scan_identifier(ip, &is, &ie))
 		return false;
 	if (eval && (val = ip_lookup(ip, is, ie)) != NULL)
-		sb_add(out, val, strlen(val));
+		buf_add(out, val, strlen(val));
 	return true;
 }
 
-static bool ip_expression(struct interp *ip, bool eval, bool stop_brace, struct strbuf *out)
+static bool ip_expression(struct interp *ip, bool eval, bool stop_brace, struct buf *out)
 {
 	for (;;) {
 		uint32_t c = ip_peek(ip);
@@ -525,19 +505,19 @@ static bool ip_expression(struct interp *ip, bool eval, bool stop_brace, struct 
 		if (left >= 2 && p[0] == '\\' && p[1] == '\\') {
 			ip->pos += 2;
 			if (eval)
-				sb_add(out, "\\\\", 2);
+				buf_add(out, "\\\\", 2);
 			continue;
 		}
 		if (left >= 2 && (p[0] == '\\' || p[0] == '$') && p[1] == '$') {
 			ip->pos += 2;
 			if (eval)
-				sb_add(out, "$", 1);
+				buf_add(out, "$", 1);
 			continue;
 		}
 		if (left >= 2 && p[0] == '$' && p[1] == '(') {
 			ip->pos += 2;
 			if (eval)
-				sb_add(out, "$(", 2);
+				buf_add(out, "$(", 2);
 			continue;
 		}
 		if (c == '$' && left > 1) {
@@ -549,9 +529,9 @@ static bool ip_expression(struct interp *ip, bool eval, bool stop_brace, struct 
 		rune_decode((const unsigned char *)p, left, &size);
 		if (eval) {
 			if (c == 0xfffd)
-				sb_add(out, "\xef\xbf\xbd", 3);
+				buf_add(out, "\xef\xbf\xbd", 3);
 			else
-				sb_add(out, p, size);
+				buf_add(out, p, size);
 		}
 		ip->pos += size;
 		start = ip->pos;
@@ -559,7 +539,7 @@ static bool ip_expression(struct interp *ip, bool eval, bool stop_brace, struct 
 		       !(stop_brace && c == '}'))
 			ip_next(ip);
 		if (eval)
-			sb_add(out, ip->s + start, ip->pos - start);
+			buf_add(out, ip->s + start, ip->pos - start);
 	}
 }
 
@@ -584,31 +564,38 @@ bool envsub_check(const char *s, size_t len, char *err, size_t errlen, size_t *e
 char *envsub_line(const char *s, size_t n, const char *(*get)(const char *name, void *arg), void *arg,
 		  char *err, size_t errlen)
 {
-	struct strbuf out = {0};
+	struct buf out = {0};
 	struct interp ip = { s, n, 0, get, arg, err, errlen, false };
+	char *line;
 
-	sb_add(&out, "", 0);
 	/* goose parses the whole line before expanding any of it */
 	if (!ip_expression(&ip, false, false, NULL) || (ip.pos = 0, !ip_expression(&ip, true, false, &out))) {
-		free(out.p);
+		buf_free(&out);
 		return NULL;
 	}
-	return out.p;
+	if (!(line = buf_take(&out)))
+		snprintf(err, errlen, "out of memory");
+	return line;
+}
+
+const char *env_get(const char *name, void *arg)
+{
+	(void)arg;
+	return getenv(name);
 }
 
 char *envsub_expand(const char *s, const struct envsub_range *r, uint32_t nr,
 		    const char *(*get)(const char *name, void *arg), void *arg,
 		    char *err, size_t errlen, uint32_t *err_offset)
 {
-	struct strbuf out = {0};
+	struct buf out = {0};
 	size_t at = 0, n;
 	const char *t;
 
-	sb_add(&out, "", 0);
 	for (uint32_t i = 0; i < nr; i++) {
 		size_t pos = r[i].start;
 
-		sb_add(&out, s + at, pos - at);
+		buf_add(&out, s + at, pos - at);
 		while (pos < r[i].end) {
 			const char *nl = memchr(s + pos, '\n', r[i].end - pos);
 			size_t end = nl ? (size_t)(nl - s) : r[i].end;
@@ -616,23 +603,29 @@ char *envsub_expand(const char *s, const struct envsub_range *r, uint32_t nr,
 
 			if (!line) {
 				*err_offset = (uint32_t)pos;
-				free(out.p);
+				buf_free(&out);
 				return NULL;
 			}
-			sb_add(&out, line, strlen(line));
+			buf_add(&out, line, strlen(line));
 			free(line);
 			pos = end;
 			if (nl) {
-				sb_add(&out, "\n", 1);
+				buf_add(&out, "\n", 1);
 				pos++;
 			}
 		}
 		at = r[i].end;
 	}
-	sb_add(&out, s + at, strlen(s + at));
+	buf_add(&out, s + at, strlen(s + at));
+	if (out.failed) {
+		*err_offset = 0;
+		snprintf(err, errlen, "out of memory");
+		buf_free(&out);
+		return NULL;
+	}
 	/* goose trims the statement after substitution */
 	t = out.p;
-	n = out.n;
+	n = out.len;
 	text_trim(&t, &n);
 	memmove(out.p, t, n);
 	out.p[n] = '\0';

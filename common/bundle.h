@@ -13,11 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#ifdef __GNUC__
-#define MUSTCHECK __attribute__((warn_unused_result))
-#else
-#define MUSTCHECK
-#endif
+#include "attr.h"
 
 /* Checksum names: every stored or printed checksum starts with one of these. */
 #define CHECKSUM_FILE_PREFIX "sha256:c1:"	/* canonical file text */
@@ -149,6 +145,9 @@ char *envsub_expand(const char *s, const struct envsub_range *r, uint32_t nr,
  */
 char *envsub_line(const char *s, size_t n, const char *(*get)(const char *name, void *arg), void *arg,
 		  char *err, size_t errlen) MUSTCHECK;
+
+/* env_get - the process environment (getenv) as the lookup envsub and config_load take; arg unused. */
+const char *env_get(const char *name, void *arg);
 
 /* envsub_check - syntax-check ENVSUB text without expanding: the compiler uses it. */
 bool envsub_check(const char *s, size_t len, char *err, size_t errlen,

@@ -126,12 +126,6 @@ static void print_stmts_json(FILE *out, const struct pstmt *s, size_t n, bool en
 	fputs(n ? "\n  ]" : "]", out);
 }
 
-static const char *env_get(const char *name, void *arg)
-{
-	(void)arg;
-	return getenv(name);
-}
-
 static int cmd_parse(struct opts *o, int argc, char **argv)
 {
 	struct compile_opts po = { { !o->check, 0, o->envsub ? env_get : NULL, NULL }, o->no_check, NULL };

@@ -3,6 +3,7 @@
  * directory, end record), members deflated with zlib.
  */
 #include "zip.h"
+#include "buf.h"
 
 #include <openssl/evp.h>
 #include <stdint.h>
@@ -16,53 +17,16 @@
 #define ZIP_VERSION 20				/* 2.0: deflate */
 #define ZIP_MADE_BY_UNIX (3 << 8)
 
-/* A growing byte buffer with a sticky failure flag, checked once at the end. */
-struct buf {
-	unsigned char *p;
-	size_t len, cap;
-	bool failed;
-};
-
-/* buf_reserve - room for n more bytes; false (and b->failed) when memory runs out. */
-static bool buf_reserve(struct buf *b, size_t n)
-{
-	size_t cap = b->cap ? b->cap : 4096;
-	unsigned char *p;
-
-	if (b->failed)
-		return false;
-	if (b->len + n <= b->cap)
-		return true;
-	while (cap < b->len + n)
-		cap *= 2;
-	p = realloc(b->p, cap);
-	if (!p) {
-		b->failed = true;
-		return false;
-	}
-	b->p = p;
-	b->cap = cap;
-	return true;
-}
-
-static void buf_put(struct buf *b, const void *data, size_t n)
-{
-	if (!buf_reserve(b, n))
-		return;
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
-}
-
 static void put16(struct buf *b, unsigned v)
 {
 	unsigned char c[2] = { v & 0xff, (v >> 8) & 0xff };
-	buf_put(b, c, 2);
+	buf_add(b, c, 2);
 }
 
 static void put32(struct buf *b, uint32_t v)
 {
 	unsigned char c[4] = { v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, (v >> 24) & 0xff };
-	buf_put(b, c, 4);
+	buf_add(b, c, 4);
 }
 
 /* deflate_raw - data deflated (raw, level 9) onto the end of b; its compressed size in *clen. */
@@ -85,8 +49,8 @@ static bool deflate_raw(struct buf *b, const unsigned char *data, size_t len, si
 	}
 	z.next_in = (unsigned char *)data;
 	z.avail_in = (uInt)len;
-	z.next_out = b->p + b->len;
-	z.avail_out = (uInt)(b->cap - b->len);
+	z.next_out = (Bytef *)b->p + b->len;
+	z.avail_out = (uInt)(b->cap - b->len - 1);	/* the NUL buf keeps after len */
 	rc = deflate(&z, Z_FINISH);
 	if (rc != Z_STREAM_END) {
 		snprintf(err, errlen, "unable to deflate %zu bytes: zlib error %d", len, rc);
@@ -95,6 +59,7 @@ static bool deflate_raw(struct buf *b, const unsigned char *data, size_t len, si
 	}
 	*clen = z.total_out;
 	b->len += z.total_out;
+	b->p[b->len] = '\0';
 	deflateEnd(&z);
 	return true;
 }
@@ -127,7 +92,7 @@ bool zip_build(const struct zip_entry *entries, size_t n, unsigned char **out, s
 		put32(&b, (uint32_t)e->len);
 		put16(&b, (unsigned)name_len);
 		put16(&b, 0);		/* extra */
-		buf_put(&b, e->name, name_len);
+		buf_add(&b, e->name, name_len);
 		if (!deflate_raw(&b, e->data, e->len, &clen, err, errlen))
 			goto fail;
 		if (clen >= UINT32_MAX || b.len >= UINT32_MAX) {
@@ -154,12 +119,12 @@ bool zip_build(const struct zip_entry *entries, size_t n, unsigned char **out, s
 		put16(&cd, 0);		/* internal attributes */
 		put32(&cd, (uint32_t)(0100000 | (e->mode & 07777)) << 16);	/* regular file, mode */
 		put32(&cd, (uint32_t)header);
-		buf_put(&cd, e->name, name_len);
+		buf_add(&cd, e->name, name_len);
 	}
 	{
 		size_t cd_at = b.len;
 
-		buf_put(&b, cd.p, cd.len);
+		buf_add(&b, cd.p, cd.len);
 		put32(&b, 0x06054b50);
 		put16(&b, 0);
 		put16(&b, 0);
@@ -173,13 +138,13 @@ bool zip_build(const struct zip_entry *entries, size_t n, unsigned char **out, s
 		snprintf(err, errlen, "unable to build the zip: %s", n > UINT16_MAX ? "too many members" : "out of memory");
 		goto fail;
 	}
-	free(cd.p);
-	*out = b.p;
+	buf_free(&cd);
 	*outlen = b.len;
+	*out = (unsigned char *)buf_take(&b);
 	return true;
 fail:
-	free(b.p);
-	free(cd.p);
+	buf_free(&b);
+	buf_free(&cd);
 	return false;
 }
 

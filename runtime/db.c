@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "cacert.h"
 #include "clock.h"
 #include "config.h"
@@ -1719,8 +1720,7 @@ struct span {
 };
 
 struct db_batch {
-	char *text;		/* freed once libpq holds the query */
-	size_t len, cap;
+	struct buf text;	/* freed once libpq holds the query */
 	size_t chars;		/* characters in text */
 	bool failed;		/* sticky: out of memory while building */
 	struct slot *slots;
@@ -1739,23 +1739,9 @@ batch_append(struct db_batch *b, const char *s, size_t n)
 {
 	if (b->failed)
 		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		char *t;
-
-		while (b->len + n + 1 > cap)
-			cap *= 2;
-		t = realloc(b->text, cap);
-		if (!t) {
-			b->failed = true;
-			return;
-		}
-		b->text = t;
-		b->cap = cap;
-	}
-	memcpy(b->text + b->len, s, n);
-	b->len += n;
-	b->text[b->len] = '\0';
+	buf_add(&b->text, s, n);
+	if ((b->failed = b->text.failed))
+		return;
 	for (size_t i = 0; i < n; i++)
 		b->chars += ((unsigned char)s[i] & 0xC0) != 0x80;
 }
@@ -1989,13 +1975,12 @@ db_batch_new(PGconn *conn, const struct db_names *n, const struct db_session *se
 	for (size_t v = u; v < nunits && want < BATCH_CAP; v++)
 		for (uint32_t t = v == u ? s : 0; t < units[v].nstmts && want < BATCH_CAP; t++)
 			want += statement_bytes(&units[v], t) + (t == 0 ? 2048 : 0);
-	if (!(b->text = malloc(want + 2048))) {
+	if (!buf_reserve(&b->text, want + 2047)) {
 		db_batch_free(b);
 		error_set(err, "%s", "out of memory building the batch");
 		return NULL;
 	}
-	b->cap = want + 2048;
-	b->text[0] = '\0';
+	b->text.p[0] = '\0';
 	/*
 	 * Statements up to BATCH_CAP bytes of text, at least one: memory stays bounded and
 	 * round trips are O(bytes / cap).  A batch may end inside a migration: its
@@ -2006,7 +1991,7 @@ db_batch_new(PGconn *conn, const struct db_names *n, const struct db_session *se
 
 		if (s == 0) {
 			if (!empty && un->nstmts > 0 &&
-			    (b->len + statement_bytes(un, 0) > BATCH_CAP || statement_alone(un, 0)))
+			    (b->text.len + statement_bytes(un, 0) > BATCH_CAP || statement_alone(un, 0)))
 				break;
 			/* nothing between BEGIN and the first statement: SET TRANSACTION ... must come first */
 			if (!atomic || u == 0) {
@@ -2017,7 +2002,7 @@ db_batch_new(PGconn *conn, const struct db_names *n, const struct db_session *se
 		for (; s < un->nstmts; s++) {
 			size_t start = b->chars;
 
-			if (!empty && (b->len + statement_bytes(un, s) > BATCH_CAP || statement_alone(un, s)))
+			if (!empty && (b->text.len + statement_bytes(un, s) > BATCH_CAP || statement_alone(un, s)))
 				goto full;
 			empty = false;
 			batch_str(b, un->sql[s]);
@@ -2035,7 +2020,7 @@ db_batch_new(PGconn *conn, const struct db_names *n, const struct db_session *se
 		batch_bookkeeping(b, conn, n, session, (uint32_t)u);
 		u++;
 		s = 0;
-		if (b->len >= BATCH_CAP || (un->nstmts > 0 && statement_alone(un, un->nstmts - 1)))
+		if (b->text.len >= BATCH_CAP || (un->nstmts > 0 && statement_alone(un, un->nstmts - 1)))
 			break;
 	}
 full:
@@ -2053,7 +2038,7 @@ db_batch_free(struct db_batch *b)
 {
 	if (!b)
 		return;
-	free(b->text);
+	buf_free(&b->text);
 	free(b->slots);
 	free(b->marker);
 	free(b->spans);
@@ -2143,15 +2128,13 @@ db_batch_run(PGconn *conn, struct db_batch *b, int64_t deadline_ms,
 	PGresult *res;
 
 	memset(f, 0, sizeof *f);
-	if (!PQsendQuery(conn, b->text)) {
+	if (!PQsendQuery(conn, b->text.p)) {
 		error_from_conn(&f->err, conn);
 		return false;
 	}
 	(void)PQsetSingleRowMode(conn);	/* a statement's rows are read one by one and dropped */
 	/* libpq holds the query now: one copy of it is enough */
-	free(b->text);
-	b->text = NULL;
-	b->len = b->cap = 0;
+	buf_free(&b->text);
 	release_sent_text(b);
 	for (;;) {
 		ExecStatusType st;

@@ -752,13 +752,6 @@ check_order(struct run *r, int64_t target, bool report_only)
 
 /* --- statements as they run ------------------------------------------------ */
 
-static const char *
-env_get(const char *name, void *arg)
-{
-	(void)arg;
-	return getenv(name);
-}
-
 static uint32_t
 lines_before(const char *s, size_t upto)
 {

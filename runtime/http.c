@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "cacert.h"
 #include "http.h"
 
@@ -18,7 +19,7 @@ struct http_client {
 /* What the callbacks fill while one request runs. */
 struct exchange {
 	struct http_response *rs;
-	size_t cap;
+	struct buf body;	/* rs->body once the transfer ends */
 	size_t max;
 	bool too_long;
 	bool nomem;
@@ -64,31 +65,14 @@ static size_t
 on_body(char *data, size_t size, size_t n, void *arg)
 {
 	struct exchange *x = arg;
-	struct http_response *rs = x->rs;
 	size_t len = size * n;
 
-	if (rs->len + len > x->max) {
+	if (x->body.len + len > x->max) {
 		x->too_long = true;
 		return 0;	/* makes libcurl fail with CURLE_WRITE_ERROR */
 	}
-	if (rs->len + len + 1 > x->cap) {
-		size_t cap = x->cap ? x->cap : 4096;
-		char *p;
-
-		while (cap < rs->len + len + 1)
-			cap *= 2;
-		p = realloc(rs->body, cap);
-		if (!p) {
-			x->nomem = true;
-			return 0;
-		}
-		rs->body = p;
-		x->cap = cap;
-	}
-	memcpy(rs->body + rs->len, data, len);
-	rs->len += len;
-	rs->body[rs->len] = '\0';
-	return len;
+	buf_add(&x->body, data, len);
+	return x->body.failed ? 0 : len;
 }
 
 static void
@@ -289,7 +273,10 @@ http_do(struct http_client *c, const struct http_request *rq, struct http_respon
 
 	rc = curl_easy_perform(h);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-	if (x.nomem)
+	rs->len = x.body.len;
+	if (!(rs->body = buf_take(&x.body)))	/* "" when there was no body */
+		rs->len = 0;
+	if (x.nomem || !rs->body)
 		goto nomem;
 	if (x.too_long) {
 		snprintf(rs->error, sizeof rs->error, "%s %s: response body longer than %zu bytes", rq->method,
@@ -302,11 +289,6 @@ http_do(struct http_client *c, const struct http_request *rq, struct http_respon
 		goto out;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
-	if (!rs->body) {
-		rs->body = calloc(1, 1);
-		if (!rs->body)
-			goto nomem;
-	}
 	ok = true;
 	goto out;
 nomem:

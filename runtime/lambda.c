@@ -749,13 +749,6 @@ invoke(struct lambda *l, const struct http_response *next)
 
 /* --- the loop ------------------------------------------------------------------ */
 
-static const char *
-env_get(const char *name, void *arg)
-{
-	(void)arg;
-	return getenv(name);
-}
-
 /* AWS_LAMBDA_LOG_LEVEL (TRACE, DEBUG, INFO, WARN, ERROR, FATAL) wins over gosling's own log-level. */
 static void
 setup_log(const struct config *cfg)

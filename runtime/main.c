@@ -80,13 +80,6 @@ usage(FILE *f)
 	fputs(exit_text, f);
 }
 
-static const char *
-env_get(const char *name, void *arg)
-{
-	(void)arg;
-	return getenv(name);
-}
-
 /* One line per migration as it runs (stderr under --json, so stdout stays JSON). */
 static void
 on_progress(const struct engine_progress *ev, void *arg)

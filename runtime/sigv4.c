@@ -4,6 +4,7 @@
  * and against the AWS JS SDK's signer (tests/sigv4/).
  */
 #include "sigv4.h"
+#include "buf.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -16,56 +17,6 @@
 #include <openssl/hmac.h>
 
 #define MAX_EXPIRES 604800	/* a presigned URL lives at most a week */
-
-/* A growing string; after a failed allocation every append is a no-op and
- * buf_take() returns NULL, so callers check once at the end. */
-struct buf {
-	char *s;
-	size_t len, cap;
-	bool failed;
-};
-
-static void buf_add(struct buf *b, const char *data, size_t n)
-{
-	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *s = realloc(b->s, cap);
-		if (!s) {
-			b->failed = true;
-			return;
-		}
-		b->s = s;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, data, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-static void buf_str(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
-static void buf_char(struct buf *b, char c)
-{
-	buf_add(b, &c, 1);
-}
-
-/* The string built so far, owned by the caller from now on ("" if nothing was
- * added); NULL after a failed allocation.  b is empty again afterwards. */
-static char *buf_take(struct buf *b)
-{
-	char *s = b->failed ? NULL : b->s ? b->s : calloc(1, 1);
-	if (b->failed)
-		free(b->s);
-	memset(b, 0, sizeof *b);
-	return s;
-}
 
 static bool is_unreserved(unsigned char c)
 {
@@ -265,9 +216,9 @@ static void params_parse(struct params *p, const char *q)
 			if (dn.failed || dv.failed)
 				p->failed = true;
 			else
-				params_add(p, dn.s ? dn.s : "", dn.len, dv.s ? dv.s : "", dv.len);
-			free(dn.s);
-			free(dv.s);
+				params_add(p, dn.p ? dn.p : "", dn.len, dv.p ? dv.p : "", dv.len);
+			free(dn.p);
+			free(dv.p);
 		}
 		q += len;
 		if (*q == '&')
@@ -516,7 +467,7 @@ static bool sign(const struct sigv4_request *req, const struct sigv4_credentials
 		params_add_str(&q, "X-Amz-Credential", cred);
 		params_add_str(&q, "X-Amz-Date", out->amz_date);
 		params_add_str(&q, "X-Amz-Expires", exp);
-		params_add_str(&q, "X-Amz-SignedHeaders", sh.s ? sh.s : "");
+		params_add_str(&q, "X-Amz-SignedHeaders", sh.p ? sh.p : "");
 		if (sign_token)
 			params_add_str(&q, "X-Amz-Security-Token", token);
 	}
@@ -532,18 +483,18 @@ static bool sign(const struct sigv4_request *req, const struct sigv4_credentials
 	params_write(&b, &q);
 	size_t qend = b.len;
 	buf_char(&b, '\n');
-	if (ch.s)
-		buf_str(&b, ch.s);
+	if (ch.p)
+		buf_str(&b, ch.p);
 	buf_char(&b, '\n');
-	if (sh.s)
-		buf_str(&b, sh.s);
+	if (sh.p)
+		buf_str(&b, sh.p);
 	buf_char(&b, '\n');
 	buf_str(&b, payload_hash);
 	if (b.failed)
 		goto fail;
 	if (presign) {
 		struct buf qb = {0};
-		buf_add(&qb, b.s + qstart, qend - qstart);
+		buf_add(&qb, b.p + qstart, qend - qstart);
 		out->query = buf_take(&qb);
 		if (!out->query)
 			goto fail;
@@ -586,8 +537,8 @@ static bool sign(const struct sigv4_request *req, const struct sigv4_credentials
 		buf_char(&b, '/');
 		buf_str(&b, scope_buf);
 		buf_str(&b, ", SignedHeaders=");
-		if (sh.s)
-			buf_str(&b, sh.s);
+		if (sh.p)
+			buf_str(&b, sh.p);
 		buf_str(&b, ", Signature=");
 		buf_str(&b, out->signature);
 		out->authorization = buf_take(&b);
@@ -601,14 +552,14 @@ static bool sign(const struct sigv4_request *req, const struct sigv4_credentials
 		out->headers[out->nheaders++] =
 			(struct sigv4_header){"Authorization", out->authorization};
 	}
-	free(ch.s);
-	free(sh.s);
+	free(ch.p);
+	free(sh.p);
 	params_free(&q);
 	return true;
 fail:
-	free(ch.s);
-	free(sh.s);
-	free(b.s);
+	free(ch.p);
+	free(sh.p);
+	free(b.p);
 	params_free(&q);
 	sigv4_result_free(out);
 	return false;

@@ -100,7 +100,7 @@ else
 	exit 1
 fi
 P=$HOME/.local
-for f in bin/goslingc include/gosling/bundle.h lib/gosling/x86_64/libgosling-runtime.a \
+for f in bin/goslingc include/gosling/bundle.h include/gosling/attr.h lib/gosling/x86_64/libgosling-runtime.a \
 	lib/gosling/aarch64/libgosling-runtime.a lib/gosling/x86_64/link.txt lib/gosling/aarch64/cc.txt; do
 	[ -f "$P/$f" ] || fail "installed: $f" "missing from $P"
 done
