@@ -80,12 +80,12 @@ config_load(struct config *cfg, const char *(*get)(const char *name, void *arg),
 		const char *v = NULL;
 
 		if (s->env && (v = get(s->env, arg)) != NULL && *v) {
-			cfg->source[i] = s->env;
+			cfg->source[i] = CONFIG_ENV;
 		} else if (s->env_alt && (v = get(s->env_alt, arg)) != NULL && *v) {
-			cfg->source[i] = s->env_alt;
+			cfg->source[i] = CONFIG_ENV_ALT;
 		} else if (s->def) {
 			v = s->def;
-			cfg->source[i] = "default";
+			cfg->source[i] = CONFIG_DEFAULT;
 		} else {
 			v = NULL;
 		}
@@ -125,26 +125,72 @@ config_set(struct config *cfg, enum setting_id id, const char *value)
 	owned_free(cfg, id);
 	cfg->owned[id] = copy;
 	cfg->value[id] = copy;
-	cfg->source[id] = "flag";
+	cfg->source[id] = CONFIG_FLAG;
 	return true;
 }
 
 bool
-config_fill(struct config *cfg, enum setting_id id, const char *value, const char *source, bool *filled)
+config_fill(struct config *cfg, enum setting_id id, const char *value, bool *filled)
 {
 	char *copy;
 
 	*filled = false;
-	if (cfg->value[id] && !(cfg->source[id] && strcmp(cfg->source[id], "default") == 0))
+	if (cfg->source[id] > CONFIG_DEFAULT)
 		return true;
 	if (!(copy = strdup(value)))
 		return false;
 	owned_free(cfg, id);
 	cfg->owned[id] = copy;
 	cfg->value[id] = copy;
-	cfg->source[id] = source;
+	cfg->source[id] = CONFIG_SECRET;
 	*filled = true;
 	return true;
+}
+
+const char *
+config_conn(const struct config *cfg, enum setting_id id, const char *url_value, const char *pg_value,
+	    enum config_source *source)
+{
+	/* the precedence is enum config_source's order: the highest source with a value wins */
+	const struct {
+		const char *value;
+		enum config_source source;
+	} c[] = { { cfg->value[id], cfg->source[id] }, { url_value, CONFIG_URL }, { pg_value, CONFIG_PGENV } };
+	const char *v = NULL;
+
+	*source = CONFIG_UNSET;
+	for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
+		/* a built-in default is gosling's, never a connection parameter's: libpq has its own */
+		if (c[i].value && *c[i].value && c[i].source > CONFIG_DEFAULT && c[i].source > *source) {
+			v = c[i].value;
+			*source = c[i].source;
+		}
+	}
+	return v;
+}
+
+const char *
+config_source_name(const struct config *cfg, enum setting_id id)
+{
+	switch (cfg->source[id]) {
+	case CONFIG_DEFAULT:
+		return "default";
+	case CONFIG_PGENV:
+		return "PG*";
+	case CONFIG_ENV:
+		return settings[id].env;
+	case CONFIG_ENV_ALT:
+		return settings[id].env_alt;
+	case CONFIG_SECRET:
+		return "secret";
+	case CONFIG_URL:
+		return "DATABASE_URL";
+	case CONFIG_FLAG:
+		return "flag";
+	case CONFIG_UNSET:
+		break;
+	}
+	return "unset";
 }
 
 void
@@ -295,11 +341,11 @@ config_check(const struct config *cfg, char *err, size_t errlen)
 
 		if (!v)
 			continue;
-		if (settings[i].kind == SETTING_INT && !int_check(&settings[i], cfg->source[i], v, err, errlen))
+		if (settings[i].kind == SETTING_INT && !int_check(&settings[i], config_source_name(cfg, (enum setting_id)i), v, err, errlen))
 			return false;
 		if (settings[i].kind == SETTING_BOOL && !parse_bool(v, &b)) {
 			snprintf(err, errlen, "invalid value for --%s (%s): \"%s\" is not true or false",
-				 settings[i].name, cfg->source[i], v);
+				 settings[i].name, config_source_name(cfg, (enum setting_id)i), v);
 			return false;
 		}
 	}
@@ -312,7 +358,7 @@ config_check(const struct config *cfg, char *err, size_t errlen)
 			ok |= strcmp(cfg->value[SET_SSLMODE], sslmodes[i]) == 0;
 		if (!ok) {
 			snprintf(err, errlen, "invalid value for --sslmode (%s): \"%s\"",
-				 cfg->source[SET_SSLMODE], cfg->value[SET_SSLMODE]);
+				 config_source_name(cfg, SET_SSLMODE), cfg->value[SET_SSLMODE]);
 			return false;
 		}
 	}
@@ -325,13 +371,13 @@ config_check(const struct config *cfg, char *err, size_t errlen)
 	if (strcasecmp(cfg->value[SET_LOG_FORMAT], "text") != 0 &&
 	    strcasecmp(cfg->value[SET_LOG_FORMAT], "json") != 0) {
 		snprintf(err, errlen, "invalid value for --log-format (%s): \"%s\"",
-			 cfg->source[SET_LOG_FORMAT], cfg->value[SET_LOG_FORMAT]);
+			 config_source_name(cfg, SET_LOG_FORMAT), cfg->value[SET_LOG_FORMAT]);
 		return false;
 	}
 	if (strcmp(cfg->value[SET_LOG_LEVEL], "debug") != 0 && strcmp(cfg->value[SET_LOG_LEVEL], "info") != 0 &&
 	    strcmp(cfg->value[SET_LOG_LEVEL], "warn") != 0 && strcmp(cfg->value[SET_LOG_LEVEL], "error") != 0) {
 		snprintf(err, errlen, "invalid value for --log-level (%s): \"%s\"",
-			 cfg->source[SET_LOG_LEVEL], cfg->value[SET_LOG_LEVEL]);
+			 config_source_name(cfg, SET_LOG_LEVEL), cfg->value[SET_LOG_LEVEL]);
 		return false;
 	}
 	return true;

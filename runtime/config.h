@@ -4,8 +4,9 @@
  * the README and the Terraform variables are all checked against this table.
  *
  * Precedence, highest first: CLI flags (config_set), DATABASE_URL, the seeds'
- * DB_* variables, then libpq's own PG* variables (libpq reads those itself for
- * any connection parameter still unset).
+ * DB_* variables or the secret (config_fill), then libpq's own PG* variables
+ * (libpq reads those itself for any connection parameter still unset).  It is
+ * decided here only: enum config_source ranks the sources, config_conn applies it.
  */
 #ifndef GOSLING_CONFIG_H
 #define GOSLING_CONFIG_H
@@ -61,10 +62,27 @@ struct setting {
 /* The table, indexed by enum setting_id; SET_COUNT entries. */
 extern const struct setting settings[SET_COUNT];
 
+/*
+ * Where a value comes from, lowest precedence first: a source wins over every
+ * source before it.  CONFIG_PGENV and CONFIG_URL are never stored in a config:
+ * libpq's PG* variables and DATABASE_URL's fields rank there for the connection
+ * settings (config_conn).
+ */
+enum config_source {
+	CONFIG_UNSET,		/* no value, and no default */
+	CONFIG_DEFAULT,		/* the table's default (none for a connection setting: libpq has its own) */
+	CONFIG_PGENV,		/* libpq's PG* variable (PGHOST for host) */
+	CONFIG_ENV,		/* the setting's variable (DB_HOST) */
+	CONFIG_ENV_ALT,		/* its alternative (DB_ADDRESS): ranks with CONFIG_ENV, a value has one or the other */
+	CONFIG_SECRET,		/* filled from the secret (config_fill): ranks with the DB_* variables */
+	CONFIG_URL,		/* DATABASE_URL's field */
+	CONFIG_FLAG,		/* a command-line flag, or a value gosling sets itself (config_set: the IAM token) */
+};
+
 struct config {
-	const char *value[SET_COUNT];	/* NULL = unset and no default */
-	const char *source[SET_COUNT];	/* "flag", "DATABASE_URL", env name, "default" */
-	char *owned[SET_COUNT];		/* values the config allocated */
+	const char *value[SET_COUNT];		/* NULL = unset and no default */
+	enum config_source source[SET_COUNT];
+	char *owned[SET_COUNT];			/* values the config allocated */
 };
 
 /*
@@ -80,14 +98,32 @@ bool config_find(const char *name, enum setting_id *id) MUSTCHECK;
 bool config_set(struct config *cfg, enum setting_id id, const char *value) MUSTCHECK;
 
 /*
- * config_fill - set a value (copied) only where the configuration has none
- * (unset, or only the built-in default), recording source ("secret"); *filled
- * says whether it did.  So explicit settings win over what is filled in, and a
- * filled value ranks with the DB_* variables: below DATABASE_URL and flags,
- * above libpq's PG* variables.
+ * config_fill - set a value (copied) from the secret only where the configuration
+ * has none (unset, or only the built-in default); *filled says whether it did.  So
+ * explicit settings win over what is filled in, and a filled value ranks with the
+ * DB_* variables (CONFIG_SECRET): below DATABASE_URL and flags, above libpq's PG*
+ * variables.
  */
-bool config_fill(struct config *cfg, enum setting_id id, const char *value, const char *source,
-		 bool *filled) MUSTCHECK;
+bool config_fill(struct config *cfg, enum setting_id id, const char *value, bool *filled) MUSTCHECK;
+
+/*
+ * config_conn - the value a connection setting (SET_HOST, SET_PORT, SET_DBNAME, SET_USER,
+ * SET_PASSWORD, SET_SSLMODE, SET_SSLROOTCERT) connects with, and in *source where it comes
+ * from, by the one precedence: a flag, DATABASE_URL's field (url_value: NULL or "" when
+ * none), the DB_* variable or the secret, libpq's PG* variable (pg_value: NULL or "" when
+ * unset).  NULL and CONFIG_UNSET when none is set: libpq's built-in default applies.
+ *   flag --host a, DATABASE_URL host b, DB_HOST c  -> "a", CONFIG_FLAG
+ *   DATABASE_URL host b, DB_HOST c, PGHOST d       -> "b", CONFIG_URL
+ *   DB_HOST c, PGHOST d                            -> "c", CONFIG_ENV
+ */
+const char *config_conn(const struct config *cfg, enum setting_id id, const char *url_value, const char *pg_value,
+			enum config_source *source);
+
+/*
+ * config_source_name - where a value came from, for messages: "flag", the variable's
+ * name ("DB_ADDRESS"), "secret", "default"; "unset" when it has none.
+ */
+const char *config_source_name(const struct config *cfg, enum setting_id id);
 
 /*
  * config_derive - make dst a per-invocation copy of src: dst borrows src's

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -578,14 +579,19 @@ params_get(const struct params *p, const char *key)
 	return NULL;
 }
 
+/*
+ * Add the setting's value when config_conn ranks its source below DATABASE_URL (over_url
+ * false: the URL's fields, added next, replace it) or above it (over_url true: added last).
+ */
 static void
 params_add_setting(struct params *p, const struct config *cfg, enum setting_id id, const char *key,
-		   bool flags)
+		   bool over_url)
 {
-	bool is_flag = cfg->source[id] && strcmp(cfg->source[id], "flag") == 0;
+	enum config_source src;
+	const char *v = config_conn(cfg, id, NULL, NULL, &src);
 
-	if (cfg->value[id] && is_flag == flags && cfg->source[id] && strcmp(cfg->source[id], "default") != 0)
-		params_add(p, key, cfg->value[id]);
+	if (v && (src > CONFIG_URL) == over_url)
+		params_add(p, key, v);
 }
 
 /* The server's NOTICEs and WARNINGs go to the log, not straight to stderr (JSON logs stay JSON). */
@@ -907,7 +913,7 @@ db_connect(const struct config *cfg, const char *purpose, PGconn **out, struct d
 	params_add(&p, "keepalives_interval", "5");
 	params_add(&p, "keepalives_count", "3");
 	params_add(&p, "tcp_user_timeout", "30000");
-	/* The seeds' DB_* variables, then DATABASE_URL's fields, then flags. */
+	/* What ranks below DATABASE_URL (DB_*, the secret), then its fields, then flags. */
 	for (size_t i = 0; i < sizeof map / sizeof *map; i++)
 		params_add_setting(&p, cfg, map[i].id, map[i].key, false);
 	if (dburl) {
@@ -1498,6 +1504,202 @@ db_migration_statement(PGconn *conn, const char *sql, int64_t deadline_ms, struc
 	return !failed;
 }
 
+/* --- an index a failed CREATE INDEX CONCURRENTLY left ---------------------------- */
+
+/* One token of a statement: an identifier or key word (raw, quotes kept), or one other byte. */
+struct token {
+	const char *p;
+	size_t n;
+	bool ident;
+	bool quoted;
+};
+
+/* Past white space and comments: -- to the end of the line, and nested block comments. */
+static const char *
+sql_skip(const char *s)
+{
+	for (;;) {
+		while (*s == ' ' || (*s >= '\t' && *s <= '\r'))
+			s++;
+		if (s[0] == '-' && s[1] == '-') {
+			while (*s && *s != '\n')
+				s++;
+		} else if (s[0] == '/' && s[1] == '*') {
+			int depth = 1;
+
+			for (s += 2; *s && depth > 0;) {
+				if (s[0] == '/' && s[1] == '*')
+					depth++, s += 2;
+				else if (s[0] == '*' && s[1] == '/')
+					depth--, s += 2;
+				else
+					s++;
+			}
+		} else {
+			return s;
+		}
+	}
+}
+
+/* PostgreSQL's identifier characters (scan.l: ident_start, ident_cont); bytes >= 0x80 are letters. */
+static bool
+ident_start(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
+}
+
+static bool
+ident_cont(unsigned char c)
+{
+	return ident_start(c) || (c >= '0' && c <= '9') || c == '$';
+}
+
+/* The token at s into *t; returns where the next one starts.  At the end, t->n is 0. */
+static const char *
+sql_token(const char *s, struct token *t)
+{
+	s = sql_skip(s);
+	*t = (struct token){ s, 0, false, false };
+	if (ident_start((unsigned char)*s)) {
+		while (ident_cont((unsigned char)*s))
+			s++;
+		t->ident = true;
+	} else if (*s == '"') {
+		for (s++;; s++) {
+			if (!*s)
+				return s;	/* unterminated: no token */
+			if (*s == '"' && s[1] != '"')
+				break;
+			if (*s == '"')
+				s++;	/* "" stands for " */
+		}
+		s++;
+		t->ident = t->quoted = true;
+	} else if (*s) {
+		s++;
+	}
+	t->n = (size_t)(s - t->p);
+	return s;
+}
+
+static bool
+sql_keyword(const struct token *t, const char *kw)
+{
+	return t->ident && !t->quoted && t->n == strlen(kw) && strncasecmp(t->p, kw, t->n) == 0;
+}
+
+/* The next token into *k, past *s; whether it is the key word kw. */
+static bool
+sql_next(const char **s, struct token *k, const char *kw)
+{
+	*s = sql_token(*s, k);
+	return sql_keyword(k, kw);
+}
+
+bool
+db_index_target(const char *sql, struct db_index_target *t)
+{
+	struct token k, peek;
+	const char *s = sql, *after;
+	size_t len = 0;
+
+	memset(t, 0, sizeof *t);
+	if (!sql_next(&s, &k, "create"))
+		return false;
+	if (sql_next(&s, &k, "unique"))
+		(void)sql_next(&s, &k, "index");
+	if (!sql_keyword(&k, "index") || !sql_next(&s, &k, "concurrently"))
+		return false;
+	s = sql_token(s, &k);
+	/* IF NOT EXISTS name; IF alone is a name (an unreserved key word) */
+	after = sql_token(s, &peek);
+	if (sql_keyword(&k, "if") && sql_keyword(&peek, "not")) {
+		s = after;
+		if (!sql_next(&s, &k, "exists") || sql_next(&s, &k, "on"))
+			return false;	/* IF NOT EXISTS needs a name */
+	}
+	if (!sql_keyword(&k, "on")) {
+		if (!k.ident || k.n >= sizeof t->name)
+			return false;
+		memcpy(t->name, k.p, k.n);
+		if (!sql_next(&s, &k, "on"))
+			return false;
+	}
+	if (sql_next(&s, &k, "only"))
+		s = sql_token(s, &k);
+	/* the table: name [. name ...], written back without what stood between the parts */
+	for (;;) {
+		if (!k.ident || len + k.n + 2 > sizeof t->table)
+			return false;
+		memcpy(t->table + len, k.p, k.n);
+		len += k.n;
+		after = sql_token(s, &peek);
+		if (peek.ident || peek.n != 1 || *peek.p != '.')
+			break;
+		t->table[len++] = '.';
+		s = sql_token(after, &k);
+	}
+	t->table[len] = '\0';
+	return true;
+}
+
+bool
+db_index_invalid(PGconn *conn, const struct db_index_target *t, char *schema, size_t schemalen, char *name,
+		 size_t namelen, bool *found, bool *building, struct db_error *err)
+{
+	const char *params[] = { t->table, t->name };
+	char sql[1024];
+	PGresult *res;
+
+	*found = *building = false;
+	/*
+	 * to_regclass resolves both as the statement does (search_path; an index lives in its
+	 * table's schema) and folds them as the parser would: unquoted to lower case, cut to 63
+	 * bytes.  Only an INVALID index of that table counts, and a backend building it now
+	 * (pg_stat_progress_create_index, PostgreSQL 12 and later) makes it not ours to drop.
+	 */
+	snprintf(sql, sizeof sql,
+		 "SELECT n.nspname, c.relname, %s FROM pg_catalog.pg_index i "
+		 "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+		 "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+		 "WHERE i.indrelid = pg_catalog.to_regclass($1) AND NOT i.indisvalid "
+		 "AND c.oid = pg_catalog.to_regclass(pg_catalog.quote_ident(n.nspname) || '.' || $2)",
+		 PQserverVersion(conn) >= 120000
+			 ? "EXISTS (SELECT 1 FROM pg_catalog.pg_stat_progress_create_index p WHERE p.index_relid = c.oid)"
+			 : "false");
+	if (!query_run(conn, "the INVALID index lookup", sql, 2, params, SHAPE_ROWS(3), &res, err))
+		return false;
+	if (PQntuples(res) == 1) {
+		*found = true;
+		*building = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+		snprintf(schema, schemalen, "%s", PQgetvalue(res, 0, 0));
+		snprintf(name, namelen, "%s", PQgetvalue(res, 0, 1));
+	}
+	PQclear(res);
+	return true;
+}
+
+bool
+db_index_drop(PGconn *conn, const char *schema, const char *name, int64_t deadline_ms, struct db_error *err)
+{
+	char *qs = PQescapeIdentifier(conn, schema, strlen(schema)), *qn = PQescapeIdentifier(conn, name, strlen(name));
+	char sql[512];
+	bool ok = false;
+
+	if (!qs || !qn) {
+		error_from_conn(err, conn);
+		goto out;
+	}
+	snprintf(sql, sizeof sql, "DROP INDEX CONCURRENTLY IF EXISTS %s.%s", qs, qn);
+	/* a migration statement's bounds: it waits for the transactions using the table, as the CREATE did */
+	ok = db_migration_statement(conn, sql, deadline_ms, err);
+	err->position = 0;
+out:
+	PQfreemem(qs);
+	PQfreemem(qn);
+	return ok;
+}
+
 /* --- batches -------------------------------------------------------------- */
 
 /* What each result of the batch string is. */
@@ -1533,6 +1735,7 @@ struct db_batch {
 	size_t nspans, spancap;
 	const struct db_unit *units;
 	size_t nunits;
+	bool atomic;		/* all units in one transaction (db_batch_new) */
 	struct db_cursor from, to;	/* where it starts and where the next batch starts */
 };
 
@@ -1637,6 +1840,11 @@ batch_bookkeeping(struct db_batch *b, PGconn *conn, const struct db_names *n, co
 
 	batch_str(b, "SAVEPOINT gosling_check;\n");
 	batch_slot(b, u, 0, SLOT_CHECK);
+	if (b->atomic) {
+		/* one transaction: savepoints left open would nest a subtransaction per unit */
+		batch_str(b, "RELEASE SAVEPOINT gosling_check;\n");
+		batch_slot(b, u, 0, SLOT_CHECK);
+	}
 	snprintf(num, sizeof num, "%lld", (long long)r->version);
 	if (un->down) {
 		batch_str(b, "DELETE FROM ");
@@ -1725,6 +1933,8 @@ batch_bookkeeping(struct db_batch *b, PGconn *conn, const struct db_names *n, co
 	if (!b->failed)
 		b->marker[u] = b->nslots;
 	batch_slot(b, u, 0, SLOT_MARKER);
+	if (b->atomic && u + 1 < b->nunits)
+		return;		/* atomic: the one COMMIT comes after the last unit */
 	batch_str(b, "COMMIT;\n");
 	batch_slot(b, u, 0, SLOT_COMMIT);
 }
@@ -1750,7 +1960,7 @@ statement_bytes(const struct db_unit *un, uint32_t s)
 
 struct db_batch *
 db_batch_new(PGconn *conn, const struct db_names *n, const struct db_session *session, const struct db_unit *units,
-	     size_t nunits, const struct db_cursor *from, struct db_error *err)
+	     size_t nunits, bool atomic, const struct db_cursor *from, struct db_error *err)
 {
 	struct db_batch *b = calloc(1, sizeof *b);
 	size_t u = from->unit, want = 4096;
@@ -1764,6 +1974,7 @@ db_batch_new(PGconn *conn, const struct db_names *n, const struct db_session *se
 	}
 	b->units = units;
 	b->nunits = nunits;
+	b->atomic = atomic;
 	b->from = *from;
 	/* the text in one allocation, sized for what fits (a statement longer than the cap goes alone) */
 	for (size_t v = u; v < nunits && want < BATCH_CAP; v++)
@@ -1788,8 +1999,10 @@ db_batch_new(PGconn *conn, const struct db_names *n, const struct db_session *se
 			    (b->text.len + statement_bytes(un, 0) > BATCH_CAP || statement_alone(un, 0)))
 				break;
 			/* nothing between BEGIN and the first statement: SET TRANSACTION ... must come first */
-			batch_str(b, "BEGIN;\n");
-			batch_slot(b, (uint32_t)u, 0, SLOT_BEGIN);
+			if (!atomic || u == 0) {
+				batch_str(b, "BEGIN;\n");
+				batch_slot(b, (uint32_t)u, 0, SLOT_BEGIN);
+			}
 		}
 		for (; s < un->nstmts; s++) {
 			size_t start = b->chars;
@@ -1960,6 +2173,11 @@ db_batch_run(PGconn *conn, struct db_batch *b, int64_t deadline_ms,
 			slot = b->marker[unit];
 			if (prev_end < 0)
 				prev_end = start;
+			if (b->atomic && !failed && done) {
+				/* its work is done, nothing is committed yet */
+				done(unit, end - prev_end, arg);
+				prev_end = end;
+			}
 			if (st == PGRES_TUPLES_OK)
 				slot++;
 		} else if (st != PGRES_SINGLE_TUPLE) {
@@ -1970,7 +2188,7 @@ db_batch_run(PGconn *conn, struct db_batch *b, int64_t deadline_ms,
 				f->txn_unit = sl->unit;
 				f->txn_statement = sl->statement;
 			}
-			if (sl && sl->kind == SLOT_COMMIT && sl->unit == marked && !failed && done) {
+			if (sl && sl->kind == SLOT_COMMIT && sl->unit == marked && !failed && done && !b->atomic) {
 				done(sl->unit, end - prev_end, arg);
 				prev_end = end;
 			}

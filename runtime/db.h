@@ -225,6 +225,38 @@ bool db_migration_statement(struct pg_conn *conn, const char *sql, int64_t deadl
 			    struct db_error *err) MUSTCHECK;
 
 /*
+ * What a CREATE INDEX CONCURRENTLY statement builds, read from its text: the index name
+ * and its table as written (each identifier raw, quotes kept, so the server folds them as
+ * its parser does).  name is empty when the statement names no index.
+ */
+struct db_index_target {
+	char name[256];
+	char table[768];
+};
+
+/*
+ * db_index_target - whether sql (one command) is CREATE [UNIQUE] INDEX CONCURRENTLY
+ * [IF NOT EXISTS] [name] ON [ONLY] table ..., and then its index and table.  Comments and
+ * white space may stand anywhere between the words; a Unicode-escaped identifier (U&"...")
+ * is not read (false).
+ *   "CREATE UNIQUE INDEX CONCURRENTLY Users_Email ON app.\"Users\" (email)"
+ *       -> true, name "Users_Email", table "app.\"Users\""
+ */
+bool db_index_target(const char *sql, struct db_index_target *t);
+
+/*
+ * db_index_invalid - the INVALID index (pg_index.indisvalid false) t names, on t's table,
+ * resolved as the statement would be (search_path): *found, then its schema and name
+ * unquoted, and *building when a backend is building it right now (PostgreSQL 12 and later).
+ */
+bool db_index_invalid(struct pg_conn *conn, const struct db_index_target *t, char *schema, size_t schemalen,
+		      char *name, size_t namelen, bool *found, bool *building, struct db_error *err) MUSTCHECK;
+
+/* db_index_drop - DROP INDEX CONCURRENTLY IF EXISTS schema.name, within deadline_ms as a migration statement. */
+bool db_index_drop(struct pg_conn *conn, const char *schema, const char *name, int64_t deadline_ms,
+		   struct db_error *err) MUSTCHECK;
+
+/*
  * A batch: many transactional migrations in one simple-query string, each
  *   BEGIN; <its statements>; SAVEPOINT; <history row>; <goose row>;
  *   SELECT <unit> AS gosling_unit, <server clock>, <gosling's settings again>; COMMIT;
@@ -269,9 +301,12 @@ struct db_cursor {
  * batch ends before it (before its unit's BEGIN, when it comes first) and after it
  * (after its unit's COMMIT, when it comes last).  units are not
  * copied (keep them alive until db_batch_free); s is re-asserted after each unit.
+ * With atomic, every unit runs in one transaction: BEGIN before unit 0, COMMIT after the
+ * last unit only (its transaction open across batches), so a failure anywhere rolls back
+ * every unit, those of earlier batches included.
  */
 struct db_batch *db_batch_new(struct pg_conn *conn, const struct db_names *n, const struct db_session *s,
-			      const struct db_unit *units, size_t nunits, const struct db_cursor *from,
+			      const struct db_unit *units, size_t nunits, bool atomic, const struct db_cursor *from,
 			      struct db_error *err);
 void db_batch_free(struct db_batch *b);
 
@@ -290,10 +325,11 @@ struct db_batch_failure {
 
 /*
  * db_batch_run - send the batch and read every result.  done(unit, ms, arg) is
- * called as each unit commits, with its time by the server's clock; units are
+ * called as each unit commits (atomic: as its work ends, before anything commits),
+ * with its time by the server's clock; units are
  * indices into the units given to db_batch_new.  On success *cur moves to where
  * the next batch starts.  On failure fills *f, rolls back the failed unit (earlier
- * units stay committed) and returns false.
+ * units stay committed; atomic: every unit is rolled back) and returns false.
  */
 bool db_batch_run(struct pg_conn *conn, struct db_batch *b, int64_t deadline_ms,
 		  void (*done)(size_t unit, int64_t ms, void *arg), void *arg, struct db_cursor *cur,

@@ -127,6 +127,7 @@ struct step {
 	const struct migration *m;
 	bool down;
 	uint32_t first;			/* 0-based first statement (a partial NO TRANSACTION resumes) */
+	bool resume;			/* partial: first is the statement that stopped it */
 	char **sql;			/* the statements as they run, owned */
 	uint32_t nsql;
 	struct engine_item *item;
@@ -902,7 +903,10 @@ batch_done(size_t unit, int64_t ms, void *arg)
 {
 	struct batch_ctx *c = arg;
 
-	step_done(c->r, &c->steps[unit], ms);
+	if (c->r->req->atomic)
+		c->steps[unit].item->duration_ms = ms;	/* reported once the one COMMIT is through */
+	else
+		step_done(c->r, &c->steps[unit], ms);
 }
 
 /*
@@ -988,8 +992,43 @@ retries_note(struct run *r, uint32_t retries)
 }
 
 /*
+ * An atomic set failed at step s, so PostgreSQL rolled back all of it: the steps before s
+ * ran and were undone.  The error says so.  A migration's own COMMIT (a bundle goslingc
+ * did not check) is the exception: it committed the steps before it too.  After a lost
+ * connection whether the one COMMIT went through is not known.
+ */
+static void
+atomic_failed(struct run *r, struct step *steps, size_t n, const struct step *s, const struct db_batch_failure *f)
+{
+	size_t before = (size_t)(s - steps), len = strlen(r->res->error.message);
+	char *m = r->res->error.message + len;
+	bool committed = strcmp(f->txn_control, "COMMIT") == 0;
+
+	for (size_t k = 0; k < before && !f->lost; k++) {
+		if (committed)
+			step_done(r, &steps[k], steps[k].item->duration_ms);
+		else
+			steps[k].item->action = "rolled back";
+	}
+	if (f->lost)
+		snprintf(m, sizeof r->res->error.message - len,
+			 " (atomic: all or none of the %zu migrations committed, gosling status tells which)", n);
+	else if (committed)
+		snprintf(m, sizeof r->res->error.message - len,
+			 " (atomic: that COMMIT committed the %zu migrations before it too)", before);
+	else if (f->txn_control[0] == 'P')
+		snprintf(m, sizeof r->res->error.message - len,
+			 " (atomic: the %zu migrations before it are in that prepared transaction too)", before);
+	else
+		snprintf(m, sizeof r->res->error.message - len, " (atomic: none of the %zu migrations was applied)", n);
+	text_utf8_fix(r->res->error.message);
+}
+
+/*
  * Transactional steps [0, n) as batches of simple queries: one round trip per
  * batch, and as many batches as their text needs at about 256 KiB each (db.c's BATCH_CAP).
+ * With --atomic they are one transaction across the batches; a lock timeout or a
+ * deadlock anywhere rolls all of them back, and all of them go again.
  */
 static bool
 run_batch(struct run *r, struct step *steps, size_t n)
@@ -999,6 +1038,7 @@ run_batch(struct run *r, struct step *steps, size_t n)
 	struct db_error e;
 	struct batch_ctx ctx = { r, steps };
 	struct db_cursor cur = { 0, 0, -1 };
+	bool atomic = r->req->atomic;
 
 	memset(&f, 0, sizeof f);
 	if (!units) {
@@ -1016,7 +1056,7 @@ run_batch(struct run *r, struct step *steps, size_t n)
 		units[k].goose = r->tables.goose;
 	}
 	while (cur.unit < n) {
-		struct db_batch *batch = db_batch_new(r->conn, &r->names, &r->session, units, n, &cur, &e);
+		struct db_batch *batch = db_batch_new(r->conn, &r->names, &r->session, units, n, atomic, &cur, &e);
 		bool ok;
 
 		if (!batch) {
@@ -1030,8 +1070,15 @@ run_batch(struct run *r, struct step *steps, size_t n)
 
 			db_rollback(r->conn);	/* a migration a batch left open */
 			if (retry_wait(r, s, &f)) {
-				/* it was rolled back whole: it and the units after it go again */
-				cur = (struct db_cursor){ f.unit, 0, -1 };
+				if (atomic) {
+					/* the whole set was rolled back: all of it goes again */
+					for (size_t k = 0; k < n; k++)
+						steps[k].item->retries = s->item->retries;
+					cur = (struct db_cursor){ 0, 0, -1 };
+				} else {
+					/* it was rolled back whole: it and the units after it go again */
+					cur = (struct db_cursor){ f.unit, 0, -1 };
+				}
 				continue;
 			}
 			s->item->action = "failed";
@@ -1046,11 +1093,74 @@ run_batch(struct run *r, struct step *steps, size_t n)
 				fail_statement(r, s, f.statement, f.line_offset, &f.err);
 			if (s->item->retries)
 				retries_note(r, s->item->retries);
+			if (atomic)
+				atomic_failed(r, steps, n, s, &f);
 			break;
 		}
 	}
 	free(units);
+	if (atomic && cur.unit >= n && r->res->status == ENGINE_OK)
+		for (size_t k = 0; k < n; k++)
+			step_done(r, &steps[k], steps[k].item->duration_ms);
 	return cur.unit >= n && r->res->status == ENGINE_OK;
+}
+
+/*
+ * Statement i of s runs again where its NO TRANSACTION migration stopped.  When it is a
+ * CREATE INDEX CONCURRENTLY, its failure may have left the index INVALID (pg_index.indisvalid):
+ * still there, so the statement would fail with "already exists" (or, with IF NOT EXISTS,
+ * succeed and leave it INVALID), and still maintained on every write.  Drop it concurrently
+ * first.  The statement is read from its text as it runs (ENVSUB expanded), not from the
+ * bundle, so a name or schema in a variable counts.  Only an INVALID index of the
+ * statement's own name and table is dropped, and not while a backend is building it.
+ * False, with *e, when the drop fails: the statement stops there again.
+ */
+static bool
+index_cleanup(struct run *r, struct step *s, uint32_t i, struct db_error *e)
+{
+	struct db_index_target t;
+	struct db_error e2;
+	char schema[128], name[128];
+	bool found, building;
+
+	if (s->m->up[i].ncommands != 1 || !db_index_target(s->sql[i], &t))
+		return true;
+	if (!t.name[0]) {
+		warn(r, "%s statement %u is a CREATE INDEX CONCURRENTLY without an index name: if its failed run left "
+			"an INVALID index on %s, gosling cannot tell which, and the new run builds another beside it "
+			"(drop the INVALID one by hand: DROP INDEX CONCURRENTLY)",
+		     s->m->name, i + 1, t.table);
+		return true;
+	}
+	if (!db_utf8(r->conn, &e2) ||
+	    !db_index_invalid(r->conn, &t, schema, sizeof schema, name, sizeof name, &found, &building, &e2)) {
+		log_warn("unable to look for an INVALID index %s that %s statement %u left: %s", t.name, s->m->name,
+			 i + 1, e2.message);
+		return true;	/* the statement says what is wrong, if anything is */
+	}
+	if (!found)
+		return true;
+	if (building) {
+		warn(r, "the INVALID index %s.%s of %s statement %u is being built by another session: not dropped",
+		     schema, name, s->m->name, i + 1);
+		return true;
+	}
+	log_info("dropping the INVALID index %s.%s that %s statement %u left when it failed, before running it again",
+		 schema, name, s->m->name, i + 1);
+	if (!db_index_drop(r->conn, schema, name, r->deadline, e)) {
+		char msg[sizeof e->message + 320];
+
+		snprintf(msg, sizeof msg, "unable to drop the INVALID index %s.%s its failed run left: %s", schema,
+			 name, e->message);
+		msg[sizeof e->message - 1] = '\0';
+		memcpy(e->message, text_utf8_fix(msg), sizeof e->message);
+		return false;
+	}
+	free(s->item->dropped_index);
+	if ((s->item->dropped_index = malloc(strlen(schema) + strlen(name) + 2)) != NULL)
+		sprintf(s->item->dropped_index, "%s.%s", schema, name);
+	log_info("dropped the INVALID index %s.%s", schema, name);
+	return true;
 }
 
 /*
@@ -1068,7 +1178,8 @@ run_single(struct run *r, struct step *s)
 		if (db_interrupted()) {
 			memset(&e, 0, sizeof e);
 			snprintf(e.message, sizeof e.message, "not run: gosling was stopped before it");
-		} else if (db_migration_statement(r->conn, s->sql[i], r->deadline, &e)) {
+		} else if ((i != s->first || !s->resume || s->down || index_cleanup(r, s, i, &e)) &&
+			   db_migration_statement(r->conn, s->sql[i], r->deadline, &e)) {
 			continue;
 		}
 		fail_statement(r, s, i + 1, e.position > 0 ? lines_before(s->sql[i], (size_t)e.position - 1) : 0,
@@ -1323,7 +1434,8 @@ plan_up(struct run *r, int64_t target, struct step **out, size_t *nout)
 		if (is_applied(r, k))
 			continue;
 		s->m = m;
-		s->first = is_partial(r, k) ? row_of(r, k)->failed_statement - 1 : 0;
+		s->resume = is_partial(r, k);
+		s->first = s->resume ? row_of(r, k)->failed_statement - 1 : 0;
 		if (s->first > m->nup)
 			s->first = m->nup;	/* statements after the stopping one were removed: nothing left */
 		n++;
@@ -1393,6 +1505,36 @@ items_for_steps(struct run *r, struct step *steps, size_t n)
 	return true;
 }
 
+/*
+ * --atomic runs every pending migration in one transaction.  A NO TRANSACTION one cannot
+ * join it (its statements refuse a transaction block, or must commit one by one): refused
+ * before anything changes, naming the first, with the way round it.
+ */
+static bool
+atomic_check(struct run *r, const struct step *steps, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct migration *m = steps[i].m;
+		char way[160];
+
+		if (!m->no_transaction)
+			continue;
+		if (i > 0)
+			snprintf(way, sizeof way, "apply the %zu before it atomically (up-to %lld), then it without atomic",
+				 i, (long long)steps[i - 1].m->version);
+		else
+			snprintf(way, sizeof way, "apply it without atomic first");
+		fail(r, ENGINE_BAD_REQUEST,
+		     "atomic refused: pending migration %s is NO TRANSACTION%s, so it cannot run inside the one "
+		     "transaction: %s",
+		     m->name, steps[i].resume ? " (and stopped part way)" : "", way);
+		r->res->error.version = m->version;
+		snprintf(r->res->error.file, sizeof r->res->error.file, "%s", m->name);
+		return false;
+	}
+	return true;
+}
+
 static bool
 cmd_up(struct run *r, int64_t target)
 {
@@ -1401,6 +1543,8 @@ cmd_up(struct run *r, int64_t target)
 	bool ok = false;
 
 	if (!check_drift(r) || !check_order(r, target, false) || !plan_up(r, target, &steps, &n))
+		goto out;
+	if (r->req->atomic && !atomic_check(r, steps, n))
 		goto out;
 	if (!ensure_history(r))
 		goto out;
@@ -1477,6 +1621,8 @@ cmd_plan(struct run *r, int64_t target)
 	bool ok = false;
 
 	if (!check_drift(r) || !check_order(r, target, false) || !plan_up(r, target, &steps, &n))
+		goto out;
+	if (r->req->atomic && !atomic_check(r, steps, n))
 		goto out;
 	if (!items_for_steps(r, steps, n))
 		goto out;
@@ -1580,6 +1726,10 @@ engine_run(const struct config *cfg, const struct bundle *b, const struct engine
 	}
 	if (req->has_version && req->version < 0) {
 		fail(&r, ENGINE_BAD_REQUEST, "invalid version %lld", (long long)req->version);
+		return false;
+	}
+	if (req->atomic && c != ENGINE_UP && c != ENGINE_UP_TO && c != ENGINE_PLAN) {
+		fail(&r, ENGINE_BAD_REQUEST, "atomic applies to up, up-to and plan, not to %s", command_names[c]);
 		return false;
 	}
 	if ((c == ENGINE_DOWN || c == ENGINE_DOWN_TO || c == ENGINE_REDO) && !req->allow_down) {
@@ -1693,6 +1843,7 @@ engine_result_free(struct engine_result *res)
 	for (size_t i = 0; i < res->nitems; i++) {
 		free(res->items[i].owned_name);
 		free(res->items[i].sql);
+		free(res->items[i].dropped_index);
 	}
 	free(res->items);
 	for (size_t i = 0; i < res->nwarnings; i++)
@@ -1759,6 +1910,8 @@ engine_result_json(const struct engine_result *res)
 			json_object_set_new(j, "retries", json_integer(it->retries));
 		if (it->no_down)
 			json_object_set_new(j, "no_down_statements", json_true());
+		if (it->dropped_index)
+			json_object_set_new(j, "dropped_invalid_index", text(it->dropped_index));
 		if (it->sql)
 			json_object_set_new(j, "sql", text(it->sql));
 		json_array_append_new(items, j);

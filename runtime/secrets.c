@@ -194,7 +194,7 @@ secrets_apply_json(struct config *run, const char *label, const char *json, size
 		}
 		if (!*s)
 			continue;
-		if (!config_fill(run, fields[i].id, s, "secret", &filled)) {
+		if (!config_fill(run, fields[i].id, s, &filled)) {
 			errorf(err, errlen, "out of memory");
 			goto out;
 		}
@@ -215,24 +215,18 @@ out:
 
 /* --- RDS IAM authentication --------------------------------------------------------------- */
 
-/*
- * What libpq will use for key: a flag, then DATABASE_URL's field, then the
- * configuration (DB_* or the secret), then libpq's PG* variable.
- */
+/* What libpq will use for key, by config_conn's precedence over DATABASE_URL's fields and pgenv. */
 static const char *
 effective(const struct config *cfg, const PQconninfoOption *url, enum setting_id id, const char *key,
 	  const char *pgenv)
 {
-	const char *src = cfg->source[id];
+	const char *url_value = NULL;
+	enum config_source src;
 
-	if (cfg->value[id] && src && strcmp(src, "flag") == 0)
-		return cfg->value[id];
-	for (const PQconninfoOption *o = url; o && o->keyword; o++)
+	for (const PQconninfoOption *o = url; o && o->keyword && !url_value; o++)
 		if (strcmp(o->keyword, key) == 0 && o->val && *o->val)
-			return o->val;
-	if (cfg->value[id] && src && strcmp(src, "default") != 0)
-		return cfg->value[id];
-	return env(pgenv);
+			url_value = o->val;
+	return config_conn(cfg, id, url_value, env(pgenv), &src);
 }
 
 static bool
