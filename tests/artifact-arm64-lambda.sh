@@ -5,5 +5,5 @@
 cd "$(dirname "$0")/.."
 . tests/lib/tap.sh
 ninja dist >/dev/null || { fail "ninja dist"; done_testing; }
-command -v qemu-aarch64 >/dev/null || { skip "arm64 lambda suite" "qemu-aarch64 not installed"; done_testing; }
+command -v qemu-aarch64 >/dev/null || { skip_prereq "arm64 lambda suite" "qemu-aarch64 not installed"; done_testing; }
 GOSLING_TEST_ARCH=aarch64 exec tests/lambda.sh

@@ -43,7 +43,7 @@ for arch in "${arches[@]}"; do
 
 	if ! scripts/build-deps "$arch" >"$tmp/build-$arch.log" 2>&1 || [ ! -f "$d/.stamp" ]; then
 		sed 's/^/#   /' "$tmp/build-$arch.log" | tail -5
-		skip "$arch: deps built" "scripts/build-deps $arch failed (no root/apt/network?)"
+		skip_prereq "$arch: deps built" "scripts/build-deps $arch failed (no root/apt/network?)"
 		continue
 	fi
 	pass "$arch: deps built (scripts/build-deps $arch)"
@@ -106,7 +106,7 @@ for arch in "${arches[@]}"; do
 	fi
 
 	if [ ${#run[@]} -gt 0 ] && ! command -v "${run[0]}" >/dev/null; then
-		skip "$arch: hello runs" "${run[0]} not installed"
+		skip_prereq "$arch: hello runs" "${run[0]} not installed"
 		continue
 	fi
 	out=$(timeout -s KILL 120 "${run[@]}" "$exe" 2>&1)

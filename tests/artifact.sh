@@ -126,7 +126,7 @@ cr() {
 R=$T/root
 CHROOT=$(command -v chroot)
 if [ "$(id -u)" -ne 0 ]; then
-	skip "x86_64 bootstrap in an empty root" "chroot needs root"
+	skip_prereq "x86_64 bootstrap in an empty root" "chroot needs root"
 else
 	mkdir -p "$R/lib64" "$R/lib/x86_64-linux-gnu"
 	cp build/dist/x86_64/bootstrap "$R/bootstrap"
@@ -187,7 +187,7 @@ q() { # q DB ARGS...: the arm64 bootstrap under qemu on DB
 	out=$(cat "$T/out") err=$(cat "$T/err")
 }
 if ! command -v qemu-aarch64 >/dev/null; then
-	skip "arm64 bootstrap under qemu" "qemu-aarch64 not installed"
+	skip_prereq "arm64 bootstrap under qemu" "qemu-aarch64 not installed"
 else
 	db=$(pg_newdb)
 	q "$db" status

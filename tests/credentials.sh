@@ -32,7 +32,7 @@ unset AWS_LAMBDA_LOG_FORMAT AWS_LAMBDA_LOG_LEVEL GOSLING_LOG_LEVEL AWS_ENDPOINT_
 LIBS="build/libgosling-runtime.a -lpq -ljansson -lcurl -lcrypto"
 
 if ! command -v node >/dev/null || ! command -v npm >/dev/null || ! command -v openssl >/dev/null; then
-	skip "credentials" "node, npm or openssl missing"
+	skip_prereq "credentials" "node, npm or openssl missing"
 	done_testing
 fi
 if [ ! -f tests/sigv4/node_modules/.package-lock.json ] ||

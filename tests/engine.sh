@@ -863,7 +863,7 @@ ok "the server receives as many queries for 150 migrations as for 10 ($q10, $q15
 if [ "$have_strace" = 1 ]; then
 	ok "the client makes as many round trips for 150 migrations as for 10 ($b10, $b150)" test "$b10" -gt 0 -a "$b10" = "$b150"
 else
-	skip "the client makes as many round trips for 150 migrations as for 10" "strace cannot trace here"
+	skip_prereq "the client makes as many round trips for 150 migrations as for 10" "strace cannot trace here"
 fi
 
 # --- status and list keep their columns aligned for long names and versions ------

@@ -192,7 +192,7 @@ done
 MNT=$T/gen
 mkdir -p "$MNT"
 if ! mount -t tmpfs -o size=64k tmpfs "$MNT" 2>"$T/mount.err"; then
-	skip "gen/ on a full file system" "cannot mount a tmpfs here: $(cat "$T/mount.err")"
+	skip_prereq "gen/ on a full file system" "cannot mount a tmpfs here: $(cat "$T/mount.err")"
 	MNT=
 else
 	set +e

@@ -23,7 +23,7 @@ export LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0
 trap 'rm -rf "$tmp"' EXIT
 
 if ! command -v clang >/dev/null; then
-	skip "fuzz targets" "clang is not installed (scripts/install-deps --test)"
+	skip_prereq "fuzz targets" "clang is not installed (scripts/install-deps --test)"
 	done_testing
 fi
 builds=()

@@ -23,7 +23,7 @@ tap_include <<<"$out"
 
 dir=tests/sigv4
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-	skip "js sdk cross-check" "node missing"
+	skip_prereq "js sdk cross-check" "node missing"
 else
 	# Reinstall only when the lock file changed since the last install.
 	if [ ! -f "$dir/node_modules/.package-lock.json" ] ||

@@ -77,7 +77,7 @@ elif $have_node; then
 		diag "$tmp/fmt"
 	fi
 else
-	skip "terraform fmt -check -recursive terraform/" "neither terraform nor node/npm is installed"
+	skip_prereq "terraform fmt -check -recursive terraform/" "neither terraform nor node/npm is installed"
 fi
 
 # --- structural checks ----------------------------------------------------------
@@ -90,7 +90,7 @@ if $have_node; then
 		fail "check.js exited $rc without naming a failure"
 	fi
 else
-	skip "structural checks of terraform/ (tests/terraform/check.js)" "node/npm missing or npm ci of @cdktf/hcl2json failed"
+	skip_prereq "structural checks of terraform/ (tests/terraform/check.js)" "node/npm missing or npm ci of @cdktf/hcl2json failed"
 fi
 
 # --- the checker fails when the module is broken on purpose -------------------------
@@ -148,7 +148,7 @@ if $have_node; then
 		diag "$tmp/out"
 	fi
 else
-	skip "the checker fails on modules broken on purpose" "node/npm missing or npm ci of @cdktf/hcl2json failed"
+	skip_prereq "the checker fails on modules broken on purpose" "node/npm missing or npm ci of @cdktf/hcl2json failed"
 fi
 
 # --- terraform validate -------------------------------------------------------------

@@ -8,6 +8,7 @@
 #   is "$got" "$want" "what"    passes when the strings are equal
 #   like "$text" "fixed" "what" passes when text contains the fixed string
 #   pass "what" / fail "what" ["detail"] / skip "what" "why"
+#   skip_prereq "what" "why"   a prerequisite is missing: SKIP, but a failure under CI
 #   diag [FILE...]              the files' lines (or stdin's) as TAP comments
 #   tap_include ["prefix"]      another program's TAP on stdin, counted as this suite's
 #   tap_passfail "prefix" ["other"]  a checker's "PASS what" / "FAIL what" lines on stdin
@@ -25,6 +26,18 @@ fail() {
 }
 
 skip() { tap_n=$((tap_n + 1)); echo "ok $tap_n - $1 # SKIP $2"; }
+
+# skip_prereq "what" "why": a check that cannot run because a prerequisite is missing (a
+# tool, root, a dependency build).  A SKIP on a developer's machine; under CI (CI set, not
+# "false" or "0"), where scripts/install-deps --test has installed everything, a failure:
+# a SKIP there would be a check that cannot fail.  A check left out by design (a variant
+# it does not apply to) uses skip.
+skip_prereq() {
+	case ${CI:-} in
+	"" | false | 0) skip "$1" "$2" ;;
+	*) fail "$1" "$2 (CI=$CI: a missing prerequisite is a failure, not a SKIP)" ;;
+	esac
+}
 
 diag() { sed 's/^/#   /' "$@"; }
 
