@@ -225,6 +225,38 @@ bool db_migration_statement(struct pg_conn *conn, const char *sql, int64_t deadl
 			    struct db_error *err) MUSTCHECK;
 
 /*
+ * What a CREATE INDEX CONCURRENTLY statement builds, read from its text: the index name
+ * and its table as written (each identifier raw, quotes kept, so the server folds them as
+ * its parser does).  name is empty when the statement names no index.
+ */
+struct db_index_target {
+	char name[256];
+	char table[768];
+};
+
+/*
+ * db_index_target - whether sql (one command) is CREATE [UNIQUE] INDEX CONCURRENTLY
+ * [IF NOT EXISTS] [name] ON [ONLY] table ..., and then its index and table.  Comments and
+ * white space may stand anywhere between the words; a Unicode-escaped identifier (U&"...")
+ * is not read (false).
+ *   "CREATE UNIQUE INDEX CONCURRENTLY Users_Email ON app.\"Users\" (email)"
+ *       -> true, name "Users_Email", table "app.\"Users\""
+ */
+bool db_index_target(const char *sql, struct db_index_target *t);
+
+/*
+ * db_index_invalid - the INVALID index (pg_index.indisvalid false) t names, on t's table,
+ * resolved as the statement would be (search_path): *found, then its schema and name
+ * unquoted, and *building when a backend is building it right now (PostgreSQL 12 and later).
+ */
+bool db_index_invalid(struct pg_conn *conn, const struct db_index_target *t, char *schema, size_t schemalen,
+		      char *name, size_t namelen, bool *found, bool *building, struct db_error *err) MUSTCHECK;
+
+/* db_index_drop - DROP INDEX CONCURRENTLY IF EXISTS schema.name, within deadline_ms as a migration statement. */
+bool db_index_drop(struct pg_conn *conn, const char *schema, const char *name, int64_t deadline_ms,
+		   struct db_error *err) MUSTCHECK;
+
+/*
  * A batch: many transactional migrations in one simple-query string, each
  *   BEGIN; <its statements>; SAVEPOINT; <history row>; <goose row>;
  *   SELECT <unit> AS gosling_unit, <server clock>, <gosling's settings again>; COMMIT;

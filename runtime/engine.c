@@ -127,6 +127,7 @@ struct step {
 	const struct migration *m;
 	bool down;
 	uint32_t first;			/* 0-based first statement (a partial NO TRANSACTION resumes) */
+	bool resume;			/* partial: first is the statement that stopped it */
 	char **sql;			/* the statements as they run, owned */
 	uint32_t nsql;
 	struct engine_item *item;
@@ -1067,6 +1068,64 @@ run_batch(struct run *r, struct step *steps, size_t n)
 }
 
 /*
+ * Statement i of s runs again where its NO TRANSACTION migration stopped.  When it is a
+ * CREATE INDEX CONCURRENTLY, its failure may have left the index INVALID (pg_index.indisvalid):
+ * still there, so the statement would fail with "already exists" (or, with IF NOT EXISTS,
+ * succeed and leave it INVALID), and still maintained on every write.  Drop it concurrently
+ * first.  The statement is read from its text as it runs (ENVSUB expanded), not from the
+ * bundle, so a name or schema in a variable counts.  Only an INVALID index of the
+ * statement's own name and table is dropped, and not while a backend is building it.
+ * False, with *e, when the drop fails: the statement stops there again.
+ */
+static bool
+index_cleanup(struct run *r, struct step *s, uint32_t i, struct db_error *e)
+{
+	struct db_index_target t;
+	struct db_error e2;
+	char schema[128], name[128];
+	bool found, building;
+
+	if (s->m->up[i].ncommands != 1 || !db_index_target(s->sql[i], &t))
+		return true;
+	if (!t.name[0]) {
+		warn(r, "%s statement %u is a CREATE INDEX CONCURRENTLY without an index name: if its failed run left "
+			"an INVALID index on %s, gosling cannot tell which, and the new run builds another beside it "
+			"(drop the INVALID one by hand: DROP INDEX CONCURRENTLY)",
+		     s->m->name, i + 1, t.table);
+		return true;
+	}
+	if (!db_utf8(r->conn, &e2) ||
+	    !db_index_invalid(r->conn, &t, schema, sizeof schema, name, sizeof name, &found, &building, &e2)) {
+		log_warn("unable to look for an INVALID index %s that %s statement %u left: %s", t.name, s->m->name,
+			 i + 1, e2.message);
+		return true;	/* the statement says what is wrong, if anything is */
+	}
+	if (!found)
+		return true;
+	if (building) {
+		warn(r, "the INVALID index %s.%s of %s statement %u is being built by another session: not dropped",
+		     schema, name, s->m->name, i + 1);
+		return true;
+	}
+	log_info("dropping the INVALID index %s.%s that %s statement %u left when it failed, before running it again",
+		 schema, name, s->m->name, i + 1);
+	if (!db_index_drop(r->conn, schema, name, r->deadline, e)) {
+		char msg[sizeof e->message + 320];
+
+		snprintf(msg, sizeof msg, "unable to drop the INVALID index %s.%s its failed run left: %s", schema,
+			 name, e->message);
+		msg[sizeof e->message - 1] = '\0';
+		memcpy(e->message, text_utf8_fix(msg), sizeof e->message);
+		return false;
+	}
+	free(s->item->dropped_index);
+	if ((s->item->dropped_index = malloc(strlen(schema) + strlen(name) + 2)) != NULL)
+		sprintf(s->item->dropped_index, "%s.%s", schema, name);
+	log_info("dropped the INVALID index %s.%s", schema, name);
+	return true;
+}
+
+/*
  * A NO TRANSACTION step: statement by statement.  A failure going up leaves a
  * partial row naming the statement that stopped it; the next up resumes there.
  */
@@ -1081,7 +1140,8 @@ run_single(struct run *r, struct step *s)
 		if (db_interrupted()) {
 			memset(&e, 0, sizeof e);
 			snprintf(e.message, sizeof e.message, "not run: gosling was stopped before it");
-		} else if (db_migration_statement(r->conn, s->sql[i], r->deadline, &e)) {
+		} else if ((i != s->first || !s->resume || s->down || index_cleanup(r, s, i, &e)) &&
+			   db_migration_statement(r->conn, s->sql[i], r->deadline, &e)) {
 			continue;
 		}
 		fail_statement(r, s, i + 1, e.position > 0 ? lines_before(s->sql[i], (size_t)e.position - 1) : 0,
@@ -1340,7 +1400,8 @@ plan_up(struct run *r, int64_t target, struct step **out, size_t *nout)
 		if (is_applied(r, k))
 			continue;
 		s->m = m;
-		s->first = is_partial(r, k) ? row_of(r, k)->failed_statement - 1 : 0;
+		s->resume = is_partial(r, k);
+		s->first = s->resume ? row_of(r, k)->failed_statement - 1 : 0;
 		if (s->first > m->nup)
 			s->first = m->nup;	/* statements after the stopping one were removed: nothing left */
 		n++;
@@ -1710,6 +1771,7 @@ engine_result_free(struct engine_result *res)
 	for (size_t i = 0; i < res->nitems; i++) {
 		free(res->items[i].owned_name);
 		free(res->items[i].sql);
+		free(res->items[i].dropped_index);
 	}
 	free(res->items);
 	for (size_t i = 0; i < res->nwarnings; i++)
@@ -1776,6 +1838,8 @@ engine_result_json(const struct engine_result *res)
 			json_object_set_new(j, "retries", json_integer(it->retries));
 		if (it->no_down)
 			json_object_set_new(j, "no_down_statements", json_true());
+		if (it->dropped_index)
+			json_object_set_new(j, "dropped_invalid_index", text(it->dropped_index));
 		if (it->sql)
 			json_object_set_new(j, "sql", text(it->sql));
 		json_array_append_new(items, j);

@@ -121,6 +121,9 @@ struct engine_item {
 					 * went, nothing was undone (JSON "no_down_statements": true, and
 					 * a warning); redo refuses such a migration */
 	char *sql;			/* plan: the SQL that would run (ENVSUB expanded), owned; else NULL */
+	char *dropped_index;		/* "schema.name" of the INVALID index a failed CREATE INDEX
+					 * CONCURRENTLY left, dropped before it ran again on resume (JSON
+					 * "dropped_invalid_index"), owned; else NULL */
 };
 
 struct engine_result {

@@ -157,6 +157,57 @@ is "$(jqo '.migrations[0] | "\(.failed_statement):\(.retries)"')" "2:0" \
 run "$N/gosling" "$db" up --json --lock-timeout 300
 is "$rc" 0 "NO TRANSACTION: the next up resumes at statement 2 and completes"
 
+# --- a CREATE INDEX CONCURRENTLY that failed -------------------------------------------
+# A unique index built concurrently over duplicate rows fails and leaves the index behind,
+# INVALID (still maintained on every write).  Once the duplicates are fixed, up resumes at
+# that statement: it drops the INVALID index concurrently first, then builds it again.
+# The name is unquoted mixed case and the table schema-qualified, behind a comment: the
+# server folds and resolves them as the statement's own parse would.
+C=$T/cic
+mig "$C" 000001_uniq.sql <<'EOF'
+-- +goose NO TRANSACTION
+-- +goose Up
+CREATE TABLE audit (id int);
+/* one address per user */ CREATE UNIQUE INDEX CONCURRENTLY Users_Email_Key
+	ON public.users (email);
+INSERT INTO audit VALUES (1);
+EOF
+mkbin "$C"
+db=$(pg_newdb)
+psql_q "$db" "CREATE TABLE users (id int PRIMARY KEY, email text);
+	INSERT INTO users SELECT g, 'u' || g || '@example.com' FROM generate_series(1, 1000) g;
+	INSERT INTO users VALUES (1001, 'u7@example.com')" >/dev/null
+invalid() { psql_q "$db" "SELECT coalesce(string_agg(c.relname || ':' || i.indisvalid, ','), 'none')
+	FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'users_email_key'"; }
+run "$C/gosling" "$db" up --json
+is "$rc" 1 "a unique index built concurrently over duplicates fails: exit 1"
+is "$(jqo '.migrations[0].failed_statement'):$(jqo .error.sqlstate)" "2:23505" \
+	"it stops at statement 2 with PostgreSQL's unique violation"
+is "$(invalid)" "users_email_key:false" "the failed build left the index INVALID"
+psql_q "$db" "DELETE FROM users WHERE id = 1001" >/dev/null
+run "$C/gosling" "$db" up --json
+is "$rc" 0 "once the duplicates are fixed, up resumes and succeeds"
+is "$(jqo '.migrations[0] | "\(.action):\(.dropped_invalid_index)"')" "applied:public.users_email_key" \
+	"the result names the INVALID index it dropped (dropped_invalid_index)"
+like "$err" "dropping the INVALID index public.users_email_key that 000001_uniq.sql statement 2 left when it failed, before running it again" \
+	"the log says it drops the INVALID index before running the statement again"
+is "$(invalid)" "users_email_key:true" "the index is valid afterwards, and the only one of its name"
+is "$(psql_q "$db" "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+	WHERE c.relname = 'users' AND NOT i.indisvalid")" 0 "no INVALID index is left on the table"
+is "$(rows "$db"):$(psql_q "$db" "SELECT count(*) FROM audit")" "1:1" \
+	"the migration is recorded complete, its earlier statement not run twice"
+
+# A valid index of that name is never dropped: the statement fails (already exists), on
+# its first run and on resume alike.
+db=$(pg_newdb)
+psql_q "$db" "CREATE TABLE users (id int PRIMARY KEY, email text);
+	CREATE UNIQUE INDEX users_email_key ON users (email)" >/dev/null
+run "$C/gosling" "$db" up --json
+is "$rc:$(jqo .error.sqlstate)" "1:42P07" "a valid index of that name stays: the statement fails (already exists)"
+run "$C/gosling" "$db" up --json
+is "$rc:$(jqo '.migrations[0].dropped_invalid_index')" "1:null" "... and on resume nothing is dropped"
+is "$(invalid)" "users_email_key:true" "the valid index is still there"
+
 # --- a deadlock ---------------------------------------------------------------------------
 # The other session locks b, then waits for a; the migration locks a, then waits for b.
 # The other session's deadlock_timeout is long, so the migration's backend finds the cycle
