@@ -1735,6 +1735,7 @@ struct db_batch {
 	size_t nspans, spancap;
 	const struct db_unit *units;
 	size_t nunits;
+	bool atomic;		/* all units in one transaction (db_batch_new) */
 	struct db_cursor from, to;	/* where it starts and where the next batch starts */
 };
 
@@ -1839,6 +1840,11 @@ batch_bookkeeping(struct db_batch *b, PGconn *conn, const struct db_names *n, co
 
 	batch_str(b, "SAVEPOINT gosling_check;\n");
 	batch_slot(b, u, 0, SLOT_CHECK);
+	if (b->atomic) {
+		/* one transaction: savepoints left open would nest a subtransaction per unit */
+		batch_str(b, "RELEASE SAVEPOINT gosling_check;\n");
+		batch_slot(b, u, 0, SLOT_CHECK);
+	}
 	snprintf(num, sizeof num, "%lld", (long long)r->version);
 	if (un->down) {
 		batch_str(b, "DELETE FROM ");
@@ -1927,6 +1933,8 @@ batch_bookkeeping(struct db_batch *b, PGconn *conn, const struct db_names *n, co
 	if (!b->failed)
 		b->marker[u] = b->nslots;
 	batch_slot(b, u, 0, SLOT_MARKER);
+	if (b->atomic && u + 1 < b->nunits)
+		return;		/* atomic: the one COMMIT comes after the last unit */
 	batch_str(b, "COMMIT;\n");
 	batch_slot(b, u, 0, SLOT_COMMIT);
 }
@@ -1952,7 +1960,7 @@ statement_bytes(const struct db_unit *un, uint32_t s)
 
 struct db_batch *
 db_batch_new(PGconn *conn, const struct db_names *n, const struct db_session *session, const struct db_unit *units,
-	     size_t nunits, const struct db_cursor *from, struct db_error *err)
+	     size_t nunits, bool atomic, const struct db_cursor *from, struct db_error *err)
 {
 	struct db_batch *b = calloc(1, sizeof *b);
 	size_t u = from->unit, want = 4096;
@@ -1966,6 +1974,7 @@ db_batch_new(PGconn *conn, const struct db_names *n, const struct db_session *se
 	}
 	b->units = units;
 	b->nunits = nunits;
+	b->atomic = atomic;
 	b->from = *from;
 	/* the text in one allocation, sized for what fits (a statement longer than the cap goes alone) */
 	for (size_t v = u; v < nunits && want < BATCH_CAP; v++)
@@ -1990,8 +1999,10 @@ db_batch_new(PGconn *conn, const struct db_names *n, const struct db_session *se
 			    (b->text.len + statement_bytes(un, 0) > BATCH_CAP || statement_alone(un, 0)))
 				break;
 			/* nothing between BEGIN and the first statement: SET TRANSACTION ... must come first */
-			batch_str(b, "BEGIN;\n");
-			batch_slot(b, (uint32_t)u, 0, SLOT_BEGIN);
+			if (!atomic || u == 0) {
+				batch_str(b, "BEGIN;\n");
+				batch_slot(b, (uint32_t)u, 0, SLOT_BEGIN);
+			}
 		}
 		for (; s < un->nstmts; s++) {
 			size_t start = b->chars;
@@ -2162,6 +2173,11 @@ db_batch_run(PGconn *conn, struct db_batch *b, int64_t deadline_ms,
 			slot = b->marker[unit];
 			if (prev_end < 0)
 				prev_end = start;
+			if (b->atomic && !failed && done) {
+				/* its work is done, nothing is committed yet */
+				done(unit, end - prev_end, arg);
+				prev_end = end;
+			}
 			if (st == PGRES_TUPLES_OK)
 				slot++;
 		} else if (st != PGRES_SINGLE_TUPLE) {
@@ -2172,7 +2188,7 @@ db_batch_run(PGconn *conn, struct db_batch *b, int64_t deadline_ms,
 				f->txn_unit = sl->unit;
 				f->txn_statement = sl->statement;
 			}
-			if (sl && sl->kind == SLOT_COMMIT && sl->unit == marked && !failed && done) {
+			if (sl && sl->kind == SLOT_COMMIT && sl->unit == marked && !failed && done && !b->atomic) {
 				done(sl->unit, end - prev_end, arg);
 				prev_end = end;
 			}

@@ -301,9 +301,12 @@ struct db_cursor {
  * batch ends before it (before its unit's BEGIN, when it comes first) and after it
  * (after its unit's COMMIT, when it comes last).  units are not
  * copied (keep them alive until db_batch_free); s is re-asserted after each unit.
+ * With atomic, every unit runs in one transaction: BEGIN before unit 0, COMMIT after the
+ * last unit only (its transaction open across batches), so a failure anywhere rolls back
+ * every unit, those of earlier batches included.
  */
 struct db_batch *db_batch_new(struct pg_conn *conn, const struct db_names *n, const struct db_session *s,
-			      const struct db_unit *units, size_t nunits, const struct db_cursor *from,
+			      const struct db_unit *units, size_t nunits, bool atomic, const struct db_cursor *from,
 			      struct db_error *err) MUSTCHECK;
 void db_batch_free(struct db_batch *b);
 
@@ -322,10 +325,11 @@ struct db_batch_failure {
 
 /*
  * db_batch_run - send the batch and read every result.  done(unit, ms, arg) is
- * called as each unit commits, with its time by the server's clock; units are
+ * called as each unit commits (atomic: as its work ends, before anything commits),
+ * with its time by the server's clock; units are
  * indices into the units given to db_batch_new.  On success *cur moves to where
  * the next batch starts.  On failure fills *f, rolls back the failed unit (earlier
- * units stay committed) and returns false.
+ * units stay committed; atomic: every unit is rolled back) and returns false.
  */
 bool db_batch_run(struct pg_conn *conn, struct db_batch *b, int64_t deadline_ms,
 		  void (*done)(size_t unit, int64_t ms, void *arg), void *arg, struct db_cursor *cur,

@@ -916,7 +916,10 @@ batch_done(size_t unit, int64_t ms, void *arg)
 {
 	struct batch_ctx *c = arg;
 
-	step_done(c->r, &c->steps[unit], ms);
+	if (c->r->req->atomic)
+		c->steps[unit].item->duration_ms = ms;	/* reported once the one COMMIT is through */
+	else
+		step_done(c->r, &c->steps[unit], ms);
 }
 
 /*
@@ -1002,8 +1005,43 @@ retries_note(struct run *r, uint32_t retries)
 }
 
 /*
+ * An atomic set failed at step s, so PostgreSQL rolled back all of it: the steps before s
+ * ran and were undone.  The error says so.  A migration's own COMMIT (a bundle goslingc
+ * did not check) is the exception: it committed the steps before it too.  After a lost
+ * connection whether the one COMMIT went through is not known.
+ */
+static void
+atomic_failed(struct run *r, struct step *steps, size_t n, const struct step *s, const struct db_batch_failure *f)
+{
+	size_t before = (size_t)(s - steps), len = strlen(r->res->error.message);
+	char *m = r->res->error.message + len;
+	bool committed = strcmp(f->txn_control, "COMMIT") == 0;
+
+	for (size_t k = 0; k < before && !f->lost; k++) {
+		if (committed)
+			step_done(r, &steps[k], steps[k].item->duration_ms);
+		else
+			steps[k].item->action = "rolled back";
+	}
+	if (f->lost)
+		snprintf(m, sizeof r->res->error.message - len,
+			 " (atomic: all or none of the %zu migrations committed, gosling status tells which)", n);
+	else if (committed)
+		snprintf(m, sizeof r->res->error.message - len,
+			 " (atomic: that COMMIT committed the %zu migrations before it too)", before);
+	else if (f->txn_control[0] == 'P')
+		snprintf(m, sizeof r->res->error.message - len,
+			 " (atomic: the %zu migrations before it are in that prepared transaction too)", before);
+	else
+		snprintf(m, sizeof r->res->error.message - len, " (atomic: none of the %zu migrations was applied)", n);
+	text_utf8_fix(r->res->error.message);
+}
+
+/*
  * Transactional steps [0, n) as batches of simple queries: one round trip per
  * batch, and as many batches as their text needs at about 256 KiB each (db.c's BATCH_CAP).
+ * With --atomic they are one transaction across the batches; a lock timeout or a
+ * deadlock anywhere rolls all of them back, and all of them go again.
  */
 static bool
 run_batch(struct run *r, struct step *steps, size_t n)
@@ -1013,6 +1051,7 @@ run_batch(struct run *r, struct step *steps, size_t n)
 	struct db_error e;
 	struct batch_ctx ctx = { r, steps };
 	struct db_cursor cur = { 0, 0, -1 };
+	bool atomic = r->req->atomic;
 
 	memset(&f, 0, sizeof f);
 	if (!units) {
@@ -1030,7 +1069,7 @@ run_batch(struct run *r, struct step *steps, size_t n)
 		units[k].goose = r->tables.goose;
 	}
 	while (cur.unit < n) {
-		struct db_batch *batch = db_batch_new(r->conn, &r->names, &r->session, units, n, &cur, &e);
+		struct db_batch *batch = db_batch_new(r->conn, &r->names, &r->session, units, n, atomic, &cur, &e);
 		bool ok;
 
 		if (!batch) {
@@ -1044,8 +1083,15 @@ run_batch(struct run *r, struct step *steps, size_t n)
 
 			db_rollback(r->conn);	/* a migration a batch left open */
 			if (retry_wait(r, s, &f)) {
-				/* it was rolled back whole: it and the units after it go again */
-				cur = (struct db_cursor){ f.unit, 0, -1 };
+				if (atomic) {
+					/* the whole set was rolled back: all of it goes again */
+					for (size_t k = 0; k < n; k++)
+						steps[k].item->retries = s->item->retries;
+					cur = (struct db_cursor){ 0, 0, -1 };
+				} else {
+					/* it was rolled back whole: it and the units after it go again */
+					cur = (struct db_cursor){ f.unit, 0, -1 };
+				}
 				continue;
 			}
 			s->item->action = "failed";
@@ -1060,10 +1106,15 @@ run_batch(struct run *r, struct step *steps, size_t n)
 				fail_statement(r, s, f.statement, f.line_offset, &f.err);
 			if (s->item->retries)
 				retries_note(r, s->item->retries);
+			if (atomic)
+				atomic_failed(r, steps, n, s, &f);
 			break;
 		}
 	}
 	free(units);
+	if (atomic && cur.unit >= n && r->res->status == ENGINE_OK)
+		for (size_t k = 0; k < n; k++)
+			step_done(r, &steps[k], steps[k].item->duration_ms);
 	return cur.unit >= n && r->res->status == ENGINE_OK;
 }
 
@@ -1471,6 +1522,36 @@ items_for_steps(struct run *r, struct step *steps, size_t n)
 	return true;
 }
 
+/*
+ * --atomic runs every pending migration in one transaction.  A NO TRANSACTION one cannot
+ * join it (its statements refuse a transaction block, or must commit one by one): refused
+ * before anything changes, naming the first, with the way round it.
+ */
+static bool
+atomic_check(struct run *r, const struct step *steps, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct migration *m = steps[i].m;
+		char way[160];
+
+		if (!m->no_transaction)
+			continue;
+		if (i > 0)
+			snprintf(way, sizeof way, "apply the %zu before it atomically (up-to %lld), then it without atomic",
+				 i, (long long)steps[i - 1].m->version);
+		else
+			snprintf(way, sizeof way, "apply it without atomic first");
+		fail(r, ENGINE_BAD_REQUEST,
+		     "atomic refused: pending migration %s is NO TRANSACTION%s, so it cannot run inside the one "
+		     "transaction: %s",
+		     m->name, steps[i].resume ? " (and stopped part way)" : "", way);
+		r->res->error.version = m->version;
+		snprintf(r->res->error.file, sizeof r->res->error.file, "%s", m->name);
+		return false;
+	}
+	return true;
+}
+
 static bool
 cmd_up(struct run *r, int64_t target)
 {
@@ -1479,6 +1560,8 @@ cmd_up(struct run *r, int64_t target)
 	bool ok = false;
 
 	if (!check_drift(r) || !check_order(r, target, false) || !plan_up(r, target, &steps, &n))
+		goto out;
+	if (r->req->atomic && !atomic_check(r, steps, n))
 		goto out;
 	if (!ensure_history(r))
 		goto out;
@@ -1555,6 +1638,8 @@ cmd_plan(struct run *r, int64_t target)
 	bool ok = false;
 
 	if (!check_drift(r) || !check_order(r, target, false) || !plan_up(r, target, &steps, &n))
+		goto out;
+	if (r->req->atomic && !atomic_check(r, steps, n))
 		goto out;
 	if (!items_for_steps(r, steps, n))
 		goto out;
@@ -1658,6 +1743,10 @@ engine_run(const struct config *cfg, const struct bundle *b, const struct engine
 	}
 	if (req->has_version && req->version < 0) {
 		fail(&r, ENGINE_BAD_REQUEST, "invalid version %lld", (long long)req->version);
+		return false;
+	}
+	if (req->atomic && c != ENGINE_UP && c != ENGINE_UP_TO && c != ENGINE_PLAN) {
+		fail(&r, ENGINE_BAD_REQUEST, "atomic applies to up, up-to and plan, not to %s", command_names[c]);
 		return false;
 	}
 	if ((c == ENGINE_DOWN || c == ENGINE_DOWN_TO || c == ENGINE_REDO) && !req->allow_down) {

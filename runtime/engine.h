@@ -75,6 +75,9 @@ struct engine_request {
 	bool has_version;
 	bool allow_down;		/* opt-in for down, down-to, redo */
 	bool allow_out_of_order;	/* apply pending versions below the newest applied, as goose -allow-missing */
+	bool atomic;			/* up, up-to (and plan): every pending migration in one transaction,
+					 * all or nothing; refused (ENGINE_BAD_REQUEST) before any change
+					 * when one of them is NO TRANSACTION */
 	int64_t deadline_ms;		/* ms since the epoch; 0 = none.  lock wait, lock_timeout and
 					 * statement_timeout are cut to fit; near it the engine cancels
 					 * (PQcancel), rolls back and reports what was and was not applied */

@@ -211,12 +211,15 @@ lambda_event_decode(const char *body, size_t len, struct lambda_event *ev, char 
 		} else if (strcmp(key, "allow_out_of_order") == 0) {
 			if (!decode_bool(key, v, &ev->req.allow_out_of_order, err, errlen))
 				goto out;
+		} else if (strcmp(key, "atomic") == 0) {
+			if (!decode_bool(key, v, &ev->req.atomic, err, errlen))
+				goto out;
 		} else if (strcmp(key, "tf") == 0) {
 			if (!decode_tf(v, ev, err, errlen))
 				goto out;
 		} else {
 			errorf(err, errlen, "unknown field \"%s\" (the event takes command, version, allow_down, "
-				"allow_out_of_order and Terraform's tf)", key);
+				"allow_out_of_order, atomic and Terraform's tf)", key);
 			goto out;
 		}
 	}

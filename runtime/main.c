@@ -93,6 +93,8 @@ static const char usage_text[] =
 	"  --json                 print the result as JSON\n"
 	"  --allow-down           confirm a down, down-to or redo\n"
 	"  --allow-out-of-order   apply pending versions below the newest applied one\n"
+	"  --atomic               up, up-to: every pending migration in one transaction, all or\n"
+	"                         nothing (refused, exit 2, when one is NO TRANSACTION)\n"
 	"  --deadline-ms MS       finish by this time (ms since the epoch): timeouts follow it\n"
 	"  --event JSON           the request as a Lambda event: {\"command\": \"up-to\", \"version\": 5}\n"
 	"  --help, --version\n"
@@ -105,7 +107,8 @@ static const char exit_text[] =
 	"exit codes:\n"
 	"  0  success\n"
 	"  1  a migration failed (the error names file, statement and line)\n"
-	"  2  usage error: unknown command or option, missing version, down without --allow-down\n"
+	"  2  usage error: unknown command or option, missing version, down without --allow-down,\n"
+	"     --atomic with a NO TRANSACTION migration pending\n"
 	"  3  configuration error: invalid setting, cannot connect, unset ENVSUB variable\n"
 	"  4  drift: an applied migration changed, is missing, or its history row was edited;\n"
 	"     or a pending migration is out of order (verify fails with this code too)\n"
@@ -254,7 +257,7 @@ parse_version(const char *s, int64_t *v)
 static bool
 cli_flag(const char *name)
 {
-	static const char *const flags[] = { "json", "allow-down", "allow-out-of-order", "help",
+	static const char *const flags[] = { "json", "allow-down", "allow-out-of-order", "atomic", "help",
 					     "version", "event", "deadline-ms" };
 
 	for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
@@ -335,6 +338,8 @@ main(int argc, char **argv)
 			req.allow_down = true;
 		} else if (strcmp(a, "--allow-out-of-order") == 0) {
 			req.allow_out_of_order = true;
+		} else if (strcmp(a, "--atomic") == 0) {
+			req.atomic = true;
 		} else if (strcmp(a, "--event") == 0 || strcmp(a, "--deadline-ms") == 0) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "gosling: error: %s needs a value\n", a);
@@ -424,6 +429,7 @@ main(int argc, char **argv)
 		/* the event names the command; the flags given beside it still apply */
 		ev.req.allow_down |= req.allow_down;
 		ev.req.allow_out_of_order |= req.allow_out_of_order;
+		ev.req.atomic |= req.atomic;
 		ev.req.deadline_ms = req.deadline_ms;
 		req = ev.req;
 	}

@@ -333,6 +333,92 @@ is "$(jq -r '[.migrations[] | .name + "=" + .action] | join(",")' "$T/out")" \
 	"the result says what was applied and what was not"
 like "$err" "sqlstate: 42P01" "the CLI prints the SQLSTATE"
 
+# --- --atomic: every pending migration in one transaction -------------------------
+# The five above, the third failing: with --atomic none of them is applied.
+db=$(pg_newdb)
+run "$F/gosling" "$db" up --atomic --json
+is "$rc" 1 "--atomic: a failure in the third of five pending migrations exits 1"
+is "$(rows "$db")" "" "--atomic: none of them is recorded (the history is unchanged)"
+is "$(has_table "$db" t1)$(has_table "$db" t2)$(has_table "$db" t3)$(has_table "$db" t4)" ffff \
+	"--atomic: nothing of the two before it remains either"
+is "$(jq -r .error.message "$T/out")" \
+	'unable to apply 000003_t3.sql statement 2 (line 6): relation "no_such_table" does not exist (atomic: none of the 5 migrations was applied)' \
+	"--atomic: the error names file, statement and line, and says nothing was applied"
+is "$(jq -r '[.error.file, .error.statement, .error.line] | @csv' "$T/out")" '"000003_t3.sql",2,6' \
+	"--atomic: the error's fields name them too"
+is "$(jq -r '[.migrations[] | .name + "=" + .action + ":" + .state] | join(",")' "$T/out")" \
+	"000001_t1.sql=rolled back:pending,000002_t2.sql=rolled back:pending,000003_t3.sql=failed:pending,000004_t4.sql=not attempted:pending,000005_t5.sql=not attempted:pending" \
+	"--atomic: the result says the two before it ran and were rolled back"
+
+# five that succeed: one transaction (one xmin for every history row), one line each after it
+A=$T/atomic
+for i in 1 2 3 4 5; do
+	mig "$A" "00000${i}_a$i.sql" <<<"-- +goose Up
+CREATE TABLE a$i (x int);
+INSERT INTO a$i VALUES ($i);"
+done
+mkbin "$A"
+db=$(pg_newdb)
+run "$A/gosling" "$db" up --atomic
+is "$rc:$(rows "$db")" "0:1,2,3,4,5" "--atomic: five pending migrations all apply"
+is "$(psql_q "$db" "SELECT count(DISTINCT xmin::text) FROM gosling_migrations")" 1 \
+	"--atomic: their history rows were written by one transaction"
+is "$(grep -c '^applied     000' <<<"$out")" 5 "--atomic: a progress line per migration, with its time"
+is "$(psql_q "$db" "SELECT count(*) FROM gosling_migrations WHERE execution_ms >= 0")" 5 "--atomic: each row has its own time"
+run "$A/gosling" "$db" up --atomic
+is "$rc" 0 "--atomic with nothing pending: exit 0"
+
+# a set larger than one batch (256 KiB of SQL): the transaction stays open across the
+# queries, so a failure in the last one rolls back what the first one ran
+G=$T/atomic-big
+mig "$G" 000001_g1.sql <<<"-- +goose Up
+CREATE TABLE g1 (x int);"
+{
+	echo "-- +goose Up"
+	echo "CREATE TABLE g2 (v text);"
+	for i in $(seq 3000); do echo "INSERT INTO g2 VALUES ('$(printf '%0100d' "$i")');"; done
+} | mig "$G" 000002_g2.sql
+mig "$G" 000003_g3.sql <<<"-- +goose Up
+INSERT INTO no_such_table VALUES (1);"
+mkbin "$G"
+db=$(pg_newdb)
+run "$G/gosling" "$db" up --atomic --json
+is "$rc:$(rows "$db"):$(has_table "$db" g1)$(has_table "$db" g2)" "1::ff" \
+	"--atomic over several batches: a failure in the last rolls back the first batch's migrations too"
+run "$G/gosling" "$db" up --json
+is "$rc:$(rows "$db")" "1:1,2" "(without --atomic the same set keeps the two before the failure)"
+
+# a pending NO TRANSACTION migration: refused before any change, exit 2
+X=$T/atomic-notx
+mig "$X" 000001_big.sql <<'EOF'
+-- +goose Up
+CREATE TABLE big (id int);
+EOF
+mig "$X" 000002_idx.sql <<'EOF'
+-- +goose NO TRANSACTION
+-- +goose Up
+CREATE INDEX CONCURRENTLY big_id ON big (id);
+EOF
+mkbin "$X"
+db=$(pg_newdb)
+run "$X/gosling" "$db" up --atomic --json
+is "$rc" 2 "--atomic with a NO TRANSACTION migration pending is refused: exit 2"
+is "$(jq -r .error.message "$T/out")" \
+	"atomic refused: pending migration 000002_idx.sql is NO TRANSACTION, so it cannot run inside the one transaction: apply the 1 before it atomically (up-to 1), then it without atomic" \
+	"the refusal names the migration and the way round it"
+is "$(jq -r '.error.type + " " + .error.file' "$T/out")" "Function.BadRequest 000002_idx.sql" "... as a bad request naming the file"
+is "$(has_table "$db" gosling_migrations)$(has_table "$db" big)" ff "the refusal changed nothing, not even the history table"
+run "$X/gosling" "$db" --event '{"atomic": true}'
+is "$rc:$(has_table "$db" gosling_migrations)" "2:f" "{\"atomic\": true} is refused the same way"
+run "$X/gosling" "$db" --event '{"atomic": 1}'
+is "$rc" 2 "an atomic that is not a boolean is a bad request"
+like "$err" 'field "atomic" must be true or false, not an integer' "... naming the field"
+run "$X/gosling" "$db" up-to 1 --atomic
+is "$rc:$(rows "$db")" "0:1" "up-to the migration before it, --atomic, applies"
+run "$X/gosling" "$db" down --allow-down --atomic
+is "$rc:$(rows "$db")" "2:1" "--atomic with down is refused (exit 2)"
+like "$err" "atomic applies to up, up-to and plan, not to down" "... saying where it applies"
+
 # a failing statement with hint and detail
 db=$(pg_newdb)
 H=$T/hint

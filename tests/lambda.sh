@@ -158,9 +158,10 @@ PGDATABASE=$db rapi bad "$T/ok" '[
 	{"raw": "{\"command\": \"up\", \"command\": \"down\"}"},
 	{"body": {"allow_down": "yes"}},
 	{"body": {"command": "down"}},
-	{"raw": ""}]'
+	{"raw": ""},
+	{"body": {"atomic": "yes"}}]'
 is "$(connections_logged)" "$before" "no database connection during init or for bad events"
-is_j bad '[i["error_type"] for i in inv]' "$(python3 -c 'import json; print(json.dumps(["Function.BadRequest"] * 14))')" "every bad event answers Function.BadRequest"
+is_j bad '[i["error_type"] for i in inv]' "$(python3 -c 'import json; print(json.dumps(["Function.BadRequest"] * 15))')" "every bad event answers Function.BadRequest"
 is_j bad 'err(0)["errorMessage"]' 'bad event: field "command": unknown command "upp" (up, up-to, down, down-to, redo, status, verify, plan, baseline, version, list)' "unknown command names the field"
 like "$(j bad 'err(1)["errorMessage"]')" 'field "command" must be a string, not an integer' "wrong type names the field"
 like "$(j bad 'err(2)["errorMessage"]')" 'field "version" is required by "up-to"' "missing version names the field"
@@ -174,6 +175,7 @@ like "$(j bad 'err(9)["errorMessage"]')" 'LifecycleEventHookExecutionId' "an inc
 like "$(j bad 'err(10)["errorMessage"]')" 'duplicate' "duplicate keys are refused"
 like "$(j bad 'err(11)["errorMessage"]')" 'field "allow_down" must be true or false' "a bad allow_down names the field"
 like "$(j bad 'err(12)["errorMessage"]')" 'allow_down' "down without allow_down is refused"
+like "$(j bad 'err(14)["errorMessage"]')" 'field "atomic" must be true or false, not a string' "a bad atomic names the field"
 is "$(psql_q "$db" "SELECT to_regclass('gosling_migrations') IS NULL")" t "bad events changed nothing"
 
 # --- Terraform and CodeDeploy --------------------------------------------------------

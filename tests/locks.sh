@@ -119,6 +119,20 @@ is "$(jqo '.migrations[1].retries')" 0 "lock-timeout 0: no retry"
 atleast "$max" 2000 \
 	"lock-timeout 0: the reader waited behind it for most of the holder's 3 s: $max ms"
 
+# --atomic: the lock timeout rolls back the whole set, and the whole set goes again
+db=$(pg_newdb)
+setup_t "$db"
+hold "$db" 3 "UPDATE t SET v = v + 1 WHERE id = 1"
+run "$L/gosling" "$db" up --json --atomic --lock-timeout 1000
+wait "$hold_pid"
+is "$rc" 0 "--atomic behind a 3 s lock: retried as a whole, and applied"
+atleast "$(jqo '.migrations[0].retries')" 1 "--atomic: the retries count for the first migration too: $(jqo '.migrations[0].retries')"
+is "$(jqo '[.migrations[].retries] | unique | length')" 1 "--atomic: every migration of the set has the same count"
+is "$(psql_q "$db" "SELECT string_agg(version::text, ',' ORDER BY version) FROM ran")" "1,2,3" \
+	"--atomic: each migration's work stands once: the rolled-back tries left nothing"
+is "$(rows "$db"):$(psql_q "$db" "SELECT count(DISTINCT xmin::text) FROM gosling_migrations")" "1,2,3:1" \
+	"--atomic: all three recorded, by one transaction"
+
 # --- the retry budget ------------------------------------------------------------------
 db=$(pg_newdb)
 setup_t "$db"
