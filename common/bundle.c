@@ -11,22 +11,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* SHA-256 through OpenSSL's EVP interface, written as "<prefix><hex>". */
+/*
+ * SHA-256 through OpenSSL's EVP interface, written as "<prefix><hex>".  OpenSSL may
+ * fail to allocate its context: the failure is sticky (later adds do nothing) and
+ * sha_done reports it, so every checksum function returns false instead of abort()ing
+ * in the middle of an invocation.
+ */
 struct sha {
 	EVP_MD_CTX *ctx;
+	bool failed;
 };
 
 static void sha_init(struct sha *h)
 {
 	h->ctx = EVP_MD_CTX_new();
-	if (!h->ctx || !EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL))
-		abort();	/* only on allocation failure inside OpenSSL */
+	h->failed = !h->ctx || !EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL);
 }
 
 static void sha_add(struct sha *h, const void *p, size_t n)
 {
-	if (n && !EVP_DigestUpdate(h->ctx, p, n))
-		abort();
+	if (!h->failed && n && !EVP_DigestUpdate(h->ctx, p, n))
+		h->failed = true;
 }
 
 static void sha_addf(struct sha *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -42,47 +47,47 @@ static void sha_addf(struct sha *h, const char *fmt, ...)
 	sha_add(h, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
-static void sha_done(struct sha *h, const char *prefix, char out[CHECKSUM_LEN])
+/* The digest into out, and the context freed; false (out "") when anything failed. */
+static bool sha_done(struct sha *h, const char *prefix, char out[CHECKSUM_LEN])
 {
 	unsigned char md[32];
 	unsigned int n = 0;
 	size_t plen = strlen(prefix);
 
-	if (!EVP_DigestFinal_ex(h->ctx, md, &n) || n != 32)
-		abort();
+	if (!h->failed && (!EVP_DigestFinal_ex(h->ctx, md, &n) || n != 32))
+		h->failed = true;
 	EVP_MD_CTX_free(h->ctx);
+	out[0] = '\0';
+	if (h->failed)
+		return false;
 	memcpy(out, prefix, plen);
 	for (unsigned i = 0; i < 32; i++)
 		snprintf(out + plen + 2 * i, 3, "%02x", md[i]);
+	return true;
 }
 
-void checksum_file(const char *data, size_t len, char out[CHECKSUM_LEN])
+bool checksum_file(const char *data, size_t len, char out[CHECKSUM_LEN])
 {
 	struct sha h;
-	char *canon = malloc(len + 1);
-	size_t i = 0, n = 0;
+	size_t start = len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0 ? 3 : 0, end = len, from = start;
 
-	if (!canon)
-		abort();
-	if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0)
-		i = 3;
-	for (; i < len; i++) {
+	/* the canonical form, fed in runs between the bytes it changes: no copy of the file */
+	while (end > start && (data[end - 1] == '\n' || data[end - 1] == '\r'))
+		end--;
+	sha_init(&h);
+	for (size_t i = start; i < end; i++) {
 		if (data[i] == '\r') {
-			canon[n++] = '\n';
-			if (i + 1 < len && data[i + 1] == '\n')
+			sha_add(&h, data + from, i - from);
+			sha_add(&h, "\n", 1);
+			if (data[i + 1] == '\n')	/* i + 1 < end: data[end - 1] is no CR */
 				i++;
-		} else {
-			canon[n++] = data[i];
+			from = i + 1;
 		}
 	}
-	while (n > 0 && canon[n - 1] == '\n')
-		n--;
-	if (n > 0)
-		canon[n++] = '\n';
-	sha_init(&h);
-	sha_add(&h, canon, n);
-	sha_done(&h, CHECKSUM_FILE_PREFIX, out);
-	free(canon);
+	sha_add(&h, data + from, end - from);
+	if (end > start)
+		sha_add(&h, "\n", 1);
+	return sha_done(&h, CHECKSUM_FILE_PREFIX, out);
 }
 
 static void add_stmts(struct sha *h, const char *dir, const struct stmt *s, uint32_t n)
@@ -98,7 +103,7 @@ static void add_stmts(struct sha *h, const char *dir, const struct stmt *s, uint
 	}
 }
 
-void checksum_exec(const struct migration *m, char out[CHECKSUM_LEN])
+bool checksum_exec(const struct migration *m, char out[CHECKSUM_LEN])
 {
 	struct sha h;
 
@@ -106,20 +111,20 @@ void checksum_exec(const struct migration *m, char out[CHECKSUM_LEN])
 	sha_addf(&h, "gosling-x1\ntx %d\n", m->no_transaction ? 0 : 1);
 	add_stmts(&h, "up", m->up, m->nup);
 	add_stmts(&h, "down", m->down, m->ndown);
-	sha_done(&h, CHECKSUM_EXEC_PREFIX, out);
+	return sha_done(&h, CHECKSUM_EXEC_PREFIX, out);
 }
 
-void checksum_done(const struct migration *m, uint32_t n, char out[CHECKSUM_LEN])
+bool checksum_done(const struct migration *m, uint32_t n, char out[CHECKSUM_LEN])
 {
 	struct sha h;
 
 	sha_init(&h);
 	sha_addf(&h, "gosling-p1\n");
 	add_stmts(&h, "up", m->up, n < m->nup ? n : m->nup);
-	sha_done(&h, CHECKSUM_DONE_PREFIX, out);
+	return sha_done(&h, CHECKSUM_DONE_PREFIX, out);
 }
 
-void checksum_chain(const char *prev, int64_t version, const char *exec, char out[CHECKSUM_LEN])
+bool checksum_chain(const char *prev, int64_t version, const char *exec, char out[CHECKSUM_LEN])
 {
 	struct sha h;
 
@@ -127,7 +132,7 @@ void checksum_chain(const char *prev, int64_t version, const char *exec, char ou
 	sha_addf(&h, "%s\n%" PRId64 "\n", prev ? prev : "", version);
 	sha_add(&h, exec, strlen(exec));
 	sha_add(&h, "\n", 1);
-	sha_done(&h, CHECKSUM_CHAIN_PREFIX, out);
+	return sha_done(&h, CHECKSUM_CHAIN_PREFIX, out);
 }
 
 /* --- text helpers ------------------------------------------------------------ */
@@ -632,7 +637,7 @@ char *envsub_expand(const char *s, const struct envsub_range *r, uint32_t nr,
 	return out.p;
 }
 
-void checksum_build_id(const struct migration *m, uint32_t n, char out[17])
+bool checksum_build_id(const struct migration *m, uint32_t n, char out[17])
 {
 	struct sha h;
 	char full[CHECKSUM_LEN];
@@ -644,7 +649,9 @@ void checksum_build_id(const struct migration *m, uint32_t n, char out[17])
 		sha_add(&h, m[i].name, strlen(m[i].name));
 		sha_addf(&h, " %s %s\n", m[i].file_checksum, m[i].exec_checksum);
 	}
-	sha_done(&h, "", full);
+	if (!sha_done(&h, "", full))
+		return false;
 	memcpy(out, full, 16);
 	out[16] = '\0';
+	return true;
 }

@@ -4,7 +4,8 @@
  *
  * goslingc writes gen/bundle.c, which defines `gosling_bundle` with these types;
  * the runtime links it and reads it.  Nothing here allocates except
- * envsub_expand(), whose result the caller frees.
+ * envsub_expand(), whose result the caller frees, and OpenSSL for a checksum; nothing
+ * aborts: a checksum function returns false when OpenSSL could not allocate.
  */
 #ifndef GOSLING_BUNDLE_H
 #define GOSLING_BUNDLE_H
@@ -82,13 +83,15 @@ struct bundle {
 /* Defined in gen/bundle.c. */
 extern const struct bundle gosling_bundle;
 
+/* Every checksum_* function returns false, with out "", when OpenSSL could not allocate. */
+
 /*
  * checksum_file - the c1 checksum of a file's bytes: drop a leading UTF-8 BOM,
  * turn CRLF and lone CR into LF, end with exactly one LF (an empty file stays
  * empty), then SHA-256.  Writes "sha256:c1:<hex>" to out.  For a file already
  * in that form this equals `sha256sum`.
  */
-void checksum_file(const char *data, size_t len, char out[CHECKSUM_LEN]);
+bool checksum_file(const char *data, size_t len, char out[CHECKSUM_LEN]) MUSTCHECK;
 
 /*
  * checksum_exec - the x1 checksum of what runs: the transaction flag, then the
@@ -100,7 +103,7 @@ void checksum_file(const char *data, size_t len, char out[CHECKSUM_LEN]);
  *
  * Comments and blank lines outside statements do not reach it.
  */
-void checksum_exec(const struct migration *m, char out[CHECKSUM_LEN]);
+bool checksum_exec(const struct migration *m, char out[CHECKSUM_LEN]) MUSTCHECK;
 
 /*
  * checksum_done - the p1 checksum of m's first n Up statements, as checksum_exec covers
@@ -108,21 +111,21 @@ void checksum_exec(const struct migration *m, char out[CHECKSUM_LEN]);
  * TRANSACTION migration that stopped at statement n + 1 has run.  An edit from statement
  * n + 1 on leaves it unchanged, so such a migration can be fixed and resumed.
  */
-void checksum_done(const struct migration *m, uint32_t n, char out[CHECKSUM_LEN]);
+bool checksum_done(const struct migration *m, uint32_t n, char out[CHECKSUM_LEN]) MUSTCHECK;
 
 /*
  * checksum_chain - H(prev ‖ version ‖ exec): SHA-256 of "<prev>\n<version>\n<exec>\n"
  * where prev is the previous migration's chain ("" for the first).
  */
-void checksum_chain(const char *prev, int64_t version, const char *exec,
-		    char out[CHECKSUM_LEN]);
+bool checksum_chain(const char *prev, int64_t version, const char *exec,
+		    char out[CHECKSUM_LEN]) MUSTCHECK;
 
 /*
  * checksum_build_id - 16 hex digits naming a bundle: SHA-256 over every
  * migration's version, name, file and exec checksums.  No time, no host: the same
  * migrations give the same id, so builds are reproducible.
  */
-void checksum_build_id(const struct migration *m, uint32_t n, char out[17]);
+bool checksum_build_id(const struct migration *m, uint32_t n, char out[17]) MUSTCHECK;
 
 /*
  * envsub_expand - goose's ENVSUB: expand $VAR, ${VAR}, ${VAR:-default},

@@ -141,15 +141,16 @@ bool compile_folder(struct compiled *c, const char *dir, const struct compile_op
 		m->nup = (uint32_t)pf->nstmts[DIR_UP];
 		m->down = convert(c, &next, pf, DIR_DOWN);
 		m->ndown = (uint32_t)pf->nstmts[DIR_DOWN];
-		checksum_file(pf->data, pf->len, c->sums[i][0]);
-		checksum_exec(m, c->sums[i][1]);
-		checksum_chain(prev, m->version, c->sums[i][1], c->sums[i][2]);
+		if (!checksum_file(pf->data, pf->len, c->sums[i][0]) || !checksum_exec(m, c->sums[i][1]) ||
+		    !checksum_chain(prev, m->version, c->sums[i][1], c->sums[i][2]))
+			fatal("out of memory");
 		prev = c->sums[i][2];
 		m->file_checksum = c->sums[i][0];
 		m->exec_checksum = c->sums[i][1];
 		m->chain = c->sums[i][2];
 	}
-	checksum_build_id(c->migrations, (uint32_t)c->nfiles, c->build_id);
+	if (!checksum_build_id(c->migrations, (uint32_t)c->nfiles, c->build_id))
+		fatal("out of memory");
 	c->bundle.build_id = c->build_id;
 	c->bundle.compiler_version = COMPILER_VERSION_STR;
 	c->bundle.migrations = c->migrations;

@@ -43,7 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bundle.h"	/* MUSTCHECK */
+#include "attr.h"	/* MUSTCHECK */
 
 struct http_client;
 struct http_response;

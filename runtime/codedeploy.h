@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bundle.h"	/* MUSTCHECK */
+#include "attr.h"	/* MUSTCHECK */
 
 struct http_client;
 
@@ -34,6 +34,6 @@ bool codedeploy_report(struct http_client *http, const char *deployment_id, cons
  * out of memory.
  */
 char *codedeploy_result_json(const char *json, const char *deployment_id, const char *hook_execution_id,
-			     const char *status, bool reported, const char *why);
+			     const char *status, bool reported, const char *why) MUSTCHECK;
 
 #endif

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bundle.h"	/* MUSTCHECK */
+#include "attr.h"	/* MUSTCHECK */
 
 enum setting_id {
 	SET_DATABASE_URL,
@@ -166,6 +166,6 @@ void config_free(struct config *cfg);
  * config_settings_json - the table as a JSON array, malloc'd (caller frees):
  * [{"name":"host","env":"DB_HOST","env_alt":"DB_ADDRESS","default":null,"help":"..."}, ...]
  */
-char *config_settings_json(void);
+char *config_settings_json(void) MUSTCHECK;
 
 #endif

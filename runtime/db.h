@@ -307,7 +307,7 @@ struct db_cursor {
  */
 struct db_batch *db_batch_new(struct pg_conn *conn, const struct db_names *n, const struct db_session *s,
 			      const struct db_unit *units, size_t nunits, bool atomic, const struct db_cursor *from,
-			      struct db_error *err);
+			      struct db_error *err) MUSTCHECK;
 void db_batch_free(struct db_batch *b);
 
 /* Where a batch stopped. */

@@ -506,7 +506,7 @@ state_load(struct run *r)
  * the previous applied migration, version, exec).  With no gaps below k this is
  * the bundle's compiled-in chain, so the newest row alone vouches for all of them.
  */
-static void
+static bool
 chain_at(const struct run *r, size_t k, char out[CHECKSUM_LEN])
 {
 	const char *prev = "";
@@ -518,16 +518,17 @@ chain_at(const struct run *r, size_t k, char out[CHECKSUM_LEN])
 		gap |= !r->chained[j];
 	if (!gap) {
 		snprintf(out, CHECKSUM_LEN, "%s", r->b->migrations[k].chain);
-		return;
+		return true;
 	}
 	for (size_t j = 0; j < k; j++) {
 		if (!r->chained[j])
 			continue;
-		checksum_chain(prev, r->b->migrations[j].version, r->b->migrations[j].exec_checksum, buf[flip]);
+		if (!checksum_chain(prev, r->b->migrations[j].version, r->b->migrations[j].exec_checksum, buf[flip]))
+			return false;
 		prev = buf[flip];
 		flip ^= 1;
 	}
-	checksum_chain(prev, r->b->migrations[k].version, r->b->migrations[k].exec_checksum, out);
+	return checksum_chain(prev, r->b->migrations[k].version, r->b->migrations[k].exec_checksum, out);
 }
 
 /*
@@ -554,7 +555,10 @@ rechain_above(const struct run *r, size_t k, struct db_rechain **out, size_t *no
 		}
 		list = t;
 		list[n].version = row->version;
-		chain_at(r, j, list[n].chain);
+		if (!chain_at(r, j, list[n].chain)) {
+			free(list);
+			return false;
+		}
 		n++;
 	}
 	*out = list;
@@ -615,7 +619,7 @@ newest_applied(const struct run *r)
  * n are the ones that ran (the row's done checksum; nothing ran before statement 1).
  */
 static bool
-partial_resumable(const struct db_row *row, const struct migration *m)
+partial_resumable(const struct db_row *row, const struct migration *m, bool *oom)
 {
 	char done[CHECKSUM_LEN];
 	uint32_t ran = row->failed_statement - 1;
@@ -624,7 +628,10 @@ partial_resumable(const struct db_row *row, const struct migration *m)
 		return true;	/* nothing ran: whatever the file is now, it runs whole */
 	if (!m->no_transaction || ran > m->nup || !row->done_checksum)
 		return false;
-	checksum_done(m, ran, done);
+	if (!checksum_done(m, ran, done)) {
+		*oom = true;	/* OpenSSL could not allocate */
+		return false;
+	}
 	return strcmp(done, row->done_checksum) == 0;
 }
 
@@ -663,6 +670,7 @@ check_drift(struct run *r)
 		const struct db_row *row = &r->rows[i];
 		const struct migration *m = bundle_find(r->b, row->version, NULL);
 		char self[CHECKSUM_LEN];
+		bool oom = false;
 
 		if (!m) {
 			fail(r, ENGINE_DRIFT, "applied migration %s (version %lld) is missing from the bundle",
@@ -671,16 +679,21 @@ check_drift(struct run *r)
 			snprintf(r->res->error.file, sizeof r->res->error.file, "%s", row->name);
 			return false;
 		}
-		checksum_chain(prev, row->version, row->exec_checksum, self);
+		if (!checksum_chain(prev, row->version, row->exec_checksum, self)) {
+			fail(r, ENGINE_CONFIG_ERROR, "out of memory");
+			return false;
+		}
 		prev = row->chain;
 		if (strcmp(row->exec_checksum, m->exec_checksum) != 0) {
-			if (strcmp(row->chain, self) == 0 && row->failed_statement > 0 && partial_resumable(row, m)) {
+			if (strcmp(row->chain, self) == 0 && row->failed_statement > 0 && partial_resumable(row, m, &oom)) {
 				warn(r, "migration %s, stopped at statement %u, was changed from that statement on: "
 					"up resumes it there with the new text and records the change",
 				     m->name, row->failed_statement);
 				continue;
 			}
-			if (strcmp(row->chain, self) == 0 && row->failed_statement > 0)
+			if (oom)
+				fail(r, ENGINE_CONFIG_ERROR, "out of memory");
+			else if (strcmp(row->chain, self) == 0 && row->failed_statement > 0)
 				fail_partial(r, row, m);
 			else if (strcmp(row->chain, self) == 0)
 				fail(r, ENGINE_DRIFT,
@@ -1194,9 +1207,10 @@ run_single(struct run *r, struct step *s)
 			record_of(r, s->m, s->chain, "gosling", &rec);
 			rec.failed_statement = i + 1;
 			rec.error = r->res->error.message;
-			checksum_done(s->m, i, done);
 			rec.done_checksum = done;
-			if (!db_utf8(r->conn, &e2) || !db_history_upsert(r->conn, &r->names, &rec, false, &e2))
+			if (!checksum_done(s->m, i, done))
+				log_error("unable to record where %s stopped: out of memory", s->m->name);
+			else if (!db_utf8(r->conn, &e2) || !db_history_upsert(r->conn, &r->names, &rec, false, &e2))
 				log_error("unable to record where %s stopped: %s", s->m->name, e2.message);
 			else
 				s->item->failed_statement = i + 1;
@@ -1255,8 +1269,7 @@ run_steps(struct run *r, struct step *steps, size_t n)
 		steps[k].item->action = "not attempted";
 		/* each step's chain as the history will be once the steps before it committed */
 		r->chained[idx] = !steps[k].down;
-		chain_at(r, idx, steps[k].chain);
-		if (!rechain_above(r, idx, &steps[k].rechain, &steps[k].nrechain)) {
+		if (!chain_at(r, idx, steps[k].chain) || !rechain_above(r, idx, &steps[k].rechain, &steps[k].nrechain)) {
 			fail(r, ENGINE_MIGRATION_FAILED, "out of memory");
 			return false;
 		}
@@ -1301,7 +1314,11 @@ record_unrun(struct run *r, size_t k, const char *origin, bool goose_row, const 
 	bool ok = true;
 
 	*item = NULL;
-	chain_at(r, k, chain);
+	if (!chain_at(r, k, chain)) {
+		memset(e, 0, sizeof *e);
+		snprintf(e->message, sizeof e->message, "out of memory");
+		return false;
+	}
 	record_of(r, m, chain, origin, &rec);
 	if (!db_history_upsert(r->conn, &r->names, &rec, goose_row, e) || !rechain_above(r, k, &rc, &nrc))
 		return false;

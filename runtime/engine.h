@@ -7,7 +7,7 @@
  * callback, diagnostics to log.h, and everything else into struct engine_result,
  * which engine_result_json() renders as the one JSON document both faces emit.
  *
- *   struct engine_request req = { .command = ENGINE_UP };
+ *   struct engine_request req = { .command = ENGINE_UP } MUSTCHECK;
  *   struct engine_result res;
  *   engine_run(&cfg, &gosling_bundle, &req, &res);
  *   char *json = engine_result_json(&res);      // {"command":"up","ok":true,...}
@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bundle.h"	/* MUSTCHECK */
+#include "attr.h"	/* MUSTCHECK */
 
 struct bundle;
 struct config;
@@ -182,7 +182,7 @@ const char *engine_retries_text(uint32_t retries, char *buf, size_t len);
 
 /* engine_command_name - "up", "up-to", ...; engine_command_parse is its inverse. */
 const char *engine_command_name(enum engine_command c);
-bool engine_command_parse(const char *name, enum engine_command *out);
+bool engine_command_parse(const char *name, enum engine_command *out) MUSTCHECK;
 
 /* engine_command_needs_version - up-to, down-to and baseline need a version. */
 bool engine_command_needs_version(enum engine_command c);

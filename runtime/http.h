@@ -4,7 +4,7 @@
  * with it; Secrets Manager and CodeDeploy (SigV4-signed HTTPS) will use it too,
  * which is why the caller passes every header itself.
  *
- *   struct http_client *c = http_client_new();
+ *   struct http_client *c = http_client_new() MUSTCHECK;
  *   struct http_request rq = { .method = "GET", .url = "http://127.0.0.1:9001/ping" };
  *   struct http_response rs;
  *   if (http_do(c, &rq, &rs))
@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "bundle.h"	/* MUSTCHECK */
+#include "attr.h"	/* MUSTCHECK */
 
 struct http_client;
 

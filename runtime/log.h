@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "attr.h"	/* MUSTCHECK */
+
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 enum log_format { LOG_TEXT, LOG_JSON };
 
@@ -25,7 +27,7 @@ void log_init(enum log_format format, enum log_level min);
 void log_request(const char *id);
 
 /* log_parse_level - "debug", "info", "warn", "error"; false if none. */
-bool log_parse_level(const char *s, enum log_level *out);
+bool log_parse_level(const char *s, enum log_level *out) MUSTCHECK;
 
 /* log_enabled - whether messages of level are written. */
 bool log_enabled(enum log_level level);

@@ -32,7 +32,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "bundle.h"	/* MUSTCHECK */
+#include "attr.h"	/* MUSTCHECK */
 
 #define SIGV4_ALGORITHM "AWS4-HMAC-SHA256"
 #define SIGV4_UNSIGNED_PAYLOAD "UNSIGNED-PAYLOAD"

@@ -210,8 +210,8 @@ bool fuzz_goose(const uint8_t *data, size_t size, struct pfile *goose)
 	}
 	free(z);
 
-	checksum_file(s, size, sum);
-	if (strncmp(sum, CHECKSUM_FILE_PREFIX, strlen(CHECKSUM_FILE_PREFIX)) != 0 || strlen(sum) != CHECKSUM_LEN - 1)
+	if (!checksum_file(s, size, sum) || strncmp(sum, CHECKSUM_FILE_PREFIX, strlen(CHECKSUM_FILE_PREFIX)) != 0 ||
+	    strlen(sum) != CHECKSUM_LEN - 1)
 		abort();
 	return goose_ok;
 }
