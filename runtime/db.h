@@ -74,9 +74,6 @@ void db_limit(int64_t until_ms, int64_t each_ms, int64_t hard_ms);
  */
 void db_text_sent(const char *text, size_t len);
 
-/* engine.c's name for signals_interrupted, until it includes signals.h itself. */
-#define db_interrupted() signals_interrupted()
-
 /*
  * db_connect - connect as cfg says (flags > DATABASE_URL > DB_* > PG*), with
  * application_name=gosling, client_encoding=UTF8, TCP keepalives and
