@@ -5,7 +5,8 @@
 #
 #   - the stand-in: HTTPS with a test CA made here, SigV4 checked with the AWS JS
 #     SDK's signer, the model's members and limits; raw requests signed by curl
-#     (--aws-sigv4) check its refusals apart from the client;
+#     (--aws-sigv4) check its refusals apart from the client; the AWS SDK's own RDS
+#     Data client (tests/rdsdata/sdk_check.js) reads its answers and errors as AWS's;
 #   - the client: transactions that commit and roll back, PostgreSQL's errors with
 #     their SQLSTATE, the 65,536-character and 1 MiB limits, overlapping calls,
 #     the 45 s call timeout with and without continueAfterTimeout and the 3-minute
@@ -13,7 +14,7 @@
 #     throttling and 5xx, a wrong key, a 1.2 KB session token, the endpoint
 #     variables, multi-byte text and a 1,000-row result;
 #   - every output and the stand-in's log grepped for the credentials.
-# Prints TAP.  Needs node and npm (tests/sigv4's signer, tests/rdsdata's pg), openssl, curl.
+# Prints TAP.  Needs node and npm (tests/sigv4's signer, tests/rdsdata's pg and SDK client), openssl, curl.
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 T=$(mktemp -d /tmp/gosling-rdsdata.XXXXXX)
@@ -33,10 +34,12 @@ if [ ! -f tests/sigv4/node_modules/.package-lock.json ] ||
    [ tests/sigv4/package-lock.json -nt tests/sigv4/node_modules/.package-lock.json ]; then
 	(cd tests/sigv4 && npm ci --no-audit --no-fund >/dev/null 2>&1) || { fail "npm ci in tests/sigv4"; done_testing; }
 fi
-# pg, pinned by tests/rdsdata/package-lock.json, into build/rdsdata-node (as tests/terraform.sh does)
+# pg and the SDK's RDS Data client, pinned by tests/rdsdata/package-lock.json, into build/rdsdata-node
+# (as tests/terraform.sh does)
 nodedir=$ROOT/build/rdsdata-node
 mkdir -p "$nodedir"
-if ! cmp -s tests/rdsdata/package-lock.json "$nodedir/package-lock.json" || [ ! -d "$nodedir/node_modules/pg" ]; then
+if ! cmp -s tests/rdsdata/package-lock.json "$nodedir/package-lock.json" || [ ! -d "$nodedir/node_modules/pg" ] ||
+   [ ! -d "$nodedir/node_modules/@aws-sdk/client-rds-data" ]; then
 	cp tests/rdsdata/package.json tests/rdsdata/package-lock.json "$nodedir/"
 	(cd "$nodedir" && npm ci --no-audit --no-fund --loglevel=error) >"$T/npm.log" 2>&1 ||
 		{ fail "npm ci of tests/rdsdata's pg" "$(cat "$T/npm.log")"; done_testing; }
@@ -310,6 +313,13 @@ is "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["formatted
 	'[{"a":1,"b":"x"}]' "formatRecordsAs JSON: formattedRecords"
 is "$(raw /BatchExecute "{\"resourceArn\":\"$CLUSTER\",\"secretArn\":\"$SECRET\",\"database\":\"app\",\"sql\":\"INSERT INTO t VALUES (:id, :v)\",\"parameterSets\":[[{\"name\":\"id\",\"value\":{\"longValue\":10}},{\"name\":\"v\",\"value\":{\"stringValue\":\"ten\"}}],[{\"name\":\"id\",\"value\":{\"longValue\":11}},{\"name\":\"v\",\"value\":{\"isNull\":true}}]]}")/$(q 'SELECT count(*) FROM t WHERE id IN (10, 11)')" \
 	"200/2" "BatchExecuteStatement: one statement, two parameter sets"
+
+# --- the AWS SDK's own RDS Data client against the stand-in ----------------------------------------
+
+# (its stderr, node's warnings, apart: a line on stdout that is not PASS or FAIL fails)
+tap_passfail "AWS SDK: " "AWS SDK: " < <(env "${aws_env[@]}" NODE_EXTRA_CA_CERTS="$T/ca.crt" RESUME_FAULTS="$T/API.faults" \
+	node tests/rdsdata/sdk_check.js "$API" "$FAST" 2>"$T/sdk.stderr" || echo "the SDK's checks exited non-zero")
+: >"$T/API.faults"
 
 # --- values ----------------------------------------------------------------------------------------
 
