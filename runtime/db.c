@@ -1004,24 +1004,38 @@ db_close(PGconn *conn)
 static void
 settings_sql(char *buf, size_t len, PGconn *conn, const struct db_session *s)
 {
+	char path[320] = "";
+
+	if (s->search_path) {
+		/* an identifier ("" doubled), in a literal ('' doubled): the schema is plain, but never trusted */
+		size_t n = 0;
+
+		n += (size_t)snprintf(path, sizeof path, ", pg_catalog.set_config('search_path', '\"");
+		for (const char *p = s->search_path; *p && n + 40 < sizeof path; p++) {
+			if (*p == '"' || *p == '\'')
+				path[n++] = *p;
+			path[n++] = *p;
+		}
+		snprintf(path + n, sizeof path - n, "\"', false)");
+	}
 	snprintf(buf, len,
 		 "pg_catalog.set_config('statement_timeout', '%lld', false), "
 		 "pg_catalog.set_config('lock_timeout', '%lld', false), "
-		 "pg_catalog.set_config('client_encoding', 'UTF8', false)%s",
+		 "pg_catalog.set_config('client_encoding', 'UTF8', false)%s%s",
 		 (long long)s->statement_ms, (long long)s->lock_ms,
 		 PQserverVersion(conn) >= 140000 ? ", pg_catalog.set_config('client_connection_check_interval', '1000', false)"
-						 : "");
+						 : "", path);
 }
 
 bool
 db_set_session(PGconn *conn, const struct db_session *s, struct db_error *err)
 {
-	char sql[512] = "SELECT ";
+	char sql[768] = "SELECT ";
 	PGresult *res;
 
 	settings_sql(sql + strlen(sql), sizeof sql - strlen(sql), conn, s);
 	if (!query_run(conn, "setting the session's timeouts", sql, 0, NULL,
-		       SHAPE_ROW(PQserverVersion(conn) >= 140000 ? 4 : 3), &res, err))
+		       SHAPE_ROW((PQserverVersion(conn) >= 140000 ? 4 : 3) + (s->search_path ? 1 : 0)), &res, err))
 		return false;
 	PQclear(res);
 	return true;
@@ -1217,6 +1231,34 @@ history_row(const PGresult *res, void *arg)
 	h->n++;
 	return r->name && r->file_checksum && r->exec_checksum && r->chain && r->build_id &&
 	       (r->done_checksum || PQgetisnull(res, 0, 10));
+}
+
+bool
+db_history_head(PGconn *conn, const struct db_names *n, struct db_head *h, struct db_error *err)
+{
+	char sql[512];
+	PGresult *res;
+
+	memset(h, 0, sizeof *h);
+	snprintf(sql, sizeof sql,
+		 "SELECT version, name, chain, "
+		 "pg_catalog.to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+		 "failed_statement FROM %s ORDER BY version DESC LIMIT 1",
+		 n->history);
+	if (!query_run(conn, "reading the history's newest row", sql, 0, NULL, SHAPE_ROWS(5), &res, err)) {
+		/* undefined_table, invalid_schema_name: nothing applied here yet */
+		return strcmp(err->sqlstate, "42P01") == 0 || strcmp(err->sqlstate, "3F000") == 0;
+	}
+	if (PQntuples(res) == 1) {
+		h->found = true;
+		h->version = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		snprintf(h->name, sizeof h->name, "%s", PQgetvalue(res, 0, 1));
+		snprintf(h->chain, sizeof h->chain, "%s", PQgetvalue(res, 0, 2));
+		snprintf(h->applied_at, sizeof h->applied_at, "%s", PQgetvalue(res, 0, 3));
+		h->failed_statement = PQgetisnull(res, 0, 4) ? 0 : (uint32_t)atoi(PQgetvalue(res, 0, 4));
+	}
+	PQclear(res);
+	return true;
 }
 
 bool
@@ -1836,7 +1878,7 @@ batch_bookkeeping(struct db_batch *b, PGconn *conn, const struct db_names *n, co
 {
 	const struct db_unit *un = &b->units[u];
 	const struct db_record *r = &un->rec;
-	char num[64], session_sql[512];
+	char num[64], session_sql[768];
 
 	batch_str(b, "SAVEPOINT gosling_check;\n");
 	batch_slot(b, u, 0, SLOT_CHECK);

@@ -21,6 +21,7 @@
 #include "db.h"
 #include "engine.h"
 #include "log.h"
+#include "target.h"
 
 static const char *const command_names[ENGINE_COMMAND_COUNT] = {
 	[ENGINE_UP] = "up",		[ENGINE_UP_TO] = "up-to",     [ENGINE_DOWN] = "down",
@@ -327,7 +328,7 @@ connect_work(struct run *r)
 		db_describe(r->conn, who, sizeof who);
 		log_debug("connected to %s", who);
 	}
-	r->session = (struct db_session){ st, lk };
+	r->session = (struct db_session){ st, lk, target_search_path(r->cfg) };
 	if (!db_set_session(r->conn, &r->session, &e)) {
 		fail_db(r, ENGINE_CONFIG_ERROR, "unable to set the session's timeouts", &e);
 		return false;
@@ -1711,6 +1712,35 @@ cmd_list(struct run *r)
 	}
 }
 
+/*
+ * verify's head-only check (see engine_run in engine.h): true when the history's newest
+ * row settled the answer, false to run the full verify.
+ */
+static bool
+verify_head(struct run *r)
+{
+	struct db_head h;
+	struct db_error e;
+	struct engine_item *it;
+	size_t k;
+
+	if (!db_history_head(r->conn, &r->names, &h, &e)) {
+		fail_db(r, ENGINE_CONFIG_ERROR, "unable to read the history's newest row", &e);
+		return true;
+	}
+	if (!h.found || h.failed_statement || !bundle_find(r->b, h.version, &k) ||
+	    strcmp(h.chain, r->b->migrations[k].chain) != 0 || strcmp(h.name, r->b->migrations[k].name) != 0)
+		return false;
+	r->res->version_before = r->res->version_after = h.version;
+	if ((it = item_add(r, h.version, r->b->migrations[k].name)) != NULL) {
+		it->state = "applied";
+		it->no_transaction = r->b->migrations[k].no_transaction;
+		snprintf(it->applied_at, sizeof it->applied_at, "%s", h.applied_at);
+	}
+	log_debug("verify: the history's newest row, version %lld, has this build's chain", (long long)h.version);
+	return true;
+}
+
 static bool
 read_only(enum engine_command c)
 {
@@ -1743,6 +1773,10 @@ engine_run(const struct config *cfg, const struct bundle *b, const struct engine
 	}
 	if (req->has_version && req->version < 0) {
 		fail(&r, ENGINE_BAD_REQUEST, "invalid version %lld", (long long)req->version);
+		return false;
+	}
+	if (req->head_only && c != ENGINE_VERIFY) {
+		fail(&r, ENGINE_BAD_REQUEST, "head_only applies to verify, not to %s", command_names[c]);
 		return false;
 	}
 	if (req->atomic && c != ENGINE_UP && c != ENGINE_UP_TO && c != ENGINE_PLAN) {
@@ -1778,7 +1812,8 @@ engine_run(const struct config *cfg, const struct bundle *b, const struct engine
 	db_text_sent(b->text, b->text_len);
 	if (!read_only(c) && !lock_acquire(&r))
 		goto out;
-	if (!connect_work(&r) || (!read_only(c) && !work_lock_acquire(&r)) || !state_load(&r))
+	if (!connect_work(&r) || (!read_only(c) && !work_lock_acquire(&r)) || (req->head_only && verify_head(&r)) ||
+	    !state_load(&r))
 		goto out;
 	res->version_before = res->version_after = newest_applied(&r);
 
@@ -1900,6 +1935,8 @@ engine_result_json(const struct engine_result *res)
 	if (!o || !items || !warns)
 		goto out;
 	json_object_set_new(o, "command", json_string(engine_command_name(res->command)));
+	if (res->target)
+		json_object_set_new(o, "target", text(res->target));
 	json_object_set_new(o, "ok", json_boolean(res->status == ENGINE_OK));
 	json_object_set_new(o, "status", json_string(engine_status_name(res->status)));
 	json_object_set_new(o, "version_before", json_integer(res->version_before));
