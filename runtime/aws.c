@@ -15,6 +15,7 @@
 #include "sigv4.h"
 
 #define CONTENT_TYPE "application/x-amz-json-1.1"
+#define CONTENT_TYPE_REST "application/json"
 #define ATTEMPT_TIMEOUT_MS 10000L	/* one attempt, at most */
 #define CONNECT_TIMEOUT_MS 5000L
 #define MIN_ATTEMPT_MS 500		/* an attempt with less time left is not started */
@@ -146,6 +147,15 @@ error_code(const struct http_response *rs, json_t *o, char *code, size_t codelen
 }
 
 void
+aws_error_code(const struct http_response *rs, char *code, size_t codelen)
+{
+	json_t *o = json_loadb(rs->body ? rs->body : "", rs->len, 0, NULL);
+
+	error_code(rs, json_is_object(o) ? o : NULL, code, codelen);
+	json_decref(o);
+}
+
+void
 aws_error_text(const struct http_response *rs, char *out, size_t outlen)
 {
 	json_t *o = json_loadb(rs->body ? rs->body : "", rs->len, 0, NULL);
@@ -170,7 +180,7 @@ aws_error_text(const struct http_response *rs, char *out, size_t outlen)
 
 /* botocore retries/standard.py: TransientRetryableChecker and ThrottledRetryableChecker. */
 static bool
-retryable_answer(const struct http_response *rs)
+retryable_answer(const struct aws_service *svc, const struct http_response *rs)
 {
 	static const char *const codes[] = {
 		/* transient */
@@ -181,16 +191,16 @@ retryable_answer(const struct http_response *rs)
 		"RequestLimitExceeded", "BandwidthLimitExceeded", "LimitExceededException", "RequestThrottled",
 		"SlowDown", "EC2ThrottledException",
 	};
-	json_t *o;
 	char code[128];
 
 	if (rs->status == 500 || rs->status == 502 || rs->status == 503 || rs->status == 504)
 		return true;
-	o = json_loadb(rs->body ? rs->body : "", rs->len, 0, NULL);
-	error_code(rs, json_is_object(o) ? o : NULL, code, sizeof code);
-	json_decref(o);
+	aws_error_code(rs, code, sizeof code);
 	for (size_t i = 0; i < sizeof codes / sizeof *codes; i++)
 		if (strcmp(code, codes[i]) == 0)
+			return true;
+	for (const char *const *c = svc->retryable; c && *c; c++)
+		if (strcmp(code, *c) == 0)
 			return true;
 	return false;
 }
@@ -229,30 +239,42 @@ static bool
 attempt(struct http_client *http, const struct aws_request *rq, const struct endpoint *ep, const char *region,
 	const struct sigv4_credentials *cr, long timeout, struct http_response *rs, char *err, size_t errlen)
 {
-	char target[160];
+	bool rest = rq->service->target_prefix == NULL;
+	const char *ctype = rest ? CONTENT_TYPE_REST : CONTENT_TYPE;
+	char target[160], path[512], url[1024];
 	struct sigv4_result sig = { 0 };
-	struct sigv4_header sh[] = { { "host", ep->host }, { "content-type", CONTENT_TYPE }, { "x-amz-target", target } };
+	struct sigv4_header sh[] = { { "host", ep->host }, { "content-type", ctype }, { "x-amz-target", target } };
 	struct sigv4_request sr = {
-		.method = "POST", .path = ep->path, .headers = sh, .nheaders = 3, .payload = rq->body,
+		.method = "POST", .path = path, .headers = sh, .nheaders = rest ? 2 : 3, .payload = rq->body,
 		.payload_len = rq->len, .region = region, .service = rq->service->name, .time = time(NULL),
 	};
 	struct http_header hh[3 + 3];
 	size_t nh = 0;
 	struct http_request hr = {
-		.method = "POST", .url = ep->url, .proxy = HTTP_PROXY_AWS, .headers = hh, .body = rq->body,
+		.method = "POST", .url = url, .proxy = HTTP_PROXY_AWS, .headers = hh, .body = rq->body,
 		.len = rq->len, .timeout_ms = timeout, .connect_timeout_ms = CONNECT_TIMEOUT_MS,
 		.max_body = rq->max_body ? rq->max_body : 1u << 20,
 	};
 	bool ok;
 
-	snprintf(target, sizeof target, "%s.%s", rq->service->target_prefix, rq->operation);
+	if (rest) {	/* the endpoint's path, then the operation's requestUri: "/" + "/Execute" = "/Execute" */
+		size_t pl = strlen(ep->path);
+
+		while (pl > 0 && ep->path[pl - 1] == '/')
+			pl--;
+		snprintf(path, sizeof path, "%.*s%s", (int)pl, ep->path, rq->uri);
+	} else
+		snprintf(path, sizeof path, "%s", ep->path);
+	snprintf(url, sizeof url, "%.*s%s", (int)(strlen(ep->url) - strlen(ep->path)), ep->url, path);
+	snprintf(target, sizeof target, "%s.%s", rest ? "" : rq->service->target_prefix, rq->operation);
 	if (!sigv4_sign(&sr, cr, &sig)) {
 		memset(rs, 0, sizeof *rs);
 		return errorf(err, errlen, "unable to sign the request to %s", rq->service->name);
 	}
 	hh[nh++] = (struct http_header){ "Host", ep->host };
-	hh[nh++] = (struct http_header){ "Content-Type", CONTENT_TYPE };
-	hh[nh++] = (struct http_header){ "X-Amz-Target", target };
+	hh[nh++] = (struct http_header){ "Content-Type", ctype };
+	if (!rest)
+		hh[nh++] = (struct http_header){ "X-Amz-Target", target };
 	for (size_t i = 0; i < sig.nheaders && nh < sizeof hh / sizeof *hh; i++)
 		hh[nh++] = (struct http_header){ sig.headers[i].name, sig.headers[i].value };
 	hr.nheaders = nh;
@@ -280,11 +302,12 @@ aws_call(struct http_client *http, const struct aws_request *rq, struct http_res
 		return false;
 	for (int n = 1;; n++) {
 		/* late or not, the first attempt is made: a report nobody sends leaves a deployment waiting */
-		int64_t timeout = rq->deadline_ms ? rq->deadline_ms - clock_now_ms() : ATTEMPT_TIMEOUT_MS, wait;
+		int64_t most = rq->attempt_ms > 0 ? rq->attempt_ms : ATTEMPT_TIMEOUT_MS;
+		int64_t timeout = rq->deadline_ms ? rq->deadline_ms - clock_now_ms() : most, wait;
 		bool answered, retry;
 
-		if (timeout > ATTEMPT_TIMEOUT_MS)
-			timeout = ATTEMPT_TIMEOUT_MS;
+		if (timeout > most)
+			timeout = most;
 		if (timeout < MIN_ATTEMPT_MS)
 			timeout = MIN_ATTEMPT_MS;
 		log_debug("%s %s at %s (region %s), attempt %d", rq->service->name, op, ep.url, region, n);
@@ -298,7 +321,7 @@ aws_call(struct http_client *http, const struct aws_request *rq, struct http_res
 		}
 		if (answered)
 			aws_error_text(rs, why, sizeof why);
-		retry = answered ? retryable_answer(rs) : rs->transient;
+		retry = answered ? retryable_answer(rq->service, rs) : rs->transient;
 		if (!retry || n == AWS_MAX_ATTEMPTS)
 			return n > 1 ? errorf(err, errlen, "%s (%d attempts)", why, n) : errorf(err, errlen, "%s", why);
 		wait = backoff_ms(n);

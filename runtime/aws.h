@@ -5,7 +5,7 @@
  * through aws_call.
  *
  *   static const struct aws_service sm = {
- *           "secretsmanager", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "secretsmanager", true,
+ *           "secretsmanager", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "secretsmanager", true, NULL,
  *   };
  *   struct aws_request rq = { .service = &sm, .operation = "GetSecretValue",
  *                             .body = "{\"SecretId\":\"db\"}", .len = 17, .deadline_ms = d,
@@ -51,22 +51,35 @@ struct sigv4_credentials;
 
 #define AWS_MAX_ATTEMPTS 3
 
-/* A service, as its model names it. */
+/*
+ * A service, as its model names it.  Two of the models' protocols: JSON 1.1
+ * (target_prefix set: POST / with X-Amz-Target <prefix>.<operation> and
+ * application/x-amz-json-1.1) and REST-JSON (target_prefix NULL: POST to the
+ * operation's requestUri, application/json, no X-Amz-Target).
+ */
 struct aws_service {
 	const char *name;		/* the SigV4 signing name and endpoint prefix: "secretsmanager" */
 	const char *endpoint_env;	/* its endpoint override: "AWS_ENDPOINT_URL_SECRETS_MANAGER" */
-	const char *target_prefix;	/* JSON 1.1's X-Amz-Target prefix: "secretsmanager", "CodeDeploy_20141006" */
+	const char *target_prefix;	/* JSON 1.1's X-Amz-Target prefix: "secretsmanager", "CodeDeploy_20141006";
+					 * NULL: REST-JSON */
 	bool https_only;		/* refuse an http:// override: the answer carries a secret */
+	const char *const *retryable;	/* NULL-terminated error codes retried as transient besides the
+					 * SDKs' list ("DatabaseResumingException"), or NULL */
 };
 
 struct aws_request {
 	const struct aws_service *service;
-	const char *operation;		/* "GetSecretValue": X-Amz-Target <target_prefix>.<operation> */
+	const char *operation;		/* "GetSecretValue": X-Amz-Target <target_prefix>.<operation>;
+					 * REST-JSON: the name in messages ("ExecuteStatement") */
+	const char *uri;		/* REST-JSON: the operation's requestUri, "/Execute" (after the
+					 * endpoint's own path); unused for JSON 1.1 */
 	const char *region;		/* NULL: AWS_REGION, else AWS_DEFAULT_REGION */
 	const char *body;		/* the JSON request */
 	size_t len;
 	int64_t deadline_ms;		/* ms since the epoch, 0 = none: bounds attempts and waits */
 	size_t max_body;		/* a longer answer fails; 0 = 1 MiB */
+	long attempt_ms;		/* one attempt at most this long (the deadline still bounds it);
+					 * 0 = 10 s */
 	const char *who;		/* what needs the call, in messages: "DB_SECRET_ARN" */
 };
 
@@ -106,5 +119,12 @@ bool aws_rds_region(const char *host, char *out, size_t outlen) MUSTCHECK;
  * part after '#') and message, or x-amzn-ErrorType; "HTTP 503" when neither.
  */
 void aws_error_text(const struct http_response *rs, char *out, size_t outlen);
+
+/*
+ * aws_error_code - the error code alone ("DatabaseErrorException"), from the
+ * JSON body's __type (its part after '#') or x-amzn-ErrorType (its part
+ * before ':'); "" when neither is there.
+ */
+void aws_error_code(const struct http_response *rs, char *code, size_t codelen);
 
 #endif

@@ -10,7 +10,7 @@
 #include "log.h"
 
 static const struct aws_service codedeploy = {
-	"codedeploy", "AWS_ENDPOINT_URL_CODEDEPLOY", "CodeDeploy_20141006", false,
+	"codedeploy", "AWS_ENDPOINT_URL_CODEDEPLOY", "CodeDeploy_20141006", false, NULL,
 };
 
 bool

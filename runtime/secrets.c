@@ -45,6 +45,7 @@ wipe_free(char *s, size_t len)
 static const struct aws_service secretsmanager = {
 	"secretsmanager", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "secretsmanager",
 	true,	/* the secret comes back in the answer: never over plain HTTP */
+	NULL,
 };
 
 /* A secret ARN's own region (arn:aws:secretsmanager:eu-west-2:1234:secret:x), else false. */

@@ -408,91 +408,114 @@ static bool nonempty(const char *s)
 	return s && *s;
 }
 
-/* Both faces of SigV4: presign (expires > 0) or header signing (expires == 0). */
-static bool sign(const struct sigv4_request *req, const struct sigv4_credentials *creds,
-		 unsigned expires, struct sigv4_result *out)
+/* What the steps of one signing share: sign() owns ch, sh and q and frees them. */
+struct signing {
+	bool presign;		/* expires > 0 */
+	unsigned expires;
+	const char *token;	/* the session token, or NULL */
+	bool sign_token;	/* the token is a signed header or query parameter */
+	char date8[9];
+	char scope[512];	/* <date>/<region>/<service>/aws4_request */
+	char payload_hash[65];
+	struct sigv4_header extra[2];	/* headers signing adds: X-Amz-Date, X-Amz-Security-Token */
+	size_t nextra;
+	struct buf ch, sh;	/* canonical headers, signed header names */
+	struct params q;	/* the query, with presigning's parameters */
+};
+
+/* Check the request, then fill out->amz_date and s's date, scope and token. */
+static bool sign_scope(const struct sigv4_request *req, const struct sigv4_credentials *creds,
+		       struct signing *s, struct sigv4_result *out)
 {
-	bool presign = expires > 0;
-	struct buf ch = {0}, sh = {0}, b = {0};
-	struct params q = {0};
-	char date8[9], scope_buf[512], payload_hash[65], creq_hash[65];
-	struct sigv4_header extra[2];
-	size_t nextra = 0;
 	struct tm tm;
 
-	memset(out, 0, sizeof *out);
 	if (!req || !creds || !nonempty(req->method) || !nonempty(req->region) ||
 	    !nonempty(req->service) || !nonempty(creds->access_key_id) ||
 	    !creds->secret_access_key || (req->nheaders > 0 && !req->headers) ||
-	    expires > MAX_EXPIRES || !gmtime_r(&req->time, &tm) ||
+	    s->expires > MAX_EXPIRES || !gmtime_r(&req->time, &tm) ||
 	    strftime(out->amz_date, sizeof out->amz_date, "%Y%m%dT%H%M%SZ", &tm) != 16)
-		goto fail;
-	memcpy(date8, out->amz_date, 8);
-	date8[8] = '\0';
-	if ((size_t)snprintf(scope_buf, sizeof scope_buf, "%s/%s/%s/aws4_request", date8,
-			     req->region, req->service) >= sizeof scope_buf)
-		goto fail;
+		return false;
+	memcpy(s->date8, out->amz_date, 8);
+	s->date8[8] = '\0';
+	if ((size_t)snprintf(s->scope, sizeof s->scope, "%s/%s/%s/aws4_request", s->date8,
+			     req->region, req->service) >= sizeof s->scope)
+		return false;
+	s->token = nonempty(creds->session_token) ? creds->session_token : NULL;
+	s->sign_token = s->token && !req->token_unsigned;
+	return true;
+}
 
-	const char *token = nonempty(creds->session_token) ? creds->session_token : NULL;
-	bool sign_token = token && !req->token_unsigned;
-	if (!presign) {
+/* The canonical headers, the payload's hash and the query, presigning's parameters added. */
+static bool sign_inputs(const struct sigv4_request *req, const struct sigv4_credentials *creds,
+			struct signing *s, const struct sigv4_result *out)
+{
+	if (!s->presign) {
 		const struct sigv4_header *d = find_header(req, "x-amz-date");
 		if (d && strcmp(d->value ? d->value : "", out->amz_date) != 0)
-			goto fail;
+			return false;
 		if (!d)
-			extra[nextra++] = (struct sigv4_header){"X-Amz-Date", out->amz_date};
-		if (sign_token && !find_header(req, "x-amz-security-token"))
-			extra[nextra++] = (struct sigv4_header){"X-Amz-Security-Token", token};
+			s->extra[s->nextra++] = (struct sigv4_header){"X-Amz-Date", out->amz_date};
+		if (s->sign_token && !find_header(req, "x-amz-security-token"))
+			s->extra[s->nextra++] = (struct sigv4_header){"X-Amz-Security-Token", s->token};
 	}
-	if (!write_headers(req->headers, req->nheaders, extra, nextra, &ch, &sh))
-		goto fail;
+	if (!write_headers(req->headers, req->nheaders, s->extra, s->nextra, &s->ch, &s->sh))
+		return false;
 
 	if (req->payload_hash) {
-		if (strlen(req->payload_hash) >= sizeof payload_hash)
-			goto fail;
-		strcpy(payload_hash, req->payload_hash);
+		if (strlen(req->payload_hash) >= sizeof s->payload_hash)
+			return false;
+		strcpy(s->payload_hash, req->payload_hash);
 	} else if (!sha256_hex(req->payload ? req->payload : "", req->payload ? req->payload_len : 0,
-			       payload_hash)) {
-		goto fail;
+			       s->payload_hash)) {
+		return false;
 	}
 
-	params_parse(&q, req->query);
-	if (presign) {
+	params_parse(&s->q, req->query);
+	if (s->presign) {
 		char exp[16], cred[600];
-		snprintf(exp, sizeof exp, "%u", expires);
-		if ((size_t)snprintf(cred, sizeof cred, "%s/%s", creds->access_key_id,
-				     scope_buf) >= sizeof cred)
-			goto fail;
-		params_add_str(&q, "X-Amz-Algorithm", SIGV4_ALGORITHM);
-		params_add_str(&q, "X-Amz-Credential", cred);
-		params_add_str(&q, "X-Amz-Date", out->amz_date);
-		params_add_str(&q, "X-Amz-Expires", exp);
-		params_add_str(&q, "X-Amz-SignedHeaders", sh.p ? sh.p : "");
-		if (sign_token)
-			params_add_str(&q, "X-Amz-Security-Token", token);
+		snprintf(exp, sizeof exp, "%u", s->expires);
+		if ((size_t)snprintf(cred, sizeof cred, "%s/%s", creds->access_key_id, s->scope) >=
+		    sizeof cred)
+			return false;
+		params_add_str(&s->q, "X-Amz-Algorithm", SIGV4_ALGORITHM);
+		params_add_str(&s->q, "X-Amz-Credential", cred);
+		params_add_str(&s->q, "X-Amz-Date", out->amz_date);
+		params_add_str(&s->q, "X-Amz-Expires", exp);
+		params_add_str(&s->q, "X-Amz-SignedHeaders", s->sh.p ? s->sh.p : "");
+		if (s->sign_token)
+			params_add_str(&s->q, "X-Amz-Security-Token", s->token);
 	}
-	if (q.failed)
-		goto fail;
+	return !s->q.failed;
+}
 
-	/* The canonical request. */
+/*
+ * The canonical request (out->canonical_request; presigning: its query, out->query),
+ * the string to sign and the signature.
+ */
+static bool sign_request(const struct sigv4_request *req, const struct sigv4_credentials *creds,
+			 struct signing *s, struct sigv4_result *out)
+{
+	struct buf b = {0};
+	char creq_hash[65];
+
 	buf_str(&b, req->method);
 	buf_char(&b, '\n');
 	canonical_path(&b, req->path, req->path_as_is);
 	buf_char(&b, '\n');
 	size_t qstart = b.len;
-	params_write(&b, &q);
+	params_write(&b, &s->q);
 	size_t qend = b.len;
 	buf_char(&b, '\n');
-	if (ch.p)
-		buf_str(&b, ch.p);
+	if (s->ch.p)
+		buf_str(&b, s->ch.p);
 	buf_char(&b, '\n');
-	if (sh.p)
-		buf_str(&b, sh.p);
+	if (s->sh.p)
+		buf_str(&b, s->sh.p);
 	buf_char(&b, '\n');
-	buf_str(&b, payload_hash);
+	buf_str(&b, s->payload_hash);
 	if (b.failed)
 		goto fail;
-	if (presign) {
+	if (s->presign) {
 		struct buf qb = {0};
 		buf_add(&qb, b.p + qstart, qend - qstart);
 		out->query = buf_take(&qb);
@@ -504,65 +527,82 @@ static bool sign(const struct sigv4_request *req, const struct sigv4_credentials
 						   strlen(out->canonical_request), creq_hash))
 		goto fail;
 
-	/* The string to sign and the signature. */
 	buf_str(&b, SIGV4_ALGORITHM "\n");
 	buf_str(&b, out->amz_date);
 	buf_char(&b, '\n');
-	buf_str(&b, scope_buf);
+	buf_str(&b, s->scope);
 	buf_char(&b, '\n');
 	buf_str(&b, creq_hash);
 	out->string_to_sign = buf_take(&b);
-	if (!out->string_to_sign ||
-	    !compute_signature(creds->secret_access_key, date8, req->region, req->service,
-			       out->string_to_sign, out->signature))
-		goto fail;
-
-	if (presign) {
-		buf_str(&b, out->query);
-		if (*out->query)
-			buf_char(&b, '&');
-		buf_str(&b, "X-Amz-Signature=");
-		buf_str(&b, out->signature);
-		if (token && req->token_unsigned) {
-			buf_str(&b, "&X-Amz-Security-Token=");
-			buf_encode(&b, token, strlen(token), false);
-		}
-		free(out->query);
-		out->query = buf_take(&b);
-		if (!out->query)
-			goto fail;
-	} else {
-		buf_str(&b, SIGV4_ALGORITHM " Credential=");
-		buf_str(&b, creds->access_key_id);
-		buf_char(&b, '/');
-		buf_str(&b, scope_buf);
-		buf_str(&b, ", SignedHeaders=");
-		if (sh.p)
-			buf_str(&b, sh.p);
-		buf_str(&b, ", Signature=");
-		buf_str(&b, out->signature);
-		out->authorization = buf_take(&b);
-		if (!out->authorization)
-			goto fail;
-		for (size_t i = 0; i < nextra; i++)
-			out->headers[out->nheaders++] = extra[i];
-		if (token && req->token_unsigned && !find_header(req, "x-amz-security-token"))
-			out->headers[out->nheaders++] =
-				(struct sigv4_header){"X-Amz-Security-Token", token};
-		out->headers[out->nheaders++] =
-			(struct sigv4_header){"Authorization", out->authorization};
-	}
-	free(ch.p);
-	free(sh.p);
-	params_free(&q);
-	return true;
+	return out->string_to_sign &&
+	       compute_signature(creds->secret_access_key, s->date8, req->region, req->service,
+				 out->string_to_sign, out->signature);
 fail:
-	free(ch.p);
-	free(sh.p);
 	free(b.p);
-	params_free(&q);
-	sigv4_result_free(out);
 	return false;
+}
+
+/* Presigning: the query to send, the signature (and an unsigned token) appended. */
+static bool sign_query(const struct sigv4_request *req, const struct signing *s, struct sigv4_result *out)
+{
+	struct buf b = {0};
+
+	buf_str(&b, out->query);
+	if (*out->query)
+		buf_char(&b, '&');
+	buf_str(&b, "X-Amz-Signature=");
+	buf_str(&b, out->signature);
+	if (s->token && req->token_unsigned) {
+		buf_str(&b, "&X-Amz-Security-Token=");
+		buf_encode(&b, s->token, strlen(s->token), false);
+	}
+	free(out->query);
+	out->query = buf_take(&b);
+	return out->query != NULL;
+}
+
+/* Header signing: the Authorization header, and the headers to add to the request. */
+static bool sign_headers(const struct sigv4_request *req, const struct sigv4_credentials *creds,
+			 const struct signing *s, struct sigv4_result *out)
+{
+	struct buf b = {0};
+
+	buf_str(&b, SIGV4_ALGORITHM " Credential=");
+	buf_str(&b, creds->access_key_id);
+	buf_char(&b, '/');
+	buf_str(&b, s->scope);
+	buf_str(&b, ", SignedHeaders=");
+	if (s->sh.p)
+		buf_str(&b, s->sh.p);
+	buf_str(&b, ", Signature=");
+	buf_str(&b, out->signature);
+	out->authorization = buf_take(&b);
+	if (!out->authorization)
+		return false;
+	for (size_t i = 0; i < s->nextra; i++)
+		out->headers[out->nheaders++] = s->extra[i];
+	if (s->token && req->token_unsigned && !find_header(req, "x-amz-security-token"))
+		out->headers[out->nheaders++] = (struct sigv4_header){"X-Amz-Security-Token", s->token};
+	out->headers[out->nheaders++] = (struct sigv4_header){"Authorization", out->authorization};
+	return true;
+}
+
+/* Both faces of SigV4: presign (expires > 0) or header signing (expires == 0). */
+static bool sign(const struct sigv4_request *req, const struct sigv4_credentials *creds,
+		 unsigned expires, struct sigv4_result *out)
+{
+	struct signing s = {.presign = expires > 0, .expires = expires};
+
+	memset(out, 0, sizeof *out);
+	bool ok = sign_scope(req, creds, &s, out) && sign_inputs(req, creds, &s, out) &&
+		  sign_request(req, creds, &s, out) &&
+		  (s.presign ? sign_query(req, &s, out) : sign_headers(req, creds, &s, out));
+	free(s.ch.p);
+	free(s.sh.p);
+	params_free(&s.q);
+	if (!ok)
+		sigv4_result_free(out);
+	return ok;
 }
 
 bool sigv4_sign(const struct sigv4_request *req, const struct sigv4_credentials *creds,

@@ -15,17 +15,12 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 T=$(mktemp -d /tmp/gosling-creds.XXXXXX)
 chmod 711 "$T"	# the server (user postgres) reads its certificate under it
-FAKES=()
 PG_OPTS="-c log_connections=on -c ssl=on -c ssl_cert_file=$T/pgssl/server.crt -c ssl_key_file=$T/pgssl/server.key"
 PG_HBA="hostnossl all app all reject
 hostssl all app all scram-sha-256"
 . tests/lib/pg.sh
-cleanup() {
-	for p in "${FAKES[@]}"; do kill "$p" 2>/dev/null; done
-	pg_stop
-	rm -rf "$T"
-}
-trap cleanup EXIT
+. tests/lib/fakes.sh
+trap fakes_cleanup EXIT
 unset AWS_LAMBDA_LOG_FORMAT AWS_LAMBDA_LOG_LEVEL GOSLING_LOG_LEVEL AWS_ENDPOINT_URL AWS_ENDPOINT_URL_SECRETS_MANAGER \
 	AWS_ENDPOINT_URL_CODEDEPLOY AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_REGION AWS_DEFAULT_REGION \
 	DB_SECRET_ARN DB_IAM_AUTH DB_SSLMODE DB_SSLROOTCERT PGSSLMODE PGSSLROOTCERT SSL_CERT_FILE
@@ -42,20 +37,6 @@ fi
 
 # --- a test CA, another CA, and their server certificates -------------------------------
 
-# ca NAME: a self-signed CA in $T/NAME.{key,crt}
-ca() {
-	openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-		-subj "/CN=gosling test $1" -keyout "$T/$1.key" -out "$T/$1.crt" \
-		-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
-}
-# cert CA NAME SAN: a server certificate $T/NAME.{key,crt} signed by CA
-cert() {
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=${3#*:}" \
-		-keyout "$T/$2.key" -out "$T/$2.csr" 2>/dev/null &&
-	printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n' "$3" >"$T/$2.ext" &&
-	openssl x509 -req -in "$T/$2.csr" -CA "$T/$1.crt" -CAkey "$T/$1.key" -CAcreateserial -days 2 \
-		-extfile "$T/$2.ext" -out "$T/$2.crt" 2>/dev/null
-}
 ok "test CA" ca testca
 ok "another CA" ca otherca
 ok "server certificate for localhost from the test CA" cert testca server DNS:localhost
@@ -64,7 +45,7 @@ mkdir -p "$T/pgssl" && cp "$T/server.crt" "$T/server.key" "$T/pgssl/" && chmod 6
 [ "$(id -u)" -eq 0 ] && chown -R postgres: "$T/pgssl"
 
 pg_start
-trap cleanup EXIT
+trap fakes_cleanup EXIT
 PGSOCK=$PGHOST
 psql -X -q -v ON_ERROR_STOP=1 -d postgres >/dev/null <<'EOF'
 SET password_encryption = 'scram-sha-256';
@@ -134,18 +115,12 @@ STOK4K=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sessio
 # fake MODE NAME CERT [CONFIG]: start aws_fake.js (scripted failures from $T/NAME.faults);
 # its port goes to the variable NAME
 fake() {
-	local mode=$1 var=$2 crt=$3 cfg=${4:-$T/sm.json} port=
+	local mode=$1 var=$2 crt=$3 cfg=${4:-$T/sm.json}
 	: >"$T/$var.log"
 	node tests/credentials/aws_fake.js "$mode" --config "$cfg" --key "$T/$crt.key" --cert "$T/$crt.crt" \
 		--log "$T/$var.log" --faults "$T/$var.faults" >"$T/$var.port" 2>"$T/$var.err" &
 	FAKES+=($!)
-	for _ in $(seq 100); do
-		port=$(sed -n 's/^port //p' "$T/$var.port")
-		[ -n "$port" ] && break
-		sleep 0.1
-	done
-	printf -v "$var" '%s' "$port"
-	[ -n "$port" ]
+	fake_port "$T/$var.port" "$var"
 }
 # (not through ok: that runs its command in a subshell, and fake sets variables)
 fake aws SM server && pass "the fake Secrets Manager and CodeDeploy listen (HTTPS, test CA)" ||

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // aws_fake.js - the AWS side of tests/credentials.sh, checking gosling's
-// requests with an independent signer (@smithy/signature-v4 from
-// tests/sigv4/node_modules, the AWS JS SDK's own).
+// requests with an independent signer (tests/lib/aws_fakes.js:
+// @smithy/signature-v4, the AWS JS SDK's own).
 //
 //   node aws_fake.js aws --config CFG --key KEY --cert CERT --log LOG [--faults FILE]
 //       An HTTPS AWS JSON 1.1 endpoint on 127.0.0.1 for two services, told
@@ -36,9 +36,8 @@ const https = require("https");
 const net = require("net");
 const tls = require("tls");
 const path = require("path");
-const nm = path.join(__dirname, "..", "sigv4", "node_modules");
-const { SignatureV4 } = require(path.join(nm, "@smithy/signature-v4"));
-const { Sha256 } = require(path.join(nm, "@aws-crypto/sha256-js"));
+const aws_fakes = require(path.join(__dirname, "..", "lib", "aws_fakes"));
+const { sigv4Verifier, amzDate, SignatureV4, Sha256 } = aws_fakes;
 
 const args = process.argv.slice(2);
 const mode = args[0];
@@ -53,60 +52,10 @@ const logFile = opt("--log");
 const log = (o) => fs.appendFileSync(logFile, JSON.stringify(o) + "\n");
 const creds = { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey, sessionToken: cfg.sessionToken };
 
-// "20150830T123600Z" -> Date
-function amzDate(s) {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s || "");
-  return m ? new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6])) : null;
-}
-
-const SIG_MISMATCH =
-  "The request signature we calculated does not match the signature you provided. Check your AWS Secret " +
-  "Access Key and signing method. Consult the service documentation for details.";
-
-// The checks AWS makes, in its order; null when the request is properly signed.
-async function checkSigV4(req, body, want_service) {
-  const auth = req.headers["authorization"] || "";
-  const m = /^AWS4-HMAC-SHA256 Credential=([^/,]+)\/(\d{8})\/([^/,]+)\/([^/,]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
-  if (!m) return ["IncompleteSignatureException", "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters."];
-  const [, akid, day, region, service, signedHeaders, signature] = m;
-  if (akid !== cfg.accessKeyId) return ["UnrecognizedClientException", "The security token included in the request is invalid."];
-  if ((req.headers["x-amz-security-token"] || undefined) !== cfg.sessionToken)
-    return ["UnrecognizedClientException", "The security token included in the request is invalid."];
-  const date = amzDate(req.headers["x-amz-date"]);
-  if (!date) return ["IncompleteSignatureException", "Date must be in ISO-8601 'basic format'. Got '" + req.headers["x-amz-date"] + "'."];
-  if (Math.abs(Date.now() - date.getTime()) > 5 * 60 * 1000)
-    return ["InvalidSignatureException", "Signature expired: " + req.headers["x-amz-date"] + " is now earlier or later than the allowed 5 minute window."];
-  if (day !== req.headers["x-amz-date"].slice(0, 8) || region !== cfg.region || service !== want_service)
-    return ["InvalidSignatureException", "Credential should be scoped to a valid region, and the service '" + want_service + "'."];
-  const names = signedHeaders.split(";");
-  for (const need of ["host", "x-amz-date", "x-amz-target"])
-    if (!names.includes(need)) return ["InvalidSignatureException", "'" + need + "' must be a signed header."];
-  const headers = {};
-  for (const n of names) {
-    if (req.headers[n] === undefined) return ["InvalidSignatureException", SIG_MISMATCH];
-    headers[n] = req.headers[n];
-  }
-  const url = new URL(req.url, "https://" + req.headers.host);
-  const query = {};
-  for (const [k, v] of url.searchParams) query[k] = v;
-  const signer = new SignatureV4({ service, region, credentials: creds, sha256: Sha256, applyChecksum: false });
-  const signed = await signer.sign(
-    { method: req.method, protocol: "https:", hostname: url.hostname, path: url.pathname, query, headers, body },
-    { signingDate: date });
-  const want = signed.headers.authorization;
-  if (want !== auth.replace(/, ?/g, ", ")) return ["InvalidSignatureException", SIG_MISMATCH];
-  return null;
-}
+const checkSigV4 = sigv4Verifier(creds, cfg.region);
 
 // The next scripted failure, if any (see --faults).
-function nextFault() {
-  const f = opt("--faults");
-  if (!f || !fs.existsSync(f)) return null;
-  const lines = fs.readFileSync(f, "utf8").split("\n").filter((l) => l.trim() !== "");
-  if (!lines.length) return null;
-  fs.writeFileSync(f, lines.slice(1).join("\n") + (lines.length > 1 ? "\n" : ""));
-  return lines[0].trim() === "ok" ? null : lines[0].trim();
-}
+const nextFault = () => aws_fakes.nextFault(opt("--faults"));
 
 const FAULTS = {
   throttle: [400, { __type: "ThrottlingException", message: "Rate exceeded" }],
@@ -178,21 +127,12 @@ function aws() {
       const fault = nextFault();
       if (fault) {
         entry.fault = fault;
-        if (fault === "drop") {
-          entry.status = 0;
-          log(entry);
-          return req.socket.destroy();
-        }
-        if (fault === "stall") {	// answer nothing; the client gives up
-          entry.status = 0;
-          log(entry);
-          return;
-        }
+        if (aws_fakes.noAnswer(fault, req, entry, log)) return;	// drop, stall: the client gives up
         if (FAULTS[fault]) return answer(FAULTS[fault][0], FAULTS[fault][1]);
       }
       if (req.method !== "POST" || !svc)
         return answer(400, { __type: "UnknownOperationException", message: "" });
-      const bad = await checkSigV4(req, body, SERVICES[svc].service);
+      const bad = await checkSigV4(req, body, SERVICES[svc].service, ["host", "x-amz-date", "x-amz-target"]);
       if (bad) return answer(400, { __type: bad[0], message: bad[1] });
       const op = SERVICES[svc].ops[target.slice(svc.length)];
       if (!op) return answer(400, { __type: "UnknownOperationException", message: "" });
