@@ -1,5 +1,6 @@
 /*
- * db.h - every SQL statement gosling sends lives in db.c.
+ * db.h - every SQL statement gosling sends lives in the libpq code: db_io.c (the I/O
+ * core), db_connect.c, db_history.c, db_batch.c; db_index.c reads a statement's text.
  *
  * There is no general-purpose query function: each function here does one
  * thing and checks the shape of what comes back (no rows, one row of N columns,
@@ -18,6 +19,7 @@
 #include <stdint.h>
 
 #include "bundle.h"	/* MUSTCHECK, struct stmt */
+#include "signals.h"
 
 struct config;
 struct pg_conn;
@@ -71,21 +73,6 @@ void db_limit(int64_t until_ms, int64_t each_ms, int64_t hard_ms);
  * of the program file: it is read again from there if a statement is needed later.
  */
 void db_text_sent(const char *text, size_t len);
-
-/*
- * db_interrupt - note SIGINT or SIGTERM (async-signal-safe: call it from the
- * handler).  The wait in progress, or the next one, cancels its statement and
- * fails; what runs afterwards (recording where a migration stopped, releasing the
- * lock) gets a short grace.  db_interrupted - the signal noted, 0 = none.
- */
-void db_interrupt(int signo);
-int db_interrupted(void);
-/*
- * db_catch_signals - with on, SIGINT and SIGTERM call db_interrupt (the run stops
- * cleanly: its statement cancelled, where a NO TRANSACTION migration stopped
- * recorded, the lock released); without, they are back to their defaults.
- */
-void db_catch_signals(bool on);
 
 /*
  * db_connect - connect as cfg says (flags > DATABASE_URL > DB_* > PG*), with
@@ -157,7 +144,7 @@ struct db_row {
 	uint32_t failed_statement;	/* 0 = complete */
 	const char *done_checksum;	/* partial: checksum_done of the statements that ran, or NULL
 					 * (a row from before gosling recorded it) */
-	unsigned shared;		/* which strings are the bundle's, not allocated (db.c) */
+	unsigned shared;		/* which strings are the bundle's, not allocated (db_history.c) */
 };
 
 /*

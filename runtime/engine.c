@@ -21,6 +21,7 @@
 #include "db.h"
 #include "engine_impl.h"
 #include "log.h"
+#include "signals.h"
 
 void
 progress(struct run *r, const struct engine_item *it, const char *action)
@@ -407,9 +408,9 @@ interrupted_note(struct engine_result *res)
 {
 	char msg[sizeof res->error.message + 32];
 
-	if (!db_interrupted() || res->status == ENGINE_OK)
+	if (!signals_interrupted() || res->status == ENGINE_OK)
 		return;
-	snprintf(msg, sizeof msg, "interrupted by %s: %s", db_interrupted() == SIGINT ? "SIGINT" : "SIGTERM",
+	snprintf(msg, sizeof msg, "interrupted by %s: %s", signals_interrupted() == SIGINT ? "SIGINT" : "SIGTERM",
 		 res->error.message);
 	msg[sizeof res->error.message - 1] = '\0';
 	memcpy(res->error.message, msg, sizeof res->error.message);

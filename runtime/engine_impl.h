@@ -9,8 +9,8 @@
  *   result.c   the result: its first error, warnings, items, names and JSON
  *
  * history.c and plan.c take explicit arguments (a struct history, a result) and touch
- * no connection.  Every failure goes into a struct engine_result (result_fail: the
- * first error wins).
+ * no connection: tests/unit/test_history.c and test_plan.c run them without PostgreSQL.
+ * Every failure goes into a struct engine_result (result_fail: the first error wins).
  */
 #ifndef GOSLING_ENGINE_IMPL_H
 #define GOSLING_ENGINE_IMPL_H

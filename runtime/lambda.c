@@ -16,12 +16,12 @@
 #include "clock.h"
 #include "codedeploy.h"
 #include "config.h"
-#include "db.h"
 #include "engine.h"
 #include "http.h"
 #include "lambda.h"
 #include "log.h"
 #include "secrets.h"
+#include "signals.h"
 
 #define API_VERSION "2018-06-01"
 #define MAX_PAYLOAD (6u * 1024 * 1024)	/* a synchronous response: 6 MiB (Lambda takes 100 bytes more) */
@@ -823,14 +823,14 @@ loop(struct lambda *l)
 			return 1;
 		}
 		/* a SIGTERM during an invocation stops it cleanly, is answered, then ends the loop */
-		db_catch_signals(true);
+		signals_catch(true);
 		go_on = invoke(l, &rs);
-		db_catch_signals(false);
+		signals_catch(false);
 		log_request(NULL);
 		http_response_free(&rs);
-		if (db_interrupted()) {
-			log_error("stopped by signal %d", db_interrupted());
-			return 128 + db_interrupted();
+		if (signals_interrupted()) {
+			log_error("stopped by signal %d", signals_interrupted());
+			return 128 + signals_interrupted();
 		}
 		if (!go_on)
 			return 1;

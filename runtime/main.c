@@ -16,12 +16,12 @@
 
 #include "bundle.h"
 #include "config.h"
-#include "db.h"
 #include "engine.h"
 #include "http.h"
 #include "lambda.h"
 #include "log.h"
 #include "secrets.h"
+#include "signals.h"
 
 /*
  * The program's first load segment (ELF header, dynamic symbols and the
@@ -456,7 +456,7 @@ main(int argc, char **argv)
 	req.progress = on_progress;
 	req.progress_arg = &json;
 
-	db_catch_signals(true);
+	signals_catch(true);
 	run_command(&cfg, &req, &res);
 	if (json) {
 		char *s = engine_result_json(&res);
@@ -477,8 +477,8 @@ main(int argc, char **argv)
 			log_error("sqlstate: %s", res.error.sqlstate);
 	}
 	code = engine_exit_code(res.status);
-	if (db_interrupted() && res.status != ENGINE_OK)
-		code = 128 + db_interrupted();	/* as a shell reports a process a signal ended */
+	if (signals_interrupted() && res.status != ENGINE_OK)
+		code = 128 + signals_interrupted();	/* as a shell reports a process a signal ended */
 	engine_result_free(&res);
 	config_free(&cfg);
 	return code;
