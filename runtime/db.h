@@ -99,10 +99,13 @@ void db_describe(struct pg_conn *conn, char *out, size_t outlen);
 struct db_session {
 	int64_t statement_ms;	/* statement_timeout, 0 = off */
 	int64_t lock_ms;	/* lock_timeout, 0 = off */
+	const char *search_path;	/* a fleet target's schema (letters, digits, _), set as the only
+					 * schema searched, quoted; NULL = the server's search_path stands */
 };
 
 /*
- * db_set_session - statement_timeout and lock_timeout, client_encoding UTF8, and on
+ * db_set_session - statement_timeout and lock_timeout, search_path when s names one,
+ * client_encoding UTF8, and on
  * PostgreSQL 14 and later client_connection_check_interval = 1 s: a backend whose client
  * died stops its statement within a second instead of running the rest of the migration
  * for nobody.  Session-wide, also inside a transaction (it outlives the COMMIT).  One query.
@@ -155,6 +158,24 @@ struct db_row {
 bool db_history_read(struct pg_conn *conn, const struct db_names *n, const struct bundle *known, struct db_row **rows,
 		     size_t *nrows, struct db_error *err) MUSTCHECK;
 void db_rows_free(struct db_row *rows, size_t nrows);
+
+/* The history's newest row, as verify's head-only check reads it. */
+struct db_head {
+	bool found;			/* false: no row, or no history table (or schema) to read */
+	int64_t version;
+	char name[256];
+	char chain[CHECKSUM_LEN];
+	char applied_at[40];		/* ISO 8601, UTC */
+	uint32_t failed_statement;	/* a partial NO TRANSACTION migration; 0 = none */
+};
+
+/*
+ * db_history_head - the history's newest row into *h, one query of one row at most
+ * (the primary key's index, read backwards).  A missing table or schema is no row
+ * (h->found false), not an error.
+ */
+bool db_history_head(struct pg_conn *conn, const struct db_names *n, struct db_head *h, struct db_error *err)
+	MUSTCHECK;
 
 /* db_goose_read - versions goose counts as applied (newest row per version says so), > 0, ascending. */
 bool db_goose_read(struct pg_conn *conn, const struct db_names *n, int64_t **versions,

@@ -122,8 +122,10 @@ bool grow(void **arr, size_t *cap, size_t n, size_t size);
 size_t char_to_byte(const char *s, size_t len, int pos);
 /*
  * settings_sql - the SELECT list that sets gosling's session settings s (db_connect.c):
- * session-wide, so run inside a transaction they outlive its COMMIT.
+ * session-wide, so run inside a transaction they outlive its COMMIT.  One column per
+ * setting (search_path only when s names one); at most SETTINGS_SQL_MAX bytes.
  */
+#define SETTINGS_SQL_MAX 768
 void settings_sql(char *buf, size_t len, PGconn *conn, const struct db_session *s);
 
 #endif

@@ -73,6 +73,9 @@ module "gosling" {
   subnet_ids         = var.private_subnet_ids
   security_group_ids = var.security_group_ids
   package_path       = var.package_path
+
+  # the allow-list: an event's target may name a tenant schema of this database, nothing else
+  environment_variables = { GOSLING_TARGET_SCHEMAS = "tenant_[0-9]+" }
 }
 
 resource "aws_s3_bucket" "fleet" {
