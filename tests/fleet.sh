@@ -185,6 +185,12 @@ full_reads() { tail -n +"$((mark + 1))" "$PG_TMP/server.log" | grep -c "FROM \"$
 is "$(full_reads tenant_3) $(full_reads tenant_4) $(full_reads tenant_5)" "1 1 0" \
 	"the whole history read: by the full verify (tenant_3), by head-only's fallback on a head that differs (tenant_4), else never"
 
+# a tenant not migrated yet: no schema, no history; head-only says version 0, as verify does
+frapi verify_new "$(events '{"command": "verify", "head_only": true}' schema:tenant_new)"
+is_j verify_new '[inv[0]["kind"], res(0)["target"], res(0)["version_after"], res(0)["migrations"][0]["state"]]' \
+	'["response", "tenant_new", 0, "pending"]' "head-only verify of a tenant whose schema does not exist yet: ok, version 0, all pending"
+is "$(psql_q fleet_t "SELECT count(*) FROM pg_namespace WHERE nspname = 'tenant_new'")" 0 "... and verify created nothing"
+
 # head_only applies to verify only
 frapi head_bad '[{"body": {"command": "status", "head_only": true}}]'
 like "$(j head_bad 'err(0)["errorMessage"]')" 'field "head_only" applies to "verify"' "head_only with another command: Function.BadRequest"
