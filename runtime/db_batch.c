@@ -167,7 +167,7 @@ batch_bookkeeping(struct db_batch *b, PGconn *conn, const struct db_names *n, co
 {
 	const struct db_unit *un = &b->units[u];
 	const struct db_record *r = &un->rec;
-	char num[64], session_sql[512];
+	char num[64], session_sql[SETTINGS_SQL_MAX];
 
 	batch_str(b, "SAVEPOINT gosling_check;\n");
 	batch_slot(b, u, 0, SLOT_CHECK);

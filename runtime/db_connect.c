@@ -498,24 +498,37 @@ db_close(PGconn *conn)
 void
 settings_sql(char *buf, size_t len, PGconn *conn, const struct db_session *s)
 {
+	char path[320] = "";
+
+	if (s->search_path) {
+		/* an identifier ("" doubled), in a literal ('' doubled): the schema is plain, but never trusted */
+		size_t n = (size_t)snprintf(path, sizeof path, ", pg_catalog.set_config('search_path', '\"");
+
+		for (const char *p = s->search_path; *p && n + 40 < sizeof path; p++) {
+			if (*p == '"' || *p == '\'')
+				path[n++] = *p;
+			path[n++] = *p;
+		}
+		snprintf(path + n, sizeof path - n, "\"', false)");
+	}
 	snprintf(buf, len,
 		 "pg_catalog.set_config('statement_timeout', '%lld', false), "
 		 "pg_catalog.set_config('lock_timeout', '%lld', false), "
-		 "pg_catalog.set_config('client_encoding', 'UTF8', false)%s",
+		 "pg_catalog.set_config('client_encoding', 'UTF8', false)%s%s",
 		 (long long)s->statement_ms, (long long)s->lock_ms,
 		 PQserverVersion(conn) >= 140000 ? ", pg_catalog.set_config('client_connection_check_interval', '1000', false)"
-						 : "");
+						 : "", path);
 }
 
 bool
 db_set_session(PGconn *conn, const struct db_session *s, struct db_error *err)
 {
-	char sql[512] = "SELECT ";
+	char sql[SETTINGS_SQL_MAX] = "SELECT ";
 	PGresult *res;
 
 	settings_sql(sql + strlen(sql), sizeof sql - strlen(sql), conn, s);
 	if (!query_run(conn, "setting the session's timeouts", sql, 0, NULL,
-		       SHAPE_ROW(PQserverVersion(conn) >= 140000 ? 4 : 3), &res, err))
+		       SHAPE_ROW((PQserverVersion(conn) >= 140000 ? 4 : 3) + (s->search_path ? 1 : 0)), &res, err))
 		return false;
 	PQclear(res);
 	return true;

@@ -133,6 +133,34 @@ history_row(const PGresult *res, void *arg)
 }
 
 bool
+db_history_head(PGconn *conn, const struct db_names *n, struct db_head *h, struct db_error *err)
+{
+	char sql[512];
+	PGresult *res;
+
+	memset(h, 0, sizeof *h);
+	snprintf(sql, sizeof sql,
+		 "SELECT version, name, chain, "
+		 "pg_catalog.to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+		 "failed_statement FROM %s ORDER BY version DESC LIMIT 1",
+		 n->history);
+	if (!query_run(conn, "reading the history's newest row", sql, 0, NULL, SHAPE_ROWS(5), &res, err)) {
+		/* undefined_table, invalid_schema_name: nothing applied here yet */
+		return strcmp(err->sqlstate, "42P01") == 0 || strcmp(err->sqlstate, "3F000") == 0;
+	}
+	if (PQntuples(res) == 1) {
+		h->found = true;
+		h->version = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		snprintf(h->name, sizeof h->name, "%s", PQgetvalue(res, 0, 1));
+		snprintf(h->chain, sizeof h->chain, "%s", PQgetvalue(res, 0, 2));
+		snprintf(h->applied_at, sizeof h->applied_at, "%s", PQgetvalue(res, 0, 3));
+		h->failed_statement = PQgetisnull(res, 0, 4) ? 0 : (uint32_t)atoi(PQgetvalue(res, 0, 4));
+	}
+	PQclear(res);
+	return true;
+}
+
+bool
 db_history_read(PGconn *conn, const struct db_names *n, const struct bundle *known, struct db_row **rows,
 		size_t *nrows, struct db_error *err)
 {

@@ -61,7 +61,8 @@ bool db_utf8(PGconn *conn, struct db_error *err) MUSTCHECK;
 void db_describe(PGconn *conn, char *out, size_t outlen);
 
 /*
- * db_set_session - statement_timeout and lock_timeout, client_encoding UTF8, and on
+ * db_set_session - statement_timeout and lock_timeout, search_path when s names one,
+ * client_encoding UTF8, and on
  * PostgreSQL 14 and later client_connection_check_interval = 1 s: a backend whose client
  * died stops its statement within a second instead of running the rest of the migration
  * for nobody.  Session-wide, also inside a transaction (it outlives the COMMIT).  One query.
@@ -91,6 +92,13 @@ bool db_tables_probe(PGconn *conn, const struct db_names *n, struct db_tables *t
 bool db_history_read(PGconn *conn, const struct db_names *n, const struct bundle *known, struct db_row **rows,
 		     size_t *nrows, struct db_error *err) MUSTCHECK;
 void db_rows_free(struct db_row *rows, size_t nrows);
+
+/*
+ * db_history_head - the history's newest row into *h, one query of one row at most
+ * (the primary key's index, read backwards).  A missing table or schema is no row
+ * (h->found false), not an error.
+ */
+bool db_history_head(PGconn *conn, const struct db_names *n, struct db_head *h, struct db_error *err) MUSTCHECK;
 
 /* db_goose_read - versions goose counts as applied (newest row per version says so), > 0, ascending. */
 bool db_goose_read(PGconn *conn, const struct db_names *n, int64_t **versions,
@@ -295,8 +303,10 @@ bool grow(void **arr, size_t *cap, size_t n, size_t size);
 size_t char_to_byte(const char *s, size_t len, int pos);
 /*
  * settings_sql - the SELECT list that sets gosling's session settings s (db_connect.c):
- * session-wide, so run inside a transaction they outlive its COMMIT.
+ * session-wide, so run inside a transaction they outlive its COMMIT.  One column per
+ * setting (search_path only when s names one); at most SETTINGS_SQL_MAX bytes.
  */
+#define SETTINGS_SQL_MAX 768
 void settings_sql(char *buf, size_t len, PGconn *conn, const struct db_session *s);
 
 #endif

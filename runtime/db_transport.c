@@ -125,6 +125,12 @@ tp_history_read(struct transport *t, const struct bundle *known, struct db_row *
 }
 
 static bool
+tp_history_head(struct transport *t, struct db_head *h, struct db_error *err)
+{
+	return db_history_head(state(t)->work, &state(t)->names, h, err);
+}
+
+static bool
 tp_goose_read(struct transport *t, int64_t **versions, size_t *nversions, struct db_error *err)
 {
 	return db_goose_read(state(t)->work, &state(t)->names, versions, nversions, err);
@@ -240,6 +246,7 @@ db_transport_init(struct transport *t, const struct config *cfg, struct db_error
 		.unlock = tp_unlock,
 		.tables = tp_tables,
 		.history_read = tp_history_read,
+		.history_head = tp_history_head,
 		.goose_read = tp_goose_read,
 		.begin = tp_begin,
 		.commit = tp_commit,

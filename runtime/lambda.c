@@ -45,22 +45,6 @@ enum post_outcome { POST_OK, POST_REJECTED, POST_FATAL };
 
 /* --- event decoding ----------------------------------------------------------- */
 
-static const char *
-json_kind(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT: return "an object";
-	case JSON_ARRAY: return "an array";
-	case JSON_STRING: return "a string";
-	case JSON_INTEGER: return "an integer";
-	case JSON_REAL: return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE: return "a boolean";
-	case JSON_NULL: return "null";
-	}
-	return "a value";
-}
-
 static bool
 decode_string(const char *field, json_t *v, char *out, size_t outlen, char *err, size_t errlen)
 {
@@ -214,12 +198,19 @@ lambda_event_decode(const char *body, size_t len, struct lambda_event *ev, char 
 		} else if (strcmp(key, "atomic") == 0) {
 			if (!decode_bool(key, v, &ev->req.atomic, err, errlen))
 				goto out;
+		} else if (strcmp(key, "head_only") == 0) {
+			if (!decode_bool(key, v, &ev->req.head_only, err, errlen))
+				goto out;
+		} else if (strcmp(key, "target") == 0) {
+			if (!target_parse(v, &ev->target, err, errlen))
+				goto out;
+			ev->has_target = true;
 		} else if (strcmp(key, "tf") == 0) {
 			if (!decode_tf(v, ev, err, errlen))
 				goto out;
 		} else {
 			errorf(err, errlen, "unknown field \"%s\" (the event takes command, version, allow_down, "
-				"allow_out_of_order, atomic and Terraform's tf)", key);
+				"allow_out_of_order, atomic, head_only, target and Terraform's tf)", key);
 			goto out;
 		}
 	}
@@ -230,6 +221,15 @@ lambda_event_decode(const char *body, size_t len, struct lambda_event *ev, char 
 	}
 	if (!ev->req.has_version && engine_command_needs_version(ev->req.command)) {
 		errorf(err, errlen, "field \"version\" is required by \"%s\"", engine_command_name(ev->req.command));
+		goto out;
+	}
+	if (ev->req.head_only && ev->req.command != ENGINE_VERIFY) {
+		errorf(err, errlen, "field \"head_only\" applies to \"verify\", not to \"%s\"",
+		       engine_command_name(ev->req.command));
+		goto out;
+	}
+	if (ev->has_target && ev->req.command == ENGINE_LIST) {
+		errorf(err, errlen, "field \"target\" does not apply to \"list\": it reads no database");
 		goto out;
 	}
 	if (strcmp(ev->tf_action, "delete") == 0)
@@ -677,23 +677,32 @@ invoke(struct lambda *l, const struct http_response *next)
 		log_error("out of memory");
 		return false;
 	}
-	log_info("%s%s%s", engine_command_name(ev.req.command),
+	log_info("%s%s%s%s%s", engine_command_name(ev.req.command),
 		 ev.kind == LAMBDA_CODEDEPLOY ? " for codedeploy deployment " : "",
-		 ev.kind == LAMBDA_CODEDEPLOY ? ev.deployment_id : "");
+		 ev.kind == LAMBDA_CODEDEPLOY ? ev.deployment_id : "", ev.has_target ? " for target " : "",
+		 ev.has_target ? ev.target.id : "");
 	if (ev.req.command == ENGINE_LIST) {
 		engine_run(&l->cfg, l->b, &ev.req, &res);
 	} else {
 		/* credentials per invocation: a rotated secret is read again, a token is fresh */
-		struct config run;
+		struct config tcfg, run;
+		enum engine_status st = target_prepare(ev.has_target ? &ev.target : NULL, &l->cfg, &tcfg, err, sizeof err);
 
-		/* the secret is read inside the engine's time, not the margin's */
-		if (secrets_resolve(&l->cfg, &run, l->http, ev.req.deadline_ms ? ev.req.deadline_ms - l->margin : 0, err,
-				    sizeof err))
+		/* the secret is read inside the engine's time, not the margin's; a refused target reads none */
+		if (st != ENGINE_OK) {
+			config_derive(&run, &tcfg);
+			engine_result_fail(&res, l->b, ev.req.command, st, err);
+		} else if (secrets_resolve(&tcfg, &run, l->http, ev.req.deadline_ms ? ev.req.deadline_ms - l->margin : 0,
+					   err, sizeof err)) {
 			engine_run(&run, l->b, &ev.req, &res);
-		else
+		} else {
 			engine_result_fail(&res, l->b, ev.req.command, ENGINE_CONFIG_ERROR, err);
+		}
 		config_free(&run);
+		config_free(&tcfg);
 	}
+	if (ev.has_target)
+		res.target = ev.target.id;
 	json = engine_result_json(&res);
 	if (!json) {
 		if (hook_known(&ev) && !hook_report(l, &ev, false, deadline, err, sizeof err))
@@ -731,7 +740,8 @@ invoke(struct lambda *l, const struct http_response *next)
 		out = post_response(l, id, json);
 	} else {
 		const struct engine_error *e = &res.error;
-		int n = snprintf(msg, sizeof msg, "%s", e->message[0] ? e->message : engine_status_name(res.status));
+		int n = snprintf(msg, sizeof msg, "%s%s%s%s", ev.has_target ? "target " : "", ev.has_target ? ev.target.id : "",
+				 ev.has_target ? ": " : "", e->message[0] ? e->message : engine_status_name(res.status));
 
 		if (e->detail[0] && n > 0 && (size_t)n < sizeof msg)
 			n += snprintf(msg + n, sizeof msg - (size_t)n, "; detail: %s", e->detail);

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "secrets.h"
 #include "signals.h"
+#include "target.h"
 
 /*
  * The program's first load segment (ELF header, dynamic symbols and the
@@ -97,6 +98,10 @@ static const char usage_text[] =
 	"                         nothing (refused, exit 2, when one is NO TRANSACTION)\n"
 	"  --deadline-ms MS       finish by this time (ms since the epoch): timeouts follow it\n"
 	"  --event JSON           the request as a Lambda event: {\"command\": \"up-to\", \"version\": 5}\n"
+	"  --target-json JSON     one fleet member instead of the configured database, as an event's\n"
+	"                         target: {\"id\": \"tenant_42\", \"schema\": \"tenant_42\"}; each field needs\n"
+	"                         its allow-list (--target-schemas, ...), else exit 2\n"
+	"  --head-only            verify: the history's newest row only (one query), as fleet verify\n"
 	"  --help, --version\n"
 	"  --NAME VALUE           any setting below, overriding its environment variable\n"
 	"\n"
@@ -258,7 +263,7 @@ static bool
 cli_flag(const char *name)
 {
 	static const char *const flags[] = { "json", "allow-down", "allow-out-of-order", "atomic", "help",
-					     "version", "event", "deadline-ms" };
+					     "version", "event", "deadline-ms", "target-json", "head-only" };
 
 	for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
 		if (strcmp(name, flags[i]) == 0)
@@ -266,27 +271,40 @@ cli_flag(const char *name)
 	return false;
 }
 
-/* The engine, with the credentials the secret and IAM authentication give (none for list). */
+/*
+ * The engine, for target t (NULL: the configured database) once the allow-list let it
+ * through, with the credentials the secret and IAM authentication give (none for list).
+ */
 static void
-run_command(const struct config *cfg, const struct engine_request *req, struct engine_result *res)
+run_command(const struct config *base, const struct target *t, const struct engine_request *req,
+	    struct engine_result *res)
 {
 	struct http_client *http = NULL;
-	struct config run;
+	struct config tcfg, run;
+	const struct config *cfg = &tcfg;
 	char err[1024];
+	enum engine_status st;
 
 	if (req->command == ENGINE_LIST) {
-		engine_run(cfg, &gosling_bundle, req, res);
+		engine_run(base, &gosling_bundle, req, res);
+		return;
+	}
+	if ((st = target_prepare(t, base, &tcfg, err, sizeof err)) != ENGINE_OK) {
+		engine_result_fail(res, &gosling_bundle, req->command, st, err);
+		config_free(&tcfg);
 		return;
 	}
 	if (config_str(cfg, SET_SECRET_ARN)) {
 		if (!http_global_init()) {
 			engine_result_fail(res, &gosling_bundle, req->command, ENGINE_CONFIG_ERROR,
 					   "unable to initialise libcurl");
+			config_free(&tcfg);
 			return;
 		}
 		if (!(http = http_client_new())) {
 			engine_result_fail(res, &gosling_bundle, req->command, ENGINE_CONFIG_ERROR, "out of memory");
 			http_global_cleanup();
+			config_free(&tcfg);
 			return;
 		}
 	}
@@ -295,6 +313,7 @@ run_command(const struct config *cfg, const struct engine_request *req, struct e
 	else
 		engine_result_fail(res, &gosling_bundle, req->command, ENGINE_CONFIG_ERROR, err);
 	config_free(&run);
+	config_free(&tcfg);
 	if (http) {
 		http_client_free(http);
 		http_global_cleanup();
@@ -310,7 +329,9 @@ main(int argc, char **argv)
 	enum log_level level = LOG_INFO;
 	bool json = false, settings_cmd = false;
 	const char *positional[2] = { NULL, NULL };
-	const char *event = NULL;
+	const char *event = NULL, *target_json = NULL;
+	struct target target;
+	bool has_target = false;
 	int npos = 0, code;
 
 	release_loader_pages();
@@ -340,12 +361,17 @@ main(int argc, char **argv)
 			req.allow_out_of_order = true;
 		} else if (strcmp(a, "--atomic") == 0) {
 			req.atomic = true;
-		} else if (strcmp(a, "--event") == 0 || strcmp(a, "--deadline-ms") == 0) {
+		} else if (strcmp(a, "--head-only") == 0) {
+			req.head_only = true;
+		} else if (strcmp(a, "--event") == 0 || strcmp(a, "--deadline-ms") == 0 ||
+			   strcmp(a, "--target-json") == 0) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "gosling: error: %s needs a value\n", a);
 				goto usage_error;
 			}
-			if (a[2] == 'e') {
+			if (a[2] == 't') {
+				target_json = argv[++i];
+			} else if (a[2] == 'e') {
 				event = argv[++i];
 			} else if (!parse_version(argv[++i], &req.deadline_ms)) {
 				fprintf(stderr, "gosling: error: invalid --deadline-ms \"%.64s\": milliseconds since the epoch, "
@@ -361,7 +387,8 @@ main(int argc, char **argv)
 			if (!config_find(name, &id)) {
 				if (eq && cli_flag(name))
 					fprintf(stderr, "gosling: error: --%s takes %s\n", name,
-						strcmp(name, "event") == 0 || strcmp(name, "deadline-ms") == 0
+						strcmp(name, "event") == 0 || strcmp(name, "deadline-ms") == 0 ||
+								strcmp(name, "target-json") == 0
 							? "its value as the next argument, not after '='" : "no value");
 				else
 					fprintf(stderr, "gosling: error: unknown option --%s\n", name);
@@ -430,8 +457,34 @@ main(int argc, char **argv)
 		ev.req.allow_down |= req.allow_down;
 		ev.req.allow_out_of_order |= req.allow_out_of_order;
 		ev.req.atomic |= req.atomic;
+		ev.req.head_only |= req.head_only;
 		ev.req.deadline_ms = req.deadline_ms;
 		req = ev.req;
+		if (ev.has_target) {
+			target = ev.target;
+			has_target = true;
+		}
+	}
+	if (target_json) {
+		char err[512];
+
+		if (has_target) {
+			fprintf(stderr, "gosling: error: --target-json and the event's target: give one\n");
+			goto usage_error;
+		}
+		if (!target_parse_text(target_json, &target, err, sizeof err)) {
+			fprintf(stderr, "gosling: error: --target-json: %s\n", err);
+			goto usage_error;
+		}
+		has_target = true;
+	}
+	if (req.head_only && req.command != ENGINE_VERIFY) {
+		fprintf(stderr, "gosling: error: --head-only applies to verify, not to %s\n", engine_command_name(req.command));
+		goto usage_error;
+	}
+	if (has_target && req.command == ENGINE_LIST) {
+		fprintf(stderr, "gosling: error: a target does not apply to list: it reads no database\n");
+		goto usage_error;
 	}
 	if (settings_cmd) {
 		if (json) {
@@ -457,7 +510,9 @@ main(int argc, char **argv)
 	req.progress_arg = &json;
 
 	signals_catch(true);
-	run_command(&cfg, &req, &res);
+	run_command(&cfg, has_target ? &target : NULL, &req, &res);
+	if (has_target)
+		res.target = target.id;
 	if (json) {
 		char *s = engine_result_json(&res);
 

@@ -60,6 +60,8 @@ void db_names_init(struct db_names *n, const struct config *cfg);
 struct db_session {
 	int64_t statement_ms;	/* statement_timeout, 0 = off */
 	int64_t lock_ms;	/* lock_timeout, 0 = off */
+	const char *search_path;	/* a fleet target's schema (letters, digits, _), set as the only
+					 * schema searched, quoted; NULL = the server's search_path stands */
 };
 
 /* Which tables exist (read-only: catalog lookups only). */
@@ -84,6 +86,16 @@ struct db_row {
 	const char *done_checksum;	/* partial: checksum_done of the statements that ran, or NULL
 					 * (a row from before gosling recorded it) */
 	unsigned shared;		/* which strings are the bundle's, not allocated: DB_ROW_* bits */
+};
+
+/* The history's newest row, as verify's head-only check reads it. */
+struct db_head {
+	bool found;			/* false: no row, or no history table (or schema) to read */
+	int64_t version;
+	char name[256];
+	char chain[CHECKSUM_LEN];
+	char applied_at[40];		/* ISO 8601, UTC */
+	uint32_t failed_statement;	/* a partial NO TRANSACTION migration; 0 = none */
 };
 
 /* db_row.shared: the strings that point into the bundle (db_rows_free leaves them). */
@@ -206,7 +218,7 @@ struct transport {
 	 */
 	void (*text_sent)(struct transport *t, const char *text, size_t len);
 
-	/* session - gosling's settings s (timeouts) on the work link, from now on. */
+	/* session - gosling's settings s (timeouts, a target's search_path) on the work link, from now on. */
 	bool (*session)(struct transport *t, const struct db_session *s, struct db_error *err) MUSTCHECK;
 	/*
 	 * restore - after migration statements ran outside a unit: undo what they may have
@@ -233,6 +245,11 @@ struct transport {
 	 */
 	bool (*history_read)(struct transport *t, const struct bundle *known, struct db_row **rows, size_t *nrows,
 			     struct db_error *err) MUSTCHECK;
+	/*
+	 * history_head - the history's newest row into *h, reading that row only.  A missing
+	 * table or schema is no row (h->found false), not an error.
+	 */
+	bool (*history_head)(struct transport *t, struct db_head *h, struct db_error *err) MUSTCHECK;
 	/* goose_read - the versions goose counts as applied (its newest row per version says so), > 0, ascending. */
 	bool (*goose_read)(struct transport *t, int64_t **versions, size_t *nversions, struct db_error *err) MUSTCHECK;
 
