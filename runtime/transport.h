@@ -14,7 +14,7 @@
  * Contracts of every call below:
  *   - Calls come from one thread, one at a time; a transport serves one run.
  *   - A call that takes err fills it on failure (err->connection when the link broke:
- *     alive() is false from then on) and returns false; on success err is untouched.
+ *     alive() is false from then on) and returns false; on success err means nothing.
  *   - No call waits without a bound: gosling's own calls follow limit(), migration
  *     statements their deadline (ms since the epoch, 0 = none); past it the statement
  *     is cancelled and the call fails with SQLSTATE 57014.  A signal noted
