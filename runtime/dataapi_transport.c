@@ -9,11 +9,13 @@
  *     45 s, a target's search_path), takes pg_advisory_xact_lock(run lock key), re-reads
  *     the unit's history row under it (another runner applied it: skipped, so each
  *     migration is applied once without a session), EXECUTEs each statement's text in
- *     order and records the history row.  A unit whose DO block fits in DO_CAP
- *     characters is one autocommit ExecuteStatement; a larger one is a transaction
+ *     order and records the history row.  Consecutive units that fit in DO_CAP
+ *     characters go as one DO block, one autocommit ExecuteStatement (a failure in one
+ *     of them: the ones before it are sent again without it, then it is reported); a
+ *     unit too large for one is a transaction
  *     (BeginTransaction, DO blocks of at most DO_CAP characters, a statement longer than
  *     that alone as its own call, CommitTransaction).  The first error inside a DO block
- *     is raised again with its SQLSTATE, its message prefixed "gosling statement N: ",
+ *     is raised again with its SQLSTATE, its message prefixed "gosling [unit U ]statement N: ",
  *     so the failure names the unit and the statement.
  *   - The run lock (lock_try on the lock link) is a lease row in the history's schema,
  *     gosling_lock (lock_key, locked_by, locked_at, lease_expires_at), taken only while
@@ -844,7 +846,8 @@ struct piece {
 static void
 do_head(struct da_state *d, struct buf *b, const struct db_unit *u, bool first, int64_t deadline_ms)
 {
-	buf_str(b, "DO $gosling$ DECLARE gosling_i int := 0; gosling_t0 timestamptz := pg_catalog.clock_timestamp(); "
+	buf_str(b, "DO $gosling$ DECLARE gosling_u int := 0; gosling_i int := 0; "
+		  "gosling_t0 timestamptz := pg_catalog.clock_timestamp(); "
 		  "gosling_st text; gosling_m text; gosling_d text; gosling_h text; BEGIN\n");
 	if (first) {
 		buf_str(b, "PERFORM ");
@@ -864,9 +867,10 @@ do_tail(struct buf *b)
 	buf_str(b, "EXCEPTION WHEN OTHERS THEN\n"
 		  "GET STACKED DIAGNOSTICS gosling_st = RETURNED_SQLSTATE, gosling_m = MESSAGE_TEXT, "
 		  "gosling_d = PG_EXCEPTION_DETAIL, gosling_h = PG_EXCEPTION_HINT;\n"
-		  "IF gosling_i = 0 THEN RAISE; END IF;\n"
-		  "RAISE EXCEPTION USING ERRCODE = gosling_st, MESSAGE = 'gosling statement ' || gosling_i || ': ' || "
-		  "gosling_m, DETAIL = coalesce(gosling_d, ''), HINT = coalesce(gosling_h, '');\n"
+		  "IF gosling_i = 0 AND gosling_u = 0 THEN RAISE; END IF;\n"
+		  "RAISE EXCEPTION USING ERRCODE = gosling_st, MESSAGE = 'gosling ' || CASE WHEN gosling_u > 0 THEN "
+		  "'unit ' || gosling_u || ' ' ELSE '' END || 'statement ' || gosling_i || ': ' || gosling_m, "
+		  "DETAIL = coalesce(gosling_d, ''), HINT = coalesce(gosling_h, '');\n"
 		  "END;\nEND $gosling$");
 }
 
@@ -884,11 +888,19 @@ do_record(struct da_state *d, struct buf *b, const struct db_unit *u)
 		rechain_sql(d, b, u->rechain[c].version, u->rechain[c].chain);
 }
 
-/* the bookkeeping's characters, estimated from above */
+/* the bookkeeping's characters at most (do_record's SQL; a literal at most doubles) */
 static size_t
 record_chars(const struct db_unit *u)
 {
-	return 2048 + strlen(u->rec.name) * 2 + (u->rec.error ? strlen(u->rec.error) * 2 : 0) + u->nrechain * 256;
+	const struct db_record *r = &u->rec;
+	size_t c = 1100 + 2 * (strlen(r->name) + strlen(r->file_checksum) + strlen(r->exec_checksum) +
+			       strlen(r->chain) + strlen(r->build_id) + strlen(r->origin));
+
+	if (r->error)
+		c += 2 * strlen(r->error);
+	for (size_t k = 0; k < u->nrechain; k++)
+		c += 256 + 2 * strlen(u->rechain[k].chain);
+	return c;
 }
 
 static void
@@ -986,26 +998,43 @@ pieces_build(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, s
 	return true;
 }
 
+/*
+ * From the error of a DO block: strip "gosling [unit U ]statement N: " off its message;
+ * *unit is U (0 when the block ran one unit), the result N (0: gosling's own bookkeeping).
+ */
+static uint32_t
+error_statement(struct db_error *err, uint32_t *unit)
+{
+	char *m = err->message, *p = m, *end;
+	unsigned long u = 0, k;
+
+	*unit = 0;
+	if (strncmp(p, "gosling ", 8) != 0)
+		return 0;
+	p += 8;
+	if (strncmp(p, "unit ", 5) == 0) {
+		u = strtoul(p + 5, &end, 10);
+		if (*end != ' ')
+			return 0;
+		p = end + 1;
+	}
+	if (strncmp(p, "statement ", 10) != 0)
+		return 0;
+	k = strtoul(p + 10, &end, 10);
+	if (strncmp(end, ": ", 2) != 0)
+		return 0;
+	memmove(m, end + 2, strlen(end + 2) + 1);
+	*unit = (uint32_t)u;
+	return (uint32_t)k;
+}
+
 /* From the error of a call that ran piece pc: the goose statement (1-based, 0 = gosling's own). */
 static uint32_t
 failed_statement(const struct piece *pc, struct db_error *err)
 {
-	const char *pre = "gosling statement ";
-	size_t plen = strlen(pre);
-	char *m = err->message;
+	uint32_t unit;
 
-	if (pc->raw)
-		return pc->first;
-	if (strncmp(m, pre, plen) == 0) {
-		char *end;
-		unsigned long k = strtoul(m + plen, &end, 10);
-
-		if (strncmp(end, ": ", 2) == 0) {
-			memmove(m, end + 2, strlen(end + 2) + 1);
-			return (uint32_t)k;
-		}
-	}
-	return 0;
+	return pc->raw ? pc->first : error_statement(err, &unit);
 }
 
 /* Is unit u's history row as the unit leaves it (after a call whose outcome is not known)? */
@@ -1097,6 +1126,136 @@ unit_try(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, uint3
 	return out;
 }
 
+/* characters unit u takes in a DO block of several */
+static size_t
+unit_chars(const struct db_unit *u)
+{
+	size_t c = record_chars(u) + 512;
+
+	for (uint32_t i = 0; i < u->nstmts; i++)
+		c += literal_chars(u->sql[i]) + 48;
+	return c;
+}
+
+/* How many units from units[0] go in one DO block of at most DO_CAP characters (0: not even the first). */
+static size_t
+pack_count(const struct db_unit *units, size_t n)
+{
+	size_t total = 2048, k = 0;
+
+	while (k < n && total + unit_chars(&units[k]) <= DO_CAP) {
+		total += unit_chars(&units[k]);
+		k++;
+	}
+	return k;
+}
+
+/*
+ * units[0, n) in one DO block, one transaction: the settings and the lock once, then each
+ * unit under its re-read history row (done by another run: left out), its statements and
+ * its history row.  An error names the unit (1-based in the pack) and the statement.
+ */
+static bool
+pack_run(struct da_state *d, const struct db_unit *units, size_t n, int64_t deadline_ms, struct rdsdata_status *st)
+{
+	struct buf b = { 0 };
+	struct rdsdata_statement s = { 0 };
+	struct rdsdata_result r;
+	bool ok;
+
+	buf_str(&b, "DO $gosling$ DECLARE gosling_u int := 0; gosling_i int := 0; "
+		    "gosling_t0 timestamptz := pg_catalog.clock_timestamp(); "
+		    "gosling_st text; gosling_m text; gosling_d text; gosling_h text; BEGIN\nPERFORM ");
+	settings_sql(d, &b, deadline_ms);
+	buf_str(&b, ";\nBEGIN\n");
+	for (size_t k = 0; k < n; k++) {
+		const struct db_unit *u = &units[k];
+
+		sb_fmt(&b, "gosling_u := %lld; gosling_i := 0; gosling_t0 := pg_catalog.clock_timestamp();\n",
+		       (long long)k + 1);
+		buf_str(&b, u->down ? "IF EXISTS (SELECT 1 FROM " : "IF NOT EXISTS (SELECT 1 FROM ");
+		buf_str(&b, d->names.history);
+		sb_fmt(&b, " WHERE version = %lld AND failed_statement IS NULL) THEN\n", (long long)u->rec.version);
+		for (uint32_t i = 0; i < u->nstmts; i++) {
+			sb_fmt(&b, "gosling_i := %lld; EXECUTE ", (long long)i + 1);
+			sb_literal(&b, u->sql[i]);
+			buf_str(&b, ";\n");
+		}
+		do_record(d, &b, u);
+		buf_str(&b, "END IF;\n");
+	}
+	do_tail(&b);
+	if (b.failed) {
+		buf_free(&b);
+		memset(st, 0, sizeof *st);
+		st->code = RDSDATA_OTHER;
+		snprintf(st->message, sizeof st->message, "out of memory building the call");
+		return false;
+	}
+	s.sql = b.p;
+	ok = exec(d, &s, deadline_ms, &r, st);
+	if (ok)
+		rdsdata_result_free(&r);
+	buf_free(&b);
+	return ok;
+}
+
+/*
+ * Units [cur->unit, cur->unit + n) as one DO block.  A unit that fails rolls back the units
+ * before it in the block: they are sent again (without it) before its failure is reported.
+ */
+static bool
+pack_units(struct da_state *d, const struct db_unit *units, size_t n, int64_t deadline_ms,
+	   void (*done)(size_t unit, int64_t ms, void *arg), void *arg, struct db_cursor *cur,
+	   struct db_batch_failure *f)
+{
+	size_t first = cur->unit;
+	int64_t t0 = clock_now_ms();
+	struct rdsdata_status st;
+	uint32_t unit = 0, statement = 0;
+	struct db_error e;
+
+	if (!pack_run(d, &units[first], n, deadline_ms, &st)) {
+		error_of(&st, "running the migrations", &e);
+		if (st.code == RDSDATA_DATABASE)
+			statement = error_statement(&e, &unit);
+		if (st.code != RDSDATA_DATABASE) {
+			/* one transaction: its last unit's row says whether it committed */
+			struct db_error e2;
+			bool landed = false;
+
+			if (!unit_landed(d, &units[first + n - 1], &landed, &e2) || !landed) {
+				f->unit = first;
+				f->err = e;
+				return false;
+			}
+			log_warn("%s, but the history shows the %zu migrations committed", e.message, n);
+		} else {
+			if (unit < 1 || unit > n)
+				unit = 1;
+			if (unit > 1 && !pack_run(d, &units[first], unit - 1, deadline_ms, &st)) {
+				error_of(&st, "running the migrations again", &f->err);
+				f->statement = error_statement(&f->err, &unit);
+				f->unit = first + (unit ? unit - 1 : 0);
+				return false;
+			}
+			for (size_t k = 0; k + 1 < unit; k++)
+				done(first + k, (clock_now_ms() - t0) / (int64_t)unit, arg);
+			f->unit = first + unit - 1;
+			f->statement = statement;
+			f->err = e;
+			cur->unit = f->unit;
+			return false;
+		}
+	}
+	for (size_t k = 0; k < n; k++)
+		done(first + k, (clock_now_ms() - t0) / (int64_t)n, arg);
+	cur->unit = first + n;
+	cur->statement = 0;
+	cur->last_end_ms = clock_now_ms();
+	return true;
+}
+
 static bool
 da_run_units(struct transport *t, const struct db_unit *units, size_t nunits, bool atomic, const struct db_session *s,
 	     int64_t deadline_ms, void (*done)(size_t unit, int64_t ms, void *arg), void *arg, struct db_cursor *cur,
@@ -1121,6 +1280,8 @@ da_run_units(struct transport *t, const struct db_unit *units, size_t nunits, bo
 		f->unsent = true;
 		return false;
 	}
+	if (pack_count(u, nunits - cur->unit) >= 2)
+		return pack_units(d, units, pack_count(u, nunits - cur->unit), deadline_ms, done, arg, cur, f);
 	for (int restarts = 0; out == UNIT_RESTART && restarts <= UNIT_RESTARTS; restarts++) {
 		if (restarts)
 			log_warn("version %lld: the Data API lost its transaction (TransactionNotFoundException): "
@@ -1144,7 +1305,6 @@ da_run_units(struct transport *t, const struct db_unit *units, size_t nunits, bo
 	cur->unit++;
 	cur->statement = 0;
 	cur->last_end_ms = clock_now_ms();
-	(void)nunits;
 	return true;
 }
 
