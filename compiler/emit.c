@@ -9,7 +9,7 @@
  * The text is one array, every statement NUL-terminated, in the order an up sends
  * them: its pages hold nothing else, so a command that reads only names and
  * checksums (status, verify, an up with nothing to do) never touches them, and an
- * up can release each page once libpq has a copy (db.c, release_sent_text).
+ * up can release each page once libpq has a copy (db_batch.c, release_sent_text).
  */
 #include "emit.h"
 

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "engine_impl.h"
 #include "log.h"
+#include "signals.h"
 
 /* --- what a failure names ------------------------------------------------------------ */
 
@@ -162,7 +163,7 @@ retry_wait(struct run *r, struct step *s, const struct db_batch_failure *f)
 	int64_t budget = config_int(r->cfg, SET_LOCK_RETRIES), delay = 250;
 	uint32_t n = s->item->retries;
 
-	if (f->lost || f->txn_control[0] || !lock_conflict(f->err.sqlstate) || db_interrupted() ||
+	if (f->lost || f->txn_control[0] || !lock_conflict(f->err.sqlstate) || signals_interrupted() ||
 	    PQstatus(r->conn) != CONNECTION_OK || n >= budget)
 		return false;
 	for (uint32_t i = 0; i < n && delay < 10000; i++)
@@ -176,7 +177,7 @@ retry_wait(struct run *r, struct step *s, const struct db_batch_failure *f)
 	log_warn("%s %s: %s (%s), retrying in %lld ms (retry %u of %lld)", s->down ? "rolled back" : "not applied",
 		 s->m->name, f->err.message, f->err.sqlstate, (long long)delay, n + 1, (long long)budget);
 	clock_sleep_ms(delay);
-	if (db_interrupted())
+	if (signals_interrupted())
 		return false;
 	s->item->retries = n + 1;
 	return true;
@@ -228,7 +229,7 @@ atomic_failed(struct run *r, struct step *steps, size_t n, const struct step *s,
 
 /*
  * Transactional steps [0, n) as batches of simple queries: one round trip per
- * batch, and as many batches as their text needs at about 256 KiB each (db.c's BATCH_CAP).
+ * batch, and as many batches as their text needs at about 256 KiB each (db_batch.c's BATCH_CAP).
  * With --atomic they are one transaction across the batches; a lock timeout or a
  * deadlock anywhere rolls all of them back, and all of them go again.
  */
@@ -265,7 +266,7 @@ run_batch(struct run *r, struct step *steps, size_t n)
 			result_fail_db(r->res, ENGINE_MIGRATION_FAILED, "unable to build the batch", &e);
 			break;
 		}
-		ok = !db_interrupted() && db_batch_run(r->conn, batch, r->deadline, batch_done, &ctx, &cur, &f);
+		ok = !signals_interrupted() && db_batch_run(r->conn, batch, r->deadline, batch_done, &ctx, &cur, &f);
 		db_batch_free(batch);
 		if (!ok) {
 			struct step *s = &steps[f.unit < n ? f.unit : cur.unit < n ? cur.unit : 0];
@@ -285,7 +286,7 @@ run_batch(struct run *r, struct step *steps, size_t n)
 			}
 			s->item->action = "failed";
 			progress(r, s->item, "failed");
-			if (db_interrupted() && !f.err.message[0])
+			if (signals_interrupted() && !f.err.message[0])
 				result_fail(r->res, ENGINE_MIGRATION_FAILED, "stopped before %s", s->m->name);
 			else if (f.txn_control[0] && f.txn_unit == f.unit && f.txn_statement)
 				fail_txn_control(r, s, &f);
@@ -379,7 +380,7 @@ run_single(struct run *r, struct step *s)
 	int64_t t0 = clock_now_ms();
 
 	for (uint32_t i = s->first; i < s->nsql; i++) {
-		if (db_interrupted()) {
+		if (signals_interrupted()) {
 			memset(&e, 0, sizeof e);
 			snprintf(e.message, sizeof e.message, "not run: gosling was stopped before it");
 		} else if ((i != s->first || !s->resume || s->down || index_cleanup(r, s, i, &e)) &&
@@ -471,7 +472,7 @@ run_steps(struct run *r, struct step *steps, size_t n)
 	while (i < n) {
 		size_t j = i;
 
-		if (db_interrupted()) {
+		if (signals_interrupted()) {
 			result_fail(r->res, ENGINE_MIGRATION_FAILED, "stopped before %s", steps[i].m->name);
 			return false;
 		}

@@ -18,8 +18,8 @@ int64_t clock_earliest(int64_t a, int64_t b);
 
 /*
  * clock_sleep_ms - sleep ms milliseconds; a signal caught meanwhile (SIGINT, SIGTERM:
- * db_catch_signals installs no SA_RESTART) ends the sleep early, so the caller looks
- * at its deadline and db_interrupted() again.
+ * signals_catch installs no SA_RESTART) ends the sleep early, so the caller looks
+ * at its deadline and signals_interrupted() again.
  */
 void clock_sleep_ms(int64_t ms);
 

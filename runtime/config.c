@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,21 @@ const struct setting settings[SET_COUNT] = {
 		"text or json: the format of diagnostics on stderr", NO_RANGE },
 	[SET_LOG_LEVEL] = { "log-level", "GOSLING_LOG_LEVEL", NULL, "info", SETTING_STRING,
 		"debug, info, warn or error", NO_RANGE },
+	[SET_TARGET_DATABASES] = { "target-databases", "GOSLING_TARGET_DATABASES", NULL, NULL, SETTING_STRING,
+		"the database names an event's target may name: a POSIX extended regular expression matching the "
+		"whole name; unset: a target may not name a database", NO_RANGE },
+	[SET_TARGET_SCHEMAS] = { "target-schemas", "GOSLING_TARGET_SCHEMAS", NULL, NULL, SETTING_STRING,
+		"the schemas an event's target may migrate (its search_path and history table), a whole-value "
+		"regular expression such as tenant_[0-9]+; unset: a target may not name a schema", NO_RANGE },
+	[SET_TARGET_SECRET_ARNS] = { "target-secret-arns", "GOSLING_TARGET_SECRET_ARNS", NULL, NULL, SETTING_STRING,
+		"the secrets an event's target may read credentials from, a whole-value regular expression; unset: "
+		"a target may not name a secret", NO_RANGE },
+	[SET_TARGET_HOSTS] = { "target-hosts", "GOSLING_TARGET_HOSTS", NULL, NULL, SETTING_STRING,
+		"the database hosts an event's target may name, a whole-value regular expression; unset: a target "
+		"may not name a host", NO_RANGE },
+	[SET_TARGET_PORTS] = { "target-ports", "GOSLING_TARGET_PORTS", NULL, NULL, SETTING_STRING,
+		"the ports an event's target may name, a whole-value regular expression such as 5432|6432; unset: "
+		"a target may not name a port", NO_RANGE },
 };
 
 void
@@ -116,7 +132,7 @@ owned_free(struct config *cfg, int id)
 }
 
 bool
-config_set(struct config *cfg, enum setting_id id, const char *value)
+config_put(struct config *cfg, enum setting_id id, const char *value, enum config_source source)
 {
 	char *copy = strdup(value);
 
@@ -125,8 +141,14 @@ config_set(struct config *cfg, enum setting_id id, const char *value)
 	owned_free(cfg, id);
 	cfg->owned[id] = copy;
 	cfg->value[id] = copy;
-	cfg->source[id] = CONFIG_FLAG;
+	cfg->source[id] = source;
 	return true;
+}
+
+bool
+config_set(struct config *cfg, enum setting_id id, const char *value)
+{
+	return config_put(cfg, id, value, CONFIG_FLAG);
 }
 
 bool
@@ -187,6 +209,8 @@ config_source_name(const struct config *cfg, enum setting_id id)
 		return "DATABASE_URL";
 	case CONFIG_FLAG:
 		return "flag";
+	case CONFIG_TARGET:
+		return "target";
 	case CONFIG_UNSET:
 		break;
 	}
@@ -311,6 +335,36 @@ config_url_check(const char *url, char *err, size_t errlen)
 	return true;
 }
 
+bool
+config_regcomp(regex_t *re, const char *pattern, char *why, size_t whylen)
+{
+	size_t n = strlen(pattern);
+	char *anchored;
+	int rc;
+
+	/*
+	 * The pattern alone first: wrapped, "a)|(.*" would compile as "^(a)|(.*)$", which
+	 * matches anything; alone its unmatched '(' is an error.
+	 */
+	if ((rc = regcomp(re, pattern, REG_EXTENDED | REG_NOSUB)) != 0) {
+		regerror(rc, re, why, whylen);
+		return false;
+	}
+	regfree(re);
+	if (!(anchored = malloc(n + 5))) {
+		snprintf(why, whylen, "out of memory");
+		return false;
+	}
+	snprintf(anchored, n + 5, "^(%s)$", pattern);
+	rc = regcomp(re, anchored, REG_EXTENDED | REG_NOSUB);
+	free(anchored);
+	if (rc != 0) {
+		regerror(rc, re, why, whylen);
+		return false;
+	}
+	return true;
+}
+
 /* An integer setting: digits, within the setting's range (a huge value would overflow later). */
 static bool
 int_check(const struct setting *s, const char *source, const char *v, char *err, size_t errlen)
@@ -348,6 +402,19 @@ config_check(const struct config *cfg, char *err, size_t errlen)
 				 settings[i].name, config_source_name(cfg, (enum setting_id)i), v);
 			return false;
 		}
+	}
+	for (int i = SET_TARGET_DATABASES; i <= SET_TARGET_PORTS; i++) {
+		regex_t re;
+		char why[128];
+
+		if (!cfg->value[i])
+			continue;
+		if (!config_regcomp(&re, cfg->value[i], why, sizeof why)) {
+			snprintf(err, errlen, "invalid value for --%s (%s): not a POSIX extended regular expression: %s",
+				 settings[i].name, config_source_name(cfg, (enum setting_id)i), why);
+			return false;
+		}
+		regfree(&re);
 	}
 	if (cfg->value[SET_DATABASE_URL] && !config_url_check(cfg->value[SET_DATABASE_URL], err, errlen))
 		return false;

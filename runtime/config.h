@@ -11,6 +11,7 @@
 #ifndef GOSLING_CONFIG_H
 #define GOSLING_CONFIG_H
 
+#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,6 +44,11 @@ enum setting_id {
 	SET_ALLOW_OUT_OF_ORDER,
 	SET_LOG_FORMAT,
 	SET_LOG_LEVEL,
+	SET_TARGET_DATABASES,
+	SET_TARGET_SCHEMAS,
+	SET_TARGET_SECRET_ARNS,
+	SET_TARGET_HOSTS,
+	SET_TARGET_PORTS,
 	SET_COUNT
 };
 
@@ -77,6 +83,8 @@ enum config_source {
 	CONFIG_SECRET,		/* filled from the secret (config_fill): ranks with the DB_* variables */
 	CONFIG_URL,		/* DATABASE_URL's field */
 	CONFIG_FLAG,		/* a command-line flag, or a value gosling sets itself (config_set: the IAM token) */
+	CONFIG_TARGET,		/* the event's (or --target-json's) target, once the allow-list passed it
+				 * (runtime/target.h): the most specific of all, over the function's own */
 };
 
 struct config {
@@ -96,6 +104,9 @@ bool config_find(const char *name, enum setting_id *id) MUSTCHECK;
 
 /* config_set - set a value from a flag (copied); overrides the environment. */
 bool config_set(struct config *cfg, enum setting_id id, const char *value) MUSTCHECK;
+
+/* config_put - set a value (copied) from source, whatever was there (config_set is CONFIG_FLAG's). */
+bool config_put(struct config *cfg, enum setting_id id, const char *value, enum config_source source) MUSTCHECK;
 
 /*
  * config_fill - set a value (copied) from the secret only where the configuration
@@ -121,7 +132,7 @@ const char *config_conn(const struct config *cfg, enum setting_id id, const char
 
 /*
  * config_source_name - where a value came from, for messages: "flag", the variable's
- * name ("DB_ADDRESS"), "secret", "default"; "unset" when it has none.
+ * name ("DB_ADDRESS"), "secret", "target", "default"; "unset" when it has none.
  */
 const char *config_source_name(const struct config *cfg, enum setting_id id);
 
@@ -134,7 +145,8 @@ void config_derive(struct config *dst, const struct config *src);
 
 /*
  * config_check - validate every set value against its kind (integers within their
- * range, booleans, sslmode, identifiers) and DATABASE_URL's shape (db_url_check); on
+ * range, booleans, sslmode, identifiers, the target allow-lists' regular expressions) and
+ * DATABASE_URL's shape (db_url_check); on
  * failure writes what is wrong to err, naming the setting and where it came from:
  *   invalid value for --lock-wait (GOSLING_LOCK_WAIT): "9223372036854775807" is out of
  *   range: 0 to 86400 seconds
@@ -149,6 +161,14 @@ bool config_check(const struct config *cfg, char *err, size_t errlen) MUSTCHECK;
  * without quoting any of the URL.  A key=value string passes: libpq judges it.
  */
 bool config_url_check(const char *url, char *err, size_t errlen) MUSTCHECK;
+
+/*
+ * config_regcomp - compile pattern, a POSIX extended regular expression, into re to match
+ * a whole value only ("^(pattern)$"); release re with regfree.  A pattern that does not
+ * compile on its own is refused too, so no parenthesis in it can undo the anchoring.  On
+ * failure why holds regerror's reason (re is then not to be freed).
+ */
+bool config_regcomp(regex_t *re, const char *pattern, char *why, size_t whylen) MUSTCHECK;
 
 /* What every DATABASE_URL error (a URI) tells the user to do. */
 #define CONFIG_URL_HINT "percent-encode special characters in the password (@ as %40, / as %2F, % as %25)"

@@ -1,5 +1,6 @@
 /*
- * db.h - every SQL statement gosling sends lives in db.c.
+ * db.h - every SQL statement gosling sends lives in the libpq code: db_io.c (the I/O
+ * core), db_connect.c, db_history.c, db_batch.c; db_index.c reads a statement's text.
  *
  * There is no general-purpose query function: each function here does one
  * thing and checks the shape of what comes back (no rows, one row of N columns,
@@ -18,6 +19,7 @@
 #include <stdint.h>
 
 #include "bundle.h"	/* MUSTCHECK, struct stmt */
+#include "signals.h"
 
 struct config;
 struct pg_conn;
@@ -73,21 +75,6 @@ void db_limit(int64_t until_ms, int64_t each_ms, int64_t hard_ms);
 void db_text_sent(const char *text, size_t len);
 
 /*
- * db_interrupt - note SIGINT or SIGTERM (async-signal-safe: call it from the
- * handler).  The wait in progress, or the next one, cancels its statement and
- * fails; what runs afterwards (recording where a migration stopped, releasing the
- * lock) gets a short grace.  db_interrupted - the signal noted, 0 = none.
- */
-void db_interrupt(int signo);
-int db_interrupted(void);
-/*
- * db_catch_signals - with on, SIGINT and SIGTERM call db_interrupt (the run stops
- * cleanly: its statement cancelled, where a NO TRANSACTION migration stopped
- * recorded, the lock released); without, they are back to their defaults.
- */
-void db_catch_signals(bool on);
-
-/*
  * db_connect - connect as cfg says (flags > DATABASE_URL > DB_* > PG*), with
  * application_name=gosling, client_encoding=UTF8, TCP keepalives and
  * tcp_user_timeout, non-blocking, within connect-timeout and db_limit (the host
@@ -112,10 +99,13 @@ void db_describe(struct pg_conn *conn, char *out, size_t outlen);
 struct db_session {
 	int64_t statement_ms;	/* statement_timeout, 0 = off */
 	int64_t lock_ms;	/* lock_timeout, 0 = off */
+	const char *search_path;	/* a fleet target's schema (letters, digits, _), set as the only
+					 * schema searched, quoted; NULL = the server's search_path stands */
 };
 
 /*
- * db_set_session - statement_timeout and lock_timeout, client_encoding UTF8, and on
+ * db_set_session - statement_timeout and lock_timeout, search_path when s names one,
+ * client_encoding UTF8, and on
  * PostgreSQL 14 and later client_connection_check_interval = 1 s: a backend whose client
  * died stops its statement within a second instead of running the rest of the migration
  * for nobody.  Session-wide, also inside a transaction (it outlives the COMMIT).  One query.
@@ -157,7 +147,7 @@ struct db_row {
 	uint32_t failed_statement;	/* 0 = complete */
 	const char *done_checksum;	/* partial: checksum_done of the statements that ran, or NULL
 					 * (a row from before gosling recorded it) */
-	unsigned shared;		/* which strings are the bundle's, not allocated (db.c) */
+	unsigned shared;		/* which strings are the bundle's, not allocated (db_history.c) */
 };
 
 /*
@@ -168,6 +158,24 @@ struct db_row {
 bool db_history_read(struct pg_conn *conn, const struct db_names *n, const struct bundle *known, struct db_row **rows,
 		     size_t *nrows, struct db_error *err) MUSTCHECK;
 void db_rows_free(struct db_row *rows, size_t nrows);
+
+/* The history's newest row, as verify's head-only check reads it. */
+struct db_head {
+	bool found;			/* false: no row, or no history table (or schema) to read */
+	int64_t version;
+	char name[256];
+	char chain[CHECKSUM_LEN];
+	char applied_at[40];		/* ISO 8601, UTC */
+	uint32_t failed_statement;	/* a partial NO TRANSACTION migration; 0 = none */
+};
+
+/*
+ * db_history_head - the history's newest row into *h, one query of one row at most
+ * (the primary key's index, read backwards).  A missing table or schema is no row
+ * (h->found false), not an error.
+ */
+bool db_history_head(struct pg_conn *conn, const struct db_names *n, struct db_head *h, struct db_error *err)
+	MUSTCHECK;
 
 /* db_goose_read - versions goose counts as applied (newest row per version says so), > 0, ascending. */
 bool db_goose_read(struct pg_conn *conn, const struct db_names *n, int64_t **versions,

@@ -21,6 +21,7 @@
 #include "db.h"
 #include "engine_impl.h"
 #include "log.h"
+#include "signals.h"
 
 void
 progress(struct run *r, const struct engine_item *it, const char *action)
@@ -337,6 +338,10 @@ request_check(const struct config *cfg, const struct engine_request *req, struct
 		result_fail(res, ENGINE_BAD_REQUEST, "invalid version %lld", (long long)req->version);
 		return false;
 	}
+	if (req->head_only && c != ENGINE_VERIFY) {
+		result_fail(res, ENGINE_BAD_REQUEST, "head_only applies to verify, not to %s", engine_command_name(c));
+		return false;
+	}
 	if (req->atomic && c != ENGINE_UP && c != ENGINE_UP_TO && c != ENGINE_PLAN) {
 		result_fail(res, ENGINE_BAD_REQUEST, "atomic applies to up, up-to and plan, not to %s",
 			    engine_command_name(c));
@@ -380,6 +385,34 @@ run_limits(struct run *r)
 	return true;
 }
 
+/*
+ * verify's head-only check (see engine_run in engine.h): true when the history's newest
+ * row settled the answer, false to run the full verify.
+ */
+static bool
+verify_head(struct run *r)
+{
+	struct db_head head;
+	struct db_error e;
+	struct engine_item *it;
+	size_t k;
+
+	if (!db_history_head(r->conn, &r->names, &head, &e)) {
+		result_fail_db(r->res, ENGINE_CONFIG_ERROR, "unable to read the history's newest row", &e);
+		return true;
+	}
+	if (!history_head_matches(r->b, &head, &k))
+		return false;
+	r->res->version_before = r->res->version_after = head.version;
+	if ((it = result_item_add(r->res, head.version, r->b->migrations[k].name)) != NULL) {
+		it->state = "applied";
+		it->no_transaction = r->b->migrations[k].no_transaction;
+		snprintf(it->applied_at, sizeof it->applied_at, "%s", head.applied_at);
+	}
+	log_debug("verify: the history's newest row, version %lld, has this build's chain", (long long)head.version);
+	return true;
+}
+
 /* status, verify: the drift and order checks, then every migration's state. */
 static void
 cmd_status(struct run *r, bool verify)
@@ -407,9 +440,9 @@ interrupted_note(struct engine_result *res)
 {
 	char msg[sizeof res->error.message + 32];
 
-	if (!db_interrupted() || res->status == ENGINE_OK)
+	if (!signals_interrupted() || res->status == ENGINE_OK)
 		return;
-	snprintf(msg, sizeof msg, "interrupted by %s: %s", db_interrupted() == SIGINT ? "SIGINT" : "SIGTERM",
+	snprintf(msg, sizeof msg, "interrupted by %s: %s", signals_interrupted() == SIGINT ? "SIGINT" : "SIGTERM",
 		 res->error.message);
 	msg[sizeof res->error.message - 1] = '\0';
 	memcpy(res->error.message, msg, sizeof res->error.message);
@@ -442,7 +475,8 @@ engine_run(const struct config *cfg, const struct bundle *b, const struct engine
 	db_text_sent(b->text, b->text_len);
 	if (!read_only(c) && !lock_acquire(&r))
 		goto out;
-	if (!connect_work(&r) || (!read_only(c) && !work_lock_acquire(&r)) || !state_load(&r))
+	if (!connect_work(&r) || (!read_only(c) && !work_lock_acquire(&r)) || (req->head_only && verify_head(&r)) ||
+	    !state_load(&r))
 		goto out;
 	res->version_before = res->version_after = history_newest(&r.h);
 

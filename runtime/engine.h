@@ -78,6 +78,8 @@ struct engine_request {
 	bool atomic;			/* up, up-to (and plan): every pending migration in one transaction,
 					 * all or nothing; refused (ENGINE_BAD_REQUEST) before any change
 					 * when one of them is NO TRANSACTION */
+	bool head_only;			/* verify: the history's newest row only, one small query (see
+					 * engine_run); refused (ENGINE_BAD_REQUEST) with any other command */
 	int64_t deadline_ms;		/* ms since the epoch; 0 = none.  lock wait, lock_timeout and
 					 * statement_timeout are cut to fit; near it the engine cancels
 					 * (PQcancel), rolls back and reports what was and was not applied */
@@ -140,12 +142,24 @@ struct engine_result {
 	char **warnings;		/* e.g. comment-only edit of an applied migration */
 	size_t nwarnings;
 	const char *build_id;		/* the bundle's */
+	const char *target;		/* a fleet target's id (runtime/target.h), set by the caller after the
+					 * run and borrowed: JSON "target"; NULL = none */
 };
 
 /*
  * engine_run - run req against the database cfg describes, with bundle b.
  * Always fills *res (free it with engine_result_free), whatever happens;
  * returns res->status == ENGINE_OK.
+ *
+ * verify with head_only reads only the history's newest row (the chain head): its
+ * chain is H(previous chain, version, exec checksum) down to the first migration, so
+ * when it equals this build's compiled-in chain at that version, every applied
+ * migration's SQL up to there is this build's.  The result is verify's, with the one
+ * migration in "migrations"; rows below the head are not read (a hand edit of one goes
+ * unseen: the full verify finds it).  When the head does not settle it (no history
+ * table, a head not in this build, a chain that differs, a partial migration) the full
+ * verify runs and says what differs: an out-of-order history's chain has gaps, which
+ * only the full check tells from drift.
  */
 bool engine_run(const struct config *cfg, const struct bundle *b,
 		const struct engine_request *req, struct engine_result *res);
@@ -165,12 +179,13 @@ void engine_result_free(struct engine_result *res);
  * engine_result_json - the result as one JSON object, malloc'd (caller frees),
  * NULL only when out of memory.  The CLI's --json output and the Lambda response
  * are this document:
- *   {"command":"up","ok":true,"status":"ok","version_before":2,"version_after":5,
+ *   {"command":"up","target":"tenant_42","ok":true,"status":"ok","version_before":2,"version_after":5,
  *    "build_id":"...","migrations":[{"version":3,"name":"...","state":"applied",
  *    "action":"applied","duration_ms":4,...}],"warnings":[],
  *    "error":{"type":"Function.MigrationFailed","message":"...","file":"...",
  *             "version":3,"statement":2,"line":14,"sqlstate":"42P07",
- *             "pg_message":"...","detail":"...","hint":"..."}}   (error only on failure)
+ *             "pg_message":"...","detail":"...","hint":"..."}}   (error only on failure,
+ *                                                                target only with one)
  */
 char *engine_result_json(const struct engine_result *res);
 

@@ -114,6 +114,12 @@ bool history_check_drift(const struct history *h, const char *table, struct engi
 bool history_check_order(const struct history *h, int64_t target, bool report_only, struct engine_result *res);
 /* history_item_state - it's state, applied_at, duration and failed statement from migration k's history. */
 void history_item_state(const struct history *h, struct engine_item *it, size_t k);
+/*
+ * history_head_matches - whether the history's newest row (head) is this build's:
+ * a migration of the bundle (its index in *k), not partial, with the bundle's name
+ * and compiled-in chain at that version.
+ */
+bool history_head_matches(const struct bundle *b, const struct db_head *head, size_t *k);
 /* history_list - status, verify: an item for every migration of the bundle and every applied one it lacks. */
 void history_list(const struct history *h, struct engine_result *res);
 

@@ -15,22 +15,6 @@
 #include "lambda.h"
 #include "log.h"
 
-static const char *
-json_kind(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT: return "an object";
-	case JSON_ARRAY: return "an array";
-	case JSON_STRING: return "a string";
-	case JSON_INTEGER: return "an integer";
-	case JSON_REAL: return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE: return "a boolean";
-	case JSON_NULL: return "null";
-	}
-	return "a value";
-}
-
 static bool
 decode_string(const char *field, json_t *v, char *out, size_t outlen, char *err, size_t errlen)
 {
@@ -184,12 +168,19 @@ lambda_event_decode(const char *body, size_t len, struct lambda_event *ev, char 
 		} else if (strcmp(key, "atomic") == 0) {
 			if (!decode_bool(key, v, &ev->req.atomic, err, errlen))
 				goto out;
+		} else if (strcmp(key, "head_only") == 0) {
+			if (!decode_bool(key, v, &ev->req.head_only, err, errlen))
+				goto out;
+		} else if (strcmp(key, "target") == 0) {
+			if (!target_parse(v, &ev->target, err, errlen))
+				goto out;
+			ev->has_target = true;
 		} else if (strcmp(key, "tf") == 0) {
 			if (!decode_tf(v, ev, err, errlen))
 				goto out;
 		} else {
 			errorf(err, errlen, "unknown field \"%s\" (the event takes command, version, allow_down, "
-				"allow_out_of_order, atomic and Terraform's tf)", key);
+				"allow_out_of_order, atomic, head_only, target and Terraform's tf)", key);
 			goto out;
 		}
 	}
@@ -200,6 +191,15 @@ lambda_event_decode(const char *body, size_t len, struct lambda_event *ev, char 
 	}
 	if (!ev->req.has_version && engine_command_needs_version(ev->req.command)) {
 		errorf(err, errlen, "field \"version\" is required by \"%s\"", engine_command_name(ev->req.command));
+		goto out;
+	}
+	if (ev->req.head_only && ev->req.command != ENGINE_VERIFY) {
+		errorf(err, errlen, "field \"head_only\" applies to \"verify\", not to \"%s\"",
+		       engine_command_name(ev->req.command));
+		goto out;
+	}
+	if (ev->has_target && ev->req.command == ENGINE_LIST) {
+		errorf(err, errlen, "field \"target\" does not apply to \"list\": it reads no database");
 		goto out;
 	}
 	if (strcmp(ev->tf_action, "delete") == 0)

@@ -392,3 +392,9 @@ history_list(const struct history *h, struct engine_result *res)
 	}
 }
 
+bool
+history_head_matches(const struct bundle *b, const struct db_head *head, size_t *k)
+{
+	return head->found && !head->failed_statement && bundle_find(b, head->version, k) &&
+	       strcmp(head->chain, b->migrations[*k].chain) == 0 && strcmp(head->name, b->migrations[*k].name) == 0;
+}

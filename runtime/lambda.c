@@ -16,12 +16,12 @@
 #include "clock.h"
 #include "codedeploy.h"
 #include "config.h"
-#include "db.h"
 #include "engine.h"
 #include "http.h"
 #include "lambda.h"
 #include "log.h"
 #include "secrets.h"
+#include "signals.h"
 
 #define API_VERSION "2018-06-01"
 #define MAX_PAYLOAD (6u * 1024 * 1024)	/* a synchronous response: 6 MiB (Lambda takes 100 bytes more) */
@@ -459,8 +459,9 @@ answer_tf_delete(struct lambda *l, const char *id)
 }
 
 /*
- * The engine on ev's request, within deadline (less a CodeDeploy hook's report time),
- * with the credentials resolved for this invocation; false when out of memory before it ran.
+ * The engine on ev's request and target, within deadline (less a CodeDeploy hook's report
+ * time), with the credentials resolved for this invocation; false when out of memory before
+ * it ran.
  */
 static bool
 run_event(struct lambda *l, struct lambda_event *ev, int64_t deadline, struct engine_result *res)
@@ -477,32 +478,43 @@ run_event(struct lambda *l, struct lambda_event *ev, int64_t deadline, struct en
 		log_error("out of memory");
 		return false;
 	}
-	log_info("%s%s%s", engine_command_name(ev->req.command),
+	log_info("%s%s%s%s%s", engine_command_name(ev->req.command),
 		 ev->kind == LAMBDA_CODEDEPLOY ? " for codedeploy deployment " : "",
-		 ev->kind == LAMBDA_CODEDEPLOY ? ev->deployment_id : "");
+		 ev->kind == LAMBDA_CODEDEPLOY ? ev->deployment_id : "", ev->has_target ? " for target " : "",
+		 ev->has_target ? ev->target.id : "");
 	if (ev->req.command == ENGINE_LIST) {
 		engine_run(&l->cfg, l->b, &ev->req, res);
 	} else {
 		/* credentials per invocation: a rotated secret is read again, a token is fresh */
-		struct config run;
+		struct config tcfg, run;
+		enum engine_status st = target_prepare(ev->has_target ? &ev->target : NULL, &l->cfg, &tcfg, err,
+						       sizeof err);
 
-		/* the secret is read inside the engine's time, not the margin's */
-		if (secrets_resolve(&l->cfg, &run, l->http, ev->req.deadline_ms ? ev->req.deadline_ms - l->margin : 0,
-				    err, sizeof err))
+		/* the secret is read inside the engine's time, not the margin's; a refused target reads none */
+		if (st != ENGINE_OK) {
+			config_derive(&run, &tcfg);
+			engine_result_fail(res, l->b, ev->req.command, st, err);
+		} else if (secrets_resolve(&tcfg, &run, l->http, ev->req.deadline_ms ? ev->req.deadline_ms - l->margin : 0,
+					   err, sizeof err)) {
 			engine_run(&run, l->b, &ev->req, res);
-		else
+		} else {
 			engine_result_fail(res, l->b, ev->req.command, ENGINE_CONFIG_ERROR, err);
+		}
 		config_free(&run);
+		config_free(&tcfg);
 	}
+	if (ev->has_target)
+		res->target = ev->target.id;
 	return true;
 }
 
-/* A failed result's error as one line: its message, detail, hint and SQLSTATE. */
+/* A failed result's error as one line: its target, message, detail, hint and SQLSTATE. */
 static void
-error_line(const struct engine_result *res, char *msg, size_t len)
+error_line(const struct lambda_event *ev, const struct engine_result *res, char *msg, size_t len)
 {
 	const struct engine_error *e = &res->error;
-	int n = snprintf(msg, len, "%s", e->message[0] ? e->message : engine_status_name(res->status));
+	int n = snprintf(msg, len, "%s%s%s%s", ev->has_target ? "target " : "", ev->has_target ? ev->target.id : "",
+			 ev->has_target ? ": " : "", e->message[0] ? e->message : engine_status_name(res->status));
 
 	if (e->detail[0] && n > 0 && (size_t)n < len)
 		n += snprintf(msg + n, len - (size_t)n, "; detail: %s", e->detail);
@@ -576,7 +588,7 @@ invoke(struct lambda *l, const struct http_response *next)
 			 (long long)res.version_after, (long long)(clock_now_ms() - start));
 		out = post_response(l, id, json);
 	} else {
-		error_line(&res, msg, sizeof msg);
+		error_line(&ev, &res, msg, sizeof msg);
 		out = post_error(l, id, engine_status_reason(res.status), msg, json);
 	}
 	free(json);
@@ -660,14 +672,14 @@ loop(struct lambda *l)
 			return 1;
 		}
 		/* a SIGTERM during an invocation stops it cleanly, is answered, then ends the loop */
-		db_catch_signals(true);
+		signals_catch(true);
 		go_on = invoke(l, &rs);
-		db_catch_signals(false);
+		signals_catch(false);
 		log_request(NULL);
 		http_response_free(&rs);
-		if (db_interrupted()) {
-			log_error("stopped by signal %d", db_interrupted());
-			return 128 + db_interrupted();
+		if (signals_interrupted()) {
+			log_error("stopped by signal %d", signals_interrupted());
+			return 128 + signals_interrupted();
 		}
 		if (!go_on)
 			return 1;

@@ -14,6 +14,12 @@
  * Events:
  *   {}                                         up
  *   {"command": "up-to", "version": 3}         any engine command, with its arguments
+ *   {"command": "up", "target": {"id": "tenant_42", "schema": "tenant_42"}}
+ *                                              a fleet member instead of the function's own
+ *                                              database (runtime/target.h: its fields, the
+ *                                              allow-list); the result carries "target": id
+ *   {"command": "verify", "head_only": true, "target": ...}
+ *                                              fleet verify: the history's newest row only
  *   {"DeploymentId": ..., "LifecycleEventHookExecutionId": ...}
  *                                              CodeDeploy hook: up, then report the status
  *   {..., "tf": {"action": "delete", "prev_input": ...}}
@@ -32,6 +38,7 @@
 
 #include "attr.h"	/* MUSTCHECK */
 #include "engine.h"
+#include "target.h"
 
 struct http_response;
 
@@ -47,6 +54,8 @@ struct lambda_event {
 	char tf_action[16];		/* "create", "update", "delete"; empty when not Terraform's */
 	char deployment_id[128];	/* CodeDeploy */
 	char hook_execution_id[2048];
+	bool has_target;		/* "target": a fleet member (runtime/target.h) */
+	struct target target;
 };
 
 /*

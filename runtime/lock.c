@@ -12,6 +12,8 @@
 #include "config.h"
 #include "engine_impl.h"
 #include "log.h"
+#include "signals.h"
+#include "target.h"
 
 /* A uniform random number in [0, n), n > 0: backoff jitter, not secrets. */
 int64_t
@@ -44,7 +46,7 @@ connect_retry(struct run *r, const char *purpose, PGconn **conn)
 	while (!db_connect(r->cfg, purpose, conn, &e)) {
 		int64_t wait = delay / 2 + backoff_jitter(delay / 2 + 1);
 
-		if (!e.not_ready || db_interrupted() || clock_now_ms() + wait >= until) {
+		if (!e.not_ready || signals_interrupted() || clock_now_ms() + wait >= until) {
 			if (tries > 1) {
 				size_t len = strlen(e.message);
 
@@ -91,7 +93,7 @@ connect_work(struct run *r)
 		db_describe(r->conn, who, sizeof who);
 		log_debug("connected to %s", who);
 	}
-	r->session = (struct db_session){ st, lk };
+	r->session = (struct db_session){ st, lk, target_search_path(r->cfg) };
 	if (!db_set_session(r->conn, &r->session, &e)) {
 		result_fail_db(r->res, ENGINE_CONFIG_ERROR, "unable to set the session's timeouts", &e);
 		return false;
@@ -114,7 +116,7 @@ lock_poll(struct run *r, PGconn *conn, bool work)
 		bool got = false;
 		int64_t now, nap;
 
-		if (db_interrupted()) {
+		if (signals_interrupted()) {
 			result_fail(r->res, ENGINE_MIGRATION_FAILED, "stopped waiting for the migration lock");
 			return false;
 		}

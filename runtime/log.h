@@ -42,6 +42,10 @@ void log_msg(enum log_level level, const char *fmt, ...)
  */
 bool errorf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+struct json_t;
+/* json_kind - what a JSON value is, for such reasons: "an object", "a string", "null", ... */
+const char *json_kind(const struct json_t *v);
+
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)

@@ -16,12 +16,13 @@
 
 #include "bundle.h"
 #include "config.h"
-#include "db.h"
 #include "engine.h"
 #include "http.h"
 #include "lambda.h"
 #include "log.h"
 #include "secrets.h"
+#include "signals.h"
+#include "target.h"
 
 /*
  * The program's first load segment (ELF header, dynamic symbols and the
@@ -97,6 +98,10 @@ static const char usage_text[] =
 	"                         nothing (refused, exit 2, when one is NO TRANSACTION)\n"
 	"  --deadline-ms MS       finish by this time (ms since the epoch): timeouts follow it\n"
 	"  --event JSON           the request as a Lambda event: {\"command\": \"up-to\", \"version\": 5}\n"
+	"  --target-json JSON     one fleet member instead of the configured database, as an event's\n"
+	"                         target: {\"id\": \"tenant_42\", \"schema\": \"tenant_42\"}; each field needs\n"
+	"                         its allow-list (--target-schemas, ...), else exit 2\n"
+	"  --head-only            verify: the history's newest row only (one query), as fleet verify\n"
 	"  --help, --version\n"
 	"  --NAME VALUE           any setting below, overriding its environment variable\n"
 	"\n"
@@ -258,7 +263,7 @@ static bool
 cli_flag(const char *name)
 {
 	static const char *const flags[] = { "json", "allow-down", "allow-out-of-order", "atomic", "help",
-					     "version", "event", "deadline-ms" };
+					     "version", "event", "deadline-ms", "target-json", "head-only" };
 
 	for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
 		if (strcmp(name, flags[i]) == 0)
@@ -266,27 +271,40 @@ cli_flag(const char *name)
 	return false;
 }
 
-/* The engine, with the credentials the secret and IAM authentication give (none for list). */
+/*
+ * The engine, for target t (NULL: the configured database) once the allow-list let it
+ * through, with the credentials the secret and IAM authentication give (none for list).
+ */
 static void
-run_command(const struct config *cfg, const struct engine_request *req, struct engine_result *res)
+run_command(const struct config *base, const struct target *t, const struct engine_request *req,
+	    struct engine_result *res)
 {
 	struct http_client *http = NULL;
-	struct config run;
+	struct config tcfg, run;
+	const struct config *cfg = &tcfg;
 	char err[1024];
+	enum engine_status st;
 
 	if (req->command == ENGINE_LIST) {
-		engine_run(cfg, &gosling_bundle, req, res);
+		engine_run(base, &gosling_bundle, req, res);
+		return;
+	}
+	if ((st = target_prepare(t, base, &tcfg, err, sizeof err)) != ENGINE_OK) {
+		engine_result_fail(res, &gosling_bundle, req->command, st, err);
+		config_free(&tcfg);
 		return;
 	}
 	if (config_str(cfg, SET_SECRET_ARN)) {
 		if (!http_global_init()) {
 			engine_result_fail(res, &gosling_bundle, req->command, ENGINE_CONFIG_ERROR,
 					   "unable to initialise libcurl");
+			config_free(&tcfg);
 			return;
 		}
 		if (!(http = http_client_new())) {
 			engine_result_fail(res, &gosling_bundle, req->command, ENGINE_CONFIG_ERROR, "out of memory");
 			http_global_cleanup();
+			config_free(&tcfg);
 			return;
 		}
 	}
@@ -295,6 +313,7 @@ run_command(const struct config *cfg, const struct engine_request *req, struct e
 	else
 		engine_result_fail(res, &gosling_bundle, req->command, ENGINE_CONFIG_ERROR, err);
 	config_free(&run);
+	config_free(&tcfg);
 	if (http) {
 		http_client_free(http);
 		http_global_cleanup();
@@ -308,6 +327,9 @@ struct cli {
 	const char *positional[2];
 	int npos;
 	const char *event;
+	const char *target_json;
+	struct target target;		/* from the event or --target-json, when has_target */
+	bool has_target;
 };
 
 /* What parsing the command line ended with. */
@@ -331,7 +353,8 @@ parse_setting(int argc, char **argv, int *i, struct config *cfg)
 	if (!config_find(name, &id)) {
 		if (eq && cli_flag(name))
 			fprintf(stderr, "gosling: error: --%s takes %s\n", name,
-				strcmp(name, "event") == 0 || strcmp(name, "deadline-ms") == 0
+				strcmp(name, "event") == 0 || strcmp(name, "deadline-ms") == 0 ||
+						strcmp(name, "target-json") == 0
 					? "its value as the next argument, not after '='" : "no value");
 		else
 			fprintf(stderr, "gosling: error: unknown option --%s\n", name);
@@ -375,12 +398,17 @@ parse_options(int argc, char **argv, struct config *cfg, struct engine_request *
 			req->allow_out_of_order = true;
 		} else if (strcmp(a, "--atomic") == 0) {
 			req->atomic = true;
-		} else if (strcmp(a, "--event") == 0 || strcmp(a, "--deadline-ms") == 0) {
+		} else if (strcmp(a, "--head-only") == 0) {
+			req->head_only = true;
+		} else if (strcmp(a, "--event") == 0 || strcmp(a, "--deadline-ms") == 0 ||
+			   strcmp(a, "--target-json") == 0) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "gosling: error: %s needs a value\n", a);
 				return CLI_USAGE;
 			}
-			if (a[2] == 'e') {
+			if (a[2] == 't') {
+				cli->target_json = argv[++i];
+			} else if (a[2] == 'e') {
 				cli->event = argv[++i];
 			} else if (!parse_version(argv[++i], &req->deadline_ms)) {
 				fprintf(stderr, "gosling: error: invalid --deadline-ms \"%.64s\": milliseconds since the epoch, "
@@ -400,12 +428,45 @@ parse_options(int argc, char **argv, struct config *cfg, struct engine_request *
 	return CLI_RUN;
 }
 
-/* The command and its version from the positional arguments, or from --event. */
+/* --event: the request (and the target) as a Lambda event names it; the flags given beside it still apply. */
+static enum cli_outcome
+parse_event(struct cli *cli, struct engine_request *req)
+{
+	char err[512];
+	struct lambda_event ev;
+
+	if (cli->npos > 0) {
+		fprintf(stderr, "gosling: error: --event replaces the command\n");
+		return CLI_USAGE;
+	}
+	/* the same strict decoder as the Lambda face: an event means the same here */
+	if (!lambda_event_decode(cli->event, strlen(cli->event), &ev, err, sizeof err)) {
+		fprintf(stderr, "gosling: error: %s\n", err);
+		return CLI_USAGE;
+	}
+	if (ev.kind == LAMBDA_TF_DELETE) {
+		fprintf(stderr, "gosling: Terraform delete: nothing to do\n");
+		return CLI_DONE;
+	}
+	ev.req.allow_down |= req->allow_down;
+	ev.req.allow_out_of_order |= req->allow_out_of_order;
+	ev.req.atomic |= req->atomic;
+	ev.req.head_only |= req->head_only;
+	ev.req.deadline_ms = req->deadline_ms;
+	*req = ev.req;
+	if (ev.has_target) {
+		cli->target = ev.target;
+		cli->has_target = true;
+	}
+	return CLI_RUN;
+}
+
+/* The command and its version from the positional arguments or --event, the target, and their checks. */
 static enum cli_outcome
 parse_command(struct cli *cli, struct engine_request *req)
 {
 	char err[512];
-	struct lambda_event ev;
+	enum cli_outcome o;
 
 	if (cli->npos > 0) {
 		if (strcmp(cli->positional[0], "settings") == 0) {
@@ -427,27 +488,28 @@ parse_command(struct cli *cli, struct engine_request *req)
 		}
 		req->has_version = true;
 	}
-	if (!cli->event)
-		return CLI_RUN;
-	if (cli->npos > 0) {
-		fprintf(stderr, "gosling: error: --event replaces the command\n");
+	if (cli->event && (o = parse_event(cli, req)) != CLI_RUN)
+		return o;
+	if (cli->target_json) {
+		if (cli->has_target) {
+			fprintf(stderr, "gosling: error: --target-json and the event's target: give one\n");
+			return CLI_USAGE;
+		}
+		if (!target_parse_text(cli->target_json, &cli->target, err, sizeof err)) {
+			fprintf(stderr, "gosling: error: --target-json: %s\n", err);
+			return CLI_USAGE;
+		}
+		cli->has_target = true;
+	}
+	if (req->head_only && req->command != ENGINE_VERIFY) {
+		fprintf(stderr, "gosling: error: --head-only applies to verify, not to %s\n",
+			engine_command_name(req->command));
 		return CLI_USAGE;
 	}
-	/* the same strict decoder as the Lambda face: an event means the same here */
-	if (!lambda_event_decode(cli->event, strlen(cli->event), &ev, err, sizeof err)) {
-		fprintf(stderr, "gosling: error: %s\n", err);
+	if (cli->has_target && req->command == ENGINE_LIST) {
+		fprintf(stderr, "gosling: error: a target does not apply to list: it reads no database\n");
 		return CLI_USAGE;
 	}
-	if (ev.kind == LAMBDA_TF_DELETE) {
-		fprintf(stderr, "gosling: Terraform delete: nothing to do\n");
-		return CLI_DONE;
-	}
-	/* the event names the command; the flags given beside it still apply */
-	ev.req.allow_down |= req->allow_down;
-	ev.req.allow_out_of_order |= req->allow_out_of_order;
-	ev.req.atomic |= req->atomic;
-	ev.req.deadline_ms = req->deadline_ms;
-	*req = ev.req;
 	return CLI_RUN;
 }
 
@@ -530,12 +592,14 @@ main(int argc, char **argv)
 	req.progress = on_progress;
 	req.progress_arg = &cli.json;
 
-	db_catch_signals(true);
-	run_command(&cfg, &req, &res);
+	signals_catch(true);
+	run_command(&cfg, cli.has_target ? &cli.target : NULL, &req, &res);
+	if (cli.has_target)
+		res.target = cli.target.id;
 	report(&res, cli.json);
 	code = engine_exit_code(res.status);
-	if (db_interrupted() && res.status != ENGINE_OK)
-		code = 128 + db_interrupted();	/* as a shell reports a process a signal ended */
+	if (signals_interrupted() && res.status != ENGINE_OK)
+		code = 128 + signals_interrupted();	/* as a shell reports a process a signal ended */
 	engine_result_free(&res);
 	config_free(&cfg);
 	return code;

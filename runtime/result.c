@@ -208,6 +208,8 @@ engine_result_json(const struct engine_result *res)
 	if (!o || !items || !warns)
 		goto out;
 	json_object_set_new(o, "command", json_string(engine_command_name(res->command)));
+	if (res->target)
+		json_object_set_new(o, "target", text(res->target));
 	json_object_set_new(o, "ok", json_boolean(res->status == ENGINE_OK));
 	json_object_set_new(o, "status", json_string(engine_status_name(res->status)));
 	json_object_set_new(o, "version_before", json_integer(res->version_before));

@@ -154,6 +154,7 @@ sm_requests() { wc -l <"$T/SM.log" | tr -d ' '; }
 
 # --- the Lambda loop: a password that comes only from the secret, over verified TLS ----------
 
+. tests/lib/rapi.sh	# j NAME EXPR, is_j; rapi as below, in the fakes' environment
 rapi() {
 	local name=$1 boot=$2 events=$3
 	shift 3
@@ -162,18 +163,6 @@ rapi() {
 		python3 tests/lambda/runtime_api.py --events "$T/$name.events" --log "$T/$name.json" --timeout 60 \
 		-- $boot 2>"$T/$name.err" || true	# $boot unquoted: it may be "valgrind ... gosling"
 }
-j() {
-	python3 - "$T/$1.json" "$2" <<'EOF'
-import json, sys
-d = json.load(open(sys.argv[1]))
-inv = d["invocations"]
-def err(i): return inv[i]["body"] or {}
-def res(i): return inv[i]["body"] if inv[i]["kind"] == "response" else (inv[i]["body"] or {}).get("result") or {}
-r = eval(sys.argv[2])
-print(json.dumps(r) if isinstance(r, (dict, list)) else r)
-EOF
-}
-is_j() { is "$(j "$1" "$2")" "$3" "$4"; }
 
 before=$(sm_requests)
 rapi lambda "$T/gosling-ca" '[{"body": {}}, {"body": {"command": "verify"}}]' \

@@ -25,31 +25,7 @@ bundle() {
 		gosling_link "$T/$1" "$T/$1.c"
 }
 
-# rapi NAME BOOTSTRAP EVENTS [runtime_api.py options]: serve EVENTS (a JSON list) to
-# BOOTSTRAP; the record goes to $T/NAME.json, the bootstrap's stderr to $T/NAME.err
-rapi() {
-	local name=$1 boot=$2 events=$3
-	shift 3
-	printf '%s' "$events" >"$T/$name.events"
-	python3 tests/lambda/runtime_api.py --events "$T/$name.events" --log "$T/$name.json" \
-		--timeout "${RAPI_TIMEOUT:-60}" "$@" -- $boot 2>"$T/$name.err"
-}
-
-# j NAME EXPR: a Python expression over the record d of run NAME
-j() {
-	python3 - "$T/$1.json" "$2" <<'EOF'
-import json, sys
-d = json.load(open(sys.argv[1]))
-inv = d["invocations"]
-def err(i): return inv[i]["body"] or {}
-def res(i): return inv[i]["body"] if inv[i]["kind"] == "response" else (inv[i]["body"] or {}).get("result") or {}
-r = eval(sys.argv[2])
-print(json.dumps(r) if isinstance(r, (dict, list)) else r)
-EOF
-}
-
-# is_j NAME EXPR WANT WHAT
-is_j() { is "$(j "$1" "$2")" "$3" "$4"; }
+. tests/lib/rapi.sh	# rapi NAME BOOTSTRAP EVENTS, j NAME EXPR, is_j
 
 # newdb NAME: a fresh database per scenario, named after it
 newdb() {

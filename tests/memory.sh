@@ -60,7 +60,7 @@ ok "3,000,000 rows in a NO TRANSACTION migration: peak RSS $(mb "$rss") < 32 MB"
 # --- a 29 MB migration ---------------------------------------------------------------------
 # 120,000 INSERTs of a 240-byte row: the text lives in the binary, once in the batch and
 # once in libpq's buffer (sent as batches of about 256 KiB, so neither grows past that),
-# and the binary's pages of text already sent are released (db.c, release_sent_text):
+# and the binary's pages of text already sent are released (db_batch.c, release_sent_text):
 # the peak stays below the migration's own size.
 H=$T/huge
 mkdir -p "$H"

@@ -157,6 +157,24 @@ rd set4 -- exec "SET search_path TO nowhere"
 rd show4 -- exec "SHOW search_path"
 is "$(out show4)" '"$user", public' "no session outside a transaction: a SET does not carry over to the next call"
 
+# 8 clients at once, each a transaction that takes pg_advisory_xact_lock, reads a counter and writes
+# it back: the lock serialises them across calls, so no increment is lost
+q "CREATE TABLE counter (n int); INSERT INTO counter VALUES (0)" >/dev/null
+bump() {
+	local tx
+	rd "bump$1" -- begin
+	tx=$(out "bump$1")
+	rd "bumplock$1" -- exec -t "$tx" "SELECT pg_advisory_xact_lock(77)"
+	rd "bumpread$1" -- exec -t "$tx" "SELECT n FROM counter"
+	rd "bumpwrite$1" -- exec -t "$tx" -p n=l:$(($(out "bumpread$1") + 1)) "UPDATE counter SET n = :n"
+	rd "bumpcommit$1" -- commit "$tx"
+}
+bumpers=()
+for i in 1 2 3 4 5 6 7 8; do bump $i & bumpers+=($!); done
+wait "${bumpers[@]}"	# (not a bare wait: the stand-ins run in the background too)
+is "$(q 'SELECT n FROM counter')/$(cat "$T"/bumpcommit*.rc | sort -u)" "8/0" \
+	"8 concurrent transactions under pg_advisory_xact_lock: 8 increments, none lost"
+
 # --- PostgreSQL's errors -------------------------------------------------------------------------
 
 rd missing -- exec "SELECT * FROM missing_table"

@@ -14,6 +14,11 @@
 #     AWS provider from a local plugin directory (GOSLING_TF_PLUGIN_DIR, default
 #     /opt/tf-plugins) since no provider can be downloaded here; then terraform test
 #     (terraform/tests/*.tftest.hcl) with that provider mocked: no account, no network
+#   - the fleet sub-module (terraform/modules/fleet, issue 19): its Step Functions definition
+#     rendered offline by terraform console for each way of using it, validated against the
+#     Amazon States Language specification (asl-validator) and checked for a fleet's shape
+#     (check.js --fleet: the canary before the Distributed Map, one target at a time, ...),
+#     the same on copies broken on purpose, terraform validate, and its mocked terraform test
 #
 # The npm packages are installed from tests/terraform/package-lock.json into
 # build/terraform-node/ (ignored by git).
@@ -37,13 +42,15 @@ nodedir=$root/build/terraform-node
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
 	mkdir -p "$nodedir"
 	if ! cmp -s tests/terraform/package-lock.json "$nodedir/package-lock.json" ||
-		[ ! -d "$nodedir/node_modules/@cdktf/hcl2json" ]; then
+		[ ! -d "$nodedir/node_modules/@cdktf/hcl2json" ] || [ ! -d "$nodedir/node_modules/asl-validator" ]; then
 		cp tests/terraform/package.json tests/terraform/package-lock.json "$nodedir/"
 		(cd "$nodedir" && npm ci --no-audit --no-fund --loglevel=error) >"$tmp/npm.log" 2>&1 ||
 			{ echo "# npm ci failed:"; diag "$tmp/npm.log"; }
 	fi
 	[ -d "$nodedir/node_modules/@cdktf/hcl2json" ] && have_node=true
 fi
+have_asl=false
+[ -d "$nodedir/node_modules/asl-validator" ] && $have_node && have_asl=true
 export NODE_PATH=$nodedir/node_modules
 checkjs() { node "$root/tests/terraform/check.js" "$@"; }
 
@@ -93,6 +100,25 @@ else
 	skip_prereq "structural checks of terraform/ (tests/terraform/check.js)" "node/npm missing or npm ci of @cdktf/hcl2json failed"
 fi
 
+# broken_check WHAT ORIGINAL COPY WANT CMD...: COPY, ORIGINAL broken on purpose, must differ
+# from it, and CMD (a checker run on the copy) must fail with output matching the regex WANT.
+broken_check() {
+	local what=$1 orig=$2 copy=$3 want=$4 rc
+	shift 4
+	if cmp -s "$orig" "$copy"; then
+		fail "$what: the edit did not apply to ${orig##*/}"
+		return
+	fi
+	"$@" >"$tmp/out" 2>&1
+	rc=$?
+	if [ "$rc" -ne 0 ] && grep -Eq -- "$want" "$tmp/out"; then
+		pass "$what: the checker fails and says so"
+	else
+		fail "$what: the checker exited $rc without /$want/"
+		diag "$tmp/out"
+	fi
+}
+
 # --- the checker fails when the module is broken on purpose -------------------------
 # Each case: a name, a file of the module, a perl substitution applied to it (or text
 # appended when it starts with "+"), and a regex the checker's output must match.
@@ -125,18 +151,8 @@ if $have_node; then
 		else
 			perl -0pi -e "$edit" "$tmp/broken/$file"
 		fi
-		if cmp -s "terraform/$file" "$tmp/broken/$file"; then
-			fail "broken on purpose ($what): the edit did not apply to $file"
-			continue
-		fi
-		checkjs "$tmp/broken" "$runtime_env" >"$tmp/out" 2>&1
-		rc=$?
-		if [ "$rc" -ne 0 ] && grep -Eq -- "$want" "$tmp/out"; then
-			pass "broken on purpose ($what): the checker fails and says so"
-		else
-			fail "broken on purpose ($what): the checker exited $rc without /$want/"
-			diag "$tmp/out"
-		fi
+		broken_check "broken on purpose ($what)" "terraform/$file" "$tmp/broken/$file" "$want" \
+			checkjs "$tmp/broken" "$runtime_env"
 	done
 	# And a runtime that stops reading a name the module sets.
 	grep -v '^DB_SSLMODE$' tests/terraform/runtime-env.txt >"$tmp/env-less.txt"
@@ -150,6 +166,27 @@ if $have_node; then
 else
 	skip_prereq "the checker fails on modules broken on purpose" "node/npm missing or npm ci of @cdktf/hcl2json failed"
 fi
+
+# tf_test DIR WHAT: terraform test in DIR (its tests/*.tftest.hcl, the AWS provider mocked),
+# one TAP line a run, named WHAT: RUN.
+tf_test() {
+	local dir=$1 what=$2 rc runs line r
+	(cd "$dir" && terraform test -no-color) >"$tmp/test" 2>&1
+	rc=$?
+	runs=$(grep -cE '^  run "[^"]+"\.\.\. ' "$tmp/test")
+	while IFS= read -r line; do
+		r=$(sed -E 's/^  run "([^"]+)".*/\1/' <<<"$line")
+		case $line in
+		*"... pass") pass "$what: $r" ;;
+		*"... skip") skip "$what: $r" "an earlier run failed" ;;
+		*) fail "$what: $r" ;;
+		esac
+	done < <(grep -E '^  run "[^"]+"\.\.\. ' "$tmp/test")
+	if [ "$rc" -ne 0 ] || [ "$runs" -eq 0 ]; then
+		fail "terraform test in ${dir#"$tmp"/} exited $rc after $runs runs"
+		diag "$tmp/test"
+	fi
+}
 
 # --- terraform validate -------------------------------------------------------------
 
@@ -185,22 +222,120 @@ else
 		# terraform test with the AWS provider mocked (terraform/tests/*.tftest.hcl):
 		# plans of each way of using the module, checked by value. One TAP line a run.
 		printf 'PK\005\006\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0' >"$tmp/tf/tests/fixture.zip"
-		(cd "$tmp/tf" && terraform test -no-color) >"$tmp/test" 2>&1
-		rc=$?
-		runs=$(grep -cE '^  run "[^"]+"\.\.\. ' "$tmp/test")
-		while IFS= read -r line; do
-			r=$(sed -E 's/^  run "([^"]+)".*/\1/' <<<"$line")
-			case $line in
-			*"... pass") pass "terraform test (AWS provider mocked): $r" ;;
-			*"... skip") skip "terraform test (AWS provider mocked): $r" "an earlier run failed" ;;
-			*) fail "terraform test (AWS provider mocked): $r" ;;
-			esac
-		done < <(grep -E '^  run "[^"]+"\.\.\. ' "$tmp/test")
-		if [ "$rc" -ne 0 ] || [ "$runs" -eq 0 ]; then
-			fail "terraform test exited $rc after $runs runs"
-			diag "$tmp/test"
+		tf_test "$tmp/tf" "terraform test (AWS provider mocked)"
+	fi
+fi
+
+# --- the fleet sub-module (terraform/modules/fleet) -----------------------------------
+# Its definition depends on its inputs alone, so terraform console renders it offline (no
+# provider call): one console, in a harness that calls the module once per way of using it
+# and once per copy broken on purpose, prints every definition.
+
+# The ways of using it: the targets in an S3 file or in the input, with and without a canary.
+fleet_cases=(
+	's3-canary|items_bucket = "fleet-items", items_key = "fleets/tenants.json", canary_count = 3, function_version = "7", max_concurrency = 37, tolerated_failure_percentage = 13'
+	's3-no-canary|items_bucket = "fleet-items", items_key = "fleets/tenants.json", canary_count = 0'
+	'input-canary|canary_count = 2'
+	'input-no-canary|canary_count = 0'
+)
+# Copies broken on purpose: a name, a perl substitution on main.tf, the case rendered from
+# the copy, and a regex the checker's output must match.
+fleet_breaks=(
+	'state names repeated across the maps|s/MigrateCanaryTarget/MigrateTarget/g|s3-canary|DUPLICATE_STATE_NAMES'
+	'a transition to a state that does not exist|s/Next       = "Report"/Next       = "Reprot"/|s3-no-canary|MISSING_TRANSITION_TARGET: .*Reprot'
+	'a JsonPath Step Functions would reject|s/"\$\.targets\[0:\$\{var.canary_count\}\]"/"\$.targets[0:"/|input-canary|SelectCanary/Parameters/canary\.\$ is invalid'
+	'the fleet started without the canary|s/Next = local.canary \? \(local.items_from_s3 \? "Canary" : "SelectCanary"\) : "Fleet"/Next = "Fleet"/|s3-canary|Fleet map is reachable without passing the Canary'
+	'a canary of several targets at once|s/MaxConcurrency             = 1\n/MaxConcurrency             = 5\n/|input-canary|canary.s MaxConcurrency is 5'
+	'an unbounded map|s/MaxConcurrency             = var.max_concurrency/MaxConcurrency             = 0/|s3-canary|want a bound of at least 1'
+	'EXPRESS children|s/ExecutionType = "STANDARD"/ExecutionType = "EXPRESS"/|s3-canary|ExecutionType STANDARD'
+	'a failed migration retried|s/ErrorEquals     = \["Function.LockTimeout"\]/ErrorEquals     = ["States.TaskFailed"]/|s3-canary|States.TaskFailed is retried'
+	'a wildcard action in the role|s/"states:DescribeExecution", "states:StopExecution"/"states:Describe*", "states:StopExecution"/|s3-canary|wildcard action states:Describe\*'
+)
+case_vars() { printf '%s\n' "${fleet_cases[@]}" | sed -n "s/^$1|//p"; }
+
+# render_all: $tmp/render/NAME.json for each case (from $tmp/fleet) and broken-N.json for
+# each break (from $tmp/fleet-broken-N), through one terraform console.
+render_all() {
+	local i=0 c b name vars edit case blobs
+	mkdir -p "$tmp/render"
+	: >"$tmp/render/main.tf"
+	names=() exprs=()
+	# harness_call NAME SOURCE VARS: a call of the module, and the expression of its definition.
+	harness_call() {
+		printf 'module "%s" {\n  source = "%s"\n  function_arn = "arn:aws:lambda:eu-west-2:123456789012:function:gosling"\n  results_bucket = "fleet-results"\n%s\n}\n' \
+			"$1" "$2" "$(tr ',' '\n' <<<"$3")" >>"$tmp/render/main.tf"
+		exprs+=("base64encode(module.$1.definition)")
+		names+=("$1")
+	}
+	for c in "${fleet_cases[@]}"; do
+		IFS='|' read -r name vars <<<"$c"
+		harness_call "$name" ../fleet "$vars"
+	done
+	for b in "${fleet_breaks[@]}"; do
+		IFS='|' read -r _ edit case _ <<<"$b"
+		i=$((i + 1))
+		rm -rf "$tmp/fleet-broken-$i" && cp -r "$tmp/fleet" "$tmp/fleet-broken-$i"
+		perl -0pi -e "$edit" "$tmp/fleet-broken-$i/main.tf"
+		harness_call "broken-$i" "../fleet-broken-$i" "$(case_vars "$case")"
+	done
+	# A piped console prints its last expression only: one string, the definitions in base64
+	# separated by spaces.
+	(IFS=,; echo "join(\" \", [${exprs[*]}])") >"$tmp/render/exprs"
+	(cd "$tmp/render" && timeout 120 terraform init "${init_args[@]}" && terraform console -no-color <exprs >out) \
+		>"$tmp/render/log" 2>&1 || return 1
+	read -r -a blobs < <(tr -d '"' <"$tmp/render/out")
+	[ ${#blobs[@]} -eq ${#names[@]} ] || return 1
+	for i in "${!names[@]}"; do
+		base64 -d <<<"${blobs[$i]}" >"$tmp/render/${names[$i]}.json" || return 1
+	done
+}
+
+if ! $have_tf; then
+	skip "the fleet sub-module: rendered, validated, tested" "terraform not installed"
+elif ! { cp -r terraform/modules/fleet "$tmp/fleet" &&
+	(cd "$tmp/fleet" && timeout 120 terraform init "${init_args[@]}") >"$tmp/init" 2>&1; }; then
+	reason=$(grep -m1 -E 'Error|Failed' "$tmp/init" | sed 's/[│╷╵]//g; s/^ *//')
+	skip "the fleet sub-module: rendered, validated, tested" "terraform init could not get the AWS provider from $src: ${reason:-see init output}"
+else
+	if (cd "$tmp/fleet" && terraform validate -no-color) >"$tmp/validate" 2>&1; then
+		pass "terraform validate terraform/modules/fleet (AWS provider from $src)"
+	else
+		fail "terraform validate terraform/modules/fleet (AWS provider from $src)"
+		diag "$tmp/validate"
+	fi
+	if ! render_all; then
+		fail "the fleet's definitions render offline (terraform console)"
+		diag "$tmp/render/log" "$tmp/render/out"
+	else
+		pass "the fleet's definitions render offline (terraform console): ${#fleet_cases[@]} ways of using it, ${#fleet_breaks[@]} broken copies"
+		defs=()
+		for c in "${fleet_cases[@]}"; do defs+=("$tmp/render/${c%%|*}.json"); done
+		if $have_asl; then
+			checkjs --fleet "$tmp/fleet" "${defs[@]}" >"$tmp/check" 2>&1
+			rc=$?
+			tap_passfail "fleet: " <"$tmp/check"
+			if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$tmp/check"; then
+				fail "check.js --fleet exited $rc without naming a failure"
+				diag "$tmp/check"
+			fi
+			i=0
+			for b in "${fleet_breaks[@]}"; do
+				IFS='|' read -r what _ _ want <<<"$b"
+				i=$((i + 1))
+				broken_check "fleet broken on purpose ($what)" "$tmp/fleet/main.tf" "$tmp/fleet-broken-$i/main.tf" "$want" \
+					checkjs --fleet "$tmp/fleet-broken-$i" "$tmp/render/broken-$i.json"
+			done
+		else
+			skip_prereq "the fleet's definitions against the ASL specification (check.js --fleet)" "node/npm missing or npm ci of asl-validator failed"
 		fi
 	fi
+	# terraform test: the definition and the role's policy by value (tests/fleet.tftest.hcl),
+	# and once more on a copy whose role has a wildcard action, which must fail.
+	tf_test "$tmp/fleet" "terraform test of modules/fleet (AWS provider mocked)"
+	rm -rf "$tmp/fleet-broken" && cp -r "$tmp/fleet" "$tmp/fleet-broken"
+	perl -0pi -e 's/Action   = \["s3:GetObject"\]/Action   = ["s3:Get*"]/' "$tmp/fleet-broken/main.tf"
+	broken_check "fleet broken on purpose (s3:Get* in the role, terraform test)" "$tmp/fleet/main.tf" \
+		"$tmp/fleet-broken/main.tf" 'the role has a wildcard action' terraform -chdir="$tmp/fleet-broken" test -no-color
 fi
 
 done_testing

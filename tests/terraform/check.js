@@ -5,6 +5,12 @@
 //                                            "FAIL name: problem; problem"; exit 1 on a FAIL
 //   node check.js --fmt DIR                  hclwrite's formatting (terraform fmt's core) of
 //                                            every .tf below DIR; exit 1 naming unformatted files
+//   node check.js --fleet MODULE_DIR DEF...  the fleet sub-module (terraform/modules/fleet): its
+//                                            inputs and outputs documented, no wildcard IAM action,
+//                                            and each DEF, a state machine definition it rendered
+//                                            (JSON), valid against the Amazon States Language
+//                                            specification (asl-validator) and shaped as a fleet:
+//                                            a canary one at a time, then a Distributed Map
 //
 // The module is parsed with a real HCL parser (@cdktf/hcl2json, hcl2json compiled to
 // WebAssembly) into JSON, in which expressions stay strings such as "${var.x}".
@@ -99,49 +105,27 @@ function readmeTable(readme, title) {
 	return names;
 }
 
-async function checkModule(dir, runtimeEnvFile) {
-	const results = [];
-	const check = (name, fn) => {
-		const problems = [];
-		try {
-			fn((msg) => problems.push(msg));
-		} catch (e) {
-			problems.push(`check crashed: ${e.message}`);
-		}
-		results.push({ name, problems });
-	};
-
-	const doc = await parseDir(dir);
-	const readmePath = path.join(dir, 'README.md');
-	const readme = fs.existsSync(readmePath) ? fs.readFileSync(readmePath, 'utf8') : '';
-	const variables = Object.fromEntries(Object.entries(doc.variable || {}).map(([k, v]) => [k, first(v)]));
-	const outputs = Object.fromEntries(Object.entries(doc.output || {}).map(([k, v]) => [k, first(v)]));
-	const locals = Object.assign({}, ...(doc.locals || []));
-	const res = (type, name) => first(((doc.resource || {})[type] || {})[name]);
-	const resourcesOf = (type) => Object.values((doc.resource || {})[type] || {}).map(first);
-	const fn = resourcesOf('aws_lambda_function')[0];
-	// An expression with its local.X references expanded, for looking at what it uses.
-	const expand = (v, depth = 0) => {
-		let s = str(v);
-		if (depth > 8) return s;
-		return s.replace(/local\.([A-Za-z0-9_]+)/g, (m, n) => (n in locals ? `(${expand(locals[n], depth + 1)})` : m));
-	};
-
-	check('the module has files versions.tf, variables.tf, main.tf, outputs.tf, README.md, examples/', (fail) => {
-		for (const f of ['versions.tf', 'variables.tf', 'main.tf', 'outputs.tf', 'README.md', 'examples'])
-			if (!fs.existsSync(path.join(dir, f))) fail(`${f} is missing`);
+// Every IAM action in the parsed module, as an attribute (actions = [...]) or inside a
+// policy written as jsonencode() or heredoc text: no wildcard, and no NotAction.
+function noWildcardActions(doc, fail) {
+	walk(doc, (n, k) => {
+		if (k === 'not_actions' || k === 'NotAction') fail(`${k} is used: it grants every other action`);
+		if ((k === 'actions' || k === 'Action') && typeof n === 'string' && n.includes('*'))
+			fail(`wildcard action ${n}`);
+		if (typeof n === 'string')
+			for (const m of n.matchAll(/"?(?:Not)?Action"?\s*[:=]\s*(\[[^\]]*\]|"[^"]*")/g))
+				for (const a of m[1].match(/"[^"]*"/g) || [])
+					if (a.includes('*')) fail(`wildcard action ${a.replace(/"/g, '')}`);
 	});
+}
 
-	check('versions.tf requires Terraform >= 1.5 and the AWS provider >= 5', (fail) => {
-		const tf = first(doc.terraform) || {};
-		const rv = tf.required_version || '';
-		const m = rv.match(/>=\s*1\.(\d+)/);
-		if (!m || Number(m[1]) < 5) fail(`required_version is ${str(rv)}, want ">= 1.5" or later`);
-		const aws = (first(tf.required_providers) || {}).aws || {};
-		if (aws.source !== 'hashicorp/aws') fail(`aws provider source is ${str(aws.source)}, want "hashicorp/aws"`);
-		const pm = (aws.version || '').match(/>=\s*(\d+)/);
-		if (!pm || Number(pm[1]) < 5) fail(`aws provider version is ${str(aws.version)}, want ">= 5" or later`);
-	});
+const blocksOf = (doc, kind) => Object.fromEntries(Object.entries(doc[kind] || {}).map(([k, v]) => [k, first(v)]));
+
+// A module's interface: every variable described, typed, used and in the README's Inputs
+// table; every output described and in its Outputs table; neither table naming another.
+function checkInterface(check, doc, readme) {
+	const variables = blocksOf(doc, 'variable');
+	const outputs = blocksOf(doc, 'output');
 
 	check('every variable has a description and a type', (fail) => {
 		for (const [n, v] of Object.entries(variables)) {
@@ -173,6 +157,58 @@ async function checkModule(dir, runtimeEnvFile) {
 		}
 		for (const n of rows) if (!(n in outputs)) fail(`README.md's Outputs documents ${n}, which is not an output`);
 	});
+}
+
+// A list of checks run into results: check(name, fn) calls fn(fail) and records what failed.
+function checker() {
+	const results = [];
+	const check = (name, fn) => {
+		const problems = [];
+		try {
+			fn((msg) => problems.push(msg));
+		} catch (e) {
+			problems.push(`check crashed: ${e.message}`);
+		}
+		results.push({ name, problems });
+	};
+	return { results, check };
+}
+
+async function checkModule(dir, runtimeEnvFile) {
+	const { results, check } = checker();
+
+	const doc = await parseDir(dir);
+	const readmePath = path.join(dir, 'README.md');
+	const readme = fs.existsSync(readmePath) ? fs.readFileSync(readmePath, 'utf8') : '';
+	const variables = blocksOf(doc, 'variable');
+	const locals = Object.assign({}, ...(doc.locals || []));
+	const res = (type, name) => first(((doc.resource || {})[type] || {})[name]);
+	const resourcesOf = (type) => Object.values((doc.resource || {})[type] || {}).map(first);
+	const fn = resourcesOf('aws_lambda_function')[0];
+	// An expression with its local.X references expanded, for looking at what it uses.
+	const expand = (v, depth = 0) => {
+		let s = str(v);
+		if (depth > 8) return s;
+		return s.replace(/local\.([A-Za-z0-9_]+)/g, (m, n) => (n in locals ? `(${expand(locals[n], depth + 1)})` : m));
+	};
+
+	check('the module has files versions.tf, variables.tf, main.tf, outputs.tf, README.md, examples/', (fail) => {
+		for (const f of ['versions.tf', 'variables.tf', 'main.tf', 'outputs.tf', 'README.md', 'examples'])
+			if (!fs.existsSync(path.join(dir, f))) fail(`${f} is missing`);
+	});
+
+	check('versions.tf requires Terraform >= 1.5 and the AWS provider >= 5', (fail) => {
+		const tf = first(doc.terraform) || {};
+		const rv = tf.required_version || '';
+		const m = rv.match(/>=\s*1\.(\d+)/);
+		if (!m || Number(m[1]) < 5) fail(`required_version is ${str(rv)}, want ">= 1.5" or later`);
+		const aws = (first(tf.required_providers) || {}).aws || {};
+		if (aws.source !== 'hashicorp/aws') fail(`aws provider source is ${str(aws.source)}, want "hashicorp/aws"`);
+		const pm = (aws.version || '').match(/>=\s*(\d+)/);
+		if (!pm || Number(pm[1]) < 5) fail(`aws provider version is ${str(aws.version)}, want ">= 5" or later`);
+	});
+
+	checkInterface(check, doc, readme);
 
 	check("the seeds' inputs are accepted and, with package_path, are the only required ones (drop-in)", (fail) => {
 		for (const n of SEEDS_INPUTS) if (!(n in variables)) fail(`the seeds' input ${n} is not a variable`);
@@ -182,18 +218,7 @@ async function checkModule(dir, runtimeEnvFile) {
 			fail(`package_path has a default (${str(variables.package_path.default)}): the user's zip must be passed`);
 	});
 
-	check('no IAM action contains a wildcard, and no NotAction', (fail) => {
-		walk(doc, (n, k) => {
-			if (k === 'not_actions' || k === 'NotAction') fail(`${k} is used: it grants every other action`);
-			if ((k === 'actions' || k === 'Action') && typeof n === 'string' && n.includes('*'))
-				fail(`wildcard action ${n}`);
-			// Policies written as jsonencode() or heredoc text.
-			if (typeof n === 'string')
-				for (const m of n.matchAll(/"?(?:Not)?Action"?\s*[:=]\s*(\[[^\]]*\]|"[^"]*")/g))
-					for (const a of m[1].match(/"[^"]*"/g) || [])
-						if (a.includes('*')) fail(`wildcard action ${a.replace(/"/g, '')}`);
-		});
-	});
+	check('no IAM action contains a wildcard, and no NotAction', (fail) => noWildcardActions(doc, fail));
 
 	check("IAM resources are the function's own: its log group, the secret, the key, the database user", (fail) => {
 		walk(doc.data || {}, (n, k) => {
@@ -346,6 +371,134 @@ async function checkModule(dir, runtimeEnvFile) {
 	return results;
 }
 
+// The transitions out of a state: Next, a Choice's Next and Default, a Catch's Next.
+function transitions(state) {
+	const out = [];
+	if (state.Next) out.push(state.Next);
+	for (const c of state.Choices || []) if (c.Next) out.push(c.Next);
+	if (state.Default) out.push(state.Default);
+	for (const c of state.Catch || []) if (c.Next) out.push(c.Next);
+	return out;
+}
+
+// The states reachable from `from` in one States object without passing through `avoid`.
+function reachable(states, from, avoid) {
+	const seen = new Set();
+	const todo = [from];
+	while (todo.length) {
+		const n = todo.pop();
+		if (seen.has(n) || n === avoid || !states[n]) continue;
+		seen.add(n);
+		todo.push(...transitions(states[n]));
+	}
+	return seen;
+}
+
+// gosling's errors a target's invocation may be retried on: Lambda's own (the event never
+// reached gosling, or was throttled) and a lock timeout (nothing ran). A migration that
+// failed is never run again blindly.
+const RETRYABLE = /^(Lambda\.(ServiceException|AWSLambdaException|SdkClientException|TooManyRequestsException)|Function\.LockTimeout)$/;
+
+async function checkFleet(dir, defFiles) {
+	const { results, check } = checker();
+	const doc = await parseDir(dir);
+	const readmePath = path.join(dir, 'README.md');
+	const readme = fs.existsSync(readmePath) ? fs.readFileSync(readmePath, 'utf8') : '';
+
+	checkInterface(check, doc, readme);
+	check('no IAM action contains a wildcard, and no NotAction', (fail) => noWildcardActions(doc, fail));
+	check('the state machine is STANDARD and its definition is jsonencode()d', (fail) => {
+		const sm = Object.values((doc.resource || {}).aws_sfn_state_machine || {}).map(first);
+		if (sm.length !== 1) return fail(`${sm.length} aws_sfn_state_machine resources, want 1`);
+		if (sm[0].type !== 'STANDARD') fail(`type is ${str(sm[0].type)}, want "STANDARD" (a Distributed Map runs only there)`);
+		const locals = Object.assign({}, ...(doc.locals || []));
+		const d = /^\$\{local\.([A-Za-z0-9_]+)\}$/.exec(sm[0].definition || '');
+		if (!/jsonencode\(/.test(str(d ? locals[d[1]] : sm[0].definition))) fail('definition is not built with jsonencode()');
+	});
+
+	const aslValidator = require('asl-validator');
+	for (const f of defFiles) {
+		const name = path.basename(f);
+		let def;
+		try {
+			def = JSON.parse(fs.readFileSync(f, 'utf8'));
+		} catch (e) {
+			check(`${name}: is JSON`, (fail) => fail(e.message));
+			continue;
+		}
+		const states = def.States || {};
+		const fleet = states.Fleet || {};
+		const canary = states.Canary;
+
+		check(`${name}: valid Amazon States Language (asl-validator)`, (fail) => {
+			// The validator fills in defaults (QueryLanguage): give it a copy.
+			const { isValid, errorsText } = aslValidator(JSON.parse(JSON.stringify(def)));
+			if (!isValid) fail(errorsText('; '));
+		});
+
+		check(`${name}: the fleet is a Distributed Map of STANDARD children, bounded, results to S3`, (fail) => {
+			if (fleet.Type !== 'Map') return fail('no Map state named Fleet');
+			const pc = (fleet.ItemProcessor || {}).ProcessorConfig || {};
+			if (pc.Mode !== 'DISTRIBUTED' || pc.ExecutionType !== 'STANDARD')
+				fail(`ProcessorConfig is ${str(pc)}, want Mode DISTRIBUTED, ExecutionType STANDARD`);
+			if (!Number.isInteger(fleet.MaxConcurrency) || fleet.MaxConcurrency < 1)
+				fail(`MaxConcurrency is ${str(fleet.MaxConcurrency)}, want a bound of at least 1 (0 is unbounded)`);
+			if (!Number.isInteger(fleet.ToleratedFailurePercentage)) fail('no ToleratedFailurePercentage');
+			if (!/^arn:[^:]+:states:::s3:putObject$/.test((fleet.ResultWriter || {}).Resource || ''))
+				fail('no ResultWriter to S3 (arn:<partition>:states:::s3:putObject)');
+			const reader = fleet.ItemReader;
+			if (reader) {
+				if (!/^arn:[^:]+:states:::s3:getObject$/.test(reader.Resource || '') || (reader.ReaderConfig || {}).InputType !== 'JSON')
+					fail(`ItemReader is ${str(reader)}, want s3:getObject of a JSON file`);
+			} else if (!fleet.ItemsPath) {
+				fail('neither an ItemReader nor an ItemsPath: the map has no items');
+			}
+		});
+
+		check(`${name}: the canary, if any, precedes the map, runs one target at a time and stops on failure`, (fail) => {
+			if (!states[def.StartAt]) return fail(`StartAt ${str(def.StartAt)} is not a state`);
+			const all = reachable(states, def.StartAt, null);
+			if (!all.has('Fleet')) fail('the Fleet map is not reachable from StartAt');
+			if (!canary) return;
+			if (!all.has('Canary')) fail('the Canary is not reachable from StartAt');
+			if (reachable(states, def.StartAt, 'Canary').has('Fleet')) fail('the Fleet map is reachable without passing the Canary');
+			if (reachable(states, 'Fleet', null).has('Canary')) fail('the Canary comes after the Fleet map');
+			if (canary.MaxConcurrency !== 1) fail(`the canary's MaxConcurrency is ${str(canary.MaxConcurrency)}, want 1`);
+			if ((canary.ToleratedFailurePercentage || 0) !== 0 || (canary.ToleratedFailureCount || 0) !== 0)
+				fail('the canary tolerates failures');
+			for (const c of canary.Catch || [])
+				if (reachable(states, c.Next, null).has('Fleet')) fail(`a failed canary goes on to the fleet (Catch -> ${c.Next})`);
+			const n = canary.ItemReader ? (canary.ItemReader.ReaderConfig || {}).MaxItems : undefined;
+			const skip = ((fleet.ItemProcessor || {}).States || {}).InCanary;
+			if (!skip) fail('the Fleet map does not pass over the canary\'s targets');
+			else if (n !== undefined && skip.Choices[0].NumericLessThan !== n)
+				fail(`the canary reads ${n} targets but the fleet passes over ${skip.Choices[0].NumericLessThan}`);
+		});
+
+		check(`${name}: a target is one invocation of gosling with {command, target}, retried only on Lambda's errors and a lock timeout`, (fail) => {
+			const tasks = [];
+			walk(def, (n) => {
+				if (n && typeof n === 'object' && n.Type === 'Task') tasks.push(n);
+			});
+			if (!tasks.length) fail('no Task state');
+			for (const t of tasks) {
+				if (!/^arn:[^:]+:states:::lambda:invoke$/.test(t.Resource || '')) fail(`a Task calls ${str(t.Resource)}, not lambda:invoke`);
+				const p = t.Parameters || {};
+				if (!/^arn:[^:]+:lambda:[^:]+:[0-9]{12}:function:[A-Za-z0-9_-]+(:[A-Za-z0-9$_-]+)?$/.test(p.FunctionName || ''))
+					fail(`FunctionName ${str(p.FunctionName)} is not a function ARN`);
+				if (str(Object.keys(p.Payload || {}).sort()) !== str(['command.$', 'target.$']))
+					fail(`the payload is ${str(p.Payload)}, want {command, target}`);
+				const errs = (t.Retry || []).flatMap((r) => r.ErrorEquals || []);
+				for (const e of ['Lambda.ServiceException', 'Lambda.TooManyRequestsException'])
+					if (!errs.includes(e)) fail(`${e} is not retried`);
+				for (const e of errs) if (!RETRYABLE.test(e)) fail(`${e} is retried: a failed migration must not be run again blindly`);
+				if (t.Catch) fail('a target\'s failure is caught: it must fail the child, to count against the tolerated failures');
+			}
+		});
+	}
+	return results;
+}
+
 async function checkFmt(dir) {
 	const { format } = require('@cdktf/hcl-tools');
 	const bad = [];
@@ -363,13 +516,14 @@ async function checkFmt(dir) {
 		for (const f of bad) console.log(`not formatted: ${f}`);
 		process.exit(bad.length ? 1 : 0);
 	}
-	if (args.length !== 2) {
-		console.error('usage: check.js MODULE_DIR RUNTIME_ENV | check.js --fmt DIR');
+	const fleet = args[0] === '--fleet' && args.length >= 3;
+	if (args.length !== 2 && !fleet) {
+		console.error('usage: check.js MODULE_DIR RUNTIME_ENV | check.js --fmt DIR | check.js --fleet MODULE_DIR DEFINITION.json...');
 		process.exit(2);
 	}
 	let results;
 	try {
-		results = await checkModule(args[0], args[1]);
+		results = fleet ? await checkFleet(args[1], args.slice(2)) : await checkModule(args[0], args[1]);
 	} catch (e) {
 		console.log(`FAIL the module parses: ${e.message}`);
 		process.exit(1);

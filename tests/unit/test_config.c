@@ -11,20 +11,10 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "table_env.h"
 
 #include <string.h>
 
-/* a getenv over "NAME=value" strings, NULL-terminated */
-static const char *
-table_get(const char *name, void *arg)
-{
-	size_t n = strlen(name);
-
-	for (const char *const *e = arg; *e; e++)
-		if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
-			return *e + n + 1;
-	return NULL;
-}
 
 /* conn CFG ID URL PG WANT SOURCE: config_conn gives WANT (NULL: none) from SOURCE */
 static void
