@@ -255,6 +255,13 @@ static void test_envsub_expand(void **state)
 		assert_null(envsub_expand(in, &r, 1, fake_env, NULL, err, sizeof(err), &at));
 		assert_string_equal(err, "$UNSET: required env var not set");
 	}
+	{
+		/* goose's interpolate reads ${VAR:?msg} as ${VAR:offset}, which does not parse */
+		const char *in = "${REGION:?must be set}";
+		struct envsub_range r = { 0, (uint32_t)strlen(in) };
+		assert_null(envsub_expand(in, &r, 1, fake_env, NULL, err, sizeof(err), &at));
+		assert_non_null(strstr(err, "offset"));
+	}
 }
 
 /* text_utf8_fix: what the runtime does to every message before JSON (common/bundle.c). */
