@@ -148,6 +148,9 @@ breaks=(
 	"a vpc_config in the Data API mode|main.tf|s/for_each = local.data_api_mode \\? \\[\\] : \\[1\\]/for_each = [1]/|vpc_config is not a dynamic block absent in the Data API mode"
 	"the network interface policy in the Data API mode|main.tf|s/count = local.data_api_mode \\? 0 : 1\\n/count = 1\\n/|network interface policy is attached in the Data API mode too"
 	"no DB_CLUSTER_ARN|main.tf|s/^\\s*DB_CLUSTER_ARN\\s*=.*\\n//m|does not set DB_CLUSTER_ARN"
+	"a Data API example without the HTTP endpoint|examples/aurora-data-api/main.tf|s/enable_http_endpoint        = true/enable_http_endpoint        = false/|no enable_http_endpoint = true"
+	"a Data API example that scales to 0.5 ACU|examples/aurora-data-api/main.tf|s/min_capacity             = 0\\n/min_capacity             = 0.5\\n/|min_capacity 0.5"
+	"a Data API example in a VPC too|examples/aurora-data-api/main.tf|s/  db_name = \"hometest\"\\n/  db_name = \"hometest\"\\n  subnet_ids = var.private_subnet_ids\\n/|passes subnet_ids with data_api"
 )
 if $have_node; then
 	for b in "${breaks[@]}"; do

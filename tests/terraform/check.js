@@ -390,9 +390,10 @@ async function checkModule(dir, runtimeEnvFile) {
 	const examples = fs.existsSync(exdir) ? fs.readdirSync(exdir).filter((e) => fs.statSync(path.join(exdir, e)).isDirectory()) : [];
 	const exdocs = {};
 	for (const e of examples) exdocs[e] = await parseDir(path.join(exdir, e));
-	check('the examples: an Aurora one and an IAM auth one, passing only real inputs and every required one', (fail) => {
+	check('the examples: an Aurora one, an IAM auth one and a Data API one, passing only real inputs and every required one', (fail) => {
 		let iam = false;
 		let seeds = false;
+		let dataApi = false;
 		if (!examples.length) fail('no examples/');
 		for (const [e, d] of Object.entries(exdocs)) {
 			const mods = Object.entries(d.module || {}).map(([n, v]) => [n, first(v)]).filter(([, v]) => v.source === '../..');
@@ -403,10 +404,28 @@ async function checkModule(dir, runtimeEnvFile) {
 				for (const [v, d2] of Object.entries(variables))
 					if (!('default' in d2) && !passed.includes(v)) fail(`examples/${e} module ${n} does not pass the required ${v}`);
 				if (m.iam_auth === true) iam = true;
+				if (m.data_api) {
+					dataApi = true;
+					const da = str(m.data_api);
+					if (!/aws_rds_cluster\.[A-Za-z0-9_-]+\.arn/.test(da) || !/master_user_secret\[0\]\.secret_arn/.test(da))
+						fail(`examples/${e} module ${n} passes data_api ${da}, want the cluster's arn and its master_user_secret[0].secret_arn`);
+					for (const k of ['db_address', 'db_username', 'subnet_ids', 'security_group_ids', 'db_secret_arn', 'db_cluster_id', 'iam_auth'])
+						if (passed.includes(k)) fail(`examples/${e} module ${n} passes ${k} with data_api: the plan refuses the two modes at once`);
+					const c = Object.values((d.resource || {}).aws_rds_cluster || {}).map(first);
+					if (!c.length) fail(`examples/${e} has no aws_rds_cluster`);
+					for (const cl of c) {
+						if (cl.enable_http_endpoint !== true) fail(`examples/${e}: the cluster has no enable_http_endpoint = true (the Data API)`);
+						if (cl.manage_master_user_password !== true) fail(`examples/${e}: the cluster has no manage_master_user_password = true`);
+						const sc = first(cl.serverlessv2_scaling_configuration) || {};
+						if (cl.engine !== 'aurora-postgresql' || sc.min_capacity !== 0)
+							fail(`examples/${e}: the cluster is not Aurora PostgreSQL Serverless v2 with min_capacity 0 (engine ${str(cl.engine)}, min_capacity ${str(sc.min_capacity)})`);
+					}
+				}
 				if (SEEDS_INPUTS.every((k) => passed.includes(k))) seeds = true;
 			}
 		}
 		if (!iam) fail('no example sets iam_auth = true');
+		if (!dataApi) fail('no example sets data_api');
 		if (!seeds) fail("no example passes all the seeds' inputs");
 	});
 
