@@ -129,10 +129,11 @@ bool checksum_build_id(const struct migration *m, uint32_t n, char out[17]) MUST
 
 /*
  * envsub_expand - goose's ENVSUB: expand $VAR, ${VAR}, ${VAR:-default},
- * ${VAR-default}, ${VAR:?msg}, ${VAR?msg}, ${VAR:offset[:length]}, with `\$`
- * and `$$` for a literal `$`, in the ranges of s, reading values through get
- * (getenv-like; NULL means unset).  Follows github.com/mfridman/interpolate,
- * which goose uses, line by line.
+ * ${VAR-default}, ${VAR?msg}, ${VAR:offset[:length]}, with `\$` and `$$` for a
+ * literal `$`, in the ranges of s, reading values through get (getenv-like; NULL
+ * means unset).  Follows github.com/mfridman/interpolate, which goose uses, line
+ * by line: so ${VAR:?msg} is not the shell's "required" but an offset that does
+ * not parse ("unable to parse offset"), as in goose.
  *
  * On success returns a malloc'd, trimmed string.  On failure returns NULL and
  * writes a message to err ("$NAME: not set", or a syntax error with its byte

@@ -4,7 +4,6 @@
  * steps statement by statement with their resume point recorded, lock conflicts
  * retried with backoff, and every failure named by file, statement and line.
  */
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,7 +163,7 @@ retry_wait(struct run *r, struct step *s, const struct db_batch_failure *f)
 	uint32_t n = s->item->retries;
 
 	if (f->lost || f->txn_control[0] || !lock_conflict(f->err.sqlstate) || signals_interrupted() ||
-	    PQstatus(r->conn) != CONNECTION_OK || n >= budget)
+	    !r->tp->alive(r->tp, TRANSPORT_WORK) || n >= budget)
 		return false;
 	for (uint32_t i = 0; i < n && delay < 10000; i++)
 		delay *= 2;
@@ -238,7 +237,6 @@ run_batch(struct run *r, struct step *steps, size_t n)
 {
 	struct db_unit *units = calloc(n, sizeof *units);
 	struct db_batch_failure f;
-	struct db_error e;
 	struct batch_ctx ctx = { r, steps };
 	struct db_cursor cur = { 0, 0, -1 };
 	bool atomic = r->req->atomic;
@@ -259,19 +257,17 @@ run_batch(struct run *r, struct step *steps, size_t n)
 		units[k].goose = r->tables.goose;
 	}
 	while (cur.unit < n) {
-		struct db_batch *batch = db_batch_new(r->conn, &r->names, &r->session, units, n, atomic, &cur, &e);
-		bool ok;
+		bool ok = !signals_interrupted() && r->tp->run_units(r->tp, units, n, atomic, &r->session, r->deadline,
+								       batch_done, &ctx, &cur, &f);
 
-		if (!batch) {
-			result_fail_db(r->res, ENGINE_MIGRATION_FAILED, "unable to build the batch", &e);
+		if (!ok && f.unsent) {
+			result_fail_db(r->res, ENGINE_MIGRATION_FAILED, "unable to build the batch", &f.err);
 			break;
 		}
-		ok = !signals_interrupted() && db_batch_run(r->conn, batch, r->deadline, batch_done, &ctx, &cur, &f);
-		db_batch_free(batch);
 		if (!ok) {
 			struct step *s = &steps[f.unit < n ? f.unit : cur.unit < n ? cur.unit : 0];
 
-			db_rollback(r->conn);	/* a migration a batch left open */
+			r->tp->rollback(r->tp);	/* a migration a batch left open */
 			if (retry_wait(r, s, &f)) {
 				if (atomic) {
 					/* the whole set was rolled back: all of it goes again */
@@ -336,8 +332,8 @@ index_cleanup(struct run *r, struct step *s, uint32_t i, struct db_error *e)
 			    s->m->name, i + 1, t.table);
 		return true;
 	}
-	if (!db_utf8(r->conn, &e2) ||
-	    !db_index_invalid(r->conn, &t, schema, sizeof schema, name, sizeof name, &found, &building, &e2)) {
+	if (!r->tp->restore(r->tp, &e2) ||
+	    !r->tp->index_invalid(r->tp, &t, schema, sizeof schema, name, sizeof name, &found, &building, &e2)) {
 		log_warn("unable to look for an INVALID index %s that %s statement %u left: %s", t.name, s->m->name,
 			 i + 1, e2.message);
 		return true;	/* the statement says what is wrong, if anything is */
@@ -352,7 +348,7 @@ index_cleanup(struct run *r, struct step *s, uint32_t i, struct db_error *e)
 	}
 	log_info("dropping the INVALID index %s.%s that %s statement %u left when it failed, before running it again",
 		 schema, name, s->m->name, i + 1);
-	if (!db_index_drop(r->conn, schema, name, r->deadline, e)) {
+	if (!r->tp->index_drop(r->tp, schema, name, r->deadline, e)) {
 		char msg[sizeof e->message + 320];
 
 		snprintf(msg, sizeof msg, "unable to drop the INVALID index %s.%s its failed run left: %s", schema,
@@ -384,14 +380,14 @@ run_single(struct run *r, struct step *s)
 			memset(&e, 0, sizeof e);
 			snprintf(e.message, sizeof e.message, "not run: gosling was stopped before it");
 		} else if ((i != s->first || !s->resume || s->down || index_cleanup(r, s, i, &e)) &&
-			   db_migration_statement(r->conn, s->sql[i], r->deadline, &e)) {
+			   r->tp->run_statement(r->tp, s->sql[i], r->deadline, &e)) {
 			continue;
 		}
 		fail_statement(r, s, i + 1, e.position > 0 ? stmt_lines_before(s->sql[i], (size_t)e.position - 1) : 0,
 			       &e);
 		s->item->action = "failed";
 		progress(r, s->item, "failed");
-		if (!s->down && PQstatus(r->conn) == CONNECTION_OK) {
+		if (!s->down && r->tp->alive(r->tp, TRANSPORT_WORK)) {
 			struct db_error e2;
 
 			char done[CHECKSUM_LEN];
@@ -402,7 +398,7 @@ run_single(struct run *r, struct step *s)
 			rec.done_checksum = done;
 			if (!checksum_done(s->m, i, done))
 				log_error("unable to record where %s stopped: out of memory", s->m->name);
-			else if (!db_utf8(r->conn, &e2) || !db_history_upsert(r->conn, &r->names, &rec, false, &e2))
+			else if (!r->tp->restore(r->tp, &e2) || !r->tp->history_upsert(r->tp, &rec, false, &e2))
 				log_error("unable to record where %s stopped: %s", s->m->name, e2.message);
 			else
 				s->item->failed_statement = i + 1;
@@ -412,19 +408,19 @@ run_single(struct run *r, struct step *s)
 	record_of(r, s->m, s->chain, "gosling", &rec);
 	rec.execution_ms = clock_now_ms() - t0;
 	/* the same transaction puts gosling's settings back, whatever the migration SET */
-	if (!db_utf8(r->conn, &e) || !db_begin(r->conn, &e) || !db_set_session(r->conn, &r->session, &e) ||
-	    !(s->down ? db_history_delete(r->conn, &r->names, s->m->version, r->tables.goose, &e)
-		      : db_history_upsert(r->conn, &r->names, &rec, r->tables.goose, &e)))
+	if (!r->tp->restore(r->tp, &e) || !r->tp->begin(r->tp, &e) || !r->tp->session(r->tp, &r->session, &e) ||
+	    !(s->down ? r->tp->history_delete(r->tp, s->m->version, r->tables.goose, &e)
+		      : r->tp->history_upsert(r->tp, &rec, r->tables.goose, &e)))
 		goto fail;
 	for (size_t c = 0; c < s->nrechain; c++)
-		if (!db_history_rechain(r->conn, &r->names, s->rechain[c].version, s->rechain[c].chain, &e))
+		if (!r->tp->history_rechain(r->tp, s->rechain[c].version, s->rechain[c].chain, &e))
 			goto fail;
-	if (!db_commit(r->conn, &e))
+	if (!r->tp->commit(r->tp, &e))
 		goto fail;
 	step_done(r, s, clock_now_ms() - t0);
 	return true;
 fail:
-	db_rollback(r->conn);
+	r->tp->rollback(r->tp);
 	fail_statement(r, s, 0, 0, &e);
 	return false;
 }

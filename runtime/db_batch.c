@@ -5,6 +5,7 @@
  * a batch sent are released.  Also the cleanup of an index a failed CREATE INDEX
  * CONCURRENTLY left INVALID.
  */
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

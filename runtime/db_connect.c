@@ -7,6 +7,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <libpq-fe.h>
 #include <netdb.h>
 #include <poll.h>
 #include <arpa/inet.h>
@@ -180,7 +181,11 @@ parse_error_redact(const char *msg, const char *url, char *out, size_t outlen)
 		PQconninfoFree(defaults);
 }
 
-PQconninfoOption *
+/*
+ * db_url_parse - DATABASE_URL's fields as libpq parses them (free with PQconninfoFree),
+ * once config_url_check passes; else NULL with err as db_target_read says.
+ */
+static PQconninfoOption *
 db_url_parse(const char *url, char *err, size_t errlen)
 {
 	PQconninfoOption *o;
@@ -527,4 +532,59 @@ db_set_session(PGconn *conn, const struct db_session *s, struct db_error *err)
 		return false;
 	PQclear(res);
 	return true;
+}
+
+/* What libpq will use for key, by config_conn's precedence over DATABASE_URL's fields and pgenv. */
+static const char *
+target_value(const struct config *cfg, const PQconninfoOption *url, enum setting_id id, const char *key,
+	     const char *pgenv)
+{
+	const char *url_value = NULL, *env = getenv(pgenv);
+	enum config_source src;
+
+	for (const PQconninfoOption *o = url; o && o->keyword && !url_value; o++)
+		if (strcmp(o->keyword, key) == 0 && o->val && *o->val)
+			url_value = o->val;
+	return config_conn(cfg, id, url_value, env && *env ? env : NULL, &src);
+}
+
+/* A copy of s (NULL stays NULL) into *out; false when out of memory. */
+static bool
+target_copy(char **out, const char *s)
+{
+	*out = s ? strdup(s) : NULL;
+	return !s || *out;
+}
+
+bool
+db_target_read(const struct config *cfg, struct db_target *t, char *err, size_t errlen)
+{
+	const char *dburl = config_str(cfg, SET_DATABASE_URL);
+	PQconninfoOption *url = NULL;
+	bool ok;
+
+	memset(t, 0, sizeof *t);
+	if (dburl && !(url = db_url_parse(dburl, err, errlen)))
+		return false;
+	ok = target_copy(&t->host, target_value(cfg, url, SET_HOST, "host", "PGHOST")) &&
+	     target_copy(&t->port, target_value(cfg, url, SET_PORT, "port", "PGPORT")) &&
+	     target_copy(&t->user, target_value(cfg, url, SET_USER, "user", "PGUSER")) &&
+	     target_copy(&t->sslmode, target_value(cfg, url, SET_SSLMODE, "sslmode", "PGSSLMODE"));
+	if (url)
+		PQconninfoFree(url);
+	if (!ok) {
+		db_target_free(t);
+		snprintf(err, errlen, "out of memory");
+	}
+	return ok;
+}
+
+void
+db_target_free(struct db_target *t)
+{
+	free(t->host);
+	free(t->port);
+	free(t->user);
+	free(t->sslmode);
+	memset(t, 0, sizeof *t);
 }

@@ -3,32 +3,12 @@
  * (rows one at a time, strings shared with the bundle where equal), writing them;
  * and the advisory locks a run holds.  Each query checks the shape of what comes back.
  */
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
 #include "db_impl.h"
-
-/* --- names ------------------------------------------------------------------ */
-
-void
-db_names_init(struct db_names *n, const struct config *cfg)
-{
-	const char *schema = config_str(cfg, SET_SCHEMA);
-	const char *goose = config_str(cfg, SET_GOOSE_TABLE);
-	const char *dot = strchr(goose, '.');
-
-	memset(n, 0, sizeof *n);
-	/* config_check allows only [A-Za-z0-9_] (and one dot for goose), so quoting is plain. */
-	snprintf(n->schema, sizeof n->schema, "\"%s\"", schema);
-	snprintf(n->history, sizeof n->history, "\"%s\".\"%s\"", schema, config_str(cfg, SET_TABLE));
-	if (dot)
-		snprintf(n->goose, sizeof n->goose, "\"%.*s\".\"%s\"", (int)(dot - goose), goose, dot + 1);
-	else
-		snprintf(n->goose, sizeof n->goose, "\"%s\"", goose);
-	n->create_schema = strcmp(schema, "public") != 0;
-}
 
 /* --- the advisory lock ---------------------------------------------------- */
 
@@ -102,30 +82,6 @@ db_tables_probe(PGconn *conn, const struct db_names *n, struct db_tables *t, str
 	return true;
 }
 
-/* struct db_row's strings that may be the bundle's own (db_row.shared) */
-enum { ROW_NAME = 1, ROW_FILE = 2, ROW_EXEC = 4, ROW_CHAIN = 8, ROW_BUILD = 16 };
-
-static void
-row_str_free(const char *s, unsigned shared, unsigned bit)
-{
-	if (!(shared & bit))
-		free((void *)s);
-}
-
-void
-db_rows_free(struct db_row *rows, size_t nrows)
-{
-	for (size_t i = 0; i < nrows; i++) {
-		row_str_free(rows[i].name, rows[i].shared, ROW_NAME);
-		row_str_free(rows[i].file_checksum, rows[i].shared, ROW_FILE);
-		row_str_free(rows[i].exec_checksum, rows[i].shared, ROW_EXEC);
-		row_str_free(rows[i].chain, rows[i].shared, ROW_CHAIN);
-		row_str_free(rows[i].build_id, rows[i].shared, ROW_BUILD);
-		free((void *)rows[i].done_checksum);
-	}
-	free(rows);
-}
-
 struct history_rows {
 	struct db_row *rows;
 	size_t n, cap;
@@ -161,13 +117,13 @@ history_row(const PGresult *res, void *arg)
 		h->next++;
 	if (h->known && h->next < h->known->count && h->known->migrations[h->next].version == r->version)
 		m = &h->known->migrations[h->next];
-	r->name = row_str(PQgetvalue(res, 0, 1), m ? m->name : NULL, ROW_NAME, &r->shared);
-	r->file_checksum = row_str(PQgetvalue(res, 0, 2), m ? m->file_checksum : NULL, ROW_FILE, &r->shared);
-	r->exec_checksum = row_str(PQgetvalue(res, 0, 3), m ? m->exec_checksum : NULL, ROW_EXEC, &r->shared);
-	r->chain = row_str(PQgetvalue(res, 0, 4), m ? m->chain : NULL, ROW_CHAIN, &r->shared);
+	r->name = row_str(PQgetvalue(res, 0, 1), m ? m->name : NULL, DB_ROW_NAME, &r->shared);
+	r->file_checksum = row_str(PQgetvalue(res, 0, 2), m ? m->file_checksum : NULL, DB_ROW_FILE, &r->shared);
+	r->exec_checksum = row_str(PQgetvalue(res, 0, 3), m ? m->exec_checksum : NULL, DB_ROW_EXEC, &r->shared);
+	r->chain = row_str(PQgetvalue(res, 0, 4), m ? m->chain : NULL, DB_ROW_CHAIN, &r->shared);
 	snprintf(r->applied_at, sizeof r->applied_at, "%s", PQgetvalue(res, 0, 5));
 	r->execution_ms = PQgetisnull(res, 0, 6) ? -1 : strtoll(PQgetvalue(res, 0, 6), NULL, 10);
-	r->build_id = row_str(PQgetvalue(res, 0, 7), h->known ? h->known->build_id : NULL, ROW_BUILD, &r->shared);
+	r->build_id = row_str(PQgetvalue(res, 0, 7), h->known ? h->known->build_id : NULL, DB_ROW_BUILD, &r->shared);
 	snprintf(r->origin, sizeof r->origin, "%s", PQgetvalue(res, 0, 8));
 	r->failed_statement = PQgetisnull(res, 0, 9) ? 0 : (uint32_t)atoi(PQgetvalue(res, 0, 9));
 	r->done_checksum = PQgetisnull(res, 0, 10) ? NULL : strdup(PQgetvalue(res, 0, 10));

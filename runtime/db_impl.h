@@ -1,8 +1,12 @@
 /*
  * db_impl.h - what the files of the libpq code (db_io.c, db_connect.c, db_history.c,
- * db_batch.c) share and nothing else includes: the I/O core's waits and queries, the
- * error constructors.  Every function here fills *err on failure (a struct db_error as
- * db.h describes it) and leaves the connection ready for the next query, unless it broke.
+ * db_batch.c, db_transport.c) share and nothing else includes: the calls the transport's
+ * table makes, the I/O core's waits and queries, the error constructors.  There is no
+ * general-purpose query function: each call does one thing and checks the shape of
+ * what comes back (no rows, one row of N columns, N columns), so a surprise is an
+ * error, not a misread; results are always drained and cleared.  Every function here
+ * fills *err on failure (a struct db_error, transport.h) and leaves the connection
+ * ready for the next query, unless it broke.
  */
 #ifndef GOSLING_DB_IMPL_H
 #define GOSLING_DB_IMPL_H
@@ -14,6 +18,183 @@
 #include <stdint.h>
 
 #include "db.h"
+
+/* --- the libpq calls db_transport.c makes, one query each unless said ---------- */
+
+/*
+ * db_limit - bound every wait of gosling's own (connects including the host name
+ * lookup, its queries, the lock polls' queries, a rollback): each at most each_ms
+ * (0 = no limit), and none past until_ms (ms since the epoch, 0 = none).  Past the
+ * bound the query is cancelled; a server that does not answer within a grace (2 s)
+ * loses the connection, and the call fails.  No wait at all, migration statements'
+ * included, goes past hard_ms (0 = none): the time by which the caller must answer.
+ */
+void db_limit(int64_t until_ms, int64_t each_ms, int64_t hard_ms);
+
+/*
+ * db_text_sent - the bundle's statement text (struct bundle's text, text_len; NULL
+ * for none) whose pages a batch may release once libpq holds its copy, so the peak
+ * RSS of an up does not grow with the bundle.  The text must be a read-only mapping
+ * of the program file: it is read again from there if a statement is needed later.
+ */
+void db_text_sent(const char *text, size_t len);
+
+/*
+ * db_connect - connect as cfg says (flags > DATABASE_URL > DB_* > PG*), with
+ * application_name=gosling, client_encoding=UTF8, TCP keepalives and
+ * tcp_user_timeout, non-blocking, within connect-timeout and db_limit (the host
+ * name lookup included).  purpose names the connection in messages ("lock",
+ * "migrations").
+ */
+bool db_connect(const struct config *cfg, const char *purpose, PGconn **out,
+		struct db_error *err) MUSTCHECK;
+void db_close(PGconn *conn);
+
+/*
+ * db_utf8 - client_encoding back to UTF8 when a migration changed it (SET client_encoding),
+ * before gosling reads or writes its own rows: gosling's text is UTF-8.  One query, only
+ * when it changed.
+ */
+bool db_utf8(PGconn *conn, struct db_error *err) MUSTCHECK;
+
+/* db_describe - "user@host:port/dbname" of a live connection, never the password. */
+void db_describe(PGconn *conn, char *out, size_t outlen);
+
+/*
+ * db_set_session - statement_timeout and lock_timeout, search_path when s names one,
+ * client_encoding UTF8, and on
+ * PostgreSQL 14 and later client_connection_check_interval = 1 s: a backend whose client
+ * died stops its statement within a second instead of running the rest of the migration
+ * for nobody.  Session-wide, also inside a transaction (it outlives the COMMIT).  One query.
+ */
+bool db_set_session(PGconn *conn, const struct db_session *s, struct db_error *err) MUSTCHECK;
+
+/* db_lock_try - pg_try_advisory_lock(key); *got says whether it was taken. */
+bool db_lock_try(PGconn *conn, int64_t key, bool *got, struct db_error *err) MUSTCHECK;
+/*
+ * db_work_lock_try - pg_try_advisory_lock(key's high 32 bits, its low 32 bits): the
+ * two-int lock, another lock than the bigint one of the same key.  The migration session
+ * holds it while it works, so a run whose client died (the lock session ends with the
+ * socket, at once) is still excluded until its busy backend has ended too.
+ */
+bool db_work_lock_try(PGconn *conn, int64_t key, bool *got, struct db_error *err) MUSTCHECK;
+/* db_unlock - pg_advisory_unlock(key). */
+bool db_unlock(PGconn *conn, int64_t key, struct db_error *err) MUSTCHECK;
+
+bool db_tables_probe(PGconn *conn, const struct db_names *n, struct db_tables *t,
+		     struct db_error *err) MUSTCHECK;
+
+/*
+ * db_history_read - every history row, by version; free with db_rows_free.  A string
+ * equal to the one known (may be NULL) has for the row's version is not copied: the
+ * row points at the bundle's (10,000 rows: about 3 MB less).
+ */
+bool db_history_read(PGconn *conn, const struct db_names *n, const struct bundle *known, struct db_row **rows,
+		     size_t *nrows, struct db_error *err) MUSTCHECK;
+void db_rows_free(struct db_row *rows, size_t nrows);
+
+/*
+ * db_history_head - the history's newest row into *h, one query of one row at most
+ * (the primary key's index, read backwards).  A missing table or schema is no row
+ * (h->found false), not an error.
+ */
+bool db_history_head(PGconn *conn, const struct db_names *n, struct db_head *h, struct db_error *err) MUSTCHECK;
+
+/* db_goose_read - versions goose counts as applied (newest row per version says so), > 0, ascending. */
+bool db_goose_read(PGconn *conn, const struct db_names *n, int64_t **versions,
+		   size_t *nversions, struct db_error *err) MUSTCHECK;
+
+/* Transaction control on the migrations connection. */
+bool db_begin(PGconn *conn, struct db_error *err) MUSTCHECK;
+bool db_commit(PGconn *conn, struct db_error *err) MUSTCHECK;
+/* db_rollback - roll back if a transaction is open; never fails loudly. */
+void db_rollback(PGconn *conn);
+
+/* db_history_create - CREATE TABLE IF NOT EXISTS the history table (and its schema). */
+bool db_history_create(PGconn *conn, const struct db_names *n, struct db_error *err) MUSTCHECK;
+
+/*
+ * db_history_upsert - insert or replace the row of r->version; with goose,
+ * also record the version in goose's table (complete rows only, once).  A partial
+ * row also records r->done_checksum (in a column added to older history tables).
+ */
+bool db_history_upsert(PGconn *conn, const struct db_names *n, const struct db_record *r,
+		       bool goose, struct db_error *err) MUSTCHECK;
+
+/* db_goose_insert - one goose row (version_id, is_applied = true), as goose writes it. */
+bool db_goose_insert(PGconn *conn, const struct db_names *n, int64_t version,
+		     struct db_error *err) MUSTCHECK;
+
+/* db_history_rechain - set the chain of the row of version. */
+bool db_history_rechain(PGconn *conn, const struct db_names *n, int64_t version, const char *chain,
+			struct db_error *err) MUSTCHECK;
+
+/* db_history_delete - remove the row of version, and goose's rows of it with goose. */
+bool db_history_delete(PGconn *conn, const struct db_names *n, int64_t version, bool goose,
+		       struct db_error *err) MUSTCHECK;
+
+/*
+ * db_migration_statement - run one goose statement of a NO TRANSACTION
+ * migration on its own (autocommit), draining every result.
+ */
+bool db_migration_statement(PGconn *conn, const char *sql, int64_t deadline_ms,
+			    struct db_error *err) MUSTCHECK;
+
+/*
+ * db_index_invalid - the INVALID index (pg_index.indisvalid false) t names, on t's table,
+ * resolved as the statement would be (search_path): *found, then its schema and name
+ * unquoted, and *building when a backend is building it right now (PostgreSQL 12 and later).
+ */
+bool db_index_invalid(PGconn *conn, const struct db_index_target *t, char *schema, size_t schemalen,
+		      char *name, size_t namelen, bool *found, bool *building, struct db_error *err) MUSTCHECK;
+
+/* db_index_drop - DROP INDEX CONCURRENTLY IF EXISTS schema.name, within deadline_ms as a migration statement. */
+bool db_index_drop(PGconn *conn, const char *schema, const char *name, int64_t deadline_ms,
+		   struct db_error *err) MUSTCHECK;
+
+/*
+ * A batch: many transactional migrations in one simple-query string, each
+ *   BEGIN; <its statements>; SAVEPOINT; <history row>; <goose row>;
+ *   SELECT <unit> AS gosling_unit, <server clock>, <gosling's settings again>; COMMIT;
+ * sent at once and read back result by result (rows one at a time, dropped), so an
+ * error is attributed to its migration and statement while the batch costs one round
+ * trip.  Nothing precedes a migration's first statement in its transaction, and the
+ * bookkeeping reads no session variable: a migration may SET, RESET ALL or SET
+ * TRANSACTION as it likes.  The SAVEPOINT fails when the migration's own COMMIT or
+ * ROLLBACK ended gosling's transaction, so such a migration is never recorded.
+ */
+
+struct db_batch;
+
+/*
+ * db_batch_new - build the batch text from *from on, as many statements as fit in
+ * BATCH_CAP (256 KiB) of SQL (at least one).  A batch may end inside a unit: its transaction
+ * stays open and the next batch goes on with its next statement.  A statement
+ * flagged STMT_UNCHECKED shares its query with no other migration's statement: the
+ * batch ends before it (before its unit's BEGIN, when it comes first) and after it
+ * (after its unit's COMMIT, when it comes last).  units are not
+ * copied (keep them alive until db_batch_free); s is re-asserted after each unit.
+ * With atomic, every unit runs in one transaction: BEGIN before unit 0, COMMIT after the
+ * last unit only (its transaction open across batches), so a failure anywhere rolls back
+ * every unit, those of earlier batches included.
+ */
+struct db_batch *db_batch_new(PGconn *conn, const struct db_names *n, const struct db_session *s,
+			      const struct db_unit *units, size_t nunits, bool atomic, const struct db_cursor *from,
+			      struct db_error *err) MUSTCHECK;
+void db_batch_free(struct db_batch *b);
+
+/*
+ * db_batch_run - send the batch and read every result.  done(unit, ms, arg) is
+ * called as each unit commits (atomic: as its work ends, before anything commits),
+ * with its time by the server's clock; units are
+ * indices into the units given to db_batch_new.  On success *cur moves to where
+ * the next batch starts.  On failure fills *f, rolls back the failed unit (earlier
+ * units stay committed; atomic: every unit is rolled back) and returns false.
+ */
+bool db_batch_run(PGconn *conn, struct db_batch *b, int64_t deadline_ms,
+		  void (*done)(size_t unit, int64_t ms, void *arg), void *arg, struct db_cursor *cur,
+		  struct db_batch_failure *f) MUSTCHECK;
+
 
 /* --- errors (db_io.c) ---------------------------------------------------------- */
 

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "db.h"
+#include "transport.h"
 
 /* One token of a statement: an identifier or key word (raw, quotes kept), or one other byte. */
 struct token {

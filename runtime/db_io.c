@@ -10,6 +10,7 @@
  * that does not answer a cancel within GRACE_MS loses its connection.
  */
 #include <errno.h>
+#include <libpq-fe.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>

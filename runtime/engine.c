@@ -9,7 +9,6 @@
  * This file is the orchestration: the request's checks, reading the history, the
  * commands.  engine_impl.h lists the parts it calls (history, plan, apply, lock, result).
  */
-#include <libpq-fe.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,19 +59,19 @@ state_load(struct run *r)
 	struct db_error e;
 
 	state_free(r);
-	if (!db_utf8(r->conn, &e)) {
+	if (!r->tp->restore(r->tp, &e)) {
 		result_fail_db(r->res, ENGINE_CONFIG_ERROR, "unable to set client_encoding back to UTF8", &e);
 		return false;
 	}
-	if (!db_tables_probe(r->conn, &r->names, &r->tables, &e)) {
+	if (!r->tp->tables(r->tp, &r->tables, &e)) {
 		result_fail_db(r->res, ENGINE_CONFIG_ERROR, "unable to look up the history tables", &e);
 		return false;
 	}
-	if (r->tables.history && !db_history_read(r->conn, &r->names, r->b, &r->h.rows, &r->h.nrows, &e)) {
+	if (r->tables.history && !r->tp->history_read(r->tp, r->b, &r->h.rows, &r->h.nrows, &e)) {
 		result_fail_db(r->res, ENGINE_CONFIG_ERROR, "unable to read the history table", &e);
 		return false;
 	}
-	if (r->tables.goose && !db_goose_read(r->conn, &r->names, &r->h.goose, &r->h.ngoose, &e)) {
+	if (r->tables.goose && !r->tp->goose_read(r->tp, &r->h.goose, &r->h.ngoose, &e)) {
 		result_fail_db(r->res, ENGINE_CONFIG_ERROR, "unable to read goose's version table", &e);
 		return false;
 	}
@@ -120,10 +119,10 @@ record_unrun(struct run *r, size_t k, const char *origin, bool goose_row, const 
 		return false;
 	}
 	record_of(r, m, chain, origin, &rec);
-	if (!db_history_upsert(r->conn, &r->names, &rec, goose_row, e) || !history_rechain_above(&r->h, k, &rc, &nrc))
+	if (!r->tp->history_upsert(r->tp, &rec, goose_row, e) || !history_rechain_above(&r->h, k, &rc, &nrc))
 		return false;
 	for (size_t c = 0; ok && c < nrc; c++)
-		ok = db_history_rechain(r->conn, &r->names, rc[c].version, rc[c].chain, e);
+		ok = r->tp->history_rechain(r->tp, rc[c].version, rc[c].chain, e);
 	free(rc);
 	if (ok && (*item = result_item_add(r->res, m->version, m->name)) != NULL) {
 		(*item)->state = "applied";
@@ -146,7 +145,7 @@ ensure_history(struct run *r)
 		adopt |= r->h.goose_of[k] && !history_row(&r->h, k);
 	if (r->tables.history && !adopt)
 		return true;
-	if (!db_begin(r->conn, &e) || !db_history_create(r->conn, &r->names, &e))
+	if (!r->tp->begin(r->tp, &e) || !r->tp->history_create(r->tp, &e))
 		goto fail;
 	for (size_t k = 0; k < r->b->count; k++) {
 		struct engine_item *it;
@@ -158,13 +157,13 @@ ensure_history(struct run *r)
 		if (it)
 			progress(r, it, "adopted");
 	}
-	if (!db_commit(r->conn, &e))
+	if (!r->tp->commit(r->tp, &e))
 		goto fail;
 	if (adopt)
 		log_info("adopted the versions goose applied into %s", r->names.history);
 	return state_load(r);
 fail:
-	db_rollback(r->conn);
+	r->tp->rollback(r->tp);
 	result_fail_db(r->res, ENGINE_CONFIG_ERROR, "unable to create the history table", &e);
 	return false;
 }
@@ -280,7 +279,7 @@ cmd_baseline(struct run *r, int64_t target)
 
 	if (!check_drift(r) || !ensure_history(r))
 		return false;
-	if (!db_begin(r->conn, &e))
+	if (!r->tp->begin(r->tp, &e))
 		goto fail;
 	for (size_t k = 0; k < r->b->count && r->b->migrations[k].version <= target; k++) {
 		struct engine_item *it;
@@ -292,14 +291,14 @@ cmd_baseline(struct run *r, int64_t target)
 			goto fail;
 		n++;
 	}
-	if (!db_commit(r->conn, &e))
+	if (!r->tp->commit(r->tp, &e))
 		goto fail;
 	r->progress_total = (uint32_t)n;
 	for (size_t i = 0; i < r->res->nitems; i++)
 		progress(r, &r->res->items[i], "baselined");
 	return true;
 fail:
-	db_rollback(r->conn);
+	r->tp->rollback(r->tp);
 	result_fail_db(r->res, ENGINE_MIGRATION_FAILED, "unable to record the baseline", &e);
 	return false;
 }
@@ -381,7 +380,7 @@ run_limits(struct run *r)
 	/* cleanup after a cancel at the deadline (rollback, unlock) has part of the margin; the rest is for the answer */
 	if (req->deadline_ms)
 		r->hard = req->deadline_ms - config_int(r->cfg, SET_DEADLINE_MARGIN) / 4;
-	db_limit(r->hard, r->lock_wait, r->hard);
+	r->tp->limit(r->tp, r->hard, r->lock_wait, r->hard);
 	return true;
 }
 
@@ -397,7 +396,7 @@ verify_head(struct run *r)
 	struct engine_item *it;
 	size_t k;
 
-	if (!db_history_head(r->conn, &r->names, &head, &e)) {
+	if (!r->tp->history_head(r->tp, &head, &e)) {
 		result_fail_db(r->res, ENGINE_CONFIG_ERROR, "unable to read the history's newest row", &e);
 		return true;
 	}
@@ -453,6 +452,8 @@ engine_run(const struct config *cfg, const struct bundle *b, const struct engine
 	   struct engine_result *res)
 {
 	struct run r = { .cfg = cfg, .b = b, .req = req, .res = res, .h = { .b = b } };
+	struct transport tp;
+	struct db_error e;
 	enum engine_command c = req->command;
 	int64_t target = req->has_version ? req->version : INT64_MAX;
 
@@ -470,9 +471,17 @@ engine_run(const struct config *cfg, const struct bundle *b, const struct engine
 	if (!request_check(cfg, req, res))
 		return false;
 	db_names_init(&r.names, cfg);
-	if (!run_limits(&r))
+	/* the one place that picks the transport: libpq (db.h) */
+	if (!db_transport_init(&tp, cfg, &e)) {
+		result_fail_db(res, ENGINE_CONFIG_ERROR, "unable to start", &e);
 		return false;
-	db_text_sent(b->text, b->text_len);
+	}
+	r.tp = &tp;
+	if (!run_limits(&r)) {
+		tp.release(&tp);
+		return false;
+	}
+	tp.text_sent(&tp, b->text, b->text_len);
 	if (!read_only(c) && !lock_acquire(&r))
 		goto out;
 	if (!connect_work(&r) || (!read_only(c) && !work_lock_acquire(&r)) || (req->head_only && verify_head(&r)) ||
@@ -509,16 +518,17 @@ engine_run(const struct config *cfg, const struct bundle *b, const struct engine
 	case ENGINE_COMMAND_COUNT:
 		break;
 	}
-	if (!read_only(c) && r.conn && PQstatus(r.conn) == CONNECTION_OK) {
+	if (!read_only(c) && r.tp->alive(r.tp, TRANSPORT_WORK)) {
 		/* what the database says now, whatever happened (result_fail keeps the first error) */
 		if (state_load(&r))
 			res->version_after = history_newest(&r.h);
 	}
 out:
 	state_free(&r);
-	db_close(r.conn);
+	tp.close(&tp, TRANSPORT_WORK);
 	lock_release(&r);
-	db_limit(0, 0, 0);
+	tp.limit(&tp, 0, 0, 0);
+	tp.release(&tp);
 	interrupted_note(res);
 	return res->status == ENGINE_OK;
 }

@@ -5,7 +5,7 @@
  *   history.c  pure functions over the history rows and the bundle: chains, states, drift
  *   plan.c     the steps a command runs, their statements expanded (no database)
  *   apply.c    running steps: batches, NO TRANSACTION statements, retries
- *   lock.c     the two connections and the two advisory locks
+ *   lock.c     the transport's two links and the two locks
  *   result.c   the result: its first error, warnings, items, names and JSON
  *
  * history.c and plan.c take explicit arguments (a struct history, a result) and touch
@@ -20,8 +20,8 @@
 #include <stdint.h>
 
 #include "bundle.h"
-#include "db.h"
 #include "engine.h"
+#include "transport.h"
 
 struct config;
 
@@ -48,8 +48,7 @@ struct run {
 	const struct engine_request *req;
 	struct engine_result *res;
 	struct db_names names;
-	struct pg_conn *lock;
-	struct pg_conn *conn;
+	struct transport *tp;		/* the database (transport.h): its work link and lock link */
 	bool locked;
 	int64_t lock_key;
 	int64_t lock_start, lock_until;	/* the bounded wait for the locks */
@@ -150,13 +149,13 @@ bool plan_sql(struct engine_result *res, struct step *steps, size_t n);
 
 /* backoff_jitter - a uniform random number in [0, n), n > 0. */
 int64_t backoff_jitter(int64_t n);
-/* connect_work - the migration connection, its session's timeouts set. */
+/* connect_work - the work link, its session's timeouts set. */
 bool connect_work(struct run *r);
-/* lock_acquire - the migration lock, on a connection of its own, within the bounded wait. */
+/* lock_acquire - the migration lock, on the lock link, within the bounded wait. */
 bool lock_acquire(struct run *r);
 /* work_lock_acquire - the migration session's own lock, once the migration lock is held. */
 bool work_lock_acquire(struct run *r);
-/* lock_release - release the migration lock and close its connection. */
+/* lock_release - release the migration lock and close the lock link. */
 void lock_release(struct run *r);
 
 /* --- apply.c ----------------------------------------------------------------------- */

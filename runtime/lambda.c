@@ -1,5 +1,5 @@
 /*
- * lambda.c - the Lambda Runtime API loop and event decoding.
+ * lambda.c - the Lambda Runtime API loop (the events' decoding is event.c).
  *
  * One process serves many invocations: everything an invocation allocates
  * (the event, the engine's result, the JSON) is freed before the next /next.
@@ -42,203 +42,6 @@ struct lambda {
 
 /* What the Runtime API said about one post. */
 enum post_outcome { POST_OK, POST_REJECTED, POST_FATAL };
-
-/* --- event decoding ----------------------------------------------------------- */
-
-static bool
-decode_string(const char *field, json_t *v, char *out, size_t outlen, char *err, size_t errlen)
-{
-	if (!json_is_string(v))
-		return errorf(err, errlen, "field \"%s\" must be a string, not %s", field, json_kind(v));
-	if (json_string_length(v) == 0)
-		return errorf(err, errlen, "field \"%s\" must not be empty", field);
-	if (json_string_length(v) >= outlen)
-		return errorf(err, errlen, "field \"%s\" is longer than %zu bytes", field, outlen - 1);
-	if (strlen(json_string_value(v)) != json_string_length(v))
-		return errorf(err, errlen, "field \"%s\" contains a NUL character", field);
-	memcpy(out, json_string_value(v), json_string_length(v) + 1);
-	return true;
-}
-
-static bool
-decode_bool(const char *field, json_t *v, bool *out, char *err, size_t errlen)
-{
-	if (!json_is_boolean(v))
-		return errorf(err, errlen, "field \"%s\" must be true or false, not %s", field, json_kind(v));
-	*out = json_is_true(v);
-	return true;
-}
-
-/* A version: a non-negative integer, or a string of digits (as the CLI takes it). */
-static bool
-decode_version(json_t *v, int64_t *out, char *err, size_t errlen)
-{
-	if (json_is_integer(v) && json_integer_value(v) >= 0) {
-		*out = json_integer_value(v);
-		return true;
-	}
-	if (json_is_string(v)) {
-		const char *s = json_string_value(v);
-		char *end;
-		long long n;
-
-		errno = 0;
-		n = strtoll(s, &end, 10);
-		if (*s >= '0' && *s <= '9' && !*end && !errno && strspn(s, "0123456789") == strlen(s) &&
-		    strlen(s) == json_string_length(v)) {
-			*out = n;
-			return true;
-		}
-	}
-	return errorf(err, errlen, "field \"version\" must be a non-negative integer (or a string of digits), not %s",
-		   json_is_integer(v) ? "a negative one" : json_is_string(v) ? "that string" : json_kind(v));
-}
-
-/*
- * A CodeDeploy lifecycle hook event: its two ids, and nothing else is ours to
- * judge (CodeDeploy may add keys; refusing them would leave the deployment
- * waiting for a report).  The loop reports Failed for any later failure once
- * both ids are known.
- */
-static bool
-decode_codedeploy(json_t *o, struct lambda_event *ev, char *err, size_t errlen)
-{
-	json_t *id = json_object_get(o, "DeploymentId"), *hook = json_object_get(o, "LifecycleEventHookExecutionId");
-
-	ev->kind = LAMBDA_CODEDEPLOY;
-	ev->req.command = ENGINE_UP;
-	if (id && !decode_string("DeploymentId", id, ev->deployment_id, sizeof ev->deployment_id, err, errlen))
-		return false;
-	if (hook && !decode_string("LifecycleEventHookExecutionId", hook, ev->hook_execution_id,
-				   sizeof ev->hook_execution_id, err, errlen)) {
-		ev->deployment_id[0] = '\0';
-		return false;
-	}
-	if (!ev->deployment_id[0])
-		return errorf(err, errlen, "field \"DeploymentId\" is required in a CodeDeploy lifecycle hook event");
-	if (!ev->hook_execution_id[0])
-		return errorf(err, errlen,
-			   "field \"LifecycleEventHookExecutionId\" is required in a CodeDeploy lifecycle hook event");
-	return true;
-}
-
-/* Terraform's aws_lambda_invocation with lifecycle_scope = "CRUD" adds {"tf": {"action", "prev_input"}}. */
-static bool
-decode_tf(json_t *tf, struct lambda_event *ev, char *err, size_t errlen)
-{
-	const char *key;
-	json_t *v;
-
-	if (!json_is_object(tf))
-		return errorf(err, errlen, "field \"tf\" must be an object, not %s", json_kind(tf));
-	json_object_foreach(tf, key, v) {
-		if (strcmp(key, "action") == 0) {
-			if (!decode_string("tf.action", v, ev->tf_action, sizeof ev->tf_action, err, errlen))
-				return false;
-			if (strcmp(ev->tf_action, "create") != 0 && strcmp(ev->tf_action, "update") != 0 &&
-			    strcmp(ev->tf_action, "delete") != 0)
-				return errorf(err, errlen,
-					   "field \"tf.action\" must be \"create\", \"update\" or \"delete\", not \"%s\"",
-					   ev->tf_action);
-		} else if (strcmp(key, "prev_input") != 0) {
-			/* prev_input is the input of the previous apply: whatever it was, it is not ours to judge */
-			return errorf(err, errlen, "unknown field \"tf.%s\"", key);
-		}
-	}
-	if (!ev->tf_action[0])
-		return errorf(err, errlen, "field \"tf.action\" is required when \"tf\" is given");
-	return true;
-}
-
-bool
-lambda_event_decode(const char *body, size_t len, struct lambda_event *ev, char *err, size_t errlen)
-{
-	json_error_t jerr;
-	json_t *o, *v;
-	const char *key;
-	bool ok = false;
-
-	memset(ev, 0, sizeof *ev);
-	ev->kind = LAMBDA_COMMAND;
-	ev->req.command = ENGINE_UP;
-	o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!o)
-		return errorf(err, errlen, "the event is not valid JSON: %s (line %d, column %d)", jerr.text, jerr.line,
-			   jerr.column);
-	if (!json_is_object(o)) {
-		errorf(err, errlen, "the event must be a JSON object, not %s", json_kind(o));
-		goto out;
-	}
-	if (json_object_get(o, "DeploymentId") || json_object_get(o, "LifecycleEventHookExecutionId")) {
-		ok = decode_codedeploy(o, ev, err, errlen);
-		goto out;
-	}
-	json_object_foreach(o, key, v) {
-		if (strcmp(key, "command") == 0) {
-			char name[32];
-
-			if (!decode_string(key, v, name, sizeof name, err, errlen))
-				goto out;
-			if (!engine_command_parse(name, &ev->req.command)) {
-				errorf(err, errlen,
-				    "field \"command\": unknown command \"%s\" (up, up-to, down, down-to, redo, status, "
-				    "verify, plan, baseline, version, list)", name);
-				goto out;
-			}
-		} else if (strcmp(key, "version") == 0) {
-			if (!decode_version(v, &ev->req.version, err, errlen))
-				goto out;
-			ev->req.has_version = true;
-		} else if (strcmp(key, "allow_down") == 0) {
-			if (!decode_bool(key, v, &ev->req.allow_down, err, errlen))
-				goto out;
-		} else if (strcmp(key, "allow_out_of_order") == 0) {
-			if (!decode_bool(key, v, &ev->req.allow_out_of_order, err, errlen))
-				goto out;
-		} else if (strcmp(key, "atomic") == 0) {
-			if (!decode_bool(key, v, &ev->req.atomic, err, errlen))
-				goto out;
-		} else if (strcmp(key, "head_only") == 0) {
-			if (!decode_bool(key, v, &ev->req.head_only, err, errlen))
-				goto out;
-		} else if (strcmp(key, "target") == 0) {
-			if (!target_parse(v, &ev->target, err, errlen))
-				goto out;
-			ev->has_target = true;
-		} else if (strcmp(key, "tf") == 0) {
-			if (!decode_tf(v, ev, err, errlen))
-				goto out;
-		} else {
-			errorf(err, errlen, "unknown field \"%s\" (the event takes command, version, allow_down, "
-				"allow_out_of_order, atomic, head_only, target and Terraform's tf)", key);
-			goto out;
-		}
-	}
-	if (ev->req.has_version && !engine_command_needs_version(ev->req.command) &&
-	    ev->req.command != ENGINE_PLAN) {
-		errorf(err, errlen, "field \"version\" does not apply to \"%s\"", engine_command_name(ev->req.command));
-		goto out;
-	}
-	if (!ev->req.has_version && engine_command_needs_version(ev->req.command)) {
-		errorf(err, errlen, "field \"version\" is required by \"%s\"", engine_command_name(ev->req.command));
-		goto out;
-	}
-	if (ev->req.head_only && ev->req.command != ENGINE_VERIFY) {
-		errorf(err, errlen, "field \"head_only\" applies to \"verify\", not to \"%s\"",
-		       engine_command_name(ev->req.command));
-		goto out;
-	}
-	if (ev->has_target && ev->req.command == ENGINE_LIST) {
-		errorf(err, errlen, "field \"target\" does not apply to \"list\": it reads no database");
-		goto out;
-	}
-	if (strcmp(ev->tf_action, "delete") == 0)
-		ev->kind = LAMBDA_TF_DELETE;
-	ok = true;
-out:
-	json_decref(o);
-	return ok;
-}
 
 /* --- results over Lambda's response limit ------------------------------------------ */
 
@@ -614,12 +417,120 @@ hook_report(struct lambda *l, const struct lambda_event *ev, bool succeeded, int
 				 deadline ? deadline - POST_RESERVE_MS : 0, err, errlen);
 }
 
+/* next's headers into *nx, the request id into the log, the trace id into the environment. */
+static bool
+invoke_headers(const struct http_response *next, struct lambda_next *nx, int64_t start)
+{
+	lambda_next_headers(next, nx);
+	if (!nx->id) {
+		log_error("the runtime api sent an event without a usable Lambda-Runtime-Aws-Request-Id");
+		return false;
+	}
+	log_request(nx->id);
+	if (nx->trace)
+		setenv("_X_AMZN_TRACE_ID", nx->trace, 1);
+	else
+		unsetenv("_X_AMZN_TRACE_ID");
+	if (nx->bad_deadline)
+		log_warn("ignoring Lambda-Runtime-Deadline-Ms \"%.40s\": not a positive number", nx->bad_deadline);
+	log_debug("invocation %s of %s, deadline in %lld ms, _X_AMZN_TRACE_ID=%s", nx->id,
+		  nx->arn ? nx->arn : "(no function arn)", nx->deadline_ms ? (long long)(nx->deadline_ms - start) : -1LL,
+		  getenv("_X_AMZN_TRACE_ID") ? getenv("_X_AMZN_TRACE_ID") : "(unset)");
+	return true;
+}
+
+/* terraform destroy: the migrations stay; dropping a schema is not this function's job */
+static bool
+answer_tf_delete(struct lambda *l, const char *id)
+{
+	json_t *o = json_pack("{s:n, s:b, s:s, s:s, s:s}", "command", "ok", true, "status", "ok", "tf_action",
+			      "delete", "message", "terraform destroy: nothing to do");
+	char *json;
+	enum post_outcome out;
+
+	log_info("tf.action is delete: nothing to do");
+	json = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (!json)
+		return false;
+	out = post_response(l, id, json);
+	free(json);
+	return out != POST_FATAL;
+}
+
+/*
+ * The engine on ev's request and target, within deadline (less a CodeDeploy hook's report
+ * time), with the credentials resolved for this invocation; false when out of memory before
+ * it ran.
+ */
+static bool
+run_event(struct lambda *l, struct lambda_event *ev, int64_t deadline, struct engine_result *res)
+{
+	char err[1024];
+
+	ev->req.deadline_ms = deadline;
+	if (ev->kind == LAMBDA_CODEDEPLOY && deadline && l->margin < CODEDEPLOY_RESERVE_MS)
+		ev->req.deadline_ms = deadline - (CODEDEPLOY_RESERVE_MS - l->margin);	/* the report's time */
+	ev->req.progress = on_progress;
+	ev->req.progress_arg = l;
+	l->applied = 0;
+	if (!fit_connect_timeout(l, deadline)) {
+		log_error("out of memory");
+		return false;
+	}
+	log_info("%s%s%s%s%s", engine_command_name(ev->req.command),
+		 ev->kind == LAMBDA_CODEDEPLOY ? " for codedeploy deployment " : "",
+		 ev->kind == LAMBDA_CODEDEPLOY ? ev->deployment_id : "", ev->has_target ? " for target " : "",
+		 ev->has_target ? ev->target.id : "");
+	if (ev->req.command == ENGINE_LIST) {
+		engine_run(&l->cfg, l->b, &ev->req, res);
+	} else {
+		/* credentials per invocation: a rotated secret is read again, a token is fresh */
+		struct config tcfg, run;
+		enum engine_status st = target_prepare(ev->has_target ? &ev->target : NULL, &l->cfg, &tcfg, err,
+						       sizeof err);
+
+		/* the secret is read inside the engine's time, not the margin's; a refused target reads none */
+		if (st != ENGINE_OK) {
+			config_derive(&run, &tcfg);
+			engine_result_fail(res, l->b, ev->req.command, st, err);
+		} else if (secrets_resolve(&tcfg, &run, l->http, ev->req.deadline_ms ? ev->req.deadline_ms - l->margin : 0,
+					   err, sizeof err)) {
+			engine_run(&run, l->b, &ev->req, res);
+		} else {
+			engine_result_fail(res, l->b, ev->req.command, ENGINE_CONFIG_ERROR, err);
+		}
+		config_free(&run);
+		config_free(&tcfg);
+	}
+	if (ev->has_target)
+		res->target = ev->target.id;
+	return true;
+}
+
+/* A failed result's error as one line: its target, message, detail, hint and SQLSTATE. */
+static void
+error_line(const struct lambda_event *ev, const struct engine_result *res, char *msg, size_t len)
+{
+	const struct engine_error *e = &res->error;
+	int n = snprintf(msg, len, "%s%s%s%s", ev->has_target ? "target " : "", ev->has_target ? ev->target.id : "",
+			 ev->has_target ? ": " : "", e->message[0] ? e->message : engine_status_name(res->status));
+
+	if (e->detail[0] && n > 0 && (size_t)n < len)
+		n += snprintf(msg + n, len - (size_t)n, "; detail: %s", e->detail);
+	if (e->hint[0] && n > 0 && (size_t)n < len)
+		n += snprintf(msg + n, len - (size_t)n, "; hint: %s", e->hint);
+	if (e->sqlstate[0] && n > 0 && (size_t)n < len)
+		snprintf(msg + n, len - (size_t)n, " (sqlstate %s)", e->sqlstate);
+	text_utf8_fix(msg);	/* cut to fit: on a character boundary */
+}
+
 /* Run one event; false when the loop must stop. */
 static bool
 invoke(struct lambda *l, const struct http_response *next)
 {
 	struct lambda_next nx;
-	const char *id, *arn;
+	const char *id;
 	struct lambda_event ev;
 	struct engine_result res;
 	char err[1024], msg[4096];
@@ -627,82 +538,20 @@ invoke(struct lambda *l, const struct http_response *next)
 	int64_t deadline, start = clock_now_ms();
 	enum post_outcome out;
 
-	lambda_next_headers(next, &nx);
-	id = nx.id;
-	arn = nx.arn;
-	deadline = nx.deadline_ms;
-	if (!id) {
-		log_error("the runtime api sent an event without a usable Lambda-Runtime-Aws-Request-Id");
+	if (!invoke_headers(next, &nx, start))
 		return false;
-	}
-	log_request(id);
-	if (nx.trace)
-		setenv("_X_AMZN_TRACE_ID", nx.trace, 1);
-	else
-		unsetenv("_X_AMZN_TRACE_ID");
-	if (nx.bad_deadline)
-		log_warn("ignoring Lambda-Runtime-Deadline-Ms \"%.40s\": not a positive number", nx.bad_deadline);
-	log_debug("invocation %s of %s, deadline in %lld ms, _X_AMZN_TRACE_ID=%s", id,
-		  arn ? arn : "(no function arn)", deadline ? (long long)(deadline - start) : -1LL,
-		  getenv("_X_AMZN_TRACE_ID") ? getenv("_X_AMZN_TRACE_ID") : "(unset)");
-
+	id = nx.id;
+	deadline = nx.deadline_ms;
 	if (!lambda_event_decode(next->body, next->len, &ev, err, sizeof err)) {
 		snprintf(msg, sizeof msg, "bad event: %s", err);
 		if (hook_known(&ev) && !hook_report(l, &ev, false, deadline, err, sizeof err))
 			log_error("%s", err);
 		return post_error(l, id, engine_status_reason(ENGINE_BAD_REQUEST), msg, NULL) != POST_FATAL;
 	}
-	if (ev.kind == LAMBDA_TF_DELETE) {
-		/* terraform destroy: the migrations stay; dropping a schema is not this function's job */
-		json_t *o = json_pack("{s:n, s:b, s:s, s:s, s:s}", "command", "ok", true, "status", "ok",
-				      "tf_action", "delete", "message", "terraform destroy: nothing to do");
-
-		log_info("tf.action is delete: nothing to do");
-		json = o ? json_dumps(o, JSON_COMPACT) : NULL;
-		json_decref(o);
-		if (!json)
-			return false;
-		out = post_response(l, id, json);
-		free(json);
-		return out != POST_FATAL;
-	}
-
-	ev.req.deadline_ms = deadline;
-	if (ev.kind == LAMBDA_CODEDEPLOY && deadline && l->margin < CODEDEPLOY_RESERVE_MS)
-		ev.req.deadline_ms = deadline - (CODEDEPLOY_RESERVE_MS - l->margin);	/* the report's time */
-	ev.req.progress = on_progress;
-	ev.req.progress_arg = l;
-	l->applied = 0;
-	if (!fit_connect_timeout(l, deadline)) {
-		log_error("out of memory");
+	if (ev.kind == LAMBDA_TF_DELETE)
+		return answer_tf_delete(l, id);
+	if (!run_event(l, &ev, deadline, &res))
 		return false;
-	}
-	log_info("%s%s%s%s%s", engine_command_name(ev.req.command),
-		 ev.kind == LAMBDA_CODEDEPLOY ? " for codedeploy deployment " : "",
-		 ev.kind == LAMBDA_CODEDEPLOY ? ev.deployment_id : "", ev.has_target ? " for target " : "",
-		 ev.has_target ? ev.target.id : "");
-	if (ev.req.command == ENGINE_LIST) {
-		engine_run(&l->cfg, l->b, &ev.req, &res);
-	} else {
-		/* credentials per invocation: a rotated secret is read again, a token is fresh */
-		struct config tcfg, run;
-		enum engine_status st = target_prepare(ev.has_target ? &ev.target : NULL, &l->cfg, &tcfg, err, sizeof err);
-
-		/* the secret is read inside the engine's time, not the margin's; a refused target reads none */
-		if (st != ENGINE_OK) {
-			config_derive(&run, &tcfg);
-			engine_result_fail(&res, l->b, ev.req.command, st, err);
-		} else if (secrets_resolve(&tcfg, &run, l->http, ev.req.deadline_ms ? ev.req.deadline_ms - l->margin : 0,
-					   err, sizeof err)) {
-			engine_run(&run, l->b, &ev.req, &res);
-		} else {
-			engine_result_fail(&res, l->b, ev.req.command, ENGINE_CONFIG_ERROR, err);
-		}
-		config_free(&run);
-		config_free(&tcfg);
-	}
-	if (ev.has_target)
-		res.target = ev.target.id;
 	json = engine_result_json(&res);
 	if (!json) {
 		if (hook_known(&ev) && !hook_report(l, &ev, false, deadline, err, sizeof err))
@@ -739,17 +588,7 @@ invoke(struct lambda *l, const struct http_response *next)
 			 (long long)res.version_after, (long long)(clock_now_ms() - start));
 		out = post_response(l, id, json);
 	} else {
-		const struct engine_error *e = &res.error;
-		int n = snprintf(msg, sizeof msg, "%s%s%s%s", ev.has_target ? "target " : "", ev.has_target ? ev.target.id : "",
-				 ev.has_target ? ": " : "", e->message[0] ? e->message : engine_status_name(res.status));
-
-		if (e->detail[0] && n > 0 && (size_t)n < sizeof msg)
-			n += snprintf(msg + n, sizeof msg - (size_t)n, "; detail: %s", e->detail);
-		if (e->hint[0] && n > 0 && (size_t)n < sizeof msg)
-			n += snprintf(msg + n, sizeof msg - (size_t)n, "; hint: %s", e->hint);
-		if (e->sqlstate[0] && n > 0 && (size_t)n < sizeof msg)
-			snprintf(msg + n, sizeof msg - (size_t)n, " (sqlstate %s)", e->sqlstate);
-		text_utf8_fix(msg);	/* cut to fit: on a character boundary */
+		error_line(&ev, &res, msg, sizeof msg);
 		out = post_error(l, id, engine_status_reason(res.status), msg, json);
 	}
 	free(json);

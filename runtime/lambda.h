@@ -1,6 +1,6 @@
 /*
  * lambda.h - gosling as an AWS Lambda custom runtime (provided.al2023): the
- * Runtime API loop (2018-06-01) and the decoding of the events it serves.
+ * Runtime API loop (2018-06-01, lambda.c) and the decoding of the events it serves (event.c).
  *
  * main() calls lambda_main() when AWS_LAMBDA_RUNTIME_API is set and there are
  * no arguments.  The loop asks /runtime/invocation/next for an event (no

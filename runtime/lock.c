@@ -1,9 +1,8 @@
 /*
- * lock.c - the two connections and the two advisory locks of a run: the migration lock
- * on a connection of its own, the work lock on the migration connection, each polled
- * within the one bounded wait; connecting again while the server is not ready.
+ * lock.c - the transport's two links and the two locks of a run: the migration lock on
+ * the lock link, the work lock on the work link (transport.h, lock_try), each polled
+ * within the one bounded wait; opening a link again while the server is not ready.
  */
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -33,7 +32,7 @@ backoff_jitter(int64_t n)
  * resuming from zero capacity or failing over takes up to ~15 s to take connections.
  */
 static bool
-connect_retry(struct run *r, const char *purpose, PGconn **conn)
+connect_retry(struct run *r, enum transport_link link, const char *purpose)
 {
 	struct db_error e;
 	int64_t start = clock_now_ms(), until = start + config_int(r->cfg, SET_CONNECT_RETRY) * 1000, delay = 250;
@@ -43,7 +42,7 @@ connect_retry(struct run *r, const char *purpose, PGconn **conn)
 		until = r->deadline;
 	if (r->lock_until && r->lock_until < until)
 		until = r->lock_until;
-	while (!db_connect(r->cfg, purpose, conn, &e)) {
+	while (!r->tp->open(r->tp, link, &e)) {
 		int64_t wait = delay / 2 + backoff_jitter(delay / 2 + 1);
 
 		if (!e.not_ready || signals_interrupted() || clock_now_ms() + wait >= until) {
@@ -73,7 +72,7 @@ connect_work(struct run *r)
 	struct db_error e;
 	int64_t st = config_int(r->cfg, SET_STATEMENT_TIMEOUT), lk = config_int(r->cfg, SET_LOCK_TIMEOUT);
 
-	if (!connect_retry(r, "migrations", &r->conn))
+	if (!connect_retry(r, TRANSPORT_WORK, "migrations"))
 		return false;
 	if (r->deadline) {
 		int64_t left = r->deadline - clock_now_ms();
@@ -90,11 +89,11 @@ connect_work(struct run *r)
 	if (log_enabled(LOG_DEBUG)) {
 		char who[256];
 
-		db_describe(r->conn, who, sizeof who);
+		r->tp->describe(r->tp, who, sizeof who);
 		log_debug("connected to %s", who);
 	}
 	r->session = (struct db_session){ st, lk, target_search_path(r->cfg) };
-	if (!db_set_session(r->conn, &r->session, &e)) {
+	if (!r->tp->session(r->tp, &r->session, &e)) {
 		result_fail_db(r->res, ENGINE_CONFIG_ERROR, "unable to set the session's timeouts", &e);
 		return false;
 	}
@@ -103,11 +102,10 @@ connect_work(struct run *r)
 
 /*
  * Poll one of the two advisory locks on conn until r->lock_until: the migration lock
- * (the bigint key, on the lock connection) or the work lock (the key's two-int form,
- * on the migration connection; see db_work_lock_try).
+ * (on the lock link) or the work lock (on the work link; transport.h, lock_try).
  */
 static bool
-lock_poll(struct run *r, PGconn *conn, bool work)
+lock_poll(struct run *r, bool work)
 {
 	struct db_error e;
 	unsigned tries = 0;
@@ -120,7 +118,7 @@ lock_poll(struct run *r, PGconn *conn, bool work)
 			result_fail(r->res, ENGINE_MIGRATION_FAILED, "stopped waiting for the migration lock");
 			return false;
 		}
-		if (!(work ? db_work_lock_try : db_lock_try)(conn, r->lock_key, &got, &e)) {
+		if (!r->tp->lock_try(r->tp, r->lock_key, work, &got, &e)) {
 			result_fail_db(r->res, ENGINE_CONFIG_ERROR, "unable to take the migration lock", &e);
 			return false;
 		}
@@ -160,10 +158,10 @@ lock_acquire(struct run *r)
 	if (r->deadline && r->deadline < r->lock_until)
 		r->lock_until = r->deadline;
 	/* both connections and both locks, host name lookups included, fit in the one bounded wait */
-	db_limit(r->lock_until, 0, r->hard);
-	if (!connect_retry(r, "lock", &r->lock))
+	r->tp->limit(r->tp, r->lock_until, 0, r->hard);
+	if (!connect_retry(r, TRANSPORT_LOCK, "lock"))
 		return false;
-	if (!lock_poll(r, r->lock, false))
+	if (!lock_poll(r, false))
 		return false;
 	r->locked = true;
 	return true;
@@ -182,9 +180,9 @@ lock_acquire(struct run *r)
 bool
 work_lock_acquire(struct run *r)
 {
-	if (!lock_poll(r, r->conn, true))
+	if (!lock_poll(r, true))
 		return false;
-	db_limit(r->hard, r->lock_wait, r->hard);
+	r->tp->limit(r->tp, r->hard, r->lock_wait, r->hard);
 	return true;
 }
 
@@ -193,9 +191,8 @@ lock_release(struct run *r)
 {
 	struct db_error e;
 
-	if (r->lock && r->locked && PQstatus(r->lock) == CONNECTION_OK && !db_unlock(r->lock, r->lock_key, &e))
+	if (r->locked && r->tp->alive(r->tp, TRANSPORT_LOCK) && !r->tp->unlock(r->tp, r->lock_key, &e))
 		log_warn("unable to release the migration lock: %s", e.message);
 	r->locked = false;
-	db_close(r->lock);	/* closing the session releases it in any case */
-	r->lock = NULL;
+	r->tp->close(r->tp, TRANSPORT_LOCK);	/* closing the session releases it in any case */
 }

@@ -320,6 +320,240 @@ run_command(const struct config *base, const struct target *t, const struct engi
 	}
 }
 
+/* What the command line asks beside the request: the answer's form, the settings command, an event. */
+struct cli {
+	bool json;
+	bool settings_cmd;
+	const char *positional[2];
+	int npos;
+	const char *event;
+	const char *target_json;
+	struct target target;		/* from the event or --target-json, when has_target */
+	bool has_target;
+};
+
+/* What parsing the command line ended with. */
+enum cli_outcome {
+	CLI_RUN,		/* run the request */
+	CLI_DONE,		/* answered already (--help, --version, a Terraform delete): exit 0 */
+	CLI_USAGE,		/* a usage error, said on stderr: exit 2 */
+	CLI_OOM,		/* out of memory, said on stderr: exit 3 */
+};
+
+/* One --<setting> option at argv[*i] (value after '=' or next): into cfg. */
+static enum cli_outcome
+parse_setting(int argc, char **argv, int *i, struct config *cfg)
+{
+	const char *a = argv[*i], *eq = strchr(a, '=');
+	enum setting_id id;
+	char name[64];
+	const char *val;
+
+	snprintf(name, sizeof name, "%.*s", (int)(eq ? eq - a - 2 : (long)strlen(a) - 2), a + 2);
+	if (!config_find(name, &id)) {
+		if (eq && cli_flag(name))
+			fprintf(stderr, "gosling: error: --%s takes %s\n", name,
+				strcmp(name, "event") == 0 || strcmp(name, "deadline-ms") == 0 ||
+						strcmp(name, "target-json") == 0
+					? "its value as the next argument, not after '='" : "no value");
+		else
+			fprintf(stderr, "gosling: error: unknown option --%s\n", name);
+		return CLI_USAGE;
+	}
+	if (eq) {
+		val = eq + 1;
+	} else if (*i + 1 < argc) {
+		val = argv[++*i];
+	} else {
+		fprintf(stderr, "gosling: error: --%s needs a value\n", name);
+		return CLI_USAGE;
+	}
+	if (!config_set(cfg, id, val)) {
+		fprintf(stderr, "gosling: error: out of memory\n");
+		return CLI_OOM;
+	}
+	return CLI_RUN;
+}
+
+/* The options and the positional arguments, in argv's order. */
+static enum cli_outcome
+parse_options(int argc, char **argv, struct config *cfg, struct engine_request *req, struct cli *cli)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		enum cli_outcome o;
+
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage(stdout);
+			return CLI_DONE;
+		} else if (strcmp(a, "--version") == 0) {
+			printf("gosling (bundle %s, compiler %s, %u migrations)\n", gosling_bundle.build_id,
+			       gosling_bundle.compiler_version, gosling_bundle.count);
+			return CLI_DONE;
+		} else if (strcmp(a, "--json") == 0) {
+			cli->json = true;
+		} else if (strcmp(a, "--allow-down") == 0) {
+			req->allow_down = true;
+		} else if (strcmp(a, "--allow-out-of-order") == 0) {
+			req->allow_out_of_order = true;
+		} else if (strcmp(a, "--atomic") == 0) {
+			req->atomic = true;
+		} else if (strcmp(a, "--head-only") == 0) {
+			req->head_only = true;
+		} else if (strcmp(a, "--event") == 0 || strcmp(a, "--deadline-ms") == 0 ||
+			   strcmp(a, "--target-json") == 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "gosling: error: %s needs a value\n", a);
+				return CLI_USAGE;
+			}
+			if (a[2] == 't') {
+				cli->target_json = argv[++i];
+			} else if (a[2] == 'e') {
+				cli->event = argv[++i];
+			} else if (!parse_version(argv[++i], &req->deadline_ms)) {
+				fprintf(stderr, "gosling: error: invalid --deadline-ms \"%.64s\": milliseconds since the epoch, "
+					"up to 9223372036854775807\n", argv[i]);
+				return CLI_USAGE;
+			}
+		} else if (strncmp(a, "--", 2) == 0) {
+			if ((o = parse_setting(argc, argv, &i, cfg)) != CLI_RUN)
+				return o;
+		} else if (cli->npos < 2) {
+			cli->positional[cli->npos++] = a;
+		} else {
+			fprintf(stderr, "gosling: error: unexpected argument \"%s\"\n", a);
+			return CLI_USAGE;
+		}
+	}
+	return CLI_RUN;
+}
+
+/* --event: the request (and the target) as a Lambda event names it; the flags given beside it still apply. */
+static enum cli_outcome
+parse_event(struct cli *cli, struct engine_request *req)
+{
+	char err[512];
+	struct lambda_event ev;
+
+	if (cli->npos > 0) {
+		fprintf(stderr, "gosling: error: --event replaces the command\n");
+		return CLI_USAGE;
+	}
+	/* the same strict decoder as the Lambda face: an event means the same here */
+	if (!lambda_event_decode(cli->event, strlen(cli->event), &ev, err, sizeof err)) {
+		fprintf(stderr, "gosling: error: %s\n", err);
+		return CLI_USAGE;
+	}
+	if (ev.kind == LAMBDA_TF_DELETE) {
+		fprintf(stderr, "gosling: Terraform delete: nothing to do\n");
+		return CLI_DONE;
+	}
+	ev.req.allow_down |= req->allow_down;
+	ev.req.allow_out_of_order |= req->allow_out_of_order;
+	ev.req.atomic |= req->atomic;
+	ev.req.head_only |= req->head_only;
+	ev.req.deadline_ms = req->deadline_ms;
+	*req = ev.req;
+	if (ev.has_target) {
+		cli->target = ev.target;
+		cli->has_target = true;
+	}
+	return CLI_RUN;
+}
+
+/* The command and its version from the positional arguments or --event, the target, and their checks. */
+static enum cli_outcome
+parse_command(struct cli *cli, struct engine_request *req)
+{
+	char err[512];
+	enum cli_outcome o;
+
+	if (cli->npos > 0) {
+		if (strcmp(cli->positional[0], "settings") == 0) {
+			cli->settings_cmd = true;
+		} else if (!engine_command_parse(cli->positional[0], &req->command)) {
+			fprintf(stderr, "gosling: error: unknown command \"%s\"\n", cli->positional[0]);
+			return CLI_USAGE;
+		}
+	}
+	if (cli->npos > 1) {
+		if (cli->settings_cmd || !(engine_command_needs_version(req->command) || req->command == ENGINE_PLAN)) {
+			fprintf(stderr, "gosling: error: unexpected argument \"%s\"\n", cli->positional[1]);
+			return CLI_USAGE;
+		}
+		if (!parse_version(cli->positional[1], &req->version)) {
+			fprintf(stderr, "gosling: error: invalid version \"%.64s\": a migration version is an integer "
+				"from 0 to 9223372036854775807\n", cli->positional[1]);
+			return CLI_USAGE;
+		}
+		req->has_version = true;
+	}
+	if (cli->event && (o = parse_event(cli, req)) != CLI_RUN)
+		return o;
+	if (cli->target_json) {
+		if (cli->has_target) {
+			fprintf(stderr, "gosling: error: --target-json and the event's target: give one\n");
+			return CLI_USAGE;
+		}
+		if (!target_parse_text(cli->target_json, &cli->target, err, sizeof err)) {
+			fprintf(stderr, "gosling: error: --target-json: %s\n", err);
+			return CLI_USAGE;
+		}
+		cli->has_target = true;
+	}
+	if (req->head_only && req->command != ENGINE_VERIFY) {
+		fprintf(stderr, "gosling: error: --head-only applies to verify, not to %s\n",
+			engine_command_name(req->command));
+		return CLI_USAGE;
+	}
+	if (cli->has_target && req->command == ENGINE_LIST) {
+		fprintf(stderr, "gosling: error: a target does not apply to list: it reads no database\n");
+		return CLI_USAGE;
+	}
+	return CLI_RUN;
+}
+
+/* gosling settings [--json]: every setting, its variable, default and help. */
+static void
+print_settings(bool json)
+{
+	if (json) {
+		char *s = config_settings_json();
+
+		if (s)
+			printf("%s\n", s);
+		free(s);
+		return;
+	}
+	for (int i = 0; i < SET_COUNT; i++)
+		printf("--%-20s %-26s %-20s %s\n", settings[i].name, settings[i].env ? settings[i].env : "-",
+		       settings[i].def ? settings[i].def : "-", settings[i].help);
+}
+
+/* The result on stdout (text or JSON), its error's fields on stderr. */
+static void
+report(const struct engine_result *res, bool json)
+{
+	if (json) {
+		char *s = engine_result_json(res);
+
+		if (s)
+			printf("%s\n", s);
+		free(s);
+	} else {
+		print_text(res);
+	}
+	if (res->status != ENGINE_OK) {
+		log_error("%s", res->error.message);
+		if (res->error.detail[0])
+			log_error("detail: %s", res->error.detail);
+		if (res->error.hint[0])
+			log_error("hint: %s", res->error.hint);
+		if (res->error.sqlstate[0])
+			log_error("sqlstate: %s", res->error.sqlstate);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -327,12 +561,9 @@ main(int argc, char **argv)
 	struct engine_request req = { .command = ENGINE_UP };
 	struct engine_result res;
 	enum log_level level = LOG_INFO;
-	bool json = false, settings_cmd = false;
-	const char *positional[2] = { NULL, NULL };
-	const char *event = NULL, *target_json = NULL;
-	struct target target;
-	bool has_target = false;
-	int npos = 0, code;
+	struct cli cli = { 0 };
+	enum cli_outcome o;
+	int code;
 
 	release_loader_pages();
 	/* installed as Lambda's bootstrap: the Runtime API loop */
@@ -340,166 +571,18 @@ main(int argc, char **argv)
 		return lambda_main(&gosling_bundle);
 
 	config_load(&cfg, env_get, NULL);
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		enum setting_id id;
-
-		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			usage(stdout);
-			config_free(&cfg);
-			return 0;
-		} else if (strcmp(a, "--version") == 0) {
-			printf("gosling (bundle %s, compiler %s, %u migrations)\n", gosling_bundle.build_id,
-			       gosling_bundle.compiler_version, gosling_bundle.count);
-			config_free(&cfg);
-			return 0;
-		} else if (strcmp(a, "--json") == 0) {
-			json = true;
-		} else if (strcmp(a, "--allow-down") == 0) {
-			req.allow_down = true;
-		} else if (strcmp(a, "--allow-out-of-order") == 0) {
-			req.allow_out_of_order = true;
-		} else if (strcmp(a, "--atomic") == 0) {
-			req.atomic = true;
-		} else if (strcmp(a, "--head-only") == 0) {
-			req.head_only = true;
-		} else if (strcmp(a, "--event") == 0 || strcmp(a, "--deadline-ms") == 0 ||
-			   strcmp(a, "--target-json") == 0) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "gosling: error: %s needs a value\n", a);
-				goto usage_error;
-			}
-			if (a[2] == 't') {
-				target_json = argv[++i];
-			} else if (a[2] == 'e') {
-				event = argv[++i];
-			} else if (!parse_version(argv[++i], &req.deadline_ms)) {
-				fprintf(stderr, "gosling: error: invalid --deadline-ms \"%.64s\": milliseconds since the epoch, "
-					"up to 9223372036854775807\n", argv[i]);
-				goto usage_error;
-			}
-		} else if (strncmp(a, "--", 2) == 0) {
-			const char *eq = strchr(a, '=');
-			char name[64];
-			const char *val;
-
-			snprintf(name, sizeof name, "%.*s", (int)(eq ? eq - a - 2 : (long)strlen(a) - 2), a + 2);
-			if (!config_find(name, &id)) {
-				if (eq && cli_flag(name))
-					fprintf(stderr, "gosling: error: --%s takes %s\n", name,
-						strcmp(name, "event") == 0 || strcmp(name, "deadline-ms") == 0 ||
-								strcmp(name, "target-json") == 0
-							? "its value as the next argument, not after '='" : "no value");
-				else
-					fprintf(stderr, "gosling: error: unknown option --%s\n", name);
-				goto usage_error;
-			}
-			if (eq) {
-				val = eq + 1;
-			} else if (i + 1 < argc) {
-				val = argv[++i];
-			} else {
-				fprintf(stderr, "gosling: error: --%s needs a value\n", name);
-				goto usage_error;
-			}
-			if (!config_set(&cfg, id, val)) {
-				fprintf(stderr, "gosling: error: out of memory\n");
-				config_free(&cfg);
-				return 3;
-			}
-		} else if (npos < 2) {
-			positional[npos++] = a;
-		} else {
-			fprintf(stderr, "gosling: error: unexpected argument \"%s\"\n", a);
-			goto usage_error;
-		}
+	o = parse_options(argc, argv, &cfg, &req, &cli);
+	if (o == CLI_RUN)
+		o = parse_command(&cli, &req);
+	if (o == CLI_RUN && cli.settings_cmd) {
+		print_settings(cli.json);
+		o = CLI_DONE;
 	}
-	if (npos > 0) {
-		if (strcmp(positional[0], "settings") == 0) {
-			settings_cmd = true;
-		} else if (!engine_command_parse(positional[0], &req.command)) {
-			fprintf(stderr, "gosling: error: unknown command \"%s\"\n", positional[0]);
-			goto usage_error;
-		}
-	}
-	if (npos > 1) {
-		if (settings_cmd || !(engine_command_needs_version(req.command) || req.command == ENGINE_PLAN)) {
-			fprintf(stderr, "gosling: error: unexpected argument \"%s\"\n", positional[1]);
-			goto usage_error;
-		}
-		if (!parse_version(positional[1], &req.version)) {
-			fprintf(stderr, "gosling: error: invalid version \"%.64s\": a migration version is an integer "
-				"from 0 to 9223372036854775807\n", positional[1]);
-			goto usage_error;
-		}
-		req.has_version = true;
-	}
-	if (event) {
-		char err[512];
-
-		if (npos > 0) {
-			fprintf(stderr, "gosling: error: --event replaces the command\n");
-			goto usage_error;
-		}
-		/* the same strict decoder as the Lambda face: an event means the same here */
-		struct lambda_event ev;
-
-		if (!lambda_event_decode(event, strlen(event), &ev, err, sizeof err)) {
-			fprintf(stderr, "gosling: error: %s\n", err);
-			goto usage_error;
-		}
-		if (ev.kind == LAMBDA_TF_DELETE) {
-			fprintf(stderr, "gosling: Terraform delete: nothing to do\n");
-			config_free(&cfg);
-			return 0;
-		}
-		/* the event names the command; the flags given beside it still apply */
-		ev.req.allow_down |= req.allow_down;
-		ev.req.allow_out_of_order |= req.allow_out_of_order;
-		ev.req.atomic |= req.atomic;
-		ev.req.head_only |= req.head_only;
-		ev.req.deadline_ms = req.deadline_ms;
-		req = ev.req;
-		if (ev.has_target) {
-			target = ev.target;
-			has_target = true;
-		}
-	}
-	if (target_json) {
-		char err[512];
-
-		if (has_target) {
-			fprintf(stderr, "gosling: error: --target-json and the event's target: give one\n");
-			goto usage_error;
-		}
-		if (!target_parse_text(target_json, &target, err, sizeof err)) {
-			fprintf(stderr, "gosling: error: --target-json: %s\n", err);
-			goto usage_error;
-		}
-		has_target = true;
-	}
-	if (req.head_only && req.command != ENGINE_VERIFY) {
-		fprintf(stderr, "gosling: error: --head-only applies to verify, not to %s\n", engine_command_name(req.command));
-		goto usage_error;
-	}
-	if (has_target && req.command == ENGINE_LIST) {
-		fprintf(stderr, "gosling: error: a target does not apply to list: it reads no database\n");
-		goto usage_error;
-	}
-	if (settings_cmd) {
-		if (json) {
-			char *s = config_settings_json();
-
-			if (s)
-				printf("%s\n", s);
-			free(s);
-		} else {
-			for (int i = 0; i < SET_COUNT; i++)
-				printf("--%-20s %-26s %-20s %s\n", settings[i].name, settings[i].env ? settings[i].env : "-",
-				       settings[i].def ? settings[i].def : "-", settings[i].help);
-		}
+	if (o != CLI_RUN) {
+		if (o == CLI_USAGE)
+			fprintf(stderr, "run gosling --help for usage\n");
 		config_free(&cfg);
-		return 0;
+		return o == CLI_DONE ? 0 : o == CLI_OOM ? 3 : engine_exit_code(ENGINE_BAD_REQUEST);
 	}
 
 	if (cfg.value[SET_LOG_LEVEL] && !log_parse_level(cfg.value[SET_LOG_LEVEL], &level))
@@ -507,39 +590,17 @@ main(int argc, char **argv)
 	log_init(cfg.value[SET_LOG_FORMAT] && strcasecmp(cfg.value[SET_LOG_FORMAT], "json") == 0 ? LOG_JSON : LOG_TEXT,
 		 level);
 	req.progress = on_progress;
-	req.progress_arg = &json;
+	req.progress_arg = &cli.json;
 
 	signals_catch(true);
-	run_command(&cfg, has_target ? &target : NULL, &req, &res);
-	if (has_target)
-		res.target = target.id;
-	if (json) {
-		char *s = engine_result_json(&res);
-
-		if (s)
-			printf("%s\n", s);
-		free(s);
-	} else {
-		print_text(&res);
-	}
-	if (res.status != ENGINE_OK) {
-		log_error("%s", res.error.message);
-		if (res.error.detail[0])
-			log_error("detail: %s", res.error.detail);
-		if (res.error.hint[0])
-			log_error("hint: %s", res.error.hint);
-		if (res.error.sqlstate[0])
-			log_error("sqlstate: %s", res.error.sqlstate);
-	}
+	run_command(&cfg, cli.has_target ? &cli.target : NULL, &req, &res);
+	if (cli.has_target)
+		res.target = cli.target.id;
+	report(&res, cli.json);
 	code = engine_exit_code(res.status);
 	if (signals_interrupted() && res.status != ENGINE_OK)
 		code = 128 + signals_interrupted();	/* as a shell reports a process a signal ended */
 	engine_result_free(&res);
 	config_free(&cfg);
 	return code;
-
-usage_error:
-	fprintf(stderr, "run gosling --help for usage\n");
-	config_free(&cfg);
-	return engine_exit_code(ENGINE_BAD_REQUEST);
 }

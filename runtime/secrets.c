@@ -7,7 +7,6 @@
  * parsed).
  */
 #include <jansson.h>
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,14 +21,6 @@
 #include "sigv4.h"
 
 #define IAM_TOKEN_SECONDS 900
-
-static const char *
-env(const char *name)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? v : NULL;
-}
 
 static void
 wipe_free(char *s, size_t len)
@@ -216,38 +207,24 @@ out:
 
 /* --- RDS IAM authentication --------------------------------------------------------------- */
 
-/* What libpq will use for key, by config_conn's precedence over DATABASE_URL's fields and pgenv. */
-static const char *
-effective(const struct config *cfg, const PQconninfoOption *url, enum setting_id id, const char *key,
-	  const char *pgenv)
-{
-	const char *url_value = NULL;
-	enum config_source src;
-
-	for (const PQconninfoOption *o = url; o && o->keyword && !url_value; o++)
-		if (strcmp(o->keyword, key) == 0 && o->val && *o->val)
-			url_value = o->val;
-	return config_conn(cfg, id, url_value, env(pgenv), &src);
-}
-
 static bool
 iam_apply(struct config *run, char *err, size_t errlen)
 {
 	struct sigv4_credentials cr;
-	PQconninfoOption *url = NULL;
-	const char *dburl = config_str(run, SET_DATABASE_URL), *host, *port, *user, *mode, *region;
+	struct db_target target;
+	const char *host, *port, *user, *mode, *region;
 	const char *region_from = "AWS_REGION";
 	char rds_region[64];
 	char *token = NULL;
 	unsigned portn = 5432;
 	bool ok = false;
 
-	if (dburl && !(url = db_url_parse(dburl, err, errlen)))
+	if (!db_target_read(run, &target, err, errlen))
 		return false;
-	host = effective(run, url, SET_HOST, "host", "PGHOST");
-	port = effective(run, url, SET_PORT, "port", "PGPORT");
-	user = effective(run, url, SET_USER, "user", "PGUSER");
-	mode = effective(run, url, SET_SSLMODE, "sslmode", "PGSSLMODE");
+	host = target.host;
+	port = target.port;
+	user = target.user;
+	mode = target.sslmode;
 
 	if (!host || host[0] == '/' || strchr(host, ',')) {
 		errorf(err, errlen,
@@ -298,8 +275,7 @@ iam_apply(struct config *run, char *err, size_t errlen)
 	ok = true;
 out:
 	wipe_free(token, token ? strlen(token) : 0);
-	if (url)
-		PQconninfoFree(url);
+	db_target_free(&target);
 	return ok;
 }
 

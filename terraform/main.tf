@@ -8,13 +8,41 @@ locals {
   package_path = var.package_path
   package_hash = filebase64sha256(local.package_path)
 
+  # Two ways to reach the database. The VPC mode (the seeds'): libpq to db_address
+  # from network interfaces in subnet_ids. The Data API mode (data_api set, issue 18):
+  # HTTPS calls to rds-data, no VPC, the cluster's Data API (enable_http_endpoint)
+  # authenticating with the secret; the VPC mode's inputs are refused with it.
+  data_api_mode        = var.data_api != null
+  data_api_cluster_arn = try(var.data_api.cluster_arn, null)
+  data_api_secret_arn  = try(var.data_api.secret_arn, null)
+
+  # The VPC mode's inputs that are set: none may be in the Data API mode.
+  vpc_mode_inputs_set = [for k, v in {
+    db_address             = var.db_address
+    db_username            = var.db_username
+    subnet_ids             = var.subnet_ids
+    security_group_ids     = var.security_group_ids
+    db_cluster_id          = var.db_cluster_id
+    db_secret_arn          = var.db_secret_arn
+    db_cluster_resource_id = var.db_cluster_resource_id
+    db_sslmode             = var.db_sslmode
+    iam_auth               = var.iam_auth ? true : null
+  } : k if v != null]
+  # The VPC mode's required inputs that are missing.
+  vpc_mode_inputs_missing = [for k, v in {
+    db_address         = var.db_address
+    db_username        = var.db_username
+    subnet_ids         = var.subnet_ids
+    security_group_ids = var.security_group_ids
+  } : k if v == null]
+
   # The cluster is read only when a value must come from it: the managed master
   # secret (password auth, no explicit secret) or the resource id (IAM auth).
   # Counts depend on plain inputs only, so a cluster created in the same apply works.
-  lookup_cluster = var.iam_auth ? var.db_cluster_resource_id == null : var.db_secret_arn == null
+  lookup_cluster = !local.data_api_mode && (var.iam_auth ? var.db_cluster_resource_id == null : var.db_secret_arn == null)
   cluster        = one(data.aws_rds_cluster.this[*])
 
-  db_secret_arn = var.iam_auth ? null : (
+  db_secret_arn = local.data_api_mode ? local.data_api_secret_arn : var.iam_auth ? null : (
     var.db_secret_arn != null ? var.db_secret_arn : try(local.cluster.master_user_secret[0].secret_arn, null)
   )
   db_cluster_resource_id = var.iam_auth ? (
@@ -42,15 +70,17 @@ locals {
 
   # What gosling reads (runtime/config.c's settings table; tests/terraform/check.js
   # holds this list against it). Exactly one of DB_SECRET_ARN and DB_IAM_AUTH is set;
-  # the null one is dropped below.
+  # the null ones are dropped below. The Data API mode sets DB_CLUSTER_ARN,
+  # DB_SECRET_ARN and DB_NAME only: with DB_CLUSTER_ARN gosling calls the Data API.
   gosling_environment = {
-    DB_ADDRESS    = var.db_address
-    DB_PORT       = var.db_port
-    DB_NAME       = var.db_name
-    DB_USERNAME   = var.db_username
-    DB_SSLMODE    = local.db_sslmode
-    DB_SECRET_ARN = local.db_secret_arn
-    DB_IAM_AUTH   = var.iam_auth ? "1" : null
+    DB_ADDRESS     = var.db_address
+    DB_PORT        = local.data_api_mode ? null : var.db_port
+    DB_NAME        = var.db_name
+    DB_USERNAME    = var.db_username
+    DB_SSLMODE     = local.data_api_mode ? null : local.db_sslmode
+    DB_SECRET_ARN  = local.db_secret_arn
+    DB_IAM_AUTH    = var.iam_auth ? "1" : null
+    DB_CLUSTER_ARN = local.data_api_cluster_arn
   }
   environment = merge(
     var.environment_variables,
@@ -155,6 +185,18 @@ data "aws_iam_policy_document" "this" {
     }
   }
 
+  # The Data API mode: the four calls gosling makes, on the one cluster. BatchExecuteStatement
+  # and the deprecated ExecuteSql are not among them.
+  dynamic "statement" {
+    for_each = local.data_api_mode ? [local.data_api_cluster_arn] : []
+    content {
+      sid       = "RunStatementsThroughDataAPI"
+      effect    = "Allow"
+      actions   = ["rds-data:BeginTransaction", "rds-data:CommitTransaction", "rds-data:ExecuteStatement", "rds-data:RollbackTransaction"]
+      resources = [statement.value]
+    }
+  }
+
   # A CodeDeploy lifecycle hook event is answered with PutLifecycleEventHookExecutionStatus.
   dynamic "statement" {
     for_each = length(var.codedeploy_deployment_group_arns) > 0 ? [var.codedeploy_deployment_group_arns] : []
@@ -175,9 +217,18 @@ resource "aws_iam_role_policy" "this" {
 
 # Network interfaces in the VPC. AWSLambdaENIManagementAccess holds only the EC2
 # actions; AWSLambdaVPCAccessExecutionRole would add logs:* rights on every log group.
+# The Data API mode has no VPC, so no network interface either.
 resource "aws_iam_role_policy_attachment" "vpc" {
+  count = local.data_api_mode ? 0 : 1
+
   role       = aws_iam_role.this.name
   policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AWSLambdaENIManagementAccess"
+}
+
+# The attachment had no count before the Data API mode: keep the existing one.
+moved {
+  from = aws_iam_role_policy_attachment.vpc
+  to   = aws_iam_role_policy_attachment.vpc[0]
 }
 
 ################################################################################
@@ -204,9 +255,12 @@ resource "aws_lambda_function" "this" {
     variables = local.environment
   }
 
-  vpc_config {
-    subnet_ids         = var.subnet_ids
-    security_group_ids = var.security_group_ids
+  dynamic "vpc_config" {
+    for_each = local.data_api_mode ? [] : [1]
+    content {
+      subnet_ids         = var.subnet_ids
+      security_group_ids = var.security_group_ids
+    }
   }
 
   logging_config {
@@ -219,6 +273,14 @@ resource "aws_lambda_function" "this" {
   tags = var.tags
 
   lifecycle {
+    precondition {
+      condition     = !local.data_api_mode || length(local.vpc_mode_inputs_set) == 0
+      error_message = "data_api (the Data API mode: HTTPS, no VPC) cannot be combined with the VPC mode's inputs, but ${join(", ", local.vpc_mode_inputs_set)} ${length(local.vpc_mode_inputs_set) == 1 ? "is" : "are"} set: use one mode (the secret is data_api.secret_arn, the database db_name)."
+    }
+    precondition {
+      condition     = local.data_api_mode || length(local.vpc_mode_inputs_missing) == 0
+      error_message = "Set ${join(", ", local.vpc_mode_inputs_missing)} (the VPC mode: libpq to db_address from subnet_ids), or data_api (the Data API mode)."
+    }
     precondition {
       condition     = var.iam_auth || local.db_secret_arn != null
       error_message = "No database secret: pass db_secret_arn, or a db_cluster_id whose cluster has manage_master_user_password = true, or set iam_auth."

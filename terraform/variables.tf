@@ -3,21 +3,23 @@
 ################################################################################
 
 variable "db_username" {
-  description = "Database user the migrations run as (DB_USERNAME). With iam_auth, the user that is granted rds_iam."
+  description = "Database user the migrations run as (DB_USERNAME). With iam_auth, the user that is granted rds_iam. Required in the VPC mode; null (not set) with data_api, where the secret's user is used."
   type        = string
+  default     = null
 
   validation {
-    condition     = length(trimspace(var.db_username)) > 0
+    condition     = var.db_username == null ? true : length(trimspace(var.db_username)) > 0
     error_message = "db_username must not be empty."
   }
 }
 
 variable "db_address" {
-  description = "Database host name, for example the Aurora cluster (writer) endpoint (DB_ADDRESS)."
+  description = "Database host name, for example the Aurora cluster (writer) endpoint (DB_ADDRESS). Required in the VPC mode; null (not set) with data_api."
   type        = string
+  default     = null
 
   validation {
-    condition     = length(trimspace(var.db_address)) > 0 && !can(regex("[/:@ ]", var.db_address))
+    condition     = var.db_address == null ? true : length(trimspace(var.db_address)) > 0 && !can(regex("[/:@ ]", var.db_address))
     error_message = "db_address must be a bare host name: no scheme, port, user or path."
   }
 }
@@ -50,22 +52,46 @@ variable "db_cluster_id" {
 }
 
 variable "subnet_ids" {
-  description = "Private subnet IDs the function runs in; they need a route to the database and to the Secrets Manager endpoint (a VPC endpoint or a NAT)."
+  description = "Private subnet IDs the function runs in; they need a route to the database and to the Secrets Manager endpoint (a VPC endpoint or a NAT). Required in the VPC mode; null (not set) with data_api, which runs outside any VPC."
   type        = list(string)
+  default     = null
 
   validation {
-    condition     = length(var.subnet_ids) > 0
+    condition     = var.subnet_ids == null ? true : length(var.subnet_ids) > 0
     error_message = "subnet_ids must name at least one subnet: the function runs inside the VPC."
   }
 }
 
 variable "security_group_ids" {
-  description = "Security group IDs for the function's network interfaces; one of them must be allowed to reach db_address:db_port."
+  description = "Security group IDs for the function's network interfaces; one of them must be allowed to reach db_address:db_port. Required in the VPC mode; null (not set) with data_api."
   type        = list(string)
+  default     = null
 
   validation {
-    condition     = length(var.security_group_ids) > 0
+    condition     = var.security_group_ids == null ? true : length(var.security_group_ids) > 0
     error_message = "security_group_ids must name at least one security group."
+  }
+}
+
+################################################################################
+# The RDS Data API mode (issue 18)
+################################################################################
+
+variable "data_api" {
+  description = "Reach the database through the RDS Data API instead of libpq in a VPC: cluster_arn, an Aurora cluster with enable_http_endpoint = true (DB_CLUSTER_ARN), and secret_arn, the Secrets Manager secret the Data API authenticates with, for example the cluster's master_user_secret[0].secret_arn (DB_SECRET_ARN); the database is db_name (DB_NAME). The function then has no VPC config and no network interface rights; its role may call rds-data:ExecuteStatement, BeginTransaction, CommitTransaction and RollbackTransaction on this cluster only and read this secret only (kms:Decrypt through Secrets Manager with kms_key_arn). Null: the VPC mode. It cannot be combined with db_address, db_username, subnet_ids, security_group_ids, db_cluster_id, db_secret_arn, db_cluster_resource_id, db_sslmode or iam_auth."
+  type = object({
+    cluster_arn = string
+    secret_arn  = string
+  })
+  default = null
+
+  validation {
+    condition     = var.data_api == null ? true : can(regex("^arn:[^:]+:rds:[^:]+:[0-9]{12}:cluster:[A-Za-z][A-Za-z0-9-]*$", var.data_api.cluster_arn))
+    error_message = "data_api.cluster_arn must be an Aurora cluster ARN (arn:<partition>:rds:<region>:<account>:cluster:<name>), not its identifier, endpoint or resource id."
+  }
+  validation {
+    condition     = var.data_api == null ? true : can(regex("^arn:[^:]+:secretsmanager:[^:]+:[0-9]{12}:secret:.+$", var.data_api.secret_arn))
+    error_message = "data_api.secret_arn must be a Secrets Manager secret ARN (arn:<partition>:secretsmanager:<region>:<account>:secret:<name>): the Data API authenticates with the secret."
   }
 }
 
@@ -85,7 +111,7 @@ variable "db_secret_arn" {
 }
 
 variable "kms_key_arn" {
-  description = "ARN of the customer-managed KMS key db_secret_arn is encrypted with. When set, the role may kms:Decrypt with this key only, and only through Secrets Manager. Null: with db_secret_arn, the secret uses the AWS-managed key, which needs no IAM grant; without it, the key of the cluster's managed master secret (master_user_secret's kms_key_id) gets the same grant."
+  description = "ARN of the customer-managed KMS key db_secret_arn (or data_api.secret_arn) is encrypted with. When set, the role may kms:Decrypt with this key only, and only through Secrets Manager. Null: with db_secret_arn, the secret uses the AWS-managed key, which needs no IAM grant; without it, the key of the cluster's managed master secret (master_user_secret's kms_key_id) gets the same grant."
   type        = string
   default     = null
 
@@ -205,7 +231,7 @@ variable "publish" {
 }
 
 variable "environment_variables" {
-  description = "Extra environment variables, for example the values of ENVSUB migrations, or AWS_ENDPOINT_URL_SECRETS_MANAGER / AWS_ENDPOINT_URL_CODEDEPLOY for VPC endpoints. They may not override the names gosling reads for its connection (DATABASE_URL, DB_*, PG*), which the module sets from its inputs, nor Lambda's reserved AWS_* names (AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_* are allowed)."
+  description = "Extra environment variables, for example the values of ENVSUB migrations, or AWS_ENDPOINT_URL_SECRETS_MANAGER / AWS_ENDPOINT_URL_CODEDEPLOY for VPC endpoints (AWS_ENDPOINT_URL_RDS_DATA for the Data API). They may not override the names gosling reads for its connection (DATABASE_URL, DB_*, PG*), which the module sets from its inputs, nor Lambda's reserved AWS_* names (AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_* are allowed)."
   type        = map(string)
   default     = {}
 
@@ -213,8 +239,9 @@ variable "environment_variables" {
     condition = alltrue([for k in keys(var.environment_variables) : !contains([
       "DATABASE_URL", "DB_HOST", "DB_ADDRESS", "DB_PORT", "DB_NAME", "DB_USER", "DB_USERNAME",
       "DB_PASSWORD", "DB_SSLMODE", "DB_SSLROOTCERT", "DB_SECRET_ARN", "DB_IAM_AUTH", "DB_IAM_REGION",
+      "DB_CLUSTER_ARN", "DB_RESOURCE_ARN",
     ], k) && !startswith(k, "PG") && (!startswith(k, "AWS_") || can(regex("^AWS_ENDPOINT_URL(_[A-Z0-9_]+)?$", k)))])
-    error_message = "environment_variables may not set DATABASE_URL, DB_HOST, DB_ADDRESS, DB_PORT, DB_NAME, DB_USER, DB_USERNAME, DB_PASSWORD, DB_SSLMODE, DB_SSLROOTCERT, DB_SECRET_ARN, DB_IAM_AUTH, DB_IAM_REGION, PG* or AWS_* other than AWS_ENDPOINT_URL_*: use the module's inputs (an IAM token is signed for the region in db_address, an RDS host name)."
+    error_message = "environment_variables may not set DATABASE_URL, DB_HOST, DB_ADDRESS, DB_PORT, DB_NAME, DB_USER, DB_USERNAME, DB_PASSWORD, DB_SSLMODE, DB_SSLROOTCERT, DB_SECRET_ARN, DB_IAM_AUTH, DB_IAM_REGION, DB_CLUSTER_ARN, DB_RESOURCE_ARN, PG* or AWS_* other than AWS_ENDPOINT_URL_*: use the module's inputs (an IAM token is signed for the region in db_address, an RDS host name)."
   }
 }
 

@@ -141,6 +141,16 @@ breaks=(
 	"a README usage block without a seeds input|README.md|s/^  db_cluster_id      = module.aurora.cluster_id\\n//m|does not pass the required db_cluster_id"
 	"a package_path defaulting into gosling's tree|variables.tf|s/(variable \"package_path\" \\{\\n.*\\n  type        = string\\n)/\$1  default     = \"..\\/build\\/dist\\/gosling-arm64.zip\"\\n/|package_path has a default"
 	"a filename falling back to gosling's build|main.tf|s/package_path = var.package_path/package_path = coalesce(var.package_path, \"\\\${path.module}\\/..\\/build\\/dist\\/gosling-arm64.zip\")/|falls back to a zip in gosling's tree"
+	# The Data API mode (issue 18).
+	"a fifth rds-data action|main.tf|s/\"rds-data:BeginTransaction\", /\"rds-data:BatchExecuteStatement\", \"rds-data:BeginTransaction\", /|its actions are rds-data:BatchExecuteStatement, "
+	"a wildcard rds-data action|main.tf|s/\"rds-data:ExecuteStatement\"/\"rds-data:Execute*\"/|wildcard action rds-data:Execute\\*"
+	"rds-data on every cluster|main.tf|s/for_each = local.data_api_mode \\? \\[local.data_api_cluster_arn\\] : \\[\\]/for_each = local.data_api_mode ? [\"arn:aws:rds:eu-west-2:123456789012:cluster:*\"] : []/|want \\[statement.value\\] over var.data_api.cluster_arn"
+	"a vpc_config in the Data API mode|main.tf|s/for_each = local.data_api_mode \\? \\[\\] : \\[1\\]/for_each = [1]/|vpc_config is not a dynamic block absent in the Data API mode"
+	"the network interface policy in the Data API mode|main.tf|s/count = local.data_api_mode \\? 0 : 1\\n/count = 1\\n/|network interface policy is attached in the Data API mode too"
+	"no DB_CLUSTER_ARN|main.tf|s/^\\s*DB_CLUSTER_ARN\\s*=.*\\n//m|does not set DB_CLUSTER_ARN"
+	"a Data API example without the HTTP endpoint|examples/aurora-data-api/main.tf|s/enable_http_endpoint        = true/enable_http_endpoint        = false/|no enable_http_endpoint = true"
+	"a Data API example that scales to 0.5 ACU|examples/aurora-data-api/main.tf|s/min_capacity             = 0\\n/min_capacity             = 0.5\\n/|min_capacity 0.5"
+	"a Data API example in a VPC too|examples/aurora-data-api/main.tf|s/  db_name = \"hometest\"\\n/  db_name = \"hometest\"\\n  subnet_ids = var.private_subnet_ids\\n/|passes subnet_ids with data_api"
 )
 if $have_node; then
 	for b in "${breaks[@]}"; do
@@ -161,6 +171,16 @@ if $have_node; then
 		pass "a runtime that does not read DB_SSLMODE: the checker fails and says so"
 	else
 		fail "a runtime that does not read DB_SSLMODE: the checker did not fail on it"
+		diag "$tmp/out"
+	fi
+	# DB_CLUSTER_ARN is set ahead of the runtime (check.js's AHEAD_OF_RUNTIME): its check is
+	# a SKIP until the runtime reads it, then a PASS.
+	{ cat tests/terraform/runtime-env.txt; echo DB_CLUSTER_ARN; } >"$tmp/env-more.txt"
+	if checkjs terraform "$tmp/env-more.txt" >"$tmp/out" 2>&1 &&
+		grep -q '^PASS the runtime reads DB_CLUSTER_ARN' "$tmp/out"; then
+		pass "a runtime that reads DB_CLUSTER_ARN: the checker's SKIP for it becomes a PASS"
+	else
+		fail "a runtime that reads DB_CLUSTER_ARN: the checker's SKIP for it did not become a PASS"
 		diag "$tmp/out"
 	fi
 else
@@ -223,6 +243,18 @@ else
 		# plans of each way of using the module, checked by value. One TAP line a run.
 		printf 'PK\005\006\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0' >"$tmp/tf/tests/fixture.zip"
 		tf_test "$tmp/tf" "terraform test (AWS provider mocked)"
+		# And on copies broken on purpose, which must fail: the Data API mode's checks by value.
+		tf_breaks=(
+			'both modes at once accepted|s/condition     = !local.data_api_mode .. length\(local.vpc_mode_inputs_set\) == 0/condition     = local.data_api_mode == local.data_api_mode/|run "data_api_and_vpc_refused"... fail'
+			'BatchExecuteStatement granted|s/"rds-data:BeginTransaction", /"rds-data:BatchExecuteStatement", "rds-data:BeginTransaction", /|rds-data is not exactly'
+		)
+		for b in "${tf_breaks[@]}"; do
+			IFS='|' read -r what edit want <<<"$b"
+			rm -rf "$tmp/tf-broken" && cp -r "$tmp/tf" "$tmp/tf-broken"
+			perl -0pi -e "$edit" "$tmp/tf-broken/main.tf"
+			broken_check "broken on purpose ($what, terraform test)" "$tmp/tf/main.tf" "$tmp/tf-broken/main.tf" "$want" \
+				terraform -chdir="$tmp/tf-broken" test -no-color
+		done
 	fi
 fi
 

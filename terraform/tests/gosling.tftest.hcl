@@ -404,3 +404,175 @@ run "iam_auth_with_optional_tls" {
 
   expect_failures = [aws_lambda_function.this]
 }
+
+################################################################################
+# The RDS Data API mode (issue 18): no VPC, the four rds-data calls on the cluster
+################################################################################
+
+run "data_api" {
+  command = plan
+
+  variables {
+    db_username        = null
+    db_address         = null
+    db_port            = "5432"
+    db_cluster_id      = null
+    subnet_ids         = null
+    security_group_ids = null
+    data_api = {
+      cluster_arn = "arn:aws:rds:eu-west-2:123456789012:cluster:hometest"
+      secret_arn  = "arn:aws:secretsmanager:eu-west-2:123456789012:secret:rds!cluster-1-AbCdEf"
+    }
+  }
+
+  assert {
+    condition = aws_lambda_function.this.environment[0].variables == tomap({
+      DB_CLUSTER_ARN = "arn:aws:rds:eu-west-2:123456789012:cluster:hometest"
+      DB_SECRET_ARN  = "arn:aws:secretsmanager:eu-west-2:123456789012:secret:rds!cluster-1-AbCdEf"
+      DB_NAME        = "hometest"
+    })
+    error_message = "the Data API mode's environment is not exactly DB_CLUSTER_ARN, DB_SECRET_ARN and DB_NAME"
+  }
+  assert {
+    condition     = length(aws_lambda_function.this.vpc_config) == 0
+    error_message = "the Data API mode's function has a vpc_config"
+  }
+  assert {
+    condition     = length(aws_iam_role_policy_attachment.vpc) == 0
+    error_message = "the Data API mode's role gets AWS's network interface policy"
+  }
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.this.statement : s if anytrue([for a in s.actions : startswith(a, "ec2:") || startswith(a, "rds-db:")])]) == 0
+    error_message = "the Data API mode's role may call EC2 (network interfaces) or rds-db:connect"
+  }
+  assert {
+    condition = [for s in data.aws_iam_policy_document.this.statement : [s.effect, s.actions, s.resources] if anytrue([for a in s.actions : startswith(a, "rds-data:")])] == [[
+      "Allow",
+      toset(["rds-data:BeginTransaction", "rds-data:CommitTransaction", "rds-data:ExecuteStatement", "rds-data:RollbackTransaction"]),
+      toset(["arn:aws:rds:eu-west-2:123456789012:cluster:hometest"]),
+    ]]
+    error_message = "rds-data is not exactly ExecuteStatement, BeginTransaction, CommitTransaction and RollbackTransaction on the cluster ARN, in one statement"
+  }
+  assert {
+    condition = [for s in data.aws_iam_policy_document.this.statement : [s.actions, s.resources] if contains(s.actions, "secretsmanager:GetSecretValue")] == [[
+      toset(["secretsmanager:GetSecretValue"]),
+      toset(["arn:aws:secretsmanager:eu-west-2:123456789012:secret:rds!cluster-1-AbCdEf"]),
+    ]]
+    error_message = "secretsmanager:GetSecretValue is not on data_api.secret_arn alone"
+  }
+  assert {
+    condition     = alltrue([for s in data.aws_iam_policy_document.this.statement : alltrue([for a in s.actions : !strcontains(a, "*")])])
+    error_message = "a wildcard action"
+  }
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.this.statement : s if s.sid == "DecryptDatabaseSecret"]) == 0 && length(data.aws_rds_cluster.this) == 0
+    error_message = "kms:Decrypt granted without kms_key_arn, or the cluster looked up"
+  }
+  assert {
+    condition     = output.db_secret_arn == "arn:aws:secretsmanager:eu-west-2:123456789012:secret:rds!cluster-1-AbCdEf"
+    error_message = "the db_secret_arn output is not data_api.secret_arn"
+  }
+}
+
+# A customer key: kms:Decrypt on it, through Secrets Manager only.
+run "data_api_kms_key" {
+  command = plan
+
+  variables {
+    db_username        = null
+    db_address         = null
+    db_cluster_id      = null
+    subnet_ids         = null
+    security_group_ids = null
+    kms_key_arn        = "arn:aws:kms:eu-west-2:123456789012:key/11111111-1111-1111-1111-111111111111"
+    data_api = {
+      cluster_arn = "arn:aws:rds:eu-west-2:123456789012:cluster:hometest"
+      secret_arn  = "arn:aws:secretsmanager:eu-west-2:123456789012:secret:rds!cluster-1-AbCdEf"
+    }
+  }
+
+  assert {
+    condition = [for s in data.aws_iam_policy_document.this.statement : [s.actions, s.resources, [for c in s.condition : [c.test, c.variable, toset(c.values)]]] if contains(s.actions, "kms:Decrypt")] == [[
+      toset(["kms:Decrypt"]),
+      toset(["arn:aws:kms:eu-west-2:123456789012:key/11111111-1111-1111-1111-111111111111"]),
+      [["StringEquals", "kms:ViaService", toset(["secretsmanager.eu-west-2.amazonaws.com"])]],
+    ]]
+    error_message = "no kms:Decrypt via Secrets Manager on kms_key_arn alone"
+  }
+}
+
+# The VPC mode has none of it.
+run "vpc_mode_no_data_api" {
+  command = plan
+
+  assert {
+    condition     = length(aws_lambda_function.this.vpc_config) == 1 && length(aws_iam_role_policy_attachment.vpc) == 1 && !contains(keys(aws_lambda_function.this.environment[0].variables), "DB_CLUSTER_ARN")
+    error_message = "the VPC mode lost its vpc_config or network interface policy, or sets DB_CLUSTER_ARN"
+  }
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.this.statement : s if anytrue([for a in s.actions : startswith(a, "rds-data:")])]) == 0
+    error_message = "the VPC mode's role may call the Data API"
+  }
+}
+
+# Both modes at once: refused (here with the seeds' full VPC inputs).
+run "data_api_and_vpc_refused" {
+  command = plan
+
+  variables {
+    data_api = {
+      cluster_arn = "arn:aws:rds:eu-west-2:123456789012:cluster:hometest"
+      secret_arn  = "arn:aws:secretsmanager:eu-west-2:123456789012:secret:rds!cluster-1-AbCdEf"
+    }
+  }
+
+  expect_failures = [aws_lambda_function.this]
+}
+
+# One VPC input is enough to be refused.
+run "data_api_and_subnets_refused" {
+  command = plan
+
+  variables {
+    db_username        = null
+    db_address         = null
+    db_cluster_id      = null
+    security_group_ids = null
+    data_api = {
+      cluster_arn = "arn:aws:rds:eu-west-2:123456789012:cluster:hometest"
+      secret_arn  = "arn:aws:secretsmanager:eu-west-2:123456789012:secret:rds!cluster-1-AbCdEf"
+    }
+  }
+
+  expect_failures = [aws_lambda_function.this]
+}
+
+# Neither mode: the VPC mode's inputs are missing.
+run "no_mode_refused" {
+  command = plan
+
+  variables {
+    db_address = null
+    subnet_ids = null
+  }
+
+  expect_failures = [aws_lambda_function.this]
+}
+
+run "data_api_bad_cluster_arn" {
+  command = plan
+
+  variables {
+    db_username        = null
+    db_address         = null
+    db_cluster_id      = null
+    subnet_ids         = null
+    security_group_ids = null
+    data_api = {
+      cluster_arn = "hometest.cluster-abc.eu-west-2.rds.amazonaws.com"
+      secret_arn  = "arn:aws:secretsmanager:eu-west-2:123456789012:secret:rds!cluster-1-AbCdEf"
+    }
+  }
+
+  expect_failures = [var.data_api]
+}

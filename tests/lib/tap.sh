@@ -11,7 +11,7 @@
 #   skip_prereq "what" "why"   a prerequisite is missing: SKIP, but a failure under CI
 #   diag [FILE...]              the files' lines (or stdin's) as TAP comments
 #   tap_include ["prefix"]      another program's TAP on stdin, counted as this suite's
-#   tap_passfail "prefix" ["other"]  a checker's "PASS what" / "FAIL what" lines on stdin
+#   tap_passfail "prefix" ["other"]  a checker's "PASS what" / "FAIL what" / "SKIP what # why" lines on stdin
 export LC_ALL=C
 tap_n=0
 tap_failed=0
@@ -78,8 +78,8 @@ tap_include() {
 	done
 }
 
-# tap_passfail PREFIX [OTHER]: a checker's lines on stdin, "PASS what" and "FAIL what", as
-# checks named PREFIX + what.  Any other line is a failure named OTHER + line, or, without
+# tap_passfail PREFIX [OTHER]: a checker's lines on stdin, "PASS what", "FAIL what" and
+# "SKIP what # why", as checks named PREFIX + what.  Any other line is a failure named OTHER + line, or, without
 # OTHER, a comment.
 tap_passfail() {
 	local line
@@ -87,6 +87,7 @@ tap_passfail() {
 		case $line in
 		"PASS "*) pass "$1${line#PASS }" ;;
 		"FAIL "*) fail "$1${line#FAIL }" ;;
+		"SKIP "*" # "*) line=${line#SKIP }; skip "$1${line%% # *}" "${line#* # }" ;;
 		*) if [ $# -gt 1 ]; then fail "$2$line"; else echo "# $line"; fi ;;
 		esac
 	done

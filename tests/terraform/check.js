@@ -30,9 +30,19 @@ const SEEDS_INPUTS = ['db_username', 'db_address', 'db_port', 'db_name', 'db_clu
 	'subnet_ids', 'security_group_ids'];
 const REQUIRED_INPUTS = SEEDS_INPUTS.concat(['package_path']);
 // What the module must put in the function's environment (DB_SECRET_ARN and DB_IAM_AUTH
-// are alternatives, both present in the map, one of them null).
+// are alternatives, both present in the map, one of them null; DB_CLUSTER_ARN is set in
+// the Data API mode only).
 const MODULE_ENV = ['DB_ADDRESS', 'DB_PORT', 'DB_NAME', 'DB_USERNAME', 'DB_SSLMODE',
-	'DB_SECRET_ARN', 'DB_IAM_AUTH'];
+	'DB_SECRET_ARN', 'DB_IAM_AUTH', 'DB_CLUSTER_ARN'];
+// Names the module sets before the runtime reads them, each with what will read it. The
+// environment check accepts them, and one check a name says whether the runtime reads it
+// yet: a SKIP until it does, then a PASS (and the entry can go).
+const AHEAD_OF_RUNTIME = {
+	DB_CLUSTER_ARN: "issue 18's RDS Data API transport (runtime/config.c's settings table)",
+};
+// The Data API mode's calls (issue 18): exactly these, on the one cluster.
+const RDS_DATA_ACTIONS = ['rds-data:BeginTransaction', 'rds-data:CommitTransaction',
+	'rds-data:ExecuteStatement', 'rds-data:RollbackTransaction'];
 
 function listTf(dir, recursive) {
 	let out = [];
@@ -166,12 +176,13 @@ function checker() {
 	const results = [];
 	const check = (name, fn) => {
 		const problems = [];
+		let skipped = null;
 		try {
-			fn((msg) => problems.push(msg));
+			fn((msg) => problems.push(msg), (why) => (skipped = why));
 		} catch (e) {
 			problems.push(`check crashed: ${e.message}`);
 		}
-		results.push({ name, problems });
+		results.push({ name, problems, skipped: problems.length ? null : skipped });
 	};
 	return { results, check };
 }
@@ -251,9 +262,30 @@ async function checkModule(dir, runtimeEnvFile) {
 		if (!rds.length) fail('no statement grants rds-db:connect for iam_auth');
 		for (const s of rds)
 			if (!/:dbuser:.*var\.db_username/.test(scope(s)) || !/var\.iam_auth/.test(expand(s.for_each))) fail('rds-db:connect is not limited to dbuser:<cluster resource id>/<db_username> when iam_auth is true');
-		const vpc = resourcesOf('aws_iam_role_policy_attachment').map((a) => a.policy_arn || '');
-		if (!vpc.some((a) => /policy\/service-role\/AWSLambda(ENIManagementAccess|VPCAccessExecutionRole)$/.test(a)))
-			fail("the role does not get VPC access through AWS's managed policy");
+		const vpc = resourcesOf('aws_iam_role_policy_attachment').filter((a) =>
+			/policy\/service-role\/AWSLambda(ENIManagementAccess|VPCAccessExecutionRole)$/.test(a.policy_arn || ''));
+		if (!vpc.length) fail("the role does not get VPC access through AWS's managed policy");
+		for (const a of vpc)
+			if (!/^"\$\{local\.data_api_mode \? 0 : 1\}"$/.test(str(a.count)))
+				fail(`the network interface policy is attached in the Data API mode too (count ${str(a.count)})`);
+	});
+
+	check('the Data API mode: rds-data BeginTransaction, CommitTransaction, ExecuteStatement, RollbackTransaction on data_api.cluster_arn only', (fail) => {
+		if (!variables.data_api) return fail('no variable data_api');
+		const stmts = [];
+		walk(doc.data || {}, (n, k) => {
+			if (k !== 'statement' || !n || typeof n !== 'object' || Array.isArray(n)) return;
+			if (n.content) stmts.push(Object.assign({}, first(n.content), { for_each: n.for_each }));
+			else if (n.actions) stmts.push(n);
+		});
+		const rds = stmts.filter((s) => (s.actions || []).some((a) => a.startsWith('rds-data:')));
+		if (rds.length !== 1) return fail(`${rds.length} statements grant rds-data actions, want 1`);
+		const s = rds[0];
+		const got = [...s.actions].sort();
+		if (str(got) !== str(RDS_DATA_ACTIONS)) fail(`its actions are ${got.join(', ')}, want ${RDS_DATA_ACTIONS.join(', ')}`);
+		if (str(s.resources) !== str(['${statement.value}']) || !/var\.data_api\.cluster_arn/.test(expand(s.for_each)))
+			fail(`its resources are ${str(s.resources)} over ${expand(s.for_each)}, want [statement.value] over var.data_api.cluster_arn`);
+		if (!/data_api_mode|var\.data_api\s*!=\s*null/.test(expand(s.for_each))) fail('it is granted outside the Data API mode');
 	});
 
 	check('the function: provided.al2023, bootstrap, arm64 by default (x86_64 selectable), 128 MB, 300 s, VPC, JSON logs', (fail) => {
@@ -271,9 +303,13 @@ async function checkModule(dir, runtimeEnvFile) {
 		}
 		if (fn.memory_size !== '${var.memory_size}') fail('memory_size is not var.memory_size');
 		if (fn.timeout !== '${var.timeout}') fail('timeout is not var.timeout');
-		const vpc = first(fn.vpc_config) || {};
+		// vpc_config: a dynamic block, absent in the Data API mode.
+		const dyn = first((first(fn.dynamic) || {}).vpc_config);
+		const vpc = dyn ? first(dyn.content) || {} : first(fn.vpc_config) || {};
 		if (vpc.subnet_ids !== '${var.subnet_ids}' || vpc.security_group_ids !== '${var.security_group_ids}')
 			fail('vpc_config does not use var.subnet_ids and var.security_group_ids');
+		if (!dyn || !/^\$\{local\.data_api_mode \? \[\] : \[1\]\}$/.test(dyn.for_each || ''))
+			fail('vpc_config is not a dynamic block absent in the Data API mode (for_each = local.data_api_mode ? [] : [1])');
 		const lc = first(fn.logging_config) || {};
 		if (lc.log_format !== '${var.log_format}') fail('logging_config.log_format is not var.log_format');
 		if (!str(lc.log_group).includes('aws_cloudwatch_log_group.')) fail("logging_config.log_group is not the module's log group");
@@ -324,13 +360,19 @@ async function checkModule(dir, runtimeEnvFile) {
 			else if (Array.isArray(v)) v.forEach((x) => collect(x, depth + 1));
 		};
 		collect((first(fn.environment) || {}).variables, 0);
-		for (const k of keys) if (!runtime.has(k)) fail(`the module sets ${k}, which is not read by the runtime`);
+		for (const k of keys) if (!runtime.has(k) && !(k in AHEAD_OF_RUNTIME)) fail(`the module sets ${k}, which is not read by the runtime`);
 		for (const k of MODULE_ENV) if (!keys.has(k)) fail(`the module does not set ${k}`);
 		// The user's extra variables may not shadow any connection setting gosling reads.
 		const guard = str((variables.environment_variables || {}).validation);
-		for (const k of runtime)
+		for (const k of new Set([...runtime, ...Object.keys(AHEAD_OF_RUNTIME)]))
 			if (/^(DATABASE_URL|DB_)/.test(k) && !guard.includes(`\\"${k}\\"`)) fail(`environment_variables may override ${k}: add it to its validation`);
 	});
+
+	for (const [k, what] of Object.entries(AHEAD_OF_RUNTIME)) {
+		check(`the runtime reads ${k}, which the module sets`, (fail, skip) => {
+			if (!readRuntimeEnv(runtimeEnvFile).has(k)) skip(`not yet: waiting for ${what}`);
+		});
+	}
 
 	check("the README's usage block is the seeds' usage with gosling's source", (fail) => {
 		const m = readme.match(/^## Usage\s*$[\s\S]*?```hcl\n([\s\S]*?)```/m);
@@ -350,9 +392,10 @@ async function checkModule(dir, runtimeEnvFile) {
 	const examples = fs.existsSync(exdir) ? fs.readdirSync(exdir).filter((e) => fs.statSync(path.join(exdir, e)).isDirectory()) : [];
 	const exdocs = {};
 	for (const e of examples) exdocs[e] = await parseDir(path.join(exdir, e));
-	check('the examples: an Aurora one and an IAM auth one, passing only real inputs and every required one', (fail) => {
+	check('the examples: an Aurora one, an IAM auth one and a Data API one, passing only real inputs and every required one', (fail) => {
 		let iam = false;
 		let seeds = false;
+		let dataApi = false;
 		if (!examples.length) fail('no examples/');
 		for (const [e, d] of Object.entries(exdocs)) {
 			const mods = Object.entries(d.module || {}).map(([n, v]) => [n, first(v)]).filter(([, v]) => v.source === '../..');
@@ -363,10 +406,28 @@ async function checkModule(dir, runtimeEnvFile) {
 				for (const [v, d2] of Object.entries(variables))
 					if (!('default' in d2) && !passed.includes(v)) fail(`examples/${e} module ${n} does not pass the required ${v}`);
 				if (m.iam_auth === true) iam = true;
+				if (m.data_api) {
+					dataApi = true;
+					const da = str(m.data_api);
+					if (!/aws_rds_cluster\.[A-Za-z0-9_-]+\.arn/.test(da) || !/master_user_secret\[0\]\.secret_arn/.test(da))
+						fail(`examples/${e} module ${n} passes data_api ${da}, want the cluster's arn and its master_user_secret[0].secret_arn`);
+					for (const k of ['db_address', 'db_username', 'subnet_ids', 'security_group_ids', 'db_secret_arn', 'db_cluster_id', 'iam_auth'])
+						if (passed.includes(k)) fail(`examples/${e} module ${n} passes ${k} with data_api: the plan refuses the two modes at once`);
+					const c = Object.values((d.resource || {}).aws_rds_cluster || {}).map(first);
+					if (!c.length) fail(`examples/${e} has no aws_rds_cluster`);
+					for (const cl of c) {
+						if (cl.enable_http_endpoint !== true) fail(`examples/${e}: the cluster has no enable_http_endpoint = true (the Data API)`);
+						if (cl.manage_master_user_password !== true) fail(`examples/${e}: the cluster has no manage_master_user_password = true`);
+						const sc = first(cl.serverlessv2_scaling_configuration) || {};
+						if (cl.engine !== 'aurora-postgresql' || sc.min_capacity !== 0)
+							fail(`examples/${e}: the cluster is not Aurora PostgreSQL Serverless v2 with min_capacity 0 (engine ${str(cl.engine)}, min_capacity ${str(sc.min_capacity)})`);
+					}
+				}
 				if (SEEDS_INPUTS.every((k) => passed.includes(k))) seeds = true;
 			}
 		}
 		if (!iam) fail('no example sets iam_auth = true');
+		if (!dataApi) fail('no example sets data_api');
 		if (!seeds) fail("no example passes all the seeds' inputs");
 	});
 
@@ -700,6 +761,8 @@ async function checkFmt(dir) {
 		if (r.problems.length) {
 			failed++;
 			console.log(`FAIL ${r.name}: ${r.problems.join('; ')}`);
+		} else if (r.skipped) {
+			console.log(`SKIP ${r.name} # ${r.skipped}`);
 		} else {
 			console.log(`PASS ${r.name}`);
 		}

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "db.h"
+#include "transport.h"
 
 #include <stdio.h>
 #include <string.h>
