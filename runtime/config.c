@@ -195,6 +195,12 @@ config_conn(const struct config *cfg, enum setting_id id, const char *url_value,
 }
 
 const char *
+config_search_path(const struct config *cfg)
+{
+	return cfg->source[SET_SCHEMA] == CONFIG_TARGET ? config_str(cfg, SET_SCHEMA) : NULL;
+}
+
+const char *
 config_source_name(const struct config *cfg, enum setting_id id)
 {
 	switch (cfg->source[id]) {

@@ -138,6 +138,13 @@ const char *config_conn(const struct config *cfg, enum setting_id id, const char
 const char *config_source_name(const struct config *cfg, enum setting_id id);
 
 /*
+ * config_search_path - the schema a run's search_path is set to: the schema setting's
+ * value when a fleet target set it (CONFIG_TARGET), else NULL (the server's search_path
+ * stands).
+ */
+const char *config_search_path(const struct config *cfg);
+
+/*
  * config_derive - make dst a per-invocation copy of src: dst borrows src's
  * values (keep src alive and unchanged while dst is used), owns only what is
  * set on it afterwards, and is released with config_free.

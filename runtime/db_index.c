@@ -1,7 +1,7 @@
 /*
  * db_index.c - what a CREATE INDEX CONCURRENTLY statement builds, read from its text
  * with a small reader of PostgreSQL's tokens (white space, comments, identifiers):
- * no server, no libpq, unit-tested in tests/unit/test_db.c.
+ * no server, no libpq, unit-tested in tests/unit/test_db_index.c.
  */
 #include <stdbool.h>
 #include <stddef.h>

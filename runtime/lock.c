@@ -12,7 +12,6 @@
 #include "engine_impl.h"
 #include "log.h"
 #include "signals.h"
-#include "target.h"
 
 /* A uniform random number in [0, n), n > 0: backoff jitter, not secrets. */
 int64_t
@@ -92,7 +91,7 @@ connect_work(struct run *r)
 		r->tp->describe(r->tp, who, sizeof who);
 		log_debug("connected to %s", who);
 	}
-	r->session = (struct db_session){ st, lk, target_search_path(r->cfg) };
+	r->session = (struct db_session){ st, lk, config_search_path(r->cfg) };
 	if (!r->tp->session(r->tp, &r->session, &e)) {
 		result_fail_db(r->res, ENGINE_CONFIG_ERROR, "unable to set the session's timeouts", &e);
 		return false;

@@ -283,9 +283,3 @@ target_prepare(const struct target *t, const struct config *base, struct config 
 	}
 	return ENGINE_OK;
 }
-
-const char *
-target_search_path(const struct config *cfg)
-{
-	return cfg->source[SET_SCHEMA] == CONFIG_TARGET ? config_str(cfg, SET_SCHEMA) : NULL;
-}

@@ -102,11 +102,4 @@ enum engine_status target_prepare(const struct target *t, const struct config *b
  */
 int64_t target_lock_key(int64_t key, const char *schema);
 
-/*
- * target_search_path - the schema a run's search_path is set to: the target's (the
- * schema setting's value when a target set it), else NULL (the server's search_path
- * stands).
- */
-const char *target_search_path(const struct config *cfg);
-
 #endif

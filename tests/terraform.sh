@@ -276,7 +276,10 @@ fleet_breaks=(
 	'state names repeated across the maps|s/MigrateCanaryTarget/MigrateTarget/g|s3-canary|DUPLICATE_STATE_NAMES'
 	'a transition to a state that does not exist|s/Next       = "Report"/Next       = "Reprot"/|s3-no-canary|MISSING_TRANSITION_TARGET: .*Reprot'
 	'a JsonPath Step Functions would reject|s/"\$\.targets\[0:\$\{var.canary_count\}\]"/"\$.targets[0:"/|input-canary|SelectCanary/Parameters/canary\.\$ is invalid'
-	'the fleet started without the canary|s/Next = local.canary \? \(local.items_from_s3 \? "Canary" : "SelectCanary"\) : "Fleet"/Next = "Fleet"/|s3-canary|Fleet map is reachable without passing the Canary'
+	'the fleet started without the canary|s/first_stage = local.canary \? \(local.items_from_s3 \? "Canary" : "SelectCanary"\) : "Fleet"/first_stage = "Fleet"/|s3-canary|Fleet map is reachable without passing the Canary'
+	'a fleet verify that reads every history|s/Result     = true/Result     = false/|s3-canary|\{"command":"verify"\} invoked .*"head_only":false'
+	'head_only not passed to the canary|s/\n        "head_only.\$" = "\$.head_only"(\n        "target.\$"    = "\$\$.Map.Item.Value"\n      \})/$1/|input-canary|head_only.. = .+head_only is not in the input'
+	'head_only with up let through|s/local.is_verify, local.head_only_given/local.head_only_given/|input-no-canary|\{"command":"up","head_only":true\}: succeeded'
 	'a canary of several targets at once|s/MaxConcurrency             = 1\n/MaxConcurrency             = 5\n/|input-canary|canary.s MaxConcurrency is 5'
 	'an unbounded map|s/MaxConcurrency             = var.max_concurrency/MaxConcurrency             = 0/|s3-canary|want a bound of at least 1'
 	'EXPRESS children|s/ExecutionType = "STANDARD"/ExecutionType = "EXPRESS"/|s3-canary|ExecutionType STANDARD'
@@ -362,12 +365,17 @@ else
 		fi
 	fi
 	# terraform test: the definition and the role's policy by value (tests/fleet.tftest.hcl),
-	# and once more on a copy whose role has a wildcard action, which must fail.
+	# and once more on a copy whose role has a wildcard action and on one whose verify reads every
+# history, which must fail.
 	tf_test "$tmp/fleet" "terraform test of modules/fleet (AWS provider mocked)"
 	rm -rf "$tmp/fleet-broken" && cp -r "$tmp/fleet" "$tmp/fleet-broken"
 	perl -0pi -e 's/Action   = \["s3:GetObject"\]/Action   = ["s3:Get*"]/' "$tmp/fleet-broken/main.tf"
 	broken_check "fleet broken on purpose (s3:Get* in the role, terraform test)" "$tmp/fleet/main.tf" \
 		"$tmp/fleet-broken/main.tf" 'the role has a wildcard action' terraform -chdir="$tmp/fleet-broken" test -no-color
+	rm -rf "$tmp/fleet-broken" && cp -r "$tmp/fleet" "$tmp/fleet-broken"
+	perl -0pi -e 's/Result     = true/Result     = false/' "$tmp/fleet-broken/main.tf"
+	broken_check "fleet broken on purpose (a verify that is not head-only, terraform test)" "$tmp/fleet/main.tf" \
+		"$tmp/fleet-broken/main.tf" 'verify is not head-only by default' terraform -chdir="$tmp/fleet-broken" test -no-color
 fi
 
 done_testing

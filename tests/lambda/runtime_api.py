@@ -97,6 +97,10 @@ def parse_json(text):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # TCP_NODELAY, as Lambda's Runtime API (Go) has: http.server writes a response's headers
+    # and its body apart, and with Nagle's algorithm the body waited for the bootstrap's
+    # delayed ACK, 40 ms on Linux, in every /next (tests/bench/fleet.sh timed it).
+    disable_nagle_algorithm = True
     server_version = "gosling-runtime-api/1"
 
     def log_message(self, fmt, *a):   # quiet: everything goes to the log file

@@ -10,7 +10,9 @@
 //                                            and each DEF, a state machine definition it rendered
 //                                            (JSON), valid against the Amazon States Language
 //                                            specification (asl-validator) and shaped as a fleet:
-//                                            a canary one at a time, then a Distributed Map
+//                                            a canary one at a time, then a Distributed Map;
+//                                            an execution's data flow followed to each
+//                                            target's payload {command, head_only, target}
 //
 // The module is parsed with a real HCL parser (@cdktf/hcl2json, hcl2json compiled to
 // WebAssembly) into JSON, in which expressions stay strings such as "${var.x}".
@@ -460,6 +462,132 @@ function reachable(states, from, avoid) {
 // failed is never run again blindly.
 const RETRYABLE = /^(Lambda\.(ServiceException|AWSLambdaException|SdkClientException|TooManyRequestsException)|Function\.LockTimeout)$/;
 
+// --- a small interpreter of the definition's data flow ----------------------------------
+// Enough of the Amazon States Language to follow an execution input to each target's
+// payload: JsonPath ($.a.b, $.a[i:j], $$.Map.Item.Value/Index), Parameters/ItemSelector
+// (".$" keys), Pass (Result, Parameters, ResultPath), Choice (And/Or/Not, IsPresent,
+// IsString, IsBoolean, StringEquals, BooleanEquals, NumericLessThan), Map (ItemsPath or an
+// S3 ItemReader given its items, MaxItems), Task (the payload recorded; its output the
+// Payload {}), Fail. What it does not know it throws on, so a new construct is noticed.
+function jsonPath(data, ctx, p) {
+	let m = /^(\$\$?)(.*)$/.exec(p || '');
+	if (!m) throw new Error(`not a JsonPath: ${p}`);
+	let v = m[1] === '$$' ? ctx : data;
+	let rest = m[2];
+	while (rest) {
+		let k;
+		if ((k = /^\.([A-Za-z0-9_]+)/.exec(rest))) {
+			if (v === null || typeof v !== 'object' || !(k[1] in v)) return undefined;
+			v = v[k[1]];
+		} else if ((k = /^\[([0-9]+):([0-9]+)\]/.exec(rest))) {
+			if (!Array.isArray(v)) return undefined;
+			v = v.slice(Number(k[1]), Number(k[2]));
+		} else {
+			throw new Error(`JsonPath ${p}: cannot follow ${rest}`);
+		}
+		rest = rest.slice(k[0].length);
+	}
+	return v;
+}
+
+function fillIn(tpl, data, ctx) {
+	if (Array.isArray(tpl)) return tpl.map((x) => fillIn(x, data, ctx));
+	if (!tpl || typeof tpl !== 'object') return tpl;
+	const out = {};
+	for (const [k, v] of Object.entries(tpl)) {
+		if (k.endsWith('.$')) {
+			const got = jsonPath(data, ctx, v);
+			if (got === undefined) throw new Error(`States.Runtime: ${k} = ${v} is not in the input`);
+			out[k.slice(0, -2)] = got;
+		} else {
+			out[k] = fillIn(v, data, ctx);
+		}
+	}
+	return out;
+}
+
+function setPath(data, p, value) {
+	if (p === null) return data;
+	if (p === undefined || p === '$') return value;
+	const m = /^\$\.([A-Za-z0-9_]+)$/.exec(p);
+	if (!m) throw new Error(`ResultPath ${p} is not followed here`);
+	return Object.assign({}, data, { [m[1]]: value });
+}
+
+function choiceRule(r, data) {
+	if (r.And) return r.And.every((x) => choiceRule(x, data));
+	if (r.Or) return r.Or.some((x) => choiceRule(x, data));
+	if (r.Not) return !choiceRule(r.Not, data);
+	const v = jsonPath(data, {}, r.Variable);
+	if ('IsPresent' in r) return (v !== undefined) === r.IsPresent;
+	if ('IsString' in r) return (typeof v === 'string') === r.IsString;
+	if ('IsBoolean' in r) return (typeof v === 'boolean') === r.IsBoolean;
+	if ('StringEquals' in r) return v === r.StringEquals;
+	if ('BooleanEquals' in r) return v === r.BooleanEquals;
+	if ('NumericLessThan' in r) return typeof v === 'number' && v < r.NumericLessThan;
+	throw new Error(`a Choice rule this checker does not know: ${str(r)}`);
+}
+
+// Run States from StartAt on input; ctx the context object ($$). Each Task's payload is
+// pushed to calls; items is the S3 items file's content. Returns {output} or {error}.
+function runStates(machine, input, ctx, calls, items) {
+	let name = machine.StartAt;
+	let data = input;
+	for (let steps = 0; steps < 100; steps++) {
+		const s = machine.States[name];
+		if (!s) throw new Error(`no state ${name}`);
+		let result;
+		if (s.Type === 'Fail') return { error: s.Error };
+		if (s.Type === 'Succeed') return { output: data };
+		if (s.Type === 'Choice') {
+			const c = (s.Choices || []).find((x) => choiceRule(x, data));
+			name = c ? c.Next : s.Default;
+			if (!name) return { error: 'States.NoChoiceMatched' };
+			continue;
+		}
+		if (s.Type === 'Pass') {
+			result = s.Parameters ? fillIn(s.Parameters, data, ctx) : ('Result' in s ? s.Result : data);
+		} else if (s.Type === 'Task') {
+			const p = fillIn(s.Parameters || {}, data, ctx);
+			calls.push(p.Payload);
+			result = { Payload: {} };
+		} else if (s.Type === 'Map') {
+			let list;
+			if (s.ItemReader) {
+				list = items.slice(0, (s.ItemReader.ReaderConfig || {}).MaxItems || items.length);
+			} else {
+				list = jsonPath(data, ctx, s.ItemsPath || '$');
+			}
+			if (!Array.isArray(list)) return { error: 'States.Runtime' };
+			result = [];
+			for (let i = 0; i < list.length; i++) {
+				const mctx = { Map: { Item: { Value: list[i], Index: i } } };
+				const one = s.ItemSelector ? fillIn(s.ItemSelector, data, mctx) : list[i];
+				const r = runStates(s.ItemProcessor, one, mctx, calls, items);
+				if (r.error) return r;
+				result.push(r.output);
+			}
+			if (s.ResultWriter) result = { MapRunArn: 'arn:map-run', ResultWriterDetails: {} };
+		} else {
+			throw new Error(`a state type this checker does not follow: ${s.Type}`);
+		}
+		if (s.ResultSelector) throw new Error('ResultSelector is not followed here');
+		if (s.OutputPath && s.Type === 'Task') result = jsonPath(result, ctx, s.OutputPath);
+		data = setPath(data, s.ResultPath, result);
+		if (s.End) return { output: data };
+		name = s.Next;
+	}
+	throw new Error('more than 100 transitions');
+}
+
+// Follow an execution of def for one input: the payloads of every invocation, or the error.
+function execute(def, input, targets) {
+	const calls = [];
+	const inp = def.States.Fleet && def.States.Fleet.ItemReader ? input : Object.assign({ targets }, input);
+	const r = runStates(def, inp, {}, calls, targets);
+	return r.error ? { error: r.error, calls } : { calls };
+}
+
 async function checkFleet(dir, defFiles) {
 	const { results, check } = checker();
 	const doc = await parseDir(dir);
@@ -536,7 +664,7 @@ async function checkFleet(dir, defFiles) {
 				fail(`the canary reads ${n} targets but the fleet passes over ${skip.Choices[0].NumericLessThan}`);
 		});
 
-		check(`${name}: a target is one invocation of gosling with {command, target}, retried only on Lambda's errors and a lock timeout`, (fail) => {
+		check(`${name}: a target is one invocation of gosling with {command, head_only, target}, retried only on Lambda's errors and a lock timeout`, (fail) => {
 			const tasks = [];
 			walk(def, (n) => {
 				if (n && typeof n === 'object' && n.Type === 'Task') tasks.push(n);
@@ -547,13 +675,52 @@ async function checkFleet(dir, defFiles) {
 				const p = t.Parameters || {};
 				if (!/^arn:[^:]+:lambda:[^:]+:[0-9]{12}:function:[A-Za-z0-9_-]+(:[A-Za-z0-9$_-]+)?$/.test(p.FunctionName || ''))
 					fail(`FunctionName ${str(p.FunctionName)} is not a function ARN`);
-				if (str(Object.keys(p.Payload || {}).sort()) !== str(['command.$', 'target.$']))
-					fail(`the payload is ${str(p.Payload)}, want {command, target}`);
+				if (str(Object.keys(p.Payload || {}).sort()) !== str(['command.$', 'head_only.$', 'target.$']))
+					fail(`the payload is ${str(p.Payload)}, want {command, head_only, target}`);
 				const errs = (t.Retry || []).flatMap((r) => r.ErrorEquals || []);
 				for (const e of ['Lambda.ServiceException', 'Lambda.TooManyRequestsException'])
 					if (!errs.includes(e)) fail(`${e} is not retried`);
 				for (const e of errs) if (!RETRYABLE.test(e)) fail(`${e} is retried: a failed migration must not be run again blindly`);
 				if (t.Catch) fail('a target\'s failure is caught: it must fail the child, to count against the tolerated failures');
+			}
+		});
+
+		// The data flow, followed: each input's targets each invoked once, with the payload
+		// gosling must get (verify reads the chain head unless told otherwise).
+		const targets = [1, 2, 3, 4, 5].map((i) => ({ id: `tenant_${i}`, schema: `tenant_${i}` }));
+		check(`${name}: each target invoked once with {command, head_only, target}: verify head-only by default, up not, bad input refused`, (fail) => {
+			const cases = [
+				[{ command: 'verify' }, 'verify', true],
+				[{ command: 'verify', head_only: false }, 'verify', false],
+				[{ command: 'verify', head_only: true }, 'verify', true],
+				[{ command: 'up' }, 'up', false],
+			];
+			for (const [input, command, headOnly] of cases) {
+				let r;
+				try {
+					r = execute(def, input, targets);
+				} catch (e) {
+					return fail(`${str(input)}: ${e.message}`);
+				}
+				if (r.error) {
+					fail(`${str(input)} failed the execution: ${r.error}`);
+					continue;
+				}
+				const want = targets.map((t) => str({ command, head_only: headOnly, target: t }));
+				const got = r.calls.map((c) => str(c));
+				if (str(got.slice().sort()) !== str(want.slice().sort()))
+					fail(`${str(input)} invoked ${got.join(', ')}; want each of ${want.join(', ')} once`);
+			}
+			for (const input of [{ command: 'up', head_only: true }, { command: 'up', head_only: false },
+				{ command: 'verify', head_only: 'yes' }, { command: 'status' }, {}]) {
+				let r;
+				try {
+					r = execute(def, input, targets);
+				} catch (e) {
+					return fail(`${str(input)}: ${e.message}`);
+				}
+				if (r.error !== 'Fleet.BadInput' || r.calls.length)
+					fail(`${str(input)}: ${r.error || 'succeeded'} after ${r.calls.length} invocations, want Fleet.BadInput before any`);
 			}
 		});
 	}

@@ -236,8 +236,8 @@ static void test_apply(void **state)
 	assert_int_equal(src, CONFIG_URL);
 	assert_string_equal(config_str(&run, SET_SCHEMA), "tenant_1");
 	assert_string_equal(config_source_name(&run, SET_SCHEMA), "target");
-	assert_string_equal(target_search_path(&run), "tenant_1");
-	assert_null(target_search_path(&base));
+	assert_string_equal(config_search_path(&run), "tenant_1");
+	assert_null(config_search_path(&base));
 	assert_int_equal(config_int(&run, SET_LOCK_KEY), target_lock_key(42, "tenant_1"));
 	assert_true(config_check(&run, err, sizeof err));
 	config_free(&run);
@@ -251,7 +251,7 @@ static void test_apply(void **state)
 	/* no schema: no search_path, the configured key */
 	assert_true(target_parse_text("{\"id\": \"t3\", \"database\": \"other\"}", &t, err, sizeof err));
 	assert_true(target_apply(&t, &base, &run));
-	assert_null(target_search_path(&run));
+	assert_null(config_search_path(&run));
 	assert_int_equal(config_int(&run, SET_LOCK_KEY), 42);
 	config_free(&run);
 	config_free(&base);

@@ -9,8 +9,10 @@ locals {
   canary        = var.canary_count > 0
   role_name     = coalesce(var.role_name, var.name)
 
-  # One target: gosling's event, {"command": "up"|"verify", "target": <the item>} (the state
-  # is named apart in each map: ASL's state names are unique in the whole state machine).
+  # One target: gosling's event, {"command": "up"|"verify", "head_only": true|false,
+  # "target": <the item>} (the state is named apart in each map: ASL's state names are
+  # unique in the whole state machine). head_only is the execution's: true for verify
+  # unless the input says false (the whole history read), false for up.
   # Retried: Lambda's own failures (throttling, the service's errors: no answer came from
   # gosling, and `up` again skips whatever was applied) and a lock timeout (another run held
   # the target's lock; nothing ran). gosling's other errors (Function.MigrationFailed,
@@ -23,8 +25,9 @@ locals {
     Parameters = {
       FunctionName = local.function_name
       Payload = {
-        "command.$" = "$.command"
-        "target.$"  = "$.target"
+        "command.$"   = "$.command"
+        "head_only.$" = "$.head_only"
+        "target.$"    = "$.target"
       }
     }
     OutputPath = "$.Payload"
@@ -70,17 +73,17 @@ locals {
   }) : jsonencode({ ItemsPath = "$.canary" })
   fleet_items_json = local.items_from_s3 ? jsonencode({ ItemReader = local.item_reader }) : jsonencode({ ItemsPath = "$.targets" })
 
-  valid_input = concat(
-    [
-      { Variable = "$.command", IsPresent = true },
-      { Variable = "$.command", IsString = true },
-      { Or = [
-        { Variable = "$.command", StringEquals = "up" },
-        { Variable = "$.command", StringEquals = "verify" },
-      ] },
-    ],
-    jsondecode(local.items_from_s3 ? "[]" : jsonencode([{ Variable = "$.targets", IsPresent = true }])),
-  )
+  # The input's targets (when not in an S3 file) and its head_only: a boolean, given with
+  # verify only (the runtime refuses "head_only": true with another command).
+  targets_given   = jsondecode(local.items_from_s3 ? "[]" : jsonencode([{ Variable = "$.targets", IsPresent = true }]))
+  is_verify       = [{ Variable = "$.command", IsPresent = true }, { Variable = "$.command", IsString = true }, { Variable = "$.command", StringEquals = "verify" }]
+  is_up           = [{ Variable = "$.command", IsPresent = true }, { Variable = "$.command", IsString = true }, { Variable = "$.command", StringEquals = "up" }]
+  head_only_given = [{ Variable = "$.head_only", IsPresent = true }, { Variable = "$.head_only", IsBoolean = true }]
+  no_head_only    = [{ Variable = "$.head_only", IsPresent = false }]
+
+  # Where the targets start: the canary (its first targets picked from the input first),
+  # or the fleet.
+  first_stage = local.canary ? (local.items_from_s3 ? "Canary" : "SelectCanary") : "Fleet"
 
   # The input's first canary_count targets (Parameters take any JsonPath, slices included).
   select_canary_json = local.canary && !local.items_from_s3 ? jsonencode({
@@ -88,9 +91,10 @@ locals {
       Type    = "Pass"
       Comment = "The first ${var.canary_count} targets"
       Parameters = {
-        "command.$" = "$.command"
-        "targets.$" = "$.targets"
-        "canary.$"  = "$.targets[0:${var.canary_count}]"
+        "command.$"   = "$.command"
+        "head_only.$" = "$.head_only"
+        "targets.$"   = "$.targets"
+        "canary.$"    = "$.targets[0:${var.canary_count}]"
       }
       Next = "Canary"
     }
@@ -107,8 +111,9 @@ locals {
         States          = { MigrateCanaryTarget = local.migrate }
       }
       ItemSelector = {
-        "command.$" = "$.command"
-        "target.$"  = "$$.Map.Item.Value"
+        "command.$"   = "$.command"
+        "head_only.$" = "$.head_only"
+        "target.$"    = "$$.Map.Item.Value"
       }
       MaxConcurrency             = 1
       ToleratedFailurePercentage = 0
@@ -150,17 +155,43 @@ locals {
     {
       CheckInput = {
         Type    = "Choice"
-        Comment = "The execution input: {\"command\": \"up\"} or {\"command\": \"verify\"}${local.items_from_s3 ? "" : ", with \"targets\": [...]"}"
-        Choices = [{
-          And  = local.valid_input
-          Next = local.canary ? (local.items_from_s3 ? "Canary" : "SelectCanary") : "Fleet"
-        }]
+        Comment = "The execution input: {\"command\": \"up\"} or {\"command\": \"verify\"} (\"head_only\": false for the whole history)${local.items_from_s3 ? "" : ", with \"targets\": [...]"}"
+        Choices = [
+          {
+            And  = concat(local.is_verify, local.head_only_given, local.targets_given)
+            Next = local.first_stage
+          },
+          {
+            And  = concat(local.is_verify, local.no_head_only, local.targets_given)
+            Next = "HeadOnly"
+          },
+          {
+            And  = concat(local.is_up, local.no_head_only, local.targets_given)
+            Next = "NotHeadOnly"
+          },
+        ]
         Default = "BadInput"
+      }
+      # The input with its head_only set: gosling's verify reads each target's chain head,
+      # one small query; up reads the whole history, as it must.
+      HeadOnly = {
+        Type       = "Pass"
+        Comment    = "verify: the chain head only, one query per target"
+        Result     = true
+        ResultPath = "$.head_only"
+        Next       = local.first_stage
+      }
+      NotHeadOnly = {
+        Type       = "Pass"
+        Comment    = "up: the whole history"
+        Result     = false
+        ResultPath = "$.head_only"
+        Next       = local.first_stage
       }
       BadInput = {
         Type  = "Fail"
         Error = "Fleet.BadInput"
-        Cause = local.items_from_s3 ? "the execution input must be {\"command\": \"up\"} or {\"command\": \"verify\"}" : "the execution input must be {\"command\": \"up\" or \"verify\", \"targets\": [target, ...]}"
+        Cause = "the execution input must be {\"command\": \"up\"} or {\"command\": \"verify\"} (with verify, \"head_only\": true or false)${local.items_from_s3 ? "" : ", with \"targets\": [target, ...]"}"
       }
     },
     jsondecode(local.select_canary_json),
@@ -176,9 +207,10 @@ locals {
           States          = merge(jsondecode(local.skip_canary_json), { MigrateTarget = local.migrate })
         }
         ItemSelector = {
-          "command.$" = "$.command"
-          "target.$"  = "$$.Map.Item.Value"
-          "index.$"   = "$$.Map.Item.Index"
+          "command.$"   = "$.command"
+          "head_only.$" = "$.head_only"
+          "target.$"    = "$$.Map.Item.Value"
+          "index.$"     = "$$.Map.Item.Index"
         }
         MaxConcurrency             = var.max_concurrency
         ToleratedFailurePercentage = var.tolerated_failure_percentage
@@ -194,9 +226,10 @@ locals {
         Comment = "Where the results are: results.Key is the map run's manifest.json"
         Parameters = merge(
           {
-            "command.$" = "$.command"
-            "map_run.$" = "$.fleet.MapRunArn"
-            "results.$" = "$.fleet.ResultWriterDetails"
+            "command.$"   = "$.command"
+            "head_only.$" = "$.head_only"
+            "map_run.$"   = "$.fleet.MapRunArn"
+            "results.$"   = "$.fleet.ResultWriterDetails"
           },
           jsondecode(local.canary ? jsonencode({ "canary.$" = "$.canary" }) : "{}"),
         )

@@ -86,7 +86,7 @@ variable "canary_count" {
 }
 
 variable "max_concurrency" {
-  description = "The Distributed Map's MaxConcurrency: how many targets migrate at once. It bounds the load on a shared cluster (one connection per running target) and the function's concurrency."
+  description = "The Distributed Map's MaxConcurrency: how many targets migrate at once. It bounds the load on a shared cluster (an up target holds two connections, work and lock; a verify target one) and the function's concurrency."
   type        = number
   default     = 10
 

@@ -49,7 +49,9 @@ run "s3_items_with_canary" {
   assert {
     condition = (
       jsondecode(aws_sfn_state_machine.this.definition).StartAt == "CheckInput" &&
-      jsondecode(aws_sfn_state_machine.this.definition).States.CheckInput.Choices[0].Next == "Canary" &&
+      [for c in jsondecode(aws_sfn_state_machine.this.definition).States.CheckInput.Choices : c.Next] == ["Canary", "HeadOnly", "NotHeadOnly"] &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.HeadOnly.Next == "Canary" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.NotHeadOnly.Next == "Canary" &&
       jsondecode(aws_sfn_state_machine.this.definition).States.Canary.Next == "Fleet" &&
       jsondecode(aws_sfn_state_machine.this.definition).States.Canary.Catch[0].Next == "CanaryFailed" &&
       jsondecode(aws_sfn_state_machine.this.definition).States.CanaryFailed.Type == "Fail"
@@ -76,9 +78,33 @@ run "s3_items_with_canary" {
   assert {
     condition = jsondecode(aws_sfn_state_machine.this.definition).States.Fleet.ItemProcessor.States.MigrateTarget.Parameters == {
       FunctionName = "arn:aws:lambda:eu-west-2:123456789012:function:gosling:7"
-      Payload      = { "command.$" = "$.command", "target.$" = "$.target" }
+      Payload      = { "command.$" = "$.command", "head_only.$" = "$.head_only", "target.$" = "$.target" }
     }
-    error_message = "a target's invocation is not {command, target} to the pinned version"
+    error_message = "a target's invocation is not {command, head_only, target} to the pinned version"
+  }
+  # head_only: verify reads each target's chain head (one small query) unless the input
+  # says "head_only": false; up reads the whole history; head_only with up is refused.
+  assert {
+    condition = (
+      jsondecode(aws_sfn_state_machine.this.definition).States.HeadOnly == {
+        Type = "Pass", Comment = "verify: the chain head only, one query per target", Result = true, ResultPath = "$.head_only", Next = "Canary"
+      } &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.NotHeadOnly.Result == false &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.NotHeadOnly.ResultPath == "$.head_only" &&
+      contains(jsondecode(aws_sfn_state_machine.this.definition).States.CheckInput.Choices[1].And, { Variable = "$.command", StringEquals = "verify" }) &&
+      contains(jsondecode(aws_sfn_state_machine.this.definition).States.CheckInput.Choices[2].And, { Variable = "$.command", StringEquals = "up" }) &&
+      contains(jsondecode(aws_sfn_state_machine.this.definition).States.CheckInput.Choices[0].And, { Variable = "$.command", StringEquals = "verify" }) &&
+      contains(jsondecode(aws_sfn_state_machine.this.definition).States.CheckInput.Choices[0].And, { Variable = "$.head_only", IsBoolean = true })
+    )
+    error_message = "verify is not head-only by default, up is not whole-history, or an input's head_only is let through with up"
+  }
+  assert {
+    condition = (
+      jsondecode(aws_sfn_state_machine.this.definition).States.Canary.ItemSelector["head_only.$"] == "$.head_only" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.Fleet.ItemSelector["head_only.$"] == "$.head_only" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.Canary.ItemProcessor.States.MigrateCanaryTarget.Parameters.Payload["head_only.$"] == "$.head_only"
+    )
+    error_message = "the maps do not hand head_only to each target's invocation"
   }
   assert {
     condition     = aws_sfn_state_machine.this.type == "STANDARD"
@@ -135,7 +161,8 @@ run "input_targets_no_canary" {
 
   assert {
     condition = (
-      jsondecode(aws_sfn_state_machine.this.definition).States.CheckInput.Choices[0].Next == "Fleet" &&
+      [for c in jsondecode(aws_sfn_state_machine.this.definition).States.CheckInput.Choices : c.Next] == ["Fleet", "HeadOnly", "NotHeadOnly"] &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.HeadOnly.Next == "Fleet" &&
       !contains(keys(jsondecode(aws_sfn_state_machine.this.definition).States), "Canary") &&
       jsondecode(aws_sfn_state_machine.this.definition).States.Fleet.ItemsPath == "$.targets" &&
       !contains(keys(jsondecode(aws_sfn_state_machine.this.definition).States.Fleet), "ItemReader") &&
@@ -167,8 +194,9 @@ run "input_targets_with_canary" {
 
   assert {
     condition = (
-      jsondecode(aws_sfn_state_machine.this.definition).States.CheckInput.Choices[0].Next == "SelectCanary" &&
+      [for c in jsondecode(aws_sfn_state_machine.this.definition).States.CheckInput.Choices : c.Next] == ["SelectCanary", "HeadOnly", "NotHeadOnly"] &&
       jsondecode(aws_sfn_state_machine.this.definition).States.SelectCanary.Parameters["canary.$"] == "$.targets[0:2]" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.SelectCanary.Parameters["head_only.$"] == "$.head_only" &&
       jsondecode(aws_sfn_state_machine.this.definition).States.SelectCanary.Next == "Canary" &&
       jsondecode(aws_sfn_state_machine.this.definition).States.Canary.ItemsPath == "$.canary" &&
       jsondecode(aws_sfn_state_machine.this.definition).States.Canary.Next == "Fleet"

@@ -1,5 +1,5 @@
 /*
- * test_db.c - unit tests of what runtime/db_index.c reads from a migration's text without the
+ * test_db_index.c - unit tests of what runtime/db_index.c reads from a migration's text without the
  * server: the index and table of a CREATE INDEX CONCURRENTLY (db_index_target), which a
  * resumed NO TRANSACTION migration drops when its failed run left the index INVALID.
  * Built with AddressSanitizer and UBSan: a reader of SQL text must not read past its end.
