@@ -17,6 +17,7 @@ T=$(mktemp -d /tmp/gosling-dataapi.XXXXXX)
 . tests/lib/pg.sh
 . tests/lib/gosling.sh
 . tests/lib/fakes.sh
+. tests/lib/rapi.sh	# rapi NAME BOOTSTRAP EVENTS, j NAME EXPR, is_j
 trap fakes_cleanup EXIT
 unset AWS_ENDPOINT_URL AWS_ENDPOINT_URL_RDS_DATA AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_REGION \
 	AWS_DEFAULT_REGION SSL_CERT_FILE HTTPS_PROXY https_proxy DB_CLUSTER_ARN DB_RESOURCE_ARN DB_SECRET_ARN
@@ -59,7 +60,8 @@ node tests/rdsdata/data_api.js --config "$T/api.json" --key "$T/server.key" --ce
 FAKES+=($!)
 fake_port "$T/api.port" API && pass "the Data API stand-in listens" || fail "the stand-in listens" "$(cat "$T/api.err")"
 
-# da BIN DB ARGS...: gosling over the Data API (no libpq host: PGHOST points nowhere)
+# da BIN DB ARGS...: gosling over the Data API; PGHOST points nowhere, so a libpq connection
+# attempted would fail the run
 da_env=(AWS_REGION=$REGION AWS_ACCESS_KEY_ID=$AKID AWS_SECRET_ACCESS_KEY=$SKEY SSL_CERT_FILE=$T/ca.crt
 	DB_CLUSTER_ARN=$CLUSTER DB_SECRET_ARN=$SECRET AWS_ENDPOINT_URL_RDS_DATA=https://localhost:$API
 	PGHOST=/nonexistent PGPORT=1)
@@ -173,6 +175,18 @@ is "$rc/$(rows "$dbb")" "0/1,2" "baseline 2 over the Data API records 1 and 2"
 is "$(psql_q "$dbb" "SELECT string_agg(origin, ',' ORDER BY version) FROM gosling_migrations")" "baseline,baseline" "... as baseline rows"
 da "$B/gosling" "$dbb" up
 is "$rc/$(rows "$dbb")/$(has_table "$dbb" tags)/$(has_table "$dbb" users)" "0/1,2,3/t/f" "up after the baseline applies only 3"
+
+# --- the Lambda bootstrap (tests/lib/rapi.sh's local Runtime API) --------------------------------
+
+dbl=$(pg_newdb)
+(export "${da_env[@]}" DB_NAME=$dbl; rapi lam "$B/gosling" '[{"body": {}}, {"body": {"command": "status"}},
+	{"body": {"command": "verify"}}]')
+is_j lam '[i["kind"] for i in inv]' '["response", "response", "response"]' "the bootstrap over the Data API: three events, three responses $(tail -2 "$T/lam.err")"
+is_j lam '[res(0)["ok"], res(0)["version_after"], [m["action"] for m in res(0)["migrations"]]]' \
+	'[true, 3, ["applied", "applied", "applied"]]' "{} migrates to version 3 over the Data API"
+is_j lam '[m["state"] for m in res(1)["migrations"]]' '["applied", "applied", "applied"]' "a status event over the Data API"
+is_j lam 'res(2)["ok"]' True "a verify event over the Data API"
+is "$(rows "$dbl")" "1,2,3" "the database holds the history the bootstrap wrote"
 
 # --- a failing statement ---------------------------------------------------------------------------
 
