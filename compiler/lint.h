@@ -60,7 +60,10 @@ struct lint_rule {
 extern const struct lint_rule lint_rules[];
 extern const size_t lint_nrules;
 
-/* Built-in functions whose every overload is IMMUTABLE or STABLE (functions.c), sorted. */
+/*
+ * Built-in functions whose every overload is IMMUTABLE or STABLE, sorted: data in
+ * compiler/functions.txt, which the build turns into build/compiler/functions.c.
+ */
 extern const char *const lint_nonvolatile[];
 extern const size_t lint_nnonvolatile;
 

@@ -127,7 +127,7 @@ batch_slot(struct db_batch *b, uint32_t unit, uint32_t statement, enum slot_kind
 {
 	if (b->failed)
 		return;
-	if (!grow((void **)&b->slots, &b->slotcap, b->nslots, sizeof *b->slots)) {
+	if (!db_grow((void **)&b->slots, &b->slotcap, b->nslots, sizeof *b->slots)) {
 		b->failed = true;
 		return;
 	}
@@ -139,7 +139,7 @@ batch_span(struct db_batch *b, size_t start, size_t end, uint32_t unit, uint32_t
 {
 	if (b->failed)
 		return;
-	if (!grow((void **)&b->spans, &b->spancap, b->nspans, sizeof *b->spans)) {
+	if (!db_grow((void **)&b->spans, &b->spancap, b->nspans, sizeof *b->spans)) {
 		b->failed = true;
 		return;
 	}
@@ -255,7 +255,7 @@ batch_bookkeeping(struct db_batch *b, PGconn *conn, const struct db_names *n, co
 	 * statement's command count said), the server's clock, and gosling's settings
 	 * again, so a SET or RESET ALL in this migration does not reach the next one.
 	 */
-	settings_sql(session_sql, sizeof session_sql, conn, session);
+	db_settings_sql(session_sql, sizeof session_sql, conn, session);
 	snprintf(num, sizeof num, "SELECT %u AS gosling_unit, ", u);
 	batch_str(b, num);
 	batch_str(b, EPOCH_MS("pg_catalog.clock_timestamp()") ", " EPOCH_MS("pg_catalog.transaction_timestamp()") ", ");
@@ -300,7 +300,7 @@ db_batch_new(PGconn *conn, const struct db_names *n, const struct db_session *se
 
 	if (!b || !(b->marker = calloc(nunits + 1, sizeof *b->marker))) {
 		free(b);
-		error_set(err, "%s", "out of memory building the batch");
+		db_error_set(err, "%s", "out of memory building the batch");
 		return NULL;
 	}
 	b->units = units;
@@ -313,7 +313,7 @@ db_batch_new(PGconn *conn, const struct db_names *n, const struct db_session *se
 			want += statement_bytes(&units[v], t) + (t == 0 ? 2048 : 0);
 	if (!buf_reserve(&b->text, want + 2047)) {
 		db_batch_free(b);
-		error_set(err, "%s", "out of memory building the batch");
+		db_error_set(err, "%s", "out of memory building the batch");
 		return NULL;
 	}
 	b->text.p[0] = '\0';
@@ -363,7 +363,7 @@ full:
 	b->to = (struct db_cursor){ u, s, -1 };
 	if (b->failed) {
 		db_batch_free(b);
-		error_set(err, "%s", "out of memory building the batch");
+		db_error_set(err, "%s", "out of memory building the batch");
 		return NULL;
 	}
 	return b;
@@ -398,7 +398,7 @@ batch_attribute(const struct db_batch *b, size_t slot, struct db_batch_failure *
 
 		if (at >= sp->start && at < sp->end) {
 			const char *sql = b->units[sp->unit].sql[sp->statement - 1];
-			size_t off = char_to_byte(sql, strlen(sql), (int)(at - sp->start) + 1);
+			size_t off = db_char_to_byte(sql, strlen(sql), (int)(at - sp->start) + 1);
 
 			f->unit = sp->unit;
 			f->statement = sp->statement;
@@ -456,7 +456,7 @@ db_batch_run(PGconn *conn, struct db_batch *b, int64_t deadline_ms,
 	     void (*done)(size_t unit, int64_t ms, void *arg), void *arg, struct db_cursor *cur,
 	     struct db_batch_failure *f)
 {
-	struct waiter w = waiter_until(deadline_ms);
+	struct waiter w = db_waiter_until(deadline_ms);
 	struct db_error e;
 	size_t slot = 0, marked = SIZE_MAX;
 	bool failed = false;
@@ -465,7 +465,7 @@ db_batch_run(PGconn *conn, struct db_batch *b, int64_t deadline_ms,
 
 	memset(f, 0, sizeof *f);
 	if (!PQsendQuery(conn, b->text.p)) {
-		error_from_conn(&f->err, conn);
+		db_error_from_conn(&f->err, conn);
 		return false;
 	}
 	(void)PQsetSingleRowMode(conn);	/* a statement's rows are read one by one and dropped */
@@ -477,14 +477,14 @@ db_batch_run(PGconn *conn, struct db_batch *b, int64_t deadline_ms,
 		size_t unit;
 		int64_t start;
 
-		if (!wait_ready(conn, &w, &e))
+		if (!db_wait_ready(conn, &w, &e))
 			goto broken;
 		if (!(res = PQgetResult(conn)))
 			break;
 		st = PQresultStatus(res);
 		if (st == PGRES_FATAL_ERROR) {
 			if (!failed) {
-				error_from_result(&f->err, res);
+				db_error_from_result(&f->err, res);
 				batch_attribute(b, slot, f);
 				if (f->txn_control[0] && f->txn_unit == f->unit && f->statement == 0)
 					f->statement = f->txn_statement;
@@ -494,7 +494,7 @@ db_batch_run(PGconn *conn, struct db_batch *b, int64_t deadline_ms,
 		} else if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
 			/* the COPY's own result follows: this one takes no slot */
 			PQclear(res);
-			if (!copy_finish(conn, st, &w, &e))
+			if (!db_copy_finish(conn, st, &w, &e))
 				goto broken;
 			continue;
 		} else if ((st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK) && marker_read(res, &unit, &end, &start) &&
@@ -533,7 +533,7 @@ db_batch_run(PGconn *conn, struct db_batch *b, int64_t deadline_ms,
 		return false;
 	}
 	if (PQstatus(conn) != CONNECTION_OK) {
-		error_from_conn(&f->err, conn);
+		db_error_from_conn(&f->err, conn);
 		batch_attribute(b, slot, f);
 		return false;
 	}
@@ -549,7 +549,7 @@ broken:
 		f->lost = true;
 		f->last_unit = b->to.statement ? b->to.unit : b->to.unit - 1;
 	}
-	drain(conn, &w);
+	db_drain(conn, &w);
 	db_rollback(conn);
 	return false;
 }
@@ -580,7 +580,7 @@ db_index_invalid(PGconn *conn, const struct db_index_target *t, char *schema, si
 		 PQserverVersion(conn) >= 120000
 			 ? "EXISTS (SELECT 1 FROM pg_catalog.pg_stat_progress_create_index p WHERE p.index_relid = c.oid)"
 			 : "false");
-	if (!query_run(conn, "the INVALID index lookup", sql, 2, params, SHAPE_ROWS(3), &res, err))
+	if (!db_query_run(conn, "the INVALID index lookup", sql, 2, params, SHAPE_ROWS(3), &res, err))
 		return false;
 	if (PQntuples(res) == 1) {
 		*found = true;
@@ -600,7 +600,7 @@ db_index_drop(PGconn *conn, const char *schema, const char *name, int64_t deadli
 	bool ok = false;
 
 	if (!qs || !qn) {
-		error_from_conn(err, conn);
+		db_error_from_conn(err, conn);
 		goto out;
 	}
 	snprintf(sql, sizeof sql, "DROP INDEX CONCURRENTLY IF EXISTS %s.%s", qs, qn);

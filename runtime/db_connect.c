@@ -91,7 +91,7 @@ notice_to_log(void *arg, const char *message)
 	char buf[1024];
 
 	(void)arg;
-	copy_trim(buf, sizeof buf, message);
+	db_copy_trim(buf, sizeof buf, message);
 	log_info("server: %s", buf);
 }
 
@@ -229,7 +229,7 @@ resolve_release(struct job *j)
 
 	if (r->rc == 0 && r->res)
 		freeaddrinfo(r->res);
-	job_destroy(j);
+	db_job_destroy(j);
 	free(r);
 }
 
@@ -263,13 +263,13 @@ resolve_host(struct params *p, char *hosts, size_t hostslen, char *addrs, size_t
 	    strlen(host) >= sizeof r->host || host_is_address(host))
 		return true;
 	if (!(r = calloc(1, sizeof *r))) {
-		error_set(err, "unable to open the %s connection: out of memory", purpose);
+		db_error_set(err, "unable to open the %s connection: out of memory", purpose);
 		return false;
 	}
 	snprintf(r->host, sizeof r->host, "%s", host);
 	r->j.fn = resolve_fn;
 	r->j.release = resolve_release;
-	if (!job_run(&r->j, until_ms)) {
+	if (!db_job_run(&r->j, until_ms)) {
 		memset(err, 0, sizeof *err);
 		snprintf(err->message, sizeof err->message,
 			 "unable to open the %s connection: could not resolve host name \"%s\" in time", purpose, host);
@@ -317,7 +317,7 @@ connect_poll(PGconn *conn, int64_t until_ms, const char *purpose, struct db_erro
 		if (st == PGRES_POLLING_OK)
 			return true;
 		if (st == PGRES_POLLING_FAILED || PQstatus(conn) == CONNECTION_BAD) {
-			error_from_conn(err, conn);
+			db_error_from_conn(err, conn);
 			err->connection = true;
 			return false;
 		}
@@ -325,7 +325,7 @@ connect_poll(PGconn *conn, int64_t until_ms, const char *purpose, struct db_erro
 			memset(err, 0, sizeof *err);
 			if (signals_interrupted())
 				snprintf(err->message, sizeof err->message, "unable to open the %s connection: interrupted by %s",
-					 purpose, signal_name(signals_interrupted()));
+					 purpose, db_signal_name(signals_interrupted()));
 			else
 				snprintf(err->message, sizeof err->message,
 					 "unable to open the %s connection: no answer from the server in time", purpose);
@@ -339,7 +339,7 @@ connect_poll(PGconn *conn, int64_t until_ms, const char *purpose, struct db_erro
 			continue;
 		}
 		if (poll(&pfd, 1, timeout) < 0 && errno != EINTR) {
-			error_set(err, "unable to wait for the server: %s", strerror(errno));
+			db_error_set(err, "unable to wait for the server: %s", strerror(errno));
 			err->connection = true;
 			return false;
 		}
@@ -389,7 +389,7 @@ db_connect(const struct config *cfg, const char *purpose, PGconn **out, struct d
 	PGconn *conn = NULL;
 	const char *dburl = config_str(cfg, SET_DATABASE_URL);
 	const char *ct = config_str(cfg, SET_CONNECT_TIMEOUT);
-	int64_t until = own_bound();
+	int64_t until = db_own_bound();
 	char hosts[2048], addrs[512];
 	bool ok = false;
 
@@ -440,7 +440,7 @@ db_connect(const struct config *cfg, const char *purpose, PGconn **out, struct d
 	p.val[p.n] = NULL;
 	conn = PQconnectStartParams(p.key, p.val, 0);
 	if (!conn) {
-		error_set(err, "unable to open the %s connection: out of memory", purpose);
+		db_error_set(err, "unable to open the %s connection: out of memory", purpose);
 		goto out;
 	}
 	if (!connect_poll(conn, until, purpose, err)) {
@@ -451,12 +451,12 @@ db_connect(const struct config *cfg, const char *purpose, PGconn **out, struct d
 		goto out;
 	}
 	if (PQsetnonblocking(conn, 1) != 0) {
-		error_from_conn(err, conn);
+		db_error_from_conn(err, conn);
 		goto out;
 	}
 	PQsetNoticeProcessor(conn, notice_to_log, NULL);
 	if (PQclientEncoding(conn) != pg_char_to_encoding("UTF8")) {
-		error_set(err, "unable to set client_encoding UTF8 on the %s connection", purpose);
+		db_error_set(err, "unable to set client_encoding UTF8 on the %s connection", purpose);
 		goto out;
 	}
 	*out = conn;
@@ -479,7 +479,7 @@ db_utf8(PGconn *conn, struct db_error *err)
 		  pg_encoding_to_char(PQclientEncoding(conn)));
 	if (PQsetClientEncoding(conn, "UTF8") == 0)
 		return true;
-	error_from_conn(err, conn);
+	db_error_from_conn(err, conn);
 	return false;
 }
 
@@ -496,7 +496,7 @@ db_close(PGconn *conn)
  * client_encoding too: gosling reads its own results (and PostgreSQL's messages) as UTF-8.
  */
 void
-settings_sql(char *buf, size_t len, PGconn *conn, const struct db_session *s)
+db_settings_sql(char *buf, size_t len, PGconn *conn, const struct db_session *s)
 {
 	char path[320] = "";
 
@@ -526,8 +526,8 @@ db_set_session(PGconn *conn, const struct db_session *s, struct db_error *err)
 	char sql[SETTINGS_SQL_MAX] = "SELECT ";
 	PGresult *res;
 
-	settings_sql(sql + strlen(sql), sizeof sql - strlen(sql), conn, s);
-	if (!query_run(conn, "setting the session's timeouts", sql, 0, NULL,
+	db_settings_sql(sql + strlen(sql), sizeof sql - strlen(sql), conn, s);
+	if (!db_query_run(conn, "setting the session's timeouts", sql, 0, NULL,
 		       SHAPE_ROW((PQserverVersion(conn) >= 140000 ? 4 : 3) + (s->search_path ? 1 : 0)), &res, err))
 		return false;
 	PQclear(res);

@@ -20,7 +20,7 @@ db_lock_try(PGconn *conn, int64_t key, bool *got, struct db_error *err)
 	PGresult *res;
 
 	snprintf(k, sizeof k, "%lld", (long long)key);
-	if (!query_run(conn, "pg_try_advisory_lock", "SELECT pg_catalog.pg_try_advisory_lock($1::bigint)", 1,
+	if (!db_query_run(conn, "pg_try_advisory_lock", "SELECT pg_catalog.pg_try_advisory_lock($1::bigint)", 1,
 		       params, SHAPE_ROW(1), &res, err))
 		return false;
 	*got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
@@ -37,7 +37,7 @@ db_work_lock_try(PGconn *conn, int64_t key, bool *got, struct db_error *err)
 
 	snprintf(hi, sizeof hi, "%d", (int)(int32_t)(uint32_t)((uint64_t)key >> 32));
 	snprintf(lo, sizeof lo, "%d", (int)(int32_t)(uint32_t)((uint64_t)key & 0xffffffffu));
-	if (!query_run(conn, "pg_try_advisory_lock", "SELECT pg_catalog.pg_try_advisory_lock($1::int4, $2::int4)", 2,
+	if (!db_query_run(conn, "pg_try_advisory_lock", "SELECT pg_catalog.pg_try_advisory_lock($1::int4, $2::int4)", 2,
 		       params, SHAPE_ROW(1), &res, err))
 		return false;
 	*got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
@@ -53,7 +53,7 @@ db_unlock(PGconn *conn, int64_t key, struct db_error *err)
 	PGresult *res;
 
 	snprintf(k, sizeof k, "%lld", (long long)key);
-	if (!query_run(conn, "pg_advisory_unlock", "SELECT pg_catalog.pg_advisory_unlock($1::bigint)", 1,
+	if (!db_query_run(conn, "pg_advisory_unlock", "SELECT pg_catalog.pg_advisory_unlock($1::bigint)", 1,
 		       params, SHAPE_ROW(1), &res, err))
 		return false;
 	PQclear(res);
@@ -69,7 +69,7 @@ db_tables_probe(PGconn *conn, const struct db_names *n, struct db_tables *t, str
 	PGresult *res;
 
 	/* to_regclass resolves an unqualified goose table through search_path, as goose does. */
-	if (!query_run(conn, "the table lookup",
+	if (!db_query_run(conn, "the table lookup",
 		       "SELECT pg_catalog.to_regclass($1) IS NOT NULL, pg_catalog.to_regclass($2) IS NOT NULL, "
 		       "EXISTS (SELECT 1 FROM pg_catalog.pg_attribute "
 		       "WHERE attrelid = pg_catalog.to_regclass($2) AND attname = 'id' AND attidentity <> '')",
@@ -107,7 +107,7 @@ history_row(const PGresult *res, void *arg)
 	const struct migration *m = NULL;
 	struct db_row *r;
 
-	if (!grow((void **)&h->rows, &h->cap, h->n, sizeof *h->rows))
+	if (!db_grow((void **)&h->rows, &h->cap, h->n, sizeof *h->rows))
 		return false;
 	r = &h->rows[h->n];
 	memset(r, 0, sizeof *r);
@@ -144,7 +144,7 @@ db_history_head(PGconn *conn, const struct db_names *n, struct db_head *h, struc
 		 "pg_catalog.to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
 		 "failed_statement FROM %s ORDER BY version DESC LIMIT 1",
 		 n->history);
-	if (!query_run(conn, "reading the history's newest row", sql, 0, NULL, SHAPE_ROWS(5), &res, err)) {
+	if (!db_query_run(conn, "reading the history's newest row", sql, 0, NULL, SHAPE_ROWS(5), &res, err)) {
 		/* undefined_table, invalid_schema_name: nothing applied here yet */
 		return strcmp(err->sqlstate, "42P01") == 0 || strcmp(err->sqlstate, "3F000") == 0;
 	}
@@ -177,12 +177,12 @@ db_history_read(PGconn *conn, const struct db_names *n, const struct bundle *kno
 		 "CASE WHEN failed_statement IS NOT NULL THEN pg_catalog.to_jsonb(h) OPERATOR(pg_catalog.->>) "
 		 "'done_checksum' END FROM %s h ORDER BY version",
 		 n->history);
-	if (!rows_run(conn, "reading the history", sql, 11, history_row, &h, err)) {
+	if (!db_rows_run(conn, "reading the history", sql, 11, history_row, &h, err)) {
 		db_rows_free(h.rows, h.n);
 		return false;
 	}
 	if (!h.rows && !(h.rows = calloc(1, sizeof *h.rows))) {
-		error_set(err, "out of memory reading %s", n->history);
+		db_error_set(err, "out of memory reading %s", n->history);
 		return false;
 	}
 	*rows = h.rows;
@@ -208,12 +208,12 @@ db_goose_read(PGconn *conn, const struct db_names *n, int64_t **versions, size_t
 		 "FROM %s ORDER BY version_id, id DESC) g WHERE is_applied AND version_id > 0 "
 		 "ORDER BY version_id",
 		 n->goose);
-	if (!query_run(conn, "reading goose's table", sql, 0, NULL, SHAPE_ROWS(1), &res, err))
+	if (!db_query_run(conn, "reading goose's table", sql, 0, NULL, SHAPE_ROWS(1), &res, err))
 		goto out;
 	nt = PQntuples(res);
 	v = calloc(nt ? (size_t)nt : 1, sizeof *v);
 	if (!v) {
-		error_set(err, "out of memory reading %s", n->goose);
+		db_error_set(err, "out of memory reading %s", n->goose);
 		goto out;
 	}
 	for (int i = 0; i < nt; i++)
@@ -235,11 +235,11 @@ db_history_create(PGconn *conn, const struct db_names *n, struct db_error *err)
 
 	if (n->create_schema) {
 		snprintf(sql, sizeof sql, "CREATE SCHEMA IF NOT EXISTS %s", n->schema);
-		if (!command_run(conn, "creating the history schema", sql, 0, NULL, err))
+		if (!db_command_run(conn, "creating the history schema", sql, 0, NULL, err))
 			return false;
 	}
 	db_history_ddl(n, sql, sizeof sql);
-	return command_run(conn, "creating the history table", sql, 0, NULL, err);
+	return db_command_run(conn, "creating the history table", sql, 0, NULL, err);
 }
 
 bool
@@ -250,7 +250,7 @@ db_goose_insert(PGconn *conn, const struct db_names *n, int64_t version, struct 
 
 	snprintf(v, sizeof v, "%lld", (long long)version);
 	snprintf(sql, sizeof sql, "INSERT INTO %s (version_id, is_applied) VALUES ($1, true)", n->goose);
-	return command_run(conn, "recording the version in goose's table", sql, 1, params, err);
+	return db_command_run(conn, "recording the version in goose's table", sql, 1, params, err);
 }
 
 bool
@@ -284,16 +284,16 @@ db_history_upsert(PGconn *conn, const struct db_names *n, const struct db_record
 		 "origin = EXCLUDED.origin, failed_statement = EXCLUDED.failed_statement, "
 		 "error = EXCLUDED.error",
 		 n->history);
-	if (!command_run(conn, "recording the migration in the history", sql, 10, params, err))
+	if (!db_command_run(conn, "recording the migration in the history", sql, 10, params, err))
 		return false;
 	if (r->failed_statement > 0) {
 		const char *p2[] = { v, r->done_checksum };
 
 		snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN IF NOT EXISTS done_checksum text", n->history);
-		if (!command_run(conn, "adding done_checksum to the history", sql, 0, NULL, err))
+		if (!db_command_run(conn, "adding done_checksum to the history", sql, 0, NULL, err))
 			return false;
 		snprintf(sql, sizeof sql, "UPDATE %s SET done_checksum = $2 WHERE version = $1", n->history);
-		return command_run(conn, "recording what a stopped migration ran", sql, 2, p2, err);
+		return db_command_run(conn, "recording what a stopped migration ran", sql, 2, p2, err);
 	}
 	if (goose && r->failed_statement == 0)
 		return db_goose_insert(conn, n, r->version, err);
@@ -309,12 +309,12 @@ db_history_delete(PGconn *conn, const struct db_names *n, int64_t version, bool 
 
 	snprintf(v, sizeof v, "%lld", (long long)version);
 	snprintf(sql, sizeof sql, "DELETE FROM %s WHERE version = $1", n->history);
-	if (!command_run(conn, "deleting the history row", sql, 1, params, err))
+	if (!db_command_run(conn, "deleting the history row", sql, 1, params, err))
 		return false;
 	if (!goose)
 		return true;
 	snprintf(sql, sizeof sql, "DELETE FROM %s WHERE version_id = $1", n->goose);
-	return command_run(conn, "deleting goose's row", sql, 1, params, err);
+	return db_command_run(conn, "deleting goose's row", sql, 1, params, err);
 }
 
 bool
@@ -328,11 +328,11 @@ db_history_rechain(PGconn *conn, const struct db_names *n, int64_t version, cons
 
 	snprintf(v, sizeof v, "%lld", (long long)version);
 	snprintf(sql, sizeof sql, "UPDATE %s SET chain = $1 WHERE version = $2", n->history);
-	if (!query_run(conn, "re-chaining the history", sql, 2, params, SHAPE_COMMAND, &res, err))
+	if (!db_query_run(conn, "re-chaining the history", sql, 2, params, SHAPE_COMMAND, &res, err))
 		return false;
 	ok = strcmp(PQcmdTuples(res), "1") == 0;
 	if (!ok)
-		error_set(err, "no history row of version %s to re-chain", v);
+		db_error_set(err, "no history row of version %s to re-chain", v);
 	PQclear(res);
 	return ok;
 }

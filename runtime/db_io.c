@@ -1,6 +1,6 @@
 /*
- * db_io.c - the I/O core of the libpq code: every query goes through query_run() (or
- * rows_run(), row by row), which sends it, waits within a bound, checks the result's
+ * db_io.c - the I/O core of the libpq code: every query goes through db_query_run() (or
+ * db_rows_run(), row by row), which sends it, waits within a bound, checks the result's
  * shape, drains the connection and leaves exactly one PGresult for the caller to clear
  * on its `out:` path.
  *
@@ -42,7 +42,7 @@ db_limit(int64_t until_ms, int64_t each_ms, int64_t hard_ms)
 
 /* When one of gosling's own waits that starts now must end (0 = never). */
 int64_t
-own_bound(void)
+db_own_bound(void)
 {
 	return clock_earliest(clock_earliest(limit_until, limit_hard), limit_each ? clock_now_ms() + limit_each : 0);
 }
@@ -53,7 +53,7 @@ own_bound(void)
  * that every message can go into JSON.
  */
 void
-copy_trim(char *dst, size_t len, const char *src)
+db_copy_trim(char *dst, size_t len, const char *src)
 {
 	size_t n;
 
@@ -67,40 +67,40 @@ copy_trim(char *dst, size_t len, const char *src)
 }
 
 void
-error_from_conn(struct db_error *err, PGconn *conn)
+db_error_from_conn(struct db_error *err, PGconn *conn)
 {
 	memset(err, 0, sizeof *err);
-	copy_trim(err->message, sizeof err->message, PQerrorMessage(conn));
+	db_copy_trim(err->message, sizeof err->message, PQerrorMessage(conn));
 	if (!err->message[0])
 		snprintf(err->message, sizeof err->message, "unknown libpq error");
 	err->connection = PQstatus(conn) != CONNECTION_OK;
 }
 
 void
-error_from_result(struct db_error *err, const PGresult *res)
+db_error_from_result(struct db_error *err, const PGresult *res)
 {
 	const char *pos;
 
 	memset(err, 0, sizeof *err);
-	copy_trim(err->sqlstate, sizeof err->sqlstate, PQresultErrorField(res, PG_DIAG_SQLSTATE));
-	copy_trim(err->message, sizeof err->message, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+	db_copy_trim(err->sqlstate, sizeof err->sqlstate, PQresultErrorField(res, PG_DIAG_SQLSTATE));
+	db_copy_trim(err->message, sizeof err->message, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
 	if (!err->message[0])
-		copy_trim(err->message, sizeof err->message, PQresultErrorMessage(res));
-	copy_trim(err->detail, sizeof err->detail, PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL));
-	copy_trim(err->hint, sizeof err->hint, PQresultErrorField(res, PG_DIAG_MESSAGE_HINT));
+		db_copy_trim(err->message, sizeof err->message, PQresultErrorMessage(res));
+	db_copy_trim(err->detail, sizeof err->detail, PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL));
+	db_copy_trim(err->hint, sizeof err->hint, PQresultErrorField(res, PG_DIAG_MESSAGE_HINT));
 	pos = PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION);
 	err->position = pos ? atoi(pos) : 0;
 }
 
 void
-error_set(struct db_error *err, const char *fmt, const char *arg)
+db_error_set(struct db_error *err, const char *fmt, const char *arg)
 {
 	memset(err, 0, sizeof *err);
 	snprintf(err->message, sizeof err->message, fmt, arg);
 }
 
 const char *
-signal_name(int signo)
+db_signal_name(int signo)
 {
 	return signo == SIGINT ? "SIGINT" : signo == SIGTERM ? "SIGTERM" : "a signal";
 }
@@ -125,11 +125,11 @@ job_main(void *arg)
 }
 
 /*
- * job_run - run j->fn until until_ms.  true: it finished (the caller releases j);
+ * db_job_run - run j->fn until until_ms.  true: it finished (the caller releases j);
  * false: it is still running and will release j itself.
  */
 bool
-job_run(struct job *j, int64_t until_ms)
+db_job_run(struct job *j, int64_t until_ms)
 {
 	struct timespec ts = { .tv_sec = until_ms / 1000, .tv_nsec = (until_ms % 1000) * 1000000 };
 	sigset_t all, old;
@@ -161,7 +161,7 @@ job_run(struct job *j, int64_t until_ms)
 }
 
 void
-job_destroy(struct job *j)
+db_job_destroy(struct job *j)
 {
 	pthread_mutex_destroy(&j->mu);
 	pthread_cond_destroy(&j->cv);
@@ -188,7 +188,7 @@ cancel_release(struct job *j)
 	struct cancel_job *c = (struct cancel_job *)j;
 
 	PQfreeCancel(c->cancel);
-	job_destroy(j);
+	db_job_destroy(j);
 	free(c);
 }
 
@@ -205,7 +205,7 @@ cancel_send(PGconn *conn, int64_t until_ms)
 	}
 	c->j.fn = cancel_fn;
 	c->j.release = cancel_release;
-	if (!job_run(&c->j, until_ms)) {
+	if (!db_job_run(&c->j, until_ms)) {
 		log_warn("the server did not take the cancel request in time");
 		return;
 	}
@@ -217,7 +217,7 @@ cancel_send(PGconn *conn, int64_t until_ms)
 /* --- waiting on the server -------------------------------------------------- */
 
 struct waiter
-waiter_until(int64_t cancel_at)
+db_waiter_until(int64_t cancel_at)
 {
 	/* once interrupted, whatever runs (recording where a migration stopped, unlocking) gets a grace */
 	if (interrupt_seen)
@@ -239,24 +239,24 @@ drop(PGconn *conn, int64_t waited, struct db_error *err)
 }
 
 /*
- * wait_io - flush what libpq holds, then wait once for the socket (or a bound).
+ * db_wait_io - flush what libpq holds, then wait once for the socket (or a bound).
  * Past w->cancel_at, or on SIGINT/SIGTERM, the statement is cancelled; GRACE_MS
  * later the connection is dropped.  false with *err when it cannot go on.
  */
 bool
-wait_io(PGconn *conn, struct waiter *w, struct db_error *err)
+db_wait_io(PGconn *conn, struct waiter *w, struct db_error *err)
 {
 	int flush = PQflush(conn);
 	int64_t now = clock_now_ms(), next;
 	struct pollfd pfd = { .fd = PQsocket(conn), .events = POLLIN };
 
 	if (flush < 0) {
-		error_from_conn(err, conn);
+		db_error_from_conn(err, conn);
 		return false;
 	}
 	if (signals_interrupted() && !interrupt_seen) {
 		interrupt_seen = now;
-		log_warn("%s: cancelling the running statement", signal_name(signals_interrupted()));
+		log_warn("%s: cancelling the running statement", db_signal_name(signals_interrupted()));
 		w->cancel_at = now;
 	}
 	if (!w->cancelled && w->cancel_at && now >= w->cancel_at) {
@@ -275,7 +275,7 @@ wait_io(PGconn *conn, struct waiter *w, struct db_error *err)
 	if (flush == 1)
 		pfd.events |= POLLOUT;
 	if (poll(&pfd, 1, next ? (int)(next - now < 1000 ? next - now : 1000) : 1000) < 0 && errno != EINTR) {
-		error_set(err, "unable to wait for the server: %s", strerror(errno));
+		db_error_set(err, "unable to wait for the server: %s", strerror(errno));
 		return false;
 	}
 	if ((pfd.revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(conn)) {
@@ -287,7 +287,7 @@ wait_io(PGconn *conn, struct waiter *w, struct db_error *err)
 		 */
 		if (PQstatus(conn) == CONNECTION_BAD)
 			return true;
-		error_from_conn(err, conn);
+		db_error_from_conn(err, conn);
 		return false;
 	}
 	return true;
@@ -295,7 +295,7 @@ wait_io(PGconn *conn, struct waiter *w, struct db_error *err)
 
 /* Wait until the query is sent and a result is ready, within w. */
 bool
-wait_ready(PGconn *conn, struct waiter *w, struct db_error *err)
+db_wait_ready(PGconn *conn, struct waiter *w, struct db_error *err)
 {
 	for (;;) {
 		int flush;
@@ -305,12 +305,12 @@ wait_ready(PGconn *conn, struct waiter *w, struct db_error *err)
 			return true;
 		flush = PQflush(conn);
 		if (flush < 0) {
-			error_from_conn(err, conn);
+			db_error_from_conn(err, conn);
 			return PQstatus(conn) == CONNECTION_BAD;
 		}
 		if (flush == 0 && !PQisBusy(conn))
 			return true;
-		if (!wait_io(conn, w, err))
+		if (!db_wait_io(conn, w, err))
 			return false;
 	}
 }
@@ -321,17 +321,17 @@ wait_ready(PGconn *conn, struct waiter *w, struct db_error *err)
  * COPY TO STDOUT's rows.  The statement's own result follows.
  */
 bool
-copy_finish(PGconn *conn, ExecStatusType st, struct waiter *w, struct db_error *err)
+db_copy_finish(PGconn *conn, ExecStatusType st, struct waiter *w, struct db_error *err)
 {
 	char *buf;
 	int n;
 
 	if (st == PGRES_COPY_IN) {
 		while ((n = PQputCopyEnd(conn, "COPY FROM STDIN has no data to read in a gosling migration")) == 0)
-			if (!wait_io(conn, w, err))
+			if (!db_wait_io(conn, w, err))
 				return false;
 		if (n < 0)
-			error_from_conn(err, conn);
+			db_error_from_conn(err, conn);
 		return n > 0;
 	}
 	for (;;) {
@@ -341,9 +341,9 @@ copy_finish(PGconn *conn, ExecStatusType st, struct waiter *w, struct db_error *
 		} else if (n == -1) {
 			return true;
 		} else if (n == -2) {
-			error_from_conn(err, conn);
+			db_error_from_conn(err, conn);
 			return false;
-		} else if (!wait_io(conn, w, err)) {
+		} else if (!db_wait_io(conn, w, err)) {
 			return false;
 		}
 	}
@@ -351,125 +351,125 @@ copy_finish(PGconn *conn, ExecStatusType st, struct waiter *w, struct db_error *
 
 /* Read and clear every remaining result within w, so the connection is ready again. */
 void
-drain(PGconn *conn, struct waiter *w)
+db_drain(PGconn *conn, struct waiter *w)
 {
 	struct db_error e;
 	PGresult *r;
 
-	while (wait_ready(conn, w, &e) && (r = PQgetResult(conn)) != NULL) {
+	while (db_wait_ready(conn, w, &e) && (r = PQgetResult(conn)) != NULL) {
 		ExecStatusType st = PQresultStatus(r);
 
 		PQclear(r);
-		if ((st == PGRES_COPY_IN || st == PGRES_COPY_OUT) && !copy_finish(conn, st, w, &e))
+		if ((st == PGRES_COPY_IN || st == PGRES_COPY_OUT) && !db_copy_finish(conn, st, w, &e))
 			return;
 	}
 }
 
 /*
- * query_run - send one single-command query (parameters as text), wait within
+ * db_query_run - send one single-command query (parameters as text), wait within
  * gosling's own bound (db_limit), check its shape, drain.  On success *out
  * holds the result (caller clears).
  */
 bool
-query_run(PGconn *conn, const char *what, const char *sql, int nparams, const char *const *params,
+db_query_run(PGconn *conn, const char *what, const char *sql, int nparams, const char *const *params,
 	  struct shape shape, PGresult **out, struct db_error *err)
 {
-	struct waiter w = waiter_until(own_bound());
+	struct waiter w = db_waiter_until(db_own_bound());
 	PGresult *res = NULL;
 
 	*out = NULL;
 	if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0)) {
-		error_from_conn(err, conn);
+		db_error_from_conn(err, conn);
 		goto fail;
 	}
-	if (!wait_ready(conn, &w, err))
+	if (!db_wait_ready(conn, &w, err))
 		goto fail;
 	res = PQgetResult(conn);
 	if (!res) {
-		error_from_conn(err, conn);
+		db_error_from_conn(err, conn);
 		goto fail;
 	}
 	if (PQresultStatus(res) == PGRES_FATAL_ERROR) {
-		error_from_result(err, res);
+		db_error_from_result(err, res);
 		goto fail;
 	}
 	if (PQresultStatus(res) != shape.status ||
 	    (shape.nrows >= 0 && PQntuples(res) != shape.nrows) ||
 	    (shape.status == PGRES_TUPLES_OK && shape.ncols >= 0 && PQnfields(res) != shape.ncols)) {
-		error_set(err, "unexpected result shape from %s", what);
+		db_error_set(err, "unexpected result shape from %s", what);
 		goto fail;
 	}
-	drain(conn, &w);
+	db_drain(conn, &w);
 	*out = res;
 	return true;
 fail:
 	PQclear(res);
-	drain(conn, &w);
+	db_drain(conn, &w);
 	return false;
 }
 
 /* A command with no result rows. */
 bool
-command_run(PGconn *conn, const char *what, const char *sql, int nparams, const char *const *params,
+db_command_run(PGconn *conn, const char *what, const char *sql, int nparams, const char *const *params,
 	    struct db_error *err)
 {
 	PGresult *res;
 
-	if (!query_run(conn, what, sql, nparams, params, SHAPE_COMMAND, &res, err))
+	if (!db_query_run(conn, what, sql, nparams, params, SHAPE_COMMAND, &res, err))
 		return false;
 	PQclear(res);
 	return true;
 }
 
 /*
- * rows_run - send a query whose rows come one at a time (single-row mode), each
+ * db_rows_run - send a query whose rows come one at a time (single-row mode), each
  * checked to have ncols columns and handed to row(); none is held with the others.
  * row() returns false when out of memory.
  */
 bool
-rows_run(PGconn *conn, const char *what, const char *sql, int ncols, bool (*row)(const PGresult *, void *),
+db_rows_run(PGconn *conn, const char *what, const char *sql, int ncols, bool (*row)(const PGresult *, void *),
 	 void *arg, struct db_error *err)
 {
-	struct waiter w = waiter_until(own_bound());
+	struct waiter w = db_waiter_until(db_own_bound());
 	PGresult *res;
 	bool ok = false, done = false;
 
 	if (!PQsendQueryParams(conn, sql, 0, NULL, NULL, NULL, NULL, 0)) {
-		error_from_conn(err, conn);
+		db_error_from_conn(err, conn);
 		return false;
 	}
 	(void)PQsetSingleRowMode(conn);
 	while (!done) {
 		ExecStatusType st;
 
-		if (!wait_ready(conn, &w, err))
+		if (!db_wait_ready(conn, &w, err))
 			break;
 		if (!(res = PQgetResult(conn))) {
-			error_from_conn(err, conn);
+			db_error_from_conn(err, conn);
 			break;
 		}
 		st = PQresultStatus(res);
 		if (st == PGRES_FATAL_ERROR) {
-			error_from_result(err, res);
+			db_error_from_result(err, res);
 			done = true;
 		} else if ((st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK) || PQnfields(res) != ncols) {
-			error_set(err, "unexpected result shape from %s", what);
+			db_error_set(err, "unexpected result shape from %s", what);
 			done = true;
 		} else if (st == PGRES_SINGLE_TUPLE && !row(res, arg)) {
-			error_set(err, "out of memory: %s", what);
+			db_error_set(err, "out of memory: %s", what);
 			done = true;
 		} else if (st == PGRES_TUPLES_OK) {
 			ok = done = true;
 		}
 		PQclear(res);
 	}
-	drain(conn, &w);
+	db_drain(conn, &w);
 	return ok;
 }
 
 /* Grow *arr (of *cap elements of size) to hold one more; false when out of memory. */
 bool
-grow(void **arr, size_t *cap, size_t n, size_t size)
+db_grow(void **arr, size_t *cap, size_t n, size_t size)
 {
 	void *t;
 
@@ -484,7 +484,7 @@ grow(void **arr, size_t *cap, size_t n, size_t size)
 
 /* Byte offset of the 1-based character position pos in s (UTF-8): PostgreSQL counts characters. */
 size_t
-char_to_byte(const char *s, size_t len, int pos)
+db_char_to_byte(const char *s, size_t len, int pos)
 {
 	size_t i = 0;
 	int chars = 0;
@@ -501,40 +501,40 @@ char_to_byte(const char *s, size_t len, int pos)
 bool
 db_migration_statement(PGconn *conn, const char *sql, int64_t deadline_ms, struct db_error *err)
 {
-	struct waiter w = waiter_until(deadline_ms);
+	struct waiter w = db_waiter_until(deadline_ms);
 	PGresult *res;
 	bool failed = false;
 
 	if (!PQsendQuery(conn, sql)) {
-		error_from_conn(err, conn);
+		db_error_from_conn(err, conn);
 		return false;
 	}
 	(void)PQsetSingleRowMode(conn);	/* rows come one by one and are dropped: no result is held whole */
 	for (;;) {
 		ExecStatusType st;
 
-		if (!wait_ready(conn, &w, err)) {
-			drain(conn, &w);
+		if (!db_wait_ready(conn, &w, err)) {
+			db_drain(conn, &w);
 			return false;
 		}
 		if (!(res = PQgetResult(conn)))
 			break;
 		st = PQresultStatus(res);
 		if (st == PGRES_FATAL_ERROR && !failed) {
-			error_from_result(err, res);
+			db_error_from_result(err, res);
 			/* PostgreSQL's position counts characters; the caller counts lines in bytes */
 			if (err->position > 0)
-				err->position = (int)char_to_byte(sql, strlen(sql), err->position) + 1;
+				err->position = (int)db_char_to_byte(sql, strlen(sql), err->position) + 1;
 			failed = true;
 		}
 		PQclear(res);
-		if ((st == PGRES_COPY_IN || st == PGRES_COPY_OUT) && !copy_finish(conn, st, &w, err)) {
-			drain(conn, &w);
+		if ((st == PGRES_COPY_IN || st == PGRES_COPY_OUT) && !db_copy_finish(conn, st, &w, err)) {
+			db_drain(conn, &w);
 			return false;
 		}
 	}
 	if (!failed && PQstatus(conn) != CONNECTION_OK) {
-		error_from_conn(err, conn);
+		db_error_from_conn(err, conn);
 		return false;
 	}
 	return !failed;
@@ -545,13 +545,13 @@ db_migration_statement(PGconn *conn, const char *sql, int64_t deadline_ms, struc
 bool
 db_begin(PGconn *conn, struct db_error *err)
 {
-	return command_run(conn, "BEGIN", "BEGIN", 0, NULL, err);
+	return db_command_run(conn, "BEGIN", "BEGIN", 0, NULL, err);
 }
 
 bool
 db_commit(PGconn *conn, struct db_error *err)
 {
-	return command_run(conn, "COMMIT", "COMMIT", 0, NULL, err);
+	return db_command_run(conn, "COMMIT", "COMMIT", 0, NULL, err);
 }
 
 void
@@ -561,6 +561,6 @@ db_rollback(PGconn *conn)
 
 	if (PQtransactionStatus(conn) == PQTRANS_IDLE || PQtransactionStatus(conn) == PQTRANS_UNKNOWN)
 		return;
-	if (!command_run(conn, "ROLLBACK", "ROLLBACK", 0, NULL, &e))
+	if (!db_command_run(conn, "ROLLBACK", "ROLLBACK", 0, NULL, &e))
 		log_warn("unable to roll back: %s", e.message);
 }
