@@ -46,19 +46,27 @@ SKEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYzDATAAPIKEY
 REGION=eu-west-2
 CLUSTER="arn:aws:rds:$REGION:123456789012:cluster:gosling-db"
 SECRET="arn:aws:secretsmanager:$REGION:123456789012:secret:gosling/db-AbCdEf"
-python3 - "$T/api.json" "$AKID" "$SKEY" "$REGION" "$CLUSTER" "$SECRET" "$PGHOST" "$PGPORT" <<'EOF'
+# standin NAME TIMESCALE: data_api.js with its timeouts scaled; its port into the variable NAME,
+# its log in $T/NAME.log, its faults read from $T/NAME.faults
+standin() {
+	python3 - "$T/$1.json" "$AKID" "$SKEY" "$REGION" "$CLUSTER" "$SECRET" "$PGHOST" "$PGPORT" "$2" <<'EOF'
 import json, sys
-f, akid, skey, region, cluster, secret, host, port = sys.argv[1:]
+f, akid, skey, region, cluster, secret, host, port, scale = sys.argv[1:]
 json.dump({"accessKeyId": akid, "secretAccessKey": skey, "region": region,
            "clusters": [{"resourceArn": cluster, "secretArn": secret,
                          "pg": {"host": host, "port": int(port), "user": "postgres"}}],
-           "timeScale": 1}, open(f, "w"))
+           "timeScale": float(scale)}, open(f, "w"))
 EOF
-: >"$T/api.log"
-node tests/rdsdata/data_api.js --config "$T/api.json" --key "$T/server.key" --cert "$T/server.crt" \
-	--log "$T/api.log" --faults "$T/api.faults" >"$T/api.port" 2>"$T/api.err" &
-FAKES+=($!)
-fake_port "$T/api.port" API && pass "the Data API stand-in listens" || fail "the stand-in listens" "$(cat "$T/api.err")"
+	: >"$T/$1.log"
+	node tests/rdsdata/data_api.js --config "$T/$1.json" --key "$T/server.key" --cert "$T/server.crt" \
+		--log "$T/$1.log" --faults "$T/$1.faults" >"$T/$1.port" 2>"$T/$1.err" &
+	FAKES+=($!)
+	fake_port "$T/$1.port" "$1"
+}
+standin api 1 && API=$api && pass "the Data API stand-in listens" || fail "the stand-in listens" "$(cat "$T/api.err")"
+# timeScale 0.02: the 45 s per call is 0.9 s
+standin fast 0.02 && pass "a stand-in with its timeouts scaled by 0.02 listens" ||
+	fail "a stand-in with its timeouts scaled by 0.02 listens" "$(cat "$T/fast.err")"
 
 # da BIN DB ARGS...: gosling over the Data API; PGHOST points nowhere, so a libpq connection
 # attempted would fail the run
@@ -297,4 +305,27 @@ da "$L/gosling" "$dbl" up
 is "$rc/$(has_table "$dbl" l)" "1/f" "a 70,000-character statement: up fails, nothing of its migration applied"
 like "$err" "000001_long.sql statement 2 (line 3)" "... naming the file, the statement and its line"
 like "$err" "Member must have length less than or equal to 65536" "... and the service's limit"
+
+# --- StatementTimeoutException: the history row decides, nothing is sent again -------------------
+
+W=$T/slow
+mig "$W" 000001_slow.sql <<'EOF'
+-- +goose Up
+CREATE TABLE slow (id int);
+SELECT pg_sleep(3);
+EOF
+mkbin "$W" || fail "the slow bundle builds"
+dbw=$(pg_newdb)
+set +e
+env "${da_env[@]}" AWS_ENDPOINT_URL_RDS_DATA=https://localhost:$fast DB_NAME="$dbw" "$W/gosling" up >"$T/out" 2>"$T/err"
+rc=$?
+set -e
+err=$(cat "$T/err")
+is "$rc" 1 "a migration past the Data API's 45 s per call (scaled to 0.9 s): up fails"
+like "$err" "000001_slow.sql" "... naming the file"
+like "$err" "StatementTimeoutException" "... and the service's timeout"
+sleep 3
+is "$(has_table "$dbw" slow)/$(rows "$dbw")" "f/" "... nothing of it applied (the call's statement was cancelled)"
+is "$(grep -c '"error":"StatementTimeoutException"\|StatementTimeoutException' "$T/fast.log" | tr -d ' ')" 1 \
+	"... and it was sent once: no blind retry after the timeout"
 done_testing
