@@ -328,4 +328,30 @@ sleep 3
 is "$(has_table "$dbw" slow)/$(rows "$dbw")" "f/" "... nothing of it applied (the call's statement was cancelled)"
 is "$(grep -c '"error":"StatementTimeoutException"\|StatementTimeoutException' "$T/fast.log" | tr -d ' ')" 1 \
 	"... and it was sent once: no blind retry after the timeout"
+# --- NO TRANSACTION: one call per statement, the resume point recorded ------------------------------
+
+N=$T/notx
+mig "$N" 000001_n.sql <<'EOF'
+-- +goose Up
+CREATE TABLE n (id int);
+EOF
+mig "$N" 000002_idx.sql <<'EOF'
+-- +goose NO TRANSACTION
+-- +goose Up
+CREATE INDEX CONCURRENTLY n_id ON n (id);
+INSERT INTO later VALUES (1);
+CREATE INDEX CONCURRENTLY n_id2 ON n (id);
+EOF
+mkbin "$N" || fail "the NO TRANSACTION bundle builds"
+dbn=$(pg_newdb)
+da "$N/gosling" "$dbn" up
+is "$rc" 1 "a NO TRANSACTION migration's failing statement over the Data API: up exits 1"
+like "$err" "000002_idx.sql statement 2" "... naming the file and the statement"
+is "$(psql_q "$dbn" "SELECT failed_statement FROM gosling_migrations WHERE version = 2")/$(has_table "$dbn" n_id)" "2/t" \
+	"... statement 1 stays, the partial row records statement 2 as the resume point"
+psql_q "$dbn" "CREATE TABLE later (v int)" >/dev/null
+da "$N/gosling" "$dbn" up
+is "$rc/$(psql_q "$dbn" "SELECT coalesce(failed_statement, 0) FROM gosling_migrations WHERE version = 2")" "0/0" \
+	"the next up resumes at statement 2 and completes the row"
+is "$(psql_q "$dbn" "SELECT count(*) FROM later")/$(has_table "$dbn" n_id2)" "1/t" "... running statements 2 and 3 once"
 done_testing
