@@ -55,6 +55,9 @@ const struct setting settings[SET_COUNT] = {
 		"goose's version table, adopted and kept in step when it exists ([schema.]name)", NO_RANGE },
 	[SET_LOCK_WAIT] = { "lock-wait", "GOSLING_LOCK_WAIT", NULL, "60", SETTING_INT,
 		"seconds to wait for the advisory lock before giving up with the lock-timeout exit code", 0, 86400, "seconds" },
+	[SET_LEASE] = { "lease", "GOSLING_LEASE", NULL, "120", SETTING_INT,
+		"RDS Data API: seconds the run lock's lease row lasts in a run without a deadline, renewed between "
+		"migrations; a crashed run's lease lapses after it", 1, 86400, "seconds" },
 	[SET_LOCK_KEY] = { "lock-key", "GOSLING_LOCK_KEY", NULL, "7163289416054213907", SETTING_INT,
 		"key of the session advisory lock that serialises concurrent runs", 0, INT64_MAX, NULL },
 	[SET_STATEMENT_TIMEOUT] = { "statement-timeout", "GOSLING_STATEMENT_TIMEOUT", NULL, "0", SETTING_INT,

@@ -21,8 +21,11 @@
  *     gosling_lock (lock_key, locked_by, locked_at, lease_expires_at), taken only while
  *     no session advisory lock of the key is held (a libpq runner's) and no unexpired
  *     lease of another run stands; unlock deletes it.  Its lease lasts until the run's
- *     hard deadline and a minute (LEASE_MS when the run has none).  The work lock is the
- *     per-unit transaction lock above: lock_try(work) always takes.
+ *     hard deadline and a minute; a run without a deadline takes it for GOSLING_LEASE
+ *     (2 minutes) and extends it before a run of units or a NO TRANSACTION statement
+ *     once a third of that has passed, while the row still names this run (lost to
+ *     another run: the run stops there).  The work lock is the per-unit transaction
+ *     lock above: lock_try(work) always takes.
  *   - DatabaseResumingException is retried with backoff (1 s doubling to 8 s) until the
  *     deadline, past rdsdata.c's three attempts: a paused cluster takes 15 s and more
  *     to wake.  TransactionNotFoundException restarts the unit.  After a
@@ -49,7 +52,6 @@
 #define DO_CAP (60 * 1024)		/* characters of one DO block: under RDSDATA_SQL_MAX with room */
 #define HISTORY_PAGE 1000		/* history rows per read: well under the 1 MiB answer */
 #define CALL_MAX_MS 44000		/* statement_timeout inside a unit: below the service's 45 s per call */
-#define LEASE_MS (15 * 60 * 1000)	/* a run lock's lease when the run has no deadline */
 #define UNIT_RESTARTS 3			/* TransactionNotFoundException: restarts of a unit */
 #define SKIP_STATE "GS001"		/* raised by a unit whose history row says another run did it */
 
@@ -64,6 +66,8 @@ struct da_state {
 	int64_t key;			/* the run lock's key, once lock_try named it */
 	bool have_key;
 	bool lease;			/* the lease row is ours */
+	int64_t lease_ms;		/* its length in a run without a deadline (GOSLING_LEASE) */
+	int64_t leased_at;		/* when it was last taken or extended, ms since the epoch */
 	char owner[96];
 	int64_t statement_ms, lock_ms;
 	char *search_path;
@@ -420,7 +424,7 @@ da_lock_try(struct transport *t, int64_t key, bool work, bool *got, struct db_er
 	if (!lease_table(d, err))
 		return false;
 	snprintf(k, sizeof k, "%lld", (long long)key);
-	snprintf(lease, sizeof lease, "%lld", (long long)(hard ? hard - clock_now_ms() + 60000 : LEASE_MS));
+	snprintf(lease, sizeof lease, "%lld", (long long)(hard ? hard - clock_now_ms() + 60000 : d->lease_ms));
 	/* the xact lock is free only while no libpq runner holds the key's session lock */
 	snprintf(sql, sizeof sql,
 		 "INSERT INTO %s.gosling_lock AS l (lock_key, locked_by, locked_at, lease_expires_at) "
@@ -435,7 +439,46 @@ da_lock_try(struct transport *t, int64_t key, bool work, bool *got, struct db_er
 	if (!query(d, "taking the run lock's lease", sql, p, 3, &r, err))
 		return false;
 	*got = d->lease = r.nrows == 1;
+	d->leased_at = clock_now_ms();
 	rdsdata_result_free(&r);
+	return true;
+}
+
+/*
+ * Extend the lease of a run without a deadline by d->lease_ms once a third of it has
+ * passed, while the row still names this run; false (err set) when it does not: another
+ * run took a lease that lapsed, and this one must not go on.
+ */
+static bool
+lease_renew(struct da_state *d, struct db_error *err)
+{
+	char sql[512], k[32], lease[32];
+	struct rdsdata_param p[3] = { { .name = "k", .string = k }, { .name = "o", .string = d->owner },
+				      { .name = "l", .string = lease } };
+	struct rdsdata_result r;
+	bool ours;
+
+	if (!d->lease || d->hard_ms || clock_now_ms() - d->leased_at < d->lease_ms / 3)
+		return true;
+	snprintf(k, sizeof k, "%lld", (long long)d->key);
+	snprintf(lease, sizeof lease, "%lld", (long long)d->lease_ms);
+	snprintf(sql, sizeof sql,
+		 "UPDATE %s.gosling_lock SET lease_expires_at = pg_catalog.clock_timestamp() + "
+		 ":l::bigint * interval '1 millisecond' WHERE lock_key = :k::bigint AND locked_by = :o RETURNING 1",
+		 d->names.schema);
+	if (!query(d, "extending the run lock's lease", sql, p, 3, &r, err))
+		return false;
+	ours = r.nrows == 1;
+	rdsdata_result_free(&r);
+	if (!ours) {
+		d->lease = false;
+		error_set(err, "the run lock's lease lapsed and another run took it (%s): stopping before the "
+			       "next migration; raise GOSLING_LEASE",
+			  "no row of this run in gosling_lock");
+		return false;
+	}
+	log_debug("extended the run lock's lease by %lld ms", (long long)d->lease_ms);
+	d->leased_at = clock_now_ms();
 	return true;
 }
 
@@ -1275,6 +1318,12 @@ da_run_units(struct transport *t, const struct db_unit *units, size_t nunits, bo
 		error_set(&f->err, "%s", "--atomic is not supported over the RDS Data API yet");
 		return false;
 	}
+	if (!lease_renew(d, &f->err)) {
+		/* "unable to apply <the migration it stopped before>: ..." */
+		f->unit = f->last_unit = cur->unit;
+		f->lost = true;
+		return false;
+	}
 	if (!da_session(t, s, &f->err)) {
 		f->unit = cur->unit;
 		f->unsent = true;
@@ -1316,6 +1365,8 @@ da_run_statement(struct transport *t, const char *sql, int64_t deadline_ms, stru
 	struct rdsdata_result r;
 	struct rdsdata_status st;
 
+	if (!lease_renew(d, err))
+		return false;
 	if (!exec(d, &s, deadline_ms, &r, &st)) {
 		error_of(&st, "running the statement", err);
 		return false;
@@ -1370,6 +1421,7 @@ dataapi_transport_init(struct transport *t, const struct config *cfg, struct db_
 	d->db.secret_arn = config_str(cfg, SET_SECRET_ARN);
 	d->db.database = config_str(cfg, SET_DBNAME);
 	d->lock_ms = config_int(cfg, SET_LOCK_TIMEOUT);
+	d->lease_ms = config_int(cfg, SET_LEASE) * 1000;
 	/* the lease's owner: this run only (Lambda sandboxes share pids) */
 	if (getrandom(&nonce, sizeof nonce, 0) != (ssize_t)sizeof nonce)
 		nonce = (uint64_t)clock_now_ms() * 2654435761u ^ (uint64_t)(uintptr_t)d;

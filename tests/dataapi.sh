@@ -247,6 +247,54 @@ wait $p1 $p2
 is "$(cat "$T/r1.rc")/$(cat "$T/r2.rc")" "0/0" "a Data API up racing a libpq up: both exit 0"
 is "$(psql_q "$dbr" 'SELECT count(*), count(DISTINCT v) FROM runs')" "11|11" "... and each migration is applied once"
 
+# --- the run lock's lease: extended between migrations, lapsing after a crash --------------------
+
+# 5 migrations of about 1 s each, too large to share a DO block (a call each): a run of about 5 s
+# under a 2 s lease (GOSLING_LEASE=2), which lapses mid-run unless it is extended
+E=$T/lease
+pad=$(python3 -c 'print("p" * 33000)')
+mig "$E" 000001_e.sql <<<"-- +goose Up
+CREATE TABLE e (v int);
+SELECT pg_sleep(1), length('$pad');"
+for i in 2 3 4 5; do
+	mig "$E" 00000${i}_e.sql <<<"-- +goose Up
+INSERT INTO e VALUES ($i);
+SELECT pg_sleep(1), length('$pad');"
+done
+mkbin "$E" || fail "the lease bundle builds"
+dbe=$(pg_newdb)
+(env "${da_env[@]}" DB_NAME="$dbe" GOSLING_LEASE=2 "$E/gosling" up >"$T/e1.out" 2>"$T/e1.err"; echo $? >"$T/e1.rc") &
+pe=$!
+sleep 3
+live=$(psql_q "$dbe" "SELECT count(*) FROM gosling_lock WHERE lease_expires_at > clock_timestamp()")
+wait $pe
+is "$live" 1 "3 s into a 5 s run under a 2 s lease, the lease row is still live (extended between migrations)"
+is "$(cat "$T/e1.rc")/$(rows "$dbe")/$(psql_q "$dbe" 'SELECT count(*), count(DISTINCT v) FROM e')" "0/1,2,3,4,5/4|4" \
+	"... the first run completes, each migration applied once $(tail -1 "$T/e1.err")"
+is "$(psql_q "$dbe" 'SELECT count(*) FROM gosling_lock')" 0 "... and its lease row is gone after it"
+
+# a run killed mid-migration leaves its lease row; it lapses after GOSLING_LEASE, and the next run
+# proceeds.  Killed once migration 1 has committed: inside a unit's autocommit call, not inside the
+# transaction of gosling's own rows (which the Data API would keep, with the key's lock, 3 minutes)
+dbk=$(pg_newdb)
+(exec env "${da_env[@]}" DB_NAME="$dbk" GOSLING_LEASE=3 "$E/gosling" up >"$T/k1.out" 2>"$T/k1.err") &
+pk=$!
+for _ in $(seq 100); do
+	[ "$(psql_q "$dbk" "SELECT count(*) FROM pg_tables WHERE tablename = 'gosling_migrations'")" = 1 ] &&
+		[ "$(psql_q "$dbk" 'SELECT count(*) FROM gosling_migrations')" -ge 1 ] && break
+	sleep 0.1
+done
+kill -KILL $pk
+wait $pk 2>/dev/null || true
+is "$(psql_q "$dbk" 'SELECT count(*) FROM gosling_lock')" 1 "a run killed mid-run leaves its lease row"
+t0=$(date +%s%N)
+da "$E/gosling" "$dbk" up
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+is "$rc/$(rows "$dbk")/$(psql_q "$dbk" 'SELECT count(*), count(DISTINCT v) FROM e')" "0/1,2,3,4,5/4|4" \
+	"the next run (default lease, lock wait 60 s) takes the lapsed lease and applies the rest once $(tail -1 <<<"$err")"
+is "$((ms < 20000))" 1 "... within the killed run's 3 s lease and the migrations' 5 s: $ms ms"
+like "$err" "waiting for the migration lock" "... after waiting for the lease to lapse"
+
 # --- DatabaseResumingException ---------------------------------------------------------------------
 
 dbz=$(pg_newdb)
