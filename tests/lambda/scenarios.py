@@ -170,7 +170,9 @@ def differ(got, want):
         w = json.dumps(want, indent=1, ensure_ascii=False)
     if "\n" not in g + w:  # one long line: diff it in pieces
         g, w = ("\n".join(t[i:i + 100] for i in range(0, len(t), 100)) for t in (g, w))
-    return "\n".join(difflib.unified_diff(w.split("\n"), g.split("\n"), "want", "got", lineterm="", n=2))
+    at = next((i for i, (x, y) in enumerate(zip(g, w)) if x != y), min(len(g), len(w)))
+    return "\n".join(["first difference at character %d (got %d characters, want %d)" % (at, len(g), len(w))]
+                     + list(difflib.unified_diff(w.split("\n"), g.split("\n"), "want", "got", lineterm="", n=2)))
 
 
 def json_type(v):
