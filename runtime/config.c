@@ -38,6 +38,9 @@ const struct setting settings[SET_COUNT] = {
 	[SET_IAM_REGION] = { "iam-region", "DB_IAM_REGION", NULL, NULL, SETTING_STRING,
 		"region the IAM token is signed for (else the RDS host name's, <name>.<region>.rds.amazonaws.com, "
 		"else AWS_REGION)", NO_RANGE },
+	[SET_CLUSTER_ARN] = { "cluster-arn", "DB_CLUSTER_ARN", "DB_RESOURCE_ARN", NULL, SETTING_STRING,
+		"Aurora cluster ARN: migrate over the RDS Data API (HTTPS, no libpq connection), logging in with "
+		"DB_SECRET_ARN's secret to DB_NAME; no host or DATABASE_URL with it", NO_RANGE },
 	[SET_CONNECT_TIMEOUT] = { "connect-timeout", "GOSLING_CONNECT_TIMEOUT", NULL, "10", SETTING_INT,
 		"seconds to wait for a connection", 0, 3600, "seconds" },
 	[SET_CONNECT_RETRY] = { "connect-retry", "GOSLING_CONNECT_RETRY", NULL, "30", SETTING_INT,
@@ -85,6 +88,9 @@ const struct setting settings[SET_COUNT] = {
 	[SET_TARGET_PORTS] = { "target-ports", "GOSLING_TARGET_PORTS", NULL, NULL, SETTING_STRING,
 		"the ports an event's target may name, a whole-value regular expression such as 5432|6432; unset: "
 		"a target may not name a port", NO_RANGE },
+	[SET_TARGET_CLUSTER_ARNS] = { "target-cluster-arns", "GOSLING_TARGET_CLUSTER_ARNS", NULL, NULL, SETTING_STRING,
+		"the Aurora clusters an event's target may migrate over the RDS Data API (with its secret_arn and "
+		"database), a whole-value regular expression; unset: a target may not name a cluster", NO_RANGE },
 };
 
 void
@@ -389,6 +395,38 @@ int_check(const struct setting *s, const char *source, const char *v, char *err,
 	return false;
 }
 
+/*
+ * The RDS Data API's settings: the cluster with its secret and database, and nothing
+ * that names a libpq connection (neither wins over the other: the run would go to a
+ * database the configuration's author did not mean).
+ */
+static bool
+dataapi_check(const struct config *cfg, char *err, size_t errlen)
+{
+	static const enum setting_id conn[] = { SET_DATABASE_URL, SET_HOST, SET_PORT, SET_USER, SET_PASSWORD };
+
+	if (!cfg->value[SET_SECRET_ARN] || !cfg->value[SET_DBNAME]) {
+		snprintf(err, errlen, "--cluster-arn (%s) selects the RDS Data API, which needs --secret-arn "
+			 "(DB_SECRET_ARN) and --dbname (DB_NAME): %s is not set", config_source_name(cfg, SET_CLUSTER_ARN),
+			 !cfg->value[SET_SECRET_ARN] ? "DB_SECRET_ARN" : "DB_NAME");
+		return false;
+	}
+	for (size_t i = 0; i < sizeof conn / sizeof *conn; i++) {
+		if (cfg->value[conn[i]]) {
+			snprintf(err, errlen, "--cluster-arn (%s) selects the RDS Data API, and --%s (%s) a libpq "
+				 "connection: set one of them", config_source_name(cfg, SET_CLUSTER_ARN),
+				 settings[conn[i]].name, config_source_name(cfg, conn[i]));
+			return false;
+		}
+	}
+	if (config_bool(cfg, SET_IAM_AUTH)) {
+		snprintf(err, errlen, "--cluster-arn (%s) selects the RDS Data API, which logs in with the secret: "
+			 "--iam-auth does not apply", config_source_name(cfg, SET_CLUSTER_ARN));
+		return false;
+	}
+	return true;
+}
+
 bool
 config_check(const struct config *cfg, char *err, size_t errlen)
 {
@@ -409,7 +447,7 @@ config_check(const struct config *cfg, char *err, size_t errlen)
 			return false;
 		}
 	}
-	for (int i = SET_TARGET_DATABASES; i <= SET_TARGET_PORTS; i++) {
+	for (int i = SET_TARGET_DATABASES; i <= SET_TARGET_CLUSTER_ARNS; i++) {
 		regex_t re;
 		char why[128];
 
@@ -422,6 +460,8 @@ config_check(const struct config *cfg, char *err, size_t errlen)
 		}
 		regfree(&re);
 	}
+	if (cfg->value[SET_CLUSTER_ARN] && !dataapi_check(cfg, err, errlen))
+		return false;
 	if (cfg->value[SET_DATABASE_URL] && !config_url_check(cfg->value[SET_DATABASE_URL], err, errlen))
 		return false;
 	if (cfg->value[SET_SSLMODE]) {

@@ -238,22 +238,7 @@ db_history_create(PGconn *conn, const struct db_names *n, struct db_error *err)
 		if (!db_command_run(conn, "creating the history schema", sql, 0, NULL, err))
 			return false;
 	}
-	snprintf(sql, sizeof sql,
-		 "CREATE TABLE IF NOT EXISTS %s (\n"
-		 "\tversion bigint PRIMARY KEY,\n"
-		 "\tname text NOT NULL,\n"
-		 "\tfile_checksum text NOT NULL,\n"
-		 "\texec_checksum text NOT NULL,\n"
-		 "\tchain text NOT NULL,\n"
-		 "\tapplied_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),\n"
-		 "\texecution_ms bigint,\n"
-		 "\tbuild_id text NOT NULL,\n"
-		 "\torigin text NOT NULL DEFAULT 'gosling' CHECK (origin IN ('gosling', 'goose', 'baseline')),\n"
-		 "\tfailed_statement integer CHECK (failed_statement > 0),\n"
-		 "\terror text,\n"
-		 "\tdone_checksum text\n"
-		 ")",
-		 n->history);
+	db_history_ddl(n, sql, sizeof sql);
 	return db_command_run(conn, "creating the history table", sql, 0, NULL, err);
 }
 

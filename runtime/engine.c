@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "config.h"
 #include "db.h"
+#include "dataapi.h"
 #include "engine_impl.h"
 #include "log.h"
 #include "signals.h"
@@ -471,8 +472,8 @@ engine_run(const struct config *cfg, const struct bundle *b, const struct engine
 	if (!request_check(cfg, req, res))
 		return false;
 	db_names_init(&r.names, cfg);
-	/* the one place that picks the transport: libpq (db.h) */
-	if (!db_transport_init(&tp, cfg, &e)) {
+	/* the one place that picks the transport: the RDS Data API (dataapi.h) or libpq (db.h) */
+	if (!(config_str(cfg, SET_CLUSTER_ARN) ? dataapi_transport_init(&tp, cfg, &e) : db_transport_init(&tp, cfg, &e))) {
 		result_fail_db(res, ENGINE_CONFIG_ERROR, "unable to start", &e);
 		return false;
 	}

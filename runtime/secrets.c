@@ -288,7 +288,8 @@ secrets_resolve(const struct config *base, struct config *run, struct http_clien
 	const char *secret = config_str(base, SET_SECRET_ARN);
 
 	config_derive(run, base);
-	if (secret) {
+	/* the RDS Data API logs in with the secret itself: nothing of it is read here */
+	if (secret && !config_str(base, SET_CLUSTER_ARN)) {
 		char *text = NULL;
 		size_t len = 0;
 		bool ok;

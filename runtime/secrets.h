@@ -36,7 +36,8 @@ struct http_response;
 
 /*
  * secrets_resolve - derive run from base (config_derive) and fill in what the
- * secret and IAM authentication give.  http may be NULL when base sets no
+ * secret and IAM authentication give (no secret is read with a cluster ARN: the RDS
+ * Data API logs in with it itself).  http may be NULL when base sets no
  * secret.  deadline_ms (ms since the epoch, 0 = none) bounds the HTTPS call.
  * run is always initialised: release it with config_free(run), success or not.
  * On failure writes the reason to err, e.g.

@@ -27,6 +27,27 @@ db_names_init(struct db_names *n, const struct config *cfg)
 	n->create_schema = strcmp(schema, "public") != 0;
 }
 
+void
+db_history_ddl(const struct db_names *n, char *sql, size_t len)
+{
+	snprintf(sql, len,
+		 "CREATE TABLE IF NOT EXISTS %s (\n"
+		 "\tversion bigint PRIMARY KEY,\n"
+		 "\tname text NOT NULL,\n"
+		 "\tfile_checksum text NOT NULL,\n"
+		 "\texec_checksum text NOT NULL,\n"
+		 "\tchain text NOT NULL,\n"
+		 "\tapplied_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),\n"
+		 "\texecution_ms bigint,\n"
+		 "\tbuild_id text NOT NULL,\n"
+		 "\torigin text NOT NULL DEFAULT 'gosling' CHECK (origin IN ('gosling', 'goose', 'baseline')),\n"
+		 "\tfailed_statement integer CHECK (failed_statement > 0),\n"
+		 "\terror text,\n"
+		 "\tdone_checksum text\n"
+		 ")",
+		 n->history);
+}
+
 static void
 row_str_free(const char *s, unsigned shared, unsigned bit)
 {

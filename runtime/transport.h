@@ -56,6 +56,9 @@ struct db_names {
 
 void db_names_init(struct db_names *n, const struct config *cfg);
 
+/* db_history_ddl - CREATE TABLE IF NOT EXISTS of the history table n->history into sql (1,536 bytes do). */
+void db_history_ddl(const struct db_names *n, char *sql, size_t len);
+
 /* gosling's session settings: set after connecting, and again after every migration. */
 struct db_session {
 	int64_t statement_ms;	/* statement_timeout, 0 = off */

@@ -1,0 +1,386 @@
+#!/usr/bin/env bash
+# tests/dataapi.sh - the RDS Data API transport (runtime/dataapi_transport.c; issue 18): the
+# CLI with DB_CLUSTER_ARN set, through the local Data API stand-in (tests/rdsdata/data_api.js,
+# HTTPS, SigV4 checked, the service's limits) forwarding to a real PostgreSQL (tests/lib/pg.sh):
+#
+#   - configuration: the cluster with its secret and database, and no libpq connection beside it;
+#   - up / status / verify / drift / down / baseline over the Data API, no libpq connection opened;
+#   - a failing statement named by file, statement and SQLSTATE, nothing of its migration applied;
+#   - 8 concurrent ups, and a Data API up racing a libpq up: each migration applied once;
+#   - DatabaseResumingException past rdsdata.c's three attempts: waited out within the deadline;
+#   - calls per migration counted in the stand-in's log; multi-byte text, a migration over
+#     65,536 characters, 200 migrations.
+# Prints TAP.  Needs node and npm (as tests/rdsdata.sh), openssl.
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+T=$(mktemp -d /tmp/gosling-dataapi.XXXXXX)
+. tests/lib/pg.sh
+. tests/lib/gosling.sh
+. tests/lib/fakes.sh
+. tests/lib/rapi.sh	# rapi NAME BOOTSTRAP EVENTS, j NAME EXPR, is_j
+trap fakes_cleanup EXIT
+unset AWS_ENDPOINT_URL AWS_ENDPOINT_URL_RDS_DATA AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_REGION \
+	AWS_DEFAULT_REGION SSL_CERT_FILE HTTPS_PROXY https_proxy DB_CLUSTER_ARN DB_RESOURCE_ARN DB_SECRET_ARN
+
+if ! command -v node >/dev/null || ! command -v npm >/dev/null || ! command -v openssl >/dev/null; then
+	skip_prereq "dataapi" "node, npm or openssl missing"
+	done_testing
+fi
+nodedir=$ROOT/build/rdsdata-node
+if ! cmp -s tests/rdsdata/package-lock.json "$nodedir/package-lock.json" || [ ! -d "$nodedir/node_modules/pg" ]; then
+	mkdir -p "$nodedir" && cp tests/rdsdata/package.json tests/rdsdata/package-lock.json "$nodedir/"
+	(cd "$nodedir" && npm ci --no-audit --no-fund --loglevel=error) >"$T/npm.log" 2>&1 ||
+		{ fail "npm ci of tests/rdsdata's pg" "$(cat "$T/npm.log")"; done_testing; }
+fi
+if [ ! -f tests/sigv4/node_modules/.package-lock.json ]; then
+	(cd tests/sigv4 && npm ci --no-audit --no-fund >/dev/null 2>&1) || { fail "npm ci in tests/sigv4"; done_testing; }
+fi
+export NODE_PATH=$nodedir/node_modules
+
+ca ca && cert ca server DNS:localhost || fail "a test CA"
+pg_start
+trap fakes_cleanup EXIT
+
+AKID=AKIDEXAMPLEDATAAPI
+SKEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYzDATAAPIKEY
+REGION=eu-west-2
+CLUSTER="arn:aws:rds:$REGION:123456789012:cluster:gosling-db"
+SECRET="arn:aws:secretsmanager:$REGION:123456789012:secret:gosling/db-AbCdEf"
+# standin NAME TIMESCALE: data_api.js with its timeouts scaled; its port into the variable NAME,
+# its log in $T/NAME.log, its faults read from $T/NAME.faults
+standin() {
+	python3 - "$T/$1.json" "$AKID" "$SKEY" "$REGION" "$CLUSTER" "$SECRET" "$PGHOST" "$PGPORT" "$2" <<'EOF'
+import json, sys
+f, akid, skey, region, cluster, secret, host, port, scale = sys.argv[1:]
+json.dump({"accessKeyId": akid, "secretAccessKey": skey, "region": region,
+           "clusters": [{"resourceArn": cluster, "secretArn": secret,
+                         "pg": {"host": host, "port": int(port), "user": "postgres"}}],
+           "timeScale": float(scale)}, open(f, "w"))
+EOF
+	: >"$T/$1.log"
+	node tests/rdsdata/data_api.js --config "$T/$1.json" --key "$T/server.key" --cert "$T/server.crt" \
+		--log "$T/$1.log" --faults "$T/$1.faults" >"$T/$1.port" 2>"$T/$1.err" &
+	FAKES+=($!)
+	fake_port "$T/$1.port" "$1"
+}
+standin api 1 && API=$api && pass "the Data API stand-in listens" || fail "the stand-in listens" "$(cat "$T/api.err")"
+# timeScale 0.02: the 45 s per call is 0.9 s
+standin fast 0.02 && pass "a stand-in with its timeouts scaled by 0.02 listens" ||
+	fail "a stand-in with its timeouts scaled by 0.02 listens" "$(cat "$T/fast.err")"
+
+# da BIN DB ARGS...: gosling over the Data API; PGHOST points nowhere, so a libpq connection
+# attempted would fail the run
+da_env=(AWS_REGION=$REGION AWS_ACCESS_KEY_ID=$AKID AWS_SECRET_ACCESS_KEY=$SKEY SSL_CERT_FILE=$T/ca.crt
+	DB_CLUSTER_ARN=$CLUSTER DB_SECRET_ARN=$SECRET AWS_ENDPOINT_URL_RDS_DATA=https://localhost:$API
+	PGHOST=/nonexistent PGPORT=1)
+da() {
+	local bin=$1 db=$2
+	shift 2
+	set +e
+	env "${da_env[@]}" DB_NAME="$db" "$bin" "$@" >"$T/out" 2>"$T/err"
+	rc=$?
+	set -e
+	out=$(cat "$T/out")
+	err=$(cat "$T/err")
+}
+calls() { grep -c "\"operation\":\"$1\"" "$T/api.log" | tr -d ' '; }
+mark() { : >"$T/api.log"; }
+
+B=$T/basic
+mig "$B" 000001_users.sql <<'EOF'
+-- +goose Up
+CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL);
+-- +goose Down
+DROP TABLE users;
+EOF
+mig "$B" 000002_posts.sql <<'EOF'
+-- +goose Up
+CREATE TABLE posts (id bigint PRIMARY KEY, user_id bigint REFERENCES users (id), body text);
+INSERT INTO users VALUES (1, 'a@example.org');
+INSERT INTO posts VALUES (1, 1, 'héllo wörld ✓ ''quoted'' \backslash $$dollar$$');
+-- +goose Down
+DROP TABLE posts;
+DELETE FROM users;
+EOF
+mig "$B" 000003_tags.sql <<'EOF'
+-- +goose Up
+-- +goose StatementBegin
+CREATE FUNCTION tag_count() RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN 42;
+END;
+$$;
+-- +goose StatementEnd
+CREATE TABLE tags (name text PRIMARY KEY);
+-- +goose Down
+DROP TABLE tags;
+DROP FUNCTION tag_count();
+EOF
+mkbin "$B" || fail "the basic bundle builds"
+
+# --- configuration -------------------------------------------------------------------------------
+
+db=$(pg_newdb)
+da "$B/gosling" "" status
+is "$rc" 3 "a cluster ARN without DB_NAME: a configuration error (exit 3)"
+like "$err" "needs --secret-arn (DB_SECRET_ARN) and --dbname (DB_NAME): DB_NAME is not set" "... naming what is missing"
+set +e
+out=$(env "${da_env[@]}" DB_SECRET_ARN= DB_NAME=$db "$B/gosling" status 2>&1); rc=$?
+set -e
+is "$rc/$(grep -c 'DB_SECRET_ARN is not set' <<<"$out")" "3/1" "a cluster ARN without DB_SECRET_ARN: a configuration error naming it"
+set +e
+out=$(env "${da_env[@]}" DB_NAME=$db DB_HOST=db.example.org "$B/gosling" status 2>&1); rc=$?
+set -e
+is "$rc" 3 "a cluster ARN and DB_HOST both set: a configuration error"
+like "$out" "selects the RDS Data API, and --host (DB_HOST) a libpq connection: set one of them" "... naming both"
+set +e
+out=$(env "${da_env[@]}" DB_CLUSTER_ARN= DB_RESOURCE_ARN=$CLUSTER DB_NAME=$db "$B/gosling" status 2>&1); rc=$?
+set -e
+is "$rc" 0 "DB_RESOURCE_ARN selects the Data API as DB_CLUSTER_ARN does"
+
+# --- up / status / verify / down / baseline ------------------------------------------------------
+
+mark
+da "$B/gosling" "$db" status
+is "$rc" 0 "status over the Data API on an empty database exits 0"
+is "$(grep -c '^[0-9].*_.*\.sql *pending' <<<"$out")" 3 "status lists the bundle's three migrations as pending"
+is "$(has_table "$db" gosling_migrations)" f "status creates nothing"
+is "$(calls BeginTransaction)" 0 "status opens no transaction"
+mark
+da "$B/gosling" "$db" up
+is "$rc" 0 "up over the Data API exits 0 $(tail -3 <<<"$err")"
+is "$(rows "$db")" "1,2,3" "up records every migration"
+is "$(psql_q "$db" 'SELECT tag_count()')" 42 "up ran the StatementBegin block (a dollar-quoted function)"
+is "$(psql_q "$db" 'SELECT body FROM posts')" "héllo wörld ✓ 'quoted' \\backslash \$\$dollar\$\$" \
+	"multi-byte text, quotes, a backslash and \$\$ arrive as written"
+is "$(psql_q "$db" "SELECT count(*) FROM gosling_migrations WHERE file_checksum LIKE 'sha256:c1:%'
+	AND chain LIKE 'sha256:h1:%' AND execution_ms >= 0 AND origin = 'gosling'")" 3 "history rows as the libpq path writes them"
+ex=$(calls ExecuteStatement)
+is "$(calls BeginTransaction)" 1 "up: one transaction of gosling's own (the history table); the migrations autocommit"
+is "$((ex <= 1 + 10))" 1 "up of 3 migrations: $ex ExecuteStatement calls (one DO block for all 3 + at most 10 of gosling's own)"
+is "$(psql_q "$db" 'SELECT count(*) FROM gosling_lock')" 0 "the run lock's lease row is gone after the run"
+da "$B/gosling" "$db" up
+like "$out" "up: 0 migrations, version 3 -> 3" "a second up applies nothing"
+da "$B/gosling" "$db" verify
+is "$rc" 0 "verify over the Data API passes on an untouched database"
+D=$T/drift
+cp -r "$B" "$D" && rm -f "$D/gosling" "$D/bundle.c"
+sed -i 's/INSERT INTO users VALUES (1/INSERT INTO users VALUES (2/' "$D/000002_posts.sql"
+mkbin "$D" || fail "the edited bundle builds"
+da "$D/gosling" "$db" verify
+is "$rc" 4 "verify over the Data API finds an edited applied migration (drift, exit 4)"
+like "$err" "000002_posts.sql" "... naming the migration"
+dbd=$(pg_newdb)
+da "$B/gosling" "$dbd" up
+da "$B/gosling" "$dbd" down --allow-down
+is "$rc/$(rows "$dbd")" "0/1,2" "down over the Data API rolls back the newest migration $(tail -2 <<<"$err")"
+is "$(has_table "$dbd" tags)" f "... running its Down statements"
+da "$B/gosling" "$dbd" down-to 0 --allow-down
+is "$rc/$(rows "$dbd")/$(has_table "$dbd" users)" "0//f" "down-to 0 over the Data API"
+dbb=$(pg_newdb)
+da "$B/gosling" "$dbb" baseline 2
+is "$rc/$(rows "$dbb")" "0/1,2" "baseline 2 over the Data API records 1 and 2"
+is "$(psql_q "$dbb" "SELECT string_agg(origin, ',' ORDER BY version) FROM gosling_migrations")" "baseline,baseline" "... as baseline rows"
+da "$B/gosling" "$dbb" up
+is "$rc/$(rows "$dbb")/$(has_table "$dbb" tags)/$(has_table "$dbb" users)" "0/1,2,3/t/f" "up after the baseline applies only 3"
+
+# --- the Lambda bootstrap (tests/lib/rapi.sh's local Runtime API) --------------------------------
+
+dbl=$(pg_newdb)
+(export "${da_env[@]}" DB_NAME=$dbl; rapi lam "$B/gosling" '[{"body": {}}, {"body": {"command": "status"}},
+	{"body": {"command": "verify"}}]')
+is_j lam '[i["kind"] for i in inv]' '["response", "response", "response"]' "the bootstrap over the Data API: three events, three responses $(tail -2 "$T/lam.err")"
+is_j lam '[res(0)["ok"], res(0)["version_after"], [m["action"] for m in res(0)["migrations"]]]' \
+	'[true, 3, ["applied", "applied", "applied"]]' "{} migrates to version 3 over the Data API"
+is_j lam '[m["state"] for m in res(1)["migrations"]]' '["applied", "applied", "applied"]' "a status event over the Data API"
+is_j lam 'res(2)["ok"]' True "a verify event over the Data API"
+is "$(rows "$dbl")" "1,2,3" "the database holds the history the bootstrap wrote"
+
+# --- a failing statement ---------------------------------------------------------------------------
+
+F=$T/fail
+mig "$F" 000001_ok.sql <<'EOF'
+-- +goose Up
+CREATE TABLE a (id int);
+EOF
+mig "$F" 000002_bad.sql <<'EOF'
+-- +goose Up
+CREATE TABLE b (id int);
+INSERT INTO b VALUES (1);
+
+INSERT INTO nowhere VALUES (1);
+CREATE TABLE c (id int);
+EOF
+mkbin "$F" || fail "the failing bundle builds"
+dbf=$(pg_newdb)
+da "$F/gosling" "$dbf" up
+is "$rc" 1 "a failing statement over the Data API: up exits 1"
+like "$err$out" "000002_bad.sql" "... the error names the file"
+like "$err$out" "statement 3" "... the statement"
+like "$err$out" "line 5" "... its line"
+like "$err$out" "42P01" "... and the SQLSTATE"
+like "$err$out" 'relation "nowhere" does not exist' "... with PostgreSQL's message"
+is "$(rows "$dbf")/$(has_table "$dbf" b)" "1/f" "migration 1 stays applied, nothing of migration 2 is"
+
+# --- concurrency ---------------------------------------------------------------------------------
+
+C=$T/conc
+mig_runs "$C" 12
+mkbin "$C" || fail "the concurrency bundle builds"
+dbc=$(pg_newdb)
+pids=()
+for i in 1 2 3 4 5 6 7 8; do
+	(env "${da_env[@]}" DB_NAME="$dbc" "$C/gosling" up >"$T/c$i.out" 2>"$T/c$i.err"; echo $? >"$T/c$i.rc") &
+	pids+=($!)
+done
+wait "${pids[@]}"
+is "$(cat "$T"/c?.rc | sort -u | tr '\n' ' ')" "0 " "8 concurrent ups over the Data API all exit 0"
+is "$(psql_q "$dbc" 'SELECT count(*), count(DISTINCT v) FROM runs')" "11|11" "... and apply each migration once"
+is "$(rows "$dbc" | tr ',' '\n' | wc -l | tr -d ' ')" 12 "... all 12 recorded"
+
+dbr=$(pg_newdb)
+(env "${da_env[@]}" DB_NAME="$dbr" "$C/gosling" up >"$T/r1.out" 2>"$T/r1.err"; echo $? >"$T/r1.rc") &
+p1=$!
+(DB_NAME=$dbr "$C/gosling" up >"$T/r2.out" 2>"$T/r2.err"; echo $? >"$T/r2.rc") &
+p2=$!
+wait $p1 $p2
+is "$(cat "$T/r1.rc")/$(cat "$T/r2.rc")" "0/0" "a Data API up racing a libpq up: both exit 0"
+is "$(psql_q "$dbr" 'SELECT count(*), count(DISTINCT v) FROM runs')" "11|11" "... and each migration is applied once"
+
+# --- DatabaseResumingException ---------------------------------------------------------------------
+
+dbz=$(pg_newdb)
+printf 'resuming\nresuming\nresuming\nresuming\nresuming\n' >"$T/api.faults"
+t0=$(date +%s)
+da "$B/gosling" "$dbz" up
+is "$rc/$(rows "$dbz")" "0/1,2,3" "up through 5 DatabaseResumingExceptions in a row (past rdsdata's 3 attempts)"
+like "$err" "the database is resuming" "... saying it waits for the cluster"
+: >"$T/api.faults"
+
+# --- sizes: 200 migrations, a migration over 65,536 characters, the calls they take ------------------
+
+S=$T/sizes
+python3 - "$S" <<'EOF'
+import os, sys
+d = sys.argv[1]
+os.makedirs(d, exist_ok=True)
+with open(os.path.join(d, "000001_t.sql"), "w") as f:
+    f.write("-- +goose Up\nCREATE TABLE t (v int, s text);\n")
+for i in range(2, 201):
+    with open(os.path.join(d, "%06d_m.sql" % i), "w", encoding="utf-8") as f:
+        f.write("-- +goose Up\nINSERT INTO t VALUES (%d, 'ünïcödé %d');\n" % (i, i))
+# a migration of 122,000 characters: two DO blocks of two and one 20,000-character statements, and one
+# of 62,000 sent alone (its DO block would pass the 65,536-character limit)
+with open(os.path.join(d, "000201_big.sql"), "w", encoding="utf-8") as f:
+    f.write("-- +goose Up\n")
+    for k, n in enumerate((20000, 20000, 20000, 62000)):
+        f.write("INSERT INTO t VALUES (%d, '%s');\n" % (1000 + k, "é" * n))
+EOF
+mkbin "$S" || fail "the sizes bundle builds"
+dbs=$(pg_newdb)
+mark
+da "$S/gosling" "$dbs" up
+is "$rc" 0 "up of 201 migrations over the Data API exits 0 $(tail -2 <<<"$err")"
+is "$(psql_q "$dbs" "SELECT count(*), sum(length(s)) FILTER (WHERE v >= 1000) FROM t")" "203|122000" \
+	"... every row, the 122,000-character migration whole"
+ex=$(calls ExecuteStatement)
+# the bound: the migrations' SQL and each one's history row (about 600 characters) in DO blocks of
+# 60 KiB, the big migration's 4 calls, and at most 10 of gosling's own
+bytes=$(cat "$S"/*.sql | wc -c)
+bound=$(( (bytes + 600 * 201 + 61439) / 61440 + 4 + 10 ))
+is "$((ex <= bound))" 1 "201 migrations ($bytes bytes of SQL): $ex ExecuteStatement calls, at most $bound"
+is "$(calls BeginTransaction)/$(calls CommitTransaction)" "2/2" "... transactions: the history table's and the big migration's"
+echo "calls for 201 migrations: ExecuteStatement $ex, BeginTransaction $(calls BeginTransaction), CommitTransaction $(calls CommitTransaction)" | diag
+is "$(psql_q "$dbs" "SELECT count(*) FROM gosling_migrations")" 201 "... all 201 recorded"
+
+L=$T/long
+mig "$L" 000001_long.sql <<EOF
+-- +goose Up
+CREATE TABLE l (s text);
+INSERT INTO l VALUES ('$(python3 -c 'print("x" * 70000)')');
+EOF
+mkbin "$L" || fail "the long bundle builds"
+dbl=$(pg_newdb)
+da "$L/gosling" "$dbl" up
+is "$rc/$(has_table "$dbl" l)" "1/f" "a 70,000-character statement: up fails, nothing of its migration applied"
+like "$err" "000001_long.sql statement 2 (line 3)" "... naming the file, the statement and its line"
+like "$err" "Member must have length less than or equal to 65536" "... and the service's limit"
+
+# --- StatementTimeoutException: the history row decides, nothing is sent again -------------------
+
+W=$T/slow
+mig "$W" 000001_slow.sql <<'EOF'
+-- +goose Up
+CREATE TABLE slow (id int);
+SELECT pg_sleep(3);
+EOF
+mkbin "$W" || fail "the slow bundle builds"
+dbw=$(pg_newdb)
+set +e
+env "${da_env[@]}" AWS_ENDPOINT_URL_RDS_DATA=https://localhost:$fast DB_NAME="$dbw" "$W/gosling" up >"$T/out" 2>"$T/err"
+rc=$?
+set -e
+err=$(cat "$T/err")
+is "$rc" 1 "a migration past the Data API's 45 s per call (scaled to 0.9 s): up fails"
+like "$err" "000001_slow.sql" "... naming the file"
+like "$err" "StatementTimeoutException" "... and the service's timeout"
+sleep 3
+is "$(has_table "$dbw" slow)/$(rows "$dbw")" "f/" "... nothing of it applied (the call's statement was cancelled)"
+is "$(grep -c '"error":"StatementTimeoutException"\|StatementTimeoutException' "$T/fast.log" | tr -d ' ')" 1 \
+	"... and it was sent once: no blind retry after the timeout"
+# --- NO TRANSACTION: one call per statement, the resume point recorded ------------------------------
+
+N=$T/notx
+mig "$N" 000001_n.sql <<'EOF'
+-- +goose Up
+CREATE TABLE n (id int);
+EOF
+mig "$N" 000002_idx.sql <<'EOF'
+-- +goose NO TRANSACTION
+-- +goose Up
+CREATE INDEX CONCURRENTLY n_id ON n (id);
+INSERT INTO later VALUES (1);
+CREATE INDEX CONCURRENTLY n_id2 ON n (id);
+EOF
+mkbin "$N" || fail "the NO TRANSACTION bundle builds"
+dbn=$(pg_newdb)
+da "$N/gosling" "$dbn" up
+is "$rc" 1 "a NO TRANSACTION migration's failing statement over the Data API: up exits 1"
+like "$err" "000002_idx.sql statement 2" "... naming the file and the statement"
+is "$(psql_q "$dbn" "SELECT failed_statement FROM gosling_migrations WHERE version = 2")/$(has_table "$dbn" n_id)" "2/t" \
+	"... statement 1 stays, the partial row records statement 2 as the resume point"
+psql_q "$dbn" "CREATE TABLE later (v int)" >/dev/null
+da "$N/gosling" "$dbn" up
+is "$rc/$(psql_q "$dbn" "SELECT coalesce(failed_statement, 0) FROM gosling_migrations WHERE version = 2")" "0/0" \
+	"the next up resumes at statement 2 and completes the row"
+is "$(psql_q "$dbn" "SELECT count(*) FROM later")/$(has_table "$dbn" n_id2)" "1/t" "... running statements 2 and 3 once"
+
+# --- a fleet target naming the cluster (issue 19 over issue 18) -------------------------------------
+# the function's own cluster is one the allow-list admits; the target names it, a database and a
+# tenant schema: the migrations land in that schema, over the Data API, with the history there
+dbt=$(pg_newdb)
+tgt_env=(DB_CLUSTER_ARN=arn:aws:rds:$REGION:123456789012:cluster:other
+	GOSLING_TARGET_CLUSTER_ARNS="arn:aws:rds:$REGION:123456789012:cluster:gosling-[a-z]+"
+	GOSLING_TARGET_SCHEMAS="tenant_[0-9]+" GOSLING_TARGET_DATABASES="$dbt")
+mark
+set +e
+env "${da_env[@]}" "${tgt_env[@]}" "$B/gosling" --json --target-json "{\"id\": \"t1\", \"cluster_arn\": \"$CLUSTER\",
+	\"database\": \"$dbt\", \"schema\": \"tenant_1\"}" up >"$T/out" 2>"$T/err"
+rc=$?
+set -e
+is "$rc" 0 "a target naming an admitted cluster, a database and a schema: up over the Data API"
+is "$(psql_q "$dbt" "SELECT string_agg(version::text, ',' ORDER BY version) FROM tenant_1.gosling_migrations")" "1,2,3" \
+	"... the history lives in the tenant's schema"
+is "$(psql_q "$dbt" "SELECT to_regclass('tenant_1.posts') IS NOT NULL AND to_regclass('public.posts') IS NULL")" t \
+	"... and so do its tables (the search_path holds inside the Data API's transaction)"
+like "$(cat "$T/out")" '"target":"t1"' "... the result carries the target id"
+mark
+set +e
+env "${da_env[@]}" "${tgt_env[@]}" "$B/gosling" --json --target-json "{\"id\": \"t2\",
+	\"cluster_arn\": \"arn:aws:rds:$REGION:123456789012:cluster:elsewhere\", \"database\": \"$dbt\"}" up >"$T/out" 2>"$T/err"
+rc=$?
+set -e
+is "$rc" 2 "a target naming a cluster outside GOSLING_TARGET_CLUSTER_ARNS: refused (exit 2)"
+like "$(cat "$T/out" "$T/err")" 'target.cluster_arn' "... naming the field"
+is "$(grep -c . "$T/api.log" | tr -d ' ')" 0 "... before any Data API call"
+done_testing
