@@ -91,6 +91,9 @@ const struct setting settings[SET_COUNT] = {
 	[SET_TARGET_PORTS] = { "target-ports", "GOSLING_TARGET_PORTS", NULL, NULL, SETTING_STRING,
 		"the ports an event's target may name, a whole-value regular expression such as 5432|6432; unset: "
 		"a target may not name a port", NO_RANGE },
+	[SET_TARGET_CLUSTER_ARNS] = { "target-cluster-arns", "GOSLING_TARGET_CLUSTER_ARNS", NULL, NULL, SETTING_STRING,
+		"the Aurora clusters an event's target may migrate over the RDS Data API (with its secret_arn and "
+		"database), a whole-value regular expression; unset: a target may not name a cluster", NO_RANGE },
 };
 
 void
@@ -447,7 +450,7 @@ config_check(const struct config *cfg, char *err, size_t errlen)
 			return false;
 		}
 	}
-	for (int i = SET_TARGET_DATABASES; i <= SET_TARGET_PORTS; i++) {
+	for (int i = SET_TARGET_DATABASES; i <= SET_TARGET_CLUSTER_ARNS; i++) {
 		regex_t re;
 		char why[128];
 

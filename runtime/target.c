@@ -13,7 +13,7 @@ struct field {
 	const char *key;
 	size_t off, size;		/* the char array in struct target; size 0 for port */
 	enum setting_id allow;		/* its allow-list; SET_COUNT for id */
-	enum setting_id set;		/* what it sets; SET_COUNT for id and cluster_arn */
+	enum setting_id set;		/* what it sets; SET_COUNT for id */
 };
 
 #define TEXT_FIELD(k, allow, set) { #k, offsetof(struct target, k), sizeof ((struct target *)0)->k, allow, set }
@@ -25,7 +25,7 @@ static const struct field fields[] = {
 	TEXT_FIELD(secret_arn, SET_TARGET_SECRET_ARNS, SET_SECRET_ARN),
 	TEXT_FIELD(host, SET_TARGET_HOSTS, SET_HOST),
 	{ "port", 0, 0, SET_TARGET_PORTS, SET_PORT },
-	TEXT_FIELD(cluster_arn, SET_COUNT, SET_COUNT),
+	TEXT_FIELD(cluster_arn, SET_TARGET_CLUSTER_ARNS, SET_CLUSTER_ARN),
 };
 
 #define FIELD_NAMES "id, database, schema, secret_arn, host, port, cluster_arn"
@@ -161,9 +161,6 @@ target_parse(const json_t *v, struct target *t, char *err, size_t errlen)
 	}
 	if (!t->id[0])
 		return errorf(err, errlen, "field \"target.id\" is required in a target");
-	if (t->cluster_arn[0])
-		return errorf(err, errlen, "field \"target.cluster_arn\": this build has no RDS Data API transport; "
-			      "name the cluster's host (and secret_arn) instead");
 	return true;
 }
 

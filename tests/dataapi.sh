@@ -402,4 +402,33 @@ da "$N/gosling" "$dbn" up
 is "$rc/$(psql_q "$dbn" "SELECT coalesce(failed_statement, 0) FROM gosling_migrations WHERE version = 2")" "0/0" \
 	"the next up resumes at statement 2 and completes the row"
 is "$(psql_q "$dbn" "SELECT count(*) FROM later")/$(has_table "$dbn" n_id2)" "1/t" "... running statements 2 and 3 once"
+
+# --- a fleet target naming the cluster (issue 19 over issue 18) -------------------------------------
+# the function's own cluster is one the allow-list admits; the target names it, a database and a
+# tenant schema: the migrations land in that schema, over the Data API, with the history there
+dbt=$(pg_newdb)
+tgt_env=(DB_CLUSTER_ARN=arn:aws:rds:$REGION:123456789012:cluster:other
+	GOSLING_TARGET_CLUSTER_ARNS="arn:aws:rds:$REGION:123456789012:cluster:gosling-[a-z]+"
+	GOSLING_TARGET_SCHEMAS="tenant_[0-9]+" GOSLING_TARGET_DATABASES="$dbt")
+mark
+set +e
+env "${da_env[@]}" "${tgt_env[@]}" "$B/gosling" --json --target-json "{\"id\": \"t1\", \"cluster_arn\": \"$CLUSTER\",
+	\"database\": \"$dbt\", \"schema\": \"tenant_1\"}" up >"$T/out" 2>"$T/err"
+rc=$?
+set -e
+is "$rc" 0 "a target naming an admitted cluster, a database and a schema: up over the Data API"
+is "$(psql_q "$dbt" "SELECT string_agg(version::text, ',' ORDER BY version) FROM tenant_1.gosling_migrations")" "1,2,3" \
+	"... the history lives in the tenant's schema"
+is "$(psql_q "$dbt" "SELECT to_regclass('tenant_1.posts') IS NOT NULL AND to_regclass('public.posts') IS NULL")" t \
+	"... and so do its tables (the search_path holds inside the Data API's transaction)"
+like "$(cat "$T/out")" '"target":"t1"' "... the result carries the target id"
+mark
+set +e
+env "${da_env[@]}" "${tgt_env[@]}" "$B/gosling" --json --target-json "{\"id\": \"t2\",
+	\"cluster_arn\": \"arn:aws:rds:$REGION:123456789012:cluster:elsewhere\", \"database\": \"$dbt\"}" up >"$T/out" 2>"$T/err"
+rc=$?
+set -e
+is "$rc" 2 "a target naming a cluster outside GOSLING_TARGET_CLUSTER_ARNS: refused (exit 2)"
+like "$(cat "$T/out" "$T/err")" 'target.cluster_arn' "... naming the field"
+is "$(grep -c . "$T/api.log" | tr -d ' ')" 0 "... before any Data API call"
 done_testing

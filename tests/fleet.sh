@@ -221,7 +221,7 @@ like "$(j refused 'err(4)["errorMessage"]')" 'field "target.schema" must be lett
 like "$(j refused 'err(5)["errorMessage"]')" 'field "target.port" may not be given' "a port with no allow-list set (verify too)"
 like "$(j refused 'err(6)["errorMessage"]')" 'unknown field "target.region"' "an unknown field names it"
 like "$(j refused 'err(7)["errorMessage"]')" 'field "target.id" is required' "a target without an id"
-like "$(j refused 'err(8)["errorMessage"]')" 'field "target.cluster_arn"' "cluster_arn: refused until the Data API transport exists"
+like "$(j refused 'err(8)["errorMessage"]')" 'field "target.cluster_arn" may not be given' "a cluster with no allow-list set"
 is "$(psql_q fleet_t "SELECT count(*) FROM pg_namespace WHERE nspname = 'public'")" 1 "public is still there"
 
 # --- the CLI: one tenant by hand ----------------------------------------------------------

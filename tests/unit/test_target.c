@@ -90,8 +90,6 @@ static void test_parse_refusals(void **state)
 		json_decref(o);
 	}
 	refused("{\"id\": \"t\", \"host\": \"a\\nb\"}", "\"target.host\" holds a control character", "a\\x0ab", NULL);
-	refused("{\"id\": \"t\", \"cluster_arn\": \"arn:aws:rds:eu-west-1:1:cluster:c\"}",
-		"\"target.cluster_arn\"", "Data API", NULL);
 	/* very long values: refused by length, never copied past the field */
 	memset(big, 'a', sizeof big - 1);
 	big[sizeof big - 1] = '\0';
@@ -153,6 +151,51 @@ static void test_allow_list_unset_refuses(void **state)
 	assert_non_null(strstr(err, "GOSLING_TARGET_HOSTS"));
 	assert_false(allowed(none, "{\"id\": \"t\", \"port\": 5432}", err, sizeof err));
 	assert_non_null(strstr(err, "GOSLING_TARGET_PORTS"));
+	assert_false(allowed(none, "{\"id\": \"t\", \"cluster_arn\": \"arn:aws:rds:eu-west-1:1:cluster:c\"}", err,
+			     sizeof err));
+	assert_string_equal(err, "field \"target.cluster_arn\" may not be given: GOSLING_TARGET_CLUSTER_ARNS "
+				 "(target-cluster-arns) is not set");
+}
+
+/* a cluster target: the RDS Data API transport, over the function's secret and database or the target's */
+static void test_cluster_target(void **state)
+{
+	const char *dataapi[] = { "DB_CLUSTER_ARN=arn:aws:rds:eu-west-1:1:cluster:main", "DB_NAME=app",
+				  "DB_SECRET_ARN=arn:aws:secretsmanager:eu-west-1:1:secret:main",
+				  "GOSLING_TARGET_CLUSTER_ARNS=arn:aws:rds:eu-west-1:1:cluster:tenant-[a-z]+",
+				  "GOSLING_TARGET_DATABASES=t_[0-9]+", NULL };
+	const char *libpq[] = { "DB_HOST=db.example.com", "GOSLING_TARGET_CLUSTER_ARNS=.*", NULL };
+	struct config base, run;
+	struct target t;
+	char err[512];
+
+	(void)state;
+	assert_true(allowed(dataapi, "{\"id\": \"a\", \"cluster_arn\": \"arn:aws:rds:eu-west-1:1:cluster:tenant-eu\"}",
+			    err, sizeof err));
+	assert_false(allowed(dataapi, "{\"id\": \"a\", \"cluster_arn\": \"arn:aws:rds:eu-west-1:1:cluster:main2\"}",
+			     err, sizeof err));
+	assert_non_null(strstr(err, "\"target.cluster_arn\": \"arn:aws:rds:eu-west-1:1:cluster:main2\" is not allowed by "
+				    "GOSLING_TARGET_CLUSTER_ARNS"));
+	config_load(&base, table_get, (void *)dataapi);
+	assert_true(target_parse_text("{\"id\": \"a\", \"cluster_arn\": \"arn:aws:rds:eu-west-1:1:cluster:tenant-eu\", "
+				      "\"database\": \"t_7\"}", &t, err, sizeof err));
+	assert_true(target_apply(&t, &base, &run));
+	assert_string_equal(config_str(&run, SET_CLUSTER_ARN), "arn:aws:rds:eu-west-1:1:cluster:tenant-eu");
+	assert_string_equal(config_source_name(&run, SET_CLUSTER_ARN), "target");
+	assert_string_equal(config_str(&run, SET_DBNAME), "t_7");
+	assert_true(config_check(&run, err, sizeof err));
+	config_free(&run);
+	config_free(&base);
+	/* a function configured for libpq: a cluster target makes the invocation both, which config_check refuses */
+	config_load(&base, table_get, (void *)libpq);
+	assert_true(target_parse_text("{\"id\": \"b\", \"cluster_arn\": \"arn:aws:rds:eu-west-1:1:cluster:c\"}", &t,
+				      err, sizeof err));
+	assert_true(target_allowed(&t, &base, err, sizeof err));
+	assert_true(target_apply(&t, &base, &run));
+	assert_false(config_check(&run, err, sizeof err));
+	assert_non_null(strstr(err, "--cluster-arn (target) selects the RDS Data API"));
+	config_free(&run);
+	config_free(&base);
 }
 
 static void test_allow_list_whole_value(void **state)
@@ -290,6 +333,7 @@ main(void)
 		cmocka_unit_test(test_parse_refusals),
 		cmocka_unit_test(test_allow_list_unset_refuses),
 		cmocka_unit_test(test_allow_list_whole_value),
+		cmocka_unit_test(test_cluster_target),
 		cmocka_unit_test(test_allow_list_patterns_checked),
 		cmocka_unit_test(test_apply),
 		cmocka_unit_test(test_lock_key),
