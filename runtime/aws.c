@@ -253,7 +253,7 @@ attempt(struct http_client *http, const struct aws_request *rq, const struct end
 	struct http_request hr = {
 		.method = "POST", .url = url, .proxy = HTTP_PROXY_AWS, .headers = hh, .body = rq->body,
 		.len = rq->len, .timeout_ms = timeout, .connect_timeout_ms = CONNECT_TIMEOUT_MS,
-		.max_body = rq->max_body ? rq->max_body : 1u << 20,
+		.max_body = rq->max_body ? rq->max_body : 1u << 20, .fresh = rq->once,
 	};
 	bool ok;
 
@@ -321,7 +321,7 @@ aws_call(struct http_client *http, const struct aws_request *rq, struct http_res
 		}
 		if (answered)
 			aws_error_text(rs, why, sizeof why);
-		retry = answered ? retryable_answer(rq->service, rs) : rs->transient;
+		retry = answered ? retryable_answer(rq->service, rs) : rs->transient && !(rq->once && rs->sent);
 		if (!retry || n == AWS_MAX_ATTEMPTS)
 			return n > 1 ? errorf(err, errlen, "%s (%d attempts)", why, n) : errorf(err, errlen, "%s", why);
 		wait = backoff_ms(n);

@@ -81,6 +81,9 @@ struct aws_request {
 	long attempt_ms;		/* one attempt at most this long (the deadline still bounds it);
 					 * 0 = 10 s */
 	const char *who;		/* what needs the call, in messages: "DB_SECRET_ARN" */
+	bool once;			/* not idempotent: sent on a new connection, and a network failure
+					 * once it may have reached the service (http_response.sent) is
+					 * not tried again */
 };
 
 /*

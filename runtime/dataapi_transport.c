@@ -1098,6 +1098,13 @@ unit_landed(struct da_state *d, const struct db_unit *u, bool *landed, struct db
 
 enum unit_outcome { UNIT_DONE, UNIT_SKIPPED, UNIT_FAILED, UNIT_RESTART };
 
+/* Was st's answer lost on the way (the request may have arrived and run)? */
+static bool
+answer_lost(const struct rdsdata_status *st)
+{
+	return st->code == RDSDATA_OTHER && !st->aws_code[0];
+}
+
 /* One try of unit u; on UNIT_FAILED *statement and *err say why. */
 static enum unit_outcome
 unit_try(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, uint32_t *statement, struct db_error *err)
@@ -1108,7 +1115,7 @@ unit_try(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, uint3
 	struct rdsdata_result r;
 	char tx[RDSDATA_TXID_MAX] = "";
 	enum unit_outcome out = UNIT_DONE;
-	bool timed_out = false;
+	bool timed_out = false, lost = false;
 
 	*statement = 0;
 	if (!pieces_build(d, u, deadline_ms, &p, &np)) {
@@ -1123,7 +1130,7 @@ unit_try(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, uint3
 		}
 	}
 	for (size_t i = 0; i < np; i++) {
-		struct rdsdata_statement s = { .sql = p[i].sql.p, .transaction_id = tx[0] ? tx : NULL };
+		struct rdsdata_statement s = { .sql = p[i].sql.p, .transaction_id = tx[0] ? tx : NULL, .once = true };
 
 		if (exec(d, &s, deadline_ms, &r, &st)) {
 			rdsdata_result_free(&r);
@@ -1138,6 +1145,7 @@ unit_try(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, uint3
 			*statement = failed_statement(&p[i], err);
 			timed_out = st.code == RDSDATA_TIMEOUT || st.code == RDSDATA_UNAVAILABLE ||
 				    st.code == RDSDATA_OTHER;
+			lost = answer_lost(&st);
 			out = UNIT_FAILED;
 		}
 		break;
@@ -1150,6 +1158,7 @@ unit_try(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, uint3
 				return UNIT_RESTART;
 			error_of(&st, "COMMIT", err);
 			timed_out = true;
+			lost = answer_lost(&st);
 			out = UNIT_FAILED;
 		} else if (out != UNIT_DONE && !rdsdata_rollback(&d->db, tx, &st)) {
 			log_debug("ROLLBACK over the RDS Data API: %s", st.message);
@@ -1160,10 +1169,18 @@ unit_try(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, uint3
 		struct db_error e2;
 		bool landed = false;
 
-		if (unit_landed(d, u, &landed, &e2) && landed) {
+		if (!unit_landed(d, u, &landed, &e2))
+			return out;
+		if (landed) {
 			log_warn("version %lld: %s, but the history shows it committed", (long long)u->rec.version,
 				 err->message);
 			return UNIT_DONE;
+		}
+		if (lost) {
+			/* sent again, it re-reads its history row under the key's lock: never twice */
+			log_warn("version %lld: %s, and the history shows it did not commit: running it again",
+				 (long long)u->rec.version, err->message);
+			return UNIT_RESTART;
 		}
 	}
 	return out;
@@ -1236,6 +1253,7 @@ pack_run(struct da_state *d, const struct db_unit *units, size_t n, int64_t dead
 		return false;
 	}
 	s.sql = b.p;
+	s.once = true;
 	ok = exec(d, &s, deadline_ms, &r, st);
 	if (ok)
 		rdsdata_result_free(&r);
@@ -1257,8 +1275,20 @@ pack_units(struct da_state *d, const struct db_unit *units, size_t n, int64_t de
 	struct rdsdata_status st;
 	uint32_t unit = 0, statement = 0;
 	struct db_error e;
+	bool ok;
+	int tries = 0;
 
-	if (!pack_run(d, &units[first], n, deadline_ms, &st)) {
+	while (!(ok = pack_run(d, &units[first], n, deadline_ms, &st)) && answer_lost(&st) && tries++ < UNIT_RESTARTS) {
+		/* the block re-reads each history row under the key's lock: sent again, nothing runs twice */
+		struct db_error e2;
+		bool landed = false;
+
+		if (!unit_landed(d, &units[first + n - 1], &landed, &e2) || landed)
+			break;
+		log_warn("running the migrations: %s, and the history shows they did not commit: sending them again",
+			 st.message);
+	}
+	if (!ok) {
 		error_of(&st, "running the migrations", &e);
 		if (st.code == RDSDATA_DATABASE)
 			statement = error_statement(&e, &unit);
@@ -1361,7 +1391,7 @@ static bool
 da_run_statement(struct transport *t, const char *sql, int64_t deadline_ms, struct db_error *err)
 {
 	struct da_state *d = state(t);
-	struct rdsdata_statement s = { .sql = sql };
+	struct rdsdata_statement s = { .sql = sql, .once = true };
 	struct rdsdata_result r;
 	struct rdsdata_status st;
 

@@ -246,6 +246,7 @@ http_do(struct http_client *c, const struct http_request *rq, struct http_respon
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, rq->timeout_ms);
+	curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, rq->fresh ? 1L : 0L);
 	if (rq->connect_timeout_ms)
 		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, rq->connect_timeout_ms);
 	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
@@ -285,6 +286,8 @@ http_do(struct http_client *c, const struct http_request *rq, struct http_respon
 	}
 	if (rc != CURLE_OK) {
 		rs->transient = transient(rc);
+		rs->sent = rs->transient && rc != CURLE_COULDNT_RESOLVE_PROXY && rc != CURLE_COULDNT_RESOLVE_HOST &&
+			   rc != CURLE_COULDNT_CONNECT && rc != CURLE_SSL_CONNECT_ERROR;
 		snprintf(rs->error, sizeof rs->error, "%s %s: %s", rq->method, rq->url, curl_easy_strerror(rc));
 		goto out;
 	}

@@ -52,6 +52,9 @@ struct http_request {
 	long timeout_ms;			/* whole request; 0 = wait for ever */
 	long connect_timeout_ms;		/* 0 = libcurl's default */
 	size_t max_body;			/* a longer response body fails; 0 = 16 MiB */
+	bool fresh;				/* on a new connection: libcurl sends a request again by
+						 * itself when a kept-alive connection turns out closed,
+						 * which a request that must not run twice cannot have */
 };
 
 struct http_response {
@@ -64,6 +67,8 @@ struct http_response {
 	bool transient;			/* http_do failed on the network (cannot connect, connection
 					 * reset, timeout): worth another attempt; false for an
 					 * untrusted certificate, a bad URL, a body too long */
+	bool sent;			/* transient, and after connecting: the request may have reached
+					 * the peer (another attempt may do its work twice) */
 };
 
 /* http_global_init - once per process, before any client; false when libcurl cannot start. */

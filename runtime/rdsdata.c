@@ -107,7 +107,7 @@ message_sqlstate(const char *msg, char *out)
  * object).  False with st set.
  */
 static bool
-call(const struct rdsdata *db, const char *op, const char *uri, json_t *req, json_t **answer,
+call(const struct rdsdata *db, const char *op, const char *uri, json_t *req, bool once, json_t **answer,
      struct rdsdata_status *st)
 {
 	char region[64], why[sizeof st->message - 64];
@@ -116,6 +116,7 @@ call(const struct rdsdata *db, const char *op, const char *uri, json_t *req, jso
 	struct aws_request rq = {
 		.service = &rdsdata_service, .operation = op, .uri = uri, .deadline_ms = db->deadline_ms,
 		.max_body = 2 * RDSDATA_RESPONSE_MAX, .attempt_ms = RDSDATA_ATTEMPT_MS, .who = "the RDS Data API",
+		.once = once,
 	};
 	bool ok = false;
 
@@ -178,7 +179,7 @@ rdsdata_begin(const struct rdsdata *db, char *txid, size_t txidlen, struct rdsda
 	const char *id;
 
 	txid[0] = '\0';
-	if (!call(db, "BeginTransaction", "/BeginTransaction", request(db, true), &a, st))
+	if (!call(db, "BeginTransaction", "/BeginTransaction", request(db, true), false, &a, st))
 		return false;
 	id = json_string_value(json_object_get(a, "transactionId"));
 	if (!id || !*id || strlen(id) >= txidlen) {
@@ -202,7 +203,8 @@ end_transaction(const struct rdsdata *db, const char *op, const char *uri, const
 		json_decref(rq);
 		rq = NULL;
 	}
-	if (!call(db, op, uri, rq, &a, st))
+	/* a commit whose answer was lost is not sent again: the transaction may have committed */
+	if (!call(db, op, uri, rq, strcmp(op, "CommitTransaction") == 0, &a, st))
 		return false;
 	log_debug("rds-data %s: %s", op, json_string_value(json_object_get(a, "transactionStatus")) ?
 		  json_string_value(json_object_get(a, "transactionStatus")) : "(no status)");
@@ -478,7 +480,7 @@ rdsdata_execute(const struct rdsdata *db, const struct rdsdata_statement *s, str
 		json_decref(rq);
 		rq = NULL;
 	}
-	if (!call(db, "ExecuteStatement", "/Execute", rq, &a, st))
+	if (!call(db, "ExecuteStatement", "/Execute", rq, s->once, &a, st))
 		return false;
 	if ((v = json_object_get(a, "numberOfRecordsUpdated")) != NULL && json_is_integer(v))
 		r->updated = json_integer_value(v);

@@ -30,6 +30,9 @@
  * so that its StatementTimeoutException arrives rather than a client timeout;
  * the deadline bounds every attempt and wait.  A StatementTimeoutException is
  * never retried: the statement may have run (continueAfterTimeout: it runs on).
+ * Nor is a CommitTransaction, or an ExecuteStatement with once, whose answer was
+ * lost after the request may have arrived (RDSDATA_OTHER, aws_code ""): it may
+ * have committed or run.
  *
  * Messages name the operation and AWS's error, never the credentials; the
  * secret's ARN is not a secret and may appear.
@@ -95,6 +98,7 @@ struct rdsdata_statement {
 	size_t nparams;
 	const char *transaction_id;	/* NULL: the call commits on its own */
 	bool continue_after_timeout;	/* the statement runs on after the call's 45 s */
+	bool once;			/* not sent again when its answer is lost: the caller reads back */
 };
 
 /*

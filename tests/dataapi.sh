@@ -376,6 +376,48 @@ sleep 3
 is "$(has_table "$dbw" slow)/$(rows "$dbw")" "f/" "... nothing of it applied (the call's statement was cancelled)"
 is "$(grep -c '"error":"StatementTimeoutException"\|StatementTimeoutException' "$T/fast.log" | tr -d ' ')" 1 \
 	"... and it was sent once: no blind retry after the timeout"
+# --- TransactionNotFoundException and lost answers: read back, run again, never twice -------------
+
+X=$T/restart
+pad=$(python3 -c 'print("q" * 35000)')
+mig "$X" 000001_x.sql <<<"-- +goose Up
+CREATE TABLE x (v int, s text);"
+# two statements too long to share a DO block: a transaction of two calls
+mig "$X" 000002_x.sql <<<"-- +goose Up
+INSERT INTO x VALUES (2, '$pad');
+INSERT INTO x VALUES (3, '$pad');"
+for i in 4 5 6 7; do
+	mig "$X" 00000${i}_x.sql <<<"-- +goose Up
+INSERT INTO x VALUES ($i, 'x$i');"
+done
+mkbin "$X" || fail "the restart bundle builds"
+dbx=$(pg_newdb)
+da "$X/gosling" "$dbx" up-to 1
+echo expire >"$T/api.faults"
+mark
+da "$X/gosling" "$dbx" up-to 2
+is "$rc/$(rows "$dbx")" "0/1,2" "TransactionNotFoundException inside a migration's transaction: up applies it all the same $(tail -1 <<<"$err")"
+like "$err" "lost its transaction (TransactionNotFoundException): running it again" "... saying it runs the migration again"
+is "$(psql_q "$dbx" 'SELECT string_agg(v::text, $$,$$ ORDER BY v) FROM x')" "2,3" "... once: its statements ran once"
+is "$(calls BeginTransaction)/$(grep '"operation":"ExecuteStatement"' "$T/api.log" | grep -c TransactionNotFoundException)" "2/1" \
+	"... a second transaction after the one the stand-in expired"
+printf 'drop-after:INSERT INTO x VALUES (4\n' >"$T/api.faults"
+da "$X/gosling" "$dbx" up-to 4
+is "$rc/$(rows "$dbx")" "0/1,2,4" "a migration's answer lost after it ran: up succeeds $(tail -1 <<<"$err")"
+like "$err" "but the history shows it committed" "... its history row read back says it committed"
+is "$(psql_q "$dbx" 'SELECT count(*) FROM x WHERE v = 4')" 1 "... and it ran once"
+printf 'drop-after:INSERT INTO x VALUES (6\n' >"$T/api.faults"
+da "$X/gosling" "$dbx" up-to 6
+is "$rc/$(rows "$dbx")" "0/1,2,4,5,6" "a DO block of two migrations whose answer is lost after it ran: up succeeds $(tail -1 <<<"$err")"
+like "$err" "but the history shows the 2 migrations committed" "... the history read back says they committed"
+is "$(psql_q "$dbx" 'SELECT count(*) FROM x WHERE v IN (5, 6)')" 2 "... and each ran once"
+printf 'drop:INSERT INTO x VALUES (7\n' >"$T/api.faults"
+da "$X/gosling" "$dbx" up
+is "$rc/$(rows "$dbx")" "0/1,2,4,5,6,7" "a migration's call lost before it ran: up succeeds $(tail -1 <<<"$err")"
+like "$err" "the history shows it did not commit: running it again" "... sent again once its history row says it did not run"
+is "$(psql_q "$dbx" 'SELECT count(*) FROM x WHERE v = 7')" 1 "... and it ran once"
+: >"$T/api.faults"
+
 # --- NO TRANSACTION: one call per statement, the resume point recorded ------------------------------
 
 N=$T/notx

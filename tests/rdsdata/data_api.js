@@ -60,7 +60,12 @@
 // DatabaseResumingException), "throttle" (400 ThrottlingException), "500"
 // (InternalServerErrorException), "503" (ServiceUnavailableError), "504"
 // (DatabaseUnavailableException), "drop" (connection closed, no answer),
-// "stall" (no answer, the connection kept open), "ok" (none).  Prints "port N" once listening; one JSON line per call to LOG
+// "stall" (no answer, the connection kept open), "drop-after" (the call runs, then the
+// connection is closed without its answer), "expire" (the call runs; the next call naming
+// a transaction finds it expired, rolled back: TransactionNotFoundException), "ok" (none);
+// "FAULT:TEXT" (e.g. "drop-after:INSERT INTO t"): the call runs as it is, and FAULT is
+// armed for the next call whose request body contains TEXT.  Prints "port N" once
+// listening; one JSON line per call to LOG
 // (operation, status, error code, sql length; never credentials).
 "use strict";
 const crypto = require("crypto");
@@ -314,9 +319,22 @@ function idle(id) {
   }, IDLE_MS);
 }
 
+// the "expire" fault: the next call naming a transaction finds it gone
+let expireNext = false;
+// a "FAULT:TEXT" line: FAULT for the next call whose body contains TEXT
+let armed = null;
+
 function transaction(body, c) {
   const id = member(body, "transactionId", { max: 192 });
   if (id === undefined) return null;
+  if (expireNext && transactions.has(id) && !transactions.get(id).busy) {
+    const x = transactions.get(id);
+    expireNext = false;
+    transactions.delete(id);
+    clearTimeout(x.timer);
+    log({ event: "transaction expired", fault: "expire" });
+    x.client.query("ROLLBACK").catch(() => {}).finally(() => x.client.end().catch(() => {}));
+  }
   const t = transactions.get(id);
   if (!t || t.resourceArn !== c.resourceArn) throw new ApiError(404, "TransactionNotFoundException", `Transaction ${id} is not found`);
   if (t.busy) throw new ApiError(400, "DatabaseErrorException", "Transaction is still running a query");
@@ -503,10 +521,20 @@ const server = https.createServer({ key: fs.readFileSync(opt("--key")), cert: fs
       return answer(500, { message: "An internal error occurred. (stand-in)" }, "InternalServerErrorException");
     };
     try {
-      const fault = nextFault();
+      let fault = nextFault();
+      if (!fault && armed && raw.includes(armed.text)) {
+        fault = armed.fault;
+        armed = null;
+      }
+      if (fault && fault.includes(":")) {
+        armed = { fault: fault.slice(0, fault.indexOf(":")), text: fault.slice(fault.indexOf(":") + 1) };
+        entry.armed = armed.fault;
+        fault = null;
+      }
       if (fault) {
         entry.fault = fault;
         if (aws_fakes.noAnswer(fault, req, entry, log)) return;
+        if (fault === "expire") expireNext = true;
         if (FAULTS[fault]) return answer(FAULTS[fault][0], { message: FAULTS[fault][2] }, FAULTS[fault][1]);
       }
       if (req.method !== "POST" || !op) return answer(404, { message: "Not found (stand-in)" }, "UnknownOperationException");
@@ -525,7 +553,14 @@ const server = https.createServer({ key: fs.readFileSync(opt("--key")), cert: fs
       entry.sql_chars = typeof body.sql === "string" ? Array.from(body.sql).length : undefined;
       entry.in_transaction = typeof body.transactionId === "string";
       entry.continue_after_timeout = body.continueAfterTimeout === true || undefined;
-      answer(200, await op[1](body));
+      const result = await op[1](body);
+      if (entry.fault === "drop-after") {
+        // it ran; its answer is lost on the way
+        entry.status = 0;
+        log(entry);
+        return req.socket.destroy();
+      }
+      answer(200, result);
     } catch (e) {
       fail(e);
     }
