@@ -99,12 +99,25 @@ step_done(struct run *r, struct step *s, int64_t ms)
 	progress(r, s->item, s->item->action);
 }
 
+/* A step another run did while this one held the lock (transport.h, run_units' done): said so. */
+static void
+step_by_another(struct run *r, struct step *s)
+{
+	s->item->state = s->down ? "pending" : "applied";
+	s->item->action = s->down ? "rolled back by another run" : "applied by another run";
+	s->item->applied_at[0] = '\0';
+	s->item->duration_ms = -1;
+	progress(r, s->item, s->item->action);
+}
+
 static void
 batch_done(size_t unit, int64_t ms, void *arg)
 {
 	struct batch_ctx *c = arg;
 
-	if (c->r->req->atomic)
+	if (ms < 0)
+		step_by_another(c->r, &c->steps[unit]);
+	else if (c->r->req->atomic)
 		c->steps[unit].item->duration_ms = ms;	/* reported once the one COMMIT is through */
 	else
 		step_done(c->r, &c->steps[unit], ms);

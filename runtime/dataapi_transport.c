@@ -54,6 +54,8 @@
 #define CALL_MAX_MS 44000		/* statement_timeout inside a unit: below the service's 45 s per call */
 #define UNIT_RESTARTS 3			/* TransactionNotFoundException: restarts of a unit */
 #define SKIP_STATE "GS001"		/* raised by a unit whose history row says another run did it */
+#define SKIPS_STATE "GS002"		/* raised by a block of units some of which another run did */
+#define PACK_MAX (DO_CAP / 1024)	/* units in one block at most (each takes over 1 KiB of it) */
 
 struct da_state {
 	const struct config *cfg;
@@ -904,8 +906,9 @@ do_head(struct da_state *d, struct buf *b, const struct db_unit *u, bool first, 
 	buf_str(b, "BEGIN\n");
 }
 
+/* The end of a DO block; after: PL/pgSQL run after the statements' handler (NULL: none). */
 static void
-do_tail(struct buf *b)
+do_tail(struct buf *b, const char *after)
 {
 	buf_str(b, "EXCEPTION WHEN OTHERS THEN\n"
 		  "GET STACKED DIAGNOSTICS gosling_st = RETURNED_SQLSTATE, gosling_m = MESSAGE_TEXT, "
@@ -914,7 +917,10 @@ do_tail(struct buf *b)
 		  "RAISE EXCEPTION USING ERRCODE = gosling_st, MESSAGE = 'gosling ' || CASE WHEN gosling_u > 0 THEN "
 		  "'unit ' || gosling_u || ' ' ELSE '' END || 'statement ' || gosling_i || ': ' || gosling_m, "
 		  "DETAIL = coalesce(gosling_d, ''), HINT = coalesce(gosling_h, '');\n"
-		  "END;\nEND $gosling$");
+		  "END;\n");
+	if (after)
+		buf_str(b, after);
+	buf_str(b, "END $gosling$");
 }
 
 /* the unit's history bookkeeping, inside the last DO block */
@@ -999,7 +1005,7 @@ pieces_build(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, s
 				cur = &p[n++];
 			}
 			if (!cur->raw)
-				do_tail(&cur->sql);
+				do_tail(&cur->sql, NULL);
 			memset(&p[n], 0, sizeof p[n]);
 			p[n].raw = true;
 			p[n].first = p[n].last = i + 1;
@@ -1010,7 +1016,7 @@ pieces_build(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, s
 		}
 		if (!cur || cur->raw || chars(cur->sql.p, cur->sql.len) + need + 512 > DO_CAP) {
 			if (cur && !cur->raw)
-				do_tail(&cur->sql);
+				do_tail(&cur->sql, NULL);
 			if (!pieces_grow(&p, &cap, n + 1)) {
 				oom = true;
 				break;
@@ -1021,7 +1027,7 @@ pieces_build(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, s
 		}
 		if (last) {
 			do_record(d, &cur->sql, u);
-			do_tail(&cur->sql);
+			do_tail(&cur->sql, NULL);
 		} else {
 			sb_fmt(&cur->sql, "gosling_i := %lld; EXECUTE ", (long long)i + 1);
 			sb_literal(&cur->sql, u->sql[i]);
@@ -1203,7 +1209,7 @@ pack_count(const struct db_unit *units, size_t n)
 {
 	size_t total = 2048, k = 0;
 
-	while (k < n && total + unit_chars(&units[k]) <= DO_CAP) {
+	while (k < n && k < PACK_MAX && total + unit_chars(&units[k]) <= DO_CAP) {
 		total += unit_chars(&units[k]);
 		k++;
 	}
@@ -1211,12 +1217,15 @@ pack_count(const struct db_unit *units, size_t n)
 }
 
 /*
- * units[0, n) in one DO block, one transaction: the settings and the lock once, then each
- * unit under its re-read history row (done by another run: left out), its statements and
- * its history row.  An error names the unit (1-based in the pack) and the statement.
+ * units[0, n) but those skip marks in one DO block, one transaction: the settings and the
+ * lock once, then each unit under its re-read history row, its statements and its history
+ * row.  An error names the unit (1-based in the pack) and the statement.  A row another run
+ * wrote meanwhile rolls the block back with SKIPS_STATE, "gosling skipped U ...": those
+ * units are to be marked and the rest sent again, so the result can say which ran here.
  */
 static bool
-pack_run(struct da_state *d, const struct db_unit *units, size_t n, int64_t deadline_ms, struct rdsdata_status *st)
+pack_run(struct da_state *d, const struct db_unit *units, size_t n, const bool *skip, int64_t deadline_ms,
+	 struct rdsdata_status *st)
 {
 	struct buf b = { 0 };
 	struct rdsdata_statement s = { 0 };
@@ -1225,11 +1234,15 @@ pack_run(struct da_state *d, const struct db_unit *units, size_t n, int64_t dead
 
 	buf_str(&b, "DO $gosling$ DECLARE gosling_u int := 0; gosling_i int := 0; "
 		    "gosling_t0 timestamptz := pg_catalog.clock_timestamp(); "
-		    "gosling_st text; gosling_m text; gosling_d text; gosling_h text; BEGIN\nPERFORM ");
+		    "gosling_st text; gosling_m text; gosling_d text; gosling_h text; gosling_skip text := ''; "
+		    "BEGIN\nPERFORM ");
 	settings_sql(d, &b, deadline_ms);
 	buf_str(&b, ";\nBEGIN\n");
 	for (size_t k = 0; k < n; k++) {
 		const struct db_unit *u = &units[k];
+
+		if (skip[k])
+			continue;
 
 		sb_fmt(&b, "gosling_u := %lld; gosling_i := 0; gosling_t0 := pg_catalog.clock_timestamp();\n",
 		       (long long)k + 1);
@@ -1242,9 +1255,10 @@ pack_run(struct da_state *d, const struct db_unit *units, size_t n, int64_t dead
 			buf_str(&b, ";\n");
 		}
 		do_record(d, &b, u);
-		buf_str(&b, "END IF;\n");
+		sb_fmt(&b, "ELSE gosling_skip := gosling_skip || ' %lld';\nEND IF;\n", (long long)k + 1);
 	}
-	do_tail(&b);
+	do_tail(&b, "IF gosling_skip <> '' THEN RAISE EXCEPTION USING ERRCODE = '" SKIPS_STATE "', "
+		    "MESSAGE = 'gosling skipped' || gosling_skip; END IF;\n");
 	if (b.failed) {
 		buf_free(&b);
 		memset(st, 0, sizeof *st);
@@ -1275,14 +1289,33 @@ pack_units(struct da_state *d, const struct db_unit *units, size_t n, int64_t de
 	struct rdsdata_status st;
 	uint32_t unit = 0, statement = 0;
 	struct db_error e;
-	bool ok;
+	bool ok, skip[PACK_MAX] = { false };
 	int tries = 0;
 
-	while (!(ok = pack_run(d, &units[first], n, deadline_ms, &st)) && answer_lost(&st) && tries++ < UNIT_RESTARTS) {
-		/* the block re-reads each history row under the key's lock: sent again, nothing runs twice */
+	while (!(ok = pack_run(d, &units[first], n, skip, deadline_ms, &st)) && tries++ < UNIT_RESTARTS) {
 		struct db_error e2;
 		bool landed = false;
 
+		if (st.code == RDSDATA_DATABASE && strcmp(st.sqlstate, SKIPS_STATE) == 0) {
+			/* another run applied some meanwhile: the block again without them */
+			const char *p = strstr(st.message, "gosling skipped");
+			char *end;
+
+			for (p = p ? p + 15 : ""; *p == ' '; p = end) {
+				unsigned long k = strtoul(p + 1, &end, 10);
+
+				if (k >= 1 && k <= n && !skip[k - 1]) {
+					skip[k - 1] = true;
+					log_warn("version %lld: %s by another run meanwhile; not run again",
+						 (long long)units[first + k - 1].rec.version,
+						 units[first + k - 1].down ? "rolled back" : "applied");
+				}
+			}
+			continue;
+		}
+		if (!answer_lost(&st))
+			break;
+		/* the block re-reads each history row under the key's lock: sent again, nothing runs twice */
 		if (!unit_landed(d, &units[first + n - 1], &landed, &e2) || landed)
 			break;
 		log_warn("running the migrations: %s, and the history shows they did not commit: sending them again",
@@ -1306,14 +1339,14 @@ pack_units(struct da_state *d, const struct db_unit *units, size_t n, int64_t de
 		} else {
 			if (unit < 1 || unit > n)
 				unit = 1;
-			if (unit > 1 && !pack_run(d, &units[first], unit - 1, deadline_ms, &st)) {
+			if (unit > 1 && !pack_run(d, &units[first], unit - 1, skip, deadline_ms, &st)) {
 				error_of(&st, "running the migrations again", &f->err);
 				f->statement = error_statement(&f->err, &unit);
 				f->unit = first + (unit ? unit - 1 : 0);
 				return false;
 			}
 			for (size_t k = 0; k + 1 < unit; k++)
-				done(first + k, (clock_now_ms() - t0) / (int64_t)unit, arg);
+				done(first + k, skip[k] ? -1 : (clock_now_ms() - t0) / (int64_t)unit, arg);
 			f->unit = first + unit - 1;
 			f->statement = statement;
 			f->err = e;
@@ -1322,7 +1355,7 @@ pack_units(struct da_state *d, const struct db_unit *units, size_t n, int64_t de
 		}
 	}
 	for (size_t k = 0; k < n; k++)
-		done(first + k, (clock_now_ms() - t0) / (int64_t)n, arg);
+		done(first + k, skip[k] ? -1 : (clock_now_ms() - t0) / (int64_t)n, arg);
 	cur->unit = first + n;
 	cur->statement = 0;
 	cur->last_end_ms = clock_now_ms();
@@ -1380,7 +1413,7 @@ da_run_units(struct transport *t, const struct db_unit *units, size_t nunits, bo
 	if (out == UNIT_SKIPPED)
 		log_warn("version %lld: %s by another run meanwhile; not run again", (long long)u->rec.version,
 			 u->down ? "rolled back" : "applied");
-	done(cur->unit, clock_now_ms() - t0, arg);
+	done(cur->unit, out == UNIT_SKIPPED ? -1 : clock_now_ms() - t0, arg);
 	cur->unit++;
 	cur->statement = 0;
 	cur->last_end_ms = clock_now_ms();

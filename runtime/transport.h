@@ -279,7 +279,9 @@ struct transport {
 	 * least one statement), each in its transaction with s re-asserted after it.  With
 	 * atomic, every unit is in one transaction that commits after the last.  done(unit,
 	 * ms, arg) is called as each unit commits (atomic: as its work ends), with its time
-	 * by the server's clock.  On success *cur moves on (cur->unit == nunits: all ran).
+	 * by the server's clock; ms < 0 (not atomic): the unit was not run, its history row,
+	 * read again under the run lock's key, showing another run had done it (a transport
+	 * without a session, whose run lock does not exclude a libpq run; libpq never says so).  On success *cur moves on (cur->unit == nunits: all ran).
 	 * On failure fills *f, rolls back the failed unit (earlier ones stay committed;
 	 * atomic: all of them are rolled back) and returns false.  units are read, not kept.
 	 */

@@ -418,6 +418,41 @@ like "$err" "the history shows it did not commit: running it again" "... sent ag
 is "$(psql_q "$dbx" 'SELECT count(*) FROM x WHERE v = 7')" 1 "... and it ran once"
 : >"$T/api.faults"
 
+# --- what another run applied meanwhile is reported as such ------------------------------------------
+
+# while migration 1 runs (2 s), rows of 2 and 3 appear in the history as another run would leave
+# them: 2 (a call of its own) and 3 (in a block with 4) are found under the key's lock and not run
+Y=$T/another
+pad=$(python3 -c 'print("r" * 35000)')
+mig "$Y" 000001_y.sql <<<"-- +goose Up
+CREATE TABLE y (v int);
+SELECT pg_sleep(2), length('$pad');"
+mig "$Y" 000002_y.sql <<<"-- +goose Up
+INSERT INTO y VALUES (2);
+SELECT length('$pad');"
+for i in 3 4; do
+	mig "$Y" 00000${i}_y.sql <<<"-- +goose Up
+INSERT INTO y VALUES ($i);"
+done
+mkbin "$Y" || fail "the another-run bundle builds"
+dby=$(pg_newdb)
+(env "${da_env[@]}" DB_NAME="$dby" "$Y/gosling" --json up >"$T/y.out" 2>"$T/y.err"; echo $? >"$T/y.rc") &
+py=$!
+for _ in $(seq 100); do
+	[ "$(psql_q "$dby" "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+		AND pid <> pg_backend_pid() AND query LIKE '%pg_sleep(2)%'")" = 1 ] && break
+	sleep 0.05
+done
+psql_q "$dby" "INSERT INTO gosling_migrations (version, name, file_checksum, exec_checksum, chain, applied_at, build_id, origin)
+	SELECT v, 'other', 'other', 'other', 'other', now(), 'other', 'gosling' FROM generate_series(2, 3) v" >/dev/null
+wait $py
+is "$(cat "$T/y.rc")/$(psql_q "$dby" 'SELECT string_agg(v::text, $$,$$ ORDER BY v) FROM y')" "0/4" \
+	"migrations another run applied meanwhile are not run again $(tail -1 "$T/y.err")"
+is "$(python3 -c 'import json,sys; print(",".join(m["action"] for m in json.load(open(sys.argv[1]))["migrations"]))' "$T/y.out")" \
+	"applied,applied by another run,applied by another run,applied" \
+	"... and the result says so: action \"applied by another run\" (a call of its own, and in a block)"
+like "$(cat "$T/y.err")" "version 3: applied by another run meanwhile" "... with a warning naming the version"
+
 # --- NO TRANSACTION: one call per statement, the resume point recorded ------------------------------
 
 N=$T/notx
