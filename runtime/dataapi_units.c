@@ -1,0 +1,562 @@
+/* dataapi_units.c - the Data API transport running units: DO blocks, packing, restarts, lost answers. */
+#include "dataapi_impl.h"
+
+/* --- units ------------------------------------------------------------------ */
+
+/* A piece of a unit's work: one call. */
+struct piece {
+	struct buf sql;
+	uint32_t first, last;	/* 1-based statements it runs (DO: through EXECUTE), 0 = none */
+	bool raw;		/* one statement sent as it is */
+};
+
+/* The DO block's head: variables, the settings and lock, the re-read of the unit's history row. */
+static void
+do_head(struct da_state *d, struct buf *b, const struct db_unit *u, bool first, int64_t deadline_ms)
+{
+	buf_str(b, "DO $gosling$ DECLARE gosling_u int := 0; gosling_i int := 0; "
+		  "gosling_t0 timestamptz := pg_catalog.clock_timestamp(); "
+		  "gosling_st text; gosling_m text; gosling_d text; gosling_h text; BEGIN\n");
+	if (first) {
+		buf_str(b, "PERFORM ");
+		da_settings_sql(d, b, deadline_ms);
+		buf_str(b, ";\ngosling_t0 := pg_catalog.clock_timestamp();\n");
+		buf_str(b, u->down ? "IF NOT EXISTS (SELECT 1 FROM " : "IF EXISTS (SELECT 1 FROM ");
+		buf_str(b, d->names.history);
+		da_sb_fmt(b, " WHERE version = %lld AND failed_statement IS NULL) THEN ", (long long)u->rec.version);
+		buf_str(b, "RAISE EXCEPTION USING ERRCODE = '" SKIP_STATE "', MESSAGE = 'applied by another run'; END IF;\n");
+	}
+	buf_str(b, "BEGIN\n");
+}
+
+/* The end of a DO block; after: PL/pgSQL run after the statements' handler (NULL: none). */
+static void
+do_tail(struct buf *b, const char *after)
+{
+	buf_str(b, "EXCEPTION WHEN OTHERS THEN\n"
+		  "GET STACKED DIAGNOSTICS gosling_st = RETURNED_SQLSTATE, gosling_m = MESSAGE_TEXT, "
+		  "gosling_d = PG_EXCEPTION_DETAIL, gosling_h = PG_EXCEPTION_HINT;\n"
+		  "IF gosling_i = 0 AND gosling_u = 0 THEN RAISE; END IF;\n"
+		  "RAISE EXCEPTION USING ERRCODE = gosling_st, MESSAGE = 'gosling ' || CASE WHEN gosling_u > 0 THEN "
+		  "'unit ' || gosling_u || ' ' ELSE '' END || 'statement ' || gosling_i || ': ' || gosling_m, "
+		  "DETAIL = coalesce(gosling_d, ''), HINT = coalesce(gosling_h, '');\n"
+		  "END;\n");
+	if (after)
+		buf_str(b, after);
+	buf_str(b, "END $gosling$");
+}
+
+/* the unit's history bookkeeping, inside the last DO block */
+static void
+do_record(struct da_state *d, struct buf *b, const struct db_unit *u)
+{
+	buf_str(b, "gosling_i := 0;\n");
+	if (u->down)
+		da_delete_sql(d, b, u->rec.version, u->goose);
+	else
+		da_record_sql(d, b, &u->rec, u->goose,
+			   "(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - gosling_t0) * 1000)::bigint");
+	for (size_t c = 0; c < u->nrechain; c++)
+		da_rechain_sql(d, b, u->rechain[c].version, u->rechain[c].chain);
+}
+
+/* the bookkeeping's characters at most (do_record's SQL; a literal at most doubles) */
+static size_t
+record_chars(const struct db_unit *u)
+{
+	const struct db_record *r = &u->rec;
+	size_t c = 1100 + 2 * (strlen(r->name) + strlen(r->file_checksum) + strlen(r->exec_checksum) +
+			       strlen(r->chain) + strlen(r->build_id) + strlen(r->origin));
+
+	if (r->error)
+		c += 2 * strlen(r->error);
+	for (size_t k = 0; k < u->nrechain; k++)
+		c += 256 + 2 * strlen(u->rechain[k].chain);
+	return c;
+}
+
+static void
+pieces_free(struct piece *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(p[i].sql.p);
+	free(p);
+}
+
+/* room for want pieces in *p */
+static bool
+pieces_grow(struct piece **p, size_t *cap, size_t want)
+{
+	struct piece *g;
+	size_t c = *cap ? *cap : 8;
+
+	while (c < want)
+		c *= 2;
+	if (c == *cap)
+		return true;
+	if (!(g = realloc(*p, c * sizeof *g)))
+		return false;
+	*p = g;
+	*cap = c;
+	return true;
+}
+
+/* Cut unit u's work into calls of at most DO_CAP characters (a longer statement alone, raw). */
+static bool
+pieces_build(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, struct piece **out, size_t *nout)
+{
+	struct piece *p = NULL;
+	size_t n = 0, cap = 0;
+	size_t rec = record_chars(u);
+	bool oom = false;
+
+	for (uint32_t i = 0; i <= u->nstmts && !oom; i++) {
+		bool last = i == u->nstmts;
+		size_t need = last ? rec : da_literal_chars(u->sql[i]) + 64;
+		struct piece *cur = n ? &p[n - 1] : NULL;
+
+		if (!last && need > DO_CAP - 4096) {
+			/* alone, as written: the service refuses it past RDSDATA_SQL_MAX, which is the error */
+			if (!pieces_grow(&p, &cap, n + 2)) {
+				oom = true;
+				break;
+			}
+			if (!n) {
+				/* the settings, the lock and the re-read come first all the same */
+				memset(&p[n], 0, sizeof p[n]);
+				do_head(d, &p[n].sql, u, true, deadline_ms);
+				cur = &p[n++];
+			}
+			if (!cur->raw)
+				do_tail(&cur->sql, NULL);
+			memset(&p[n], 0, sizeof p[n]);
+			p[n].raw = true;
+			p[n].first = p[n].last = i + 1;
+			buf_str(&p[n].sql, u->sql[i]);
+			oom = p[n].sql.failed;
+			n++;
+			continue;
+		}
+		if (!cur || cur->raw || da_chars(cur->sql.p, cur->sql.len) + need + 512 > DO_CAP) {
+			if (cur && !cur->raw)
+				do_tail(&cur->sql, NULL);
+			if (!pieces_grow(&p, &cap, n + 1)) {
+				oom = true;
+				break;
+			}
+			memset(&p[n], 0, sizeof p[n]);
+			do_head(d, &p[n].sql, u, n == 0, deadline_ms);
+			cur = &p[n++];
+		}
+		if (last) {
+			do_record(d, &cur->sql, u);
+			do_tail(&cur->sql, NULL);
+		} else {
+			da_sb_fmt(&cur->sql, "gosling_i := %lld; EXECUTE ", (long long)i + 1);
+			da_sb_literal(&cur->sql, u->sql[i]);
+			buf_str(&cur->sql, ";\n");
+			if (!cur->first)
+				cur->first = i + 1;
+			cur->last = i + 1;
+		}
+		oom = cur->sql.failed;
+	}
+	if (oom) {
+		pieces_free(p, n);
+		return false;
+	}
+	*out = p;
+	*nout = n;
+	return true;
+}
+
+/*
+ * From the error of a DO block: strip "gosling [unit U ]statement N: " off its message;
+ * *unit is U (0 when the block ran one unit), the result N (0: gosling's own bookkeeping).
+ */
+static uint32_t
+error_statement(struct db_error *err, uint32_t *unit)
+{
+	char *m = err->message, *p = m, *end;
+	unsigned long u = 0, k;
+
+	*unit = 0;
+	if (strncmp(p, "gosling ", 8) != 0)
+		return 0;
+	p += 8;
+	if (strncmp(p, "unit ", 5) == 0) {
+		u = strtoul(p + 5, &end, 10);
+		if (*end != ' ')
+			return 0;
+		p = end + 1;
+	}
+	if (strncmp(p, "statement ", 10) != 0)
+		return 0;
+	k = strtoul(p + 10, &end, 10);
+	if (strncmp(end, ": ", 2) != 0)
+		return 0;
+	memmove(m, end + 2, strlen(end + 2) + 1);
+	*unit = (uint32_t)u;
+	return (uint32_t)k;
+}
+
+/* From the error of a call that ran piece pc: the goose statement (1-based, 0 = gosling's own). */
+static uint32_t
+failed_statement(const struct piece *pc, struct db_error *err)
+{
+	uint32_t unit;
+
+	return pc->raw ? pc->first : error_statement(err, &unit);
+}
+
+/* Is unit u's history row as the unit leaves it (after a call whose outcome is not known)? */
+static bool
+unit_landed(struct da_state *d, const struct db_unit *u, bool *landed, struct db_error *err)
+{
+	char sql[512];
+	struct rdsdata_result r;
+
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE version = %lld AND failed_statement IS NULL",
+		 d->names.history, (long long)u->rec.version);
+	if (!da_query(d, "reading the history back", sql, NULL, 0, &r, err))
+		return false;
+	*landed = r.nrows == 1 && r.rows[0][0] && (strcmp(r.rows[0][0], "0") != 0) != u->down;
+	rdsdata_result_free(&r);
+	return true;
+}
+
+enum unit_outcome { UNIT_DONE, UNIT_SKIPPED, UNIT_FAILED, UNIT_RESTART };
+
+/* Was st's answer lost on the way (the request may have arrived and run)? */
+static bool
+answer_lost(const struct rdsdata_status *st)
+{
+	return st->code == RDSDATA_OTHER && !st->aws_code[0];
+}
+
+/* One try of unit u; on UNIT_FAILED *statement and *err say why. */
+static enum unit_outcome
+unit_try(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, uint32_t *statement, struct db_error *err)
+{
+	struct piece *p;
+	size_t np;
+	struct rdsdata_status st;
+	struct rdsdata_result r;
+	char tx[RDSDATA_TXID_MAX] = "";
+	enum unit_outcome out = UNIT_DONE;
+	bool timed_out = false, lost = false;
+
+	*statement = 0;
+	if (!pieces_build(d, u, deadline_ms, &p, &np)) {
+		da_error_set(err, "%s", "out of memory building the unit's calls");
+		return UNIT_FAILED;
+	}
+	if (np > 1 || p[0].raw) {
+		if (!da_begin_tx(d, deadline_ms, tx, &st)) {
+			da_error_of(&st, "BEGIN", err);
+			pieces_free(p, np);
+			return UNIT_FAILED;
+		}
+	}
+	for (size_t i = 0; i < np; i++) {
+		struct rdsdata_statement s = { .sql = p[i].sql.p, .transaction_id = tx[0] ? tx : NULL, .once = true };
+
+		if (da_exec(d, &s, deadline_ms, &r, &st)) {
+			rdsdata_result_free(&r);
+			continue;
+		}
+		if (st.code == RDSDATA_DATABASE && strcmp(st.sqlstate, SKIP_STATE) == 0) {
+			out = UNIT_SKIPPED;
+		} else if (st.code == RDSDATA_TXN_NOT_FOUND) {
+			out = UNIT_RESTART;
+		} else {
+			da_error_of(&st, "running the migration", err);
+			*statement = failed_statement(&p[i], err);
+			timed_out = st.code == RDSDATA_TIMEOUT || st.code == RDSDATA_UNAVAILABLE ||
+				    st.code == RDSDATA_OTHER;
+			lost = answer_lost(&st);
+			out = UNIT_FAILED;
+		}
+		break;
+	}
+	pieces_free(p, np);
+	if (tx[0]) {
+		d->db.deadline_ms = da_call_deadline(d, deadline_ms);
+		if (out == UNIT_DONE && !rdsdata_commit(&d->db, tx, &st)) {
+			if (st.code == RDSDATA_TXN_NOT_FOUND)
+				return UNIT_RESTART;
+			da_error_of(&st, "COMMIT", err);
+			timed_out = true;
+			lost = answer_lost(&st);
+			out = UNIT_FAILED;
+		} else if (out != UNIT_DONE && !rdsdata_rollback(&d->db, tx, &st)) {
+			log_debug("ROLLBACK over the RDS Data API: %s", st.message);
+		}
+	}
+	if (out == UNIT_FAILED && timed_out) {
+		/* the call may have committed: the history row says, nothing is sent again blindly */
+		struct db_error e2;
+		bool landed = false;
+
+		if (!unit_landed(d, u, &landed, &e2))
+			return out;
+		if (landed) {
+			log_warn("version %lld: %s, but the history shows it committed", (long long)u->rec.version,
+				 err->message);
+			return UNIT_DONE;
+		}
+		if (lost) {
+			/* sent again, it re-reads its history row under the key's lock: never twice */
+			log_warn("version %lld: %s, and the history shows it did not commit: running it again",
+				 (long long)u->rec.version, err->message);
+			return UNIT_RESTART;
+		}
+	}
+	return out;
+}
+
+/* characters unit u takes in a DO block of several */
+static size_t
+unit_chars(const struct db_unit *u)
+{
+	size_t c = record_chars(u) + 512;
+
+	for (uint32_t i = 0; i < u->nstmts; i++)
+		c += da_literal_chars(u->sql[i]) + 48;
+	return c;
+}
+
+/* How many units from units[0] go in one DO block of at most DO_CAP characters (0: not even the first). */
+static size_t
+pack_count(const struct db_unit *units, size_t n)
+{
+	size_t total = 2048, k = 0;
+
+	while (k < n && k < PACK_MAX && total + unit_chars(&units[k]) <= DO_CAP) {
+		total += unit_chars(&units[k]);
+		k++;
+	}
+	return k;
+}
+
+/*
+ * units[0, n) but those skip marks in one DO block, one transaction: the settings and the
+ * lock once, then each unit under its re-read history row, its statements and its history
+ * row.  An error names the unit (1-based in the pack) and the statement.  A row another run
+ * wrote meanwhile rolls the block back with SKIPS_STATE, "gosling skipped U ...": those
+ * units are to be marked and the rest sent again, so the result can say which ran here.
+ */
+static bool
+pack_run(struct da_state *d, const struct db_unit *units, size_t n, const bool *skip, int64_t deadline_ms,
+	 struct rdsdata_status *st)
+{
+	struct buf b = { 0 };
+	struct rdsdata_statement s = { 0 };
+	struct rdsdata_result r;
+	bool ok;
+
+	buf_str(&b, "DO $gosling$ DECLARE gosling_u int := 0; gosling_i int := 0; "
+		    "gosling_t0 timestamptz := pg_catalog.clock_timestamp(); "
+		    "gosling_st text; gosling_m text; gosling_d text; gosling_h text; gosling_skip text := ''; "
+		    "BEGIN\nPERFORM ");
+	da_settings_sql(d, &b, deadline_ms);
+	buf_str(&b, ";\nBEGIN\n");
+	for (size_t k = 0; k < n; k++) {
+		const struct db_unit *u = &units[k];
+
+		if (skip[k])
+			continue;
+
+		da_sb_fmt(&b, "gosling_u := %lld; gosling_i := 0; gosling_t0 := pg_catalog.clock_timestamp();\n",
+		       (long long)k + 1);
+		buf_str(&b, u->down ? "IF EXISTS (SELECT 1 FROM " : "IF NOT EXISTS (SELECT 1 FROM ");
+		buf_str(&b, d->names.history);
+		da_sb_fmt(&b, " WHERE version = %lld AND failed_statement IS NULL) THEN\n", (long long)u->rec.version);
+		for (uint32_t i = 0; i < u->nstmts; i++) {
+			da_sb_fmt(&b, "gosling_i := %lld; EXECUTE ", (long long)i + 1);
+			da_sb_literal(&b, u->sql[i]);
+			buf_str(&b, ";\n");
+		}
+		do_record(d, &b, u);
+		da_sb_fmt(&b, "ELSE gosling_skip := gosling_skip || ' %lld';\nEND IF;\n", (long long)k + 1);
+	}
+	do_tail(&b, "IF gosling_skip <> '' THEN RAISE EXCEPTION USING ERRCODE = '" SKIPS_STATE "', "
+		    "MESSAGE = 'gosling skipped' || gosling_skip; END IF;\n");
+	if (b.failed) {
+		buf_free(&b);
+		memset(st, 0, sizeof *st);
+		st->code = RDSDATA_OTHER;
+		snprintf(st->message, sizeof st->message, "out of memory building the call");
+		return false;
+	}
+	s.sql = b.p;
+	s.once = true;
+	ok = da_exec(d, &s, deadline_ms, &r, st);
+	if (ok)
+		rdsdata_result_free(&r);
+	buf_free(&b);
+	return ok;
+}
+
+/*
+ * Units [cur->unit, cur->unit + n) as one DO block.  A unit that fails rolls back the units
+ * before it in the block: they are sent again (without it) before its failure is reported.
+ */
+static bool
+pack_units(struct da_state *d, const struct db_unit *units, size_t n, int64_t deadline_ms,
+	   void (*done)(size_t unit, int64_t ms, void *arg), void *arg, struct db_cursor *cur,
+	   struct db_batch_failure *f)
+{
+	size_t first = cur->unit;
+	int64_t t0 = clock_now_ms();
+	struct rdsdata_status st;
+	uint32_t unit = 0, statement = 0;
+	struct db_error e;
+	bool ok, skip[PACK_MAX] = { false };
+	int tries = 0;
+
+	while (!(ok = pack_run(d, &units[first], n, skip, deadline_ms, &st)) && tries++ < UNIT_RESTARTS) {
+		struct db_error e2;
+		bool landed = false;
+
+		if (st.code == RDSDATA_DATABASE && strcmp(st.sqlstate, SKIPS_STATE) == 0) {
+			/* another run applied some meanwhile: the block again without them */
+			const char *p = strstr(st.message, "gosling skipped");
+			char *end;
+
+			for (p = p ? p + 15 : ""; *p == ' '; p = end) {
+				unsigned long k = strtoul(p + 1, &end, 10);
+
+				if (k >= 1 && k <= n && !skip[k - 1]) {
+					skip[k - 1] = true;
+					log_warn("version %lld: %s by another run meanwhile; not run again",
+						 (long long)units[first + k - 1].rec.version,
+						 units[first + k - 1].down ? "rolled back" : "applied");
+				}
+			}
+			continue;
+		}
+		if (!answer_lost(&st))
+			break;
+		/* the block re-reads each history row under the key's lock: sent again, nothing runs twice */
+		if (!unit_landed(d, &units[first + n - 1], &landed, &e2) || landed)
+			break;
+		log_warn("running the migrations: %s, and the history shows they did not commit: sending them again",
+			 st.message);
+	}
+	if (!ok) {
+		da_error_of(&st, "running the migrations", &e);
+		if (st.code == RDSDATA_DATABASE)
+			statement = error_statement(&e, &unit);
+		if (st.code != RDSDATA_DATABASE) {
+			/* one transaction: its last unit's row says whether it committed */
+			struct db_error e2;
+			bool landed = false;
+
+			if (!unit_landed(d, &units[first + n - 1], &landed, &e2) || !landed) {
+				f->unit = first;
+				f->err = e;
+				return false;
+			}
+			log_warn("%s, but the history shows the %zu migrations committed", e.message, n);
+		} else {
+			if (unit < 1 || unit > n)
+				unit = 1;
+			if (unit > 1 && !pack_run(d, &units[first], unit - 1, skip, deadline_ms, &st)) {
+				da_error_of(&st, "running the migrations again", &f->err);
+				f->statement = error_statement(&f->err, &unit);
+				f->unit = first + (unit ? unit - 1 : 0);
+				return false;
+			}
+			for (size_t k = 0; k + 1 < unit; k++)
+				done(first + k, skip[k] ? -1 : (clock_now_ms() - t0) / (int64_t)unit, arg);
+			f->unit = first + unit - 1;
+			f->statement = statement;
+			f->err = e;
+			cur->unit = f->unit;
+			return false;
+		}
+	}
+	for (size_t k = 0; k < n; k++)
+		done(first + k, skip[k] ? -1 : (clock_now_ms() - t0) / (int64_t)n, arg);
+	cur->unit = first + n;
+	cur->statement = 0;
+	cur->last_end_ms = clock_now_ms();
+	return true;
+}
+
+bool
+da_run_units(struct transport *t, const struct db_unit *units, size_t nunits, bool atomic, const struct db_session *s,
+	     int64_t deadline_ms, void (*done)(size_t unit, int64_t ms, void *arg), void *arg, struct db_cursor *cur,
+	     struct db_batch_failure *f)
+{
+	struct da_state *d = state(t);
+	const struct db_unit *u = &units[cur->unit];
+	int64_t t0 = clock_now_ms();
+	struct db_error e;
+	uint32_t statement = 0;
+	enum unit_outcome out = UNIT_RESTART;
+
+	memset(f, 0, sizeof *f);
+	if (atomic) {
+		f->unit = cur->unit;
+		f->unsent = true;
+		da_error_set(&f->err, "%s", "--atomic is not supported over the RDS Data API yet");
+		return false;
+	}
+	if (!da_lease_renew(d, &f->err)) {
+		/* "unable to apply <the migration it stopped before>: ..." */
+		f->unit = f->last_unit = cur->unit;
+		f->lost = true;
+		return false;
+	}
+	if (!da_session(t, s, &f->err)) {
+		f->unit = cur->unit;
+		f->unsent = true;
+		return false;
+	}
+	if (pack_count(u, nunits - cur->unit) >= 2)
+		return pack_units(d, units, pack_count(u, nunits - cur->unit), deadline_ms, done, arg, cur, f);
+	for (int restarts = 0; out == UNIT_RESTART && restarts <= UNIT_RESTARTS; restarts++) {
+		if (restarts)
+			log_warn("version %lld: the Data API lost its transaction (TransactionNotFoundException): "
+				 "running it again", (long long)u->rec.version);
+		out = unit_try(d, u, deadline_ms, &statement, &e);
+	}
+	if (out == UNIT_RESTART) {
+		da_error_set(&e, "%s", "the Data API lost the transaction again and again (TransactionNotFoundException)");
+		out = UNIT_FAILED;
+	}
+	if (out == UNIT_FAILED) {
+		f->unit = cur->unit;
+		f->statement = statement;
+		f->err = e;
+		return false;
+	}
+	if (out == UNIT_SKIPPED)
+		log_warn("version %lld: %s by another run meanwhile; not run again", (long long)u->rec.version,
+			 u->down ? "rolled back" : "applied");
+	done(cur->unit, out == UNIT_SKIPPED ? -1 : clock_now_ms() - t0, arg);
+	cur->unit++;
+	cur->statement = 0;
+	cur->last_end_ms = clock_now_ms();
+	return true;
+}
+
+bool
+da_run_statement(struct transport *t, const char *sql, int64_t deadline_ms, struct db_error *err)
+{
+	struct da_state *d = state(t);
+	struct rdsdata_statement s = { .sql = sql, .once = true };
+	struct rdsdata_result r;
+	struct rdsdata_status st;
+
+	if (!da_lease_renew(d, err))
+		return false;
+	if (!da_exec(d, &s, deadline_ms, &r, &st)) {
+		da_error_of(&st, "running the statement", err);
+		return false;
+	}
+	rdsdata_result_free(&r);
+	return true;
+}
