@@ -4,7 +4,8 @@
 
 #include "buf.h"
 
-bool buf_reserve(struct buf *b, size_t n)
+bool
+buf_reserve(struct buf *b, size_t n)
 {
 	size_t need = b->len + n + 1, cap;
 	char *p;
@@ -30,7 +31,8 @@ bool buf_reserve(struct buf *b, size_t n)
 	return true;
 }
 
-void buf_add(struct buf *b, const void *data, size_t n)
+void
+buf_add(struct buf *b, const void *data, size_t n)
 {
 	if (!buf_reserve(b, n))
 		return;
@@ -40,17 +42,20 @@ void buf_add(struct buf *b, const void *data, size_t n)
 	b->p[b->len] = '\0';
 }
 
-void buf_str(struct buf *b, const char *s)
+void
+buf_str(struct buf *b, const char *s)
 {
 	buf_add(b, s, strlen(s));
 }
 
-void buf_char(struct buf *b, char c)
+void
+buf_char(struct buf *b, char c)
 {
 	buf_add(b, &c, 1);
 }
 
-char *buf_take(struct buf *b)
+char *
+buf_take(struct buf *b)
 {
 	char *s = b->failed ? NULL : b->p ? b->p : calloc(1, 1);
 
@@ -60,7 +65,8 @@ char *buf_take(struct buf *b)
 	return s;
 }
 
-void buf_free(struct buf *b)
+void
+buf_free(struct buf *b)
 {
 	free(b->p);
 	memset(b, 0, sizeof *b);

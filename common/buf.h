@@ -25,9 +25,9 @@
 #include "attr.h"
 
 struct buf {
-	char *p;		/* malloc'd, owned by the buffer until buf_take */
+	char *p; /* malloc'd, owned by the buffer until buf_take */
 	size_t len, cap;
-	bool failed;		/* sticky: an allocation failed */
+	bool failed; /* sticky: an allocation failed */
 };
 
 /*

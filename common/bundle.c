@@ -22,20 +22,23 @@ struct sha {
 	bool failed;
 };
 
-static void sha_init(struct sha *h)
+static void
+sha_init(struct sha *h)
 {
 	h->ctx = EVP_MD_CTX_new();
 	h->failed = !h->ctx || !EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL);
 }
 
-static void sha_add(struct sha *h, const void *p, size_t n)
+static void
+sha_add(struct sha *h, const void *p, size_t n)
 {
 	if (!h->failed && n && !EVP_DigestUpdate(h->ctx, p, n))
 		h->failed = true;
 }
 
 static void sha_addf(struct sha *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sha_addf(struct sha *h, const char *fmt, ...)
+static void
+sha_addf(struct sha *h, const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
@@ -48,7 +51,8 @@ static void sha_addf(struct sha *h, const char *fmt, ...)
 }
 
 /* The digest into out, and the context freed; false (out "") when anything failed. */
-static bool sha_done(struct sha *h, const char *prefix, char out[CHECKSUM_LEN])
+static bool
+sha_done(struct sha *h, const char *prefix, char out[CHECKSUM_LEN])
 {
 	unsigned char md[32];
 	unsigned int n = 0;
@@ -66,7 +70,8 @@ static bool sha_done(struct sha *h, const char *prefix, char out[CHECKSUM_LEN])
 	return true;
 }
 
-bool checksum_file(const char *data, size_t len, char out[CHECKSUM_LEN])
+bool
+checksum_file(const char *data, size_t len, char out[CHECKSUM_LEN])
 {
 	struct sha h;
 	size_t start = len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0 ? 3 : 0, end = len, from = start;
@@ -79,7 +84,7 @@ bool checksum_file(const char *data, size_t len, char out[CHECKSUM_LEN])
 		if (data[i] == '\r') {
 			sha_add(&h, data + from, i - from);
 			sha_add(&h, "\n", 1);
-			if (data[i + 1] == '\n')	/* i + 1 < end: data[end - 1] is no CR */
+			if (data[i + 1] == '\n') /* i + 1 < end: data[end - 1] is no CR */
 				i++;
 			from = i + 1;
 		}
@@ -90,7 +95,8 @@ bool checksum_file(const char *data, size_t len, char out[CHECKSUM_LEN])
 	return sha_done(&h, CHECKSUM_FILE_PREFIX, out);
 }
 
-static void add_stmts(struct sha *h, const char *dir, const struct stmt *s, uint32_t n)
+static void
+add_stmts(struct sha *h, const char *dir, const struct stmt *s, uint32_t n)
 {
 	sha_addf(h, "%s %" PRIu32 "\n", dir, n);
 	for (uint32_t i = 0; i < n; i++) {
@@ -98,12 +104,12 @@ static void add_stmts(struct sha *h, const char *dir, const struct stmt *s, uint
 		sha_add(h, s[i].sql, s[i].len);
 		sha_add(h, "\n", 1);
 		for (uint32_t j = 0; j < s[i].nenvsub; j++)
-			sha_addf(h, "envsub %" PRIu32 " %" PRIu32 "\n", s[i].envsub[j].start,
-				 s[i].envsub[j].end);
+			sha_addf(h, "envsub %" PRIu32 " %" PRIu32 "\n", s[i].envsub[j].start, s[i].envsub[j].end);
 	}
 }
 
-bool checksum_exec(const struct migration *m, char out[CHECKSUM_LEN])
+bool
+checksum_exec(const struct migration *m, char out[CHECKSUM_LEN])
 {
 	struct sha h;
 
@@ -114,7 +120,8 @@ bool checksum_exec(const struct migration *m, char out[CHECKSUM_LEN])
 	return sha_done(&h, CHECKSUM_EXEC_PREFIX, out);
 }
 
-bool checksum_done(const struct migration *m, uint32_t n, char out[CHECKSUM_LEN])
+bool
+checksum_done(const struct migration *m, uint32_t n, char out[CHECKSUM_LEN])
 {
 	struct sha h;
 
@@ -124,7 +131,8 @@ bool checksum_done(const struct migration *m, uint32_t n, char out[CHECKSUM_LEN]
 	return sha_done(&h, CHECKSUM_DONE_PREFIX, out);
 }
 
-bool checksum_chain(const char *prev, int64_t version, const char *exec, char out[CHECKSUM_LEN])
+bool
+checksum_chain(const char *prev, int64_t version, const char *exec, char out[CHECKSUM_LEN])
 {
 	struct sha h;
 
@@ -139,7 +147,8 @@ bool checksum_chain(const char *prev, int64_t version, const char *exec, char ou
 
 /* Decode one UTF-8 rune at s (n > 0 bytes left); *size gets its length.  Invalid
  * bytes decode as U+FFFD with size 1, as Go's utf8.DecodeRune does. */
-static uint32_t rune_decode(const unsigned char *s, size_t n, size_t *size)
+static uint32_t
+rune_decode(const unsigned char *s, size_t n, size_t *size)
 {
 	uint32_t c = s[0], min;
 	size_t len, i;
@@ -173,10 +182,13 @@ bad:
 }
 
 /* Whether the n bytes at s are the start of a valid sequence the end of the text cut short. */
-static bool rune_cut(const unsigned char *s, size_t n)
+static bool
+rune_cut(const unsigned char *s, size_t n)
 {
-	size_t len = s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3 :
-		     s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+	size_t len = s[0] >= 0xc2 && s[0] <= 0xdf ? 2
+		: s[0] >= 0xe0 && s[0] <= 0xef	  ? 3
+		: s[0] >= 0xf0 && s[0] <= 0xf4	  ? 4
+						  : 0;
 
 	if (n >= len)
 		return false;
@@ -186,7 +198,8 @@ static bool rune_cut(const unsigned char *s, size_t n)
 	return true;
 }
 
-char *text_utf8_fix(char *s)
+char *
+text_utf8_fix(char *s)
 {
 	size_t n = strlen(s), i = 0, size;
 
@@ -207,18 +220,31 @@ char *text_utf8_fix(char *s)
 }
 
 /* Go's unicode.IsSpace. */
-static bool rune_is_space(uint32_t c)
+static bool
+rune_is_space(uint32_t c)
 {
 	switch (c) {
-	case '\t': case '\n': case '\v': case '\f': case '\r': case ' ':
-	case 0x85: case 0xa0: case 0x1680: case 0x2028: case 0x2029:
-	case 0x202f: case 0x205f: case 0x3000:
+	case '\t':
+	case '\n':
+	case '\v':
+	case '\f':
+	case '\r':
+	case ' ':
+	case 0x85:
+	case 0xa0:
+	case 0x1680:
+	case 0x2028:
+	case 0x2029:
+	case 0x202f:
+	case 0x205f:
+	case 0x3000:
 		return true;
 	}
 	return c >= 0x2000 && c <= 0x200a;
 }
 
-size_t text_space_at(const char *s, size_t n)
+size_t
+text_space_at(const char *s, size_t n)
 {
 	size_t size;
 
@@ -229,7 +255,8 @@ size_t text_space_at(const char *s, size_t n)
 	return 0;
 }
 
-size_t text_char_at(const char *s, size_t n, uint32_t *rune)
+size_t
+text_char_at(const char *s, size_t n, uint32_t *rune)
 {
 	size_t size;
 
@@ -239,12 +266,14 @@ size_t text_char_at(const char *s, size_t n, uint32_t *rune)
 	return *rune == 0xfffd && size == 1 ? 0 : size;
 }
 
-bool text_is_control(uint32_t rune)
+bool
+text_is_control(uint32_t rune)
 {
 	return rune < 0x20 || (rune >= 0x7f && rune <= 0x9f);
 }
 
-void text_trim(const char **s, size_t *n)
+void
+text_trim(const char **s, size_t *n)
 {
 	const char *p = *s;
 	size_t len = *n, k;
@@ -280,7 +309,8 @@ struct interp {
 
 #define EOF_RUNE 0xffffffffu
 
-static uint32_t ip_peek(struct interp *ip)
+static uint32_t
+ip_peek(struct interp *ip)
 {
 	size_t size;
 
@@ -289,7 +319,8 @@ static uint32_t ip_peek(struct interp *ip)
 	return rune_decode((const unsigned char *)ip->s + ip->pos, ip->len - ip->pos, &size);
 }
 
-static uint32_t ip_next(struct interp *ip)
+static uint32_t
+ip_next(struct interp *ip)
 {
 	size_t size;
 	uint32_t c;
@@ -302,7 +333,8 @@ static uint32_t ip_next(struct interp *ip)
 }
 
 static bool ip_fail(struct interp *ip, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static bool ip_fail(struct interp *ip, const char *fmt, ...)
+static bool
+ip_fail(struct interp *ip, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -316,7 +348,8 @@ static bool ip_fail(struct interp *ip, const char *fmt, ...)
 }
 
 /* A rune for an error message: Go's %c, EOF as "EOF". */
-static const char *rune_str(uint32_t c, char buf[12])
+static const char *
+rune_str(uint32_t c, char buf[12])
 {
 	if (c == EOF_RUNE)
 		return "EOF";
@@ -329,12 +362,14 @@ static const char *rune_str(uint32_t c, char buf[12])
 }
 
 /* unicode.IsLetter for ASCII; any non-ASCII rune above U+00BF counts as a letter. */
-static bool rune_is_letter(uint32_t c)
+static bool
+rune_is_letter(uint32_t c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= 0xc0 && c != EOF_RUNE && c != 0xfffd);
 }
 
-static bool scan_identifier(struct interp *ip, size_t *start, size_t *end)
+static bool
+scan_identifier(struct interp *ip, size_t *start, size_t *end)
 {
 	char rb[12];
 	uint32_t c = ip_peek(ip);
@@ -342,8 +377,7 @@ static bool scan_identifier(struct interp *ip, size_t *start, size_t *end)
 	if (!rune_is_letter(c))
 		return ip_fail(ip, "expected identifier to start with a letter, got %s", rune_str(c, rb));
 	*start = ip->pos;
-	while ((c = ip_peek(ip)) != EOF_RUNE &&
-	       (rune_is_letter(c) || (c >= '0' && c <= '9') || c == '_'))
+	while ((c = ip_peek(ip)) != EOF_RUNE && (rune_is_letter(c) || (c >= '0' && c <= '9') || c == '_'))
 		ip_next(ip);
 	*end = ip->pos;
 	return true;
@@ -352,7 +386,8 @@ static bool scan_identifier(struct interp *ip, size_t *start, size_t *end)
 static bool ip_expression(struct interp *ip, bool eval, bool stop_brace, struct buf *out);
 
 /* Look a variable up; returns its value or NULL when unset. */
-static const char *ip_lookup(struct interp *ip, size_t start, size_t end)
+static const char *
+ip_lookup(struct interp *ip, size_t start, size_t end)
 {
 	char name[256];
 	size_t n = end - start;
@@ -364,7 +399,8 @@ static const char *ip_lookup(struct interp *ip, size_t start, size_t end)
 	return ip->get(name, ip->arg);
 }
 
-static bool parse_int(const char *s, size_t n, long *v)
+static bool
+parse_int(const char *s, size_t n, long *v)
 {
 	char buf[32];
 	char *end;
@@ -381,14 +417,15 @@ static bool parse_int(const char *s, size_t n, long *v)
 	return *end == '\0' && buf[0] != ' ';
 }
 
-static bool ip_brace(struct interp *ip, bool eval, struct buf *out)
+static bool
+ip_brace(struct interp *ip, bool eval, struct buf *out)
 {
 	size_t is, ie;
 	uint32_t op1;
 	char rb[12];
 	const char *val;
 
-	ip_next(ip);	/* '{' */
+	ip_next(ip); /* '{' */
 	if (!scan_identifier(ip, &is, &ie))
 		return false;
 	val = eval ? ip_lookup(ip, is, ie) : NULL;
@@ -459,7 +496,7 @@ static bool ip_brace(struct interp *ip, bool eval, struct buf *out)
 			return false;
 	} else if (op1 == '?') {
 		/* ${VAR?message}: an error when unset */
-		struct buf msg = {0};
+		struct buf msg = { 0 };
 		bool unset = eval && !val;
 		if (eval && val)
 			buf_add(out, val, strlen(val));
@@ -468,8 +505,7 @@ static bool ip_brace(struct interp *ip, bool eval, struct buf *out)
 			return false;
 		}
 		if (unset) {
-			ip_fail(ip, "$%.*s: %s", (int)(ie - is), ip->s + is,
-				msg.len ? msg.p : "not set");
+			ip_fail(ip, "$%.*s: %s", (int)(ie - is), ip->s + is, msg.len ? msg.p : "not set");
 			free(msg.p);
 			return false;
 		}
@@ -483,12 +519,13 @@ static bool ip_brace(struct interp *ip, bool eval, struct buf *out)
 	return true;
 }
 
-static bool ip_expansion(struct interp *ip, bool eval, struct buf *out)
+static bool
+ip_expansion(struct interp *ip, bool eval, struct buf *out)
 {
 	size_t is, ie;
 	const char *val;
 
-	ip_next(ip);	/* '$' */
+	ip_next(ip); /* '$' */
 	if (ip_peek(ip) == '{')
 		return ip_brace(ip, eval, out);
 	if (!scan_identifier(ip, &is, &ie))
@@ -498,7 +535,8 @@ static bool ip_expansion(struct interp *ip, bool eval, struct buf *out)
 	return true;
 }
 
-static bool ip_expression(struct interp *ip, bool eval, bool stop_brace, struct buf *out)
+static bool
+ip_expression(struct interp *ip, bool eval, bool stop_brace, struct buf *out)
 {
 	for (;;) {
 		uint32_t c = ip_peek(ip);
@@ -548,7 +586,8 @@ static bool ip_expression(struct interp *ip, bool eval, bool stop_brace, struct 
 	}
 }
 
-bool envsub_check(const char *s, size_t len, char *err, size_t errlen, size_t *err_offset)
+bool
+envsub_check(const char *s, size_t len, char *err, size_t errlen, size_t *err_offset)
 {
 	size_t line = 0;
 
@@ -566,10 +605,11 @@ bool envsub_check(const char *s, size_t len, char *err, size_t errlen, size_t *e
 	return true;
 }
 
-char *envsub_line(const char *s, size_t n, const char *(*get)(const char *name, void *arg), void *arg,
-		  char *err, size_t errlen)
+char *
+envsub_line(const char *s, size_t n, const char *(*get)(const char *name, void *arg), void *arg, char *err,
+	    size_t errlen)
 {
-	struct buf out = {0};
+	struct buf out = { 0 };
 	struct interp ip = { s, n, 0, get, arg, err, errlen, false };
 	char *line;
 
@@ -583,17 +623,18 @@ char *envsub_line(const char *s, size_t n, const char *(*get)(const char *name, 
 	return line;
 }
 
-const char *env_get(const char *name, void *arg)
+const char *
+env_get(const char *name, void *arg)
 {
 	(void)arg;
 	return getenv(name);
 }
 
-char *envsub_expand(const char *s, const struct envsub_range *r, uint32_t nr,
-		    const char *(*get)(const char *name, void *arg), void *arg,
-		    char *err, size_t errlen, uint32_t *err_offset)
+char *
+envsub_expand(const char *s, const struct envsub_range *r, uint32_t nr, const char *(*get)(const char *name, void *arg),
+	      void *arg, char *err, size_t errlen, uint32_t *err_offset)
 {
-	struct buf out = {0};
+	struct buf out = { 0 };
 	size_t at = 0, n;
 	const char *t;
 
@@ -637,7 +678,8 @@ char *envsub_expand(const char *s, const struct envsub_range *r, uint32_t nr,
 	return out.p;
 }
 
-bool checksum_build_id(const struct migration *m, uint32_t n, char out[17])
+bool
+checksum_build_id(const struct migration *m, uint32_t n, char out[17])
 {
 	struct sha h;
 	char full[CHECKSUM_LEN];

@@ -17,10 +17,10 @@
 #include "attr.h"
 
 /* Checksum names: every stored or printed checksum starts with one of these. */
-#define CHECKSUM_FILE_PREFIX "sha256:c1:"	/* canonical file text */
-#define CHECKSUM_EXEC_PREFIX "sha256:x1:"	/* what runs: statements as cut */
-#define CHECKSUM_CHAIN_PREFIX "sha256:h1:"	/* chain over the history */
-#define CHECKSUM_DONE_PREFIX "sha256:p1:"	/* the Up statements a stopped NO TRANSACTION migration ran */
+#define CHECKSUM_FILE_PREFIX "sha256:c1:"  /* canonical file text */
+#define CHECKSUM_EXEC_PREFIX "sha256:x1:"  /* what runs: statements as cut */
+#define CHECKSUM_CHAIN_PREFIX "sha256:h1:" /* chain over the history */
+#define CHECKSUM_DONE_PREFIX "sha256:p1:"  /* the Up statements a stopped NO TRANSACTION migration ran */
 /* prefix (10) + 64 hex digits + NUL */
 #define CHECKSUM_LEN 75
 
@@ -44,32 +44,32 @@ enum stmt_flag {
 
 /* One goose statement, as goose cuts it. */
 struct stmt {
-	const char *sql;	/* trimmed text, NUL-terminated, before ENVSUB */
-	uint32_t len;		/* strlen(sql) */
-	uint32_t line;		/* 1-based line in the file where the statement starts */
-	uint32_t ncommands;	/* SQL commands in the text (PostgreSQL's parser; the lexer's count under no-check) */
-	const struct envsub_range *envsub;	/* lines under ENVSUB ON, or NULL */
+	const char *sql;    /* trimmed text, NUL-terminated, before ENVSUB */
+	uint32_t len;	    /* strlen(sql) */
+	uint32_t line;	    /* 1-based line in the file where the statement starts */
+	uint32_t ncommands; /* SQL commands in the text (PostgreSQL's parser; the lexer's count under no-check) */
+	const struct envsub_range *envsub; /* lines under ENVSUB ON, or NULL */
 	uint32_t nenvsub;
-	uint32_t flags;		/* enum stmt_flag bits */
+	uint32_t flags; /* enum stmt_flag bits */
 };
 
 struct migration {
 	int64_t version;
-	const char *name;	/* file name, "000001_create_tables.sql" */
-	bool no_transaction;	/* -- +goose NO TRANSACTION */
+	const char *name;    /* file name, "000001_create_tables.sql" */
+	bool no_transaction; /* -- +goose NO TRANSACTION */
 	const struct stmt *up;
 	uint32_t nup;
 	const struct stmt *down;
 	uint32_t ndown;
-	const char *file_checksum;	/* "sha256:c1:<hex>" of the canonical file */
-	const char *exec_checksum;	/* "sha256:x1:<hex>" of the statements */
-	const char *chain;	/* "sha256:h1:<hex>" = H(prev chain, version, exec) */
+	const char *file_checksum; /* "sha256:c1:<hex>" of the canonical file */
+	const char *exec_checksum; /* "sha256:x1:<hex>" of the statements */
+	const char *chain;	   /* "sha256:h1:<hex>" = H(prev chain, version, exec) */
 };
 
 struct bundle {
-	const char *build_id;	/* 16 hex digits derived from every migration */
+	const char *build_id; /* 16 hex digits derived from every migration */
 	const char *compiler_version;
-	const struct migration *migrations;	/* sorted by version, ascending */
+	const struct migration *migrations; /* sorted by version, ascending */
 	uint32_t count;
 	/*
 	 * Every statement's text, in version order (each migration's Up, then its Down),
@@ -117,8 +117,7 @@ bool checksum_done(const struct migration *m, uint32_t n, char out[CHECKSUM_LEN]
  * checksum_chain - H(prev ‖ version ‖ exec): SHA-256 of "<prev>\n<version>\n<exec>\n"
  * where prev is the previous migration's chain ("" for the first).
  */
-bool checksum_chain(const char *prev, int64_t version, const char *exec,
-		    char out[CHECKSUM_LEN]) MUSTCHECK;
+bool checksum_chain(const char *prev, int64_t version, const char *exec, char out[CHECKSUM_LEN]) MUSTCHECK;
 
 /*
  * checksum_build_id - 16 hex digits naming a bundle: SHA-256 over every
@@ -139,23 +138,22 @@ bool checksum_build_id(const struct migration *m, uint32_t n, char out[17]) MUST
  * writes a message to err ("$NAME: not set", or a syntax error with its byte
  * offset in s); *err_offset gets the offset in s of the failing line.
  */
-char *envsub_expand(const char *s, const struct envsub_range *r, uint32_t nr,
-		    const char *(*get)(const char *name, void *arg), void *arg,
-		    char *err, size_t errlen, uint32_t *err_offset) MUSTCHECK;
+char *
+envsub_expand(const char *s, const struct envsub_range *r, uint32_t nr, const char *(*get)(const char *name, void *arg),
+	      void *arg, char *err, size_t errlen, uint32_t *err_offset) MUSTCHECK;
 
 /*
  * envsub_line - expand one line exactly as goose does (no trimming).  Returns a
  * malloc'd string, or NULL with the reason in err.
  */
-char *envsub_line(const char *s, size_t n, const char *(*get)(const char *name, void *arg), void *arg,
-		  char *err, size_t errlen) MUSTCHECK;
+char *envsub_line(const char *s, size_t n, const char *(*get)(const char *name, void *arg), void *arg, char *err,
+		  size_t errlen) MUSTCHECK;
 
 /* env_get - the process environment (getenv) as the lookup envsub and config_load take; arg unused. */
 const char *env_get(const char *name, void *arg);
 
 /* envsub_check - syntax-check ENVSUB text without expanding: the compiler uses it. */
-bool envsub_check(const char *s, size_t len, char *err, size_t errlen,
-		  size_t *err_offset) MUSTCHECK;
+bool envsub_check(const char *s, size_t len, char *err, size_t errlen, size_t *err_offset) MUSTCHECK;
 
 /* text_space_at - bytes of the Unicode space (Go's unicode.IsSpace) at s, or 0. */
 size_t text_space_at(const char *s, size_t n);

@@ -28,19 +28,22 @@
 #include <string.h>
 #include <strings.h>
 
-#define HINT_HATCH "if the statement is valid on your server (newer syntax, an extension's), put " \
+#define HINT_HATCH                                                                      \
+	"if the statement is valid on your server (newer syntax, an extension's), put " \
 	"'-- " CHECK_MARKER "' on the line before it"
 
 /* ---- text helpers ------------------------------------------------------- */
 
 /* Byte length of the UTF-8 sequence starting with c (the file is valid UTF-8). */
-static size_t utf8_len(unsigned char c)
+static size_t
+utf8_len(unsigned char c)
 {
 	return c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
 }
 
 /* Byte offset of the chars-th character (0-based) of s, clamped to len. */
-static size_t char_to_byte(const char *s, size_t len, size_t chars)
+static size_t
+char_to_byte(const char *s, size_t len, size_t chars)
 {
 	size_t i = 0;
 
@@ -50,7 +53,8 @@ static size_t char_to_byte(const char *s, size_t len, size_t chars)
 }
 
 /* Skip blanks and comments (line and nested block) from off. */
-static size_t skip_blank(const char *s, size_t len, size_t off)
+static size_t
+skip_blank(const char *s, size_t len, size_t off)
 {
 	while (off < len) {
 		unsigned char c = (unsigned char)s[off];
@@ -82,7 +86,8 @@ static size_t skip_blank(const char *s, size_t len, size_t off)
 }
 
 /* Whether line (trimmed) is a marker comment: "--", blanks, CHECK_MARKER. */
-static bool marker_line(const char *line, size_t n)
+static bool
+marker_line(const char *line, size_t n)
 {
 	const char *t = line;
 	size_t tn = n, k = strlen(CHECK_MARKER);
@@ -101,7 +106,8 @@ static bool marker_line(const char *line, size_t n)
 	return tn == k || !lex_ident_char((unsigned char)t[k]) || t[k] == '$';
 }
 
-void check_marks_scan(const struct pfile *f, struct check_marks *m)
+void
+check_marks_scan(const struct pfile *f, struct check_marks *m)
 {
 	size_t pos = 0, cap = 0;
 	uint32_t lineno = 0;
@@ -130,7 +136,8 @@ void check_marks_scan(const struct pfile *f, struct check_marks *m)
 	}
 }
 
-bool check_marks_cover(const struct check_marks *m, uint32_t from, const struct pstmt *s)
+bool
+check_marks_cover(const struct check_marks *m, uint32_t from, const struct pstmt *s)
 {
 	size_t lo = 0, hi = m->n;
 
@@ -148,7 +155,8 @@ bool check_marks_cover(const struct check_marks *m, uint32_t from, const struct 
 	return lo < m->n && m->lines[lo] <= s->last_line;
 }
 
-void check_marks_free(struct check_marks *m)
+void
+check_marks_free(struct check_marks *m)
 {
 	free(m->lines);
 	memset(m, 0, sizeof(*m));
@@ -163,10 +171,12 @@ void check_marks_free(struct check_marks *m)
  */
 
 /* The DefElem named name in a list of nodes, or NULL. */
-static const PgQuery__DefElem *defelem(PgQuery__Node **list, size_t n, const char *name)
+static const PgQuery__DefElem *
+defelem(PgQuery__Node **list, size_t n, const char *name)
 {
 	for (size_t i = 0; i < n; i++) {
-		const PgQuery__DefElem *d = list[i]->node_case == PG_QUERY__NODE__NODE_DEF_ELEM ? list[i]->def_elem : NULL;
+		const PgQuery__DefElem *d =
+			list[i]->node_case == PG_QUERY__NODE__NODE_DEF_ELEM ? list[i]->def_elem : NULL;
 
 		if (d && d->defname && strcasecmp(d->defname, name) == 0)
 			return d;
@@ -175,14 +185,15 @@ static const PgQuery__DefElem *defelem(PgQuery__Node **list, size_t n, const cha
 }
 
 /* A DefElem's boolean value as PostgreSQL's defGetBoolean reads it; dflt when absent. */
-static bool defelem_bool(const PgQuery__DefElem *d, bool dflt)
+static bool
+defelem_bool(const PgQuery__DefElem *d, bool dflt)
 {
 	const char *sv;
 
 	if (!d)
 		return dflt;
 	if (!d->arg)
-		return true;	/* "WITH (create_slot)" means true */
+		return true; /* "WITH (create_slot)" means true */
 	switch (d->arg->node_case) {
 	case PG_QUERY__NODE__NODE_BOOLEAN:
 		return d->arg->boolean->boolval;
@@ -200,26 +211,30 @@ static bool defelem_bool(const PgQuery__DefElem *d, bool dflt)
 /* Why a command may not stand where it is. */
 enum refusal_kind {
 	R_NONE,
-	R_NO_TX_BLOCK,		/* PostgreSQL refuses it inside a transaction block */
-	R_TX_CONTROL,		/* it would end (or reset) the migration's own transaction */
-	R_CLIENT_COPY,		/* COPY to or from the client, which gosling is not */
+	R_NO_TX_BLOCK, /* PostgreSQL refuses it inside a transaction block */
+	R_TX_CONTROL,  /* it would end (or reset) the migration's own transaction */
+	R_CLIENT_COPY, /* COPY to or from the client, which gosling is not */
 };
 
 /* A command that cannot run where it stands. */
 struct refusal {
 	enum refusal_kind kind;
-	const char *what;	/* as PostgreSQL names it in its error */
-	const char *keyword;	/* the word to point at, or NULL for the command's start */
-	const char *fix;	/* how to make it run */
+	const char *what;    /* as PostgreSQL names it in its error */
+	const char *keyword; /* the word to point at, or NULL for the command's start */
+	const char *fix;     /* how to make it run */
 };
 
-#define FIX_CONCURRENTLY "put it in a migration of its own marked '-- +goose NO TRANSACTION' " \
+#define FIX_CONCURRENTLY                                                      \
+	"put it in a migration of its own marked '-- +goose NO TRANSACTION' " \
 	"(one command per statement), or drop CONCURRENTLY if a lock on the table is acceptable"
-#define FIX_ALONE "put it in a migration of its own marked '-- +goose NO TRANSACTION', " \
+#define FIX_ALONE                                                              \
+	"put it in a migration of its own marked '-- +goose NO TRANSACTION', " \
 	"one command per statement"
-#define FIX_TX_CONTROL "remove it: gosling runs each migration and its history row in one transaction " \
+#define FIX_TX_CONTROL                                                                   \
+	"remove it: gosling runs each migration and its history row in one transaction " \
 	"of its own; a migration that needs transactions of its own is marked '-- +goose NO TRANSACTION'"
-#define FIX_RESET_ALL "reset only what the migration set (RESET name), or mark the migration " \
+#define FIX_RESET_ALL                                                            \
+	"reset only what the migration set (RESET name), or mark the migration " \
 	"'-- +goose NO TRANSACTION'"
 #define FIX_COPY_IN "load the rows with INSERT ... VALUES, or COPY FROM a file on the database server"
 #define FIX_COPY_OUT "drop it, or COPY TO a file on the database server: a migration's results are discarded"
@@ -230,24 +245,28 @@ struct refusal {
  * on the catalog (REINDEX or CLUSTER of a partitioned table, DROP SUBSCRIPTION
  * with a slot) are not detected.
  */
-static bool refuses_tx_block(const PgQuery__Node *n, struct refusal *r)
+static bool
+refuses_tx_block(const PgQuery__Node *n, struct refusal *r)
 {
 	*r = (struct refusal){ R_NO_TX_BLOCK, NULL, NULL, FIX_ALONE };
 
 	switch (n->node_case) {
 	case PG_QUERY__NODE__NODE_INDEX_STMT:
 		if (n->index_stmt->concurrent)
-			*r = (struct refusal){ R_NO_TX_BLOCK, "CREATE INDEX CONCURRENTLY", "CONCURRENTLY", FIX_CONCURRENTLY };
+			*r = (struct refusal){ R_NO_TX_BLOCK, "CREATE INDEX CONCURRENTLY", "CONCURRENTLY",
+					       FIX_CONCURRENTLY };
 		break;
 	case PG_QUERY__NODE__NODE_DROP_STMT:
 		if (n->drop_stmt->concurrent)
-			*r = (struct refusal){ R_NO_TX_BLOCK, "DROP INDEX CONCURRENTLY", "CONCURRENTLY", FIX_CONCURRENTLY };
+			*r = (struct refusal){ R_NO_TX_BLOCK, "DROP INDEX CONCURRENTLY", "CONCURRENTLY",
+					       FIX_CONCURRENTLY };
 		break;
 	case PG_QUERY__NODE__NODE_REINDEX_STMT: {
 		const PgQuery__ReindexStmt *x = n->reindex_stmt;
 
 		if (defelem_bool(defelem(x->params, x->n_params, "concurrently"), false))
-			*r = (struct refusal){ R_NO_TX_BLOCK, "REINDEX CONCURRENTLY", "CONCURRENTLY", FIX_CONCURRENTLY };
+			*r = (struct refusal){ R_NO_TX_BLOCK, "REINDEX CONCURRENTLY", "CONCURRENTLY",
+					       FIX_CONCURRENTLY };
 		else if (x->kind == PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_SCHEMA)
 			r->what = "REINDEX SCHEMA";
 		else if (x->kind == PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_SYSTEM)
@@ -262,7 +281,7 @@ static bool refuses_tx_block(const PgQuery__Node *n, struct refusal *r)
 		break;
 	case PG_QUERY__NODE__NODE_CLUSTER_STMT:
 		if (!n->cluster_stmt->relation)
-			r->what = "CLUSTER";	/* of every clustered table */
+			r->what = "CLUSTER"; /* of every clustered table */
 		break;
 	case PG_QUERY__NODE__NODE_CREATEDB_STMT:
 		r->what = "CREATE DATABASE";
@@ -320,9 +339,10 @@ static bool refuses_tx_block(const PgQuery__Node *n, struct refusal *r)
 				c->node_case == PG_QUERY__NODE__NODE_ALTER_TABLE_CMD ? c->alter_table_cmd : NULL;
 
 			if (cmd && cmd->subtype == PG_QUERY__ALTER_TABLE_TYPE__AT_DetachPartition && cmd->def &&
-			    cmd->def->node_case == PG_QUERY__NODE__NODE_PARTITION_CMD && cmd->def->partition_cmd->concurrent)
-				*r = (struct refusal){ R_NO_TX_BLOCK, "ALTER TABLE ... DETACH CONCURRENTLY", "CONCURRENTLY",
-						       FIX_CONCURRENTLY };
+			    cmd->def->node_case == PG_QUERY__NODE__NODE_PARTITION_CMD &&
+			    cmd->def->partition_cmd->concurrent)
+				*r = (struct refusal){ R_NO_TX_BLOCK, "ALTER TABLE ... DETACH CONCURRENTLY",
+						       "CONCURRENTLY", FIX_CONCURRENTLY };
 		}
 		break;
 	default:
@@ -337,7 +357,8 @@ static bool refuses_tx_block(const PgQuery__Node *n, struct refusal *r)
  * reset gosling's own settings in it (RESET ALL).  Savepoints stay inside the
  * transaction, as PostgreSQL allows them there.
  */
-static bool refuses_tx_control(const PgQuery__Node *n, struct refusal *r)
+static bool
+refuses_tx_control(const PgQuery__Node *n, struct refusal *r)
 {
 	*r = (struct refusal){ R_TX_CONTROL, NULL, NULL, FIX_TX_CONTROL };
 
@@ -354,10 +375,10 @@ static bool refuses_tx_control(const PgQuery__Node *n, struct refusal *r)
 		r->what = "START TRANSACTION";
 		break;
 	case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT:
-		r->what = "COMMIT";	/* END too */
+		r->what = "COMMIT"; /* END too */
 		break;
 	case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK:
-		r->what = "ROLLBACK";	/* ABORT too */
+		r->what = "ROLLBACK"; /* ABORT too */
 		break;
 	case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_PREPARE:
 		r->what = "PREPARE TRANSACTION";
@@ -369,7 +390,8 @@ static bool refuses_tx_control(const PgQuery__Node *n, struct refusal *r)
 }
 
 /* refuses_copy - COPY ... FROM STDIN or TO STDOUT: gosling neither sends nor reads COPY data. */
-static bool refuses_copy(const PgQuery__Node *n, struct refusal *r)
+static bool
+refuses_copy(const PgQuery__Node *n, struct refusal *r)
 {
 	const PgQuery__CopyStmt *c = n->node_case == PG_QUERY__NODE__NODE_COPY_STMT ? n->copy_stmt : NULL;
 
@@ -399,12 +421,14 @@ typedef struct ErrorContextCallback {
 extern __thread ErrorContextCallback *error_context_stack;
 int getinternalerrposition(void);
 
-static void catch_internal_pos(void *arg)
+static void
+catch_internal_pos(void *arg)
 {
 	*(int *)arg = getinternalerrposition();
 }
 
-static PgQueryPlpgsqlParseResult plpgsql_parse(const char *cmd, int *internal_pos)
+static PgQueryPlpgsqlParseResult
+plpgsql_parse(const char *cmd, int *internal_pos)
 {
 	ErrorContextCallback me = { error_context_stack, catch_internal_pos, internal_pos };
 	PgQueryPlpgsqlParseResult r;
@@ -424,16 +448,17 @@ enum quoting {
 };
 
 struct body {
-	size_t start;		/* statement offset of the body's first byte */
-	size_t end;		/* and one past its last */
+	size_t start; /* statement offset of the body's first byte */
+	size_t end;   /* and one past its last */
 	enum quoting q;
 };
 
 /* Find the body literal at or after off (DefElem "as": the AS keyword, or the literal). */
-static bool body_find(const char *s, size_t len, size_t off, struct body *b)
+static bool
+body_find(const char *s, size_t len, size_t off, struct body *b)
 {
-	if (off < len && (s[off] == 'a' || s[off] == 'A') && off + 1 < len && (s[off + 1] == 's' || s[off + 1] == 'S') &&
-	    !(off + 2 < len && lex_ident_char((unsigned char)s[off + 2])))
+	if (off < len && (s[off] == 'a' || s[off] == 'A') && off + 1 < len &&
+	    (s[off + 1] == 's' || s[off + 1] == 'S') && !(off + 2 < len && lex_ident_char((unsigned char)s[off + 2])))
 		off = skip_blank(s, len, off + 2);
 	if (off >= len)
 		return false;
@@ -470,17 +495,19 @@ static bool body_find(const char *s, size_t len, size_t off, struct body *b)
 }
 
 /* One character of the body's value: the bytes it takes in the statement. */
-static size_t body_step(const char *s, const struct body *b, size_t i)
+static size_t
+body_step(const char *s, const struct body *b, size_t i)
 {
 	if (b->q != Q_DOLLAR && s[i] == '\'' && i + 1 < b->end)
-		return 2;	/* '' */
+		return 2; /* '' */
 	if (b->q == Q_ESTRING && s[i] == '\\' && i + 1 < b->end)
-		return 1 + utf8_len((unsigned char)s[i + 1]);	/* escapes like \x41 count as one: close enough */
+		return 1 + utf8_len((unsigned char)s[i + 1]); /* escapes like \x41 count as one: close enough */
 	return utf8_len((unsigned char)s[i]);
 }
 
 /* Statement offset of the body's character chars (0-based), or of line line (1-based). */
-static size_t body_offset(const char *s, const struct body *b, size_t chars, uint32_t line)
+static size_t
+body_offset(const char *s, const struct body *b, size_t chars, uint32_t line)
 {
 	size_t i = b->start;
 	uint32_t l = 1;
@@ -499,7 +526,8 @@ static size_t body_offset(const char *s, const struct body *b, size_t chars, uin
 }
 
 /* What a PL/pgSQL error context names: "function \"f\"" or "DO block". */
-static void plpgsql_what(const char *context, char *out, size_t n)
+static void
+plpgsql_what(const char *context, char *out, size_t n)
 {
 	const char *q = context ? strstr(context, "function \"") : NULL;
 	const char *e = q ? strchr(q + 10, '"') : NULL;
@@ -515,7 +543,7 @@ static void plpgsql_what(const char *context, char *out, size_t n)
 struct stmt_ctx {
 	const struct pfile *f;
 	struct pstmt *s;
-	const char *text;	/* what was parsed: s->sql, or it after ENVSUB with defaults */
+	const char *text; /* what was parsed: s->sql, or it after ENVSUB with defaults */
 	size_t len;
 	bool hatch, hatch_global;
 	struct diag *d;
@@ -523,12 +551,13 @@ struct stmt_ctx {
 };
 
 /* Report a problem PostgreSQL's parser has with the statement at byte off. */
-static void report(struct stmt_ctx *c, size_t off, const char *msg, const char *hint)
+static void
+report(struct stmt_ctx *c, size_t off, const char *msg, const char *hint)
 {
 	uint32_t line, col;
 
 	if (off > c->s->len)
-		off = c->s->len;	/* only after ENVSUB: close enough */
+		off = c->s->len; /* only after ENVSUB: close enough */
 	pstmt_where(c->s, off, &line, &col);
 	if (c->hatch) {
 		diag_at(c->d, DIAG_WARNING, c->f->path, c->f->data, c->f->len, line, col, NULL,
@@ -541,14 +570,16 @@ static void report(struct stmt_ctx *c, size_t off, const char *msg, const char *
 }
 
 /* Parse the PL/pgSQL body of a CREATE FUNCTION / PROCEDURE or DO command. */
-static void check_plpgsql(struct stmt_ctx *c, const PgQuery__Node *n, size_t loc, size_t len)
+static void
+check_plpgsql(struct stmt_ctx *c, const PgQuery__Node *n, size_t loc, size_t len)
 {
 	bool is_do = n->node_case == PG_QUERY__NODE__NODE_DO_STMT;
 	PgQuery__Node **opts = is_do ? n->do_stmt->args : n->create_function_stmt->options;
 	size_t nopts = is_do ? n->do_stmt->n_args : n->create_function_stmt->n_options;
 	const PgQuery__DefElem *lang = defelem(opts, nopts, "language"), *as = defelem(opts, nopts, "as");
-	const char *lv = lang && lang->arg && lang->arg->node_case == PG_QUERY__NODE__NODE_STRING ?
-		lang->arg->string->sval : NULL;
+	const char *lv = lang && lang->arg && lang->arg->node_case == PG_QUERY__NODE__NODE_STRING
+		? lang->arg->string->sval
+		: NULL;
 	PgQueryPlpgsqlParseResult r;
 	struct body b;
 	char *cmd, what[256], msg[1024];
@@ -583,7 +614,8 @@ static void check_plpgsql(struct stmt_ctx *c, const PgQuery__Node *n, size_t loc
 }
 
 /* ENVSUB's getenv for checking at build time: every variable unset, so defaults apply. */
-static const char *envsub_unset(const char *name, void *arg)
+static const char *
+envsub_unset(const char *name, void *arg)
 {
 	(void)name;
 	(void)arg;
@@ -591,7 +623,8 @@ static const char *envsub_unset(const char *name, void *arg)
 }
 
 /* The error for a refusal r at statement offset off; a warning under the hatch. */
-static void refusal_report(struct stmt_ctx *c, const struct refusal *r, size_t off)
+static void
+refusal_report(struct stmt_ctx *c, const struct refusal *r, size_t off)
 {
 	const struct pfile *f = c->f;
 	struct pstmt *s = c->s;
@@ -602,13 +635,19 @@ static void refusal_report(struct stmt_ctx *c, const struct refusal *r, size_t o
 		return;
 	snprintf(hint, sizeof(hint), "%s", r->fix);
 	if (r->kind == R_NO_TX_BLOCK && !f->no_transaction) {
-		snprintf(msg, sizeof(msg), "%s cannot run inside a transaction block, and this migration runs in "
-			 "one (it is not marked '-- +goose NO TRANSACTION')", r->what);
+		snprintf(msg, sizeof(msg),
+			 "%s cannot run inside a transaction block, and this migration runs in "
+			 "one (it is not marked '-- +goose NO TRANSACTION')",
+			 r->what);
 	} else if (r->kind == R_NO_TX_BLOCK) {
-		snprintf(hint, sizeof(hint), "split the statement: end each command with ';' at the end of a line%s, "
-			 "so goose sends it on its own", s->block ? ", outside StatementBegin / StatementEnd" : "");
-		snprintf(msg, sizeof(msg), "%s cannot run inside a transaction block, and this statement holds %u "
-			 "SQL commands, which PostgreSQL runs as one implicit transaction", r->what, s->ncommands);
+		snprintf(hint, sizeof(hint),
+			 "split the statement: end each command with ';' at the end of a line%s, "
+			 "so goose sends it on its own",
+			 s->block ? ", outside StatementBegin / StatementEnd" : "");
+		snprintf(msg, sizeof(msg),
+			 "%s cannot run inside a transaction block, and this statement holds %u "
+			 "SQL commands, which PostgreSQL runs as one implicit transaction",
+			 r->what, s->ncommands);
 	} else if (r->kind == R_TX_CONTROL) {
 		/* END and ABORT are COMMIT and ROLLBACK by other names: say both */
 		size_t w = off;
@@ -618,19 +657,23 @@ static void refusal_report(struct stmt_ctx *c, const struct refusal *r, size_t o
 			w++;
 		if (w > off && strncasecmp(c->text + off, r->what, w - off) != 0)
 			snprintf(as, sizeof(as), "%.*s (%s)", (int)(w - off), c->text + off, r->what);
-		snprintf(msg, sizeof(msg), "%s in a migration that runs in a transaction: gosling runs the migration "
-			 "and its history row in one transaction, which %s", as[0] ? as : r->what,
-			 strcmp(r->what, "RESET ALL") == 0 ? "would lose gosling's own settings (its timeouts)" :
-			 strncmp(r->what, "BEGIN", 5) == 0 || strncmp(r->what, "START", 5) == 0 ?
-			 "is already open" : "this would end half-way");
+		snprintf(msg, sizeof(msg),
+			 "%s in a migration that runs in a transaction: gosling runs the migration "
+			 "and its history row in one transaction, which %s",
+			 as[0] ? as : r->what,
+			 strcmp(r->what, "RESET ALL") == 0 ? "would lose gosling's own settings (its timeouts)"
+				 : strncmp(r->what, "BEGIN", 5) == 0 || strncmp(r->what, "START", 5) == 0
+				 ? "is already open"
+				 : "this would end half-way");
 	} else {
 		snprintf(msg, sizeof(msg), "%s in a migration: gosling %s", r->what,
-			 strcmp(r->what, "COPY FROM STDIN") == 0 ? "sends no COPY data, so the statement would wait for rows that never come" :
-			 "reads no COPY data, so the rows would go nowhere");
+			 strcmp(r->what, "COPY FROM STDIN") == 0
+				 ? "sends no COPY data, so the statement would wait for rows that never come"
+				 : "reads no COPY data, so the rows would go nowhere");
 	}
 	pstmt_where(s, off, &line, &col);
 	if (c->hatch) {
-		if (r->kind == R_NO_TX_BLOCK)	/* the runtime says so before it runs it */
+		if (r->kind == R_NO_TX_BLOCK) /* the runtime says so before it runs it */
 			s->flags |= STMT_NO_TX_BLOCK;
 		diag_at(c->d, DIAG_WARNING, f->path, f->data, f->len, line, col, NULL, "%s (allowed by %s)", msg,
 			c->hatch_global ? "--no-check" : CHECK_MARKER);
@@ -641,8 +684,8 @@ static void refusal_report(struct stmt_ctx *c, const struct refusal *r, size_t o
 }
 
 /* Every refusal of one command n at [loc, loc + len) of the text. */
-static size_t refusals_of(struct stmt_ctx *c, const PgQuery__Node *n, size_t loc, size_t len,
-			  struct refusal *out, size_t *at)
+static size_t
+refusals_of(struct stmt_ctx *c, const PgQuery__Node *n, size_t loc, size_t len, struct refusal *out, size_t *at)
 {
 	size_t k = 0, start = skip_blank(c->text, loc + len, loc);
 	struct refusal r;
@@ -658,8 +701,9 @@ static size_t refusals_of(struct stmt_ctx *c, const PgQuery__Node *n, size_t loc
 	return k;
 }
 
-bool check_stmt(const struct pfile *f, struct pstmt *s, bool hatch, bool hatch_global, bool tx_check,
-		check_command_fn *each, void *arg, struct diag *d)
+bool
+check_stmt(const struct pfile *f, struct pstmt *s, bool hatch, bool hatch_global, bool tx_check, check_command_fn *each,
+	   void *arg, struct diag *d)
 {
 	struct stmt_ctx c = { f, s, s->sql, s->len, hatch || hatch_global, hatch_global, d, true };
 	PgQueryProtobufParseResult r = pg_query_parse_protobuf(s->sql);
@@ -705,15 +749,17 @@ bool check_stmt(const struct pfile *f, struct pstmt *s, bool hatch, bool hatch_g
 			char hint[512];
 
 			/* goose's line rule may have cut what the lexer cannot see: BEGIN ATOMIC … END */
-			snprintf(hint, sizeof(hint), "goose ends a statement at a line whose last word ends in ';' "
+			snprintf(hint, sizeof(hint),
+				 "goose ends a statement at a line whose last word ends in ';' "
 				 "(here line %u); if the statement goes on, wrap it in '-- +goose StatementBegin' and "
-				 "'-- +goose StatementEnd'", s->last_line);
+				 "'-- +goose StatementEnd'",
+				 s->last_line);
 			report(&c, off, r.error->message, hint);
 		} else {
 			report(&c, off, r.error->message, NULL);
 		}
 		pg_query_free_protobuf_parse_result(r);
-		if (c.ok)	/* the hatch let it through unparsed: the runtime sends it alone */
+		if (c.ok) /* the hatch let it through unparsed: the runtime sends it alone */
 			s->flags |= STMT_UNCHECKED;
 		return c.ok;
 	}

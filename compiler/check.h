@@ -27,8 +27,8 @@ struct PgQuery__Node;
 
 /* The escape-hatch markers of one file. */
 struct check_marks {
-	bool file;		/* a marker before '-- +goose Up': the whole file */
-	uint32_t *lines;	/* every marker's line number, ascending */
+	bool file;	 /* a marker before '-- +goose Up': the whole file */
+	uint32_t *lines; /* every marker's line number, ascending */
 	size_t n;
 };
 
@@ -50,8 +50,7 @@ void check_marks_free(struct check_marks *m);
  * unpacked), text the statement's text as parsed (node locations are offsets
  * in it), [start, end) the command's bytes.  compile.c passes the safety lint.
  */
-typedef void check_command_fn(void *arg, const char *text, const struct PgQuery__Node *node, size_t start,
-			      size_t end);
+typedef void check_command_fn(void *arg, const char *text, const struct PgQuery__Node *node, size_t start, size_t end);
 
 /*
  * check_stmt - parse s with PostgreSQL's parser and report what fails to d.

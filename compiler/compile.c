@@ -25,7 +25,8 @@ struct checking {
 	struct diag *d;
 };
 
-static void checks_begin(void *arg, const struct pfile *f, struct diag *d)
+static void
+checks_begin(void *arg, const struct pfile *f, struct diag *d)
 {
 	struct checking *k = arg;
 
@@ -34,15 +35,16 @@ static void checks_begin(void *arg, const struct pfile *f, struct diag *d)
 		lint_file_begin(k->o->lint, f, d);
 }
 
-static void lint_each(void *arg, const char *text, const struct PgQuery__Node *node, size_t start, size_t end)
+static void
+lint_each(void *arg, const char *text, const struct PgQuery__Node *node, size_t start, size_t end)
 {
 	struct checking *k = arg;
 
 	lint_command(k->o->lint, k->f, k->s, text, node, start, end, k->d);
 }
 
-static bool checks_stmt(void *arg, const struct pfile *f, enum direction dir, struct pstmt *s, uint32_t from,
-			struct diag *d)
+static bool
+checks_stmt(void *arg, const struct pfile *f, enum direction dir, struct pstmt *s, uint32_t from, struct diag *d)
 {
 	struct checking *k = arg;
 	bool hatch = check_marks_cover(&k->marks, from, s);
@@ -50,11 +52,12 @@ static bool checks_stmt(void *arg, const struct pfile *f, enum direction dir, st
 	k->f = f;
 	k->s = s;
 	k->d = d;
-	return check_stmt(f, s, hatch, k->o->no_check, f->ok[dir], dir == DIR_UP && k->o->lint ? lint_each : NULL,
-			  k, d);
+	return check_stmt(f, s, hatch, k->o->no_check, f->ok[dir], dir == DIR_UP && k->o->lint ? lint_each : NULL, k,
+			  d);
 }
 
-static void checks_end(void *arg, const struct pfile *f, struct diag *d)
+static void
+checks_end(void *arg, const struct pfile *f, struct diag *d)
 {
 	struct checking *k = arg;
 
@@ -64,8 +67,9 @@ static void checks_end(void *arg, const struct pfile *f, struct diag *d)
 }
 
 /* With path and no data, the file at path; else data. */
-static bool compile_one(struct pfile *f, const char *path, const char *data, size_t len,
-			const struct compile_opts *o, struct diag *d)
+static bool
+compile_one(struct pfile *f, const char *path, const char *data, size_t len, const struct compile_opts *o,
+	    struct diag *d)
 {
 	struct checking k = { o, { false, NULL, 0 }, NULL, NULL, NULL };
 	struct parse_checks checks = { checks_begin, checks_stmt, checks_end, &k };
@@ -75,18 +79,21 @@ static bool compile_one(struct pfile *f, const char *path, const char *data, siz
 	return data ? parse_load(f, path, data, len, &po, d) : parse_file(f, path, &po, d);
 }
 
-bool compile_file(struct pfile *f, const char *path, const struct compile_opts *o, struct diag *d)
+bool
+compile_file(struct pfile *f, const char *path, const struct compile_opts *o, struct diag *d)
 {
 	return compile_one(f, path, NULL, 0, o, d);
 }
 
-bool compile_load(struct pfile *f, const char *path, const char *data, size_t len, const struct compile_opts *o,
-		  struct diag *d)
+bool
+compile_load(struct pfile *f, const char *path, const char *data, size_t len, const struct compile_opts *o,
+	     struct diag *d)
 {
 	return compile_one(f, path, data ? data : "", len, o, d);
 }
 
-static const struct stmt *convert(struct compiled *c, size_t *next, const struct pfile *pf, enum direction dir)
+static const struct stmt *
+convert(struct compiled *c, size_t *next, const struct pfile *pf, enum direction dir)
 {
 	const struct stmt *first = c->stmts + *next;
 
@@ -105,7 +112,8 @@ static const struct stmt *convert(struct compiled *c, size_t *next, const struct
 	return first;
 }
 
-bool compile_folder(struct compiled *c, const char *dir, const struct compile_opts *o, struct diag *d)
+bool
+compile_folder(struct compiled *c, const char *dir, const struct compile_opts *o, struct diag *d)
 {
 	unsigned errors = d->errors;
 	size_t total = 0, next = 0;
@@ -158,7 +166,8 @@ bool compile_folder(struct compiled *c, const char *dir, const struct compile_op
 	return d->errors == errors;
 }
 
-void compile_free(struct compiled *c)
+void
+compile_free(struct compiled *c)
 {
 	for (size_t i = 0; c->parsed && i < c->nfiles; i++)
 		pfile_free(&c->parsed[i]);

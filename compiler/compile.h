@@ -18,9 +18,9 @@ struct lint;
 
 /* What goslingc checks in a file. */
 struct compile_opts {
-	struct parse_opts parse;	/* goose_only, dirs, getenv (checks: set here) */
-	bool no_check;			/* every failure of PostgreSQL's parser is a warning (--no-check) */
-	struct lint *lint;		/* the safety lint over the Up statements (build, lint), or NULL */
+	struct parse_opts parse; /* goose_only, dirs, getenv (checks: set here) */
+	bool no_check;		 /* every failure of PostgreSQL's parser is a warning (--no-check) */
+	struct lint *lint;	 /* the safety lint over the Up statements (build, lint), or NULL */
 };
 
 /* compile_file - parse_file() with PostgreSQL's parser and o->lint, unless o->parse.goose_only. */
@@ -33,10 +33,10 @@ bool compile_load(struct pfile *f, const char *path, const char *data, size_t le
 struct compiled {
 	struct mfile *files;
 	size_t nfiles;
-	struct pfile *parsed;		/* one per file */
-	struct migration *migrations;	/* one per file, pointing into parsed */
-	struct stmt *stmts;		/* every migration's statements */
-	char (*sums)[3][CHECKSUM_LEN];	/* file, exec, chain per migration */
+	struct pfile *parsed;	       /* one per file */
+	struct migration *migrations;  /* one per file, pointing into parsed */
+	struct stmt *stmts;	       /* every migration's statements */
+	char (*sums)[3][CHECKSUM_LEN]; /* file, exec, chain per migration */
 	char build_id[17];
 	struct bundle bundle;
 };

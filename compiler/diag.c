@@ -14,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *level_name(struct diag *d, enum diag_level level)
+static const char *
+level_name(struct diag *d, enum diag_level level)
 {
 	switch (level) {
 	case DIAG_ERROR:
@@ -29,7 +30,8 @@ static const char *level_name(struct diag *d, enum diag_level level)
 }
 
 /* Count, and say whether to print. */
-static bool diag_count(struct diag *d, enum diag_level level)
+static bool
+diag_count(struct diag *d, enum diag_level level)
 {
 	if (level == DIAG_IO)
 		d->io_errors++;
@@ -50,21 +52,23 @@ static bool diag_count(struct diag *d, enum diag_level level)
  * C1 control, a byte that is not UTF-8) is shown as \xHH per byte, so a file
  * cannot drive the terminal or corrupt a log line.
  */
-static bool char_shown(const char *s, size_t i, size_t end, size_t *len)
+static bool
+char_shown(const char *s, size_t i, size_t end, size_t *len)
 {
 	uint32_t rune;
 	size_t k = text_char_at(s + i, end - i, &rune);
 
 	bool shown = k > 0 && (rune == '\t' || !text_is_control(rune));
 
-	*len = shown ? k : 1;	/* what is not shown is escaped byte by byte */
+	*len = shown ? k : 1; /* what is not shown is escaped byte by byte */
 	return shown;
 }
 
 /* Write s[0, n) with what char_shown() refuses as \xHH. */
-static void put_escaped(FILE *out, const char *s, size_t n)
+static void
+put_escaped(FILE *out, const char *s, size_t n)
 {
-	size_t run = 0;	/* start of the bytes shown as is, written at once (stderr is unbuffered) */
+	size_t run = 0; /* start of the bytes shown as is, written at once (stderr is unbuffered) */
 
 	for (size_t i = 0, k; i < n; i += k) {
 		if (char_shown(s, i, n, &k))
@@ -80,7 +84,8 @@ static void put_escaped(FILE *out, const char *s, size_t n)
 #define SHOW_MAX 200
 
 /* Print the source line and a caret under col (a byte column), keeping tabs so columns line up. */
-static void show_line(struct diag *d, const char *data, size_t len, uint32_t line, uint32_t col)
+static void
+show_line(struct diag *d, const char *data, size_t len, uint32_t line, uint32_t col)
 {
 	FILE *out = d->out;
 	size_t start = 0, end;
@@ -134,7 +139,8 @@ static void show_line(struct diag *d, const char *data, size_t len, uint32_t lin
 }
 
 /* The formatted message, escaped (it may quote the source: names, tokens), and a newline. */
-static void put_message(FILE *out, const char *fmt, va_list ap)
+static void
+put_message(FILE *out, const char *fmt, va_list ap)
 {
 	char buf[1024], *p = buf;
 	va_list ap2;
@@ -147,7 +153,7 @@ static void put_message(FILE *out, const char *fmt, va_list ap)
 		if (p)
 			vsnprintf(p, (size_t)n + 1, fmt, ap2);
 		else
-			p = buf, n = (int)sizeof(buf) - 1;	/* out of memory: the message cut */
+			p = buf, n = (int)sizeof(buf) - 1; /* out of memory: the message cut */
 	}
 	va_end(ap2);
 	if (n > 0)
@@ -157,8 +163,9 @@ static void put_message(FILE *out, const char *fmt, va_list ap)
 	fputc('\n', out);
 }
 
-void diag_at(struct diag *d, enum diag_level level, const char *path, const char *data, size_t len,
-	     uint32_t line, uint32_t col, const char *hint, const char *fmt, ...)
+void
+diag_at(struct diag *d, enum diag_level level, const char *path, const char *data, size_t len, uint32_t line,
+	uint32_t col, const char *hint, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -179,14 +186,16 @@ void diag_at(struct diag *d, enum diag_level level, const char *path, const char
 	fflush(d->out);
 }
 
-void diag_source(struct diag *d, const char *data)
+void
+diag_source(struct diag *d, const char *data)
 {
 	d->memo_data = data;
 	d->memo_line = 0;
 	d->memo_off = 0;
 }
 
-void diag_file(struct diag *d, enum diag_level level, const char *path, const char *fmt, ...)
+void
+diag_file(struct diag *d, enum diag_level level, const char *path, const char *fmt, ...)
 {
 	va_list ap;
 

@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-void fatal(const char *fmt, ...)
+void
+fatal(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -20,12 +21,14 @@ void fatal(const char *fmt, ...)
 	exit(EXIT_IO);
 }
 
-void *xmalloc(size_t n)
+void *
+xmalloc(size_t n)
 {
 	return xrealloc(NULL, n);
 }
 
-void *xcalloc(size_t n, size_t size)
+void *
+xcalloc(size_t n, size_t size)
 {
 	void *p = calloc(n ? n : 1, size ? size : 1);
 
@@ -34,7 +37,8 @@ void *xcalloc(size_t n, size_t size)
 	return p;
 }
 
-void *xrealloc(void *p, size_t n)
+void *
+xrealloc(void *p, size_t n)
 {
 	p = realloc(p, n ? n : 1);
 	if (!p)
@@ -42,7 +46,8 @@ void *xrealloc(void *p, size_t n)
 	return p;
 }
 
-char *xstrdup(const char *s)
+char *
+xstrdup(const char *s)
 {
 	size_t n;
 
@@ -52,7 +57,8 @@ char *xstrdup(const char *s)
 	return memcpy(xmalloc(n), s, n);
 }
 
-FILE *xopen_memstream(char **buf, size_t *len)
+FILE *
+xopen_memstream(char **buf, size_t *len)
 {
 	FILE *mem = open_memstream(buf, len);
 
@@ -61,7 +67,8 @@ FILE *xopen_memstream(char **buf, size_t *len)
 	return mem;
 }
 
-char *xasprintf(const char *fmt, ...)
+char *
+xasprintf(const char *fmt, ...)
 {
 	va_list ap;
 	char *s;

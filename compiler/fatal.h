@@ -14,10 +14,10 @@
 /* Exit codes, documented in --help and the README. */
 enum {
 	EXIT_OK = 0,
-	EXIT_ERRORS = 1,	/* the migrations have errors (diagnostics printed) */
-	EXIT_USAGE = 2,		/* bad command line */
-	EXIT_SUM = 3,		/* migrations.sum does not match the folder */
-	EXIT_IO = 4,		/* could not read or write a file (or memory ran out) */
+	EXIT_ERRORS = 1, /* the migrations have errors (diagnostics printed) */
+	EXIT_USAGE = 2,	 /* bad command line */
+	EXIT_SUM = 3,	 /* migrations.sum does not match the folder */
+	EXIT_IO = 4,	 /* could not read or write a file (or memory ran out) */
 };
 
 /* fatal - "goslingc: <message>\n" on stderr, then exit(EXIT_IO). */
@@ -28,7 +28,7 @@ _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
-char *xstrdup(const char *s);	/* NULL for NULL */
+char *xstrdup(const char *s); /* NULL for NULL */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 FILE *xopen_memstream(char **buf, size_t *len);
 

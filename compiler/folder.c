@@ -17,8 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
-bool version_parse(const char *name, int64_t *version, char *err, size_t errlen)
+bool
+version_parse(const char *name, int64_t *version, char *err, size_t errlen)
 {
 	const char *us = strchr(name, '_'), *p = name;
 	size_t len = strlen(name);
@@ -46,8 +46,8 @@ bool version_parse(const char *name, int64_t *version, char *err, size_t errlen)
 			return false;
 		}
 		if (v > (UINT64_MAX - 9) / 10 || v * 10 + (uint64_t)(*p - '0') > (uint64_t)INT64_MAX + neg) {
-			snprintf(err, errlen, "version \"%.*s\" is out of range for a 64-bit integer",
-				 (int)(us - name), name);
+			snprintf(err, errlen, "version \"%.*s\" is out of range for a 64-bit integer", (int)(us - name),
+				 name);
 			return false;
 		}
 		v = v * 10 + (uint64_t)(*p - '0');
@@ -60,7 +60,8 @@ bool version_parse(const char *name, int64_t *version, char *err, size_t errlen)
 	return true;
 }
 
-bool version_is_timestamp(int64_t v)
+bool
+version_is_timestamp(int64_t v)
 {
 	int year, mon, day, hh, mm, ss;
 	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
@@ -86,7 +87,8 @@ bool version_is_timestamp(int64_t v)
  * file_check - a *.sql entry must be a regular file.  Symbolic links are
  * followed, as goose's os.DirFS + fs.ReadFile do; a dangling one cannot be read.
  */
-static bool file_check(const char *path, struct diag *d)
+static bool
+file_check(const char *path, struct diag *d)
 {
 	struct stat st;
 	char target[512];
@@ -98,8 +100,8 @@ static bool file_check(const char *path, struct diag *d)
 		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) &&
 		    (n = readlink(path, target, sizeof(target) - 1)) >= 0) {
 			target[n] = '\0';
-			diag_file(d, DIAG_IO, path, "cannot open: %s (dangling symbolic link to %s)",
-				  strerror(err), target);
+			diag_file(d, DIAG_IO, path, "cannot open: %s (dangling symbolic link to %s)", strerror(err),
+				  target);
 		} else {
 			diag_file(d, DIAG_IO, path, "cannot open: %s", strerror(err));
 		}
@@ -120,19 +122,22 @@ static bool file_check(const char *path, struct diag *d)
  * name_check - a name the runtime, the history table (text), ninja's depfile and
  * migrations.sum can all carry: valid UTF-8 without control characters.
  */
-static bool name_check(const char *name, char *err, size_t errlen)
+static bool
+name_check(const char *name, char *err, size_t errlen)
 {
 	size_t n = strlen(name), k;
 	uint32_t rune;
 
 	for (size_t i = 0; i < n; i += k) {
 		if ((k = text_char_at(name + i, n - i, &rune)) == 0) {
-			snprintf(err, errlen, "file name is not valid UTF-8 (byte 0x%02x at offset %zu): rename the file",
+			snprintf(err, errlen,
+				 "file name is not valid UTF-8 (byte 0x%02x at offset %zu): rename the file",
 				 (unsigned char)name[i], i);
 			return false;
 		}
 		if (text_is_control(rune)) {
-			snprintf(err, errlen, "file name holds a control character (U+%04X at offset %zu): rename the file",
+			snprintf(err, errlen,
+				 "file name holds a control character (U+%04X at offset %zu): rename the file",
 				 (unsigned)rune, i);
 			return false;
 		}
@@ -140,7 +145,8 @@ static bool name_check(const char *name, char *err, size_t errlen)
 	return true;
 }
 
-static int by_version(const void *a, const void *b)
+static int
+by_version(const void *a, const void *b)
 {
 	const struct mfile *x = a, *y = b;
 	if (x->version != y->version)
@@ -148,7 +154,8 @@ static int by_version(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-bool folder_scan(const char *dir, struct mfile **files, size_t *n, struct diag *d)
+bool
+folder_scan(const char *dir, struct mfile **files, size_t *n, struct diag *d)
 {
 	DIR *dp = opendir(dir);
 	struct dirent *e;
@@ -185,7 +192,7 @@ bool folder_scan(const char *dir, struct mfile **files, size_t *n, struct diag *
 			free(path);
 			continue;
 		}
-		if ((count & (count - 1)) == 0)	/* doubles: capacity is the next power of two */
+		if ((count & (count - 1)) == 0) /* doubles: capacity is the next power of two */
 			v = xrealloc(v, (count ? 2 * count : 1) * sizeof(*v));
 		v[count].path = path;
 		v[count].name = xstrdup(e->d_name);
@@ -198,15 +205,16 @@ bool folder_scan(const char *dir, struct mfile **files, size_t *n, struct diag *
 		qsort(v, count, sizeof(*v), by_version);
 	for (size_t i = 1; i < count; i++) {
 		if (v[i].version == v[i - 1].version)
-			diag_file(d, DIAG_ERROR, v[i].path, "duplicate version %" PRId64 ": also %s",
-				  v[i].version, v[i - 1].name);
+			diag_file(d, DIAG_ERROR, v[i].path, "duplicate version %" PRId64 ": also %s", v[i].version,
+				  v[i - 1].name);
 	}
 	*files = v;
 	*n = count;
 	return d->errors == errors;
 }
 
-void folder_free(struct mfile *files, size_t n)
+void
+folder_free(struct mfile *files, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(files[i].path);

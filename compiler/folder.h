@@ -12,10 +12,10 @@
 struct diag;
 
 struct mfile {
-	char *path;		/* dir + "/" + name */
-	char *name;		/* "000001_create_tables.sql" */
+	char *path; /* dir + "/" + name */
+	char *name; /* "000001_create_tables.sql" */
 	int64_t version;
-	int prefix_len;		/* digits before the first '_' ("000001" is 6) */
+	int prefix_len; /* digits before the first '_' ("000001" is 6) */
 };
 
 /*

@@ -11,17 +11,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HINT_BLOCK "goose ends a statement at a line whose last word ends in ';': " \
+#define HINT_BLOCK                                                       \
+	"goose ends a statement at a line whose last word ends in ';': " \
 	"wrap this statement in '-- +goose StatementBegin' and '-- +goose StatementEnd'"
 
-static bool has_prefix(const char *s, size_t n, const char *prefix)
+static bool
+has_prefix(const char *s, size_t n, const char *prefix)
 {
 	size_t k = strlen(prefix);
 	return n >= k && memcmp(s, prefix, k) == 0;
 }
 
 /* The carry, cut back to the opening of what is still open (see lex_reopen). */
-static size_t carry_reopen(char **carry, const struct lex_result *r)
+static size_t
+carry_reopen(char **carry, const struct lex_result *r)
 {
 	size_t n;
 	char *p = lex_reopen(*carry, r, &n);
@@ -42,13 +45,14 @@ static size_t carry_reopen(char **carry, const struct lex_result *r)
  * Then (beyond goose) the caller's checks on each statement the lexer let through
  * (PostgreSQL's own parser: check.h); never on remains.
  */
-bool lexcheck_statements(struct pfile *f, enum direction dir, bool count_only, const struct parse_checks *checks,
-			 struct diag *d)
+bool
+lexcheck_statements(struct pfile *f, enum direction dir, bool count_only, const struct parse_checks *checks,
+		    struct diag *d)
 {
 	char *carry = NULL;
 	size_t carry_len = 0;
 	bool ok = true;
-	uint32_t from = 1;	/* the line after the previous statement */
+	uint32_t from = 1; /* the line after the previous statement */
 
 	if (dir == DIR_DOWN && f->nstmts[DIR_UP])
 		from = f->stmts[DIR_UP][f->nstmts[DIR_UP] - 1].last_line + 1;
@@ -93,10 +97,12 @@ bool lexcheck_statements(struct pfile *f, enum direction dir, bool count_only, c
 		}
 		pstmt_where(s, r.open_at, &line, &col);
 		if (s->block) {
-			snprintf(hint, sizeof(hint), "the %s opened here is never closed before "
-				 "'-- +goose StatementEnd'", lex_open_name(r.open));
-			diag_at(d, DIAG_ERROR, f->path, f->data, f->len, line, col, hint,
-				"unterminated %s", lex_open_name(r.open));
+			snprintf(hint, sizeof(hint),
+				 "the %s opened here is never closed before "
+				 "'-- +goose StatementEnd'",
+				 lex_open_name(r.open));
+			diag_at(d, DIAG_ERROR, f->path, f->data, f->len, line, col, hint, "unterminated %s",
+				lex_open_name(r.open));
 		} else {
 			diag_at(d, DIAG_ERROR, f->path, f->data, f->len, line, col, HINT_BLOCK,
 				"statement ends inside a %s: goose would cut it at line %u", lex_open_name(r.open),
@@ -117,7 +123,8 @@ bool lexcheck_statements(struct pfile *f, enum direction dir, bool count_only, c
 #define ACCOUNT_IN_LITERAL 0x80
 
 /* Where s->sql stands lexically at offset off (a line start): LEX_CLOSED or what is open. */
-static enum lex_open stmt_open_at(const struct pstmt *s, long off, size_t *open_at)
+static enum lex_open
+stmt_open_at(const struct pstmt *s, long off, size_t *open_at)
 {
 	struct lex_result r;
 	char *prefix;
@@ -137,8 +144,8 @@ static enum lex_open stmt_open_at(const struct pstmt *s, long off, size_t *open_
  * the middle of a statement (annotations: parser.go:127-196 come before the
  * buffer) where a literal was open, with where it opened in lit_from and, for
  * the first one, what it is in *lit. */
-static void account_stmts(const struct pfile *f, enum direction dir, uint8_t *acc, uint32_t *lit_from,
-			  enum lex_open *lit)
+static void
+account_stmts(const struct pfile *f, enum direction dir, uint8_t *acc, uint32_t *lit_from, enum lex_open *lit)
 {
 	for (size_t i = 0; i < f->nstmts[dir]; i++) {
 		const struct pstmt *s = &f->stmts[dir][i];
@@ -159,7 +166,7 @@ static void account_stmts(const struct pfile *f, enum direction dir, uint8_t *ac
 			if (open == LEX_CLOSED || open == LEX_COMMENT || open == LEX_DOLLAR)
 				continue;
 			if (*lit == LEX_CLOSED)
-				*lit = open;	/* the first one's, the one reported */
+				*lit = open; /* the first one's, the one reported */
 			acc[s->line_no[k] + 1] |= ACCOUNT_IN_LITERAL;
 			pstmt_where(s, at, &lit_from[s->line_no[k] + 1], &col);
 		}
@@ -167,7 +174,8 @@ static void account_stmts(const struct pfile *f, enum direction dir, uint8_t *ac
 }
 
 /* The hint for a line in no statement: what left it out, when that is known. */
-static const char *account_hint(const struct pfile *f, enum direction dir, uint32_t line)
+static const char *
+account_hint(const struct pfile *f, enum direction dir, uint32_t line)
 {
 	const struct pstmt *prev = NULL;
 
@@ -199,7 +207,8 @@ static const char *account_hint(const struct pfile *f, enum direction dir, uint3
  *             or at the end: goose's own errors, not drops.
  * tests/compiler/dropped/ holds a case per path.
  */
-bool lexcheck_lines(struct pfile *f, enum direction dir, struct diag *d)
+bool
+lexcheck_lines(struct pfile *f, enum direction dir, struct diag *d)
 {
 	uint32_t from = dir == DIR_UP ? f->up_line : f->down_line;
 	uint32_t to = dir == DIR_UP && f->down_line ? f->down_line : UINT32_MAX;
@@ -228,7 +237,8 @@ bool lexcheck_lines(struct pfile *f, enum direction dir, struct diag *d)
 				"goose reads a line that starts with '--' and holds '+goose' as an annotation "
 				"wherever it is: change the text so that no line of the literal looks like one",
 				"goose takes this line for an annotation and drops it from the %s opened "
-				"at line %u", lex_open_name(lit), lit_from[line]);
+				"at line %u",
+				lex_open_name(lit), lit_from[line]);
 			ok = false;
 		} else if (tn > 0 && !has_prefix(t, tn, "--") && (acc[line] & ACCOUNT_COUNT) != 1) {
 			if ((acc[line] & ACCOUNT_COUNT) == 0)
@@ -247,7 +257,8 @@ bool lexcheck_lines(struct pfile *f, enum direction dir, struct diag *d)
 }
 
 /* Bytes goose would accept but PostgreSQL cannot run: NUL, invalid UTF-8. */
-bool lexcheck_bytes(struct pfile *f, struct diag *d)
+bool
+lexcheck_bytes(struct pfile *f, struct diag *d)
 {
 	uint32_t line = 1;
 	size_t line_start = 0;
@@ -270,9 +281,8 @@ bool lexcheck_bytes(struct pfile *f, struct diag *d)
 
 			k = text_char_at(f->data + i, f->len - i, &rune);
 			if (k == 0) {
-				diag_at(d, DIAG_ERROR, f->path, f->data, f->len, line,
-					(uint32_t)(i - line_start) + 1, "PostgreSQL expects UTF-8 from gosling",
-					"invalid UTF-8 byte 0x%02x", c);
+				diag_at(d, DIAG_ERROR, f->path, f->data, f->len, line, (uint32_t)(i - line_start) + 1,
+					"PostgreSQL expects UTF-8 from gosling", "invalid UTF-8 byte 0x%02x", c);
 				return false;
 			}
 		}
@@ -280,4 +290,3 @@ bool lexcheck_bytes(struct pfile *f, struct diag *d)
 	}
 	return true;
 }
-

@@ -10,12 +10,12 @@
 #include <stddef.h>
 
 enum lex_open {
-	LEX_CLOSED,		/* the text ends outside any literal or comment */
-	LEX_STRING,		/* inside '…' (also B'', X'', N'', U&'') */
-	LEX_ESTRING,		/* inside E'…' */
-	LEX_IDENT,		/* inside "…" */
-	LEX_DOLLAR,		/* inside $tag$…$tag$ */
-	LEX_COMMENT,		/* inside a block comment */
+	LEX_CLOSED,  /* the text ends outside any literal or comment */
+	LEX_STRING,  /* inside '…' (also B'', X'', N'', U&'') */
+	LEX_ESTRING, /* inside E'…' */
+	LEX_IDENT,   /* inside "…" */
+	LEX_DOLLAR,  /* inside $tag$…$tag$ */
+	LEX_COMMENT, /* inside a block comment */
 };
 
 struct lex_result {
@@ -25,7 +25,7 @@ struct lex_result {
 	unsigned open_depth;	/* nesting depth of an open block comment */
 	unsigned commands;	/* non-empty commands, split at ';' outside parentheses */
 	size_t last_semicolon;	/* offset of the last top-level ';', or (size_t)-1 */
-	size_t deep_comment_at;	/* offset of a block comment opened at depth
+	size_t deep_comment_at; /* offset of a block comment opened at depth
 				   LEX_COMMENT_DEPTH_MAX + 1, or (size_t)-1 */
 };
 

@@ -25,92 +25,93 @@
 /* The "why" reads after "<what the statement does>: "; the fix is the hint. */
 const struct lint_rule lint_rules[] = {
 	[R_INDEX] = { "index-not-concurrent",
-		"the build holds a SHARE lock on the table, so every INSERT, UPDATE and DELETE waits until the "
-		"index is built",
-		"CREATE INDEX CONCURRENTLY, alone in a migration marked '-- +goose NO TRANSACTION'" },
+		      "the build holds a SHARE lock on the table, so every INSERT, UPDATE and DELETE waits until the "
+		      "index is built",
+		      "CREATE INDEX CONCURRENTLY, alone in a migration marked '-- +goose NO TRANSACTION'" },
 	[R_DROP_INDEX] = { "drop-index-not-concurrent",
-		"it takes ACCESS EXCLUSIVE on the index's table: it queues behind every open transaction and every "
-		"query on the table queues behind it",
-		"DROP INDEX CONCURRENTLY, alone in a migration marked '-- +goose NO TRANSACTION'" },
+			   "it takes ACCESS EXCLUSIVE on the index's table: it queues behind every open transaction and every "
+			   "query on the table queues behind it",
+			   "DROP INDEX CONCURRENTLY, alone in a migration marked '-- +goose NO TRANSACTION'" },
 	[R_NOT_VALID] = { "constraint-not-valid",
-		"validating it scans the whole table while holding a lock that blocks writes (ACCESS EXCLUSIVE for "
-		"a CHECK)",
-		"ADD CONSTRAINT ... NOT VALID now (no scan), then ALTER TABLE ... VALIDATE CONSTRAINT in a later "
-		"migration (a scan that lets reads and writes through)" },
+			  "validating it scans the whole table while holding a lock that blocks writes (ACCESS EXCLUSIVE for "
+			  "a CHECK)",
+			  "ADD CONSTRAINT ... NOT VALID now (no scan), then ALTER TABLE ... VALIDATE CONSTRAINT in a later "
+			  "migration (a scan that lets reads and writes through)" },
 	[R_VALIDATE_TX] = { "validate-in-transaction",
-		"the ACCESS EXCLUSIVE lock of the ADD is held until COMMIT, so the validation scan runs under it and "
-		"NOT VALID gained nothing",
-		"VALIDATE CONSTRAINT in a later migration, or mark this one '-- +goose NO TRANSACTION' so the ADD "
-		"commits first" },
+			    "the ACCESS EXCLUSIVE lock of the ADD is held until COMMIT, so the validation scan runs under it and "
+			    "NOT VALID gained nothing",
+			    "VALIDATE CONSTRAINT in a later migration, or mark this one '-- +goose NO TRANSACTION' so the ADD "
+			    "commits first" },
 	[R_SET_NOT_NULL] = { "set-not-null",
-		"it scans the whole table under ACCESS EXCLUSIVE to prove there is no NULL, unless a validated "
-		"CHECK (col IS NOT NULL) already proves it",
-		"ADD CONSTRAINT c CHECK (col IS NOT NULL) NOT VALID; VALIDATE CONSTRAINT c in a later migration; then "
-		"SET NOT NULL (no scan) and DROP CONSTRAINT c" },
+			     "it scans the whole table under ACCESS EXCLUSIVE to prove there is no NULL, unless a validated "
+			     "CHECK (col IS NOT NULL) already proves it",
+			     "ADD CONSTRAINT c CHECK (col IS NOT NULL) NOT VALID; VALIDATE CONSTRAINT c in a later migration; then "
+			     "SET NOT NULL (no scan) and DROP CONSTRAINT c" },
 	[R_TYPE] = { "column-type-change",
-		"the table and its indexes are rewritten under ACCESS EXCLUSIVE: no reads or writes until it ends",
-		"add a column of the new type, backfill it in batches, move readers and writers, drop the old one "
-		"(varchar(n) to varchar(m >= n) or text, and numeric(p,s) to numeric(q >= p,s), do not rewrite)" },
+		     "the table and its indexes are rewritten under ACCESS EXCLUSIVE: no reads or writes until it ends",
+		     "add a column of the new type, backfill it in batches, move readers and writers, drop the old one "
+		     "(varchar(n) to varchar(m >= n) or text, and numeric(p,s) to numeric(q >= p,s), do not rewrite)" },
 	[R_VOLATILE] = { "volatile-default",
-		"every existing row needs its own value, so the table is rewritten under ACCESS EXCLUSIVE (a "
-		"non-volatile DEFAULT costs no rewrite since PostgreSQL 11)",
-		"add the column with no or a constant DEFAULT, SET DEFAULT for new rows, backfill old rows in "
-		"batches" },
+			 "every existing row needs its own value, so the table is rewritten under ACCESS EXCLUSIVE (a "
+			 "non-volatile DEFAULT costs no rewrite since PostgreSQL 11)",
+			 "add the column with no or a constant DEFAULT, SET DEFAULT for new rows, backfill old rows in "
+			 "batches" },
 	[R_NOT_NULL] = { "add-column-not-null",
-		"with no DEFAULT every existing row would be NULL, so it fails on any table that has rows",
-		"give it a constant DEFAULT, or add it nullable, backfill, and SET NOT NULL through a validated CHECK" },
+			 "with no DEFAULT every existing row would be NULL, so it fails on any table that has rows",
+			 "give it a constant DEFAULT, or add it nullable, backfill, and SET NOT NULL through a validated CHECK" },
 	[R_RENAME_TABLE] = { "rename-table",
-		"clients still running the old code use the old name and fail until they are redeployed",
-		"keep the old name working: create the new table or a view under the new name, move clients, then "
-		"drop the old name in a later migration" },
+			     "clients still running the old code use the old name and fail until they are redeployed",
+			     "keep the old name working: create the new table or a view under the new name, move clients, then "
+			     "drop the old name in a later migration" },
 	[R_RENAME_COLUMN] = { "rename-column",
-		"clients still running the old code use the old name and fail until they are redeployed",
-		"add the new column, write both, backfill, move readers, then drop the old column in a later "
-		"migration" },
+			      "clients still running the old code use the old name and fail until they are redeployed",
+			      "add the new column, write both, backfill, move readers, then drop the old column in a later "
+			      "migration" },
 	[R_DROP_TABLE] = { "drop-table",
-		"its data is gone and clients still running the old code fail; the ACCESS EXCLUSIVE lock queues "
-		"behind every open transaction on it",
-		"deploy code that no longer uses the table first; then drop it, with '-- gosling:allow drop-table "
-		"<reason>'" },
+			   "its data is gone and clients still running the old code fail; the ACCESS EXCLUSIVE lock queues "
+			   "behind every open transaction on it",
+			   "deploy code that no longer uses the table first; then drop it, with '-- gosling:allow drop-table "
+			   "<reason>'" },
 	[R_DROP_COLUMN] = { "drop-column",
-		"its data is gone and clients still running the old code (SELECT * and INSERT included) fail",
-		"deploy code that no longer uses the column first; then drop it, with '-- gosling:allow drop-column "
-		"<reason>'" },
+			    "its data is gone and clients still running the old code (SELECT * and INSERT included) fail",
+			    "deploy code that no longer uses the column first; then drop it, with '-- gosling:allow drop-column "
+			    "<reason>'" },
 	[R_UNIQUE] = { "unique-constraint",
-		"its index is built under ACCESS EXCLUSIVE: no reads or writes until the build ends",
-		"CREATE UNIQUE INDEX CONCURRENTLY in a NO TRANSACTION migration, then ADD CONSTRAINT ... UNIQUE "
-		"(or PRIMARY KEY) USING INDEX" },
+		       "its index is built under ACCESS EXCLUSIVE: no reads or writes until the build ends",
+		       "CREATE UNIQUE INDEX CONCURRENTLY in a NO TRANSACTION migration, then ADD CONSTRAINT ... UNIQUE "
+		       "(or PRIMARY KEY) USING INDEX" },
 	[R_ENUM] = { "enum-value-in-transaction",
-		"a value added by ALTER TYPE ... ADD VALUE cannot be used before its transaction commits: "
-		"PostgreSQL fails the migration (unsafe use of new value)",
-		"add the value in a migration of its own (or one marked '-- +goose NO TRANSACTION') and use it in "
-		"a later one" },
+		     "a value added by ALTER TYPE ... ADD VALUE cannot be used before its transaction commits: "
+		     "PostgreSQL fails the migration (unsafe use of new value)",
+		     "add the value in a migration of its own (or one marked '-- +goose NO TRANSACTION') and use it in "
+		     "a later one" },
 	[R_VACUUM_FULL] = { "vacuum-full",
-		"it rewrites the table under ACCESS EXCLUSIVE: no reads or writes until it ends",
-		"plain VACUUM (reads and writes go on), or pg_repack outside migrations" },
-	[R_CLUSTER] = { "cluster",
-		"it rewrites the table under ACCESS EXCLUSIVE: no reads or writes until it ends",
-		"pg_repack --order-by outside migrations, or CLUSTER in a maintenance window" },
+			    "it rewrites the table under ACCESS EXCLUSIVE: no reads or writes until it ends",
+			    "plain VACUUM (reads and writes go on), or pg_repack outside migrations" },
+	[R_CLUSTER] = { "cluster", "it rewrites the table under ACCESS EXCLUSIVE: no reads or writes until it ends",
+			"pg_repack --order-by outside migrations, or CLUSTER in a maintenance window" },
 	[R_IDENTITY] = { "prefer-identity",
-		"serial is a private sequence plus a DEFAULT: grants, ownership and copies of the table (LIKE, "
-		"dumps) handle it separately; identity columns are the SQL standard",
-		"bigint GENERATED BY DEFAULT AS IDENTITY (or GENERATED ALWAYS AS IDENTITY)" },
+			 "serial is a private sequence plus a DEFAULT: grants, ownership and copies of the table (LIKE, "
+			 "dumps) handle it separately; identity columns are the SQL standard",
+			 "bigint GENERATED BY DEFAULT AS IDENTITY (or GENERATED ALWAYS AS IDENTITY)" },
 	[R_LOCK_TIMEOUT] = { "lock-timeout-off",
-		"gosling's lock_timeout is switched off, so a DDL statement queues without bound behind a long "
-		"transaction while every query on the table queues behind it",
-		"keep gosling's lock_timeout; if a statement must wait longer, SET LOCAL lock_timeout to a finite "
-		"value such as '10s'" },
+			     "gosling's lock_timeout is switched off, so a DDL statement queues without bound behind a long "
+			     "transaction while every query on the table queues behind it",
+			     "keep gosling's lock_timeout; if a statement must wait longer, SET LOCAL lock_timeout to a finite "
+			     "value such as '10s'" },
 };
 
 const size_t lint_nrules = R_COUNT;
 
-static void rel_free(struct rel *r)
+static void
+rel_free(struct rel *r)
 {
 	free(r->schema);
 	free(r->name);
 }
 
-static void rels_clear(struct rel **v, size_t *n)
+static void
+rels_clear(struct rel **v, size_t *n)
 {
 	for (size_t i = 0; i < *n; i++)
 		rel_free(&(*v)[i]);
@@ -118,7 +119,8 @@ static void rels_clear(struct rel **v, size_t *n)
 }
 
 /* The first line of the range a statement-level marker must lie in. */
-static uint32_t stmt_from(const struct pfile *f, const struct pstmt *s)
+static uint32_t
+stmt_from(const struct pfile *f, const struct pstmt *s)
 {
 	size_t i = (size_t)(s - f->stmts[DIR_UP]);
 
@@ -126,7 +128,8 @@ static uint32_t stmt_from(const struct pfile *f, const struct pstmt *s)
 }
 
 /* The index of the first marker at or after line (markers are in line order), from lo on. */
-static size_t allow_search(const struct lint_state *st, size_t lo, uint32_t line)
+static size_t
+allow_search(const struct lint_state *st, size_t lo, uint32_t line)
 {
 	size_t hi = st->allows.n;
 
@@ -146,7 +149,8 @@ static size_t allow_search(const struct lint_state *st, size_t lo, uint32_t line
  * marker (they come first, being before '-- +goose Up'), or one in the lines from
  * the end of the previous statement to the end of s.  One search per finding.
  */
-static struct allow *allowed(struct ctx *c, unsigned rule)
+static struct allow *
+allowed(struct ctx *c, unsigned rule)
 {
 	struct lint_state *st = c->st;
 	size_t i;
@@ -154,15 +158,16 @@ static struct allow *allowed(struct ctx *c, unsigned rule)
 	for (i = 0; i < st->allows.n && st->allows.v[i].file; i++)
 		if (st->allows.v[i].rule == rule)
 			return &st->allows.v[i];
-	for (i = allow_search(st, i, stmt_from(c->f, c->s)); i < st->allows.n && st->allows.v[i].line <= c->s->last_line;
-	     i++)
+	for (i = allow_search(st, i, stmt_from(c->f, c->s));
+	     i < st->allows.n && st->allows.v[i].line <= c->s->last_line; i++)
 		if (st->allows.v[i].rule == rule)
 			return &st->allows.v[i];
 	return NULL;
 }
 
 /* The column of statement offset off in characters (UTF-8 continuation bytes take none). */
-static uint32_t col_chars(const struct pfile *f, const struct pstmt *s, size_t off)
+static uint32_t
+col_chars(const struct pfile *f, const struct pstmt *s, size_t off)
 {
 	size_t k = 0, at, line_start;
 	uint32_t n = 1;
@@ -179,7 +184,8 @@ static uint32_t col_chars(const struct pfile *f, const struct pstmt *s, size_t o
 	return n;
 }
 
-void finding(struct ctx *c, unsigned rule, size_t off, const char *fmt, ...)
+void
+finding(struct ctx *c, unsigned rule, size_t off, const char *fmt, ...)
 {
 	struct lint *l = c->l;
 	struct lint_finding *fd;
@@ -191,8 +197,8 @@ void finding(struct ctx *c, unsigned rule, size_t off, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (off > c->s->len)
-		off = c->s->len;	/* only after ENVSUB: close enough */
-	if ((l->nfindings & (l->nfindings - 1)) == 0)	/* doubles: capacity is the next power of two */
+		off = c->s->len;		      /* only after ENVSUB: close enough */
+	if ((l->nfindings & (l->nfindings - 1)) == 0) /* doubles: capacity is the next power of two */
 		l->findings = xrealloc(l->findings, (l->nfindings ? 2 * l->nfindings : 1) * sizeof(*l->findings));
 	fd = &l->findings[l->nfindings++];
 	fd->rule = rule;
@@ -213,7 +219,8 @@ void finding(struct ctx *c, unsigned rule, size_t off, const char *fmt, ...)
 }
 
 /* Offset of keyword word in the command from offset from on, or the command's start. */
-size_t keyword(struct ctx *c, size_t from, const char *word)
+size_t
+keyword(struct ctx *c, size_t from, const char *word)
 {
 	size_t at = lex_find_word(c->text, from > c->start ? from : c->start, c->end, word);
 
@@ -222,15 +229,17 @@ size_t keyword(struct ctx *c, size_t from, const char *word)
 
 /* ---- gosling:allow markers ---------------------------------------------- */
 
-static bool name_char(char ch)
+static bool
+name_char(char ch)
 {
 	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
-	       ch == '_';
+		ch == '_';
 }
 
 /* One marker line: "-- gosling:allow RULE[,RULE] reason"; t/tn is the trimmed line. */
-static void allow_parse(struct lint *l, const struct pfile *f, const char *line, const char *t, size_t tn,
-			uint32_t lineno, bool file, struct diag *d)
+static void
+allow_parse(struct lint *l, const struct pfile *f, const char *line, const char *t, size_t tn, uint32_t lineno,
+	    bool file, struct diag *d)
 {
 	size_t k = strlen(LINT_MARKER), i = 2;
 	const char *reason;
@@ -249,8 +258,9 @@ static void allow_parse(struct lint *l, const struct pfile *f, const char *line,
 
 		while (i < tn && name_char(t[i]))
 			i++;
-		for (r = 0; r < lint_nrules && !(strlen(lint_rules[r].name) == i - s &&
-						strncasecmp(lint_rules[r].name, t + s, i - s) == 0); r++)
+		for (r = 0; r < lint_nrules &&
+		     !(strlen(lint_rules[r].name) == i - s && strncasecmp(lint_rules[r].name, t + s, i - s) == 0);
+		     r++)
 			;
 		if (r == lint_nrules) {
 			diag_at(d, DIAG_WARNING, f->path, f->data, f->len, lineno, (uint32_t)(t + s - line) + 1,
@@ -274,7 +284,7 @@ static void allow_parse(struct lint *l, const struct pfile *f, const char *line,
 		diag_at(d, DIAG_WARNING, f->path, f->data, f->len, lineno, (uint32_t)(t - line) + 1,
 			"write '-- " LINT_MARKER " RULE why it is safe here'", LINT_MARKER " needs %s",
 			first == l->st->allows.n ? "a rule name and a reason" : "a reason after the rule name");
-		l->st->allows.n = first;	/* not honoured */
+		l->st->allows.n = first; /* not honoured */
 		return;
 	}
 	for (size_t a = first; a < l->st->allows.n; a++) {
@@ -288,7 +298,8 @@ static void allow_parse(struct lint *l, const struct pfile *f, const char *line,
  * The "--" that opens a marker comment in line t/tn: the whole line, or a comment
  * after SQL ("DROP TABLE t; -- gosling:allow drop-table ..."), else NULL.
  */
-static const char *marker_comment(const char *t, size_t tn)
+static const char *
+marker_comment(const char *t, size_t tn)
 {
 	const char *m = memmem(t, tn, LINT_MARKER, strlen(LINT_MARKER)), *p;
 
@@ -301,7 +312,8 @@ static const char *marker_comment(const char *t, size_t tn)
 	return p - 2;
 }
 
-static void checks_clear(struct nncheck *v, size_t *n)
+static void
+checks_clear(struct nncheck *v, size_t *n)
 {
 	for (size_t i = 0; i < *n; i++) {
 		rel_free(&v[i].table);
@@ -311,14 +323,16 @@ static void checks_clear(struct nncheck *v, size_t *n)
 	*n = 0;
 }
 
-static void allows_clear(struct lint_state *st)
+static void
+allows_clear(struct lint_state *st)
 {
 	for (size_t i = 0; i < st->allows.n; i++)
 		free(st->allows.v[i].reason);
 	st->allows.n = 0;
 }
 
-void lint_file_begin(struct lint *l, const struct pfile *f, struct diag *d)
+void
+lint_file_begin(struct lint *l, const struct pfile *f, struct diag *d)
 {
 	struct lint_state *st = l->st;
 	size_t pos = 0, n, tn;
@@ -351,7 +365,8 @@ void lint_file_begin(struct lint *l, const struct pfile *f, struct diag *d)
 	}
 }
 
-void lint_file_end(struct lint *l, const struct pfile *f, struct diag *d)
+void
+lint_file_end(struct lint *l, const struct pfile *f, struct diag *d)
 {
 	if (l->mode == LINT_OFF)
 		return;
@@ -372,7 +387,8 @@ void lint_file_end(struct lint *l, const struct pfile *f, struct diag *d)
 
 /* ---- output ------------------------------------------------------------- */
 
-void lint_init(struct lint *l, enum lint_mode m)
+void
+lint_init(struct lint *l, enum lint_mode m)
 {
 	memset(l, 0, sizeof(*l));
 	l->mode = m;
@@ -380,7 +396,8 @@ void lint_init(struct lint *l, enum lint_mode m)
 	memset(l->st, 0, sizeof(*l->st));
 }
 
-void lint_bundle_reset(struct lint *l)
+void
+lint_bundle_reset(struct lint *l)
 {
 	struct lint_state *st = l->st;
 
@@ -396,7 +413,8 @@ void lint_bundle_reset(struct lint *l)
 	st->funcs.n = 0;
 }
 
-void lint_free(struct lint *l)
+void
+lint_free(struct lint *l)
 {
 	struct lint_state *st = l->st;
 
@@ -428,7 +446,8 @@ void lint_free(struct lint *l)
 	memset(l, 0, sizeof(*l));
 }
 
-bool lint_mode_parse(const char *s, enum lint_mode *m)
+bool
+lint_mode_parse(const char *s, enum lint_mode *m)
 {
 	if (strcmp(s, "warn") == 0)
 		*m = LINT_WARN;
@@ -441,18 +460,21 @@ bool lint_mode_parse(const char *s, enum lint_mode *m)
 	return true;
 }
 
-static void jstring(FILE *out, const char *s)
+static void
+jstring(FILE *out, const char *s)
 {
 	emit_json_string(out, s, strlen(s));
 }
 
-void lint_print_rules(FILE *out)
+void
+lint_print_rules(FILE *out)
 {
 	for (size_t i = 0; i < lint_nrules; i++)
 		fprintf(out, "%s\t%s\t%s\n", lint_rules[i].name, lint_rules[i].why, lint_rules[i].fix);
 }
 
-void lint_print_json(const struct lint *l, FILE *out, size_t nfiles)
+void
+lint_print_json(const struct lint *l, FILE *out, size_t nfiles)
 {
 	size_t open = 0;
 
@@ -485,7 +507,8 @@ void lint_print_json(const struct lint *l, FILE *out, size_t nfiles)
 }
 
 /* A path as a URI reference (RFC 3986): relative stays relative, absolute becomes file://. */
-static void uri_print(FILE *out, const char *path)
+static void
+uri_print(FILE *out, const char *path)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	char buf[4096];
@@ -506,10 +529,12 @@ static void uri_print(FILE *out, const char *path)
 	emit_json_string(out, buf, n);
 }
 
-void lint_print_sarif(const struct lint *l, FILE *out, const char *version)
+void
+lint_print_sarif(const struct lint *l, FILE *out, const char *version)
 {
 	fputs("{\n  \"$schema\": \"https://json.schemastore.org/sarif-2.1.0.json\",\n  \"version\": \"2.1.0\",\n"
-	      "  \"runs\": [{\n    \"tool\": {\"driver\": {\"name\": \"goslingc\", \"version\": ", out);
+	      "  \"runs\": [{\n    \"tool\": {\"driver\": {\"name\": \"goslingc\", \"version\": ",
+	      out);
 	jstring(out, version);
 	fputs(", \"rules\": [", out);
 	for (size_t i = 0; i < lint_nrules; i++) {
@@ -544,4 +569,3 @@ void lint_print_sarif(const struct lint *l, FILE *out, const char *version)
 	}
 	fprintf(out, "%s]\n  }]\n}\n", l->nfindings ? "\n    " : "");
 }
-

@@ -46,8 +46,8 @@ struct lint_state;
 
 enum lint_mode {
 	LINT_OFF,
-	LINT_WARN,		/* findings are warnings (the default) */
-	LINT_ERROR,		/* findings are errors: the build fails */
+	LINT_WARN,  /* findings are warnings (the default) */
+	LINT_ERROR, /* findings are errors: the build fails */
 };
 
 /* A rule: a stable name, why it matters, what to do instead (one line each). */
@@ -68,20 +68,20 @@ extern const char *const lint_nonvolatile[];
 extern const size_t lint_nnonvolatile;
 
 struct lint_finding {
-	unsigned rule;		/* index in lint_rules */
-	const char *path;	/* the file's path as given (borrowed: outlives the lint run) */
-	uint32_t line, col;	/* 1-based; col in bytes, as diagnostics count it */
-	uint32_t col_chars;	/* the same column in characters (SARIF) */
-	char *message;		/* what this statement does and why it hurts */
-	char *allowed;		/* the gosling:allow reason that accepted it, or NULL */
+	unsigned rule;	    /* index in lint_rules */
+	const char *path;   /* the file's path as given (borrowed: outlives the lint run) */
+	uint32_t line, col; /* 1-based; col in bytes, as diagnostics count it */
+	uint32_t col_chars; /* the same column in characters (SARIF) */
+	char *message;	    /* what this statement does and why it hurts */
+	char *allowed;	    /* the gosling:allow reason that accepted it, or NULL */
 };
 
 struct lint {
 	enum lint_mode mode;
-	bool quiet;		/* keep findings without printing them (lint --json / --sarif) */
-	struct lint_finding *findings;	/* every finding, in file and statement order */
+	bool quiet;		       /* keep findings without printing them (lint --json / --sarif) */
+	struct lint_finding *findings; /* every finding, in file and statement order */
 	size_t nfindings;
-	struct lint_state *st;	/* what the lint learned: private to lint.c */
+	struct lint_state *st; /* what the lint learned: private to lint.c */
 };
 
 /* lint_init - an empty lint in mode m; free with lint_free(). */

@@ -41,13 +41,13 @@ enum rule_id {
 /* ---- what the lint learned ---------------------------------------------- */
 
 struct rel {
-	char *schema;		/* NULL when not qualified */
+	char *schema; /* NULL when not qualified */
 	char *name;
 };
 
 /* A column type: its last name (varchar, numeric, text ...) and up to two typmods. */
 struct coltype {
-	char *name;		/* NULL: not known */
+	char *name; /* NULL: not known */
 	int nmods;
 	long mods[2];
 	bool array;
@@ -63,7 +63,7 @@ struct column {
 /* A CHECK (col IS NOT NULL): with it validated, SET NOT NULL needs no scan. */
 struct nncheck {
 	struct rel table;
-	char *conname;		/* may be NULL (unnamed) */
+	char *conname; /* may be NULL (unnamed) */
 	char *column;
 	bool validated;
 };
@@ -77,17 +77,21 @@ struct allow {
 	uint32_t line, col;
 	unsigned rule;
 	char *reason;
-	bool file;		/* before '-- +goose Up' */
+	bool file; /* before '-- +goose Up' */
 	bool used;
 };
 
 struct enumval {
 	char *value;
-	uint32_t line;		/* where ALTER TYPE ... ADD VALUE is */
+	uint32_t line; /* where ALTER TYPE ... ADD VALUE is */
 	bool reported;
 };
 
-#define VEC(T) struct { T *v; size_t n, cap; }
+#define VEC(T)                 \
+	struct {               \
+		T *v;          \
+		size_t n, cap; \
+	}
 
 struct lint_state {
 	/* the bundle: earlier files */
@@ -96,31 +100,35 @@ struct lint_state {
 	VEC(struct func) funcs;
 	/* this migration */
 	bool tx;
-	VEC(struct rel) tables;		/* created here */
-	VEC(struct rel) indexes;	/* created here */
-	VEC(struct rel) types;		/* created here */
-	VEC(struct nncheck) not_valid;	/* constraints added NOT VALID here (no column) */
-	VEC(struct enumval) enums;	/* values added here, in a transaction */
+	VEC(struct rel) tables;	       /* created here */
+	VEC(struct rel) indexes;       /* created here */
+	VEC(struct rel) types;	       /* created here */
+	VEC(struct nncheck) not_valid; /* constraints added NOT VALID here (no column) */
+	VEC(struct enumval) enums;     /* values added here, in a transaction */
 	VEC(struct allow) allows;
 };
 
 /* Append: a slot at the end of vector V (doubling), zeroed. */
-#define PUSH(V) (((V).n == (V).cap ? ((V).cap = (V).cap ? 2 * (V).cap : 8, \
-	(V).v = xrealloc((V).v, (V).cap * sizeof(*(V).v))) : 0), \
-	memset(&(V).v[(V).n], 0, sizeof(*(V).v)), &(V).v[(V).n++])
+#define PUSH(V)                                                                                                       \
+	(((V).n == (V).cap ? ((V).cap = (V).cap ? 2 * (V).cap : 8, (V).v = xrealloc((V).v, (V).cap * sizeof(*(V).v))) \
+			   : 0),                                                                                      \
+	 memset(&(V).v[(V).n], 0, sizeof(*(V).v)), &(V).v[(V).n++])
 
-static inline bool str_eq(const char *a, const char *b)
+static inline bool
+str_eq(const char *a, const char *b)
 {
 	return a && b && strcmp(a, b) == 0;
 }
 
 /* Same relation: same name, and the same schema where both name one. */
-static inline bool rel_eq(const struct rel *a, const struct rel *b)
+static inline bool
+rel_eq(const struct rel *a, const struct rel *b)
 {
 	return str_eq(a->name, b->name) && (!a->schema || !b->schema || strcmp(a->schema, b->schema) == 0);
 }
 
-static inline bool rel_in(const struct rel *v, size_t n, const struct rel *r)
+static inline bool
+rel_in(const struct rel *v, size_t n, const struct rel *r)
 {
 	for (size_t i = 0; i < n; i++)
 		if (rel_eq(&v[i], r))
@@ -135,12 +143,14 @@ typedef PgQuery__Node Node;
 #define IS(n, KIND) ((n) && (n)->node_case == PG_QUERY__NODE__NODE_##KIND)
 
 /* protobuf has no NULL string: an absent one is "" */
-static inline char *str(char *s)
+static inline char *
+str(char *s)
 {
 	return s && s[0] ? s : NULL;
 }
 
-static inline size_t loc_or(int32_t location, size_t dflt)
+static inline size_t
+loc_or(int32_t location, size_t dflt)
 {
 	return location >= 0 ? (size_t)location : dflt;
 }
@@ -154,15 +164,15 @@ struct ctx {
 	const struct pfile *f;
 	const struct pstmt *s;
 	const char *text;
-	size_t start;		/* the command's first byte in text */
-	size_t end;		/* one past its last (for keyword searches) */
-	size_t after_rel;	/* ALTER TABLE: just after the table's name, where the commands begin */
+	size_t start;	  /* the command's first byte in text */
+	size_t end;	  /* one past its last (for keyword searches) */
+	size_t after_rel; /* ALTER TABLE: just after the table's name, where the commands begin */
 	struct diag *d;
 };
 
 struct volatile_search {
 	struct lint_state *st;
-	const PgQuery__FuncCall *call;	/* the first call that is not known IMMUTABLE or STABLE */
+	const PgQuery__FuncCall *call; /* the first call that is not known IMMUTABLE or STABLE */
 };
 
 /* ---- lint_tree.c ---------------------------------------------------------- */

@@ -10,12 +10,14 @@
 
 /* ---- the rules, per command --------------------------------------------- */
 
-static bool created(struct ctx *c, const struct rel *r)
+static bool
+created(struct ctx *c, const struct rel *r)
 {
 	return rel_in(c->st->tables.v, c->st->tables.n, r);
 }
 
-static void identity_check(struct ctx *c, const PgQuery__ColumnDef *cd)
+static void
+identity_check(struct ctx *c, const PgQuery__ColumnDef *cd)
 {
 	const char *type = coltype_of(cd->type_name).name;
 
@@ -24,7 +26,8 @@ static void identity_check(struct ctx *c, const PgQuery__ColumnDef *cd)
 			"column \"%s\" is %s", cd->colname, type);
 }
 
-static void lint_create(struct ctx *c, const PgQuery__CreateStmt *n)
+static void
+lint_create(struct ctx *c, const PgQuery__CreateStmt *n)
 {
 	struct rel t = rangevar(n->relation);
 
@@ -47,14 +50,16 @@ static void lint_create(struct ctx *c, const PgQuery__CreateStmt *n)
 }
 
 /* ADD COLUMN on a table that exists: what rewrites, fails, scans or builds an index. */
-static void lint_add_column(struct ctx *c, const PgQuery__ColumnDef *cd, const char *tname)
+static void
+lint_add_column(struct ctx *c, const PgQuery__ColumnDef *cd, const char *tname)
 {
 	const char *name = cd->colname, *type = coltype_of(cd->type_name).name;
 	const PgQuery__Constraint *def = NULL, *notnull = NULL;
 	bool fills = false;
 
 	for (size_t i = 0; i < cd->n_constraints; i++) {
-		const PgQuery__Constraint *k = IS(cd->constraints[i], CONSTRAINT) ? cd->constraints[i]->constraint : NULL;
+		const PgQuery__Constraint *k =
+			IS(cd->constraints[i], CONSTRAINT) ? cd->constraints[i]->constraint : NULL;
 		size_t at;
 
 		if (!k)
@@ -74,8 +79,8 @@ static void lint_add_column(struct ctx *c, const PgQuery__ColumnDef *cd, const c
 			break;
 		case PG_QUERY__CONSTR_TYPE__CONSTR_GENERATED:
 			fills = true;
-			finding(c, R_VOLATILE, at, "ADD COLUMN \"%s\" GENERATED ALWAYS AS (...) STORED on existing table %s",
-				name, tname);
+			finding(c, R_VOLATILE, at,
+				"ADD COLUMN \"%s\" GENERATED ALWAYS AS (...) STORED on existing table %s", name, tname);
 			break;
 		case PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY:
 		case PG_QUERY__CONSTR_TYPE__CONSTR_UNIQUE:
@@ -84,9 +89,11 @@ static void lint_add_column(struct ctx *c, const PgQuery__ColumnDef *cd, const c
 			break;
 		case PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN:
 		case PG_QUERY__CONSTR_TYPE__CONSTR_CHECK:
-			finding(c, R_NOT_VALID, at, "ADD COLUMN \"%s\" with a %s on existing table %s (a column constraint "
-				"cannot be NOT VALID)", name,
-				k->contype == PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN ? "REFERENCES" : "CHECK", tname);
+			finding(c, R_NOT_VALID, at,
+				"ADD COLUMN \"%s\" with a %s on existing table %s (a column constraint "
+				"cannot be NOT VALID)",
+				name, k->contype == PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN ? "REFERENCES" : "CHECK",
+				tname);
 			break;
 		default:
 			break;
@@ -105,18 +112,21 @@ static void lint_add_column(struct ctx *c, const PgQuery__ColumnDef *cd, const c
 			const char *fn = qualified(vs.call->funcname, vs.call->n_funcname).name;
 
 			fills = true;
-			finding(c, R_VOLATILE, loc_or(vs.call->location, loc_or(def->location, c->start)), "ADD COLUMN \"%s\" "
-				"on existing table %s with DEFAULT %s(), which is not known as IMMUTABLE or STABLE", name, tname,
-				fn ? fn : "?");
+			finding(c, R_VOLATILE, loc_or(vs.call->location, loc_or(def->location, c->start)),
+				"ADD COLUMN \"%s\" "
+				"on existing table %s with DEFAULT %s(), which is not known as IMMUTABLE or STABLE",
+				name, tname, fn ? fn : "?");
 		}
 	}
 	if (notnull && !def && !fills)
-		finding(c, R_NOT_NULL, loc_or(notnull->location, c->start), "ADD COLUMN \"%s\" NOT NULL without a "
-			"DEFAULT on existing table %s", name, tname);
+		finding(c, R_NOT_NULL, loc_or(notnull->location, c->start),
+			"ADD COLUMN \"%s\" NOT NULL without a "
+			"DEFAULT on existing table %s",
+			name, tname);
 }
 
-static void lint_add_constraint(struct ctx *c, const struct rel *t, const PgQuery__Constraint *con, bool isnew,
-				const char *tname)
+static void
+lint_add_constraint(struct ctx *c, const struct rel *t, const PgQuery__Constraint *con, bool isnew, const char *tname)
 {
 	const char *col = check_not_null_column(con);
 	bool not_valid = con->skip_validation;
@@ -150,8 +160,10 @@ static void lint_add_constraint(struct ctx *c, const struct rel *t, const PgQuer
 	case PG_QUERY__CONSTR_TYPE__CONSTR_EXCLUSION:
 		if (!str(con->indexname))
 			finding(c, R_UNIQUE, at, "ADD %s on existing table %s without USING INDEX",
-				con->contype == PG_QUERY__CONSTR_TYPE__CONSTR_UNIQUE ? "UNIQUE" :
-				con->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY ? "PRIMARY KEY" : "EXCLUDE", tname);
+				con->contype == PG_QUERY__CONSTR_TYPE__CONSTR_UNIQUE		? "UNIQUE"
+					: con->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY ? "PRIMARY KEY"
+												: "EXCLUDE",
+				tname);
 		break;
 	default:
 		break;
@@ -159,7 +171,8 @@ static void lint_add_constraint(struct ctx *c, const struct rel *t, const PgQuer
 }
 
 /* Whether changing column type from a to b keeps the stored bytes (no rewrite). */
-static bool type_binary_compatible(const struct coltype *a, const struct coltype *b)
+static bool
+type_binary_compatible(const struct coltype *a, const struct coltype *b)
 {
 	bool unbounded = b->nmods == 0;
 
@@ -172,18 +185,20 @@ static bool type_binary_compatible(const struct coltype *a, const struct coltype
 		if (strcmp(b->name, "text") == 0 || (strcmp(b->name, "varchar") == 0 && unbounded))
 			return true;
 		return strcmp(a->name, "varchar") == 0 && strcmp(b->name, "varchar") == 0 && a->nmods == 1 &&
-		       b->mods[0] >= a->mods[0];
+			b->mods[0] >= a->mods[0];
 	}
 	if (strcmp(a->name, "numeric") == 0 && strcmp(b->name, "numeric") == 0)
-		return unbounded || (a->nmods >= 1 && b->mods[0] >= a->mods[0] &&
-				     (a->nmods == 2 ? a->mods[1] : 0) == (b->nmods == 2 ? b->mods[1] : 0));
+		return unbounded ||
+			(a->nmods >= 1 && b->mods[0] >= a->mods[0] &&
+			 (a->nmods == 2 ? a->mods[1] : 0) == (b->nmods == 2 ? b->mods[1] : 0));
 	if (strcmp(a->name, "varbit") == 0 && strcmp(b->name, "varbit") == 0)
 		return unbounded || (a->nmods == 1 && b->mods[0] >= a->mods[0]);
 	return strcmp(a->name, "cidr") == 0 && strcmp(b->name, "inet") == 0;
 }
 
 /* A type as a message shows it: varchar(20), numeric(10,2), int4[]. */
-static void coltype_show(const struct coltype *t, char *out, size_t n)
+static void
+coltype_show(const struct coltype *t, char *out, size_t n)
 {
 	int k = snprintf(out, n, "%s", t->name ? t->name : "?");
 
@@ -193,8 +208,8 @@ static void coltype_show(const struct coltype *t, char *out, size_t n)
 		snprintf(out + k, n - (size_t)k, "[]");
 }
 
-static void lint_alter_type(struct ctx *c, const struct rel *t, const PgQuery__AlterTableCmd *cmd, bool isnew,
-			    const char *tname)
+static void
+lint_alter_type(struct ctx *c, const struct rel *t, const PgQuery__AlterTableCmd *cmd, bool isnew, const char *tname)
 {
 	const char *name = cmd->name;
 	const PgQuery__ColumnDef *def = cmd->def->column_def;
@@ -208,11 +223,13 @@ static void lint_alter_type(struct ctx *c, const struct rel *t, const PgQuery__A
 	if (!isnew && !(col && !using && type_binary_compatible(&col->type, &to))) {
 		if (col && col->type.name) {
 			coltype_show(&col->type, was, sizeof(was));
-			finding(c, R_TYPE, at, "ALTER COLUMN \"%s\" TYPE %s on existing table %s (it was %s%s)", name, now,
-				tname, was, using ? ", and USING converts each row" : "");
+			finding(c, R_TYPE, at, "ALTER COLUMN \"%s\" TYPE %s on existing table %s (it was %s%s)", name,
+				now, tname, was, using ? ", and USING converts each row" : "");
 		} else {
-			finding(c, R_TYPE, at, "ALTER COLUMN \"%s\" TYPE %s on existing table %s (its old type is not known "
-				"from earlier migrations: unless the two are binary compatible)", name, now, tname);
+			finding(c, R_TYPE, at,
+				"ALTER COLUMN \"%s\" TYPE %s on existing table %s (its old type is not known "
+				"from earlier migrations: unless the two are binary compatible)",
+				name, now, tname);
 		}
 	}
 	if (col) {
@@ -222,7 +239,8 @@ static void lint_alter_type(struct ctx *c, const struct rel *t, const PgQuery__A
 	}
 }
 
-static void lint_set_not_null(struct ctx *c, const struct rel *t, const char *name, bool isnew, const char *tname)
+static void
+lint_set_not_null(struct ctx *c, const struct rel *t, const char *name, bool isnew, const char *tname)
 {
 	struct column *col = column_find(c->st, t, name);
 	bool proven = isnew || (col && col->notnull);
@@ -235,12 +253,14 @@ static void lint_set_not_null(struct ctx *c, const struct rel *t, const char *na
 	if (!proven)
 		finding(c, R_SET_NOT_NULL, keyword(c, keyword(c, c->after_rel, name), "SET"),
 			"ALTER COLUMN \"%s\" SET NOT NULL on existing table %s with no validated CHECK (\"%s\" IS NOT "
-			"NULL)", name, tname, name);
+			"NULL)",
+			name, tname, name);
 	if (col)
 		col->notnull = true;
 }
 
-static void lint_validate(struct ctx *c, const struct rel *t, const char *name)
+static void
+lint_validate(struct ctx *c, const struct rel *t, const char *name)
 {
 	for (size_t i = 0; i < c->st->checks.n; i++)
 		if (str_eq(c->st->checks.v[i].conname, name) && rel_eq(&c->st->checks.v[i].table, t))
@@ -251,14 +271,17 @@ static void lint_validate(struct ctx *c, const struct rel *t, const char *name)
 		const struct nncheck *k = &c->st->not_valid.v[i];
 
 		if (str_eq(k->conname, name) && rel_eq(&k->table, t)) {
-			finding(c, R_VALIDATE_TX, keyword(c, c->start, "VALIDATE"), "VALIDATE CONSTRAINT \"%s\" in the "
-				"transaction that added it NOT VALID", name);
+			finding(c, R_VALIDATE_TX, keyword(c, c->start, "VALIDATE"),
+				"VALIDATE CONSTRAINT \"%s\" in the "
+				"transaction that added it NOT VALID",
+				name);
 			return;
 		}
 	}
 }
 
-static void lint_alter_table(struct ctx *c, const PgQuery__AlterTableStmt *n)
+static void
+lint_alter_table(struct ctx *c, const PgQuery__AlterTableStmt *n)
 {
 	struct rel t = rangevar(n->relation);
 	bool isnew = created(c, &t);
@@ -299,8 +322,8 @@ static void lint_alter_table(struct ctx *c, const PgQuery__AlterTableStmt *n)
 			break;
 		case PG_QUERY__ALTER_TABLE_TYPE__AT_DropColumn:
 			if (!isnew)
-				finding(c, R_DROP_COLUMN, keyword(c, c->after_rel, a->name), "DROP COLUMN \"%s\" of table %s",
-					a->name, tname);
+				finding(c, R_DROP_COLUMN, keyword(c, c->after_rel, a->name),
+					"DROP COLUMN \"%s\" of table %s", a->name, tname);
 			break;
 		default:
 			break;
@@ -308,7 +331,8 @@ static void lint_alter_table(struct ctx *c, const PgQuery__AlterTableStmt *n)
 	}
 }
 
-static void lint_index(struct ctx *c, const PgQuery__IndexStmt *n)
+static void
+lint_index(struct ctx *c, const PgQuery__IndexStmt *n)
 {
 	struct rel t = rangevar(n->relation);
 	char tname[300];
@@ -322,7 +346,8 @@ static void lint_index(struct ctx *c, const PgQuery__IndexStmt *n)
 		n->unique ? "UNIQUE " : "", tname);
 }
 
-static void lint_drop(struct ctx *c, const PgQuery__DropStmt *n)
+static void
+lint_drop(struct ctx *c, const PgQuery__DropStmt *n)
 {
 	bool table = n->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE;
 	bool index = n->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_INDEX && !n->concurrent;
@@ -342,7 +367,8 @@ static void lint_drop(struct ctx *c, const PgQuery__DropStmt *n)
 	}
 }
 
-static void lint_rename(struct ctx *c, const PgQuery__RenameStmt *n)
+static void
+lint_rename(struct ctx *c, const PgQuery__RenameStmt *n)
 {
 	struct rel t = rangevar(n->relation);
 	char tname[300];
@@ -373,8 +399,10 @@ static void lint_rename(struct ctx *c, const PgQuery__RenameStmt *n)
 		struct column *col = column_find(c->st, &t, n->subname);
 
 		if (!created(c, &t))
-			finding(c, R_RENAME_COLUMN, keyword(c, c->start, "RENAME"), "RENAME COLUMN \"%s\" of table %s to "
-				"\"%s\"", n->subname, tname, n->newname);
+			finding(c, R_RENAME_COLUMN, keyword(c, c->start, "RENAME"),
+				"RENAME COLUMN \"%s\" of table %s to "
+				"\"%s\"",
+				n->subname, tname, n->newname);
 		if (col) {
 			free(col->name);
 			col->name = xstrdup(n->newname);
@@ -383,7 +411,8 @@ static void lint_rename(struct ctx *c, const PgQuery__RenameStmt *n)
 }
 
 /* Whether a lock_timeout value means "no timeout": 0 in any unit. */
-static bool timeout_zero(const Node *arg)
+static bool
+timeout_zero(const Node *arg)
 {
 	const PgQuery__AConst *k = IS(arg, A_CONST) ? arg->a_const : NULL;
 	const char *s;
@@ -405,7 +434,8 @@ static bool timeout_zero(const Node *arg)
 	}
 }
 
-static void lint_set(struct ctx *c, const PgQuery__VariableSetStmt *n)
+static void
+lint_set(struct ctx *c, const PgQuery__VariableSetStmt *n)
 {
 	if (n->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET_ALL) {
 		/* in a transactional migration check.c refuses RESET ALL outright */
@@ -420,12 +450,15 @@ static void lint_set(struct ctx *c, const PgQuery__VariableSetStmt *n)
 			"SET lock_timeout to 0 (no timeout)");
 	else if (n->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_DEFAULT ||
 		 n->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET)
-		finding(c, R_LOCK_TIMEOUT, c->start, "%s lock_timeout to the server's default (no timeout unless "
-			"configured)", n->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET ? "RESET" : "SET");
+		finding(c, R_LOCK_TIMEOUT, c->start,
+			"%s lock_timeout to the server's default (no timeout unless "
+			"configured)",
+			n->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET ? "RESET" : "SET");
 }
 
 /* set_config('lock_timeout', '0', ...) anywhere in a SELECT. */
-static bool find_set_config(const ProtobufCMessage *m, void *arg)
+static bool
+find_set_config(const ProtobufCMessage *m, void *arg)
 {
 	struct ctx *c = arg;
 	const PgQuery__FuncCall *fc = (const PgQuery__FuncCall *)m;
@@ -438,11 +471,13 @@ static bool find_set_config(const ProtobufCMessage *m, void *arg)
 	if (IS(a0, A_CONST) && a0->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL && a0->a_const->sval &&
 	    a0->a_const->sval->sval && strcasecmp(a0->a_const->sval->sval, "lock_timeout") == 0 &&
 	    timeout_zero(fc->args[1]))
-		finding(c, R_LOCK_TIMEOUT, loc_or(fc->location, c->start), "set_config('lock_timeout', 0) switches it off");
+		finding(c, R_LOCK_TIMEOUT, loc_or(fc->location, c->start),
+			"set_config('lock_timeout', 0) switches it off");
 	return true;
 }
 
-static void lint_enum(struct ctx *c, const PgQuery__AlterEnumStmt *n)
+static void
+lint_enum(struct ctx *c, const PgQuery__AlterEnumStmt *n)
 {
 	struct rel t = qualified(n->type_name, n->n_type_name);
 	struct enumval *e;
@@ -456,7 +491,8 @@ static void lint_enum(struct ctx *c, const PgQuery__AlterEnumStmt *n)
 }
 
 /* A string constant that is an enum value added earlier in this transaction. */
-static bool find_enum_use(const ProtobufCMessage *m, void *arg)
+static bool
+find_enum_use(const ProtobufCMessage *m, void *arg)
 {
 	struct ctx *c = arg;
 	const PgQuery__AConst *k = (const PgQuery__AConst *)m;
@@ -470,14 +506,17 @@ static bool find_enum_use(const ProtobufCMessage *m, void *arg)
 
 		if (!e->reported && strcmp(e->value, s) == 0) {
 			e->reported = true;
-			finding(c, R_ENUM, loc_or(k->location, c->start), "uses enum value '%s', added by ALTER TYPE ... "
-				"ADD VALUE at line %u in this transaction", s, e->line);
+			finding(c, R_ENUM, loc_or(k->location, c->start),
+				"uses enum value '%s', added by ALTER TYPE ... "
+				"ADD VALUE at line %u in this transaction",
+				s, e->line);
 		}
 	}
 	return true;
 }
 
-static void lint_function(struct ctx *c, const PgQuery__CreateFunctionStmt *n)
+static void
+lint_function(struct ctx *c, const PgQuery__CreateFunctionStmt *n)
 {
 	const PgQuery__DefElem *v = defelem(n->options, n->n_options, "volatility");
 	struct func *fn = PUSH(c->st->funcs);
@@ -487,8 +526,9 @@ static void lint_function(struct ctx *c, const PgQuery__CreateFunctionStmt *n)
 	fn->nonvolatile = vol && strcasecmp(vol, "volatile") != 0;
 }
 
-void lint_command(struct lint *l, const struct pfile *f, const struct pstmt *s, const char *text,
-		  const PgQuery__Node *n, size_t start, size_t end, struct diag *d)
+void
+lint_command(struct lint *l, const struct pfile *f, const struct pstmt *s, const char *text, const PgQuery__Node *n,
+	     size_t start, size_t end, struct diag *d)
 {
 	struct ctx c = { l, l->st, f, s, text, start, end, start, d };
 
@@ -505,7 +545,8 @@ void lint_command(struct lint *l, const struct pfile *f, const struct pstmt *s, 
 			*PUSH(l->st->tables) = rel_dup(rangevar(n->create_table_as_stmt->into->rel));
 		break;
 	case PG_QUERY__NODE__NODE_CREATE_ENUM_STMT:
-		*PUSH(l->st->types) = rel_dup(qualified(n->create_enum_stmt->type_name, n->create_enum_stmt->n_type_name));
+		*PUSH(l->st->types) =
+			rel_dup(qualified(n->create_enum_stmt->type_name, n->create_enum_stmt->n_type_name));
 		break;
 	case PG_QUERY__NODE__NODE_ALTER_TABLE_STMT:
 		lint_alter_table(&c, n->alter_table_stmt);
@@ -553,4 +594,3 @@ void lint_command(struct lint *l, const struct pfile *f, const struct pstmt *s, 
 		break;
 	}
 }
-

@@ -9,13 +9,15 @@
 #include <strings.h>
 
 /* A RangeVar's relation (borrowed strings). */
-struct rel rangevar(const PgQuery__RangeVar *rv)
+struct rel
+rangevar(const PgQuery__RangeVar *rv)
 {
 	return rv ? (struct rel){ str(rv->schemaname), str(rv->relname) } : (struct rel){ NULL, NULL };
 }
 
 /* A qualified name given as a list of String nodes (DROP's objects, type and function names). */
-struct rel qualified(Node **list, size_t n)
+struct rel
+qualified(Node **list, size_t n)
 {
 	Node *last = n ? list[n - 1] : NULL, *first = n > 1 ? list[n - 2] : NULL;
 
@@ -23,13 +25,15 @@ struct rel qualified(Node **list, size_t n)
 			     IS(last, STRING) ? str(last->string->sval) : NULL };
 }
 
-struct rel rel_dup(struct rel r)
+struct rel
+rel_dup(struct rel r)
 {
 	return (struct rel){ xstrdup(r.schema), xstrdup(r.name) };
 }
 
 /* Quoted for a message: "name" or "schema"."name". */
-void rel_show(const struct rel *r, char *out, size_t n)
+void
+rel_show(const struct rel *r, char *out, size_t n)
 {
 	if (r->schema)
 		snprintf(out, n, "\"%s\".\"%s\"", r->schema, r->name ? r->name : "?");
@@ -38,7 +42,8 @@ void rel_show(const struct rel *r, char *out, size_t n)
 }
 
 /* A DefElem's boolean value as defGetBoolean reads it (no argument: true). */
-bool defelem_true(const PgQuery__DefElem *d)
+bool
+defelem_true(const PgQuery__DefElem *d)
 {
 	const Node *a = d->arg;
 	const char *sv;
@@ -55,7 +60,8 @@ bool defelem_true(const PgQuery__DefElem *d)
 }
 
 /* The DefElem named name in a list of nodes, or NULL. */
-const PgQuery__DefElem *defelem(Node **list, size_t n, const char *name)
+const PgQuery__DefElem *
+defelem(Node **list, size_t n, const char *name)
 {
 	for (size_t i = 0; i < n; i++)
 		if (IS(list[i], DEF_ELEM) && str_eq(list[i]->def_elem->defname, name))
@@ -68,7 +74,8 @@ const PgQuery__DefElem *defelem(Node **list, size_t n, const char *name)
  * to stop.  Generic over protobuf-c's descriptors, so every node type is walked,
  * and only the member a oneof (Node, A_Const) holds.
  */
-bool walk(const ProtobufCMessage *m, bool (*fn)(const ProtobufCMessage *m, void *arg), void *arg)
+bool
+walk(const ProtobufCMessage *m, bool (*fn)(const ProtobufCMessage *m, void *arg), void *arg)
 {
 	const ProtobufCMessageDescriptor *d;
 	const char *base = (const char *)m;
@@ -85,7 +92,8 @@ bool walk(const ProtobufCMessage *m, bool (*fn)(const ProtobufCMessage *m, void 
 			continue;
 		if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
 			size_t n = *(const size_t *)(const void *)(base + fd->quantifier_offset);
-			ProtobufCMessage *const *v = *(ProtobufCMessage *const *const *)(const void *)(base + fd->offset);
+			ProtobufCMessage *const *v =
+				*(ProtobufCMessage *const *const *)(const void *)(base + fd->offset);
 
 			for (size_t k = 0; k < n; k++)
 				if (!walk(v[k], fn, arg))
@@ -100,7 +108,8 @@ bool walk(const ProtobufCMessage *m, bool (*fn)(const ProtobufCMessage *m, void 
 }
 
 /* A TypeName's last name and typmods. */
-struct coltype coltype_of(const PgQuery__TypeName *tn)
+struct coltype
+coltype_of(const PgQuery__TypeName *tn)
 {
 	struct coltype t = { NULL, 0, { 0, 0 }, false };
 
@@ -112,7 +121,7 @@ struct coltype coltype_of(const PgQuery__TypeName *tn)
 		const Node *m = tn->typmods[i];
 
 		if (t.nmods == 2 || !IS(m, A_CONST) || m->a_const->val_case != PG_QUERY__A__CONST__VAL_IVAL) {
-			t.nmods = -1;	/* not plain integers: not comparable */
+			t.nmods = -1; /* not plain integers: not comparable */
 			break;
 		}
 		t.mods[t.nmods++] = m->a_const->ival ? m->a_const->ival->ival : 0;
@@ -120,7 +129,8 @@ struct coltype coltype_of(const PgQuery__TypeName *tn)
 	return t;
 }
 
-bool is_serial(const char *type)
+bool
+is_serial(const char *type)
 {
 	static const char *const serials[] = { "serial", "serial4", "bigserial", "serial8", "smallserial", "serial2" };
 
@@ -132,7 +142,8 @@ bool is_serial(const char *type)
 
 /* ---- the bundle's facts ------------------------------------------------- */
 
-struct column *column_find(struct lint_state *st, const struct rel *t, const char *name)
+struct column *
+column_find(struct lint_state *st, const struct rel *t, const char *name)
 {
 	for (size_t i = st->columns.n; i-- > 0;)
 		if (str_eq(st->columns.v[i].name, name) && rel_eq(&st->columns.v[i].table, t))
@@ -141,7 +152,8 @@ struct column *column_find(struct lint_state *st, const struct rel *t, const cha
 }
 
 /* Record a column of table t (CREATE TABLE, ADD COLUMN): its type and whether it is NOT NULL. */
-void column_add(struct lint_state *st, const struct rel *t, const PgQuery__ColumnDef *cd)
+void
+column_add(struct lint_state *st, const struct rel *t, const PgQuery__ColumnDef *cd)
 {
 	struct column *col = PUSH(st->columns);
 	struct coltype ty = coltype_of(cd->type_name);
@@ -154,15 +166,17 @@ void column_add(struct lint_state *st, const struct rel *t, const PgQuery__Colum
 	for (size_t i = 0; i < cd->n_constraints; i++) {
 		const Node *k = cd->constraints[i];
 
-		if (IS(k, CONSTRAINT) && (k->constraint->contype == PG_QUERY__CONSTR_TYPE__CONSTR_NOTNULL ||
-					  k->constraint->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY ||
-					  k->constraint->contype == PG_QUERY__CONSTR_TYPE__CONSTR_IDENTITY))
+		if (IS(k, CONSTRAINT) &&
+		    (k->constraint->contype == PG_QUERY__CONSTR_TYPE__CONSTR_NOTNULL ||
+		     k->constraint->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY ||
+		     k->constraint->contype == PG_QUERY__CONSTR_TYPE__CONSTR_IDENTITY))
 			col->notnull = true;
 	}
 }
 
 /* The column a CHECK constraint's expression proves NOT NULL ("col IS NOT NULL"), or NULL. */
-const char *check_not_null_column(const PgQuery__Constraint *con)
+const char *
+check_not_null_column(const PgQuery__Constraint *con)
 {
 	const Node *e = con->raw_expr;
 	const PgQuery__NullTest *nt = IS(e, NULL_TEST) ? e->null_test : NULL;
@@ -174,7 +188,8 @@ const char *check_not_null_column(const PgQuery__Constraint *con)
 	return qualified(a->column_ref->fields, 1).name;
 }
 
-static bool func_nonvolatile(struct lint_state *st, const char *schema, const char *name)
+static bool
+func_nonvolatile(struct lint_state *st, const char *schema, const char *name)
 {
 	size_t lo = 0, hi = lint_nnonvolatile;
 
@@ -197,7 +212,8 @@ static bool func_nonvolatile(struct lint_state *st, const char *schema, const ch
 	return false;
 }
 
-bool find_volatile(const ProtobufCMessage *m, void *arg)
+bool
+find_volatile(const ProtobufCMessage *m, void *arg)
 {
 	struct volatile_search *vs = arg;
 	const PgQuery__FuncCall *fc = (const PgQuery__FuncCall *)m;
@@ -211,4 +227,3 @@ bool find_volatile(const ProtobufCMessage *m, void *arg)
 	vs->call = fc;
 	return false;
 }
-

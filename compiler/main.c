@@ -87,7 +87,8 @@ struct opts {
 
 static struct diag diags = { .out = NULL };
 
-static int usage_error(const char *fmt, const char *arg)
+static int
+usage_error(const char *fmt, const char *arg)
 {
 	fprintf(stderr, "goslingc: ");
 	fprintf(stderr, fmt, arg);
@@ -95,7 +96,8 @@ static int usage_error(const char *fmt, const char *arg)
 	return EXIT_USAGE;
 }
 
-static int finish(int ok_code)
+static int
+finish(int ok_code)
 {
 	if (diags.errors) {
 		fprintf(stderr, "goslingc: %u error%s, %u warning%s\n", diags.errors, diags.errors == 1 ? "" : "s",
@@ -105,7 +107,8 @@ static int finish(int ok_code)
 	return ok_code;
 }
 
-static void print_stmts_json(FILE *out, const struct pstmt *s, size_t n, bool envsub)
+static void
+print_stmts_json(FILE *out, const struct pstmt *s, size_t n, bool envsub)
 {
 	fputc('[', out);
 	for (size_t i = 0; i < n; i++) {
@@ -126,7 +129,8 @@ static void print_stmts_json(FILE *out, const struct pstmt *s, size_t n, bool en
 	fputs(n ? "\n  ]" : "]", out);
 }
 
-static int cmd_parse(struct opts *o, int argc, char **argv)
+static int
+cmd_parse(struct opts *o, int argc, char **argv)
 {
 	struct compile_opts po = { { !o->check, 0, o->envsub ? env_get : NULL, NULL }, o->no_check, NULL };
 	struct pfile *files;
@@ -176,7 +180,8 @@ static int cmd_parse(struct opts *o, int argc, char **argv)
 	return finish(EXIT_OK);
 }
 
-static int cmd_build(struct opts *o, const char *dir)
+static int
+cmd_build(struct opts *o, const char *dir)
 {
 	struct compile_opts po = { { false, 0, NULL, NULL }, o->no_check, NULL };
 	struct compiled c;
@@ -207,7 +212,8 @@ static int cmd_build(struct opts *o, const char *dir)
 	return finish(EXIT_OK);
 }
 
-static int cmd_list(struct opts *o, const char *dir)
+static int
+cmd_list(struct opts *o, const char *dir)
 {
 	struct compile_opts po = { { false, 0, NULL, NULL }, o->no_check, NULL };
 	struct compiled c;
@@ -224,8 +230,8 @@ static int cmd_list(struct opts *o, const char *dir)
 			emit_json_string(stdout, m->name, strlen(m->name));
 			printf(", \"no_transaction\": %s, \"envsub\": %s, \"up\": %" PRIu32 ", \"down\": %" PRIu32
 			       ",\n   \"file_checksum\": \"%s\", \"exec_checksum\": \"%s\", \"chain\": \"%s\"}",
-			       m->no_transaction ? "true" : "false", c.parsed[i].has_envsub ? "true" : "false",
-			       m->nup, m->ndown, m->file_checksum, m->exec_checksum, m->chain);
+			       m->no_transaction ? "true" : "false", c.parsed[i].has_envsub ? "true" : "false", m->nup,
+			       m->ndown, m->file_checksum, m->exec_checksum, m->chain);
 		}
 		printf("%s]}\n", c.nfiles ? "\n" : "");
 	} else {
@@ -242,7 +248,8 @@ static int cmd_list(struct opts *o, const char *dir)
 	return finish(EXIT_OK);
 }
 
-static int cmd_verify(struct opts *o, const char *dir)
+static int
+cmd_verify(struct opts *o, const char *dir)
 {
 	struct compile_opts po = { { false, 0, NULL, NULL }, o->no_check, NULL };
 	struct compiled c;
@@ -270,8 +277,8 @@ static int cmd_verify(struct opts *o, const char *dir)
 		if (version_parse(e->name, &v, err, sizeof(err)) && v > max_summed)
 			max_summed = v;
 		if (j == SUM_NONE) {
-			diag_file(&diags, DIAG_ERROR, path, "%s is in migrations.sum but no longer in %s/",
-				  e->name, dir);
+			diag_file(&diags, DIAG_ERROR, path, "%s is in migrations.sum but no longer in %s/", e->name,
+				  dir);
 		} else if (strcmp(c.migrations[j].name, e->name) != 0) {
 			diag_file(&diags, DIAG_ERROR, c.files[j].path,
 				  "renamed or renumbered: migrations.sum has it as %s", e->name);
@@ -319,7 +326,8 @@ static int cmd_verify(struct opts *o, const char *dir)
 	return EXIT_OK;
 }
 
-static int cmd_sum(struct opts *o, const char *dir)
+static int
+cmd_sum(struct opts *o, const char *dir)
 {
 	struct compile_opts po = { { false, 0, NULL, NULL }, o->no_check, NULL };
 	struct compiled c;
@@ -347,18 +355,18 @@ static int cmd_sum(struct opts *o, const char *dir)
 	return ok ? EXIT_OK : EXIT_IO;
 }
 
-static const char template_text[] =
-	"-- +goose Up\n"
-	"-- +goose StatementBegin\n"
-	"SELECT 'up SQL query';\n"
-	"-- +goose StatementEnd\n"
-	"\n"
-	"-- +goose Down\n"
-	"-- +goose StatementBegin\n"
-	"SELECT 'down SQL query';\n"
-	"-- +goose StatementEnd\n";
+static const char template_text[] = "-- +goose Up\n"
+				    "-- +goose StatementBegin\n"
+				    "SELECT 'up SQL query';\n"
+				    "-- +goose StatementEnd\n"
+				    "\n"
+				    "-- +goose Down\n"
+				    "-- +goose StatementBegin\n"
+				    "SELECT 'down SQL query';\n"
+				    "-- +goose StatementEnd\n";
 
-static int cmd_create(struct opts *o, const char *name, const char *dir)
+static int
+cmd_create(struct opts *o, const char *name, const char *dir)
 {
 	struct mfile *files;
 	size_t n;
@@ -399,7 +407,8 @@ static int cmd_create(struct opts *o, const char *name, const char *dir)
 	return EXIT_OK;
 }
 
-static int cmd_fix(struct opts *o, const char *dir)
+static int
+cmd_fix(struct opts *o, const char *dir)
 {
 	struct mfile *files;
 	size_t n;
@@ -462,7 +471,8 @@ static int cmd_fix(struct opts *o, const char *dir)
 }
 
 /* lint: each DIR a bundle of its own (files in version order), FILE arguments one bundle in the order given. */
-static int cmd_lint(struct opts *o, int argc, char **argv)
+static int
+cmd_lint(struct opts *o, int argc, char **argv)
 {
 	struct compile_opts po = { { false, 1u << DIR_UP, NULL, NULL }, o->no_check, NULL };
 	struct lint lint;
@@ -526,7 +536,8 @@ static int cmd_lint(struct opts *o, int argc, char **argv)
 }
 
 /* package: what verify checks, then the folder compiled, linked and zipped (package.c). */
-static int cmd_package(struct opts *o, const char *dir)
+static int
+cmd_package(struct opts *o, const char *dir)
 {
 	struct compile_opts po = { { false, 0, NULL, NULL }, o->no_check, NULL };
 	struct compiled c;
@@ -555,7 +566,8 @@ static int cmd_package(struct opts *o, const char *dir)
 }
 
 /* zip and cacert: ninja dist's steps, in C so that packaging needs no other tool. */
-static int cmd_tool(struct opts *o, const char *cmd, int argc, char **argv)
+static int
+cmd_tool(struct opts *o, const char *cmd, int argc, char **argv)
 {
 	if (strcmp(o->out, "gen/bundle.c") == 0)
 		return usage_error("%s needs --out FILE", cmd);
@@ -590,41 +602,76 @@ static const struct option longopts[] = {
 };
 
 /* Parse options into o; returns -1 to go on, or an exit code (after --help, --version, a bad option). */
-static int options(int argc, char **argv, const char *shortopts, struct opts *o)
+static int
+options(int argc, char **argv, const char *shortopts, struct opts *o)
 {
 	int c;
 
 	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		switch (c) {
-		case 'o': o->out = optarg; break;
-		case 'd': o->depfile = optarg; break;
-		case 'D': o->direction = optarg; break;
-		case 'a': o->arch = optarg; break;
-		case 'j': o->json = true; break;
-		case 'W': diags.werror = true; break;
-		case 'q': o->quiet = true; diags.quiet_warnings = true; break;
-		case 'e': o->envsub = true; break;
-		case 'c': o->check = true; break;
-		case 't': o->timestamp = true; break;
-		case 'n': o->no_check = true; break;
-		case 'S': o->sarif = true; break;
-		case 'R': o->rules = true; break;
+		case 'o':
+			o->out = optarg;
+			break;
+		case 'd':
+			o->depfile = optarg;
+			break;
+		case 'D':
+			o->direction = optarg;
+			break;
+		case 'a':
+			o->arch = optarg;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'W':
+			diags.werror = true;
+			break;
+		case 'q':
+			o->quiet = true;
+			diags.quiet_warnings = true;
+			break;
+		case 'e':
+			o->envsub = true;
+			break;
+		case 'c':
+			o->check = true;
+			break;
+		case 't':
+			o->timestamp = true;
+			break;
+		case 'n':
+			o->no_check = true;
+			break;
+		case 'S':
+			o->sarif = true;
+			break;
+		case 'R':
+			o->rules = true;
+			break;
 		case 'L':
 			if (!lint_mode_parse(optarg, &o->lint))
 				return usage_error("--lint must be warn, error or off, not \"%s\"", optarg);
 			break;
-		case 'h': fputs(usage_text, stdout); return EXIT_OK;
-		case 'V': printf("goslingc %s\n", VERSION); return EXIT_OK;
-		default: fputs(usage_text, stderr); return EXIT_USAGE;
+		case 'h':
+			fputs(usage_text, stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("goslingc %s\n", VERSION);
+			return EXIT_OK;
+		default:
+			fputs(usage_text, stderr);
+			return EXIT_USAGE;
 		}
 	}
 	return -1;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
-	struct opts o = { "gen/bundle.c", NULL, NULL, NULL, false, false, false, false, false, false, false, false,
-			  LINT_WARN };
+	struct opts o = { "gen/bundle.c", NULL,	 NULL,	NULL,  false, false,	false,
+			  false,	  false, false, false, false, LINT_WARN };
 	const char *cmd, *dir;
 	int c;
 

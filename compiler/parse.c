@@ -22,15 +22,14 @@
 /* bufio.Scanner's limit in goose: a longer line fails the parse. */
 #define GOOSE_MAX_LINE (4 * 1024 * 1024)
 
-
 enum state {
-	S_START,		/* 0 */
-	S_UP,			/* 1 */
-	S_BEGIN_UP,		/* 2 */
-	S_END_UP,		/* 3 */
-	S_DOWN,			/* 4 */
-	S_BEGIN_DOWN,		/* 5 */
-	S_END_DOWN,		/* 6 */
+	S_START,      /* 0 */
+	S_UP,	      /* 1 */
+	S_BEGIN_UP,   /* 2 */
+	S_END_UP,     /* 3 */
+	S_DOWN,	      /* 4 */
+	S_BEGIN_DOWN, /* 5 */
+	S_END_DOWN,   /* 6 */
 };
 
 enum annotation {
@@ -52,14 +51,14 @@ struct buf {
 	char *p;
 	size_t n, cap;
 	size_t nlines, capl;
-	size_t *start;		/* buffer offset of each line */
-	size_t *file_off;	/* file offset of each line */
+	size_t *start;	  /* buffer offset of each line */
+	size_t *file_off; /* file offset of each line */
 	uint32_t *line_no;
 	bool *envsub;
 };
 
-static void buf_add_line(struct buf *b, const char *s, size_t n, size_t file_off, uint32_t line_no,
-			 bool envsub)
+static void
+buf_add_line(struct buf *b, const char *s, size_t n, size_t file_off, uint32_t line_no, bool envsub)
 {
 	if (b->n + n + 2 > b->cap) {
 		b->cap = (b->n + n + 2) * 2;
@@ -83,13 +82,15 @@ static void buf_add_line(struct buf *b, const char *s, size_t n, size_t file_off
 	b->p[b->n] = '\0';
 }
 
-static void buf_reset(struct buf *b)
+static void
+buf_reset(struct buf *b)
 {
 	b->n = 0;
 	b->nlines = 0;
 }
 
-static void buf_free(struct buf *b)
+static void
+buf_free(struct buf *b)
 {
 	free(b->p);
 	free(b->start);
@@ -98,14 +99,16 @@ static void buf_free(struct buf *b)
 	free(b->envsub);
 }
 
-static bool has_prefix(const char *s, size_t n, const char *prefix)
+static bool
+has_prefix(const char *s, size_t n, const char *prefix)
 {
 	size_t k = strlen(prefix);
 	return n >= k && memcmp(s, prefix, k) == 0;
 }
 
 /* Does s (n bytes) contain needle?  With fold, ignoring ASCII case. */
-static bool contains(const char *s, size_t n, const char *needle, bool fold)
+static bool
+contains(const char *s, size_t n, const char *needle, bool fold)
 {
 	size_t k = strlen(needle);
 	for (size_t i = 0; i + k <= n; i++)
@@ -116,7 +119,8 @@ static bool contains(const char *s, size_t n, const char *needle, bool fold)
 
 /* Go's strings.EqualFold against an ASCII keyword: ASCII case folding, plus the
  * two non-ASCII runes that fold to ASCII letters (U+017F ſ → s, U+212A K → k). */
-static bool equal_fold(const char *s, size_t n, const char *kw)
+static bool
+equal_fold(const char *s, size_t n, const char *kw)
 {
 	size_t i = 0;
 
@@ -141,7 +145,8 @@ static bool equal_fold(const char *s, size_t n, const char *kw)
 }
 
 /* goose's extractAnnotation.  On error writes goose's message to err. */
-static bool extract_annotation(const char *line, size_t n, enum annotation *a, char *err, size_t errlen)
+static bool
+extract_annotation(const char *line, size_t n, enum annotation *a, char *err, size_t errlen)
 {
 	char *cmd = xrealloc(NULL, n + 1), *p;
 	size_t m = 0, i;
@@ -194,7 +199,8 @@ out:
 
 /* goose's endsWithSemicolon: the last whitespace-separated word before a word
  * starting with "--" ends in ';'. */
-static bool ends_with_semicolon(const char *s, size_t n)
+static bool
+ends_with_semicolon(const char *s, size_t n)
 {
 	const char *prev = NULL;
 	size_t prevlen = 0, i = 0, k;
@@ -216,9 +222,10 @@ static bool ends_with_semicolon(const char *s, size_t n)
 }
 
 /* Turn the buffer into a statement: trim it, keep the line map and ENVSUB ranges. */
-static struct pstmt stmt_from_buf(const struct buf *b, bool block)
+static struct pstmt
+stmt_from_buf(const struct buf *b, bool block)
 {
-	struct pstmt s = {0};
+	struct pstmt s = { 0 };
 	const char *t = b->p;
 	size_t tn = b->n;
 	long lead;
@@ -226,7 +233,7 @@ static struct pstmt stmt_from_buf(const struct buf *b, bool block)
 	text_trim(&t, &tn);
 	lead = (long)(t - b->p);
 	s.sql = xrealloc(NULL, tn + 1);
-	if (tn)		/* an empty block's statement has no buffer at all */
+	if (tn) /* an empty block's statement has no buffer at all */
 		memcpy(s.sql, t, tn);
 	s.sql[tn] = '\0';
 	s.len = tn;
@@ -254,7 +261,7 @@ static struct pstmt stmt_from_buf(const struct buf *b, bool block)
 			s.envsub[s.nenvsub - 1].end = (uint32_t)to;
 			continue;
 		}
-		if ((s.nenvsub & (s.nenvsub - 1)) == 0)	/* doubles, as in store() */
+		if ((s.nenvsub & (s.nenvsub - 1)) == 0) /* doubles, as in store() */
 			s.envsub = xrealloc(s.envsub, (s.nenvsub ? 2 * s.nenvsub : 1) * sizeof(*s.envsub));
 		s.envsub[s.nenvsub].start = (uint32_t)from;
 		s.envsub[s.nenvsub].end = (uint32_t)to;
@@ -281,14 +288,15 @@ struct pass {
 	enum direction dir;
 	const struct parse_opts *o;
 	struct diag *d;
-	bool warn;		/* this pass reports warnings (only the first one does) */
-	const struct pass_error *other;	/* the other pass's error, if any */
+	bool warn;			/* this pass reports warnings (only the first one does) */
+	const struct pass_error *other; /* the other pass's error, if any */
 	struct pass_error err;
 };
 
 static bool pass_error(struct pass *p, uint32_t line, uint32_t col, const char *hint, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
-static bool pass_error(struct pass *p, uint32_t line, uint32_t col, const char *hint, const char *fmt, ...)
+static bool
+pass_error(struct pass *p, uint32_t line, uint32_t col, const char *hint, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -302,7 +310,8 @@ static bool pass_error(struct pass *p, uint32_t line, uint32_t col, const char *
 	return false;
 }
 
-static void store(struct pass *p, struct buf *b, bool block)
+static void
+store(struct pass *p, struct buf *b, bool block)
 {
 	struct pfile *f = p->f;
 	size_t *n = &f->nstmts[p->dir];
@@ -315,7 +324,8 @@ static void store(struct pass *p, struct buf *b, bool block)
 	buf_reset(b);
 }
 
-static bool unfinished(struct pass *p, const struct buf *b, enum state st)
+static bool
+unfinished(struct pass *p, const struct buf *b, enum state st)
 {
 	const char *t = b->p;
 	size_t tn = b->n;
@@ -337,18 +347,19 @@ struct machine {
 	enum state st;
 	bool use_tx, envsub;
 	struct buf b;
-	char *expanded;		/* the line being read, ENVSUB expanded (parse --envsub) */
+	char *expanded; /* the line being read, ENVSUB expanded (parse --envsub) */
 };
 
 /* What an annotation line leaves to do. */
 enum step {
-	STEP_NEXT,		/* read the next line (goose's `continue`) */
-	STEP_ON,		/* go on with this line (StatementEnd: goose falls through) */
-	STEP_FAIL,		/* stop: the pass failed (reported) */
+	STEP_NEXT, /* read the next line (goose's `continue`) */
+	STEP_ON,   /* go on with this line (StatementEnd: goose falls through) */
+	STEP_FAIL, /* stop: the pass failed (reported) */
 };
 
 /* Whether the buffer holds anything but space. */
-static bool buf_has_sql(const struct buf *b)
+static bool
+buf_has_sql(const struct buf *b)
 {
 	const char *r = b->p;
 	size_t rn = b->n;
@@ -358,7 +369,8 @@ static bool buf_has_sql(const struct buf *b)
 }
 
 /* An annotation line: goose's state changes (parser.go:127-196). */
-static enum step annotation_line(struct pass *p, struct machine *m, const char *line, size_t n, uint32_t lineno)
+static enum step
+annotation_line(struct pass *p, struct machine *m, const char *line, size_t n, uint32_t lineno)
 {
 	struct pfile *f = p->f;
 	enum annotation a;
@@ -371,8 +383,8 @@ static enum step annotation_line(struct pass *p, struct machine *m, const char *
 	switch (a) {
 	case A_UP:
 		if (m->st != S_START) {
-			pass_error(p, lineno, 1, NULL,
-				   "duplicate '-- +goose Up' annotation (goose: stateMachine=%d)", (int)m->st);
+			pass_error(p, lineno, 1, NULL, "duplicate '-- +goose Up' annotation (goose: stateMachine=%d)",
+				   (int)m->st);
 			return STEP_FAIL;
 		}
 		m->st = S_UP;
@@ -383,7 +395,8 @@ static enum step annotation_line(struct pass *p, struct machine *m, const char *
 			pass_error(p, lineno, 1, NULL,
 				   "'-- +goose Down' must come after '-- +goose Up' and outside "
 				   "a StatementBegin block (goose: must start with '-- +goose Up' "
-				   "annotation, stateMachine=%d)", (int)m->st);
+				   "annotation, stateMachine=%d)",
+				   (int)m->st);
 			return STEP_FAIL;
 		}
 		if (buf_has_sql(&m->b)) {
@@ -401,7 +414,8 @@ static enum step annotation_line(struct pass *p, struct machine *m, const char *
 		} else {
 			pass_error(p, lineno, 1, NULL,
 				   "'-- +goose StatementBegin' must be defined after '-- +goose Up' "
-				   "or '-- +goose Down' annotation (goose: stateMachine=%d)", (int)m->st);
+				   "or '-- +goose Down' annotation (goose: stateMachine=%d)",
+				   (int)m->st);
 			return STEP_FAIL;
 		}
 		return STEP_NEXT;
@@ -416,7 +430,7 @@ static enum step annotation_line(struct pass *p, struct machine *m, const char *
 				   "'-- +goose StatementBegin'");
 			return STEP_FAIL;
 		}
-		return STEP_ON;	/* goose falls through here, without `continue` */
+		return STEP_ON; /* goose falls through here, without `continue` */
 	case A_NO_TX:
 		m->use_tx = false;
 		return STEP_NEXT;
@@ -434,8 +448,8 @@ static enum step annotation_line(struct pass *p, struct machine *m, const char *
 /* A line that may belong to a statement: expanded and buffered, the statement
  * stored when it ends, as goose does (parser.go:200-262).  False when the pass
  * failed (reported). */
-static bool sql_line(struct pass *p, struct machine *m, const char *line, size_t n, size_t line_off,
-		     uint32_t lineno)
+static bool
+sql_line(struct pass *p, struct machine *m, const char *line, size_t n, size_t line_off, uint32_t lineno)
 {
 	bool line_envsub = m->envsub;
 
@@ -452,7 +466,7 @@ static bool sql_line(struct pass *p, struct machine *m, const char *line, size_t
 		m->expanded = x;
 		line = x;
 		n = strlen(x);
-		line_envsub = false;	/* expanded already */
+		line_envsub = false; /* expanded already */
 	}
 	if (m->st != S_END_UP && m->st != S_END_DOWN) {
 		if (line_envsub && !p->o->goose_only) {
@@ -460,8 +474,7 @@ static bool sql_line(struct pass *p, struct machine *m, const char *line, size_t
 			size_t at;
 			if (!envsub_check(line, n, err, sizeof(err), &at)) {
 				pass_error(p, lineno, (uint32_t)at + 1,
-					   "write '$$' or '\\$' for a literal '$' under ENVSUB ON",
-					   "ENVSUB: %s", err);
+					   "write '$$' or '\\$' for a literal '$' under ENVSUB ON", "ENVSUB: %s", err);
 				return false;
 			}
 		}
@@ -512,7 +525,8 @@ static bool sql_line(struct pass *p, struct machine *m, const char *line, size_t
 }
 
 /* goose's checks at the end of the file (parser.go:275-284). */
-static bool pass_end(struct pass *p, struct machine *m, uint32_t lineno)
+static bool
+pass_end(struct pass *p, struct machine *m, uint32_t lineno)
 {
 	switch (m->st) {
 	case S_START:
@@ -532,7 +546,8 @@ static bool pass_end(struct pass *p, struct machine *m, uint32_t lineno)
 }
 
 /* One direction, exactly as goose's ParseSQLMigration. */
-static bool parse_pass(struct pass *p)
+static bool
+parse_pass(struct pass *p)
 {
 	struct pfile *f = p->f;
 	const char *data = f->data;
@@ -553,8 +568,7 @@ static bool parse_pass(struct pass *p)
 		lineno++;
 
 		if (n >= GOOSE_MAX_LINE) {
-			pass_error(p, lineno, 1, NULL, "line is longer than goose's limit of %d bytes",
-				   GOOSE_MAX_LINE);
+			pass_error(p, lineno, 1, NULL, "line is longer than goose's limit of %d bytes", GOOSE_MAX_LINE);
 			goto out;
 		}
 		if (n > 0 && line[n - 1] == '\r')
@@ -573,8 +587,7 @@ static bool parse_pass(struct pass *p)
 			if (s == STEP_NEXT)
 				continue;
 		} else if (p->warn && has_prefix(t, tn, "--") && contains(line, n, "+goose", true)) {
-			diag_at(p->d, DIAG_WARNING, f->path, data, len, lineno,
-				(uint32_t)(t - line) + 1,
+			diag_at(p->d, DIAG_WARNING, f->path, data, len, lineno, (uint32_t)(t - line) + 1,
 				"goose ignores this line: its annotations are spelled '+goose' in lower case",
 				"line looks like a goose annotation but is a comment to goose");
 		}
@@ -592,10 +605,10 @@ out:
 	return ok;
 }
 
-bool parse_load(struct pfile *f, const char *path, const char *data, size_t len,
-		const struct parse_opts *o, struct diag *d)
+bool
+parse_load(struct pfile *f, const char *path, const char *data, size_t len, const struct parse_opts *o, struct diag *d)
 {
-	struct pass up = {0}, down = {0};
+	struct pass up = { 0 }, down = { 0 };
 	unsigned dirs = o->dirs ? o->dirs : (1u << DIR_UP) | (1u << DIR_DOWN);
 	unsigned errors = d->errors;
 	bool bytes_ok = true;
@@ -612,8 +625,7 @@ bool parse_load(struct pfile *f, const char *path, const char *data, size_t len,
 		bytes_ok = lexcheck_bytes(f, d);
 		/* goose fails on a leading BOM (it is not space to Go); gosling drops it */
 		if (len >= 3 && memcmp(f->data, "\xef\xbb\xbf", 3) == 0) {
-			diag_at(d, DIAG_WARNING, path, f->data, f->len, 1, 1,
-				"save the file as UTF-8 without a BOM",
+			diag_at(d, DIAG_WARNING, path, f->data, f->len, 1, 1, "save the file as UTF-8 without a BOM",
 				"goose rejects a file that starts with a UTF-8 byte order mark; gosling ignores it");
 			memmove(f->data, f->data + 3, len - 3 + 1);
 			f->len -= 3;
@@ -648,7 +660,8 @@ bool parse_load(struct pfile *f, const char *path, const char *data, size_t len,
 	return d->errors == errors;
 }
 
-bool parse_file(struct pfile *f, const char *path, const struct parse_opts *o, struct diag *d)
+bool
+parse_file(struct pfile *f, const char *path, const struct parse_opts *o, struct diag *d)
 {
 	FILE *fp = fopen(path, "rb");
 	char *data = NULL;
@@ -684,4 +697,3 @@ bool parse_file(struct pfile *f, const char *path, const struct parse_opts *o, s
 	free(data);
 	return ok;
 }
-

@@ -21,8 +21,8 @@ struct diag;
 
 /* Options that change what parse_file() checks. */
 struct parse_opts {
-	bool goose_only;	/* only goose's own rules (the `parse` verb) */
-	unsigned dirs;		/* bit 1 << DIR_UP, 1 << DIR_DOWN */
+	bool goose_only; /* only goose's own rules (the `parse` verb) */
+	unsigned dirs;	 /* bit 1 << DIR_UP, 1 << DIR_DOWN */
 	/* Expand ENVSUB lines while parsing, as goose does (parse --envsub); NULL
 	 * keeps them for the runtime, as ranges in each statement. */
 	const char *(*getenv)(const char *name, void *arg);
@@ -39,7 +39,7 @@ struct parse_opts {
 bool parse_file(struct pfile *f, const char *path, const struct parse_opts *o, struct diag *d) MUSTCHECK;
 
 /* parse_load - parse_file() on bytes already in memory (tests use it); f owns a copy. */
-bool parse_load(struct pfile *f, const char *path, const char *data, size_t len,
-		const struct parse_opts *o, struct diag *d) MUSTCHECK;
+bool parse_load(struct pfile *f, const char *path, const char *data, size_t len, const struct parse_opts *o,
+		struct diag *d) MUSTCHECK;
 
 #endif

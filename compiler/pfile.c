@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-void pstmt_where(const struct pstmt *s, size_t off, uint32_t *line, uint32_t *col)
+void
+pstmt_where(const struct pstmt *s, size_t off, uint32_t *line, uint32_t *col)
 {
 	size_t k = 0;
 
@@ -16,7 +17,8 @@ void pstmt_where(const struct pstmt *s, size_t off, uint32_t *line, uint32_t *co
 	*col = (uint32_t)((long)off - s->line_sql_off[k]) + 1;
 }
 
-static void stmt_free(struct pstmt *s)
+static void
+stmt_free(struct pstmt *s)
 {
 	free(s->sql);
 	free(s->envsub);
@@ -25,7 +27,8 @@ static void stmt_free(struct pstmt *s)
 	free(s->line_no);
 }
 
-bool pfile_line(const struct pfile *f, size_t *pos, const char **line, size_t *n, const char **t, size_t *tn)
+bool
+pfile_line(const struct pfile *f, size_t *pos, const char **line, size_t *n, const char **t, size_t *tn)
 {
 	const char *nl;
 
@@ -41,7 +44,8 @@ bool pfile_line(const struct pfile *f, size_t *pos, const char **line, size_t *n
 	return true;
 }
 
-void pfile_free(struct pfile *f)
+void
+pfile_free(struct pfile *f)
 {
 	for (int dir = DIR_UP; dir <= DIR_DOWN; dir++) {
 		for (size_t i = 0; i < f->nstmts[dir]; i++)

@@ -15,34 +15,34 @@ enum direction {
 
 /* A statement as goose cuts it, with what it takes to point into the file. */
 struct pstmt {
-	char *sql;		/* trimmed text, NUL-terminated */
+	char *sql; /* trimmed text, NUL-terminated */
 	size_t len;
-	uint32_t line;		/* file line of its first byte */
-	uint32_t last_line;	/* file line of its last line */
-	bool block;		/* from StatementBegin / StatementEnd */
-	unsigned ncommands;	/* SQL commands: PostgreSQL's parser's count, else the lexer's */
-	uint32_t flags;		/* enum stmt_flag bits, set by the checks (check.h) */
+	uint32_t line;	    /* file line of its first byte */
+	uint32_t last_line; /* file line of its last line */
+	bool block;	    /* from StatementBegin / StatementEnd */
+	unsigned ncommands; /* SQL commands: PostgreSQL's parser's count, else the lexer's */
+	uint32_t flags;	    /* enum stmt_flag bits, set by the checks (check.h) */
 	struct envsub_range *envsub;
 	uint32_t nenvsub;
 	/* raw line starts: sql offset (may be negative before trimming) → file offset */
 	size_t nlines;
-	long *line_sql_off;	/* offset in sql where each raw line starts */
-	size_t *line_file_off;	/* byte offset in the file where that line starts */
-	uint32_t *line_no;	/* its 1-based line number */
+	long *line_sql_off;    /* offset in sql where each raw line starts */
+	size_t *line_file_off; /* byte offset in the file where that line starts */
+	uint32_t *line_no;     /* its 1-based line number */
 };
 
 struct pfile {
-	const char *path;	/* as given, for messages */
-	char *data;		/* the file's bytes, NUL-terminated */
+	const char *path; /* as given, for messages */
+	char *data;	  /* the file's bytes, NUL-terminated */
 	size_t len;
 	bool no_transaction;
 	bool has_envsub;
 	/* lines of the '-- +goose Up' and '-- +goose Down' annotations, 0 when absent:
 	 * a direction's section runs from the one to the next */
 	uint32_t up_line, down_line;
-	struct pstmt *stmts[2];	/* indexed by enum direction */
+	struct pstmt *stmts[2]; /* indexed by enum direction */
 	size_t nstmts[2];
-	bool ok[2];		/* the direction parsed without error */
+	bool ok[2]; /* the direction parsed without error */
 };
 
 /* pstmt_where - the file line and 1-based byte column of offset off in s->sql. */

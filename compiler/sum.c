@@ -19,7 +19,8 @@ struct key {
 	size_t i;
 };
 
-static int key_cmp(const void *pa, const void *pb)
+static int
+key_cmp(const void *pa, const void *pb)
 {
 	const struct key *a = pa, *b = pb;
 	int c = strcmp(a->s, b->s);
@@ -28,7 +29,8 @@ static int key_cmp(const void *pa, const void *pb)
 }
 
 /* Sort both lists and merge them: equal strings pair off, lowest index first. */
-static void pair_keys(struct key *a, size_t na, struct key *b, size_t nb, size_t *a_to_b, size_t *b_to_a)
+static void
+pair_keys(struct key *a, size_t na, struct key *b, size_t nb, size_t *a_to_b, size_t *b_to_a)
 {
 	size_t x = 0, y = 0;
 
@@ -50,8 +52,8 @@ static void pair_keys(struct key *a, size_t na, struct key *b, size_t nb, size_t
 	}
 }
 
-bool sum_match(const struct sum_entry *e, size_t n, const struct migration *m, size_t k,
-	       size_t *file_of, size_t *entry_of)
+bool
+sum_match(const struct sum_entry *e, size_t n, const struct migration *m, size_t k, size_t *file_of, size_t *entry_of)
 {
 	struct key *ke = malloc((n + 1) * sizeof *ke), *km = malloc((k + 1) * sizeof *km);
 	size_t ne = 0, nm = 0;
@@ -86,10 +88,12 @@ bool sum_match(const struct sum_entry *e, size_t n, const struct migration *m, s
 /* ---- the file ------------------------------------------------------------ */
 
 /* migrations.sum: one line per file, "name file_checksum exec_checksum". */
-#define SUM_HEADER "# migrations.sum: written by `goslingc sum`, checked by `goslingc verify`.\n" \
+#define SUM_HEADER                                                                     \
+	"# migrations.sum: written by `goslingc sum`, checked by `goslingc verify`.\n" \
 	"# Commit it with the migrations; do not edit it by hand.\n"
 
-char *sum_path(const char *dir)
+char *
+sum_path(const char *dir)
 {
 	char *p = xmalloc(strlen(dir) + 20);
 
@@ -98,7 +102,8 @@ char *sum_path(const char *dir)
 }
 
 /* Whether s is exactly prefix followed by 64 lower-case hex digits. */
-static bool sum_checksum_ok(const char *s, size_t n, const char *prefix)
+static bool
+sum_checksum_ok(const char *s, size_t n, const char *prefix)
 {
 	size_t k = strlen(prefix);
 
@@ -115,11 +120,12 @@ static bool sum_checksum_ok(const char *s, size_t n, const char *prefix)
  * The name is everything before the last two fields, so a name with spaces
  * round-trips; the checksums must be whole.
  */
-static bool sum_line(char *line, size_t n, struct sum_entry *e)
+static bool
+sum_line(char *line, size_t n, struct sum_entry *e)
 {
 	char *x, *c;
 
-	if (n > 0 && line[n - 1] == '\r')	/* a checkout that turned LF into CRLF */
+	if (n > 0 && line[n - 1] == '\r') /* a checkout that turned LF into CRLF */
 		line[--n] = '\0';
 	x = memrchr(line, ' ', n);
 	if (!x || x == line)
@@ -138,12 +144,14 @@ static bool sum_line(char *line, size_t n, struct sum_entry *e)
 	return true;
 }
 
-static int by_name(const void *a, const void *b)
+static int
+by_name(const void *a, const void *b)
 {
 	return strcmp(((const struct sum_entry *)a)->name, ((const struct sum_entry *)b)->name);
 }
 
-bool sum_read(const char *path, struct sum_entry **out, size_t *n, struct diag *d)
+bool
+sum_read(const char *path, struct sum_entry **out, size_t *n, struct diag *d)
 {
 	FILE *fp = fopen(path, "r");
 	char *line = NULL;
@@ -155,8 +163,10 @@ bool sum_read(const char *path, struct sum_entry **out, size_t *n, struct diag *
 	*out = NULL;
 	*n = 0;
 	if (!fp && errno == ENOENT) {
-		diag_file(d, DIAG_ERROR, path, "missing: run `goslingc sum %.*s` to record the migrations' "
-			  "checksums, and commit it with them", (int)(strlen(path) - strlen("/migrations.sum")), path);
+		diag_file(d, DIAG_ERROR, path,
+			  "missing: run `goslingc sum %.*s` to record the migrations' "
+			  "checksums, and commit it with them",
+			  (int)(strlen(path) - strlen("/migrations.sum")), path);
 		return false;
 	}
 	if (!fp) {
@@ -164,7 +174,7 @@ bool sum_read(const char *path, struct sum_entry **out, size_t *n, struct diag *
 		return false;
 	}
 	while ((len = getline(&line, &cap, fp)) > 0) {
-		struct sum_entry e = {0};
+		struct sum_entry e = { 0 };
 
 		lineno++;
 		if (line[len - 1] == '\n')
@@ -178,7 +188,7 @@ bool sum_read(const char *path, struct sum_entry **out, size_t *n, struct diag *
 			ok = false;
 			continue;
 		}
-		if ((*n & (*n - 1)) == 0)	/* doubles: capacity is the next power of two */
+		if ((*n & (*n - 1)) == 0) /* doubles: capacity is the next power of two */
 			*out = xrealloc(*out, (*n ? 2 * *n : 1) * sizeof(**out));
 		(*out)[(*n)++] = e;
 	}
@@ -207,7 +217,8 @@ bool sum_read(const char *path, struct sum_entry **out, size_t *n, struct diag *
 	return ok;
 }
 
-bool sum_write(const char *path, const struct sum_entry *e, size_t n)
+bool
+sum_write(const char *path, const struct sum_entry *e, size_t n)
 {
 	char *data = NULL;
 	size_t len = 0;

@@ -32,8 +32,8 @@ struct sum_entry {
  * verify` of 10,000 files must not cost 10,000 x 10,000.  Returns false, with
  * nothing written, when out of memory.
  */
-bool sum_match(const struct sum_entry *e, size_t n, const struct migration *m, size_t k,
-	       size_t *file_of, size_t *entry_of) MUSTCHECK;
+bool sum_match(const struct sum_entry *e, size_t n, const struct migration *m, size_t k, size_t *file_of,
+	       size_t *entry_of) MUSTCHECK;
 
 /* sum_path - DIR/migrations.sum, malloc'd. */
 char *sum_path(const char *dir);

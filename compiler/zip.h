@@ -25,8 +25,8 @@ struct zip_entry {
  * same bytes.  False with a message in err when a member is 4 GiB or larger (no zip64)
  * or zlib fails.
  */
-bool zip_build(const struct zip_entry *entries, size_t n, unsigned char **out, size_t *outlen,
-	       char *err, size_t errlen) MUSTCHECK;
+bool zip_build(const struct zip_entry *entries, size_t n, unsigned char **out, size_t *outlen, char *err,
+	       size_t errlen) MUSTCHECK;
 
 /*
  * zip_base64sha256 - the base64 of data's SHA-256 (44 characters and a NUL into out):

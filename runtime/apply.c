@@ -18,8 +18,7 @@
 /* --- what a failure names ------------------------------------------------------------ */
 
 void
-record_of(const struct run *r, const struct migration *m, const char *chain, const char *origin,
-	  struct db_record *rec)
+record_of(const struct run *r, const struct migration *m, const char *chain, const char *origin, struct db_record *rec)
 {
 	memset(rec, 0, sizeof *rec);
 	rec->version = m->version;
@@ -33,8 +32,7 @@ record_of(const struct run *r, const struct migration *m, const char *chain, con
 }
 
 static void
-fail_statement(struct run *r, const struct step *s, uint32_t statement, uint32_t line_offset,
-	       const struct db_error *e)
+fail_statement(struct run *r, const struct step *s, uint32_t statement, uint32_t line_offset, const struct db_error *e)
 {
 	const struct stmt *st = s->down ? s->m->down : s->m->up;
 	const char *verb = s->down ? "roll back" : "apply";
@@ -93,7 +91,7 @@ step_done(struct run *r, struct step *s, int64_t ms)
 	s->item->state = s->down ? "pending" : "applied";
 	s->item->action = s->down ? "rolled back" : "applied";
 	s->item->applied_at[0] = '\0';
-	if (!s->down)	/* the commit just returned: the client's clock is close enough for the report */
+	if (!s->down) /* the commit just returned: the client's clock is close enough for the report */
 		clock_utc_text(s->item->applied_at, sizeof s->item->applied_at);
 	s->item->duration_ms = ms;
 	progress(r, s->item, s->item->action);
@@ -118,7 +116,7 @@ batch_done(size_t unit, int64_t ms, void *arg)
 	if (ms < 0)
 		step_by_another(c->r, &c->steps[unit]);
 	else if (c->r->req->atomic)
-		c->steps[unit].item->duration_ms = ms;	/* reported once the one COMMIT is through */
+		c->steps[unit].item->duration_ms = ms; /* reported once the one COMMIT is through */
 	else
 		step_done(c->r, &c->steps[unit], ms);
 }
@@ -132,12 +130,11 @@ fail_txn_control(struct run *r, const struct step *s, const struct db_batch_fail
 {
 	const struct stmt *st = s->down ? s->m->down : s->m->up;
 	uint32_t k = f->txn_statement, line = st[k - 1].line;
-	const char *left = strcmp(f->txn_control, "ROLLBACK") == 0
-				   ? "nothing of it stays"
-			   : strcmp(f->txn_control, "COMMIT") == 0
-				   ? "statements 1 to %u stay committed, the rest was rolled back"
-				   : "statements 1 to %u wait as a prepared transaction (pg_prepared_xacts): commit or roll "
-				     "it back by hand";
+	const char *left = strcmp(f->txn_control, "ROLLBACK") == 0 ? "nothing of it stays"
+		: strcmp(f->txn_control, "COMMIT") == 0
+		? "statements 1 to %u stay committed, the rest was rolled back"
+		: "statements 1 to %u wait as a prepared transaction (pg_prepared_xacts): commit or roll "
+		  "it back by hand";
 	char what[512];
 
 	snprintf(what, sizeof what, left, k);
@@ -270,8 +267,8 @@ run_batch(struct run *r, struct step *steps, size_t n)
 		units[k].goose = r->tables.goose;
 	}
 	while (cur.unit < n) {
-		bool ok = !signals_interrupted() && r->tp->run_units(r->tp, units, n, atomic, &r->session, r->deadline,
-								       batch_done, &ctx, &cur, &f);
+		bool ok = !signals_interrupted() &&
+			r->tp->run_units(r->tp, units, n, atomic, &r->session, r->deadline, batch_done, &ctx, &cur, &f);
 
 		if (!ok && f.unsent) {
 			result_fail_db(r->res, ENGINE_MIGRATION_FAILED, "unable to build the batch", &f.err);
@@ -280,7 +277,7 @@ run_batch(struct run *r, struct step *steps, size_t n)
 		if (!ok) {
 			struct step *s = &steps[f.unit < n ? f.unit : cur.unit < n ? cur.unit : 0];
 
-			r->tp->rollback(r->tp);	/* a migration a batch left open */
+			r->tp->rollback(r->tp); /* a migration a batch left open */
 			if (retry_wait(r, s, &f)) {
 				if (atomic) {
 					/* the whole set was rolled back: all of it goes again */
@@ -300,7 +297,9 @@ run_batch(struct run *r, struct step *steps, size_t n)
 			else if (f.txn_control[0] && f.txn_unit == f.unit && f.txn_statement)
 				fail_txn_control(r, s, &f);
 			else if (f.lost)
-				fail_migration(r, s, &steps[f.last_unit < n && f.last_unit > f.unit ? f.last_unit : f.unit], &f.err);
+				fail_migration(r, s,
+					       &steps[f.last_unit < n && f.last_unit > f.unit ? f.last_unit : f.unit],
+					       &f.err);
 			else
 				fail_statement(r, s, f.statement, f.line_offset, &f.err);
 			if (s->item->retries)
@@ -349,7 +348,7 @@ index_cleanup(struct run *r, struct step *s, uint32_t i, struct db_error *e)
 	    !r->tp->index_invalid(r->tp, &t, schema, sizeof schema, name, sizeof name, &found, &building, &e2)) {
 		log_warn("unable to look for an INVALID index %s that %s statement %u left: %s", t.name, s->m->name,
 			 i + 1, e2.message);
-		return true;	/* the statement says what is wrong, if anything is */
+		return true; /* the statement says what is wrong, if anything is */
 	}
 	if (!found)
 		return true;
@@ -454,8 +453,9 @@ warn_no_tx_block(struct run *r, const struct step *s)
 				    "%s %s statement %u (line %u) will fail: it holds a command PostgreSQL refuses "
 				    "inside a transaction block, and %s (goslingc let it through under no-check)",
 				    s->m->name, s->down ? "Down" : "Up", i + 1, st[i].line,
-				    s->m->no_transaction ? "it holds several commands, which run as one implicit transaction"
-							 : "this migration runs in a transaction");
+				    s->m->no_transaction
+					    ? "it holds several commands, which run as one implicit transaction"
+					    : "this migration runs in a transaction");
 }
 
 /* Run steps in order: runs of transactional steps go as one batch each. */

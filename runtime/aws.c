@@ -16,9 +16,9 @@
 
 #define CONTENT_TYPE "application/x-amz-json-1.1"
 #define CONTENT_TYPE_REST "application/json"
-#define ATTEMPT_TIMEOUT_MS 10000L	/* one attempt, at most */
+#define ATTEMPT_TIMEOUT_MS 10000L /* one attempt, at most */
 #define CONNECT_TIMEOUT_MS 5000L
-#define MIN_ATTEMPT_MS 500		/* an attempt with less time left is not started */
+#define MIN_ATTEMPT_MS 500 /* an attempt with less time left is not started */
 #define MAX_BACKOFF_MS 20000
 
 static const char *
@@ -45,16 +45,16 @@ aws_credentials(struct sigv4_credentials *cr, const char *who, char *err, size_t
 	cr->session_token = env("AWS_SESSION_TOKEN");
 	if (!cr->access_key_id || !cr->secret_access_key)
 		return errorf(err, errlen,
-			    "%s needs AWS credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set", who);
+			      "%s needs AWS credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set", who);
 	return true;
 }
 
 /* --- where to send it ------------------------------------------------------------------ */
 
 struct endpoint {
-	char url[600];		/* https://secretsmanager.eu-west-2.amazonaws.com/ */
-	char host[256];		/* what is signed: host[:port] */
-	char path[256];		/* "/" or the override's path */
+	char url[600];	/* https://secretsmanager.eu-west-2.amazonaws.com/ */
+	char host[256]; /* what is signed: host[:port] */
+	char path[256]; /* "/" or the override's path */
 };
 
 /* The DNS suffix of region's partition (the SDKs' partitions.json). */
@@ -74,11 +74,14 @@ bool
 aws_rds_region(const char *host, char *out, size_t outlen)
 {
 	static const char *const suffixes[] = {
-		".rds.amazonaws.com", ".rds.amazonaws.com.cn", ".rds.c2s.ic.gov", ".rds.sc2s.sgov.gov",
+		".rds.amazonaws.com",
+		".rds.amazonaws.com.cn",
+		".rds.c2s.ic.gov",
+		".rds.sc2s.sgov.gov",
 	};
 	size_t len = strlen(host);
 
-	if (len > 0 && host[len - 1] == '.')	/* a fully qualified name */
+	if (len > 0 && host[len - 1] == '.') /* a fully qualified name */
 		len--;
 	for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
 		size_t sl = strlen(suffixes[i]), start;
@@ -92,7 +95,7 @@ aws_rds_region(const char *host, char *out, size_t outlen)
 		if (start == 0 || len - sl - start >= outlen || len - sl - start < 4)
 			return false;
 		snprintf(out, outlen, "%.*s", (int)(len - sl - start), host + start);
-		for (char *p = out; *p; p++)	/* host names are case-insensitive */
+		for (char *p = out; *p; p++) /* host names are case-insensitive */
 			*p = (char)tolower((unsigned char)*p);
 		if (strspn(out, "abcdefghijklmnopqrstuvwxyz-0123456789") != strlen(out))
 			return false;
@@ -116,7 +119,8 @@ endpoint_find(const struct aws_service *svc, const char *region, struct endpoint
 		size_t n = h ? strcspn(h, "/?#") : 0;
 
 		if (!h || n == 0 || n >= sizeof ep->host || (svc->https_only && !https))
-			return errorf(err, errlen, "%s must be an %s URL", name, svc->https_only ? "https://" : "http(s)://");
+			return errorf(err, errlen, "%s must be an %s URL", name,
+				      svc->https_only ? "https://" : "http(s)://");
 		snprintf(ep->host, sizeof ep->host, "%.*s", (int)n, h);
 		snprintf(ep->path, sizeof ep->path, "%s", h[n] == '/' ? h + n : "/");
 		snprintf(ep->url, sizeof ep->url, "%.*s%s%s", (int)(h - e), e, ep->host, ep->path);
@@ -143,7 +147,7 @@ error_code(const struct http_response *rs, json_t *o, char *code, size_t codelen
 		return;
 	if ((hash = strrchr(type, '#')) != NULL)
 		type = hash + 1;
-	snprintf(code, codelen, "%.*s", (int)strcspn(type, ":"), type);	/* the header may add ":http://..." */
+	snprintf(code, codelen, "%.*s", (int)strcspn(type, ":"), type); /* the header may add ":http://..." */
 }
 
 void
@@ -184,12 +188,23 @@ retryable_answer(const struct aws_service *svc, const struct http_response *rs)
 {
 	static const char *const codes[] = {
 		/* transient */
-		"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete",
+		"RequestTimeout",
+		"RequestTimeoutException",
+		"PriorRequestNotComplete",
 		/* throttling */
-		"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
-		"TooManyRequestsException", "ProvisionedThroughputExceededException", "TransactionInProgressException",
-		"RequestLimitExceeded", "BandwidthLimitExceeded", "LimitExceededException", "RequestThrottled",
-		"SlowDown", "EC2ThrottledException",
+		"Throttling",
+		"ThrottlingException",
+		"ThrottledException",
+		"RequestThrottledException",
+		"TooManyRequestsException",
+		"ProvisionedThroughputExceededException",
+		"TransactionInProgressException",
+		"RequestLimitExceeded",
+		"BandwidthLimitExceeded",
+		"LimitExceededException",
+		"RequestThrottled",
+		"SlowDown",
+		"EC2ThrottledException",
 	};
 	char code[128];
 
@@ -245,19 +260,33 @@ attempt(struct http_client *http, const struct aws_request *rq, const struct end
 	struct sigv4_result sig = { 0 };
 	struct sigv4_header sh[] = { { "host", ep->host }, { "content-type", ctype }, { "x-amz-target", target } };
 	struct sigv4_request sr = {
-		.method = "POST", .path = path, .headers = sh, .nheaders = rest ? 2 : 3, .payload = rq->body,
-		.payload_len = rq->len, .region = region, .service = rq->service->name, .time = time(NULL),
+		.method = "POST",
+		.path = path,
+		.headers = sh,
+		.nheaders = rest ? 2 : 3,
+		.payload = rq->body,
+		.payload_len = rq->len,
+		.region = region,
+		.service = rq->service->name,
+		.time = time(NULL),
 	};
 	struct http_header hh[3 + 3];
 	size_t nh = 0;
 	struct http_request hr = {
-		.method = "POST", .url = url, .proxy = HTTP_PROXY_AWS, .headers = hh, .body = rq->body,
-		.len = rq->len, .timeout_ms = timeout, .connect_timeout_ms = CONNECT_TIMEOUT_MS,
-		.max_body = rq->max_body ? rq->max_body : 1u << 20, .fresh = rq->once,
+		.method = "POST",
+		.url = url,
+		.proxy = HTTP_PROXY_AWS,
+		.headers = hh,
+		.body = rq->body,
+		.len = rq->len,
+		.timeout_ms = timeout,
+		.connect_timeout_ms = CONNECT_TIMEOUT_MS,
+		.max_body = rq->max_body ? rq->max_body : 1u << 20,
+		.fresh = rq->once,
 	};
 	bool ok;
 
-	if (rest) {	/* the endpoint's path, then the operation's requestUri: "/" + "/Execute" = "/Execute" */
+	if (rest) { /* the endpoint's path, then the operation's requestUri: "/" + "/Execute" = "/Execute" */
 		size_t pl = strlen(ep->path);
 
 		while (pl > 0 && ep->path[pl - 1] == '/')
@@ -286,8 +315,7 @@ attempt(struct http_client *http, const struct aws_request *rq, const struct end
 }
 
 bool
-aws_call(struct http_client *http, const struct aws_request *rq, struct http_response *rs, char *err,
-	 size_t errlen)
+aws_call(struct http_client *http, const struct aws_request *rq, struct http_response *rs, char *err, size_t errlen)
 {
 	const char *region = rq->region ? rq->region : aws_region();
 	const char *op = rq->operation;
@@ -326,8 +354,8 @@ aws_call(struct http_client *http, const struct aws_request *rq, struct http_res
 			return n > 1 ? errorf(err, errlen, "%s (%d attempts)", why, n) : errorf(err, errlen, "%s", why);
 		wait = backoff_ms(n);
 		if (rq->deadline_ms && clock_now_ms() + wait + MIN_ATTEMPT_MS > rq->deadline_ms)
-			return errorf(err, errlen, "%s (%d attempt%s; no time left for another before the deadline)", why,
-				    n, n == 1 ? "" : "s");
+			return errorf(err, errlen, "%s (%d attempt%s; no time left for another before the deadline)",
+				      why, n, n == 1 ? "" : "s");
 		log_warn("%s %s: %s; retry %d of %d in %lld ms", rq->service->name, op, why, n, AWS_MAX_ATTEMPTS - 1,
 			 (long long)wait);
 		sleep_ms(wait);

@@ -43,7 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "attr.h"	/* MUSTCHECK */
+#include "attr.h" /* MUSTCHECK */
 
 struct http_client;
 struct http_response;
@@ -58,30 +58,30 @@ struct sigv4_credentials;
  * operation's requestUri, application/json, no X-Amz-Target).
  */
 struct aws_service {
-	const char *name;		/* the SigV4 signing name and endpoint prefix: "secretsmanager" */
-	const char *endpoint_env;	/* its endpoint override: "AWS_ENDPOINT_URL_SECRETS_MANAGER" */
-	const char *target_prefix;	/* JSON 1.1's X-Amz-Target prefix: "secretsmanager", "CodeDeploy_20141006";
+	const char *name;	      /* the SigV4 signing name and endpoint prefix: "secretsmanager" */
+	const char *endpoint_env;     /* its endpoint override: "AWS_ENDPOINT_URL_SECRETS_MANAGER" */
+	const char *target_prefix;    /* JSON 1.1's X-Amz-Target prefix: "secretsmanager", "CodeDeploy_20141006";
 					 * NULL: REST-JSON */
-	bool https_only;		/* refuse an http:// override: the answer carries a secret */
-	const char *const *retryable;	/* NULL-terminated error codes retried as transient besides the
+	bool https_only;	      /* refuse an http:// override: the answer carries a secret */
+	const char *const *retryable; /* NULL-terminated error codes retried as transient besides the
 					 * SDKs' list ("DatabaseResumingException"), or NULL */
 };
 
 struct aws_request {
 	const struct aws_service *service;
-	const char *operation;		/* "GetSecretValue": X-Amz-Target <target_prefix>.<operation>;
+	const char *operation; /* "GetSecretValue": X-Amz-Target <target_prefix>.<operation>;
 					 * REST-JSON: the name in messages ("ExecuteStatement") */
-	const char *uri;		/* REST-JSON: the operation's requestUri, "/Execute" (after the
+	const char *uri;       /* REST-JSON: the operation's requestUri, "/Execute" (after the
 					 * endpoint's own path); unused for JSON 1.1 */
-	const char *region;		/* NULL: AWS_REGION, else AWS_DEFAULT_REGION */
-	const char *body;		/* the JSON request */
+	const char *region;    /* NULL: AWS_REGION, else AWS_DEFAULT_REGION */
+	const char *body;      /* the JSON request */
 	size_t len;
-	int64_t deadline_ms;		/* ms since the epoch, 0 = none: bounds attempts and waits */
-	size_t max_body;		/* a longer answer fails; 0 = 1 MiB */
-	long attempt_ms;		/* one attempt at most this long (the deadline still bounds it);
+	int64_t deadline_ms; /* ms since the epoch, 0 = none: bounds attempts and waits */
+	size_t max_body;     /* a longer answer fails; 0 = 1 MiB */
+	long attempt_ms;     /* one attempt at most this long (the deadline still bounds it);
 					 * 0 = 10 s */
-	const char *who;		/* what needs the call, in messages: "DB_SECRET_ARN" */
-	bool once;			/* not idempotent: sent on a new connection, and a network failure
+	const char *who;     /* what needs the call, in messages: "DB_SECRET_ARN" */
+	bool once;	     /* not idempotent: sent on a new connection, and a network failure
 					 * once it may have reached the service (http_response.sent) is
 					 * not tried again */
 };

@@ -19,9 +19,9 @@ const char *
 cacert_system(void)
 {
 	static const char *const paths[] = {
-		"/etc/pki/tls/certs/ca-bundle.crt",	/* Amazon Linux, Fedora, RHEL */
-		"/etc/ssl/certs/ca-certificates.crt",	/* Debian, Ubuntu, Alpine */
-		"/etc/ssl/cert.pem",			/* Alpine, macOS */
+		"/etc/pki/tls/certs/ca-bundle.crt",   /* Amazon Linux, Fedora, RHEL */
+		"/etc/ssl/certs/ca-certificates.crt", /* Debian, Ubuntu, Alpine */
+		"/etc/ssl/cert.pem",		      /* Alpine, macOS */
 	};
 	const char *e = getenv("SSL_CERT_FILE");
 
@@ -56,7 +56,7 @@ cacert_builtin_file(void)
 		dir = "/tmp";
 	if ((size_t)snprintf(builtin_path, sizeof builtin_path, "%s/gosling-ca.XXXXXX", dir) >= sizeof builtin_path)
 		goto fail;
-	fd = mkstemp(builtin_path);	/* O_EXCL, mode 0600 */
+	fd = mkstemp(builtin_path); /* O_EXCL, mode 0600 */
 	if (fd < 0)
 		goto fail;
 	f = fdopen(fd, "w");

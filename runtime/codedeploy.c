@@ -21,8 +21,12 @@ codedeploy_report(struct http_client *http, const char *deployment_id, const cha
 			      hook_execution_id, "status", status);
 	char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	struct aws_request rq = {
-		.service = &codedeploy, .operation = "PutLifecycleEventHookExecutionStatus", .body = body,
-		.len = body ? strlen(body) : 0, .deadline_ms = deadline_ms, .who = "the codedeploy report",
+		.service = &codedeploy,
+		.operation = "PutLifecycleEventHookExecutionStatus",
+		.body = body,
+		.len = body ? strlen(body) : 0,
+		.deadline_ms = deadline_ms,
+		.who = "the codedeploy report",
 	};
 	struct http_response rs;
 	char why[768];
@@ -45,8 +49,8 @@ codedeploy_report(struct http_client *http, const char *deployment_id, const cha
 }
 
 char *
-codedeploy_result_json(const char *json, const char *deployment_id, const char *hook_execution_id,
-		       const char *status, bool reported, const char *why)
+codedeploy_result_json(const char *json, const char *deployment_id, const char *hook_execution_id, const char *status,
+		       bool reported, const char *why)
 {
 	json_t *o = json_loads(json, 0, NULL), *cd;
 	char *s = NULL;

@@ -13,6 +13,8 @@
 /* the range and unit of a setting that is not an integer */
 #define NO_RANGE 0, 0, NULL
 
+/* the table is laid out by hand: one setting, its strings and range, a stanza */
+/* clang-format off */
 const struct setting settings[SET_COUNT] = {
 	[SET_DATABASE_URL] = { "database-url", "DATABASE_URL", NULL, NULL, SETTING_SECRET,
 		"PostgreSQL connection URI or conninfo string; its fields override the DB_* variables", NO_RANGE },
@@ -95,6 +97,7 @@ const struct setting settings[SET_COUNT] = {
 		"the Aurora clusters an event's target may migrate over the RDS Data API (with its secret_arn and "
 		"database), a whole-value regular expression; unset: a target may not name a cluster", NO_RANGE },
 };
+/* clang-format on */
 
 void
 config_load(struct config *cfg, const char *(*get)(const char *name, void *arg), void *arg)
@@ -312,8 +315,8 @@ static bool
 bad_percent(const char *s, size_t n)
 {
 	for (const char *p = s; p < s + n; p++)
-		if (*p == '%' && !(isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2]) &&
-				   !(p[1] == '0' && p[2] == '0')))
+		if (*p == '%' &&
+		    !(isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2]) && !(p[1] == '0' && p[2] == '0')))
 			return true;
 	return false;
 }
@@ -329,7 +332,7 @@ config_url_check(const char *url, char *err, size_t errlen)
 	else if (strncmp(url, "postgres://", 11) == 0)
 		rest = url + 11;
 	else
-		return true;	/* a key=value string: libpq's own parse (db_url_parse) judges it */
+		return true; /* a key=value string: libpq's own parse (db_url_parse) judges it */
 	/*
 	 * libpq takes the user name and password up to the first '@' or '/', and the host
 	 * after that '@' up to the next '/' or '?'.  A password holding a raw '@' moves the
@@ -342,8 +345,9 @@ config_url_check(const char *url, char *err, size_t errlen)
 		if (holds(host, strcspn(host, "/?"), '@'))
 			return url_bad(err, errlen, "more than one '@' before the host");
 		if (bad_percent(rest, n))
-			return url_bad(err, errlen,
-				       "a '%' in the user name or password that is not a percent-encoded byte (%XX, not %00)");
+			return url_bad(
+				err, errlen,
+				"a '%' in the user name or password that is not a percent-encoded byte (%XX, not %00)");
 	} else if (rest[n] == '/' && holds(rest + n + 1, strcspn(rest + n + 1, "/?"), '@')) {
 		return url_bad(err, errlen, "an '@' after a '/' (a user name or password holding '/'?)");
 	}
@@ -409,22 +413,28 @@ dataapi_check(const struct config *cfg, char *err, size_t errlen)
 	static const enum setting_id conn[] = { SET_DATABASE_URL, SET_HOST, SET_PORT, SET_USER, SET_PASSWORD };
 
 	if (!cfg->value[SET_SECRET_ARN] || !cfg->value[SET_DBNAME]) {
-		snprintf(err, errlen, "--cluster-arn (%s) selects the RDS Data API, which needs --secret-arn "
-			 "(DB_SECRET_ARN) and --dbname (DB_NAME): %s is not set", config_source_name(cfg, SET_CLUSTER_ARN),
+		snprintf(err, errlen,
+			 "--cluster-arn (%s) selects the RDS Data API, which needs --secret-arn "
+			 "(DB_SECRET_ARN) and --dbname (DB_NAME): %s is not set",
+			 config_source_name(cfg, SET_CLUSTER_ARN),
 			 !cfg->value[SET_SECRET_ARN] ? "DB_SECRET_ARN" : "DB_NAME");
 		return false;
 	}
 	for (size_t i = 0; i < sizeof conn / sizeof *conn; i++) {
 		if (cfg->value[conn[i]]) {
-			snprintf(err, errlen, "--cluster-arn (%s) selects the RDS Data API, and --%s (%s) a libpq "
-				 "connection: set one of them", config_source_name(cfg, SET_CLUSTER_ARN),
-				 settings[conn[i]].name, config_source_name(cfg, conn[i]));
+			snprintf(err, errlen,
+				 "--cluster-arn (%s) selects the RDS Data API, and --%s (%s) a libpq "
+				 "connection: set one of them",
+				 config_source_name(cfg, SET_CLUSTER_ARN), settings[conn[i]].name,
+				 config_source_name(cfg, conn[i]));
 			return false;
 		}
 	}
 	if (config_bool(cfg, SET_IAM_AUTH)) {
-		snprintf(err, errlen, "--cluster-arn (%s) selects the RDS Data API, which logs in with the secret: "
-			 "--iam-auth does not apply", config_source_name(cfg, SET_CLUSTER_ARN));
+		snprintf(err, errlen,
+			 "--cluster-arn (%s) selects the RDS Data API, which logs in with the secret: "
+			 "--iam-auth does not apply",
+			 config_source_name(cfg, SET_CLUSTER_ARN));
 		return false;
 	}
 	return true;
@@ -433,8 +443,7 @@ dataapi_check(const struct config *cfg, char *err, size_t errlen)
 bool
 config_check(const struct config *cfg, char *err, size_t errlen)
 {
-	static const char *const sslmodes[] = { "disable", "allow", "prefer", "require",
-						"verify-ca", "verify-full" };
+	static const char *const sslmodes[] = { "disable", "allow", "prefer", "require", "verify-ca", "verify-full" };
 
 	for (int i = 0; i < SET_COUNT; i++) {
 		const char *v = cfg->value[i];
@@ -442,7 +451,8 @@ config_check(const struct config *cfg, char *err, size_t errlen)
 
 		if (!v)
 			continue;
-		if (settings[i].kind == SETTING_INT && !int_check(&settings[i], config_source_name(cfg, (enum setting_id)i), v, err, errlen))
+		if (settings[i].kind == SETTING_INT &&
+		    !int_check(&settings[i], config_source_name(cfg, (enum setting_id)i), v, err, errlen))
 			return false;
 		if (settings[i].kind == SETTING_BOOL && !parse_bool(v, &b)) {
 			snprintf(err, errlen, "invalid value for --%s (%s): \"%s\" is not true or false",
@@ -457,7 +467,8 @@ config_check(const struct config *cfg, char *err, size_t errlen)
 		if (!cfg->value[i])
 			continue;
 		if (!config_regcomp(&re, cfg->value[i], why, sizeof why)) {
-			snprintf(err, errlen, "invalid value for --%s (%s): not a POSIX extended regular expression: %s",
+			snprintf(err, errlen,
+				 "invalid value for --%s (%s): not a POSIX extended regular expression: %s",
 				 settings[i].name, config_source_name(cfg, (enum setting_id)i), why);
 			return false;
 		}
@@ -478,8 +489,7 @@ config_check(const struct config *cfg, char *err, size_t errlen)
 			return false;
 		}
 	}
-	if (!plain_identifier(cfg->value[SET_SCHEMA], false) ||
-	    !plain_identifier(cfg->value[SET_TABLE], false) ||
+	if (!plain_identifier(cfg->value[SET_SCHEMA], false) || !plain_identifier(cfg->value[SET_TABLE], false) ||
 	    !plain_identifier(cfg->value[SET_GOOSE_TABLE], true)) {
 		snprintf(err, errlen, "invalid table or schema name: use letters, digits and _ only");
 		return false;
@@ -543,9 +553,8 @@ config_settings_json(void)
 		return NULL;
 	for (int i = 0; i < SET_COUNT; i++) {
 		const struct setting *s = &settings[i];
-		json_t *o = json_pack("{s:s, s:s?, s:s?, s:s?, s:s, s:s}", "name", s->name, "env", s->env,
-				      "env_alt", s->env_alt, "default", s->def, "type", kinds[s->kind],
-				      "help", s->help);
+		json_t *o = json_pack("{s:s, s:s?, s:s?, s:s?, s:s, s:s}", "name", s->name, "env", s->env, "env_alt",
+				      s->env_alt, "default", s->def, "type", kinds[s->kind], "help", s->help);
 
 		if (o && s->kind == SETTING_INT &&
 		    (json_object_set_new(o, "min", json_integer(s->min)) != 0 ||

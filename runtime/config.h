@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "attr.h"	/* MUSTCHECK */
+#include "attr.h" /* MUSTCHECK */
 
 enum setting_id {
 	SET_DATABASE_URL,
@@ -55,17 +55,22 @@ enum setting_id {
 	SET_COUNT
 };
 
-enum setting_kind { SETTING_STRING, SETTING_INT, SETTING_BOOL, SETTING_SECRET };
+enum setting_kind {
+	SETTING_STRING,
+	SETTING_INT,
+	SETTING_BOOL,
+	SETTING_SECRET
+};
 
 struct setting {
-	const char *name;	/* CLI flag without "--", also the JSON key: "lock-wait" */
-	const char *env;	/* primary environment variable, or NULL */
-	const char *env_alt;	/* alternative name (DB_ADDRESS for DB_HOST), or NULL */
-	const char *def;	/* default, or NULL (libpq's PG* / built-in default) */
+	const char *name;    /* CLI flag without "--", also the JSON key: "lock-wait" */
+	const char *env;     /* primary environment variable, or NULL */
+	const char *env_alt; /* alternative name (DB_ADDRESS for DB_HOST), or NULL */
+	const char *def;     /* default, or NULL (libpq's PG* / built-in default) */
 	enum setting_kind kind;
 	const char *help;
-	int64_t min, max;	/* SETTING_INT: the accepted range, both ends included */
-	const char *unit;	/* SETTING_INT: "seconds", "ms", or NULL */
+	int64_t min, max; /* SETTING_INT: the accepted range, both ends included */
+	const char *unit; /* SETTING_INT: "seconds", "ms", or NULL */
 };
 
 /* The table, indexed by enum setting_id; SET_COUNT entries. */
@@ -78,22 +83,22 @@ extern const struct setting settings[SET_COUNT];
  * settings (config_conn).
  */
 enum config_source {
-	CONFIG_UNSET,		/* no value, and no default */
-	CONFIG_DEFAULT,		/* the table's default (none for a connection setting: libpq has its own) */
-	CONFIG_PGENV,		/* libpq's PG* variable (PGHOST for host) */
-	CONFIG_ENV,		/* the setting's variable (DB_HOST) */
-	CONFIG_ENV_ALT,		/* its alternative (DB_ADDRESS): ranks with CONFIG_ENV, a value has one or the other */
-	CONFIG_SECRET,		/* filled from the secret (config_fill): ranks with the DB_* variables */
-	CONFIG_URL,		/* DATABASE_URL's field */
-	CONFIG_FLAG,		/* a command-line flag, or a value gosling sets itself (config_set: the IAM token) */
-	CONFIG_TARGET,		/* the event's (or --target-json's) target, once the allow-list passed it
+	CONFIG_UNSET,	/* no value, and no default */
+	CONFIG_DEFAULT, /* the table's default (none for a connection setting: libpq has its own) */
+	CONFIG_PGENV,	/* libpq's PG* variable (PGHOST for host) */
+	CONFIG_ENV,	/* the setting's variable (DB_HOST) */
+	CONFIG_ENV_ALT, /* its alternative (DB_ADDRESS): ranks with CONFIG_ENV, a value has one or the other */
+	CONFIG_SECRET,	/* filled from the secret (config_fill): ranks with the DB_* variables */
+	CONFIG_URL,	/* DATABASE_URL's field */
+	CONFIG_FLAG,	/* a command-line flag, or a value gosling sets itself (config_set: the IAM token) */
+	CONFIG_TARGET,	/* the event's (or --target-json's) target, once the allow-list passed it
 				 * (runtime/target.h): the most specific of all, over the function's own */
 };
 
 struct config {
-	const char *value[SET_COUNT];		/* NULL = unset and no default */
+	const char *value[SET_COUNT]; /* NULL = unset and no default */
 	enum config_source source[SET_COUNT];
-	char *owned[SET_COUNT];			/* values the config allocated */
+	char *owned[SET_COUNT]; /* values the config allocated */
 };
 
 /*
@@ -182,7 +187,6 @@ bool config_regcomp(regex_t *re, const char *pattern, char *why, size_t whylen) 
 
 /* What every DATABASE_URL error (a URI) tells the user to do. */
 #define CONFIG_URL_HINT "percent-encode special characters in the password (@ as %40, / as %2F, % as %25)"
-
 
 /* Typed getters; values have passed config_check. */
 const char *config_str(const struct config *cfg, enum setting_id id);

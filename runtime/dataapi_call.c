@@ -62,7 +62,7 @@ da_error_of(const struct rdsdata_status *st, const char *what, struct db_error *
 	if (st->code != RDSDATA_DATABASE) {
 		snprintf(err->message, sizeof err->message, "%s over the RDS Data API: %.900s", what, m);
 		err->not_ready = st->code == RDSDATA_RESUMING || st->code == RDSDATA_UNAVAILABLE ||
-				 st->code == RDSDATA_THROTTLED;
+			st->code == RDSDATA_THROTTLED;
 		snprintf(err->sqlstate, sizeof err->sqlstate, "%s", st->code == RDSDATA_TIMEOUT ? "57014" : "");
 		return;
 	}
@@ -120,7 +120,10 @@ resume_wait(int64_t deadline, int *tries)
 }
 
 /* The Data API's calls that may meet a resuming cluster (nothing ran: the service says so). */
-enum da_call { CALL_EXECUTE, CALL_BEGIN };
+enum da_call {
+	CALL_EXECUTE,
+	CALL_BEGIN
+};
 
 /* call, retried while the cluster resumes, within the deadline */
 static bool
@@ -140,7 +143,7 @@ resuming_retried(struct da_state *d, enum da_call call, const struct rdsdata_sta
 /* ExecuteStatement, retried while the cluster resumes */
 bool
 da_exec(struct da_state *d, const struct rdsdata_statement *s, int64_t deadline_ms, struct rdsdata_result *r,
-     struct rdsdata_status *st)
+	struct rdsdata_status *st)
 {
 	return resuming_retried(d, CALL_EXECUTE, s, deadline_ms, r, NULL, st);
 }
@@ -155,10 +158,11 @@ da_begin_tx(struct da_state *d, int64_t deadline_ms, char *txid, struct rdsdata_
 /* One statement of gosling's own with string parameters (NULL: SQL NULL); rows into *r when r. */
 bool
 da_query(struct da_state *d, const char *what, const char *sql, const struct rdsdata_param *p, size_t np,
-      struct rdsdata_result *r, struct db_error *err)
+	 struct rdsdata_result *r, struct db_error *err)
 {
-	struct rdsdata_statement s = { .sql = sql, .params = p, .nparams = np,
-				       .transaction_id = d->open ? d->txid : NULL };
+	struct rdsdata_statement s = {
+		.sql = sql, .params = p, .nparams = np, .transaction_id = d->open ? d->txid : NULL
+	};
 	struct rdsdata_result tmp;
 	struct rdsdata_status st;
 

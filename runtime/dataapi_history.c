@@ -5,14 +5,15 @@ bool
 da_tables(struct transport *t, struct db_tables *out, struct db_error *err)
 {
 	struct da_state *d = state(t);
-	struct rdsdata_param p[2] = { { .name = "h", .string = d->names.history }, { .name = "g", .string = d->names.goose } };
+	struct rdsdata_param p[2] = { { .name = "h", .string = d->names.history },
+				      { .name = "g", .string = d->names.goose } };
 	struct rdsdata_result r;
 
 	if (!da_query(d, "the table lookup",
-		   "SELECT pg_catalog.to_regclass(:h) IS NOT NULL, pg_catalog.to_regclass(:g) IS NOT NULL, "
-		   "EXISTS (SELECT 1 FROM pg_catalog.pg_attribute "
-		   "WHERE attrelid = pg_catalog.to_regclass(:g) AND attname = 'id' AND attidentity <> '')",
-		   p, 2, &r, err))
+		      "SELECT pg_catalog.to_regclass(:h) IS NOT NULL, pg_catalog.to_regclass(:g) IS NOT NULL, "
+		      "EXISTS (SELECT 1 FROM pg_catalog.pg_attribute "
+		      "WHERE attrelid = pg_catalog.to_regclass(:g) AND attname = 'id' AND attidentity <> '')",
+		      p, 2, &r, err))
 		return false;
 	if (r.nrows != 1 || r.ncols != 3 || !r.rows[0][0] || !r.rows[0][1] || !r.rows[0][2]) {
 		rdsdata_result_free(&r);
@@ -251,8 +252,9 @@ da_record_sql(struct da_state *d, struct buf *b, const struct db_record *r, bool
 {
 	buf_str(b, "INSERT INTO ");
 	buf_str(b, d->names.history);
-	buf_str(b, " (version, name, file_checksum, exec_checksum, chain, applied_at, execution_ms, build_id, origin, "
-		  "failed_statement, error) VALUES (");
+	buf_str(b,
+		" (version, name, file_checksum, exec_checksum, chain, applied_at, execution_ms, build_id, origin, "
+		"failed_statement, error) VALUES (");
 	da_sb_fmt(b, "%lld, ", (long long)r->version);
 	da_sb_literal(b, r->name);
 	buf_str(b, ", ");
@@ -280,11 +282,12 @@ da_record_sql(struct da_state *d, struct buf *b, const struct db_record *r, bool
 		da_sb_literal(b, r->error);
 	else
 		buf_str(b, "NULL");
-	buf_str(b, ") ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, "
-		  "file_checksum = EXCLUDED.file_checksum, exec_checksum = EXCLUDED.exec_checksum, "
-		  "chain = EXCLUDED.chain, applied_at = EXCLUDED.applied_at, "
-		  "execution_ms = EXCLUDED.execution_ms, build_id = EXCLUDED.build_id, "
-		  "origin = EXCLUDED.origin, failed_statement = EXCLUDED.failed_statement, error = EXCLUDED.error;\n");
+	buf_str(b,
+		") ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, "
+		"file_checksum = EXCLUDED.file_checksum, exec_checksum = EXCLUDED.exec_checksum, "
+		"chain = EXCLUDED.chain, applied_at = EXCLUDED.applied_at, "
+		"execution_ms = EXCLUDED.execution_ms, build_id = EXCLUDED.build_id, "
+		"origin = EXCLUDED.origin, failed_statement = EXCLUDED.failed_statement, error = EXCLUDED.error;\n");
 	if (r->failed_statement) {
 		buf_str(b, "ALTER TABLE ");
 		buf_str(b, d->names.history);
@@ -375,6 +378,6 @@ da_history_rechain(struct transport *t, int64_t version, const char *chain, stru
 
 	da_rechain_sql(d, &b, version, chain);
 	da_sb_fmt(&b, "IF NOT FOUND THEN RAISE EXCEPTION 'no history row of version %lld to re-chain'; END IF;\n",
-	       (long long)version);
+		  (long long)version);
 	return do_run(d, "re-chaining the history", &b, err);
 }

@@ -25,27 +25,27 @@
 #include "log.h"
 #include "rdsdata.h"
 
-#define DO_CAP (60 * 1024)		/* characters of one DO block: under RDSDATA_SQL_MAX with room */
-#define HISTORY_PAGE 1000		/* history rows per read: well under the 1 MiB answer */
-#define CALL_MAX_MS 44000		/* statement_timeout inside a unit: below the service's 45 s per call */
-#define UNIT_RESTARTS 3			/* TransactionNotFoundException: restarts of a unit */
-#define SKIP_STATE "GS001"		/* raised by a unit whose history row says another run did it */
-#define SKIPS_STATE "GS002"		/* raised by a block of units some of which another run did */
-#define PACK_MAX (DO_CAP / 1024)	/* units in one block at most (each takes over 1 KiB of it) */
+#define DO_CAP (60 * 1024)	 /* characters of one DO block: under RDSDATA_SQL_MAX with room */
+#define HISTORY_PAGE 1000	 /* history rows per read: well under the 1 MiB answer */
+#define CALL_MAX_MS 44000	 /* statement_timeout inside a unit: below the service's 45 s per call */
+#define UNIT_RESTARTS 3		 /* TransactionNotFoundException: restarts of a unit */
+#define SKIP_STATE "GS001"	 /* raised by a unit whose history row says another run did it */
+#define SKIPS_STATE "GS002"	 /* raised by a block of units some of which another run did */
+#define PACK_MAX (DO_CAP / 1024) /* units in one block at most (each takes over 1 KiB of it) */
 
 struct da_state {
 	const struct config *cfg;
 	struct db_names names;
 	struct http_client *http;
 	struct rdsdata db;
-	char txid[RDSDATA_TXID_MAX];	/* begin()'s transaction, "" = none */
+	char txid[RDSDATA_TXID_MAX]; /* begin()'s transaction, "" = none */
 	bool open;
 	int64_t until_ms, each_ms, hard_ms;
-	int64_t key;			/* the run lock's key, once lock_try named it */
+	int64_t key; /* the run lock's key, once lock_try named it */
 	bool have_key;
-	bool lease;			/* the lease row is ours */
-	int64_t lease_ms;		/* its length in a run without a deadline (GOSLING_LEASE) */
-	int64_t leased_at;		/* when it was last taken or extended, ms since the epoch */
+	bool lease;	   /* the lease row is ours */
+	int64_t lease_ms;  /* its length in a run without a deadline (GOSLING_LEASE) */
+	int64_t leased_at; /* when it was last taken or extended, ms since the epoch */
 	char owner[96];
 	int64_t statement_ms, lock_ms;
 	char *search_path;
@@ -75,12 +75,12 @@ void da_error_set(struct db_error *err, const char *fmt, const char *arg);
 int64_t da_call_deadline(const struct da_state *d, int64_t deadline_ms);
 /* ExecuteStatement, retried while the cluster resumes */
 bool da_exec(struct da_state *d, const struct rdsdata_statement *s, int64_t deadline_ms, struct rdsdata_result *r,
-     struct rdsdata_status *st);
+	     struct rdsdata_status *st);
 /* BeginTransaction, retried while the cluster resumes */
 bool da_begin_tx(struct da_state *d, int64_t deadline_ms, char *txid, struct rdsdata_status *st);
 /* One statement of gosling's own with string parameters (NULL: SQL NULL); rows into *r when r. */
 bool da_query(struct da_state *d, const char *what, const char *sql, const struct rdsdata_param *p, size_t np,
-      struct rdsdata_result *r, struct db_error *err);
+	      struct rdsdata_result *r, struct db_error *err);
 /* gosling's settings and the run lock's transaction lock, as set_config calls of one SELECT list */
 void da_settings_sql(struct da_state *d, struct buf *b, int64_t deadline_ms);
 /* gosling's settings (and the run lock's key) in begin()'s open transaction, from the next call on */
@@ -100,7 +100,7 @@ bool da_lease_renew(struct da_state *d, struct db_error *err);
 
 bool da_tables(struct transport *t, struct db_tables *out, struct db_error *err);
 bool da_history_read(struct transport *t, const struct bundle *known, struct db_row **rows, size_t *nrows,
-		struct db_error *err);
+		     struct db_error *err);
 bool da_history_head(struct transport *t, struct db_head *h, struct db_error *err);
 bool da_goose_read(struct transport *t, int64_t **versions, size_t *nversions, struct db_error *err);
 bool da_begin(struct transport *t, struct db_error *err);
@@ -117,9 +117,9 @@ bool da_history_rechain(struct transport *t, int64_t version, const char *chain,
 
 /* --- dataapi_units.c --- */
 
-bool da_run_units(struct transport *t, const struct db_unit *units, size_t nunits, bool atomic, const struct db_session *s,
-	     int64_t deadline_ms, void (*done)(size_t unit, int64_t ms, void *arg), void *arg, struct db_cursor *cur,
-	     struct db_batch_failure *f);
+bool da_run_units(struct transport *t, const struct db_unit *units, size_t nunits, bool atomic,
+		  const struct db_session *s, int64_t deadline_ms, void (*done)(size_t unit, int64_t ms, void *arg),
+		  void *arg, struct db_cursor *cur, struct db_batch_failure *f);
 bool da_run_statement(struct transport *t, const char *sql, int64_t deadline_ms, struct db_error *err);
 
 #endif

@@ -46,7 +46,7 @@ da_open(struct transport *t, enum transport_link link, struct db_error *err)
 	(void)t;
 	(void)link;
 	(void)err;
-	return true;	/* no connection: each call is a request of its own */
+	return true; /* no connection: each call is a request of its own */
 }
 
 static bool
@@ -128,7 +128,7 @@ da_restore(struct transport *t, struct db_error *err)
 {
 	(void)t;
 	(void)err;
-	return true;	/* no session a migration could have changed */
+	return true; /* no session a migration could have changed */
 }
 
 static bool
@@ -148,7 +148,7 @@ lease_table(struct da_state *d, struct db_error *err)
 		 d->names.schema);
 	/* two runs creating it at once: one of them sees a unique violation of the catalog */
 	return da_query(d, "creating the run lock's table", sql, NULL, 0, NULL, err) ||
-	       strcmp(err->sqlstate, "23505") == 0 || strcmp(err->sqlstate, "42P07") == 0;
+		strcmp(err->sqlstate, "23505") == 0 || strcmp(err->sqlstate, "42P07") == 0;
 }
 
 static bool
@@ -156,7 +156,8 @@ da_lock_try(struct transport *t, int64_t key, bool work, bool *got, struct db_er
 {
 	struct da_state *d = state(t);
 	char sql[1024], k[32], lease[32];
-	struct rdsdata_param p[3] = { { .name = "k", .string = k }, { .name = "o", .string = d->owner },
+	struct rdsdata_param p[3] = { { .name = "k", .string = k },
+				      { .name = "o", .string = d->owner },
 				      { .name = "l", .string = lease } };
 	struct rdsdata_result r;
 	int64_t hard = d->hard_ms;
@@ -165,7 +166,7 @@ da_lock_try(struct transport *t, int64_t key, bool work, bool *got, struct db_er
 	d->have_key = true;
 	*got = false;
 	if (work) {
-		*got = true;	/* each unit takes pg_advisory_xact_lock(key) in its own transaction */
+		*got = true; /* each unit takes pg_advisory_xact_lock(key) in its own transaction */
 		return true;
 	}
 	if (!lease_table(d, err))
@@ -200,7 +201,8 @@ bool
 da_lease_renew(struct da_state *d, struct db_error *err)
 {
 	char sql[512], k[32], lease[32];
-	struct rdsdata_param p[3] = { { .name = "k", .string = k }, { .name = "o", .string = d->owner },
+	struct rdsdata_param p[3] = { { .name = "k", .string = k },
+				      { .name = "o", .string = d->owner },
 				      { .name = "l", .string = lease } };
 	struct rdsdata_result r;
 	bool ours;
@@ -219,9 +221,10 @@ da_lease_renew(struct da_state *d, struct db_error *err)
 	rdsdata_result_free(&r);
 	if (!ours) {
 		d->lease = false;
-		da_error_set(err, "the run lock's lease lapsed and another run took it (%s): stopping before the "
-			       "next migration; raise GOSLING_LEASE",
-			  "no row of this run in gosling_lock");
+		da_error_set(err,
+			     "the run lock's lease lapsed and another run took it (%s): stopping before the "
+			     "next migration; raise GOSLING_LEASE",
+			     "no row of this run in gosling_lock");
 		return false;
 	}
 	log_debug("extended the run lock's lease by %lld ms", (long long)d->lease_ms);
@@ -256,8 +259,9 @@ da_index_invalid(struct transport *t, const struct db_index_target *ix, char *sc
 	(void)name;
 	(void)namelen;
 	*found = *building = false;
-	da_error_set(err, "%s", "resuming a CREATE INDEX CONCURRENTLY is not supported over the RDS Data API yet: "
-			     "drop the INVALID index by hand and run again");
+	da_error_set(err, "%s",
+		     "resuming a CREATE INDEX CONCURRENTLY is not supported over the RDS Data API yet: "
+		     "drop the INVALID index by hand and run again");
 	return false;
 }
 

@@ -6,17 +6,18 @@
 /* A piece of a unit's work: one call. */
 struct piece {
 	struct buf sql;
-	uint32_t first, last;	/* 1-based statements it runs (DO: through EXECUTE), 0 = none */
-	bool raw;		/* one statement sent as it is */
+	uint32_t first, last; /* 1-based statements it runs (DO: through EXECUTE), 0 = none */
+	bool raw;	      /* one statement sent as it is */
 };
 
 /* The DO block's head: variables, the settings and lock, the re-read of the unit's history row. */
 static void
 do_head(struct da_state *d, struct buf *b, const struct db_unit *u, bool first, int64_t deadline_ms)
 {
-	buf_str(b, "DO $gosling$ DECLARE gosling_u int := 0; gosling_i int := 0; "
-		  "gosling_t0 timestamptz := pg_catalog.clock_timestamp(); "
-		  "gosling_st text; gosling_m text; gosling_d text; gosling_h text; BEGIN\n");
+	buf_str(b,
+		"DO $gosling$ DECLARE gosling_u int := 0; gosling_i int := 0; "
+		"gosling_t0 timestamptz := pg_catalog.clock_timestamp(); "
+		"gosling_st text; gosling_m text; gosling_d text; gosling_h text; BEGIN\n");
 	if (first) {
 		buf_str(b, "PERFORM ");
 		da_settings_sql(d, b, deadline_ms);
@@ -24,7 +25,9 @@ do_head(struct da_state *d, struct buf *b, const struct db_unit *u, bool first, 
 		buf_str(b, u->down ? "IF NOT EXISTS (SELECT 1 FROM " : "IF EXISTS (SELECT 1 FROM ");
 		buf_str(b, d->names.history);
 		da_sb_fmt(b, " WHERE version = %lld AND failed_statement IS NULL) THEN ", (long long)u->rec.version);
-		buf_str(b, "RAISE EXCEPTION USING ERRCODE = '" SKIP_STATE "', MESSAGE = 'applied by another run'; END IF;\n");
+		buf_str(b,
+			"RAISE EXCEPTION USING ERRCODE = '" SKIP_STATE
+			"', MESSAGE = 'applied by another run'; END IF;\n");
 	}
 	buf_str(b, "BEGIN\n");
 }
@@ -33,14 +36,15 @@ do_head(struct da_state *d, struct buf *b, const struct db_unit *u, bool first, 
 static void
 do_tail(struct buf *b, const char *after)
 {
-	buf_str(b, "EXCEPTION WHEN OTHERS THEN\n"
-		  "GET STACKED DIAGNOSTICS gosling_st = RETURNED_SQLSTATE, gosling_m = MESSAGE_TEXT, "
-		  "gosling_d = PG_EXCEPTION_DETAIL, gosling_h = PG_EXCEPTION_HINT;\n"
-		  "IF gosling_i = 0 AND gosling_u = 0 THEN RAISE; END IF;\n"
-		  "RAISE EXCEPTION USING ERRCODE = gosling_st, MESSAGE = 'gosling ' || CASE WHEN gosling_u > 0 THEN "
-		  "'unit ' || gosling_u || ' ' ELSE '' END || 'statement ' || gosling_i || ': ' || gosling_m, "
-		  "DETAIL = coalesce(gosling_d, ''), HINT = coalesce(gosling_h, '');\n"
-		  "END;\n");
+	buf_str(b,
+		"EXCEPTION WHEN OTHERS THEN\n"
+		"GET STACKED DIAGNOSTICS gosling_st = RETURNED_SQLSTATE, gosling_m = MESSAGE_TEXT, "
+		"gosling_d = PG_EXCEPTION_DETAIL, gosling_h = PG_EXCEPTION_HINT;\n"
+		"IF gosling_i = 0 AND gosling_u = 0 THEN RAISE; END IF;\n"
+		"RAISE EXCEPTION USING ERRCODE = gosling_st, MESSAGE = 'gosling ' || CASE WHEN gosling_u > 0 THEN "
+		"'unit ' || gosling_u || ' ' ELSE '' END || 'statement ' || gosling_i || ': ' || gosling_m, "
+		"DETAIL = coalesce(gosling_d, ''), HINT = coalesce(gosling_h, '');\n"
+		"END;\n");
 	if (after)
 		buf_str(b, after);
 	buf_str(b, "END $gosling$");
@@ -54,8 +58,9 @@ do_record(struct da_state *d, struct buf *b, const struct db_unit *u)
 	if (u->down)
 		da_delete_sql(d, b, u->rec.version, u->goose);
 	else
-		da_record_sql(d, b, &u->rec, u->goose,
-			   "(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - gosling_t0) * 1000)::bigint");
+		da_record_sql(
+			d, b, &u->rec, u->goose,
+			"(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - gosling_t0) * 1000)::bigint");
 	for (size_t c = 0; c < u->nrechain; c++)
 		da_rechain_sql(d, b, u->rechain[c].version, u->rechain[c].chain);
 }
@@ -65,8 +70,10 @@ static size_t
 record_chars(const struct db_unit *u)
 {
 	const struct db_record *r = &u->rec;
-	size_t c = 1100 + 2 * (strlen(r->name) + strlen(r->file_checksum) + strlen(r->exec_checksum) +
-			       strlen(r->chain) + strlen(r->build_id) + strlen(r->origin));
+	size_t c = 1100 +
+		2 *
+			(strlen(r->name) + strlen(r->file_checksum) + strlen(r->exec_checksum) + strlen(r->chain) +
+			 strlen(r->build_id) + strlen(r->origin));
 
 	if (r->error)
 		c += 2 * strlen(r->error);
@@ -225,7 +232,12 @@ unit_landed(struct da_state *d, const struct db_unit *u, bool *landed, struct db
 	return true;
 }
 
-enum unit_outcome { UNIT_DONE, UNIT_SKIPPED, UNIT_FAILED, UNIT_RESTART };
+enum unit_outcome {
+	UNIT_DONE,
+	UNIT_SKIPPED,
+	UNIT_FAILED,
+	UNIT_RESTART
+};
 
 /* Was st's answer lost on the way (the request may have arrived and run)? */
 static bool
@@ -273,7 +285,7 @@ unit_try(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, uint3
 			da_error_of(&st, "running the migration", err);
 			*statement = failed_statement(&p[i], err);
 			timed_out = st.code == RDSDATA_TIMEOUT || st.code == RDSDATA_UNAVAILABLE ||
-				    st.code == RDSDATA_OTHER;
+				st.code == RDSDATA_OTHER;
 			lost = answer_lost(&st);
 			out = UNIT_FAILED;
 		}
@@ -355,10 +367,11 @@ pack_run(struct da_state *d, const struct db_unit *units, size_t n, const bool *
 	struct rdsdata_result r;
 	bool ok;
 
-	buf_str(&b, "DO $gosling$ DECLARE gosling_u int := 0; gosling_i int := 0; "
-		    "gosling_t0 timestamptz := pg_catalog.clock_timestamp(); "
-		    "gosling_st text; gosling_m text; gosling_d text; gosling_h text; gosling_skip text := ''; "
-		    "BEGIN\nPERFORM ");
+	buf_str(&b,
+		"DO $gosling$ DECLARE gosling_u int := 0; gosling_i int := 0; "
+		"gosling_t0 timestamptz := pg_catalog.clock_timestamp(); "
+		"gosling_st text; gosling_m text; gosling_d text; gosling_h text; gosling_skip text := ''; "
+		"BEGIN\nPERFORM ");
 	da_settings_sql(d, &b, deadline_ms);
 	buf_str(&b, ";\nBEGIN\n");
 	for (size_t k = 0; k < n; k++) {
@@ -368,7 +381,7 @@ pack_run(struct da_state *d, const struct db_unit *units, size_t n, const bool *
 			continue;
 
 		da_sb_fmt(&b, "gosling_u := %lld; gosling_i := 0; gosling_t0 := pg_catalog.clock_timestamp();\n",
-		       (long long)k + 1);
+			  (long long)k + 1);
 		buf_str(&b, u->down ? "IF EXISTS (SELECT 1 FROM " : "IF NOT EXISTS (SELECT 1 FROM ");
 		buf_str(&b, d->names.history);
 		da_sb_fmt(&b, " WHERE version = %lld AND failed_statement IS NULL) THEN\n", (long long)u->rec.version);
@@ -380,8 +393,9 @@ pack_run(struct da_state *d, const struct db_unit *units, size_t n, const bool *
 		do_record(d, &b, u);
 		da_sb_fmt(&b, "ELSE gosling_skip := gosling_skip || ' %lld';\nEND IF;\n", (long long)k + 1);
 	}
-	do_tail(&b, "IF gosling_skip <> '' THEN RAISE EXCEPTION USING ERRCODE = '" SKIPS_STATE "', "
-		    "MESSAGE = 'gosling skipped' || gosling_skip; END IF;\n");
+	do_tail(&b,
+		"IF gosling_skip <> '' THEN RAISE EXCEPTION USING ERRCODE = '" SKIPS_STATE "', "
+		"MESSAGE = 'gosling skipped' || gosling_skip; END IF;\n");
 	if (b.failed) {
 		buf_free(&b);
 		memset(st, 0, sizeof *st);
@@ -520,11 +534,13 @@ da_run_units(struct transport *t, const struct db_unit *units, size_t nunits, bo
 	for (int restarts = 0; out == UNIT_RESTART && restarts <= UNIT_RESTARTS; restarts++) {
 		if (restarts)
 			log_warn("version %lld: the Data API lost its transaction (TransactionNotFoundException): "
-				 "running it again", (long long)u->rec.version);
+				 "running it again",
+				 (long long)u->rec.version);
 		out = unit_try(d, u, deadline_ms, &statement, &e);
 	}
 	if (out == UNIT_RESTART) {
-		da_error_set(&e, "%s", "the Data API lost the transaction again and again (TransactionNotFoundException)");
+		da_error_set(&e, "%s",
+			     "the Data API lost the transaction again and again (TransactionNotFoundException)");
 		out = UNIT_FAILED;
 	}
 	if (out == UNIT_FAILED) {

@@ -24,7 +24,7 @@
  */
 #define BATCH_CAP (256 * 1024)
 
-static const char *sent_text;				/* db_text_sent */
+static const char *sent_text; /* db_text_sent */
 static size_t sent_len;
 
 void
@@ -51,16 +51,16 @@ marker_read(const PGresult *res, size_t *unit, int64_t *end_ms, int64_t *start_m
 /* What each result of the batch string is. */
 enum slot_kind {
 	SLOT_BEGIN,
-	SLOT_STATEMENT,		/* one command of a goose statement */
-	SLOT_CHECK,		/* SAVEPOINT: fails unless still in the unit's own transaction */
-	SLOT_RECORD,		/* history and goose rows, re-chaining */
-	SLOT_MARKER,		/* SELECT <unit> AS gosling_unit, times, gosling's settings */
+	SLOT_STATEMENT, /* one command of a goose statement */
+	SLOT_CHECK,	/* SAVEPOINT: fails unless still in the unit's own transaction */
+	SLOT_RECORD,	/* history and goose rows, re-chaining */
+	SLOT_MARKER,	/* SELECT <unit> AS gosling_unit, times, gosling's settings */
 	SLOT_COMMIT,
 };
 
 struct slot {
 	uint32_t unit;
-	uint32_t statement;	/* 1-based goose statement, 0 = bookkeeping */
+	uint32_t statement; /* 1-based goose statement, 0 = bookkeeping */
 	enum slot_kind kind;
 };
 
@@ -71,18 +71,18 @@ struct span {
 };
 
 struct db_batch {
-	struct buf text;	/* freed once libpq holds the query */
-	size_t chars;		/* characters in text */
-	bool failed;		/* sticky: out of memory while building */
+	struct buf text; /* freed once libpq holds the query */
+	size_t chars;	 /* characters in text */
+	bool failed;	 /* sticky: out of memory while building */
 	struct slot *slots;
 	size_t nslots, slotcap;
-	size_t *marker;		/* per unit: index of its marker slot */
+	size_t *marker; /* per unit: index of its marker slot */
 	struct span *spans;
 	size_t nspans, spancap;
 	const struct db_unit *units;
 	size_t nunits;
-	bool atomic;		/* all units in one transaction (db_batch_new) */
-	struct db_cursor from, to;	/* where it starts and where the next batch starts */
+	bool atomic;		   /* all units in one transaction (db_batch_new) */
+	struct db_cursor from, to; /* where it starts and where the next batch starts */
 };
 
 static void
@@ -147,7 +147,7 @@ batch_span(struct db_batch *b, size_t start, size_t end, uint32_t unit, uint32_t
 }
 
 /* ms from anchor to now, by the server's clock */
-#define ELAPSED_SINCE(anchor)                                                                   \
+#define ELAPSED_SINCE(anchor) \
 	"(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - " anchor ") * 1000)::bigint"
 #define EPOCH_MS(t) "(pg_catalog.date_part('epoch', " t ") * 1000)::bigint"
 
@@ -195,8 +195,9 @@ batch_bookkeeping(struct db_batch *b, PGconn *conn, const struct db_names *n, co
 	} else {
 		batch_str(b, "INSERT INTO ");
 		batch_str(b, n->history);
-		batch_str(b, " (version, name, file_checksum, exec_checksum, chain, applied_at, "
-			     "execution_ms, build_id, origin) VALUES (");
+		batch_str(b,
+			  " (version, name, file_checksum, exec_checksum, chain, applied_at, "
+			  "execution_ms, build_id, origin) VALUES (");
 		batch_str(b, num);
 		batch_str(b, ", ");
 		batch_literal(b, conn, r->name);
@@ -211,8 +212,9 @@ batch_bookkeeping(struct db_batch *b, PGconn *conn, const struct db_names *n, co
 			char prev[64];
 
 			snprintf(prev, sizeof prev, "%lld", (long long)b->units[u - 1].rec.version);
-			batch_str(b, "(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - "
-				     "coalesce((SELECT applied_at FROM ");
+			batch_str(b,
+				  "(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - "
+				  "coalesce((SELECT applied_at FROM ");
 			batch_str(b, n->history);
 			batch_str(b, " WHERE version = ");
 			batch_str(b, prev);
@@ -224,11 +226,12 @@ batch_bookkeeping(struct db_batch *b, PGconn *conn, const struct db_names *n, co
 		batch_literal(b, conn, r->build_id);
 		batch_str(b, ", ");
 		batch_literal(b, conn, r->origin);
-		batch_str(b, ") ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, "
-			     "file_checksum = EXCLUDED.file_checksum, exec_checksum = EXCLUDED.exec_checksum, "
-			     "chain = EXCLUDED.chain, applied_at = EXCLUDED.applied_at, "
-			     "execution_ms = EXCLUDED.execution_ms, build_id = EXCLUDED.build_id, "
-			     "origin = EXCLUDED.origin, failed_statement = NULL, error = NULL;\n");
+		batch_str(b,
+			  ") ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, "
+			  "file_checksum = EXCLUDED.file_checksum, exec_checksum = EXCLUDED.exec_checksum, "
+			  "chain = EXCLUDED.chain, applied_at = EXCLUDED.applied_at, "
+			  "execution_ms = EXCLUDED.execution_ms, build_id = EXCLUDED.build_id, "
+			  "origin = EXCLUDED.origin, failed_statement = NULL, error = NULL;\n");
 		batch_slot(b, u, 0, SLOT_RECORD);
 		if (un->goose) {
 			batch_str(b, "INSERT INTO ");
@@ -265,7 +268,7 @@ batch_bookkeeping(struct db_batch *b, PGconn *conn, const struct db_names *n, co
 		b->marker[u] = b->nslots;
 	batch_slot(b, u, 0, SLOT_MARKER);
 	if (b->atomic && u + 1 < b->nunits)
-		return;		/* atomic: the one COMMIT comes after the last unit */
+		return; /* atomic: the one COMMIT comes after the last unit */
 	batch_str(b, "COMMIT;\n");
 	batch_slot(b, u, 0, SLOT_COMMIT);
 }
@@ -296,7 +299,7 @@ db_batch_new(PGconn *conn, const struct db_names *n, const struct db_session *se
 	struct db_batch *b = calloc(1, sizeof *b);
 	size_t u = from->unit, want = 4096;
 	uint32_t s = from->statement;
-	bool empty = true;	/* no statement in this batch yet */
+	bool empty = true; /* no statement in this batch yet */
 
 	if (!b || !(b->marker = calloc(nunits + 1, sizeof *b->marker))) {
 		free(b);
@@ -445,16 +448,15 @@ release_sent_text(const struct db_batch *b)
 			hi = p + un->stmts[s].len + 1 > hi ? p + un->stmts[s].len + 1 : hi;
 		}
 	}
-	lo = (lo + page - 1) / page * page;	/* whole pages inside [lo, hi) only */
+	lo = (lo + page - 1) / page * page; /* whole pages inside [lo, hi) only */
 	hi = hi / page * page;
 	if (lo < hi)
 		(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
 bool
-db_batch_run(PGconn *conn, struct db_batch *b, int64_t deadline_ms,
-	     void (*done)(size_t unit, int64_t ms, void *arg), void *arg, struct db_cursor *cur,
-	     struct db_batch_failure *f)
+db_batch_run(PGconn *conn, struct db_batch *b, int64_t deadline_ms, void (*done)(size_t unit, int64_t ms, void *arg),
+	     void *arg, struct db_cursor *cur, struct db_batch_failure *f)
 {
 	struct waiter w = db_waiter_until(deadline_ms);
 	struct db_error e;
@@ -468,7 +470,7 @@ db_batch_run(PGconn *conn, struct db_batch *b, int64_t deadline_ms,
 		db_error_from_conn(&f->err, conn);
 		return false;
 	}
-	(void)PQsetSingleRowMode(conn);	/* a statement's rows are read one by one and dropped */
+	(void)PQsetSingleRowMode(conn); /* a statement's rows are read one by one and dropped */
 	/* libpq holds the query now: one copy of it is enough */
 	buf_free(&b->text);
 	release_sent_text(b);
@@ -497,8 +499,8 @@ db_batch_run(PGconn *conn, struct db_batch *b, int64_t deadline_ms,
 			if (!db_copy_finish(conn, st, &w, &e))
 				goto broken;
 			continue;
-		} else if ((st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK) && marker_read(res, &unit, &end, &start) &&
-			   unit < b->nunits) {
+		} else if ((st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK) &&
+			   marker_read(res, &unit, &end, &start) && unit < b->nunits) {
 			/* the marker says where we are, whatever the command counts said */
 			marked = unit;
 			slot = b->marker[unit];
@@ -514,7 +516,8 @@ db_batch_run(PGconn *conn, struct db_batch *b, int64_t deadline_ms,
 		} else if (st != PGRES_SINGLE_TUPLE) {
 			const struct slot *sl = slot < b->nslots ? &b->slots[slot] : NULL;
 
-			if (sl && sl->kind == SLOT_STATEMENT && ends_transaction(PQcmdStatus(res)) && !f->txn_control[0]) {
+			if (sl && sl->kind == SLOT_STATEMENT && ends_transaction(PQcmdStatus(res)) &&
+			    !f->txn_control[0]) {
 				snprintf(f->txn_control, sizeof f->txn_control, "%s", PQcmdStatus(res));
 				f->txn_unit = sl->unit;
 				f->txn_statement = sl->statement;
@@ -571,15 +574,16 @@ db_index_invalid(PGconn *conn, const struct db_index_target *t, char *schema, si
 	 * bytes.  Only an INVALID index of that table counts, and a backend building it now
 	 * (pg_stat_progress_create_index, PostgreSQL 12 and later) makes it not ours to drop.
 	 */
-	snprintf(sql, sizeof sql,
-		 "SELECT n.nspname, c.relname, %s FROM pg_catalog.pg_index i "
-		 "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
-		 "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-		 "WHERE i.indrelid = pg_catalog.to_regclass($1) AND NOT i.indisvalid "
-		 "AND c.oid = pg_catalog.to_regclass(pg_catalog.quote_ident(n.nspname) || '.' || $2)",
-		 PQserverVersion(conn) >= 120000
-			 ? "EXISTS (SELECT 1 FROM pg_catalog.pg_stat_progress_create_index p WHERE p.index_relid = c.oid)"
-			 : "false");
+	snprintf(
+		sql, sizeof sql,
+		"SELECT n.nspname, c.relname, %s FROM pg_catalog.pg_index i "
+		"JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+		"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+		"WHERE i.indrelid = pg_catalog.to_regclass($1) AND NOT i.indisvalid "
+		"AND c.oid = pg_catalog.to_regclass(pg_catalog.quote_ident(n.nspname) || '.' || $2)",
+		PQserverVersion(conn) >= 120000
+			? "EXISTS (SELECT 1 FROM pg_catalog.pg_stat_progress_create_index p WHERE p.index_relid = c.oid)"
+			: "false");
 	if (!db_query_run(conn, "the INVALID index lookup", sql, 2, params, SHAPE_ROWS(3), &res, err))
 		return false;
 	if (PQntuples(res) == 1) {

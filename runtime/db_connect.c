@@ -28,8 +28,8 @@ db_describe(PGconn *conn, char *out, size_t outlen)
 {
 	const char *host = PQhost(conn);
 
-	snprintf(out, outlen, "%s@%s:%s/%s", PQuser(conn), host && *host ? host : "localhost",
-		 PQport(conn), PQdb(conn));
+	snprintf(out, outlen, "%s@%s:%s/%s", PQuser(conn), host && *host ? host : "localhost", PQport(conn),
+		 PQdb(conn));
 }
 
 #define MAXPARAMS 40
@@ -74,8 +74,7 @@ params_get(const struct params *p, const char *key)
  * false: the URL's fields, added next, replace it) or above it (over_url true: added last).
  */
 static void
-params_add_setting(struct params *p, const struct config *cfg, enum setting_id id, const char *key,
-		   bool over_url)
+params_add_setting(struct params *p, const struct config *cfg, enum setting_id id, const char *key, bool over_url)
 {
 	enum config_source src;
 	const char *v = config_conn(cfg, id, NULL, NULL, &src);
@@ -100,7 +99,7 @@ static bool
 secret_keyword(const PQconninfoOption *defaults, const char *keyword)
 {
 	if (!defaults)
-		return true;	/* out of memory: mask everything */
+		return true; /* out of memory: mask everything */
 	for (const PQconninfoOption *o = defaults; o->keyword; o++)
 		if (strcmp(o->keyword, keyword) == 0)
 			return strchr(o->dispchar, '*') != NULL;
@@ -132,7 +131,7 @@ secret_redact(char *s, const char *secret)
 	if (n == 0)
 		return;
 	while ((at = strstr(s, secret)) != NULL) {
-		size_t stars = n < 3 ? n : 3;	/* the text never grows */
+		size_t stars = n < 3 ? n : 3; /* the text never grows */
 
 		memset(at, '*', stars);
 		memmove(at + stars, at + n, strlen(at + n) + 1);
@@ -279,8 +278,8 @@ resolve_host(struct params *p, char *hosts, size_t hostslen, char *addrs, size_t
 	if (r->rc != 0) {
 		memset(err, 0, sizeof *err);
 		snprintf(err->message, sizeof err->message,
-			 "unable to open the %s connection: could not translate host name \"%s\" to address: %s", purpose,
-			 host, gai_strerror(r->rc));
+			 "unable to open the %s connection: could not translate host name \"%s\" to address: %s",
+			 purpose, host, gai_strerror(r->rc));
 		err->connection = true;
 		resolve_release(&r->j);
 		return false;
@@ -324,11 +323,13 @@ connect_poll(PGconn *conn, int64_t until_ms, const char *purpose, struct db_erro
 		if (signals_interrupted() || (until_ms && now >= until_ms)) {
 			memset(err, 0, sizeof *err);
 			if (signals_interrupted())
-				snprintf(err->message, sizeof err->message, "unable to open the %s connection: interrupted by %s",
-					 purpose, db_signal_name(signals_interrupted()));
+				snprintf(err->message, sizeof err->message,
+					 "unable to open the %s connection: interrupted by %s", purpose,
+					 db_signal_name(signals_interrupted()));
 			else
 				snprintf(err->message, sizeof err->message,
-					 "unable to open the %s connection: no answer from the server in time", purpose);
+					 "unable to open the %s connection: no answer from the server in time",
+					 purpose);
 			err->connection = true;
 			return false;
 		}
@@ -359,10 +360,17 @@ static bool
 connect_not_ready(const char *msg)
 {
 	static const char *const transient[] = {
-		"Connection refused", "Connection reset", "Connection timed out", "timeout expired",
-		"No route to host", "Network is unreachable", "no answer from the server in time",
-		"server closed the connection unexpectedly", "the database system is starting up",
-		"the database system is shutting down", "the database system is in recovery mode",
+		"Connection refused",
+		"Connection reset",
+		"Connection timed out",
+		"timeout expired",
+		"No route to host",
+		"Network is unreachable",
+		"no answer from the server in time",
+		"server closed the connection unexpectedly",
+		"the database system is starting up",
+		"the database system is shutting down",
+		"the database system is in recovery mode",
 		"the database system is not yet accepting connections",
 		"the database system is not accepting connections",
 	};
@@ -380,8 +388,12 @@ db_connect(const struct config *cfg, const char *purpose, PGconn **out, struct d
 		enum setting_id id;
 		const char *key;
 	} map[] = {
-		{ SET_HOST, "host" },	      { SET_PORT, "port" },	    { SET_DBNAME, "dbname" },
-		{ SET_USER, "user" },	      { SET_PASSWORD, "password" }, { SET_SSLMODE, "sslmode" },
+		{ SET_HOST, "host" },
+		{ SET_PORT, "port" },
+		{ SET_DBNAME, "dbname" },
+		{ SET_USER, "user" },
+		{ SET_PASSWORD, "password" },
+		{ SET_SSLMODE, "sslmode" },
 		{ SET_SSLROOTCERT, "sslrootcert" },
 	};
 	struct params p = { 0 };
@@ -516,8 +528,10 @@ db_settings_sql(char *buf, size_t len, PGconn *conn, const struct db_session *s)
 		 "pg_catalog.set_config('lock_timeout', '%lld', false), "
 		 "pg_catalog.set_config('client_encoding', 'UTF8', false)%s%s",
 		 (long long)s->statement_ms, (long long)s->lock_ms,
-		 PQserverVersion(conn) >= 140000 ? ", pg_catalog.set_config('client_connection_check_interval', '1000', false)"
-						 : "", path);
+		 PQserverVersion(conn) >= 140000
+			 ? ", pg_catalog.set_config('client_connection_check_interval', '1000', false)"
+			 : "",
+		 path);
 }
 
 bool
@@ -528,7 +542,7 @@ db_set_session(PGconn *conn, const struct db_session *s, struct db_error *err)
 
 	db_settings_sql(sql + strlen(sql), sizeof sql - strlen(sql), conn, s);
 	if (!db_query_run(conn, "setting the session's timeouts", sql, 0, NULL,
-		       SHAPE_ROW((PQserverVersion(conn) >= 140000 ? 4 : 3) + (s->search_path ? 1 : 0)), &res, err))
+			  SHAPE_ROW((PQserverVersion(conn) >= 140000 ? 4 : 3) + (s->search_path ? 1 : 0)), &res, err))
 		return false;
 	PQclear(res);
 	return true;
@@ -567,9 +581,9 @@ db_target_read(const struct config *cfg, struct db_target *t, char *err, size_t 
 	if (dburl && !(url = db_url_parse(dburl, err, errlen)))
 		return false;
 	ok = target_copy(&t->host, target_value(cfg, url, SET_HOST, "host", "PGHOST")) &&
-	     target_copy(&t->port, target_value(cfg, url, SET_PORT, "port", "PGPORT")) &&
-	     target_copy(&t->user, target_value(cfg, url, SET_USER, "user", "PGUSER")) &&
-	     target_copy(&t->sslmode, target_value(cfg, url, SET_SSLMODE, "sslmode", "PGSSLMODE"));
+		target_copy(&t->port, target_value(cfg, url, SET_PORT, "port", "PGPORT")) &&
+		target_copy(&t->user, target_value(cfg, url, SET_USER, "user", "PGUSER")) &&
+		target_copy(&t->sslmode, target_value(cfg, url, SET_SSLMODE, "sslmode", "PGSSLMODE"));
 	if (url)
 		PQconninfoFree(url);
 	if (!ok) {

@@ -20,8 +20,8 @@ db_lock_try(PGconn *conn, int64_t key, bool *got, struct db_error *err)
 	PGresult *res;
 
 	snprintf(k, sizeof k, "%lld", (long long)key);
-	if (!db_query_run(conn, "pg_try_advisory_lock", "SELECT pg_catalog.pg_try_advisory_lock($1::bigint)", 1,
-		       params, SHAPE_ROW(1), &res, err))
+	if (!db_query_run(conn, "pg_try_advisory_lock", "SELECT pg_catalog.pg_try_advisory_lock($1::bigint)", 1, params,
+			  SHAPE_ROW(1), &res, err))
 		return false;
 	*got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
@@ -38,7 +38,7 @@ db_work_lock_try(PGconn *conn, int64_t key, bool *got, struct db_error *err)
 	snprintf(hi, sizeof hi, "%d", (int)(int32_t)(uint32_t)((uint64_t)key >> 32));
 	snprintf(lo, sizeof lo, "%d", (int)(int32_t)(uint32_t)((uint64_t)key & 0xffffffffu));
 	if (!db_query_run(conn, "pg_try_advisory_lock", "SELECT pg_catalog.pg_try_advisory_lock($1::int4, $2::int4)", 2,
-		       params, SHAPE_ROW(1), &res, err))
+			  params, SHAPE_ROW(1), &res, err))
 		return false;
 	*got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
@@ -53,8 +53,8 @@ db_unlock(PGconn *conn, int64_t key, struct db_error *err)
 	PGresult *res;
 
 	snprintf(k, sizeof k, "%lld", (long long)key);
-	if (!db_query_run(conn, "pg_advisory_unlock", "SELECT pg_catalog.pg_advisory_unlock($1::bigint)", 1,
-		       params, SHAPE_ROW(1), &res, err))
+	if (!db_query_run(conn, "pg_advisory_unlock", "SELECT pg_catalog.pg_advisory_unlock($1::bigint)", 1, params,
+			  SHAPE_ROW(1), &res, err))
 		return false;
 	PQclear(res);
 	return true;
@@ -70,10 +70,10 @@ db_tables_probe(PGconn *conn, const struct db_names *n, struct db_tables *t, str
 
 	/* to_regclass resolves an unqualified goose table through search_path, as goose does. */
 	if (!db_query_run(conn, "the table lookup",
-		       "SELECT pg_catalog.to_regclass($1) IS NOT NULL, pg_catalog.to_regclass($2) IS NOT NULL, "
-		       "EXISTS (SELECT 1 FROM pg_catalog.pg_attribute "
-		       "WHERE attrelid = pg_catalog.to_regclass($2) AND attname = 'id' AND attidentity <> '')",
-		       2, params, SHAPE_ROW(3), &res, err))
+			  "SELECT pg_catalog.to_regclass($1) IS NOT NULL, pg_catalog.to_regclass($2) IS NOT NULL, "
+			  "EXISTS (SELECT 1 FROM pg_catalog.pg_attribute "
+			  "WHERE attrelid = pg_catalog.to_regclass($2) AND attname = 'id' AND attidentity <> '')",
+			  2, params, SHAPE_ROW(3), &res, err))
 		return false;
 	t->history = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	t->goose = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
@@ -86,7 +86,7 @@ struct history_rows {
 	struct db_row *rows;
 	size_t n, cap;
 	const struct bundle *known;
-	size_t next;		/* known's first migration not below the rows read so far */
+	size_t next; /* known's first migration not below the rows read so far */
 };
 
 /* s as a row keeps it: known when equal (bit goes into *shared), else a copy */
@@ -129,7 +129,7 @@ history_row(const PGresult *res, void *arg)
 	r->done_checksum = PQgetisnull(res, 0, 10) ? NULL : strdup(PQgetvalue(res, 0, 10));
 	h->n++;
 	return r->name && r->file_checksum && r->exec_checksum && r->chain && r->build_id &&
-	       (r->done_checksum || PQgetisnull(res, 0, 10));
+		(r->done_checksum || PQgetisnull(res, 0, 10));
 }
 
 bool
@@ -161,8 +161,8 @@ db_history_head(PGconn *conn, const struct db_names *n, struct db_head *h, struc
 }
 
 bool
-db_history_read(PGconn *conn, const struct db_names *n, const struct bundle *known, struct db_row **rows,
-		size_t *nrows, struct db_error *err)
+db_history_read(PGconn *conn, const struct db_names *n, const struct bundle *known, struct db_row **rows, size_t *nrows,
+		struct db_error *err)
 {
 	struct history_rows h = { .known = known };
 	char sql[512];
@@ -191,8 +191,7 @@ db_history_read(PGconn *conn, const struct db_names *n, const struct bundle *kno
 }
 
 bool
-db_goose_read(PGconn *conn, const struct db_names *n, int64_t **versions, size_t *nversions,
-	      struct db_error *err)
+db_goose_read(PGconn *conn, const struct db_names *n, int64_t **versions, size_t *nversions, struct db_error *err)
 {
 	char sql[512];
 	PGresult *res = NULL;
@@ -254,8 +253,7 @@ db_goose_insert(PGconn *conn, const struct db_names *n, int64_t version, struct 
 }
 
 bool
-db_history_upsert(PGconn *conn, const struct db_names *n, const struct db_record *r, bool goose,
-		  struct db_error *err)
+db_history_upsert(PGconn *conn, const struct db_names *n, const struct db_record *r, bool goose, struct db_error *err)
 {
 	char sql[1024], v[32], ms[32], fs[32];
 	const char *params[10];
@@ -301,8 +299,7 @@ db_history_upsert(PGconn *conn, const struct db_names *n, const struct db_record
 }
 
 bool
-db_history_delete(PGconn *conn, const struct db_names *n, int64_t version, bool goose,
-		  struct db_error *err)
+db_history_delete(PGconn *conn, const struct db_names *n, int64_t version, bool goose, struct db_error *err)
 {
 	char sql[256], v[32];
 	const char *params[] = { v };
@@ -318,8 +315,7 @@ db_history_delete(PGconn *conn, const struct db_names *n, int64_t version, bool 
 }
 
 bool
-db_history_rechain(PGconn *conn, const struct db_names *n, int64_t version, const char *chain,
-		   struct db_error *err)
+db_history_rechain(PGconn *conn, const struct db_names *n, int64_t version, const char *chain, struct db_error *err)
 {
 	char sql[256], v[32];
 	const char *params[] = { chain, v };
@@ -336,4 +332,3 @@ db_history_rechain(PGconn *conn, const struct db_names *n, int64_t version, cons
 	PQclear(res);
 	return ok;
 }
-

@@ -46,8 +46,7 @@ void db_text_sent(const char *text, size_t len);
  * name lookup included).  purpose names the connection in messages ("lock",
  * "migrations").
  */
-bool db_connect(const struct config *cfg, const char *purpose, PGconn **out,
-		struct db_error *err) MUSTCHECK;
+bool db_connect(const struct config *cfg, const char *purpose, PGconn **out, struct db_error *err) MUSTCHECK;
 void db_close(PGconn *conn);
 
 /*
@@ -81,8 +80,7 @@ bool db_work_lock_try(PGconn *conn, int64_t key, bool *got, struct db_error *err
 /* db_unlock - pg_advisory_unlock(key). */
 bool db_unlock(PGconn *conn, int64_t key, struct db_error *err) MUSTCHECK;
 
-bool db_tables_probe(PGconn *conn, const struct db_names *n, struct db_tables *t,
-		     struct db_error *err) MUSTCHECK;
+bool db_tables_probe(PGconn *conn, const struct db_names *n, struct db_tables *t, struct db_error *err) MUSTCHECK;
 
 /*
  * db_history_read - every history row, by version; free with db_rows_free.  A string
@@ -101,8 +99,8 @@ void db_rows_free(struct db_row *rows, size_t nrows);
 bool db_history_head(PGconn *conn, const struct db_names *n, struct db_head *h, struct db_error *err) MUSTCHECK;
 
 /* db_goose_read - versions goose counts as applied (newest row per version says so), > 0, ascending. */
-bool db_goose_read(PGconn *conn, const struct db_names *n, int64_t **versions,
-		   size_t *nversions, struct db_error *err) MUSTCHECK;
+bool db_goose_read(PGconn *conn, const struct db_names *n, int64_t **versions, size_t *nversions,
+		   struct db_error *err) MUSTCHECK;
 
 /* Transaction control on the migrations connection. */
 bool db_begin(PGconn *conn, struct db_error *err) MUSTCHECK;
@@ -118,39 +116,37 @@ bool db_history_create(PGconn *conn, const struct db_names *n, struct db_error *
  * also record the version in goose's table (complete rows only, once).  A partial
  * row also records r->done_checksum (in a column added to older history tables).
  */
-bool db_history_upsert(PGconn *conn, const struct db_names *n, const struct db_record *r,
-		       bool goose, struct db_error *err) MUSTCHECK;
+bool db_history_upsert(PGconn *conn, const struct db_names *n, const struct db_record *r, bool goose,
+		       struct db_error *err) MUSTCHECK;
 
 /* db_goose_insert - one goose row (version_id, is_applied = true), as goose writes it. */
-bool db_goose_insert(PGconn *conn, const struct db_names *n, int64_t version,
-		     struct db_error *err) MUSTCHECK;
+bool db_goose_insert(PGconn *conn, const struct db_names *n, int64_t version, struct db_error *err) MUSTCHECK;
 
 /* db_history_rechain - set the chain of the row of version. */
 bool db_history_rechain(PGconn *conn, const struct db_names *n, int64_t version, const char *chain,
 			struct db_error *err) MUSTCHECK;
 
 /* db_history_delete - remove the row of version, and goose's rows of it with goose. */
-bool db_history_delete(PGconn *conn, const struct db_names *n, int64_t version, bool goose,
-		       struct db_error *err) MUSTCHECK;
+bool
+db_history_delete(PGconn *conn, const struct db_names *n, int64_t version, bool goose, struct db_error *err) MUSTCHECK;
 
 /*
  * db_migration_statement - run one goose statement of a NO TRANSACTION
  * migration on its own (autocommit), draining every result.
  */
-bool db_migration_statement(PGconn *conn, const char *sql, int64_t deadline_ms,
-			    struct db_error *err) MUSTCHECK;
+bool db_migration_statement(PGconn *conn, const char *sql, int64_t deadline_ms, struct db_error *err) MUSTCHECK;
 
 /*
  * db_index_invalid - the INVALID index (pg_index.indisvalid false) t names, on t's table,
  * resolved as the statement would be (search_path): *found, then its schema and name
  * unquoted, and *building when a backend is building it right now (PostgreSQL 12 and later).
  */
-bool db_index_invalid(PGconn *conn, const struct db_index_target *t, char *schema, size_t schemalen,
-		      char *name, size_t namelen, bool *found, bool *building, struct db_error *err) MUSTCHECK;
+bool db_index_invalid(PGconn *conn, const struct db_index_target *t, char *schema, size_t schemalen, char *name,
+		      size_t namelen, bool *found, bool *building, struct db_error *err) MUSTCHECK;
 
 /* db_index_drop - DROP INDEX CONCURRENTLY IF EXISTS schema.name, within deadline_ms as a migration statement. */
-bool db_index_drop(PGconn *conn, const char *schema, const char *name, int64_t deadline_ms,
-		   struct db_error *err) MUSTCHECK;
+bool
+db_index_drop(PGconn *conn, const char *schema, const char *name, int64_t deadline_ms, struct db_error *err) MUSTCHECK;
 
 /*
  * A batch: many transactional migrations in one simple-query string, each
@@ -178,9 +174,9 @@ struct db_batch;
  * last unit only (its transaction open across batches), so a failure anywhere rolls back
  * every unit, those of earlier batches included.
  */
-struct db_batch *db_batch_new(PGconn *conn, const struct db_names *n, const struct db_session *s,
-			      const struct db_unit *units, size_t nunits, bool atomic, const struct db_cursor *from,
-			      struct db_error *err) MUSTCHECK;
+struct db_batch *
+db_batch_new(PGconn *conn, const struct db_names *n, const struct db_session *s, const struct db_unit *units,
+	     size_t nunits, bool atomic, const struct db_cursor *from, struct db_error *err) MUSTCHECK;
 void db_batch_free(struct db_batch *b);
 
 /*
@@ -191,10 +187,9 @@ void db_batch_free(struct db_batch *b);
  * the next batch starts.  On failure fills *f, rolls back the failed unit (earlier
  * units stay committed; atomic: every unit is rolled back) and returns false.
  */
-bool db_batch_run(PGconn *conn, struct db_batch *b, int64_t deadline_ms,
-		  void (*done)(size_t unit, int64_t ms, void *arg), void *arg, struct db_cursor *cur,
-		  struct db_batch_failure *f) MUSTCHECK;
-
+bool
+db_batch_run(PGconn *conn, struct db_batch *b, int64_t deadline_ms, void (*done)(size_t unit, int64_t ms, void *arg),
+	     void *arg, struct db_cursor *cur, struct db_batch_failure *f) MUSTCHECK;
 
 /* --- errors (db_io.c) ---------------------------------------------------------- */
 
@@ -222,7 +217,7 @@ const char *db_signal_name(int signo);
  */
 struct job {
 	void (*fn)(struct job *);
-	void (*release)(struct job *);	/* frees the job */
+	void (*release)(struct job *); /* frees the job */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool finished, abandoned;
@@ -244,7 +239,7 @@ int64_t db_own_bound(void);
 /* One bounded wait: the cancel at cancel_at (0 = only on a signal), then GRACE_MS for the answer. */
 struct waiter {
 	int64_t cancel_at;
-	int64_t give_up_at;	/* set when the cancel goes out */
+	int64_t give_up_at; /* set when the cancel goes out */
 	int64_t cancelled_at;
 	bool cancelled;
 };
@@ -283,17 +278,17 @@ struct shape {
  * result (the caller clears it); on failure *out is NULL.  what names it in messages.
  */
 bool db_query_run(PGconn *conn, const char *what, const char *sql, int nparams, const char *const *params,
-	       struct shape shape, PGresult **out, struct db_error *err);
+		  struct shape shape, PGresult **out, struct db_error *err);
 /* db_command_run - db_query_run of a command with no result rows. */
 bool db_command_run(PGconn *conn, const char *what, const char *sql, int nparams, const char *const *params,
-		 struct db_error *err);
+		    struct db_error *err);
 /*
  * db_rows_run - a query whose rows come one at a time (single-row mode), each checked to
  * have ncols columns and handed to row(); none is held with the others.  row() returns
  * false when out of memory.
  */
 bool db_rows_run(PGconn *conn, const char *what, const char *sql, int ncols, bool (*row)(const PGresult *, void *),
-	      void *arg, struct db_error *err);
+		 void *arg, struct db_error *err);
 
 /* --- helpers ------------------------------------------------------------------------- */
 

@@ -71,11 +71,11 @@ sql_token(const char *s, struct token *t)
 	} else if (*s == '"') {
 		for (s++;; s++) {
 			if (!*s)
-				return s;	/* unterminated: no token */
+				return s; /* unterminated: no token */
 			if (*s == '"' && s[1] != '"')
 				break;
 			if (*s == '"')
-				s++;	/* "" stands for " */
+				s++; /* "" stands for " */
 		}
 		s++;
 		t->ident = t->quoted = true;
@@ -120,7 +120,7 @@ db_index_target(const char *sql, struct db_index_target *t)
 	if (sql_keyword(&k, "if") && sql_keyword(&peek, "not")) {
 		s = after;
 		if (!sql_next(&s, &k, "exists") || sql_next(&s, &k, "on"))
-			return false;	/* IF NOT EXISTS needs a name */
+			return false; /* IF NOT EXISTS needs a name */
 	}
 	if (!sql_keyword(&k, "on")) {
 		if (!k.ident || k.n >= sizeof t->name)

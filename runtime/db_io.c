@@ -29,8 +29,8 @@
 /* After a cancel, how long the server may take to answer before the connection is dropped. */
 #define GRACE_MS 2000
 
-static int64_t limit_until, limit_each, limit_hard;	/* db_limit */
-static int64_t interrupt_seen;			/* when a wait first noticed a signal */
+static int64_t limit_until, limit_each, limit_hard; /* db_limit */
+static int64_t interrupt_seen;			    /* when a wait first noticed a signal */
 
 void
 db_limit(int64_t until_ms, int64_t each_ms, int64_t hard_ms)
@@ -146,7 +146,7 @@ db_job_run(struct job *j, int64_t until_ms)
 	rc = pthread_create(&t, NULL, job_main, j);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
-		j->fn(j);	/* no thread: do it here, unbounded, rather than not at all */
+		j->fn(j); /* no thread: do it here, unbounded, rather than not at all */
 		return true;
 	}
 	pthread_detach(t);
@@ -235,7 +235,7 @@ drop(PGconn *conn, int64_t waited, struct db_error *err)
 		 (long long)waited);
 	err->connection = true;
 	shutdown(PQsocket(conn), SHUT_RDWR);
-	(void)PQconsumeInput(conn);	/* libpq sees the end: the connection is bad from now on */
+	(void)PQconsumeInput(conn); /* libpq sees the end: the connection is bad from now on */
 }
 
 /*
@@ -372,7 +372,7 @@ db_drain(PGconn *conn, struct waiter *w)
  */
 bool
 db_query_run(PGconn *conn, const char *what, const char *sql, int nparams, const char *const *params,
-	  struct shape shape, PGresult **out, struct db_error *err)
+	     struct shape shape, PGresult **out, struct db_error *err)
 {
 	struct waiter w = db_waiter_until(db_own_bound());
 	PGresult *res = NULL;
@@ -393,8 +393,7 @@ db_query_run(PGconn *conn, const char *what, const char *sql, int nparams, const
 		db_error_from_result(err, res);
 		goto fail;
 	}
-	if (PQresultStatus(res) != shape.status ||
-	    (shape.nrows >= 0 && PQntuples(res) != shape.nrows) ||
+	if (PQresultStatus(res) != shape.status || (shape.nrows >= 0 && PQntuples(res) != shape.nrows) ||
 	    (shape.status == PGRES_TUPLES_OK && shape.ncols >= 0 && PQnfields(res) != shape.ncols)) {
 		db_error_set(err, "unexpected result shape from %s", what);
 		goto fail;
@@ -411,7 +410,7 @@ fail:
 /* A command with no result rows. */
 bool
 db_command_run(PGconn *conn, const char *what, const char *sql, int nparams, const char *const *params,
-	    struct db_error *err)
+	       struct db_error *err)
 {
 	PGresult *res;
 
@@ -428,7 +427,7 @@ db_command_run(PGconn *conn, const char *what, const char *sql, int nparams, con
  */
 bool
 db_rows_run(PGconn *conn, const char *what, const char *sql, int ncols, bool (*row)(const PGresult *, void *),
-	 void *arg, struct db_error *err)
+	    void *arg, struct db_error *err)
 {
 	struct waiter w = db_waiter_until(db_own_bound());
 	PGresult *res;
@@ -509,7 +508,7 @@ db_migration_statement(PGconn *conn, const char *sql, int64_t deadline_ms, struc
 		db_error_from_conn(err, conn);
 		return false;
 	}
-	(void)PQsetSingleRowMode(conn);	/* rows come one by one and are dropped: no result is held whole */
+	(void)PQsetSingleRowMode(conn); /* rows come one by one and are dropped: no result is held whole */
 	for (;;) {
 		ExecStatusType st;
 

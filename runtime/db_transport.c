@@ -180,9 +180,9 @@ tp_history_rechain(struct transport *t, int64_t version, const char *chain, stru
 
 /* One batch (db_batch_new, db_batch_run): as many units from *cur as fit in BATCH_CAP. */
 static bool
-tp_run_units(struct transport *t, const struct db_unit *units, size_t nunits, bool atomic,
-	     const struct db_session *s, int64_t deadline_ms, void (*done)(size_t unit, int64_t ms, void *arg),
-	     void *arg, struct db_cursor *cur, struct db_batch_failure *f)
+tp_run_units(struct transport *t, const struct db_unit *units, size_t nunits, bool atomic, const struct db_session *s,
+	     int64_t deadline_ms, void (*done)(size_t unit, int64_t ms, void *arg), void *arg, struct db_cursor *cur,
+	     struct db_batch_failure *f)
 {
 	struct db_batch *b;
 	struct db_error e;

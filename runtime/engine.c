@@ -103,8 +103,8 @@ check_order(struct run *r, int64_t target, bool report_only)
  * history rows above it.  *item gets its result item (NULL when out of memory).
  */
 static bool
-record_unrun(struct run *r, size_t k, const char *origin, bool goose_row, const char *action,
-	     struct engine_item **item, struct db_error *e)
+record_unrun(struct run *r, size_t k, const char *origin, bool goose_row, const char *action, struct engine_item **item,
+	     struct db_error *e)
 {
 	const struct migration *m = &r->b->migrations[k];
 	char chain[CHECKSUM_LEN];
@@ -473,7 +473,8 @@ engine_run(const struct config *cfg, const struct bundle *b, const struct engine
 		return false;
 	db_names_init(&r.names, cfg);
 	/* the one place that picks the transport: the RDS Data API (dataapi.h) or libpq (db.h) */
-	if (!(config_str(cfg, SET_CLUSTER_ARN) ? dataapi_transport_init(&tp, cfg, &e) : db_transport_init(&tp, cfg, &e))) {
+	if (!(config_str(cfg, SET_CLUSTER_ARN) ? dataapi_transport_init(&tp, cfg, &e)
+					       : db_transport_init(&tp, cfg, &e))) {
 		result_fail_db(res, ENGINE_CONFIG_ERROR, "unable to start", &e);
 		return false;
 	}

@@ -22,23 +22,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "attr.h"	/* MUSTCHECK */
+#include "attr.h" /* MUSTCHECK */
 
 struct bundle;
 struct config;
 
 enum engine_command {
-	ENGINE_UP,		/* apply every pending migration (the default) */
-	ENGINE_UP_TO,		/* apply pending migrations up to .version */
-	ENGINE_DOWN,		/* roll back the newest applied migration (needs .allow_down) */
-	ENGINE_DOWN_TO,		/* roll back every applied migration above .version (needs .allow_down) */
-	ENGINE_REDO,		/* roll back the newest, then apply it again (needs .allow_down) */
-	ENGINE_STATUS,		/* every migration with its state; read-only */
-	ENGINE_VERIFY,		/* drift check; read-only, SELECT rights only, creates nothing */
-	ENGINE_PLAN,		/* what up (or up-to .version) would run, with its SQL; read-only */
-	ENGINE_BASELINE,	/* record migrations up to .version as applied without running them */
-	ENGINE_VERSION,		/* the database's current version; read-only */
-	ENGINE_LIST,		/* the embedded bundle; no database */
+	ENGINE_UP,	 /* apply every pending migration (the default) */
+	ENGINE_UP_TO,	 /* apply pending migrations up to .version */
+	ENGINE_DOWN,	 /* roll back the newest applied migration (needs .allow_down) */
+	ENGINE_DOWN_TO,	 /* roll back every applied migration above .version (needs .allow_down) */
+	ENGINE_REDO,	 /* roll back the newest, then apply it again (needs .allow_down) */
+	ENGINE_STATUS,	 /* every migration with its state; read-only */
+	ENGINE_VERIFY,	 /* drift check; read-only, SELECT rights only, creates nothing */
+	ENGINE_PLAN,	 /* what up (or up-to .version) would run, with its SQL; read-only */
+	ENGINE_BASELINE, /* record migrations up to .version as applied without running them */
+	ENGINE_VERSION,	 /* the database's current version; read-only */
+	ENGINE_LIST,	 /* the embedded bundle; no database */
 	ENGINE_COMMAND_COUNT
 };
 
@@ -47,12 +47,12 @@ enum engine_command {
  * Lambda error type (engine_status_reason).
  */
 enum engine_status {
-	ENGINE_OK = 0,			/* exit 0 */
-	ENGINE_MIGRATION_FAILED,	/* exit 1, Function.MigrationFailed: SQL error, cancel at deadline */
-	ENGINE_BAD_REQUEST,		/* exit 2, Function.BadRequest: unknown command, missing version, no opt-in */
-	ENGINE_CONFIG_ERROR,		/* exit 3, Function.ConfigError: bad setting, cannot connect, unset ENVSUB variable */
-	ENGINE_DRIFT,			/* exit 4, Function.DriftDetected: drift, verify failure, out-of-order */
-	ENGINE_LOCK_TIMEOUT,		/* exit 5, Function.LockTimeout: advisory lock not acquired in time */
+	ENGINE_OK = 0,		 /* exit 0 */
+	ENGINE_MIGRATION_FAILED, /* exit 1, Function.MigrationFailed: SQL error, cancel at deadline */
+	ENGINE_BAD_REQUEST,	 /* exit 2, Function.BadRequest: unknown command, missing version, no opt-in */
+	ENGINE_CONFIG_ERROR,	 /* exit 3, Function.ConfigError: bad setting, cannot connect, unset ENVSUB variable */
+	ENGINE_DRIFT,		 /* exit 4, Function.DriftDetected: drift, verify failure, out-of-order */
+	ENGINE_LOCK_TIMEOUT,	 /* exit 5, Function.LockTimeout: advisory lock not acquired in time */
 	ENGINE_STATUS_COUNT
 };
 
@@ -60,27 +60,27 @@ enum engine_status {
 struct engine_progress {
 	enum engine_command command;
 	int64_t version;
-	const char *name;		/* "000003_add_users.sql" */
-	const char *action;		/* "applied", "rolled back", "failed", "baselined", "adopted" */
+	const char *name;   /* "000003_add_users.sql" */
+	const char *action; /* "applied", "rolled back", "failed", "baselined", "adopted" */
 	int64_t duration_ms;
-	uint32_t retries;		/* see engine_item */
-	uint32_t index;			/* 1-based position among the migrations this command runs */
+	uint32_t retries; /* see engine_item */
+	uint32_t index;	  /* 1-based position among the migrations this command runs */
 	uint32_t total;
 };
 
 /* What one command is asked to do. Zero-initialise, then set what applies. */
 struct engine_request {
 	enum engine_command command;
-	int64_t version;		/* target of up-to, down-to, baseline, plan */
+	int64_t version; /* target of up-to, down-to, baseline, plan */
 	bool has_version;
-	bool allow_down;		/* opt-in for down, down-to, redo */
-	bool allow_out_of_order;	/* apply pending versions below the newest applied, as goose -allow-missing */
-	bool atomic;			/* up, up-to (and plan): every pending migration in one transaction,
+	bool allow_down;	 /* opt-in for down, down-to, redo */
+	bool allow_out_of_order; /* apply pending versions below the newest applied, as goose -allow-missing */
+	bool atomic;		 /* up, up-to (and plan): every pending migration in one transaction,
 					 * all or nothing; refused (ENGINE_BAD_REQUEST) before any change
 					 * when one of them is NO TRANSACTION */
-	bool head_only;			/* verify: the history's newest row only, one small query (see
+	bool head_only;		 /* verify: the history's newest row only, one small query (see
 					 * engine_run); refused (ENGINE_BAD_REQUEST) with any other command */
-	int64_t deadline_ms;		/* ms since the epoch; 0 = none.  lock wait, lock_timeout and
+	int64_t deadline_ms;	 /* ms since the epoch; 0 = none.  lock wait, lock_timeout and
 					 * statement_timeout are cut to fit; near it the engine cancels
 					 * (PQcancel), rolls back and reports what was and was not applied */
 	/* Called once per migration as it finishes (or fails), in order; may be NULL. */
@@ -96,10 +96,10 @@ struct engine_request {
  */
 struct engine_error {
 	char message[2048];
-	char file[256];			/* migration file name */
+	char file[256]; /* migration file name */
 	int64_t version;
-	uint32_t statement;		/* 1-based goose statement within the file */
-	uint32_t line;			/* 1-based line in the file */
+	uint32_t statement; /* 1-based goose statement within the file */
+	uint32_t line;	    /* 1-based line in the file */
 	char sqlstate[6];
 	char pg_message[1024];
 	char detail[1024];
@@ -109,24 +109,24 @@ struct engine_error {
 /* One migration in a result: state for status/verify/list/plan, action for the verbs that change things. */
 struct engine_item {
 	int64_t version;
-	const char *name;		/* points into the bundle, or owned (missing-from-bundle rows) */
-	char *owned_name;		/* non-NULL when name is owned by the result */
-	const char *state;		/* "applied", "pending", "partial" (NO TRANSACTION, stopped), "missing"
+	const char *name;	   /* points into the bundle, or owned (missing-from-bundle rows) */
+	char *owned_name;	   /* non-NULL when name is owned by the result */
+	const char *state;	   /* "applied", "pending", "partial" (NO TRANSACTION, stopped), "missing"
 					 * (applied, not in the bundle), "embedded" (list) */
-	const char *action;		/* NULL, or what this command did/would do: "applied", "rolled back",
+	const char *action;	   /* NULL, or what this command did/would do: "applied", "rolled back",
 					 * "failed", "not attempted", "baselined", "adopted" (from goose's
 					 * table), "would apply" */
-	char applied_at[40];		/* ISO 8601, empty when not applied */
-	int64_t duration_ms;		/* execution time; -1 when unknown */
-	uint32_t failed_statement;	/* partial NO TRANSACTION migration: statement that stopped it */
-	uint32_t retries;		/* times it was rolled back and run again after a lock timeout
+	char applied_at[40];	   /* ISO 8601, empty when not applied */
+	int64_t duration_ms;	   /* execution time; -1 when unknown */
+	uint32_t failed_statement; /* partial NO TRANSACTION migration: statement that stopped it */
+	uint32_t retries;	   /* times it was rolled back and run again after a lock timeout
 					 * (55P03) or a deadlock (40P01); JSON "retries" on what ran */
 	bool no_transaction;
-	bool no_down;			/* down of a migration without Down statements: its history row
+	bool no_down;	     /* down of a migration without Down statements: its history row
 					 * went, nothing was undone (JSON "no_down_statements": true, and
 					 * a warning); redo refuses such a migration */
-	char *sql;			/* plan: the SQL that would run (ENVSUB expanded), owned; else NULL */
-	char *dropped_index;		/* "schema.name" of the INVALID index a failed CREATE INDEX
+	char *sql;	     /* plan: the SQL that would run (ENVSUB expanded), owned; else NULL */
+	char *dropped_index; /* "schema.name" of the INVALID index a failed CREATE INDEX
 					 * CONCURRENTLY left, dropped before it ran again on resume (JSON
 					 * "dropped_invalid_index"), owned; else NULL */
 };
@@ -135,14 +135,14 @@ struct engine_result {
 	enum engine_command command;
 	enum engine_status status;
 	struct engine_error error;
-	int64_t version_before;		/* newest applied version before the command; 0 = none */
-	int64_t version_after;		/* ... and after it */
-	struct engine_item *items;	/* in version order (descending for down) */
+	int64_t version_before;	   /* newest applied version before the command; 0 = none */
+	int64_t version_after;	   /* ... and after it */
+	struct engine_item *items; /* in version order (descending for down) */
 	size_t nitems;
-	char **warnings;		/* e.g. comment-only edit of an applied migration */
+	char **warnings; /* e.g. comment-only edit of an applied migration */
 	size_t nwarnings;
-	const char *build_id;		/* the bundle's */
-	const char *target;		/* a fleet target's id (runtime/target.h), set by the caller after the
+	const char *build_id; /* the bundle's */
+	const char *target;   /* a fleet target's id (runtime/target.h), set by the caller after the
 					 * run and borrowed: JSON "target"; NULL = none */
 };
 
@@ -161,16 +161,16 @@ struct engine_result {
  * verify runs and says what differs: an out-of-order history's chain has gaps, which
  * only the full check tells from drift.
  */
-bool engine_run(const struct config *cfg, const struct bundle *b,
-		const struct engine_request *req, struct engine_result *res);
+bool engine_run(const struct config *cfg, const struct bundle *b, const struct engine_request *req,
+		struct engine_result *res);
 
 /*
  * engine_result_fail - fill *res as engine_run does when command c fails before
  * it reaches the database (credentials that cannot be resolved, say): status s,
  * the message, nothing applied.  Free it with engine_result_free as usual.
  */
-void engine_result_fail(struct engine_result *res, const struct bundle *b, enum engine_command c,
-			enum engine_status s, const char *message);
+void engine_result_fail(struct engine_result *res, const struct bundle *b, enum engine_command c, enum engine_status s,
+			const char *message);
 
 /* engine_result_free - free what engine_run allocated in res. */
 void engine_result_free(struct engine_result *res);

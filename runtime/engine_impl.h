@@ -36,9 +36,9 @@ struct history {
 	size_t nrows;
 	int64_t *goose;
 	size_t ngoose;
-	int *row_of;			/* per bundle migration: index in rows, or -1 */
-	bool *goose_of;			/* per bundle migration: goose says applied */
-	bool *chained;			/* per bundle migration: in the history's chain (as it will be) */
+	int *row_of;	/* per bundle migration: index in rows, or -1 */
+	bool *goose_of; /* per bundle migration: goose says applied */
+	bool *chained;	/* per bundle migration: in the history's chain (as it will be) */
 };
 
 /* One invocation. */
@@ -48,10 +48,10 @@ struct run {
 	const struct engine_request *req;
 	struct engine_result *res;
 	struct db_names names;
-	struct transport *tp;		/* the database (transport.h): its work link and lock link */
+	struct transport *tp; /* the database (transport.h): its work link and lock link */
 	bool locked;
 	int64_t lock_key;
-	int64_t lock_start, lock_until;	/* the bounded wait for the locks */
+	int64_t lock_start, lock_until; /* the bounded wait for the locks */
 	int64_t deadline;		/* request deadline minus the margin; 0 = none */
 	int64_t hard;			/* no wait past this: the answer must go out; 0 = none */
 	int64_t lock_wait;		/* GOSLING_LOCK_WAIT in ms: also the bound of each of gosling's own waits */
@@ -66,13 +66,13 @@ struct run {
 struct step {
 	const struct migration *m;
 	bool down;
-	uint32_t first;			/* 0-based first statement (a partial NO TRANSACTION resumes) */
-	bool resume;			/* partial: first is the statement that stopped it */
-	char **sql;			/* the statements as they run, owned */
+	uint32_t first; /* 0-based first statement (a partial NO TRANSACTION resumes) */
+	bool resume;	/* partial: first is the statement that stopped it */
+	char **sql;	/* the statements as they run, owned */
 	uint32_t nsql;
 	struct engine_item *item;
-	char chain[CHECKSUM_LEN];	/* the history row's chain */
-	struct db_rechain *rechain;	/* rows above whose chain changes with this step, owned */
+	char chain[CHECKSUM_LEN];   /* the history row's chain */
+	struct db_rechain *rechain; /* rows above whose chain changes with this step, owned */
 	size_t nrechain;
 };
 
@@ -82,8 +82,7 @@ struct step {
 void result_fail(struct engine_result *res, enum engine_status status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* result_fail_db - result_fail with PostgreSQL's fields: "<what>: <message>". */
-void result_fail_db(struct engine_result *res, enum engine_status status, const char *what,
-		    const struct db_error *e);
+void result_fail_db(struct engine_result *res, enum engine_status status, const char *what, const struct db_error *e);
 /* result_warn - log a warning and add it to res (dropped when out of memory). */
 void result_warn(struct engine_result *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* result_item_add - a zeroed item (duration -1) at the end of res->items; NULL when out of memory. */
@@ -134,10 +133,9 @@ void steps_free(struct step *steps, size_t n);
  * resumed) and of down (applied migrations above target, newest first, at most limit).
  * *out is set (and owned by the caller: steps_free) even when they fail.
  */
-bool plan_up(const struct history *h, int64_t target, struct engine_result *res, struct step **out,
-	     size_t *nout);
-bool plan_down(const struct history *h, int64_t target, size_t limit, struct engine_result *res,
-	       struct step **out, size_t *nout);
+bool plan_up(const struct history *h, int64_t target, struct engine_result *res, struct step **out, size_t *nout);
+bool plan_down(const struct history *h, int64_t target, size_t limit, struct engine_result *res, struct step **out,
+	       size_t *nout);
 /* plan_items - an item per step, in res, with its state; each step's item points at it. */
 bool plan_items(const struct history *h, struct engine_result *res, struct step *steps, size_t n);
 /* plan_atomic_check - refuse --atomic over a NO TRANSACTION step. */
@@ -161,8 +159,8 @@ void lock_release(struct run *r);
 /* --- apply.c ----------------------------------------------------------------------- */
 
 /* record_of - the history record of migration m with chain and origin. */
-void record_of(const struct run *r, const struct migration *m, const char *chain, const char *origin,
-	       struct db_record *rec);
+void
+record_of(const struct run *r, const struct migration *m, const char *chain, const char *origin, struct db_record *rec);
 /* run_steps - run steps in order; false with r->res's error. */
 bool run_steps(struct run *r, struct step *steps, size_t n);
 

@@ -61,7 +61,9 @@ decode_version(json_t *v, int64_t *out, char *err, size_t errlen)
 		}
 	}
 	return errorf(err, errlen, "field \"version\" must be a non-negative integer (or a string of digits), not %s",
-		   json_is_integer(v) ? "a negative one" : json_is_string(v) ? "that string" : json_kind(v));
+		      json_is_integer(v)	  ? "a negative one"
+			      : json_is_string(v) ? "that string"
+						  : json_kind(v));
 }
 
 /*
@@ -79,16 +81,18 @@ decode_codedeploy(json_t *o, struct lambda_event *ev, char *err, size_t errlen)
 	ev->req.command = ENGINE_UP;
 	if (id && !decode_string("DeploymentId", id, ev->deployment_id, sizeof ev->deployment_id, err, errlen))
 		return false;
-	if (hook && !decode_string("LifecycleEventHookExecutionId", hook, ev->hook_execution_id,
-				   sizeof ev->hook_execution_id, err, errlen)) {
+	if (hook &&
+	    !decode_string("LifecycleEventHookExecutionId", hook, ev->hook_execution_id, sizeof ev->hook_execution_id,
+			   err, errlen)) {
 		ev->deployment_id[0] = '\0';
 		return false;
 	}
 	if (!ev->deployment_id[0])
 		return errorf(err, errlen, "field \"DeploymentId\" is required in a CodeDeploy lifecycle hook event");
 	if (!ev->hook_execution_id[0])
-		return errorf(err, errlen,
-			   "field \"LifecycleEventHookExecutionId\" is required in a CodeDeploy lifecycle hook event");
+		return errorf(
+			err, errlen,
+			"field \"LifecycleEventHookExecutionId\" is required in a CodeDeploy lifecycle hook event");
 	return true;
 }
 
@@ -101,15 +105,17 @@ decode_tf(json_t *tf, struct lambda_event *ev, char *err, size_t errlen)
 
 	if (!json_is_object(tf))
 		return errorf(err, errlen, "field \"tf\" must be an object, not %s", json_kind(tf));
-	json_object_foreach(tf, key, v) {
+	json_object_foreach(tf, key, v)
+	{
 		if (strcmp(key, "action") == 0) {
 			if (!decode_string("tf.action", v, ev->tf_action, sizeof ev->tf_action, err, errlen))
 				return false;
 			if (strcmp(ev->tf_action, "create") != 0 && strcmp(ev->tf_action, "update") != 0 &&
 			    strcmp(ev->tf_action, "delete") != 0)
-				return errorf(err, errlen,
-					   "field \"tf.action\" must be \"create\", \"update\" or \"delete\", not \"%s\"",
-					   ev->tf_action);
+				return errorf(
+					err, errlen,
+					"field \"tf.action\" must be \"create\", \"update\" or \"delete\", not \"%s\"",
+					ev->tf_action);
 		} else if (strcmp(key, "prev_input") != 0) {
 			/* prev_input is the input of the previous apply: whatever it was, it is not ours to judge */
 			return errorf(err, errlen, "unknown field \"tf.%s\"", key);
@@ -134,7 +140,7 @@ lambda_event_decode(const char *body, size_t len, struct lambda_event *ev, char 
 	o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!o)
 		return errorf(err, errlen, "the event is not valid JSON: %s (line %d, column %d)", jerr.text, jerr.line,
-			   jerr.column);
+			      jerr.column);
 	if (!json_is_object(o)) {
 		errorf(err, errlen, "the event must be a JSON object, not %s", json_kind(o));
 		goto out;
@@ -143,7 +149,8 @@ lambda_event_decode(const char *body, size_t len, struct lambda_event *ev, char 
 		ok = decode_codedeploy(o, ev, err, errlen);
 		goto out;
 	}
-	json_object_foreach(o, key, v) {
+	json_object_foreach(o, key, v)
+	{
 		if (strcmp(key, "command") == 0) {
 			char name[32];
 
@@ -151,8 +158,9 @@ lambda_event_decode(const char *body, size_t len, struct lambda_event *ev, char 
 				goto out;
 			if (!engine_command_parse(name, &ev->req.command)) {
 				errorf(err, errlen,
-				    "field \"command\": unknown command \"%s\" (up, up-to, down, down-to, redo, status, "
-				    "verify, plan, baseline, version, list)", name);
+				       "field \"command\": unknown command \"%s\" (up, up-to, down, down-to, redo, status, "
+				       "verify, plan, baseline, version, list)",
+				       name);
 				goto out;
 			}
 		} else if (strcmp(key, "version") == 0) {
@@ -179,13 +187,14 @@ lambda_event_decode(const char *body, size_t len, struct lambda_event *ev, char 
 			if (!decode_tf(v, ev, err, errlen))
 				goto out;
 		} else {
-			errorf(err, errlen, "unknown field \"%s\" (the event takes command, version, allow_down, "
-				"allow_out_of_order, atomic, head_only, target and Terraform's tf)", key);
+			errorf(err, errlen,
+			       "unknown field \"%s\" (the event takes command, version, allow_down, "
+			       "allow_out_of_order, atomic, head_only, target and Terraform's tf)",
+			       key);
 			goto out;
 		}
 	}
-	if (ev->req.has_version && !engine_command_needs_version(ev->req.command) &&
-	    ev->req.command != ENGINE_PLAN) {
+	if (ev->req.has_version && !engine_command_needs_version(ev->req.command) && ev->req.command != ENGINE_PLAN) {
 		errorf(err, errlen, "field \"version\" does not apply to \"%s\"", engine_command_name(ev->req.command));
 		goto out;
 	}

@@ -196,11 +196,11 @@ partial_resumable(const struct db_row *row, const struct migration *m, bool *oom
 	uint32_t ran = row->failed_statement - 1;
 
 	if (ran == 0)
-		return true;	/* nothing ran: whatever the file is now, it runs whole */
+		return true; /* nothing ran: whatever the file is now, it runs whole */
 	if (!m->no_transaction || ran > m->nup || !row->done_checksum)
 		return false;
 	if (!checksum_done(m, ran, done)) {
-		*oom = true;	/* OpenSSL could not allocate */
+		*oom = true; /* OpenSSL could not allocate */
 		return false;
 	}
 	return strcmp(done, row->done_checksum) == 0;
@@ -218,10 +218,11 @@ fail_partial(struct engine_result *res, const char *table, const struct db_row *
 		    "onwards only, and keep -- +goose NO TRANSACTION), or undo by hand what statements 1 to %u did and "
 		    "delete its history row (DELETE FROM %s WHERE version = %lld) so that up runs it whole",
 		    m->name, n, n - 1,
-		    !m->no_transaction	  ? "to a transactional migration"
-		    : !row->done_checksum ? "(and its history row, written by an older gosling, does not record "
-					    "what ran)"
-					  : "before that statement",
+		    !m->no_transaction ? "to a transactional migration"
+			    : !row->done_checksum
+			    ? "(and its history row, written by an older gosling, does not record "
+			      "what ran)"
+			    : "before that statement",
 		    n - 1, n, n - 1, table, (long long)m->version);
 }
 
@@ -257,11 +258,13 @@ history_check_drift(const struct history *h, const char *table, struct engine_re
 		}
 		prev = row->chain;
 		if (strcmp(row->exec_checksum, m->exec_checksum) != 0) {
-			if (strcmp(row->chain, self) == 0 && row->failed_statement > 0 && partial_resumable(row, m, &oom)) {
-				result_warn(res,
-					    "migration %s, stopped at statement %u, was changed from that statement on: "
-					    "up resumes it there with the new text and records the change",
-					    m->name, row->failed_statement);
+			if (strcmp(row->chain, self) == 0 && row->failed_statement > 0 &&
+			    partial_resumable(row, m, &oom)) {
+				result_warn(
+					res,
+					"migration %s, stopped at statement %u, was changed from that statement on: "
+					"up resumes it there with the new text and records the change",
+					m->name, row->failed_statement);
 				continue;
 			}
 			if (oom)
@@ -269,23 +272,27 @@ history_check_drift(const struct history *h, const char *table, struct engine_re
 			else if (strcmp(row->chain, self) == 0 && row->failed_statement > 0)
 				fail_partial(res, table, row, m);
 			else if (strcmp(row->chain, self) == 0)
-				result_fail(res, ENGINE_DRIFT,
-					    "migration %s was changed after it was applied: its executable checksum is %s, "
-					    "the database recorded %s",
-					    m->name, m->exec_checksum, row->exec_checksum);
+				result_fail(
+					res, ENGINE_DRIFT,
+					"migration %s was changed after it was applied: its executable checksum is %s, "
+					"the database recorded %s",
+					m->name, m->exec_checksum, row->exec_checksum);
 			else
-				result_fail(res, ENGINE_DRIFT,
-					    "history row of migration %s was edited by hand: its checksum does not match "
-					    "its chain",
-					    m->name);
+				result_fail(
+					res, ENGINE_DRIFT,
+					"history row of migration %s was edited by hand: its checksum does not match "
+					"its chain",
+					m->name);
 		} else if (strcmp(row->chain, self) != 0) {
 			result_fail(res, ENGINE_DRIFT,
-				    "history row of migration %s was edited by hand: its chain does not match", m->name);
+				    "history row of migration %s was edited by hand: its chain does not match",
+				    m->name);
 		} else {
 			if (strcmp(row->file_checksum, m->file_checksum) != 0)
-				result_warn(res,
-					    "migration %s was edited after it was applied, in comments or blank lines only",
-					    m->name);
+				result_warn(
+					res,
+					"migration %s was edited after it was applied, in comments or blank lines only",
+					m->name);
 			if (strcmp(row->name, m->name) != 0)
 				result_warn(res, "applied migration %lld was renamed from %s to %s",
 					    (long long)m->version, row->name, m->name);
@@ -396,5 +403,5 @@ bool
 history_head_matches(const struct bundle *b, const struct db_head *head, size_t *k)
 {
 	return head->found && !head->failed_statement && bundle_find(b, head->version, k) &&
-	       strcmp(head->chain, b->migrations[*k].chain) == 0 && strcmp(head->name, b->migrations[*k].name) == 0;
+		strcmp(head->chain, b->migrations[*k].chain) == 0 && strcmp(head->name, b->migrations[*k].name) == 0;
 }

@@ -19,7 +19,7 @@ struct http_client {
 /* What the callbacks fill while one request runs. */
 struct exchange {
 	struct http_response *rs;
-	struct buf body;	/* rs->body once the transfer ends */
+	struct buf body; /* rs->body once the transfer ends */
 	size_t max;
 	bool too_long;
 	bool nomem;
@@ -69,7 +69,7 @@ on_body(char *data, size_t size, size_t n, void *arg)
 
 	if (x->body.len + len > x->max) {
 		x->too_long = true;
-		return 0;	/* makes libcurl fail with CURLE_WRITE_ERROR */
+		return 0; /* makes libcurl fail with CURLE_WRITE_ERROR */
 	}
 	buf_add(&x->body, data, len);
 	return x->body.failed ? 0 : len;
@@ -122,7 +122,7 @@ http_response_header_line(struct http_response *rs, const char *data, size_t len
 	}
 	colon = memchr(data, ':', len);
 	if (!colon)
-		return true;	/* the blank line that ends the headers */
+		return true; /* the blank line that ends the headers */
 	nlen = trim_len(data, (size_t)(colon - data));
 	voff = (size_t)(colon - data) + 1;
 	while (voff < len && (data[voff] == ' ' || data[voff] == '\t'))
@@ -161,7 +161,7 @@ header_append(struct curl_slist *hl, const struct http_header *h)
 	memcpy(line + nlen, ": ", 2);
 	memcpy(line + nlen + 2, h->value, vlen + 1);
 	nl = curl_slist_append(hl, line);
-	explicit_bzero(line, nlen + 2 + vlen);	/* it may hold a session token */
+	explicit_bzero(line, nlen + 2 + vlen); /* it may hold a session token */
 	free(line);
 	return nl;
 }
@@ -275,19 +275,19 @@ http_do(struct http_client *c, const struct http_request *rq, struct http_respon
 	rc = curl_easy_perform(h);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	rs->len = x.body.len;
-	if (!(rs->body = buf_take(&x.body)))	/* "" when there was no body */
+	if (!(rs->body = buf_take(&x.body))) /* "" when there was no body */
 		rs->len = 0;
 	if (x.nomem || !rs->body)
 		goto nomem;
 	if (x.too_long) {
-		snprintf(rs->error, sizeof rs->error, "%s %s: response body longer than %zu bytes", rq->method,
-			 rq->url, x.max);
+		snprintf(rs->error, sizeof rs->error, "%s %s: response body longer than %zu bytes", rq->method, rq->url,
+			 x.max);
 		goto out;
 	}
 	if (rc != CURLE_OK) {
 		rs->transient = transient(rc);
 		rs->sent = rs->transient && rc != CURLE_COULDNT_RESOLVE_PROXY && rc != CURLE_COULDNT_RESOLVE_HOST &&
-			   rc != CURLE_COULDNT_CONNECT && rc != CURLE_SSL_CONNECT_ERROR;
+			rc != CURLE_COULDNT_CONNECT && rc != CURLE_SSL_CONNECT_ERROR;
 		snprintf(rs->error, sizeof rs->error, "%s %s: %s", rq->method, rq->url, curl_easy_strerror(rc));
 		goto out;
 	}

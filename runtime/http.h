@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "attr.h"	/* MUSTCHECK */
+#include "attr.h" /* MUSTCHECK */
 
 struct http_client;
 
@@ -39,35 +39,38 @@ struct http_header {
  * except for hosts NO_PROXY (else no_proxy) names (comma-separated host names
  * or domain suffixes, "*" for all; libcurl's matching).
  */
-enum http_proxy { HTTP_PROXY_NONE, HTTP_PROXY_AWS };
+enum http_proxy {
+	HTTP_PROXY_NONE,
+	HTTP_PROXY_AWS
+};
 
 struct http_request {
-	const char *method;			/* "GET", "POST", ... */
-	enum http_proxy proxy;			/* HTTP_PROXY_NONE unless set */
+	const char *method;    /* "GET", "POST", ... */
+	enum http_proxy proxy; /* HTTP_PROXY_NONE unless set */
 	const char *url;
-	const struct http_header *headers;	/* sent as given; may be NULL */
+	const struct http_header *headers; /* sent as given; may be NULL */
 	size_t nheaders;
-	const char *body;			/* NULL: no body */
+	const char *body; /* NULL: no body */
 	size_t len;
-	long timeout_ms;			/* whole request; 0 = wait for ever */
-	long connect_timeout_ms;		/* 0 = libcurl's default */
-	size_t max_body;			/* a longer response body fails; 0 = 16 MiB */
-	bool fresh;				/* on a new connection: libcurl sends a request again by
+	long timeout_ms;	 /* whole request; 0 = wait for ever */
+	long connect_timeout_ms; /* 0 = libcurl's default */
+	size_t max_body;	 /* a longer response body fails; 0 = 16 MiB */
+	bool fresh;		 /* on a new connection: libcurl sends a request again by
 						 * itself when a kept-alive connection turns out closed,
 						 * which a request that must not run twice cannot have */
 };
 
 struct http_response {
-	long status;			/* 0 when no response arrived */
-	char *body;			/* NUL-terminated, malloc'd (may hold NULs before len) */
+	long status; /* 0 when no response arrived */
+	char *body;  /* NUL-terminated, malloc'd (may hold NULs before len) */
 	size_t len;
-	struct http_header *headers;	/* as received, names and values owned */
+	struct http_header *headers; /* as received, names and values owned */
 	size_t nheaders;
-	char error[256];		/* why http_do failed: libcurl's text */
-	bool transient;			/* http_do failed on the network (cannot connect, connection
+	char error[256]; /* why http_do failed: libcurl's text */
+	bool transient;	 /* http_do failed on the network (cannot connect, connection
 					 * reset, timeout): worth another attempt; false for an
 					 * untrusted certificate, a bad URL, a body too long */
-	bool sent;			/* transient, and after connecting: the request may have reached
+	bool sent;	 /* transient, and after connecting: the request may have reached
 					 * the peer (another attempt may do its work twice) */
 };
 

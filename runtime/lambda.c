@@ -24,24 +24,28 @@
 #include "signals.h"
 
 #define API_VERSION "2018-06-01"
-#define MAX_PAYLOAD (6u * 1024 * 1024)	/* a synchronous response: 6 MiB (Lambda takes 100 bytes more) */
+#define MAX_PAYLOAD (6u * 1024 * 1024) /* a synchronous response: 6 MiB (Lambda takes 100 bytes more) */
 #define POST_TIMEOUT_MS 30000L
 #define CONNECT_TIMEOUT_MS 5000L
-#define POST_RESERVE_MS 300		/* kept at the end of an invocation to post its answer */
-#define CODEDEPLOY_RESERVE_MS 2500	/* the least margin a CodeDeploy hook keeps for its report */
+#define POST_RESERVE_MS 300	   /* kept at the end of an invocation to post its answer */
+#define CODEDEPLOY_RESERVE_MS 2500 /* the least margin a CodeDeploy hook keeps for its report */
 
 struct lambda {
 	const struct bundle *b;
 	struct http_client *http;
-	char base[512];			/* http://host:port/2018-06-01/runtime */
+	char base[512]; /* http://host:port/2018-06-01/runtime */
 	struct config cfg;
-	int64_t connect_timeout;	/* the configured connect-timeout, in seconds */
-	int64_t margin;			/* the configured deadline-margin, in ms */
-	uint32_t applied;		/* per invocation: migrations applied or rolled back */
+	int64_t connect_timeout; /* the configured connect-timeout, in seconds */
+	int64_t margin;		 /* the configured deadline-margin, in ms */
+	uint32_t applied;	 /* per invocation: migrations applied or rolled back */
 };
 
 /* What the Runtime API said about one post. */
-enum post_outcome { POST_OK, POST_REJECTED, POST_FATAL };
+enum post_outcome {
+	POST_OK,
+	POST_REJECTED,
+	POST_FATAL
+};
 
 /* --- results over Lambda's response limit ------------------------------------------ */
 
@@ -114,18 +118,20 @@ item_counts(const json_t *items)
 
 	if (!counts)
 		return NULL;
-	json_array_foreach (items, i, item) {
+	json_array_foreach(items, i, item)
+	{
 		const char *key = json_string_value(json_object_get(item, "action"));
 
 		if (!key)
 			key = json_string_value(json_object_get(item, "state"));
 		if (key)
-			json_object_set_new(counts, key, json_integer(json_integer_value(json_object_get(counts, key)) + 1));
+			json_object_set_new(counts, key,
+					    json_integer(json_integer_value(json_object_get(counts, key)) + 1));
 	}
 	return counts;
 }
 
-#define TRIM_SLACK 256	/* the digits of the counts written after measuring */
+#define TRIM_SLACK 256 /* the digits of the counts written after measuring */
 
 /*
  * result_trim - a result document cut to fit limit bytes, malloc'd; NULL when it
@@ -152,9 +158,9 @@ result_trim(const char *json, size_t limit)
 	nitems = json_array_size(items);
 	nwarns = json_array_size(warns);
 	t = json_pack("{s:s, s:I, s:I, s:I, s:I, s:o*}", "reason",
-		      "the result was over lambda's 6 MB response limit: the per-migration list was cut",
-		      "migrations", (json_int_t)nitems, "migrations_dropped", (json_int_t)0, "warnings",
-		      (json_int_t)nwarns, "warnings_dropped", (json_int_t)0, "counts", item_counts(items));
+		      "the result was over lambda's 6 MB response limit: the per-migration list was cut", "migrations",
+		      (json_int_t)nitems, "migrations_dropped", (json_int_t)0, "warnings", (json_int_t)nwarns,
+		      "warnings_dropped", (json_int_t)0, "counts", item_counts(items));
 	if (!t || json_object_set_new(o, "trimmed", t) != 0)
 		goto done;
 	base = json_dumpb(o, NULL, 0, JSON_COMPACT);
@@ -197,8 +203,14 @@ post(struct lambda *l, const char *path, const char *error_type, const char *bod
 	struct http_header h[3];
 	size_t nh = 0;
 	struct http_request rq = {
-		.method = "POST", .url = url, .headers = h, .body = body, .len = len,
-		.timeout_ms = POST_TIMEOUT_MS, .connect_timeout_ms = CONNECT_TIMEOUT_MS, .max_body = 1u << 20,
+		.method = "POST",
+		.url = url,
+		.headers = h,
+		.body = body,
+		.len = len,
+		.timeout_ms = POST_TIMEOUT_MS,
+		.connect_timeout_ms = CONNECT_TIMEOUT_MS,
+		.max_body = 1u << 20,
 	};
 	struct http_response rs;
 	enum post_outcome out;
@@ -280,7 +292,8 @@ post_error(struct lambda *l, const char *id, const char *type, const char *messa
 		free(body);
 		body = cut ? error_body(type, message, cut) : bare;
 		if (cut) {
-			log_warn("the error's result was over lambda's 6 MB response limit: its per-migration list was cut");
+			log_warn(
+				"the error's result was over lambda's 6 MB response limit: its per-migration list was cut");
 			free(bare);
 		}
 		free(cut);
@@ -304,9 +317,11 @@ post_response(struct lambda *l, const char *id, const char *json)
 		if (!(cut = result_trim(json, MAX_PAYLOAD)))
 			return post_error(l, id, "Function.ResponseSizeTooLarge",
 					  "the result is larger than lambda's 6 MB response limit: ask for less "
-					  "(plan up-to a version, or status)", NULL);
+					  "(plan up-to a version, or status)",
+					  NULL);
 		log_warn("the result was %zu bytes, over lambda's 6 MB response limit: its per-migration list was "
-			 "cut to %zu bytes", strlen(json), strlen(cut));
+			 "cut to %zu bytes",
+			 strlen(json), strlen(cut));
 		json = cut;
 	}
 	snprintf(path, sizeof path, "/invocation/%s/response", id);
@@ -410,8 +425,7 @@ hook_known(const struct lambda_event *ev)
  * deadline so that the answer can still be posted.
  */
 static bool
-hook_report(struct lambda *l, const struct lambda_event *ev, bool succeeded, int64_t deadline, char *err,
-	    size_t errlen)
+hook_report(struct lambda *l, const struct lambda_event *ev, bool succeeded, int64_t deadline, char *err, size_t errlen)
 {
 	return codedeploy_report(l->http, ev->deployment_id, ev->hook_execution_id, succeeded ? "Succeeded" : "Failed",
 				 deadline ? deadline - POST_RESERVE_MS : 0, err, errlen);
@@ -434,7 +448,8 @@ invoke_headers(const struct http_response *next, struct lambda_next *nx, int64_t
 	if (nx->bad_deadline)
 		log_warn("ignoring Lambda-Runtime-Deadline-Ms \"%.40s\": not a positive number", nx->bad_deadline);
 	log_debug("invocation %s of %s, deadline in %lld ms, _X_AMZN_TRACE_ID=%s", nx->id,
-		  nx->arn ? nx->arn : "(no function arn)", nx->deadline_ms ? (long long)(nx->deadline_ms - start) : -1LL,
+		  nx->arn ? nx->arn : "(no function arn)",
+		  nx->deadline_ms ? (long long)(nx->deadline_ms - start) : -1LL,
 		  getenv("_X_AMZN_TRACE_ID") ? getenv("_X_AMZN_TRACE_ID") : "(unset)");
 	return true;
 }
@@ -443,8 +458,8 @@ invoke_headers(const struct http_response *next, struct lambda_next *nx, int64_t
 static bool
 answer_tf_delete(struct lambda *l, const char *id)
 {
-	json_t *o = json_pack("{s:n, s:b, s:s, s:s, s:s}", "command", "ok", true, "status", "ok", "tf_action",
-			      "delete", "message", "terraform destroy: nothing to do");
+	json_t *o = json_pack("{s:n, s:b, s:s, s:s, s:s}", "command", "ok", true, "status", "ok", "tf_action", "delete",
+			      "message", "terraform destroy: nothing to do");
 	char *json;
 	enum post_outcome out;
 
@@ -470,7 +485,7 @@ run_event(struct lambda *l, struct lambda_event *ev, int64_t deadline, struct en
 
 	ev->req.deadline_ms = deadline;
 	if (ev->kind == LAMBDA_CODEDEPLOY && deadline && l->margin < CODEDEPLOY_RESERVE_MS)
-		ev->req.deadline_ms = deadline - (CODEDEPLOY_RESERVE_MS - l->margin);	/* the report's time */
+		ev->req.deadline_ms = deadline - (CODEDEPLOY_RESERVE_MS - l->margin); /* the report's time */
 	ev->req.progress = on_progress;
 	ev->req.progress_arg = l;
 	l->applied = 0;
@@ -487,15 +502,16 @@ run_event(struct lambda *l, struct lambda_event *ev, int64_t deadline, struct en
 	} else {
 		/* credentials per invocation: a rotated secret is read again, a token is fresh */
 		struct config tcfg, run;
-		enum engine_status st = target_prepare(ev->has_target ? &ev->target : NULL, &l->cfg, &tcfg, err,
-						       sizeof err);
+		enum engine_status st =
+			target_prepare(ev->has_target ? &ev->target : NULL, &l->cfg, &tcfg, err, sizeof err);
 
 		/* the secret is read inside the engine's time, not the margin's; a refused target reads none */
 		if (st != ENGINE_OK) {
 			config_derive(&run, &tcfg);
 			engine_result_fail(res, l->b, ev->req.command, st, err);
-		} else if (secrets_resolve(&tcfg, &run, l->http, ev->req.deadline_ms ? ev->req.deadline_ms - l->margin : 0,
-					   err, sizeof err)) {
+		} else if (secrets_resolve(&tcfg, &run, l->http,
+					   ev->req.deadline_ms ? ev->req.deadline_ms - l->margin : 0, err,
+					   sizeof err)) {
 			engine_run(&run, l->b, &ev->req, res);
 		} else {
 			engine_result_fail(res, l->b, ev->req.command, ENGINE_CONFIG_ERROR, err);
@@ -522,7 +538,7 @@ error_line(const struct lambda_event *ev, const struct engine_result *res, char 
 		n += snprintf(msg + n, len - (size_t)n, "; hint: %s", e->hint);
 	if (e->sqlstate[0] && n > 0 && (size_t)n < len)
 		snprintf(msg + n, len - (size_t)n, " (sqlstate %s)", e->sqlstate);
-	text_utf8_fix(msg);	/* cut to fit: on a character boundary */
+	text_utf8_fix(msg); /* cut to fit: on a character boundary */
 }
 
 /* Run one event; false when the loop must stop. */
@@ -557,7 +573,8 @@ invoke(struct lambda *l, const struct http_response *next)
 		if (hook_known(&ev) && !hook_report(l, &ev, false, deadline, err, sizeof err))
 			log_error("%s", err);
 		/* out of memory: still answer, with the error's type and its (ASCII) fallback */
-		out = post_error(l, id, res.status == ENGINE_OK ? "Function.OutOfMemory" : engine_status_reason(res.status),
+		out = post_error(l, id,
+				 res.status == ENGINE_OK ? "Function.OutOfMemory" : engine_status_reason(res.status),
 				 "out of memory building the result", NULL);
 		engine_result_free(&res);
 		return out != POST_FATAL;
@@ -655,8 +672,13 @@ loop(struct lambda *l)
 	for (;;) {
 		/* no timeout: the sandbox is frozen between invocations, and /next blocks until there is one */
 		struct http_request rq = {
-			.method = "GET", .url = url, .headers = h, .nheaders = 1, .timeout_ms = 0,
-			.connect_timeout_ms = CONNECT_TIMEOUT_MS, .max_body = 2 * MAX_PAYLOAD,
+			.method = "GET",
+			.url = url,
+			.headers = h,
+			.nheaders = 1,
+			.timeout_ms = 0,
+			.connect_timeout_ms = CONNECT_TIMEOUT_MS,
+			.max_body = 2 * MAX_PAYLOAD,
 		};
 		struct http_response rs;
 		bool go_on;
@@ -718,9 +740,10 @@ lambda_main(const struct bundle *b)
 		goto out;
 	}
 	if (!has_database(&l.cfg)) {
-		init_error(&l, engine_status_reason(ENGINE_CONFIG_ERROR),
-			   "no database configured: set DATABASE_URL, DB_HOST (or DB_ADDRESS) with DB_NAME and DB_USER, "
-			   "DB_SECRET_ARN, or PGHOST");
+		init_error(
+			&l, engine_status_reason(ENGINE_CONFIG_ERROR),
+			"no database configured: set DATABASE_URL, DB_HOST (or DB_ADDRESS) with DB_NAME and DB_USER, "
+			"DB_SECRET_ARN, or PGHOST");
 		goto out;
 	}
 	l.connect_timeout = config_int(&l.cfg, SET_CONNECT_TIMEOUT);

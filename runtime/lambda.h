@@ -36,25 +36,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "attr.h"	/* MUSTCHECK */
+#include "attr.h" /* MUSTCHECK */
 #include "engine.h"
 #include "target.h"
 
 struct http_response;
 
 enum lambda_event_kind {
-	LAMBDA_COMMAND,		/* run req */
-	LAMBDA_CODEDEPLOY,	/* run req (up), then report to CodeDeploy */
-	LAMBDA_TF_DELETE,	/* Terraform destroy: nothing to do */
+	LAMBDA_COMMAND,	   /* run req */
+	LAMBDA_CODEDEPLOY, /* run req (up), then report to CodeDeploy */
+	LAMBDA_TF_DELETE,  /* Terraform destroy: nothing to do */
 };
 
 struct lambda_event {
 	enum lambda_event_kind kind;
-	struct engine_request req;	/* deadline and progress are the loop's to set */
-	char tf_action[16];		/* "create", "update", "delete"; empty when not Terraform's */
-	char deployment_id[128];	/* CodeDeploy */
+	struct engine_request req; /* deadline and progress are the loop's to set */
+	char tf_action[16];	   /* "create", "update", "delete"; empty when not Terraform's */
+	char deployment_id[128];   /* CodeDeploy */
 	char hook_execution_id[2048];
-	bool has_target;		/* "target": a fleet member (runtime/target.h) */
+	bool has_target; /* "target": a fleet member (runtime/target.h) */
 	struct target target;
 };
 
@@ -63,17 +63,16 @@ struct lambda_event {
  * bad event returns false with a message naming the field in err, e.g.
  *   field "version" must be a non-negative integer
  */
-bool lambda_event_decode(const char *body, size_t len, struct lambda_event *ev, char *err, size_t errlen)
-	MUSTCHECK;
+bool lambda_event_decode(const char *body, size_t len, struct lambda_event *ev, char *err, size_t errlen) MUSTCHECK;
 
 /* What the loop takes from the headers of a /next response. */
 struct lambda_next {
-	const char *id;			/* Lambda-Runtime-Aws-Request-Id; NULL when missing or unusable
+	const char *id;		  /* Lambda-Runtime-Aws-Request-Id; NULL when missing or unusable
 					 * (empty, over 256 bytes, or holding '/', '?', '#', '%', ' ') */
-	const char *arn;		/* Lambda-Runtime-Invoked-Function-Arn, or NULL */
-	const char *trace;		/* Lambda-Runtime-Trace-Id, NULL when missing or empty */
-	int64_t deadline_ms;		/* Lambda-Runtime-Deadline-Ms, 0 when missing, not a number or not positive */
-	const char *bad_deadline;	/* the deadline header when it is not a positive number */
+	const char *arn;	  /* Lambda-Runtime-Invoked-Function-Arn, or NULL */
+	const char *trace;	  /* Lambda-Runtime-Trace-Id, NULL when missing or empty */
+	int64_t deadline_ms;	  /* Lambda-Runtime-Deadline-Ms, 0 when missing, not a number or not positive */
+	const char *bad_deadline; /* the deadline header when it is not a positive number */
 };
 
 /*

@@ -61,7 +61,8 @@ connect_retry(struct run *r, enum transport_link link, const char *purpose)
 			delay *= 2;
 	}
 	if (tries > 1)
-		log_info("connected (%s) after %u tries in %lld ms", purpose, tries, (long long)(clock_now_ms() - start));
+		log_info("connected (%s) after %u tries in %lld ms", purpose, tries,
+			 (long long)(clock_now_ms() - start));
 	return true;
 }
 
@@ -78,7 +79,7 @@ connect_work(struct run *r)
 
 		if (left < 1)
 			left = 1;
-		if (left > INT32_MAX)	/* PostgreSQL's timeouts are int milliseconds */
+		if (left > INT32_MAX) /* PostgreSQL's timeouts are int milliseconds */
 			left = INT32_MAX;
 		if (st == 0 || st > left)
 			st = left;
@@ -193,5 +194,5 @@ lock_release(struct run *r)
 	if (r->locked && r->tp->alive(r->tp, TRANSPORT_LOCK) && !r->tp->unlock(r->tp, r->lock_key, &e))
 		log_warn("unable to release the migration lock: %s", e.message);
 	r->locked = false;
-	r->tp->close(r->tp, TRANSPORT_LOCK);	/* closing the session releases it in any case */
+	r->tp->close(r->tp, TRANSPORT_LOCK); /* closing the session releases it in any case */
 }

@@ -62,7 +62,7 @@ log_msg(enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	text_utf8_fix(msg);	/* a JSON line is never dropped for a byte that is not UTF-8 */
+	text_utf8_fix(msg); /* a JSON line is never dropped for a byte that is not UTF-8 */
 
 	if (log_fmt == LOG_JSON) {
 		char ts[CLOCK_TEXT_LEN];
@@ -70,8 +70,7 @@ log_msg(enum log_level level, const char *fmt, ...)
 		char *line;
 
 		clock_utc_text(ts, sizeof ts);
-		o = json_pack("{s:s, s:s, s:s}", "timestamp", ts, "level", level_names[level],
-			      "message", msg);
+		o = json_pack("{s:s, s:s, s:s}", "timestamp", ts, "level", level_names[level], "message", msg);
 		if (o && log_request_id[0])
 			json_object_set_new(o, "requestId", json_string(log_request_id));
 		line = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -102,14 +101,21 @@ const char *
 json_kind(const json_t *v)
 {
 	switch (json_typeof(v)) {
-	case JSON_OBJECT: return "an object";
-	case JSON_ARRAY: return "an array";
-	case JSON_STRING: return "a string";
-	case JSON_INTEGER: return "an integer";
-	case JSON_REAL: return "a number";
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+		return "an integer";
+	case JSON_REAL:
+		return "a number";
 	case JSON_TRUE:
-	case JSON_FALSE: return "a boolean";
-	case JSON_NULL: return "null";
+	case JSON_FALSE:
+		return "a boolean";
+	case JSON_NULL:
+		return "null";
 	}
 	return "a value";
 }

@@ -11,10 +11,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "attr.h"	/* MUSTCHECK */
+#include "attr.h" /* MUSTCHECK */
 
-enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
-enum log_format { LOG_TEXT, LOG_JSON };
+enum log_level {
+	LOG_DEBUG,
+	LOG_INFO,
+	LOG_WARN,
+	LOG_ERROR
+};
+enum log_format {
+	LOG_TEXT,
+	LOG_JSON
+};
 
 /* log_init - choose format and the lowest level written (default: text, info). */
 void log_init(enum log_format format, enum log_level min);
@@ -32,8 +40,7 @@ bool log_parse_level(const char *s, enum log_level *out) MUSTCHECK;
 /* log_enabled - whether messages of level are written. */
 bool log_enabled(enum log_level level);
 
-void log_msg(enum log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
  * errorf - write a reason into err (errlen bytes) and return false, for the

@@ -58,11 +58,11 @@ release_first_segment(struct dl_phdr_info *info, size_t size, void *arg)
 		if (ph->p_type != PT_LOAD || ph->p_offset != 0 || ph->p_flags != PF_R)
 			continue;
 		lo = (info->dlpi_addr + ph->p_vaddr) / page * page;
-		hi = (info->dlpi_addr + ph->p_vaddr + ph->p_filesz) / page * page;	/* whole pages only */
+		hi = (info->dlpi_addr + ph->p_vaddr + ph->p_filesz) / page * page; /* whole pages only */
 		if (lo < hi)
 			(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
 	}
-	return 1;		/* the program is the first object: stop there */
+	return 1; /* the program is the first object: stop there */
 }
 
 static void
@@ -231,8 +231,9 @@ print_text(const struct engine_result *res)
 		for (size_t i = 0; i < res->nitems; i++) {
 			const char *a = res->items[i].action;
 
-			done += a && (strcmp(a, "applied") == 0 || strcmp(a, "rolled back") == 0 ||
-				      strcmp(a, "baselined") == 0);
+			done += a &&
+				(strcmp(a, "applied") == 0 || strcmp(a, "rolled back") == 0 ||
+				 strcmp(a, "baselined") == 0);
 		}
 		if (res->status == ENGINE_OK)
 			printf("%s: %zu migration%s, version %lld -> %lld\n", engine_command_name(res->command), done,
@@ -240,7 +241,8 @@ print_text(const struct engine_result *res)
 		for (size_t i = 0; i < res->nitems; i++)
 			if (res->items[i].no_down)
 				printf("WARNING: %s has no Down statements: its history row was removed, nothing in "
-				       "the database was undone\n", res->items[i].name);
+				       "the database was undone\n",
+				       res->items[i].name);
 		break;
 	}
 }
@@ -262,8 +264,10 @@ parse_version(const char *s, int64_t *v)
 static bool
 cli_flag(const char *name)
 {
-	static const char *const flags[] = { "json", "allow-down", "allow-out-of-order", "atomic", "help",
-					     "version", "event", "deadline-ms", "target-json", "head-only" };
+	static const char *const flags[] = {
+		"json",	   "allow-down", "allow-out-of-order", "atomic",      "help",
+		"version", "event",	 "deadline-ms",	       "target-json", "head-only"
+	};
 
 	for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
 		if (strcmp(name, flags[i]) == 0)
@@ -328,16 +332,16 @@ struct cli {
 	int npos;
 	const char *event;
 	const char *target_json;
-	struct target target;		/* from the event or --target-json, when has_target */
+	struct target target; /* from the event or --target-json, when has_target */
 	bool has_target;
 };
 
 /* What parsing the command line ended with. */
 enum cli_outcome {
-	CLI_RUN,		/* run the request */
-	CLI_DONE,		/* answered already (--help, --version, a Terraform delete): exit 0 */
-	CLI_USAGE,		/* a usage error, said on stderr: exit 2 */
-	CLI_OOM,		/* out of memory, said on stderr: exit 3 */
+	CLI_RUN,   /* run the request */
+	CLI_DONE,  /* answered already (--help, --version, a Terraform delete): exit 0 */
+	CLI_USAGE, /* a usage error, said on stderr: exit 2 */
+	CLI_OOM,   /* out of memory, said on stderr: exit 3 */
 };
 
 /* One --<setting> option at argv[*i] (value after '=' or next): into cfg. */
@@ -355,7 +359,8 @@ parse_setting(int argc, char **argv, int *i, struct config *cfg)
 			fprintf(stderr, "gosling: error: --%s takes %s\n", name,
 				strcmp(name, "event") == 0 || strcmp(name, "deadline-ms") == 0 ||
 						strcmp(name, "target-json") == 0
-					? "its value as the next argument, not after '='" : "no value");
+					? "its value as the next argument, not after '='"
+					: "no value");
 		else
 			fprintf(stderr, "gosling: error: unknown option --%s\n", name);
 		return CLI_USAGE;
@@ -411,8 +416,10 @@ parse_options(int argc, char **argv, struct config *cfg, struct engine_request *
 			} else if (a[2] == 'e') {
 				cli->event = argv[++i];
 			} else if (!parse_version(argv[++i], &req->deadline_ms)) {
-				fprintf(stderr, "gosling: error: invalid --deadline-ms \"%.64s\": milliseconds since the epoch, "
-					"up to 9223372036854775807\n", argv[i]);
+				fprintf(stderr,
+					"gosling: error: invalid --deadline-ms \"%.64s\": milliseconds since the epoch, "
+					"up to 9223372036854775807\n",
+					argv[i]);
 				return CLI_USAGE;
 			}
 		} else if (strncmp(a, "--", 2) == 0) {
@@ -482,8 +489,10 @@ parse_command(struct cli *cli, struct engine_request *req)
 			return CLI_USAGE;
 		}
 		if (!parse_version(cli->positional[1], &req->version)) {
-			fprintf(stderr, "gosling: error: invalid version \"%.64s\": a migration version is an integer "
-				"from 0 to 9223372036854775807\n", cli->positional[1]);
+			fprintf(stderr,
+				"gosling: error: invalid version \"%.64s\": a migration version is an integer "
+				"from 0 to 9223372036854775807\n",
+				cli->positional[1]);
 			return CLI_USAGE;
 		}
 		req->has_version = true;
@@ -599,7 +608,7 @@ main(int argc, char **argv)
 	report(&res, cli.json);
 	code = engine_exit_code(res.status);
 	if (signals_interrupted() && res.status != ENGINE_OK)
-		code = 128 + signals_interrupted();	/* as a shell reports a process a signal ended */
+		code = 128 + signals_interrupted(); /* as a shell reports a process a signal ended */
 	engine_result_free(&res);
 	config_free(&cfg);
 	return code;

@@ -39,7 +39,7 @@ step_expand(struct engine_result *res, struct step *s)
 		uint32_t off = 0;
 
 		if (st[i].nenvsub == 0)
-			s->sql[i] = (char *)st[i].sql;	/* the bundle's text, not a copy (steps_free knows) */
+			s->sql[i] = (char *)st[i].sql; /* the bundle's text, not a copy (steps_free knows) */
 		else
 			s->sql[i] = envsub_expand(st[i].sql, st[i].envsub, st[i].nenvsub, env_get, NULL, err,
 						  sizeof err, &off);
@@ -105,7 +105,7 @@ plan_up(const struct history *h, int64_t target, struct engine_result *res, stru
 		s->resume = history_partial(h, k);
 		s->first = s->resume ? history_row(h, k)->failed_statement - 1 : 0;
 		if (s->first > m->nup)
-			s->first = m->nup;	/* statements after the stopping one were removed: nothing left */
+			s->first = m->nup; /* statements after the stopping one were removed: nothing left */
 		n++;
 		*nout = n;
 		if (!step_expand(res, s))
@@ -189,8 +189,9 @@ plan_atomic_check(struct engine_result *res, const struct step *steps, size_t n)
 		if (!m->no_transaction)
 			continue;
 		if (i > 0)
-			snprintf(way, sizeof way, "apply the %zu before it atomically (up-to %lld), then it without atomic",
-				 i, (long long)steps[i - 1].m->version);
+			snprintf(way, sizeof way,
+				 "apply the %zu before it atomically (up-to %lld), then it without atomic", i,
+				 (long long)steps[i - 1].m->version);
 		else
 			snprintf(way, sizeof way, "apply it without atomic first");
 		result_fail(res, ENGINE_BAD_REQUEST,

@@ -114,8 +114,13 @@ call(const struct rdsdata *db, const char *op, const char *uri, json_t *req, boo
 	char *body = NULL;
 	struct http_response rs;
 	struct aws_request rq = {
-		.service = &rdsdata_service, .operation = op, .uri = uri, .deadline_ms = db->deadline_ms,
-		.max_body = 2 * RDSDATA_RESPONSE_MAX, .attempt_ms = RDSDATA_ATTEMPT_MS, .who = "the RDS Data API",
+		.service = &rdsdata_service,
+		.operation = op,
+		.uri = uri,
+		.deadline_ms = db->deadline_ms,
+		.max_body = 2 * RDSDATA_RESPONSE_MAX,
+		.attempt_ms = RDSDATA_ATTEMPT_MS,
+		.who = "the RDS Data API",
 		.once = once,
 	};
 	bool ok = false;
@@ -194,8 +199,7 @@ rdsdata_begin(const struct rdsdata *db, char *txid, size_t txidlen, struct rdsda
 }
 
 static bool
-end_transaction(const struct rdsdata *db, const char *op, const char *uri, const char *txid,
-		struct rdsdata_status *st)
+end_transaction(const struct rdsdata *db, const char *op, const char *uri, const char *txid, struct rdsdata_status *st)
 {
 	json_t *rq = request(db, false), *a;
 
@@ -206,8 +210,10 @@ end_transaction(const struct rdsdata *db, const char *op, const char *uri, const
 	/* a commit whose answer was lost is not sent again: the transaction may have committed */
 	if (!call(db, op, uri, rq, strcmp(op, "CommitTransaction") == 0, &a, st))
 		return false;
-	log_debug("rds-data %s: %s", op, json_string_value(json_object_get(a, "transactionStatus")) ?
-		  json_string_value(json_object_get(a, "transactionStatus")) : "(no status)");
+	log_debug("rds-data %s: %s", op,
+		  json_string_value(json_object_get(a, "transactionStatus"))
+			  ? json_string_value(json_object_get(a, "transactionStatus"))
+			  : "(no status)");
 	json_decref(a);
 	return true;
 }
@@ -326,7 +332,8 @@ array_text(json_t *a, struct buf *b)
 	if (kind < 0 || !json_is_array(list))
 		return false;
 	buf_char(b, '{');
-	json_array_foreach(list, i, v) {
+	json_array_foreach(list, i, v)
+	{
 		if (i > 0)
 			buf_char(b, ',');
 		if (json_is_null(v)) {
@@ -394,7 +401,7 @@ field_text(json_t *f, char **out)
 		buf_free(&b);
 		return false;
 	}
-	buf_str(&b, "");	/* an empty string is "", not NULL */
+	buf_str(&b, ""); /* an empty string is "", not NULL */
 	*out = buf_take(&b);
 	return *out != NULL;
 }
@@ -427,14 +434,15 @@ records_read(json_t *records, struct rdsdata_result *r, char *why, size_t whylen
 
 		if (!json_is_array(row) || json_array_size(row) != r->ncols)
 			return errorf(why, whylen, "record %zu has %zu fields, not %zu", i + 1, json_array_size(row),
-				    r->ncols);
+				      r->ncols);
 		if (r->ncols > 0 && !(r->rows[i] = calloc(r->ncols, sizeof *r->rows[i])))
 			return errorf(why, whylen, "out of memory");
 		r->nrows = i + 1;
 		for (size_t j = 0; j < r->ncols; j++)
 			if (!field_text(json_array_get(row, j), &r->rows[i][j]))
-				return errorf(why, whylen, "record %zu, field %zu: a value of no known shape (or out of memory)",
-					    i + 1, j + 1);
+				return errorf(why, whylen,
+					      "record %zu, field %zu: a value of no known shape (or out of memory)",
+					      i + 1, j + 1);
 	}
 	return true;
 }

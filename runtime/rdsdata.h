@@ -44,42 +44,42 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "attr.h"	/* MUSTCHECK */
+#include "attr.h" /* MUSTCHECK */
 
 struct http_client;
 
 #define RDSDATA_SQL_MAX 65536		/* ExecuteStatement's sql, in characters (the model's SqlStatement) */
 #define RDSDATA_TXID_MAX (192 + 1)	/* a transaction id (the model's Id, at most 192) and its NUL */
-#define RDSDATA_RESPONSE_MAX (1u << 20)	/* the service's response limit, 1 MiB */
+#define RDSDATA_RESPONSE_MAX (1u << 20) /* the service's response limit, 1 MiB */
 #define RDSDATA_ATTEMPT_MS 50000L	/* one attempt: the service's 45 s per call and a margin */
 
 struct rdsdata {
 	struct http_client *http;
-	const char *resource_arn;	/* the cluster: arn:aws:rds:<region>:<account>:cluster:<name> */
-	const char *secret_arn;		/* the secret the Data API logs in with */
-	const char *database;		/* NULL: the cluster's default */
-	int64_t deadline_ms;		/* ms since the epoch, 0 = none: bounds every call */
+	const char *resource_arn; /* the cluster: arn:aws:rds:<region>:<account>:cluster:<name> */
+	const char *secret_arn;	  /* the secret the Data API logs in with */
+	const char *database;	  /* NULL: the cluster's default */
+	int64_t deadline_ms;	  /* ms since the epoch, 0 = none: bounds every call */
 };
 
 /* What went wrong, from AWS's error code. */
 enum rdsdata_error {
 	RDSDATA_OK,
-	RDSDATA_DATABASE,		/* DatabaseErrorException: PostgreSQL refused the statement */
-	RDSDATA_RESUMING,		/* DatabaseResumingException (after its retries) */
-	RDSDATA_TIMEOUT,		/* StatementTimeoutException: the call's 45 s ran out */
-	RDSDATA_TXN_NOT_FOUND,		/* TransactionNotFoundException (e.g. 3 minutes idle) */
-	RDSDATA_THROTTLED,		/* a throttling code (after its retries) */
-	RDSDATA_UNAVAILABLE,		/* HTTP 5xx: InternalServerErrorException, ServiceUnavailableError,
+	RDSDATA_DATABASE,      /* DatabaseErrorException: PostgreSQL refused the statement */
+	RDSDATA_RESUMING,      /* DatabaseResumingException (after its retries) */
+	RDSDATA_TIMEOUT,       /* StatementTimeoutException: the call's 45 s ran out */
+	RDSDATA_TXN_NOT_FOUND, /* TransactionNotFoundException (e.g. 3 minutes idle) */
+	RDSDATA_THROTTLED,     /* a throttling code (after its retries) */
+	RDSDATA_UNAVAILABLE,   /* HTTP 5xx: InternalServerErrorException, ServiceUnavailableError,
 					 * DatabaseUnavailableException (after their retries) */
-	RDSDATA_BAD_REQUEST,		/* BadRequestException (the sql or the response too long, ...) */
-	RDSDATA_OTHER,			/* any other error code, the network, credentials, configuration */
+	RDSDATA_BAD_REQUEST,   /* BadRequestException (the sql or the response too long, ...) */
+	RDSDATA_OTHER,	       /* any other error code, the network, credentials, configuration */
 };
 
 struct rdsdata_status {
 	enum rdsdata_error code;
-	char aws_code[64];		/* AWS's error code, "" when there was no answer */
-	char sqlstate[6];		/* RDSDATA_DATABASE: the SQLSTATE the message ends with, else "" */
-	char message[2048];		/* "<operation>: <AWS code>: <AWS message>" or the reason; the
+	char aws_code[64];  /* AWS's error code, "" when there was no answer */
+	char sqlstate[6];   /* RDSDATA_DATABASE: the SQLSTATE the message ends with, else "" */
+	char message[2048]; /* "<operation>: <AWS code>: <AWS message>" or the reason; the
 					 * message of a DatabaseErrorException is PostgreSQL's, as
 					 * "ERROR: <text>[\n  Position: N]; SQLState: <code>" */
 };
@@ -87,18 +87,18 @@ struct rdsdata_status {
 /* A named parameter (":name" in the sql): a string, a long, or NULL. */
 struct rdsdata_param {
 	const char *name;
-	const char *string;		/* stringValue, when set */
-	int64_t long_value;		/* longValue, when string is NULL and !is_null */
-	bool is_null;			/* isNull */
+	const char *string; /* stringValue, when set */
+	int64_t long_value; /* longValue, when string is NULL and !is_null */
+	bool is_null;	    /* isNull */
 };
 
 struct rdsdata_statement {
-	const char *sql;		/* one statement, at most RDSDATA_SQL_MAX characters */
+	const char *sql; /* one statement, at most RDSDATA_SQL_MAX characters */
 	const struct rdsdata_param *params;
 	size_t nparams;
-	const char *transaction_id;	/* NULL: the call commits on its own */
-	bool continue_after_timeout;	/* the statement runs on after the call's 45 s */
-	bool once;			/* not sent again when its answer is lost: the caller reads back */
+	const char *transaction_id;  /* NULL: the call commits on its own */
+	bool continue_after_timeout; /* the statement runs on after the call's 45 s */
+	bool once;		     /* not sent again when its answer is lost: the caller reads back */
 };
 
 /*

@@ -14,10 +14,10 @@
 #include "log.h"
 
 static const char *const command_names[ENGINE_COMMAND_COUNT] = {
-	[ENGINE_UP] = "up",		[ENGINE_UP_TO] = "up-to",     [ENGINE_DOWN] = "down",
-	[ENGINE_DOWN_TO] = "down-to",	[ENGINE_REDO] = "redo",	      [ENGINE_STATUS] = "status",
-	[ENGINE_VERIFY] = "verify",	[ENGINE_PLAN] = "plan",	      [ENGINE_BASELINE] = "baseline",
-	[ENGINE_VERSION] = "version",	[ENGINE_LIST] = "list",
+	[ENGINE_UP] = "up",	      [ENGINE_UP_TO] = "up-to", [ENGINE_DOWN] = "down",
+	[ENGINE_DOWN_TO] = "down-to", [ENGINE_REDO] = "redo",	[ENGINE_STATUS] = "status",
+	[ENGINE_VERIFY] = "verify",   [ENGINE_PLAN] = "plan",	[ENGINE_BASELINE] = "baseline",
+	[ENGINE_VERSION] = "version", [ENGINE_LIST] = "list",
 };
 
 static const struct {
@@ -92,12 +92,12 @@ result_fail(struct engine_result *res, enum engine_status status, const char *fm
 	va_list ap;
 
 	if (res->status != ENGINE_OK)
-		return;		/* the first error is the one worth reporting */
+		return; /* the first error is the one worth reporting */
 	res->status = status;
 	va_start(ap, fmt);
 	vsnprintf(res->error.message, sizeof res->error.message, fmt, ap);
 	va_end(ap);
-	text_utf8_fix(res->error.message);	/* cut to fit: on a character boundary */
+	text_utf8_fix(res->error.message); /* cut to fit: on a character boundary */
 }
 
 void
@@ -232,8 +232,9 @@ engine_result_json(const struct engine_result *res)
 				    it->duration_ms >= 0 ? json_integer(it->duration_ms) : json_null());
 		if (it->failed_statement)
 			json_object_set_new(j, "failed_statement", json_integer(it->failed_statement));
-		if (it->action && (strcmp(it->action, "applied") == 0 || strcmp(it->action, "rolled back") == 0 ||
-				   strcmp(it->action, "failed") == 0))
+		if (it->action &&
+		    (strcmp(it->action, "applied") == 0 || strcmp(it->action, "rolled back") == 0 ||
+		     strcmp(it->action, "failed") == 0))
 			json_object_set_new(j, "retries", json_integer(it->retries));
 		if (it->no_down)
 			json_object_set_new(j, "no_down_statements", json_true());
@@ -256,7 +257,7 @@ engine_result_json(const struct engine_result *res)
 		json_object_set_new(j, "type", json_string(engine_status_reason(res->status)));
 		if (json_object_set_new(j, "message", text(e->message)) != 0) {
 			json_decref(j);
-			goto out;	/* never an error without its message */
+			goto out; /* never an error without its message */
 		}
 		json_object_set_new(j, "file", str_or_null(e->file));
 		json_object_set_new(j, "version", e->version ? json_integer(e->version) : json_null());

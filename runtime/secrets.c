@@ -34,8 +34,10 @@ wipe_free(char *s, size_t len)
 /* --- GetSecretValue ------------------------------------------------------------------- */
 
 static const struct aws_service secretsmanager = {
-	"secretsmanager", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "secretsmanager",
-	true,	/* the secret comes back in the answer: never over plain HTTP */
+	"secretsmanager",
+	"AWS_ENDPOINT_URL_SECRETS_MANAGER",
+	"secretsmanager",
+	true, /* the secret comes back in the answer: never over plain HTTP */
 	NULL,
 };
 
@@ -75,7 +77,7 @@ secrets_read_answer(const struct http_response *rs, const char *secret, char **t
 	v = json_object_get(o, "SecretString");
 	if (!json_is_string(v)) {
 		errorf(err, errlen, "secret %s has no SecretString%s", secret,
-		     json_object_get(o, "SecretBinary") ? " (a binary secret is not supported)" : "");
+		       json_object_get(o, "SecretBinary") ? " (a binary secret is not supported)" : "");
 		goto out;
 	}
 	*len = json_string_length(v);
@@ -87,7 +89,7 @@ secrets_read_answer(const struct http_response *rs, const char *secret, char **t
 	memcpy(*text, json_string_value(v), *len + 1);
 	log_info("read secret %s (version %s)", secret,
 		 json_is_string(json_object_get(o, "VersionId")) ? json_string_value(json_object_get(o, "VersionId"))
-								  : "unknown");
+								 : "unknown");
 	ok = true;
 out:
 	json_decref(o);
@@ -99,17 +101,21 @@ out:
  * (wipe it, then free it, with wipe_free(*text, *len)).
  */
 static bool
-secret_fetch(struct http_client *http, const char *secret, int64_t deadline_ms, char **text, size_t *len,
-	     char *err, size_t errlen)
+secret_fetch(struct http_client *http, const char *secret, int64_t deadline_ms, char **text, size_t *len, char *err,
+	     size_t errlen)
 {
 	struct http_response rs;
 	char region[64], why[1024];
 	json_t *req = json_pack("{s:s}", "SecretId", secret);
 	char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	struct aws_request rq = {
-		.service = &secretsmanager, .operation = "GetSecretValue",
-		.region = secret_region(secret, region, sizeof region) ? region : NULL, .body = body,
-		.len = body ? strlen(body) : 0, .deadline_ms = deadline_ms, .who = "DB_SECRET_ARN",
+		.service = &secretsmanager,
+		.operation = "GetSecretValue",
+		.region = secret_region(secret, region, sizeof region) ? region : NULL,
+		.body = body,
+		.len = body ? strlen(body) : 0,
+		.deadline_ms = deadline_ms,
+		.who = "DB_SECRET_ARN",
 	};
 	bool ok;
 
@@ -139,7 +145,7 @@ secrets_apply_json(struct config *run, const char *label, const char *json, size
 		const char *key;
 		enum setting_id id;
 	} fields[] = {
-		{ "host", SET_HOST }, { "port", SET_PORT }, { "dbname", SET_DBNAME },
+		{ "host", SET_HOST },	  { "port", SET_PORT },		{ "dbname", SET_DBNAME },
 		{ "username", SET_USER }, { "password", SET_PASSWORD },
 	};
 	json_error_t jerr;
@@ -153,13 +159,14 @@ secrets_apply_json(struct config *run, const char *label, const char *json, size
 			errorf(err, errlen, "secret %s: SecretString is not a JSON object", label);
 		else
 			errorf(err, errlen, "secret %s: SecretString is not valid JSON (line %d, column %d)", label,
-			     jerr.line, jerr.column);
+			       jerr.line, jerr.column);
 		goto out;
 	}
 	v = json_object_get(o, "engine");
 	if (v && !(json_is_string(v) && strstr(json_string_value(v), "postgres"))) {
-		errorf(err, errlen, "secret %s: its engine is %s%s%s, not PostgreSQL", label, json_is_string(v) ? "\"" : "",
-		     json_is_string(v) ? json_string_value(v) : "not a string", json_is_string(v) ? "\"" : "");
+		errorf(err, errlen, "secret %s: its engine is %s%s%s, not PostgreSQL", label,
+		       json_is_string(v) ? "\"" : "", json_is_string(v) ? json_string_value(v) : "not a string",
+		       json_is_string(v) ? "\"" : "");
 		goto out;
 	}
 	for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
@@ -181,7 +188,7 @@ secrets_apply_json(struct config *run, const char *label, const char *json, size
 			s = json_string_value(v);
 		} else {
 			errorf(err, errlen, "secret %s: field \"%s\" must be %s", label, fields[i].key,
-			     fields[i].id == SET_PORT ? "a port number (or a string of digits)" : "a string");
+			       fields[i].id == SET_PORT ? "a port number (or a string of digits)" : "a string");
 			goto out;
 		}
 		if (!*s)
@@ -191,7 +198,7 @@ secrets_apply_json(struct config *run, const char *label, const char *json, size
 			goto out;
 		}
 		{
-			char *list = filled ? took : kept;	/* both sizeof took */
+			char *list = filled ? took : kept; /* both sizeof took */
 			size_t n = strlen(list);
 
 			snprintf(list + n, sizeof took - n, "%s%s", n ? ", " : "", fields[i].key);
@@ -228,7 +235,7 @@ iam_apply(struct config *run, char *err, size_t errlen)
 
 	if (!host || host[0] == '/' || strchr(host, ',')) {
 		errorf(err, errlen,
-		     "DB_IAM_AUTH needs one database host name (DB_HOST, the secret's host or DATABASE_URL)");
+		       "DB_IAM_AUTH needs one database host name (DB_HOST, the secret's host or DATABASE_URL)");
 		goto out;
 	}
 	/* the token is signed for the database's region, which need not be the function's */
@@ -242,7 +249,8 @@ iam_apply(struct config *run, char *err, size_t errlen)
 		goto out;
 	}
 	if (!user) {
-		errorf(err, errlen, "DB_IAM_AUTH needs a database user (DB_USER, the secret's username or DATABASE_URL)");
+		errorf(err, errlen,
+		       "DB_IAM_AUTH needs a database user (DB_USER, the secret's username or DATABASE_URL)");
 		goto out;
 	}
 	if (port) {
@@ -282,8 +290,8 @@ out:
 /* --- both --------------------------------------------------------------------------------------- */
 
 bool
-secrets_resolve(const struct config *base, struct config *run, struct http_client *http, int64_t deadline_ms,
-		char *err, size_t errlen)
+secrets_resolve(const struct config *base, struct config *run, struct http_client *http, int64_t deadline_ms, char *err,
+		size_t errlen)
 {
 	const char *secret = config_str(base, SET_SECRET_ARN);
 

@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "attr.h"	/* MUSTCHECK */
+#include "attr.h" /* MUSTCHECK */
 
 struct config;
 struct http_client;

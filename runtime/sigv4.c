@@ -16,17 +16,19 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#define MAX_EXPIRES 604800	/* a presigned URL lives at most a week */
+#define MAX_EXPIRES 604800 /* a presigned URL lives at most a week */
 
-static bool is_unreserved(unsigned char c)
+static bool
+is_unreserved(unsigned char c)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '.' || c == '_' || c == '~';
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		c == '_' || c == '~';
 }
 
 /* RFC 3986 encoding as SigV4 wants it: unreserved bytes as they are, every
  * other byte as %XX with upper-case hex; '/' kept when keep_slash. */
-static void buf_encode(struct buf *b, const char *s, size_t n, bool keep_slash)
+static void
+buf_encode(struct buf *b, const char *s, size_t n, bool keep_slash)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	for (size_t i = 0; i < n; i++) {
@@ -34,13 +36,14 @@ static void buf_encode(struct buf *b, const char *s, size_t n, bool keep_slash)
 		if (is_unreserved(c) || (keep_slash && c == '/')) {
 			buf_char(b, (char)c);
 		} else {
-			char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
 			buf_add(b, e, 3);
 		}
 	}
 }
 
-static int hexval(char c)
+static int
+hexval(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -53,12 +56,12 @@ static int hexval(char c)
 
 /* Percent-decode s[0..n) into b.  A '%' not followed by two hex digits stays
  * literal; '+' stays '+' (this is RFC 3986, not form encoding). */
-static void buf_decode(struct buf *b, const char *s, size_t n)
+static void
+buf_decode(struct buf *b, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		int hi, lo;
-		if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
-		    (lo = hexval(s[i + 2])) >= 0) {
+		if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0) {
 			buf_char(b, (char)(hi << 4 | lo));
 			i += 2;
 		} else {
@@ -67,7 +70,8 @@ static void buf_decode(struct buf *b, const char *s, size_t n)
 	}
 }
 
-static void to_hex(const unsigned char *md, size_t n, char *out)
+static void
+to_hex(const unsigned char *md, size_t n, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
 	for (size_t i = 0; i < n; i++) {
@@ -77,7 +81,8 @@ static void to_hex(const unsigned char *md, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-static bool sha256_hex(const void *data, size_t n, char out[65])
+static bool
+sha256_hex(const void *data, size_t n, char out[65])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
@@ -89,13 +94,12 @@ static bool sha256_hex(const void *data, size_t n, char out[65])
 
 /* out may be the key: HMAC() reads the key before it writes the digest, but
  * going through md keeps that from mattering. */
-static bool hmac256(const void *key, size_t keylen, const char *data, unsigned char out[32])
+static bool
+hmac256(const void *key, size_t keylen, const char *data, unsigned char out[32])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int n = 0;
-	bool ok = HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)data, strlen(data),
-		       md, &n) &&
-		  n == 32;
+	bool ok = HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)data, strlen(data), md, &n) && n == 32;
 	if (ok)
 		memcpy(out, md, 32);
 	OPENSSL_cleanse(md, sizeof md);
@@ -104,7 +108,8 @@ static bool hmac256(const void *key, size_t keylen, const char *data, unsigned c
 
 /* --- canonical URI --------------------------------------------------------- */
 
-static void canonical_path(struct buf *b, const char *path, bool as_is)
+static void
+canonical_path(struct buf *b, const char *path, bool as_is)
 {
 	if (!path || !*path) {
 		buf_char(b, '/');
@@ -152,8 +157,8 @@ static void canonical_path(struct buf *b, const char *path, bool as_is)
 /* --- canonical query ------------------------------------------------------- */
 
 struct param {
-	char *name;	/* encoded */
-	char *value;	/* encoded */
+	char *name;  /* encoded */
+	char *value; /* encoded */
 };
 
 struct params {
@@ -163,8 +168,8 @@ struct params {
 };
 
 /* Append name=value, both given decoded (raw bytes), encoding them. */
-static void params_add(struct params *p, const char *name, size_t nlen, const char *value,
-		       size_t vlen)
+static void
+params_add(struct params *p, const char *name, size_t nlen, const char *value, size_t vlen)
 {
 	if (p->failed)
 		return;
@@ -178,7 +183,7 @@ static void params_add(struct params *p, const char *name, size_t nlen, const ch
 		p->v = v;
 		p->cap = cap;
 	}
-	struct buf bn = {0}, bv = {0};
+	struct buf bn = { 0 }, bv = { 0 };
 	buf_encode(&bn, name, nlen, false);
 	buf_encode(&bv, value, vlen, false);
 	char *en = buf_take(&bn), *ev = buf_take(&bv);
@@ -193,13 +198,15 @@ static void params_add(struct params *p, const char *name, size_t nlen, const ch
 	p->n++;
 }
 
-static void params_add_str(struct params *p, const char *name, const char *value)
+static void
+params_add_str(struct params *p, const char *name, const char *value)
 {
 	params_add(p, name, strlen(name), value, strlen(value));
 }
 
 /* Parse a query string as sent: split on '&' and the first '=', decode. */
-static void params_parse(struct params *p, const char *q)
+static void
+params_parse(struct params *p, const char *q)
 {
 	if (!q)
 		return;
@@ -210,7 +217,7 @@ static void params_parse(struct params *p, const char *q)
 			size_t nlen = eq ? (size_t)(eq - q) : len;
 			const char *v = eq ? eq + 1 : q + len;
 			size_t vlen = eq ? len - nlen - 1 : 0;
-			struct buf dn = {0}, dv = {0};
+			struct buf dn = { 0 }, dv = { 0 };
 			buf_decode(&dn, q, nlen);
 			buf_decode(&dv, v, vlen);
 			if (dn.failed || dv.failed)
@@ -226,14 +233,16 @@ static void params_parse(struct params *p, const char *q)
 	}
 }
 
-static int param_cmp(const void *a, const void *b)
+static int
+param_cmp(const void *a, const void *b)
 {
 	const struct param *x = a, *y = b;
 	int c = strcmp(x->name, y->name);
 	return c ? c : strcmp(x->value, y->value);
 }
 
-static void params_write(struct buf *b, struct params *p)
+static void
+params_write(struct buf *b, struct params *p)
 {
 	if (p->n > 1)
 		qsort(p->v, p->n, sizeof *p->v, param_cmp);
@@ -246,7 +255,8 @@ static void params_write(struct buf *b, struct params *p)
 	}
 }
 
-static void params_free(struct params *p)
+static void
+params_free(struct params *p)
 {
 	for (size_t i = 0; i < p->n; i++) {
 		free(p->v[i].name);
@@ -259,12 +269,13 @@ static void params_free(struct params *p)
 /* --- canonical headers ----------------------------------------------------- */
 
 struct hdr {
-	char *name;		/* lower-cased */
-	const char *value;	/* as given */
-	size_t order;		/* position in the request: keeps repeated names in order */
+	char *name;	   /* lower-cased */
+	const char *value; /* as given */
+	size_t order;	   /* position in the request: keeps repeated names in order */
 };
 
-static int hdr_cmp(const void *a, const void *b)
+static int
+hdr_cmp(const void *a, const void *b)
 {
 	const struct hdr *x = a, *y = b;
 	int c = strcmp(x->name, y->name);
@@ -273,12 +284,13 @@ static int hdr_cmp(const void *a, const void *b)
 
 /* The AWS JS SDK's list (@smithy/signature-v4 ALWAYS_UNSIGNABLE_HEADERS):
  * headers a proxy or the HTTP stack may add or rewrite after signing. */
-static bool unsignable(const char *lname)
+static bool
+unsignable(const char *lname)
 {
 	static const char *const names[] = {
-		"authorization", "cache-control", "connection", "expect", "from",
-		"keep-alive", "max-forwards", "pragma", "referer", "te", "trailer",
-		"transfer-encoding", "upgrade", "user-agent", "x-amzn-trace-id",
+		"authorization", "cache-control",     "connection", "expect",	  "from",
+		"keep-alive",	 "max-forwards",      "pragma",	    "referer",	  "te",
+		"trailer",	 "transfer-encoding", "upgrade",    "user-agent", "x-amzn-trace-id",
 	};
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
 		if (strcmp(lname, names[i]) == 0)
@@ -286,13 +298,15 @@ static bool unsignable(const char *lname)
 	return strncmp(lname, "proxy-", 6) == 0 || strncmp(lname, "sec-", 4) == 0;
 }
 
-static bool is_ws(char c)
+static bool
+is_ws(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
 /* A header value trimmed, with each run of whitespace turned into one space. */
-static void buf_header_value(struct buf *b, const char *v)
+static void
+buf_header_value(struct buf *b, const char *v)
 {
 	bool space = false, any = false;
 	for (; *v; v++) {
@@ -308,7 +322,8 @@ static void buf_header_value(struct buf *b, const char *v)
 	}
 }
 
-static char *lower_dup(const char *s)
+static char *
+lower_dup(const char *s)
 {
 	size_t n = strlen(s);
 	char *d = malloc(n + 1);
@@ -321,8 +336,9 @@ static char *lower_dup(const char *s)
 
 /* Canonical headers ("name:value\n" each) into ch, the signed list
  * ("a;b;c") into sh.  extra[] are headers the signer adds. */
-static bool write_headers(const struct sigv4_header *hs, size_t n, const struct sigv4_header *extra,
-			  size_t nextra, struct buf *ch, struct buf *sh)
+static bool
+write_headers(const struct sigv4_header *hs, size_t n, const struct sigv4_header *extra, size_t nextra, struct buf *ch,
+	      struct buf *sh)
 {
 	bool ok = false;
 	size_t count = 0;
@@ -340,7 +356,7 @@ static bool write_headers(const struct sigv4_header *hs, size_t n, const struct 
 			free(lname);
 			continue;
 		}
-		v[count++] = (struct hdr){lname, h->value, i};
+		v[count++] = (struct hdr){ lname, h->value, i };
 	}
 	if (count > 1)
 		qsort(v, count, sizeof *v, hdr_cmp);
@@ -369,7 +385,8 @@ out:
 	return ok;
 }
 
-static const struct sigv4_header *find_header(const struct sigv4_request *req, const char *lname)
+static const struct sigv4_header *
+find_header(const struct sigv4_request *req, const char *lname)
 {
 	for (size_t i = 0; i < req->nheaders; i++)
 		if (req->headers[i].name && strcasecmp(req->headers[i].name, lname) == 0)
@@ -380,8 +397,9 @@ static const struct sigv4_header *find_header(const struct sigv4_request *req, c
 /* --- signing --------------------------------------------------------------- */
 
 /* HMAC chain from the secret to the signing key, then the signature. */
-static bool compute_signature(const char *secret, const char *date8, const char *region,
-			      const char *service, const char *sts, char out[65])
+static bool
+compute_signature(const char *secret, const char *date8, const char *region, const char *service, const char *sts,
+		  char out[65])
 {
 	bool ok = false;
 	size_t slen = strlen(secret);
@@ -391,9 +409,8 @@ static bool compute_signature(const char *secret, const char *date8, const char 
 		return false;
 	memcpy(ksecret, "AWS4", 4);
 	memcpy(ksecret + 4, secret, slen + 1);
-	if (hmac256(ksecret, slen + 4, date8, k) && hmac256(k, 32, region, k) &&
-	    hmac256(k, 32, service, k) && hmac256(k, 32, "aws4_request", k) &&
-	    hmac256(k, 32, sts, sig)) {
+	if (hmac256(ksecret, slen + 4, date8, k) && hmac256(k, 32, region, k) && hmac256(k, 32, service, k) &&
+	    hmac256(k, 32, "aws4_request", k) && hmac256(k, 32, sts, sig)) {
 		to_hex(sig, 32, out);
 		ok = true;
 	}
@@ -403,42 +420,43 @@ static bool compute_signature(const char *secret, const char *date8, const char 
 	return ok;
 }
 
-static bool nonempty(const char *s)
+static bool
+nonempty(const char *s)
 {
 	return s && *s;
 }
 
 /* What the steps of one signing share: sign() owns ch, sh and q and frees them. */
 struct signing {
-	bool presign;		/* expires > 0 */
+	bool presign; /* expires > 0 */
 	unsigned expires;
-	const char *token;	/* the session token, or NULL */
-	bool sign_token;	/* the token is a signed header or query parameter */
+	const char *token; /* the session token, or NULL */
+	bool sign_token;   /* the token is a signed header or query parameter */
 	char date8[9];
-	char scope[512];	/* <date>/<region>/<service>/aws4_request */
+	char scope[512]; /* <date>/<region>/<service>/aws4_request */
 	char payload_hash[65];
-	struct sigv4_header extra[2];	/* headers signing adds: X-Amz-Date, X-Amz-Security-Token */
+	struct sigv4_header extra[2]; /* headers signing adds: X-Amz-Date, X-Amz-Security-Token */
 	size_t nextra;
-	struct buf ch, sh;	/* canonical headers, signed header names */
-	struct params q;	/* the query, with presigning's parameters */
+	struct buf ch, sh; /* canonical headers, signed header names */
+	struct params q;   /* the query, with presigning's parameters */
 };
 
 /* Check the request, then fill out->amz_date and s's date, scope and token. */
-static bool sign_scope(const struct sigv4_request *req, const struct sigv4_credentials *creds,
-		       struct signing *s, struct sigv4_result *out)
+static bool
+sign_scope(const struct sigv4_request *req, const struct sigv4_credentials *creds, struct signing *s,
+	   struct sigv4_result *out)
 {
 	struct tm tm;
 
-	if (!req || !creds || !nonempty(req->method) || !nonempty(req->region) ||
-	    !nonempty(req->service) || !nonempty(creds->access_key_id) ||
-	    !creds->secret_access_key || (req->nheaders > 0 && !req->headers) ||
+	if (!req || !creds || !nonempty(req->method) || !nonempty(req->region) || !nonempty(req->service) ||
+	    !nonempty(creds->access_key_id) || !creds->secret_access_key || (req->nheaders > 0 && !req->headers) ||
 	    s->expires > MAX_EXPIRES || !gmtime_r(&req->time, &tm) ||
 	    strftime(out->amz_date, sizeof out->amz_date, "%Y%m%dT%H%M%SZ", &tm) != 16)
 		return false;
 	memcpy(s->date8, out->amz_date, 8);
 	s->date8[8] = '\0';
-	if ((size_t)snprintf(s->scope, sizeof s->scope, "%s/%s/%s/aws4_request", s->date8,
-			     req->region, req->service) >= sizeof s->scope)
+	if ((size_t)snprintf(s->scope, sizeof s->scope, "%s/%s/%s/aws4_request", s->date8, req->region, req->service) >=
+	    sizeof s->scope)
 		return false;
 	s->token = nonempty(creds->session_token) ? creds->session_token : NULL;
 	s->sign_token = s->token && !req->token_unsigned;
@@ -446,17 +464,18 @@ static bool sign_scope(const struct sigv4_request *req, const struct sigv4_crede
 }
 
 /* The canonical headers, the payload's hash and the query, presigning's parameters added. */
-static bool sign_inputs(const struct sigv4_request *req, const struct sigv4_credentials *creds,
-			struct signing *s, const struct sigv4_result *out)
+static bool
+sign_inputs(const struct sigv4_request *req, const struct sigv4_credentials *creds, struct signing *s,
+	    const struct sigv4_result *out)
 {
 	if (!s->presign) {
 		const struct sigv4_header *d = find_header(req, "x-amz-date");
 		if (d && strcmp(d->value ? d->value : "", out->amz_date) != 0)
 			return false;
 		if (!d)
-			s->extra[s->nextra++] = (struct sigv4_header){"X-Amz-Date", out->amz_date};
+			s->extra[s->nextra++] = (struct sigv4_header){ "X-Amz-Date", out->amz_date };
 		if (s->sign_token && !find_header(req, "x-amz-security-token"))
-			s->extra[s->nextra++] = (struct sigv4_header){"X-Amz-Security-Token", s->token};
+			s->extra[s->nextra++] = (struct sigv4_header){ "X-Amz-Security-Token", s->token };
 	}
 	if (!write_headers(req->headers, req->nheaders, s->extra, s->nextra, &s->ch, &s->sh))
 		return false;
@@ -474,8 +493,7 @@ static bool sign_inputs(const struct sigv4_request *req, const struct sigv4_cred
 	if (s->presign) {
 		char exp[16], cred[600];
 		snprintf(exp, sizeof exp, "%u", s->expires);
-		if ((size_t)snprintf(cred, sizeof cred, "%s/%s", creds->access_key_id, s->scope) >=
-		    sizeof cred)
+		if ((size_t)snprintf(cred, sizeof cred, "%s/%s", creds->access_key_id, s->scope) >= sizeof cred)
 			return false;
 		params_add_str(&s->q, "X-Amz-Algorithm", SIGV4_ALGORITHM);
 		params_add_str(&s->q, "X-Amz-Credential", cred);
@@ -492,10 +510,11 @@ static bool sign_inputs(const struct sigv4_request *req, const struct sigv4_cred
  * The canonical request (out->canonical_request; presigning: its query, out->query),
  * the string to sign and the signature.
  */
-static bool sign_request(const struct sigv4_request *req, const struct sigv4_credentials *creds,
-			 struct signing *s, struct sigv4_result *out)
+static bool
+sign_request(const struct sigv4_request *req, const struct sigv4_credentials *creds, struct signing *s,
+	     struct sigv4_result *out)
 {
-	struct buf b = {0};
+	struct buf b = { 0 };
 	char creq_hash[65];
 
 	buf_str(&b, req->method);
@@ -516,15 +535,14 @@ static bool sign_request(const struct sigv4_request *req, const struct sigv4_cre
 	if (b.failed)
 		goto fail;
 	if (s->presign) {
-		struct buf qb = {0};
+		struct buf qb = { 0 };
 		buf_add(&qb, b.p + qstart, qend - qstart);
 		out->query = buf_take(&qb);
 		if (!out->query)
 			goto fail;
 	}
 	out->canonical_request = buf_take(&b);
-	if (!out->canonical_request || !sha256_hex(out->canonical_request,
-						   strlen(out->canonical_request), creq_hash))
+	if (!out->canonical_request || !sha256_hex(out->canonical_request, strlen(out->canonical_request), creq_hash))
 		goto fail;
 
 	buf_str(&b, SIGV4_ALGORITHM "\n");
@@ -535,17 +553,18 @@ static bool sign_request(const struct sigv4_request *req, const struct sigv4_cre
 	buf_str(&b, creq_hash);
 	out->string_to_sign = buf_take(&b);
 	return out->string_to_sign &&
-	       compute_signature(creds->secret_access_key, s->date8, req->region, req->service,
-				 out->string_to_sign, out->signature);
+		compute_signature(creds->secret_access_key, s->date8, req->region, req->service, out->string_to_sign,
+				  out->signature);
 fail:
 	free(b.p);
 	return false;
 }
 
 /* Presigning: the query to send, the signature (and an unsigned token) appended. */
-static bool sign_query(const struct sigv4_request *req, const struct signing *s, struct sigv4_result *out)
+static bool
+sign_query(const struct sigv4_request *req, const struct signing *s, struct sigv4_result *out)
 {
-	struct buf b = {0};
+	struct buf b = { 0 };
 
 	buf_str(&b, out->query);
 	if (*out->query)
@@ -562,10 +581,11 @@ static bool sign_query(const struct sigv4_request *req, const struct signing *s,
 }
 
 /* Header signing: the Authorization header, and the headers to add to the request. */
-static bool sign_headers(const struct sigv4_request *req, const struct sigv4_credentials *creds,
-			 const struct signing *s, struct sigv4_result *out)
+static bool
+sign_headers(const struct sigv4_request *req, const struct sigv4_credentials *creds, const struct signing *s,
+	     struct sigv4_result *out)
 {
-	struct buf b = {0};
+	struct buf b = { 0 };
 
 	buf_str(&b, SIGV4_ALGORITHM " Credential=");
 	buf_str(&b, creds->access_key_id);
@@ -582,21 +602,21 @@ static bool sign_headers(const struct sigv4_request *req, const struct sigv4_cre
 	for (size_t i = 0; i < s->nextra; i++)
 		out->headers[out->nheaders++] = s->extra[i];
 	if (s->token && req->token_unsigned && !find_header(req, "x-amz-security-token"))
-		out->headers[out->nheaders++] = (struct sigv4_header){"X-Amz-Security-Token", s->token};
-	out->headers[out->nheaders++] = (struct sigv4_header){"Authorization", out->authorization};
+		out->headers[out->nheaders++] = (struct sigv4_header){ "X-Amz-Security-Token", s->token };
+	out->headers[out->nheaders++] = (struct sigv4_header){ "Authorization", out->authorization };
 	return true;
 }
 
 /* Both faces of SigV4: presign (expires > 0) or header signing (expires == 0). */
-static bool sign(const struct sigv4_request *req, const struct sigv4_credentials *creds,
-		 unsigned expires, struct sigv4_result *out)
+static bool
+sign(const struct sigv4_request *req, const struct sigv4_credentials *creds, unsigned expires, struct sigv4_result *out)
 {
-	struct signing s = {.presign = expires > 0, .expires = expires};
+	struct signing s = { .presign = expires > 0, .expires = expires };
 
 	memset(out, 0, sizeof *out);
 	bool ok = sign_scope(req, creds, &s, out) && sign_inputs(req, creds, &s, out) &&
-		  sign_request(req, creds, &s, out) &&
-		  (s.presign ? sign_query(req, &s, out) : sign_headers(req, creds, &s, out));
+		sign_request(req, creds, &s, out) &&
+		(s.presign ? sign_query(req, &s, out) : sign_headers(req, creds, &s, out));
 	free(s.ch.p);
 	free(s.sh.p);
 	params_free(&s.q);
@@ -605,14 +625,15 @@ static bool sign(const struct sigv4_request *req, const struct sigv4_credentials
 	return ok;
 }
 
-bool sigv4_sign(const struct sigv4_request *req, const struct sigv4_credentials *creds,
-		struct sigv4_result *out)
+bool
+sigv4_sign(const struct sigv4_request *req, const struct sigv4_credentials *creds, struct sigv4_result *out)
 {
 	return sign(req, creds, 0, out);
 }
 
-bool sigv4_presign(const struct sigv4_request *req, const struct sigv4_credentials *creds,
-		   unsigned expires, struct sigv4_result *out)
+bool
+sigv4_presign(const struct sigv4_request *req, const struct sigv4_credentials *creds, unsigned expires,
+	      struct sigv4_result *out)
 {
 	if (expires == 0) {
 		memset(out, 0, sizeof *out);
@@ -621,7 +642,8 @@ bool sigv4_presign(const struct sigv4_request *req, const struct sigv4_credentia
 	return sign(req, creds, expires, out);
 }
 
-void sigv4_result_free(struct sigv4_result *r)
+void
+sigv4_result_free(struct sigv4_result *r)
 {
 	if (!r)
 		return;
@@ -632,10 +654,11 @@ void sigv4_result_free(struct sigv4_result *r)
 	memset(r, 0, sizeof *r);
 }
 
-bool sigv4_rds_iam_token(const char *host, unsigned port, const char *region, const char *user,
-			 const struct sigv4_credentials *creds, time_t time, char **token)
+bool
+sigv4_rds_iam_token(const char *host, unsigned port, const char *region, const char *user,
+		    const struct sigv4_credentials *creds, time_t time, char **token)
 {
-	struct buf hb = {0}, qb = {0}, tb = {0};
+	struct buf hb = { 0 }, qb = { 0 }, tb = { 0 };
 	struct sigv4_result r;
 	bool ok = false;
 
@@ -653,7 +676,7 @@ bool sigv4_rds_iam_token(const char *host, unsigned port, const char *region, co
 	if (!hostport || !query)
 		goto out;
 
-	struct sigv4_header h = {"host", hostport};
+	struct sigv4_header h = { "host", hostport };
 	struct sigv4_request req = {
 		.method = "GET",
 		.path = "/",

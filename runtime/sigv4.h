@@ -32,7 +32,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "attr.h"	/* MUSTCHECK */
+#include "attr.h" /* MUSTCHECK */
 
 #define SIGV4_ALGORITHM "AWS4-HMAC-SHA256"
 #define SIGV4_UNSIGNED_PAYLOAD "UNSIGNED-PAYLOAD"
@@ -45,23 +45,23 @@ struct sigv4_header {
 struct sigv4_credentials {
 	const char *access_key_id;
 	const char *secret_access_key;
-	const char *session_token;	/* NULL or "" for long-term keys */
+	const char *session_token; /* NULL or "" for long-term keys */
 };
 
 struct sigv4_request {
-	const char *method;		/* "GET", "POST", ... */
-	const char *path;		/* "/" when NULL or "" */
-	const char *query;		/* without '?', NULL or "" for none */
-	const struct sigv4_header *headers;	/* must include host */
+	const char *method;		    /* "GET", "POST", ... */
+	const char *path;		    /* "/" when NULL or "" */
+	const char *query;		    /* without '?', NULL or "" for none */
+	const struct sigv4_header *headers; /* must include host */
 	size_t nheaders;
-	const void *payload;		/* body bytes, NULL for none */
+	const void *payload; /* body bytes, NULL for none */
 	size_t payload_len;
-	const char *payload_hash;	/* NULL, or used instead of hashing payload */
-	const char *region;		/* "us-east-1" */
-	const char *service;		/* "secretsmanager", "rds-db" */
-	time_t time;			/* signing time, seconds since the epoch */
-	bool path_as_is;		/* S3: the path is used verbatim */
-	bool token_unsigned;		/* session token added after signing */
+	const char *payload_hash; /* NULL, or used instead of hashing payload */
+	const char *region;	  /* "us-east-1" */
+	const char *service;	  /* "secretsmanager", "rds-db" */
+	time_t time;		  /* signing time, seconds since the epoch */
+	bool path_as_is;	  /* S3: the path is used verbatim */
+	bool token_unsigned;	  /* session token added after signing */
 };
 
 /*
@@ -78,10 +78,10 @@ struct sigv4_request {
 struct sigv4_result {
 	char *canonical_request;
 	char *string_to_sign;
-	char *authorization;	/* sigv4_sign only, else NULL */
-	char *query;		/* sigv4_presign only: the whole query to send, else NULL */
-	char signature[65];	/* lower-case hex */
-	char amz_date[17];	/* "20150830T123600Z" */
+	char *authorization; /* sigv4_sign only, else NULL */
+	char *query;	     /* sigv4_presign only: the whole query to send, else NULL */
+	char signature[65];  /* lower-case hex */
+	char amz_date[17];   /* "20150830T123600Z" */
 	struct sigv4_header headers[3];
 	size_t nheaders;
 };
@@ -98,8 +98,8 @@ struct sigv4_result {
  *   "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request,
  *    SignedHeaders=host;x-amz-date, Signature=5fa00fa3...3fbf31"
  */
-bool sigv4_sign(const struct sigv4_request *req, const struct sigv4_credentials *creds,
-		struct sigv4_result *out) MUSTCHECK;
+bool
+sigv4_sign(const struct sigv4_request *req, const struct sigv4_credentials *creds, struct sigv4_result *out) MUSTCHECK;
 
 /*
  * sigv4_presign - sign req in its query string, valid for `expires` seconds
@@ -111,8 +111,8 @@ bool sigv4_sign(const struct sigv4_request *req, const struct sigv4_credentials 
  * payload hash is that of the (usually empty) payload unless payload_hash is
  * given.
  */
-bool sigv4_presign(const struct sigv4_request *req, const struct sigv4_credentials *creds,
-		   unsigned expires, struct sigv4_result *out) MUSTCHECK;
+bool sigv4_presign(const struct sigv4_request *req, const struct sigv4_credentials *creds, unsigned expires,
+		   struct sigv4_result *out) MUSTCHECK;
 
 /* sigv4_result_free - free what a result owns and zero it; safe on a zeroed one. */
 void sigv4_result_free(struct sigv4_result *r);

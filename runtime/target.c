@@ -5,18 +5,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"	/* errorf */
+#include "log.h" /* errorf */
 #include "target.h"
 
 /* One field of a target: where it goes, how long it may be, its allow-list and setting. */
 struct field {
 	const char *key;
-	size_t off, size;		/* the char array in struct target; size 0 for port */
-	enum setting_id allow;		/* its allow-list; SET_COUNT for id */
-	enum setting_id set;		/* what it sets; SET_COUNT for id */
+	size_t off, size;      /* the char array in struct target; size 0 for port */
+	enum setting_id allow; /* its allow-list; SET_COUNT for id */
+	enum setting_id set;   /* what it sets; SET_COUNT for id */
 };
 
-#define TEXT_FIELD(k, allow, set) { #k, offsetof(struct target, k), sizeof ((struct target *)0)->k, allow, set }
+#define TEXT_FIELD(k, allow, set)                                                         \
+	{                                                                                 \
+#k, offsetof(struct target, k), sizeof((struct target *)0)->k, allow, set \
+	}
 
 static const struct field fields[] = {
 	TEXT_FIELD(id, SET_COUNT, SET_COUNT),
@@ -77,15 +80,17 @@ text_ok(const struct field *f, const char *s, char *err, size_t errlen)
 	if (strcmp(f->key, "id") == 0) {
 		for (const char *p = s; *p; p++)
 			if (!id_char(*p))
-				return errorf(err, errlen,
-					      "field \"target.id\" must be letters, digits and _ . - : / @ + =, not \"%s\"",
-					      quoted(s, q, sizeof q));
+				return errorf(
+					err, errlen,
+					"field \"target.id\" must be letters, digits and _ . - : / @ + =, not \"%s\"",
+					quoted(s, q, sizeof q));
 		return true;
 	}
 	if (strcmp(f->key, "schema") == 0 && !schema_ok(s))
-		return errorf(err, errlen,
-			      "field \"target.schema\" must be letters, digits and _ (not starting with a digit), not \"%s\"",
-			      quoted(s, q, sizeof q));
+		return errorf(
+			err, errlen,
+			"field \"target.schema\" must be letters, digits and _ (not starting with a digit), not \"%s\"",
+			quoted(s, q, sizeof q));
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
 		if (*p < 0x20 || *p == 0x7f)
 			return errorf(err, errlen, "field \"target.%s\" holds a control character: \"%s\"", f->key,
@@ -109,8 +114,10 @@ port_parse(const json_t *v, int *port, char *err, size_t errlen)
 			n = atoll(s);
 	}
 	if (n < 1 || n > 65535)
-		return errorf(err, errlen, "field \"target.port\" must be a port number from 1 to 65535 (or a string of "
-			      "its digits), not %s", json_is_integer(v) || json_is_string(v) ? "that" : json_kind(v));
+		return errorf(err, errlen,
+			      "field \"target.port\" must be a port number from 1 to 65535 (or a string of "
+			      "its digits), not %s",
+			      json_is_integer(v) || json_is_string(v) ? "that" : json_kind(v));
 	*port = (int)n;
 	return true;
 }
@@ -146,7 +153,8 @@ target_parse(const json_t *v, struct target *t, char *err, size_t errlen)
 	if (!json_is_object(v))
 		return errorf(err, errlen, "field \"target\" must be an object, not %s", json_kind(v));
 	/* jansson's foreach wants a non-const object; nothing here changes it */
-	json_object_foreach((json_t *)v, key, item) {
+	json_object_foreach((json_t *)v, key, item)
+	{
 		const struct field *f = NULL;
 		char q[QUOTE_MAX * 4 + 8];
 
@@ -173,8 +181,8 @@ target_parse_text(const char *json, struct target *t, char *err, size_t errlen)
 
 	memset(t, 0, sizeof *t);
 	if (!o)
-		return errorf(err, errlen, "the target is not valid JSON: %s (line %d, column %d)", jerr.text, jerr.line,
-			      jerr.column);
+		return errorf(err, errlen, "the target is not valid JSON: %s (line %d, column %d)", jerr.text,
+			      jerr.line, jerr.column);
 	ok = target_parse(o, t, err, errlen);
 	json_decref(o);
 	return ok;
@@ -225,11 +233,11 @@ target_allowed(const struct target *t, const struct config *base, char *err, siz
 int64_t
 target_lock_key(int64_t key, const char *schema)
 {
-	uint64_t h = 14695981039346656037u;	/* FNV-1a 64 offset basis */
+	uint64_t h = 14695981039346656037u; /* FNV-1a 64 offset basis */
 
 	for (int i = 7; i >= 0; i--) {
 		h ^= (uint64_t)key >> (i * 8) & 0xff;
-		h *= 1099511628211u;		/* FNV-1a 64 prime */
+		h *= 1099511628211u; /* FNV-1a 64 prime */
 	}
 	for (const unsigned char *p = (const unsigned char *)schema; *p; p++) {
 		h ^= *p;
@@ -256,7 +264,8 @@ target_apply(const struct target *t, const struct config *base, struct config *r
 	if (t->schema[0] && strcmp(t->schema, config_str(base, SET_SCHEMA)) != 0) {
 		char key[24];
 
-		snprintf(key, sizeof key, "%lld", (long long)target_lock_key(config_int(base, SET_LOCK_KEY), t->schema));
+		snprintf(key, sizeof key, "%lld",
+			 (long long)target_lock_key(config_int(base, SET_LOCK_KEY), t->schema));
 		if (!config_put(run, SET_LOCK_KEY, key, CONFIG_TARGET))
 			return false;
 	}

@@ -35,9 +35,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "attr.h"	/* MUSTCHECK */
+#include "attr.h" /* MUSTCHECK */
 #include "config.h"
-#include "engine.h"	/* enum engine_status */
+#include "engine.h" /* enum engine_status */
 
 #define TARGET_ID_MAX 128
 

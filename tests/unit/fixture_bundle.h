@@ -53,11 +53,14 @@ fx_add(struct fixture *f, int64_t version, const char *tag, bool no_transaction,
 	m->name = f->names[k];
 	m->no_transaction = no_transaction;
 	for (; up && up[m->nup]; m->nup++)
-		f->up[k][m->nup] = (struct stmt){ .sql = up[m->nup], .len = (uint32_t)strlen(up[m->nup]),
-						  .line = 2 + 2 * m->nup, .ncommands = 1 };
+		f->up[k][m->nup] = (struct stmt){
+			.sql = up[m->nup], .len = (uint32_t)strlen(up[m->nup]), .line = 2 + 2 * m->nup, .ncommands = 1
+		};
 	for (; down && down[m->ndown]; m->ndown++)
-		f->down[k][m->ndown] = (struct stmt){ .sql = down[m->ndown], .len = (uint32_t)strlen(down[m->ndown]),
-						      .line = 20 + 2 * m->ndown, .ncommands = 1 };
+		f->down[k][m->ndown] = (struct stmt){ .sql = down[m->ndown],
+						      .len = (uint32_t)strlen(down[m->ndown]),
+						      .line = 20 + 2 * m->ndown,
+						      .ncommands = 1 };
 	m->up = f->up[k];
 	m->down = f->down[k];
 	snprintf(text, sizeof text, "-- +goose Up\n%s\n", tag);

@@ -15,7 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *fake_env(const char *name, void *arg)
+static const char *
+fake_env(const char *name, void *arg)
 {
 	(void)arg;
 	if (strcmp(name, "REGION") == 0)
@@ -25,9 +26,12 @@ static const char *fake_env(const char *name, void *arg)
 	return NULL;
 }
 
-static void test_envsub_expand(void **state)
+static void
+test_envsub_expand(void **state)
 {
-	static const struct { const char *in, *out; } cases[] = {
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
 		{ "$REGION", "eu_" },
 		{ "${REGION}x", "eu_x" },
 		{ "${UNSET:-d}", "d" },
@@ -69,21 +73,22 @@ static void test_envsub_expand(void **state)
 }
 
 /* text_utf8_fix: what the runtime does to every message before JSON (common/bundle.c). */
-static void test_utf8_fix(void **state)
+static void
+test_utf8_fix(void **state)
 {
 	static const struct {
 		const char *in, *out;
 	} cases[] = {
-		{ "caf\xc3\xa9", "caf\xc3\xa9" },		/* valid: unchanged */
-		{ "caf\xe9 ok", "caf? ok" },			/* LATIN1 byte */
-		{ "na\xc3", "na" },				/* cut after the lead byte */
-		{ "\xe2\x82", "" },				/* cut inside a 3-byte sequence */
-		{ "\xf0\x9f\x98", "" },				/* cut inside a 4-byte sequence */
-		{ "\xe2\x82x", "??x" },				/* not a cut: bad in the middle */
-		{ "\xc0\xaf", "??" },				/* overlong */
-		{ "\xed\xa0\x80", "???" },			/* surrogate */
-		{ "\xef\xbf\xbd", "\xef\xbf\xbd" },		/* U+FFFD itself is valid */
-		{ "\xe9\xc3", "?" },				/* a bad byte, then a cut */
+		{ "caf\xc3\xa9", "caf\xc3\xa9" },   /* valid: unchanged */
+		{ "caf\xe9 ok", "caf? ok" },	    /* LATIN1 byte */
+		{ "na\xc3", "na" },		    /* cut after the lead byte */
+		{ "\xe2\x82", "" },		    /* cut inside a 3-byte sequence */
+		{ "\xf0\x9f\x98", "" },		    /* cut inside a 4-byte sequence */
+		{ "\xe2\x82x", "??x" },		    /* not a cut: bad in the middle */
+		{ "\xc0\xaf", "??" },		    /* overlong */
+		{ "\xed\xa0\x80", "???" },	    /* surrogate */
+		{ "\xef\xbf\xbd", "\xef\xbf\xbd" }, /* U+FFFD itself is valid */
+		{ "\xe9\xc3", "?" },		    /* a bad byte, then a cut */
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -94,7 +99,8 @@ static void test_utf8_fix(void **state)
 	}
 }
 
-static void test_checksums(void **state)
+static void
+test_checksums(void **state)
 {
 	char a[CHECKSUM_LEN], b[CHECKSUM_LEN], c[CHECKSUM_LEN];
 
@@ -111,8 +117,9 @@ static void test_checksums(void **state)
 	/* the canonical form as checksum_file streams it: each raw text sums as its canonical one */
 	{
 		static const char *const pairs[][2] = {
-			{ "a\r\rb\r\n", "a\n\nb\n" }, { "\xef\xbb\xbf", "" }, { "\r\n\r\n", "" },
-			{ "a\r", "a\n" }, { "\r\na", "\na\n" }, { "\xef\xbb\xbf\ra\n\r", "\na\n" },
+			{ "a\r\rb\r\n", "a\n\nb\n" }, { "\xef\xbb\xbf", "" },
+			{ "\r\n\r\n", "" },	      { "a\r", "a\n" },
+			{ "\r\na", "\na\n" },	      { "\xef\xbb\xbf\ra\n\r", "\na\n" },
 		};
 
 		for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) {
@@ -127,7 +134,8 @@ static void test_checksums(void **state)
 	assert_int_equal(strncmp(b, CHECKSUM_CHAIN_PREFIX, strlen(CHECKSUM_CHAIN_PREFIX)), 0);
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_envsub_expand),

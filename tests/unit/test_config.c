@@ -15,7 +15,6 @@
 
 #include <string.h>
 
-
 /* conn CFG ID URL PG WANT SOURCE: config_conn gives WANT (NULL: none) from SOURCE */
 static void
 conn(const struct config *cfg, enum setting_id id, const char *url, const char *pg, const char *want,
@@ -31,22 +30,24 @@ conn(const struct config *cfg, enum setting_id id, const char *url, const char *
 	assert_int_equal(source, want_source);
 }
 
-static void test_conn_precedence(void **state)
+static void
+test_conn_precedence(void **state)
 {
 	const char *env[] = { "DB_HOST=c", NULL };
 	struct config cfg;
 
 	(void)state;
 	config_load(&cfg, table_get, env);
-	conn(&cfg, SET_HOST, "b", "d", "b", CONFIG_URL);	/* DATABASE_URL over DB_HOST over PGHOST */
+	conn(&cfg, SET_HOST, "b", "d", "b", CONFIG_URL); /* DATABASE_URL over DB_HOST over PGHOST */
 	conn(&cfg, SET_HOST, NULL, "d", "c", CONFIG_ENV);
-	conn(&cfg, SET_HOST, "", "d", "c", CONFIG_ENV);	/* an empty URL field is no value */
+	conn(&cfg, SET_HOST, "", "d", "c", CONFIG_ENV); /* an empty URL field is no value */
 	assert_true(config_set(&cfg, SET_HOST, "a"));
-	conn(&cfg, SET_HOST, "b", "d", "a", CONFIG_FLAG);	/* a flag over everything */
+	conn(&cfg, SET_HOST, "b", "d", "a", CONFIG_FLAG); /* a flag over everything */
 	config_free(&cfg);
 }
 
-static void test_conn_alt_and_pgenv(void **state)
+static void
+test_conn_alt_and_pgenv(void **state)
 {
 	const char *env[] = { "DB_ADDRESS=alt", NULL };
 	const char *none[] = { NULL };
@@ -54,18 +55,19 @@ static void test_conn_alt_and_pgenv(void **state)
 
 	(void)state;
 	config_load(&cfg, table_get, env);
-	conn(&cfg, SET_HOST, NULL, "d", "alt", CONFIG_ENV_ALT);	/* DB_ADDRESS ranks with DB_HOST */
+	conn(&cfg, SET_HOST, NULL, "d", "alt", CONFIG_ENV_ALT); /* DB_ADDRESS ranks with DB_HOST */
 	assert_string_equal(config_source_name(&cfg, SET_HOST), "DB_ADDRESS");
 	config_free(&cfg);
 
 	config_load(&cfg, table_get, none);
 	conn(&cfg, SET_HOST, NULL, "d", "d", CONFIG_PGENV);
-	conn(&cfg, SET_HOST, NULL, "", NULL, CONFIG_UNSET);	/* none: libpq's own default */
+	conn(&cfg, SET_HOST, NULL, "", NULL, CONFIG_UNSET); /* none: libpq's own default */
 	conn(&cfg, SET_PORT, NULL, NULL, NULL, CONFIG_UNSET);
 	config_free(&cfg);
 }
 
-static void test_conn_secret(void **state)
+static void
+test_conn_secret(void **state)
 {
 	const char *env[] = { "DB_USER=explicit", NULL };
 	struct config cfg;

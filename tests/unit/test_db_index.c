@@ -34,14 +34,15 @@ not_target(const char *sql)
 	assert_false(db_index_target(sql, &t));
 }
 
-static void test_index_target_read(void **state)
+static void
+test_index_target_read(void **state)
 {
 	(void)state;
 	target("CREATE INDEX CONCURRENTLY users_email ON users (email)", "users_email", "users");
 	target("create unique index concurrently Users_Email on public.users(email)", "Users_Email", "public.users");
 	target("CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS i ON ONLY s.t USING btree (a)", "i", "s.t");
-	target("CREATE INDEX CONCURRENTLY \"My \"\"odd\"\" idx\" ON \"App\" . \"Users\" (a)",
-	       "\"My \"\"odd\"\" idx\"", "\"App\".\"Users\"");
+	target("CREATE INDEX CONCURRENTLY \"My \"\"odd\"\" idx\" ON \"App\" . \"Users\" (a)", "\"My \"\"odd\"\" idx\"",
+	       "\"App\".\"Users\"");
 	target("-- why\n/* a /* nested */ comment */ CREATE\tINDEX\nCONCURRENTLY -- here\n ix ON t(a)", "ix", "t");
 	/* IF alone is a name: an unreserved key word */
 	target("CREATE INDEX CONCURRENTLY if ON t (a)", "if", "t");
@@ -51,7 +52,8 @@ static void test_index_target_read(void **state)
 	target("CREATE INDEX CONCURRENTLY ON t (a)", "", "t");
 }
 
-static void test_index_target_refused(void **state)
+static void
+test_index_target_refused(void **state)
 {
 	(void)state;
 	not_target("");
@@ -70,7 +72,8 @@ static void test_index_target_refused(void **state)
 	not_target("CREATE INDEX /* unterminated comment");
 }
 
-static void test_index_target_long(void **state)
+static void
+test_index_target_long(void **state)
 {
 	char sql[2048], name[600];
 	struct db_index_target t;
@@ -79,12 +82,13 @@ static void test_index_target_long(void **state)
 	memset(name, 'a', sizeof name - 1);
 	name[sizeof name - 1] = '\0';
 	snprintf(sql, sizeof sql, "CREATE INDEX CONCURRENTLY %s ON t (a)", name);
-	assert_false(db_index_target(sql, &t));	/* longer than any name the server keeps: not read */
+	assert_false(db_index_target(sql, &t)); /* longer than any name the server keeps: not read */
 	snprintf(sql, sizeof sql, "CREATE INDEX CONCURRENTLY i ON %s.%s (a)", name, name);
 	assert_false(db_index_target(sql, &t));
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_index_target_read),

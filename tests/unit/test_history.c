@@ -57,8 +57,8 @@ test_complete(void **state)
 		assert_false(history_partial(&f.h, k));
 		assert_non_null(history_row(&f.h, k));
 		assert_true(history_chain_at(&f.h, k, chain));
-		assert_string_equal(chain, f.m[k].chain);	/* no gap: the bundle's own chain */
-		assert_string_equal(chain, f.rows[k].chain);	/* and the one gosling wrote */
+		assert_string_equal(chain, f.m[k].chain);    /* no gap: the bundle's own chain */
+		assert_string_equal(chain, f.rows[k].chain); /* and the one gosling wrote */
 	}
 	assert_false(history_applied(&f.h, 3));
 	assert_null(history_row(&f.h, 3));
@@ -93,15 +93,15 @@ test_gap(void **state)
 	(void)state;
 	four(&f);
 	fx_row(&f, 0);
-	fx_row(&f, 2);	/* chained on row 1's chain: H(chain 1, 3, exec 3) */
+	fx_row(&f, 2); /* chained on row 1's chain: H(chain 1, 3, exec 3) */
 	assert_true(fx_index(&f));
 	assert_false(history_applied(&f.h, 1));
 	assert_true(history_chain_at(&f.h, 2, chain));
-	assert_string_not_equal(chain, f.m[2].chain);	/* the gap changes it */
+	assert_string_not_equal(chain, f.m[2].chain); /* the gap changes it */
 	assert_true(checksum_chain(f.m[0].chain, 3, f.m[2].exec_checksum, want));
 	assert_string_equal(chain, want);
 	assert_string_equal(chain, f.rows[1].chain);
-	assert_true(history_check_drift(&f.h, "gosling_history", &res));	/* self-consistent: no drift */
+	assert_true(history_check_drift(&f.h, "gosling_history", &res)); /* self-consistent: no drift */
 
 	/* the order check: refused, or a warning for status */
 	assert_false(history_check_order(&f.h, INT64_MAX, false, &res));
@@ -110,7 +110,7 @@ test_gap(void **state)
 	assert_int_equal(res.error.version, 2);
 	assert_non_null(strstr(res.error.message, "below the newest applied version 3"));
 	result_done(&res);
-	assert_true(history_check_order(&f.h, 1, false, &res));	/* up-to 1: 2 is not asked for */
+	assert_true(history_check_order(&f.h, 1, false, &res)); /* up-to 1: 2 is not asked for */
 	assert_true(history_check_order(&f.h, INT64_MAX, true, &res));
 	assert_int_equal(res.status, ENGINE_OK);
 	assert_int_equal(res.nwarnings, 1);
@@ -124,7 +124,7 @@ test_gap(void **state)
 	assert_int_equal(rc[0].version, 3);
 	assert_string_equal(rc[0].chain, f.m[2].chain);
 	free(rc);
-	assert_true(history_rechain_above(&f.h, 2, &rc, &nrc));	/* nothing applied above 3 */
+	assert_true(history_rechain_above(&f.h, 2, &rc, &nrc)); /* nothing applied above 3 */
 	assert_int_equal(nrc, 0);
 	free(rc);
 	history_index_free(&f.h);
@@ -161,7 +161,7 @@ test_drift(void **state)
 	four(&f);
 	fx_row(&f, 0);
 	fx_row(&f, 1);
-	snprintf(f.row_exec[1], CHECKSUM_LEN, "%s", f.m[2].exec_checksum);	/* ran other statements */
+	snprintf(f.row_exec[1], CHECKSUM_LEN, "%s", f.m[2].exec_checksum); /* ran other statements */
 	fx_rechain(&f, 1);
 	assert_true(fx_index(&f));
 	assert_false(history_check_drift(&f.h, "gosling_history", &res));
@@ -197,7 +197,7 @@ test_drift(void **state)
 	assert_int_equal(res.error.version, 7);
 	assert_non_null(strstr(res.error.message, "(version 7) is missing from the bundle"));
 	result_done(&res);
-	history_list(&f.h, &res);	/* status lists it, by version, as missing */
+	history_list(&f.h, &res); /* status lists it, by version, as missing */
 	assert_int_equal(res.nitems, 5);
 	assert_int_equal(res.items[4].version, 7);
 	assert_string_equal(res.items[4].state, "missing");
@@ -261,8 +261,8 @@ test_partial(void **state)
 	assert_true(fx_index(&f));
 	assert_true(history_partial(&f.h, 3));
 	assert_false(history_applied(&f.h, 3));
-	assert_int_equal(history_newest(&f.h), 3);	/* a partial row is not applied */
-	assert_true(history_check_drift(&f.h, "gosling_history", &res));	/* unchanged: no word */
+	assert_int_equal(history_newest(&f.h), 3);			 /* a partial row is not applied */
+	assert_true(history_check_drift(&f.h, "gosling_history", &res)); /* unchanged: no word */
 	assert_int_equal(res.nwarnings, 0);
 	history_list(&f.h, &res);
 	assert_string_equal(res.items[3].state, "partial");
@@ -283,8 +283,8 @@ test_partial(void **state)
 
 	/* statement 1, which ran, changed: refused with how to recover */
 	f.m[3].nup = 1;
-	f.up[3][0] = (struct stmt){ .sql = rewritten[0], .len = (uint32_t)strlen(rewritten[0]), .line = 2,
-				    .ncommands = 1 };
+	f.up[3][0] =
+		(struct stmt){ .sql = rewritten[0], .len = (uint32_t)strlen(rewritten[0]), .line = 2, .ncommands = 1 };
 	assert_true(checksum_exec(&f.m[3], f.exec[3]));
 	assert_false(history_check_drift(&f.h, "my.history", &res));
 	assert_int_equal(res.status, ENGINE_DRIFT);
@@ -338,9 +338,9 @@ test_goose_only(void **state)
 	assert_null(history_row(&f.h, 1));
 	assert_true(f.h.chained[1]);
 	assert_true(history_chain_at(&f.h, 2, chain));
-	assert_string_equal(chain, f.m[2].chain);	/* goose's versions count in the chain */
+	assert_string_equal(chain, f.m[2].chain); /* goose's versions count in the chain */
 	assert_int_equal(history_newest(&f.h), 2);
-	assert_false(history_has(&f.h, 1));	/* no history row */
+	assert_false(history_has(&f.h, 1)); /* no history row */
 	assert_true(history_check_drift(&f.h, "gosling_history", &res));
 	history_list(&f.h, &res);
 	assert_string_equal(res.items[1].state, "applied");
@@ -398,14 +398,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_complete),
-		cmocka_unit_test(test_gap),
-		cmocka_unit_test(test_order_partial),
-		cmocka_unit_test(test_drift),
-		cmocka_unit_test(test_cosmetic),
-		cmocka_unit_test(test_partial),
-		cmocka_unit_test(test_goose_only),
-		cmocka_unit_test(test_first_error_and_empty),
+		cmocka_unit_test(test_complete),      cmocka_unit_test(test_gap),
+		cmocka_unit_test(test_order_partial), cmocka_unit_test(test_drift),
+		cmocka_unit_test(test_cosmetic),      cmocka_unit_test(test_partial),
+		cmocka_unit_test(test_goose_only),    cmocka_unit_test(test_first_error_and_empty),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,14 +16,16 @@
 #include <string.h>
 
 /* Lex a string literal; the lexer needs its NUL terminator. */
-static struct lex_result lex(const char *s)
+static struct lex_result
+lex(const char *s)
 {
 	struct lex_result r;
 	lex_scan(s, strlen(s), &r);
 	return r;
 }
 
-static void test_lex_closed(void **state)
+static void
+test_lex_closed(void **state)
 {
 	(void)state;
 	assert_int_equal(lex("SELECT 1;").open, LEX_CLOSED);
@@ -34,11 +36,12 @@ static void test_lex_closed(void **state)
 	assert_int_equal(lex("SELECT $x$ $$ $y$ $x$;").open, LEX_CLOSED);
 	assert_int_equal(lex("SELECT /* a /* nested */ b */ 1;").open, LEX_CLOSED);
 	assert_int_equal(lex("SELECT 1; -- 'not a string").open, LEX_CLOSED);
-	assert_int_equal(lex("SELECT foo$bar$ FROM t;").open, LEX_CLOSED);	/* identifier, not a tag */
+	assert_int_equal(lex("SELECT foo$bar$ FROM t;").open, LEX_CLOSED); /* identifier, not a tag */
 	assert_int_equal(lex("SELECT U&'d\\0061t' UESCAPE '!';").open, LEX_CLOSED);
 }
 
-static void test_lex_open(void **state)
+static void
+test_lex_open(void **state)
 {
 	struct lex_result r;
 
@@ -64,7 +67,8 @@ static void test_lex_open(void **state)
 	assert_int_equal(lex("SELECT $a$ x $b$;").open, LEX_DOLLAR);
 }
 
-static void test_lex_commands(void **state)
+static void
+test_lex_commands(void **state)
 {
 	(void)state;
 	assert_int_equal(lex("SELECT 1").commands, 1);
@@ -76,7 +80,8 @@ static void test_lex_commands(void **state)
 	assert_int_equal(lex("CREATE RULE r AS ON INSERT TO t DO ALSO (SELECT 1; SELECT 2);").commands, 1);
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lex_closed),

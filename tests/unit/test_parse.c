@@ -26,7 +26,8 @@ struct parsed {
 	size_t dlen;
 };
 
-static void parse_text(struct parsed *p, const char *text, bool goose_only)
+static void
+parse_text(struct parsed *p, const char *text, bool goose_only)
 {
 	struct compile_opts o = { { goose_only, 0, NULL, NULL }, false, NULL };
 	struct diag d = { .out = NULL };
@@ -37,19 +38,23 @@ static void parse_text(struct parsed *p, const char *text, bool goose_only)
 	fclose(d.out);
 }
 
-static void parsed_free(struct parsed *p)
+static void
+parsed_free(struct parsed *p)
 {
 	pfile_free(&p->f);
 	free(p->diags);
 }
 
-static void test_parse_basic(void **state)
+static void
+test_parse_basic(void **state)
 {
 	struct parsed p;
 
 	(void)state;
-	parse_text(&p, "-- +goose Up\nCREATE TABLE t (id int);\r\n\n-- c\nSELECT 2;   -- x\n"
-		       "-- +goose Down\nDROP TABLE t;\n", false);
+	parse_text(&p,
+		   "-- +goose Up\nCREATE TABLE t (id int);\r\n\n-- c\nSELECT 2;   -- x\n"
+		   "-- +goose Down\nDROP TABLE t;\n",
+		   false);
 	assert_true(p.ok);
 	assert_int_equal(p.f.nstmts[DIR_UP], 2);
 	assert_string_equal(p.f.stmts[DIR_UP][0].sql, "CREATE TABLE t (id int);");
@@ -62,14 +67,17 @@ static void test_parse_basic(void **state)
 	parsed_free(&p);
 }
 
-static void test_parse_block_and_notx(void **state)
+static void
+test_parse_block_and_notx(void **state)
 {
 	struct parsed p;
 
 	(void)state;
-	parse_text(&p, "-- +goose NO TRANSACTION\n-- +goose Up\n-- +goose StatementBegin\n"
-		       "CREATE FUNCTION f() RETURNS int AS $$\nBEGIN\n  RETURN 1;\nEND;\n$$ LANGUAGE plpgsql;\n"
-		       "-- +goose StatementEnd\n", false);
+	parse_text(&p,
+		   "-- +goose NO TRANSACTION\n-- +goose Up\n-- +goose StatementBegin\n"
+		   "CREATE FUNCTION f() RETURNS int AS $$\nBEGIN\n  RETURN 1;\nEND;\n$$ LANGUAGE plpgsql;\n"
+		   "-- +goose StatementEnd\n",
+		   false);
 	assert_true(p.ok);
 	assert_true(p.f.no_transaction);
 	assert_int_equal(p.f.nstmts[DIR_UP], 1);
@@ -79,7 +87,8 @@ static void test_parse_block_and_notx(void **state)
 	parsed_free(&p);
 }
 
-static void test_parse_cut_in_literal(void **state)
+static void
+test_parse_cut_in_literal(void **state)
 {
 	struct parsed p;
 
@@ -96,7 +105,8 @@ static void test_parse_cut_in_literal(void **state)
 	parsed_free(&p);
 }
 
-static void test_parse_errors_per_direction(void **state)
+static void
+test_parse_errors_per_direction(void **state)
 {
 	struct parsed p;
 
@@ -109,7 +119,8 @@ static void test_parse_errors_per_direction(void **state)
 	parsed_free(&p);
 }
 
-static void test_parse_annotations(void **state)
+static void
+test_parse_annotations(void **state)
 {
 	struct parsed p;
 
@@ -120,22 +131,25 @@ static void test_parse_annotations(void **state)
 	parsed_free(&p);
 	parse_text(&p, "-- +goose Up\n-- +goose Sideways\n", true);
 	assert_false(p.ok);
-	assert_non_null(strstr(p.diags, "m.sql:2:1: error: failed to parse annotation line: \"Sideways\" not supported"));
+	assert_non_null(
+		strstr(p.diags, "m.sql:2:1: error: failed to parse annotation line: \"Sideways\" not supported"));
 	parsed_free(&p);
 	parse_text(&p, "-- +goose Up\nSELECT 1;\n-- +GOOSE DOWN\nSELECT 2;\n", true);
 	assert_true(p.ok);
-	assert_int_equal(p.f.nstmts[DIR_UP], 2);	/* goose runs "SELECT 2" on the way up */
+	assert_int_equal(p.f.nstmts[DIR_UP], 2); /* goose runs "SELECT 2" on the way up */
 	assert_non_null(strstr(p.diags, "m.sql:3:1: warning: line looks like a goose annotation"));
 	parsed_free(&p);
 }
 
-static void test_parse_envsub_ranges(void **state)
+static void
+test_parse_envsub_ranges(void **state)
 {
 	struct parsed p;
 	const struct pstmt *s;
 
 	(void)state;
-	parse_text(&p, "-- +goose Up\n-- +goose ENVSUB ON\nCREATE TABLE ${P}t (\n-- +goose ENVSUB OFF\n  a int);\n", false);
+	parse_text(&p, "-- +goose Up\n-- +goose ENVSUB ON\nCREATE TABLE ${P}t (\n-- +goose ENVSUB OFF\n  a int);\n",
+		   false);
 	assert_true(p.ok);
 	s = &p.f.stmts[DIR_UP][0];
 	assert_int_equal(s->nenvsub, 1);
@@ -148,15 +162,13 @@ static void test_parse_envsub_ranges(void **state)
 	parsed_free(&p);
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_basic),
-		cmocka_unit_test(test_parse_block_and_notx),
-		cmocka_unit_test(test_parse_cut_in_literal),
-		cmocka_unit_test(test_parse_errors_per_direction),
-		cmocka_unit_test(test_parse_annotations),
-		cmocka_unit_test(test_parse_envsub_ranges),
+		cmocka_unit_test(test_parse_basic),	     cmocka_unit_test(test_parse_block_and_notx),
+		cmocka_unit_test(test_parse_cut_in_literal), cmocka_unit_test(test_parse_errors_per_direction),
+		cmocka_unit_test(test_parse_annotations),    cmocka_unit_test(test_parse_envsub_ranges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

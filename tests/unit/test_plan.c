@@ -100,7 +100,7 @@ test_up_pending(void **state)
 		assert_int_equal(c->steps[i].first, 0);
 		assert_int_equal(c->steps[i].nsql, c->steps[i].m->nup);
 	}
-	assert_ptr_equal(c->steps[0].sql[1], up2[1]);	/* no ENVSUB: the bundle's own text */
+	assert_ptr_equal(c->steps[0].sql[1], up2[1]); /* no ENVSUB: the bundle's own text */
 	assert_null(c->steps[0].sql[2]);
 	assert_true(plan_items(&c->f.h, &c->res, c->steps, c->n));
 	assert_int_equal(c->res.nitems, 3);
@@ -139,7 +139,7 @@ test_up_resume(void **state)
 	assert_int_equal(c->n, 2);
 	assert_int_equal(c->steps[0].m->version, 3);
 	assert_true(c->steps[0].resume);
-	assert_int_equal(c->steps[0].first, 1);	/* 0-based: statement 2 */
+	assert_int_equal(c->steps[0].first, 1); /* 0-based: statement 2 */
 	assert_int_equal(c->steps[1].m->version, 5);
 	assert_true(plan_items(&c->f.h, &c->res, c->steps, c->n));
 	assert_string_equal(c->res.items[0].state, "partial");
@@ -167,13 +167,13 @@ test_down(void **state)
 
 	again(c, 3);
 	assert_true(fx_index(&c->f));
-	assert_true(plan_down(&c->f.h, -1, 1, &c->res, &c->steps, &c->n));	/* down: the newest applied */
+	assert_true(plan_down(&c->f.h, -1, 1, &c->res, &c->steps, &c->n)); /* down: the newest applied */
 	assert_int_equal(c->n, 1);
 	assert_int_equal(c->steps[0].m->version, 3);
 	assert_true(c->steps[0].down);
-	assert_int_equal(c->steps[0].nsql, 0);	/* no Down statements */
+	assert_int_equal(c->steps[0].nsql, 0); /* no Down statements */
 	steps_done(c);
-	assert_true(plan_down(&c->f.h, 1, SIZE_MAX, &c->res, &c->steps, &c->n));	/* down-to 1: newest first */
+	assert_true(plan_down(&c->f.h, 1, SIZE_MAX, &c->res, &c->steps, &c->n)); /* down-to 1: newest first */
 	assert_int_equal(c->n, 2);
 	assert_int_equal(c->steps[0].m->version, 3);
 	assert_int_equal(c->steps[1].m->version, 2);
@@ -216,7 +216,7 @@ test_envsub(void **state)
 	assert_int_equal(c->n, 1);
 	assert_ptr_equal(c->steps[0].sql[0], up[0]);
 	assert_string_equal(c->steps[0].sql[1], "CREATE ROLE reader");
-	steps_done(c);	/* frees the expanded copy, not the bundle's text (ASan) */
+	steps_done(c); /* frees the expanded copy, not the bundle's text (ASan) */
 
 	unsetenv("GOSLING_TEST_ROLE");
 	assert_false(plan_up(&c->f.h, INT64_MAX, &c->res, &c->steps, &c->n));
@@ -239,21 +239,23 @@ test_atomic(void **state)
 	again(c, 0);
 	assert_true(fx_index(&c->f));
 	assert_true(plan_up(&c->f.h, 2, &c->res, &c->steps, &c->n));
-	assert_true(plan_atomic_check(&c->res, c->steps, c->n));	/* 1 and 2: transactional */
+	assert_true(plan_atomic_check(&c->res, c->steps, c->n)); /* 1 and 2: transactional */
 	steps_done(c);
 	assert_true(plan_up(&c->f.h, INT64_MAX, &c->res, &c->steps, &c->n));
 	assert_false(plan_atomic_check(&c->res, c->steps, c->n));
 	assert_int_equal(c->res.status, ENGINE_BAD_REQUEST);
 	assert_int_equal(c->res.error.version, 3);
 	assert_string_equal(c->res.error.file, "000003_idx.sql");
-	assert_non_null(strstr(c->res.error.message, "apply the 2 before it atomically (up-to 2), then it without atomic"));
+	assert_non_null(
+		strstr(c->res.error.message, "apply the 2 before it atomically (up-to 2), then it without atomic"));
 
 	/* second in line: the one before it can go atomically */
 	again(c, 1);
 	assert_true(fx_index(&c->f));
 	assert_true(plan_up(&c->f.h, INT64_MAX, &c->res, &c->steps, &c->n));
 	assert_false(plan_atomic_check(&c->res, c->steps, c->n));
-	assert_non_null(strstr(c->res.error.message, "apply the 1 before it atomically (up-to 2), then it without atomic"));
+	assert_non_null(
+		strstr(c->res.error.message, "apply the 1 before it atomically (up-to 2), then it without atomic"));
 
 	/* first in line, and stopped part way */
 	again(c, 2);

@@ -24,13 +24,14 @@
 #define SUITE_TOKEN                                                                           \
 	"AQoDYXdzEPT//////////"                                                               \
 	"wEXAMPLEtc764bNrC9SAPBSM22wDOk4x4HIZ8j4FZTwdQWLWsKWHGBuFqwAeMicRXmxfpSPfIeoIYRqTflf" \
-	"KD8YUuwthAx7mSEI/qkPpKPi/kMcGdQrmGdeehM4IC1NtBmUpp2wUE8phUZampKsburEDy0KPkyQDYwT7W" \
-	"Z0wq5VSXDvp75YU9HFvlRd8Tx6q6fE8YQcHNVXAkiY9q6d+xo0rKwT38xVqr7ZD0u0iPPkUL64lIZbqBAz" \
+	"KD8YUuwthAx7mSEI/qkPpKPi/kMcGdQrmGdeehM4IC1NtBmUpp2wUE8phUZampKsburEDy0KPkyQDYwT7W"  \
+	"Z0wq5VSXDvp75YU9HFvlRd8Tx6q6fE8YQcHNVXAkiY9q6d+xo0rKwT38xVqr7ZD0u0iPPkUL64lIZbqBAz"  \
 	"+scqKmlzm8FDrypNC9Yjc8fPOLn9FX9KSYvKTr4rvx3iSIlTJabIQwj2ICCR/oLxBA=="
 
 static int ntest, nfail;
 
-static char *read_file(const char *path)
+static char *
+read_file(const char *path)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f)
@@ -55,11 +56,12 @@ static char *read_file(const char *path)
 	return s;
 }
 
-static time_t parse_amz_date(const char *s)
+static time_t
+parse_amz_date(const char *s)
 {
-	struct tm tm = {0};
-	if (sscanf(s, "%4d%2d%2dT%2d%2d%2dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-		   &tm.tm_min, &tm.tm_sec) != 6)
+	struct tm tm = { 0 };
+	if (sscanf(s, "%4d%2d%2dT%2d%2d%2dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+		   &tm.tm_sec) != 6)
 		return (time_t)-1;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
@@ -67,7 +69,8 @@ static time_t parse_amz_date(const char *s)
 }
 
 /* Print both texts as TAP comments. */
-static void diag_diff(const char *what, const char *want, const char *got)
+static void
+diag_diff(const char *what, const char *want, const char *got)
 {
 	printf("#   %s differs\n#   expected:\n", what);
 	for (const char *p = want; p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
@@ -81,12 +84,13 @@ static void diag_diff(const char *what, const char *want, const char *got)
 struct req {
 	char *text;
 	char *method, *path, *query, *body;
-	size_t head_len;	/* request line + header lines, as in the file */
+	size_t head_len; /* request line + header lines, as in the file */
 	struct sigv4_header h[32];
 	size_t nh;
 };
 
-static bool parse_req(struct req *r, char *text)
+static bool
+parse_req(struct req *r, char *text)
 {
 	memset(r, 0, sizeof *r);
 	r->text = text;
@@ -130,11 +134,12 @@ static bool parse_req(struct req *r, char *text)
 	return true;
 }
 
-static void run_case(const char *dir, const char *name)
+static void
+run_case(const char *dir, const char *name)
 {
 	char path[4096];
-	const char *ext[] = {"req", "creq", "sts", "authz", "sreq"};
-	char *f[5] = {0};
+	const char *ext[] = { "req", "creq", "sts", "authz", "sreq" };
+	char *f[5] = { 0 };
 	bool ok = true;
 
 	for (int i = 0; i < 5; i++) {
@@ -154,8 +159,7 @@ static void run_case(const char *dir, const char *name)
 		goto out;
 	}
 
-	struct sigv4_credentials creds = {"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-					  NULL};
+	struct sigv4_credentials creds = { "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", NULL };
 	struct sigv4_request req = {
 		.method = r.method,
 		.path = r.path,
@@ -189,12 +193,11 @@ static void run_case(const char *dir, const char *name)
 	int n = snprintf(sreq, cap, "%.*s", (int)r.head_len, orig);
 	for (size_t i = 0; i < res.nheaders; i++)
 		n += snprintf(sreq + n, cap - (size_t)n, "\n%s:%s%s", res.headers[i].name,
-			      strcmp(res.headers[i].name, "Authorization") == 0 ? " " : "",
-			      res.headers[i].value);
+			      strcmp(res.headers[i].name, "Authorization") == 0 ? " " : "", res.headers[i].value);
 	if (r.body)
 		snprintf(sreq + n, cap - (size_t)n, "\n\n%s", r.body);
 
-	const char *got[4] = {res.canonical_request, res.string_to_sign, res.authorization, sreq};
+	const char *got[4] = { res.canonical_request, res.string_to_sign, res.authorization, sreq };
 	bool bad[4];
 	for (int i = 0; i < 4; i++) {
 		bad[i] = strcmp(got[i], f[i + 1]) != 0;
@@ -214,7 +217,8 @@ out:
 }
 
 /* Case directories, sorted, found at any depth (normalize-path/, post-sts-token/). */
-static void walk(const char *dir)
+static void
+walk(const char *dir)
 {
 	struct dirent **ents;
 	int n = scandir(dir, &ents, NULL, alphasort);
@@ -240,7 +244,8 @@ static void walk(const char *dir)
 	free(ents);
 }
 
-static void check(const char *name, const char *want, const char *got)
+static void
+check(const char *name, const char *want, const char *got)
 {
 	bool ok = got && strcmp(want, got) == 0;
 	printf("%s %d - %s\n", ok ? "ok" : "not ok", ++ntest, name);
@@ -250,9 +255,9 @@ static void check(const char *name, const char *want, const char *got)
 	}
 }
 
-static void rds_token(const char *name, const char *host, unsigned port, const char *region,
-		      const char *user, struct sigv4_credentials creds, const char *date,
-		      const char *want)
+static void
+rds_token(const char *name, const char *host, unsigned port, const char *region, const char *user,
+	  struct sigv4_credentials creds, const char *date, const char *want)
 {
 	char *tok = NULL;
 	if (!sigv4_rds_iam_token(host, port, region, user, &creds, parse_amz_date(date), &tok))
@@ -261,7 +266,8 @@ static void rds_token(const char *name, const char *host, unsigned port, const c
 	free(tok);
 }
 
-static void published_examples(void)
+static void
+published_examples(void)
 {
 	/*
 	 * botocore tests/unit/test_signers.py, TestGenerateDBAuthToken
@@ -270,9 +276,9 @@ static void published_examples(void)
 	 * differently (its test compares them as a set); the signature is what
 	 * counts, and the order here is the canonical one.
 	 */
-	rds_token("rds iam token: botocore test_generate_db_auth_token",
-		  "prod-instance.us-east-1.rds.amazonaws.com", 3306, "us-east-1", "someusername",
-		  (struct sigv4_credentials){"akid", "skid", NULL}, "20161107T173933Z",
+	rds_token("rds iam token: botocore test_generate_db_auth_token", "prod-instance.us-east-1.rds.amazonaws.com",
+		  3306, "us-east-1", "someusername", (struct sigv4_credentials){ "akid", "skid", NULL },
+		  "20161107T173933Z",
 		  "prod-instance.us-east-1.rds.amazonaws.com:3306/?Action=connect"
 		  "&DBUser=someusername&X-Amz-Algorithm=AWS4-HMAC-SHA256"
 		  "&X-Amz-Credential=akid%2F20161107%2Fus-east-1%2Frds-db%2Faws4_request"
@@ -289,7 +295,7 @@ static void published_examples(void)
 	 */
 	rds_token("rds iam token with session token: paws.common rds_build_auth_token",
 		  "prod-instance.us-east-1.rds.amazonaws.com", 3306, "us-west-2", "mysqlUser",
-		  (struct sigv4_credentials){"AKIA", "SECRET", "SESSION"}, "20250101T000001Z",
+		  (struct sigv4_credentials){ "AKIA", "SECRET", "SESSION" }, "20250101T000001Z",
 		  "prod-instance.us-east-1.rds.amazonaws.com:3306/?Action=connect&DBUser=mysqlUser"
 		  "&X-Amz-Algorithm=AWS4-HMAC-SHA256"
 		  "&X-Amz-Credential=AKIA%2F20250101%2Fus-west-2%2Frds-db%2Faws4_request"
@@ -303,7 +309,7 @@ static void published_examples(void)
 	 * /test.txt from examplebucket, 24 hours, S3 rules (path as is,
 	 * UNSIGNED-PAYLOAD).
 	 */
-	struct sigv4_header h = {"Host", "examplebucket.s3.amazonaws.com"};
+	struct sigv4_header h = { "Host", "examplebucket.s3.amazonaws.com" };
 	struct sigv4_request req = {
 		.method = "GET",
 		.path = "/test.txt",
@@ -315,8 +321,7 @@ static void published_examples(void)
 		.time = parse_amz_date("20130524T000000Z"),
 		.path_as_is = true,
 	};
-	struct sigv4_credentials creds = {"AKIAIOSFODNN7EXAMPLE",
-					  "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", NULL};
+	struct sigv4_credentials creds = { "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", NULL };
 	struct sigv4_result res;
 	bool ok = sigv4_presign(&req, &creds, 86400, &res);
 	check("presign: AWS S3 documentation example",
@@ -330,7 +335,8 @@ static void published_examples(void)
 }
 
 /* The first n lines of s, without the last newline; malloc'd. */
-static char *first_lines(const char *s, int n)
+static char *
+first_lines(const char *s, int n)
 {
 	const char *p = s;
 	while (n-- > 0 && p && (p = strchr(p, '\n')))
@@ -339,12 +345,11 @@ static char *first_lines(const char *s, int n)
 }
 
 /* Behaviour the suite above does not pin down. */
-static void edge_cases(void)
+static void
+edge_cases(void)
 {
-	struct sigv4_credentials creds = {"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-					  NULL};
-	struct sigv4_header h[2] = {{"Host", "example.amazonaws.com"},
-				    {"X-Amz-Date", "20150830T123601Z"}};
+	struct sigv4_credentials creds = { "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", NULL };
+	struct sigv4_header h[2] = { { "Host", "example.amazonaws.com" }, { "X-Amz-Date", "20150830T123601Z" } };
 	struct sigv4_request req = {
 		.method = "GET",
 		.path = "/example%20space/",
@@ -361,9 +366,8 @@ static void edge_cases(void)
 	 * the newer suite's get-space case; a bad %-escape stays literal and
 	 * '+' is not a space. */
 	bool ok = sigv4_sign(&req, &creds, &r);
-	char *line = ok ? first_lines(r.canonical_request, 3) : NULL;	/* method, path, query */
-	check("path encoded twice, query decoded then encoded",
-	      "GET\n/example%2520space/\na=%25zz&b=A%2B", line);
+	char *line = ok ? first_lines(r.canonical_request, 3) : NULL; /* method, path, query */
+	check("path encoded twice, query decoded then encoded", "GET\n/example%2520space/\na=%25zz&b=A%2B", line);
 	free(line);
 	if (ok)
 		sigv4_result_free(&r);
@@ -371,15 +375,15 @@ static void edge_cases(void)
 	/* An X-Amz-Date header that disagrees with the signing time is refused. */
 	req.nheaders = 2;
 	ok = sigv4_sign(&req, &creds, &r);
-	printf("%s %d - X-Amz-Date that disagrees with the time is refused\n", ok ? "not ok" : "ok",
-	       ++ntest);
+	printf("%s %d - X-Amz-Date that disagrees with the time is refused\n", ok ? "not ok" : "ok", ++ntest);
 	if (ok) {
 		nfail++;
 		sigv4_result_free(&r);
 	}
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	char suite[4096];
 	snprintf(suite, sizeof suite, "%s", argc > 1 ? argv[1] : "../shared/sigv4-test-suite");

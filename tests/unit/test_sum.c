@@ -25,13 +25,15 @@ int __real_strcmp(const char *a, const char *b);
 int __wrap_strcmp(const char *a, const char *b);
 static size_t strcmp_calls;
 
-int __wrap_strcmp(const char *a, const char *b)
+int
+__wrap_strcmp(const char *a, const char *b)
 {
 	strcmp_calls++;
 	return __real_strcmp(a, b);
 }
 
-static void sum_set(struct sum_entry *e, const char *name, const char *file)
+static void
+sum_set(struct sum_entry *e, const char *name, const char *file)
 {
 	memset(e, 0, sizeof *e);
 	snprintf(e->name, sizeof e->name, "%s", name);
@@ -39,7 +41,8 @@ static void sum_set(struct sum_entry *e, const char *name, const char *file)
 	snprintf(e->exec, sizeof e->exec, "%s%s", CHECKSUM_EXEC_PREFIX, file);
 }
 
-static void test_sum_match(void **state)
+static void
+test_sum_match(void **state)
 {
 	/* summed: a, b, c, d, and two byte-identical files e1, e2 */
 	struct sum_entry e[6];
@@ -51,7 +54,7 @@ static void test_sum_match(void **state)
 	size_t file_of[6], entry_of[6];
 
 	(void)state;
-	sum_set(&e[0], "4_d.sql", "dd");	/* entries in any order */
+	sum_set(&e[0], "4_d.sql", "dd"); /* entries in any order */
 	sum_set(&e[1], "1_a.sql", "a0");
 	sum_set(&e[2], "2_b.sql", "bb");
 	sum_set(&e[3], "3_c.sql", "cc");
@@ -68,7 +71,7 @@ static void test_sum_match(void **state)
 	assert_int_equal(file_of[0], 2);	/* d: same name */
 	assert_int_equal(file_of[1], 0);	/* a: same name, edited (the caller compares checksums) */
 	assert_int_equal(file_of[2], 1);	/* b: renamed to b2, same bytes */
-	assert_int_equal(file_of[3], SUM_NONE);	/* c: removed */
+	assert_int_equal(file_of[3], SUM_NONE); /* c: removed */
 	assert_int_equal(file_of[4], 3);	/* e1 by name, not taken by e2's bytes */
 	assert_int_equal(file_of[5], 4);	/* e2's bytes are e3's: a rename */
 	assert_int_equal(entry_of[0], 1);
@@ -76,7 +79,7 @@ static void test_sum_match(void **state)
 	assert_int_equal(entry_of[2], 0);
 	assert_int_equal(entry_of[3], 4);
 	assert_int_equal(entry_of[4], 5);
-	assert_int_equal(entry_of[5], SUM_NONE);	/* f: new */
+	assert_int_equal(entry_of[5], SUM_NONE); /* f: new */
 	/* nothing summed, nothing in the folder */
 	assert_true(sum_match(e, 0, m, 0, file_of, entry_of));
 	assert_true(sum_match(e, 0, m, 6, file_of, entry_of));
@@ -88,12 +91,15 @@ static void test_sum_match(void **state)
  * 100 new: every pair right, in O(n log n) comparisons.  Pairing by scanning the
  * folder once per entry (what `goslingc verify` did) makes about n²/2 = 5e7.
  */
-static void test_sum_match_scale(void **state)
+static void
+test_sum_match_scale(void **state)
 {
-	enum { N = 10000 };
+	enum {
+		N = 10000
+	};
 	struct sum_entry *e = calloc(N, sizeof *e);
 	struct migration *m = calloc(N, sizeof *m);
-	char (*names)[32] = calloc(N, sizeof *names), (*sums)[CHECKSUM_LEN] = calloc(N, sizeof *sums);
+	char(*names)[32] = calloc(N, sizeof *names), (*sums)[CHECKSUM_LEN] = calloc(N, sizeof *sums);
 	size_t *file_of = calloc(N, sizeof *file_of), *entry_of = calloc(N, sizeof *entry_of);
 	size_t limit = 0;
 
@@ -122,10 +128,10 @@ static void test_sum_match_scale(void **state)
 	strcmp_calls = 0;
 	assert_true(sum_match(e, N, m, N, file_of, entry_of));
 	for (size_t n = N; n; n >>= 1)
-		limit += 4 * N;		/* 4 N log2 N */
+		limit += 4 * N; /* 4 N log2 N */
 	if (strcmp_calls > limit)
-		fail_msg("sum_match made %zu string comparisons for %d entries and files (limit %zu)",
-			 strcmp_calls, N, limit);
+		fail_msg("sum_match made %zu string comparisons for %d entries and files (limit %zu)", strcmp_calls, N,
+			 limit);
 	for (size_t i = 0; i < N; i++) {
 		size_t j = i * 7919 % N;
 
@@ -140,7 +146,8 @@ static void test_sum_match_scale(void **state)
 	free(entry_of);
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sum_match),

@@ -18,7 +18,6 @@
 #include "target.h"
 #include "table_env.h"
 
-
 /* parse JSON: must fail with an error holding each of the NULL-terminated strings */
 static void
 refused(const char *json, ...)
@@ -36,7 +35,8 @@ refused(const char *json, ...)
 	va_end(ap);
 }
 
-static void test_parse_fields(void **state)
+static void
+test_parse_fields(void **state)
 {
 	struct target t;
 	char err[512];
@@ -44,7 +44,8 @@ static void test_parse_fields(void **state)
 	(void)state;
 	assert_true(target_parse_text("{\"id\": \"tenant_42\", \"database\": \"orders\", \"schema\": \"tenant_42\", "
 				      "\"secret_arn\": \"arn:aws:secretsmanager:eu-west-1:1:secret:t42-AbCd\", "
-				      "\"host\": \"db.example.com\", \"port\": \"6432\"}", &t, err, sizeof err));
+				      "\"host\": \"db.example.com\", \"port\": \"6432\"}",
+				      &t, err, sizeof err));
 	assert_string_equal(t.id, "tenant_42");
 	assert_string_equal(t.database, "orders");
 	assert_string_equal(t.schema, "tenant_42");
@@ -57,7 +58,8 @@ static void test_parse_fields(void **state)
 	assert_string_equal(t.schema, "");
 }
 
-static void test_parse_refusals(void **state)
+static void
+test_parse_refusals(void **state)
 {
 	char big[5000];
 
@@ -103,7 +105,7 @@ static void test_parse_refusals(void **state)
 		snprintf(json, sizeof json, "{\"id\": \"t\", \"secret_arn\": \"%s\"}", big);
 		refused(json, "\"target.secret_arn\" is longer than 2048 bytes", NULL);
 		snprintf(json, sizeof json, "{\"id\": \"t\", \"%.300s\": 1}", big);
-		refused(json, "unknown field \"target.aaaa", "...\"", NULL);	/* the name quoted, cut */
+		refused(json, "unknown field \"target.aaaa", "...\"", NULL); /* the name quoted, cut */
 	}
 	/* hostile text: quotes and multi-byte characters are quoted as \xNN, never raw */
 	refused("{\"id\": \"t\\\"; DROP\"}", "\"target.id\" must be letters", "t\\x22; DROP", NULL);
@@ -133,7 +135,8 @@ allowed(const char *const *env, const char *json, char *err, size_t errlen)
 	return ok;
 }
 
-static void test_allow_list_unset_refuses(void **state)
+static void
+test_allow_list_unset_refuses(void **state)
 {
 	const char *none[] = { NULL };
 	char err[512];
@@ -141,8 +144,9 @@ static void test_allow_list_unset_refuses(void **state)
 	(void)state;
 	assert_true(allowed(none, "{\"id\": \"only_an_id\"}", err, sizeof err));
 	assert_false(allowed(none, "{\"id\": \"t\", \"schema\": \"public\"}", err, sizeof err));
-	assert_string_equal(err, "field \"target.schema\" may not be given: GOSLING_TARGET_SCHEMAS (target-schemas) "
-				 "is not set");
+	assert_string_equal(err,
+			    "field \"target.schema\" may not be given: GOSLING_TARGET_SCHEMAS (target-schemas) "
+			    "is not set");
 	assert_false(allowed(none, "{\"id\": \"t\", \"database\": \"d\"}", err, sizeof err));
 	assert_non_null(strstr(err, "GOSLING_TARGET_DATABASES"));
 	assert_false(allowed(none, "{\"id\": \"t\", \"secret_arn\": \"s\"}", err, sizeof err));
@@ -153,17 +157,21 @@ static void test_allow_list_unset_refuses(void **state)
 	assert_non_null(strstr(err, "GOSLING_TARGET_PORTS"));
 	assert_false(allowed(none, "{\"id\": \"t\", \"cluster_arn\": \"arn:aws:rds:eu-west-1:1:cluster:c\"}", err,
 			     sizeof err));
-	assert_string_equal(err, "field \"target.cluster_arn\" may not be given: GOSLING_TARGET_CLUSTER_ARNS "
-				 "(target-cluster-arns) is not set");
+	assert_string_equal(err,
+			    "field \"target.cluster_arn\" may not be given: GOSLING_TARGET_CLUSTER_ARNS "
+			    "(target-cluster-arns) is not set");
 }
 
 /* a cluster target: the RDS Data API transport, over the function's secret and database or the target's */
-static void test_cluster_target(void **state)
+static void
+test_cluster_target(void **state)
 {
-	const char *dataapi[] = { "DB_CLUSTER_ARN=arn:aws:rds:eu-west-1:1:cluster:main", "DB_NAME=app",
+	const char *dataapi[] = { "DB_CLUSTER_ARN=arn:aws:rds:eu-west-1:1:cluster:main",
+				  "DB_NAME=app",
 				  "DB_SECRET_ARN=arn:aws:secretsmanager:eu-west-1:1:secret:main",
 				  "GOSLING_TARGET_CLUSTER_ARNS=arn:aws:rds:eu-west-1:1:cluster:tenant-[a-z]+",
-				  "GOSLING_TARGET_DATABASES=t_[0-9]+", NULL };
+				  "GOSLING_TARGET_DATABASES=t_[0-9]+",
+				  NULL };
 	const char *libpq[] = { "DB_HOST=db.example.com", "GOSLING_TARGET_CLUSTER_ARNS=.*", NULL };
 	struct config base, run;
 	struct target t;
@@ -174,11 +182,13 @@ static void test_cluster_target(void **state)
 			    err, sizeof err));
 	assert_false(allowed(dataapi, "{\"id\": \"a\", \"cluster_arn\": \"arn:aws:rds:eu-west-1:1:cluster:main2\"}",
 			     err, sizeof err));
-	assert_non_null(strstr(err, "\"target.cluster_arn\": \"arn:aws:rds:eu-west-1:1:cluster:main2\" is not allowed by "
-				    "GOSLING_TARGET_CLUSTER_ARNS"));
+	assert_non_null(strstr(err,
+			       "\"target.cluster_arn\": \"arn:aws:rds:eu-west-1:1:cluster:main2\" is not allowed by "
+			       "GOSLING_TARGET_CLUSTER_ARNS"));
 	config_load(&base, table_get, (void *)dataapi);
 	assert_true(target_parse_text("{\"id\": \"a\", \"cluster_arn\": \"arn:aws:rds:eu-west-1:1:cluster:tenant-eu\", "
-				      "\"database\": \"t_7\"}", &t, err, sizeof err));
+				      "\"database\": \"t_7\"}",
+				      &t, err, sizeof err));
 	assert_true(target_apply(&t, &base, &run));
 	assert_string_equal(config_str(&run, SET_CLUSTER_ARN), "arn:aws:rds:eu-west-1:1:cluster:tenant-eu");
 	assert_string_equal(config_source_name(&run, SET_CLUSTER_ARN), "target");
@@ -198,22 +208,29 @@ static void test_cluster_target(void **state)
 	config_free(&base);
 }
 
-static void test_allow_list_whole_value(void **state)
+static void
+test_allow_list_whole_value(void **state)
 {
-	const char *env[] = { "GOSLING_TARGET_SCHEMAS=tenant_[0-9]+", "GOSLING_TARGET_DATABASES=orders|billing",
-			      "GOSLING_TARGET_HOSTS=db\\.example\\.com", "GOSLING_TARGET_PORTS=5432|6432",
-			      "GOSLING_TARGET_SECRET_ARNS=arn:aws:secretsmanager:eu-west-1:1:secret:tenant-.*", NULL };
+	const char *env[] = { "GOSLING_TARGET_SCHEMAS=tenant_[0-9]+",
+			      "GOSLING_TARGET_DATABASES=orders|billing",
+			      "GOSLING_TARGET_HOSTS=db\\.example\\.com",
+			      "GOSLING_TARGET_PORTS=5432|6432",
+			      "GOSLING_TARGET_SECRET_ARNS=arn:aws:secretsmanager:eu-west-1:1:secret:tenant-.*",
+			      NULL };
 	char err[512];
 
 	(void)state;
 	assert_true(allowed(env, "{\"id\": \"t\", \"schema\": \"tenant_42\"}", err, sizeof err));
 	assert_true(allowed(env, "{\"id\": \"t\", \"database\": \"billing\", \"port\": 6432}", err, sizeof err));
-	assert_true(allowed(env, "{\"id\": \"t\", \"host\": \"db.example.com\", \"secret_arn\": "
-				 "\"arn:aws:secretsmanager:eu-west-1:1:secret:tenant-7\"}", err, sizeof err));
+	assert_true(allowed(env,
+			    "{\"id\": \"t\", \"host\": \"db.example.com\", \"secret_arn\": "
+			    "\"arn:aws:secretsmanager:eu-west-1:1:secret:tenant-7\"}",
+			    err, sizeof err));
 	/* anchored: a prefix, a suffix or a part of the value is not a match */
 	assert_false(allowed(env, "{\"id\": \"t\", \"schema\": \"tenant_42x\"}", err, sizeof err));
-	assert_string_equal(err, "field \"target.schema\": \"tenant_42x\" is not allowed by GOSLING_TARGET_SCHEMAS "
-				 "(target-schemas)");
+	assert_string_equal(err,
+			    "field \"target.schema\": \"tenant_42x\" is not allowed by GOSLING_TARGET_SCHEMAS "
+			    "(target-schemas)");
 	assert_false(allowed(env, "{\"id\": \"t\", \"schema\": \"xtenant_42\"}", err, sizeof err));
 	assert_false(allowed(env, "{\"id\": \"t\", \"schema\": \"tenant_\"}", err, sizeof err));
 	/* the alternation stays inside the anchors: "orders|billing" is not "^orders|billing$" */
@@ -236,7 +253,8 @@ static void test_allow_list_whole_value(void **state)
 	assert_non_null(strstr(err, "\"target.host\""));
 }
 
-static void test_allow_list_patterns_checked(void **state)
+static void
+test_allow_list_patterns_checked(void **state)
 {
 	const char *bad[] = { "GOSLING_TARGET_SCHEMAS=tenant_(", NULL };
 	const char *escape[] = { "GOSLING_TARGET_SCHEMAS=a)|(.*", NULL };
@@ -246,7 +264,8 @@ static void test_allow_list_patterns_checked(void **state)
 	(void)state;
 	config_load(&cfg, table_get, (void *)bad);
 	assert_false(config_check(&cfg, err, sizeof err));
-	assert_non_null(strstr(err, "--target-schemas (GOSLING_TARGET_SCHEMAS): not a POSIX extended regular expression"));
+	assert_non_null(
+		strstr(err, "--target-schemas (GOSLING_TARGET_SCHEMAS): not a POSIX extended regular expression"));
 	config_free(&cfg);
 	/* a pattern that would undo the anchors once wrapped is refused */
 	config_load(&cfg, table_get, (void *)escape);
@@ -255,11 +274,17 @@ static void test_allow_list_patterns_checked(void **state)
 	config_free(&cfg);
 }
 
-static void test_apply(void **state)
+static void
+test_apply(void **state)
 {
-	const char *env[] = { "DB_HOST=function-db", "DB_NAME=main", "GOSLING_LOCK_KEY=42",
-			      "GOSLING_TARGET_SCHEMAS=.*", "GOSLING_TARGET_DATABASES=.*", "GOSLING_TARGET_PORTS=.*",
-			      "DATABASE_URL=postgres://u@url-host/url-db", NULL };
+	const char *env[] = { "DB_HOST=function-db",
+			      "DB_NAME=main",
+			      "GOSLING_LOCK_KEY=42",
+			      "GOSLING_TARGET_SCHEMAS=.*",
+			      "GOSLING_TARGET_DATABASES=.*",
+			      "GOSLING_TARGET_PORTS=.*",
+			      "DATABASE_URL=postgres://u@url-host/url-db",
+			      NULL };
 	struct config base, run;
 	struct target t;
 	enum config_source src;
@@ -268,14 +293,15 @@ static void test_apply(void **state)
 	(void)state;
 	config_load(&base, table_get, (void *)env);
 	assert_true(target_parse_text("{\"id\": \"t1\", \"database\": \"tenants\", \"schema\": \"tenant_1\", "
-				      "\"port\": 6432}", &t, err, sizeof err));
+				      "\"port\": 6432}",
+				      &t, err, sizeof err));
 	assert_true(target_allowed(&t, &base, err, sizeof err));
 	assert_true(target_apply(&t, &base, &run));
 	/* over the function's own settings, DATABASE_URL's fields included */
 	assert_string_equal(config_conn(&run, SET_DBNAME, "url-db", NULL, &src), "tenants");
 	assert_int_equal(src, CONFIG_TARGET);
 	assert_string_equal(config_conn(&run, SET_PORT, NULL, NULL, &src), "6432");
-	assert_string_equal(config_conn(&run, SET_HOST, "url-host", NULL, &src), "url-host");	/* not given: kept */
+	assert_string_equal(config_conn(&run, SET_HOST, "url-host", NULL, &src), "url-host"); /* not given: kept */
 	assert_int_equal(src, CONFIG_URL);
 	assert_string_equal(config_str(&run, SET_SCHEMA), "tenant_1");
 	assert_string_equal(config_source_name(&run, SET_SCHEMA), "target");
@@ -300,12 +326,15 @@ static void test_apply(void **state)
 	config_free(&base);
 }
 
-static void test_lock_key(void **state)
+static void
+test_lock_key(void **state)
 {
 	(void)state;
 	/* FNV-1a 64 over the key's 8 bytes big-endian, then the schema; the top bit cleared */
-	assert_int_equal(target_lock_key(7163289416054213907, "tenant_1"), target_lock_key(7163289416054213907, "tenant_1"));
-	assert_true(target_lock_key(7163289416054213907, "tenant_1") != target_lock_key(7163289416054213907, "tenant_2"));
+	assert_int_equal(target_lock_key(7163289416054213907, "tenant_1"),
+			 target_lock_key(7163289416054213907, "tenant_1"));
+	assert_true(target_lock_key(7163289416054213907, "tenant_1") !=
+		    target_lock_key(7163289416054213907, "tenant_2"));
 	assert_true(target_lock_key(1, "tenant_1") != target_lock_key(2, "tenant_1"));
 	assert_true(target_lock_key(-1, "s") >= 0);
 	/* the value the docs give: key 0, schema "" is FNV-1a of eight zero bytes */
