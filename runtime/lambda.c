@@ -18,9 +18,9 @@
 #include "config.h"
 #include "engine.h"
 #include "http.h"
+#include "invoke.h"
 #include "lambda.h"
 #include "log.h"
-#include "secrets.h"
 #include "signals.h"
 
 #define API_VERSION "2018-06-01"
@@ -481,8 +481,6 @@ answer_tf_delete(struct lambda *l, const char *id)
 static bool
 run_event(struct lambda *l, struct lambda_event *ev, int64_t deadline, struct engine_result *res)
 {
-	char err[1024];
-
 	ev->req.deadline_ms = deadline;
 	if (ev->kind == LAMBDA_CODEDEPLOY && deadline && l->margin < CODEDEPLOY_RESERVE_MS)
 		ev->req.deadline_ms = deadline - (CODEDEPLOY_RESERVE_MS - l->margin); /* the report's time */
@@ -497,30 +495,16 @@ run_event(struct lambda *l, struct lambda_event *ev, int64_t deadline, struct en
 		 ev->kind == LAMBDA_CODEDEPLOY ? " for codedeploy deployment " : "",
 		 ev->kind == LAMBDA_CODEDEPLOY ? ev->deployment_id : "", ev->has_target ? " for target " : "",
 		 ev->has_target ? ev->target.id : "");
-	if (ev->req.command == ENGINE_LIST) {
-		engine_run(&l->cfg, l->b, &ev->req, res);
-	} else {
-		/* credentials per invocation: a rotated secret is read again, a token is fresh */
-		struct config tcfg, run;
-		enum engine_status st =
-			target_prepare(ev->has_target ? &ev->target : NULL, &l->cfg, &tcfg, err, sizeof err);
-
-		/* the secret is read inside the engine's time, not the margin's; a refused target reads none */
-		if (st != ENGINE_OK) {
-			config_derive(&run, &tcfg);
-			engine_result_fail(res, l->b, ev->req.command, st, err);
-		} else if (secrets_resolve(&tcfg, &run, l->http,
-					   ev->req.deadline_ms ? ev->req.deadline_ms - l->margin : 0, err,
-					   sizeof err)) {
-			engine_run(&run, l->b, &ev->req, res);
-		} else {
-			engine_result_fail(res, l->b, ev->req.command, ENGINE_CONFIG_ERROR, err);
-		}
-		config_free(&run);
-		config_free(&tcfg);
-	}
-	if (ev->has_target)
-		res->target = ev->target.id;
+	/*
+	 * credentials per invocation: a rotated secret is read again, a token is fresh; the
+	 * secret is read inside the engine's time, not the margin's
+	 */
+	invoke_run(&(struct invoke){ .base = &l->cfg,
+				     .b = l->b,
+				     .target = ev->has_target ? &ev->target : NULL,
+				     .http = l->http,
+				     .secret_deadline_ms = ev->req.deadline_ms ? ev->req.deadline_ms - l->margin : 0 },
+		   &ev->req, res);
 	return true;
 }
 

@@ -17,10 +17,9 @@
 #include "bundle.h"
 #include "config.h"
 #include "engine.h"
-#include "http.h"
+#include "invoke.h"
 #include "lambda.h"
 #include "log.h"
-#include "secrets.h"
 #include "signals.h"
 #include "target.h"
 
@@ -273,55 +272,6 @@ cli_flag(const char *name)
 		if (strcmp(name, flags[i]) == 0)
 			return true;
 	return false;
-}
-
-/*
- * The engine, for target t (NULL: the configured database) once the allow-list let it
- * through, with the credentials the secret and IAM authentication give (none for list).
- */
-static void
-run_command(const struct config *base, const struct target *t, const struct engine_request *req,
-	    struct engine_result *res)
-{
-	struct http_client *http = NULL;
-	struct config tcfg, run;
-	const struct config *cfg = &tcfg;
-	char err[1024];
-	enum engine_status st;
-
-	if (req->command == ENGINE_LIST) {
-		engine_run(base, &gosling_bundle, req, res);
-		return;
-	}
-	if ((st = target_prepare(t, base, &tcfg, err, sizeof err)) != ENGINE_OK) {
-		engine_result_fail(res, &gosling_bundle, req->command, st, err);
-		config_free(&tcfg);
-		return;
-	}
-	if (config_str(cfg, SET_SECRET_ARN)) {
-		if (!http_global_init()) {
-			engine_result_fail(res, &gosling_bundle, req->command, ENGINE_CONFIG_ERROR,
-					   "unable to initialise libcurl");
-			config_free(&tcfg);
-			return;
-		}
-		if (!(http = http_client_new())) {
-			engine_result_fail(res, &gosling_bundle, req->command, ENGINE_CONFIG_ERROR, "out of memory");
-			http_global_cleanup();
-			config_free(&tcfg);
-			return;
-		}
-	}
-	if (secrets_resolve(cfg, &run, http, req->deadline_ms, err, sizeof err))
-		engine_run(&run, &gosling_bundle, req, res);
-	else
-		engine_result_fail(res, &gosling_bundle, req->command, ENGINE_CONFIG_ERROR, err);
-	config_free(&run);
-	config_free(&tcfg);
-	if (http) {
-		http_client_free(http);
-		http_global_cleanup();
-	}
 }
 
 /* What the command line asks beside the request: the answer's form, the settings command, an event. */
@@ -602,9 +552,11 @@ main(int argc, char **argv)
 	req.progress_arg = &cli.json;
 
 	signals_catch(true);
-	run_command(&cfg, cli.has_target ? &cli.target : NULL, &req, &res);
-	if (cli.has_target)
-		res.target = cli.target.id;
+	invoke_run(&(struct invoke){ .base = &cfg,
+				     .b = &gosling_bundle,
+				     .target = cli.has_target ? &cli.target : NULL,
+				     .secret_deadline_ms = req.deadline_ms },
+		   &req, &res);
 	report(&res, cli.json);
 	code = engine_exit_code(res.status);
 	if (signals_interrupted() && res.status != ENGINE_OK)
