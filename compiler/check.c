@@ -18,8 +18,10 @@
 #include "check.h"
 
 #include "diag.h"
+#include "envsub.h"
 #include "fatal.h"
 #include "lexer.h"
+#include "text.h"
 
 #include <pg_query.h>
 #include <pg_query.pb-c.h>

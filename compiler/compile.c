@@ -2,6 +2,7 @@
  * compile.c - from a folder to a struct bundle: the one path that `build`,
  * `list`, `verify` and `sum` share, so they never disagree.
  */
+#include "checksum.h"
 #include "compile.h"
 
 #include "check.h"

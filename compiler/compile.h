@@ -10,6 +10,7 @@
 #define GOSLING_COMPILE_H
 
 #include "bundle.h"
+#include "checksum.h"
 #include "folder.h"
 #include "parse.h"
 

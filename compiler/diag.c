@@ -9,6 +9,7 @@
 #include "diag.h"
 
 #include "bundle.h"
+#include "text.h"
 
 #include <stdarg.h>
 #include <stdlib.h>

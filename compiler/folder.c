@@ -7,6 +7,7 @@
 #include "bundle.h"
 #include "diag.h"
 #include "fatal.h"
+#include "text.h"
 
 #include <dirent.h>
 #include <errno.h>

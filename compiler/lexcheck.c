@@ -6,6 +6,7 @@
 #include "diag.h"
 #include "fatal.h"
 #include "lexer.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -16,6 +16,7 @@
 #include "diag.h"
 #include "emit.h"
 #include "lexer.h"
+#include "text.h"
 
 #include <stdarg.h>
 #include <stdlib.h>

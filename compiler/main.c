@@ -1,9 +1,11 @@
 /*
  * main.c - goslingc's command line: options and verbs, nothing else.
  */
+#include "checksum.h"
 #include "compile.h"
 #include "diag.h"
 #include "emit.h"
+#include "envsub.h"
 #include "fatal.h"
 #include "folder.h"
 #include "lint.h"

@@ -7,11 +7,13 @@
  * buffer is written and reset), because a file goose accepts must mean the same
  * here, byte for byte.  It runs once per direction, as goose does.
  */
+#include "envsub.h"
 #include "parse.h"
 
 #include "diag.h"
 #include "fatal.h"
 #include "lexer.h"
+#include "text.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -2,6 +2,7 @@
  * pfile.c - positions in a migration file as goose cut it, and freeing it (pfile.h).
  */
 #include "pfile.h"
+#include "text.h"
 
 #include <stdlib.h>
 #include <string.h>

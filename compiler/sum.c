@@ -2,6 +2,7 @@
  * sum.c - migrations.sum: pairing its entries with a folder's migrations, and
  * the file itself (read, checked line by line, written).
  */
+#include "checksum.h"
 #include "sum.h"
 
 #include "diag.h"

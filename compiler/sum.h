@@ -7,6 +7,7 @@
 #define GOSLING_SUM_H
 
 #include "bundle.h"
+#include "checksum.h"
 
 struct diag;
 

@@ -9,11 +9,13 @@
 #include <string.h>
 
 #include "bundle.h"
+#include "checksum.h"
 #include "clock.h"
 #include "config.h"
 #include "engine_impl.h"
 #include "log.h"
 #include "signals.h"
+#include "text.h"
 
 /* --- what a failure names ------------------------------------------------------------ */
 

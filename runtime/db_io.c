@@ -25,6 +25,7 @@
 #include "db_impl.h"
 #include "log.h"
 #include "signals.h"
+#include "text.h"
 
 /* After a cancel, how long the server may take to answer before the connection is dropped. */
 #define GRACE_MS 2000

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "bundle.h"
+#include "checksum.h"
 #include "clock.h"
 #include "config.h"
 #include "db.h"
@@ -22,6 +23,7 @@
 #include "engine_impl.h"
 #include "log.h"
 #include "signals.h"
+#include "text.h"
 
 void
 progress(struct run *r, const struct engine_item *it, const char *action)

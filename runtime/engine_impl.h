@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "bundle.h"
+#include "checksum.h"
 #include "engine.h"
 #include "transport.h"
 

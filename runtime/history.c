@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bundle.h"
+#include "checksum.h"
 #include "engine_impl.h"
 
 static const struct migration *

@@ -17,11 +17,13 @@
 #include "codedeploy.h"
 #include "config.h"
 #include "engine.h"
+#include "envsub.h"
 #include "http.h"
 #include "invoke.h"
 #include "lambda.h"
 #include "log.h"
 #include "signals.h"
+#include "text.h"
 
 #define API_VERSION "2018-06-01"
 #define MAX_PAYLOAD (6u * 1024 * 1024) /* a synchronous response: 6 MiB (Lambda takes 100 bytes more) */

@@ -10,6 +10,7 @@
 #include "bundle.h"
 #include "clock.h"
 #include "log.h"
+#include "text.h"
 
 static enum log_format log_fmt = LOG_TEXT;
 static enum log_level log_min = LOG_INFO;

@@ -17,6 +17,7 @@
 #include "bundle.h"
 #include "config.h"
 #include "engine.h"
+#include "envsub.h"
 #include "invoke.h"
 #include "lambda.h"
 #include "log.h"

@@ -9,6 +9,7 @@
 
 #include "bundle.h"
 #include "engine_impl.h"
+#include "envsub.h"
 #include "log.h"
 
 uint32_t

@@ -12,6 +12,7 @@
 #include "bundle.h"
 #include "engine_impl.h"
 #include "log.h"
+#include "text.h"
 
 static const char *const command_names[ENGINE_COMMAND_COUNT] = {
 	[ENGINE_UP] = "up",	      [ENGINE_UP_TO] = "up-to", [ENGINE_DOWN] = "down",

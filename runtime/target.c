@@ -7,6 +7,7 @@
 
 #include "log.h" /* errorf */
 #include "target.h"
+#include "text.h"
 
 /* One field of a target: where it goes, how long it may be, its allow-list and setting. */
 struct field {

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "bundle.h" /* MUSTCHECK, struct stmt, struct bundle, CHECKSUM_LEN */
+#include "checksum.h"
 
 struct config;
 

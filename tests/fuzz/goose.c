@@ -5,6 +5,8 @@
  * None of it needs libpg_query: fuzz_goose links this alone, fuzz_parse adds
  * PostgreSQL's parser and the lint on top (compile.h).
  */
+#include "checksum.h"
+#include "envsub.h"
 #include "goose.h"
 
 #include "folder.h"

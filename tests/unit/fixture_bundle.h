@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "bundle.h"
+#include "checksum.h"
 #include "db.h"
 #include "engine_impl.h"
 

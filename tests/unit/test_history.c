@@ -13,6 +13,7 @@
 
 #include <stdlib.h>
 
+#include "checksum.h"
 #include "fixture_bundle.h"
 
 static const char *const up1[] = { "CREATE TABLE a (id int)", NULL };

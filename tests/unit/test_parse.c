@@ -12,6 +12,7 @@
 #include "bundle.h"
 #include "compile.h"
 #include "diag.h"
+#include "envsub.h"
 #include "parse.h"
 
 #include <stdio.h>

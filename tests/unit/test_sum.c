@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "bundle.h"
+#include "checksum.h"
 #include "sum.h"
 
 #include <stdio.h>

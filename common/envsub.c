@@ -1,298 +1,13 @@
-/*
- * bundle.c - checksums and ENVSUB expansion, shared by goslingc and gosling.
- */
-#include "bundle.h"
+/* envsub.c - goose's ENVSUB: github.com/mfridman/interpolate, in C (envsub.h). */
+#include "envsub.h"
 #include "buf.h"
+#include "text.h"
 
-#include <openssl/evp.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/*
- * SHA-256 through OpenSSL's EVP interface, written as "<prefix><hex>".  OpenSSL may
- * fail to allocate its context: the failure is sticky (later adds do nothing) and
- * sha_done reports it, so every checksum function returns false instead of abort()ing
- * in the middle of an invocation.
- */
-struct sha {
-	EVP_MD_CTX *ctx;
-	bool failed;
-};
-
-static void
-sha_init(struct sha *h)
-{
-	h->ctx = EVP_MD_CTX_new();
-	h->failed = !h->ctx || !EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL);
-}
-
-static void
-sha_add(struct sha *h, const void *p, size_t n)
-{
-	if (!h->failed && n && !EVP_DigestUpdate(h->ctx, p, n))
-		h->failed = true;
-}
-
-static void sha_addf(struct sha *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void
-sha_addf(struct sha *h, const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	sha_add(h, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
-}
-
-/* The digest into out, and the context freed; false (out "") when anything failed. */
-static bool
-sha_done(struct sha *h, const char *prefix, char out[CHECKSUM_LEN])
-{
-	unsigned char md[32];
-	unsigned int n = 0;
-	size_t plen = strlen(prefix);
-
-	if (!h->failed && (!EVP_DigestFinal_ex(h->ctx, md, &n) || n != 32))
-		h->failed = true;
-	EVP_MD_CTX_free(h->ctx);
-	out[0] = '\0';
-	if (h->failed)
-		return false;
-	memcpy(out, prefix, plen);
-	for (unsigned i = 0; i < 32; i++)
-		snprintf(out + plen + 2 * i, 3, "%02x", md[i]);
-	return true;
-}
-
-bool
-checksum_file(const char *data, size_t len, char out[CHECKSUM_LEN])
-{
-	struct sha h;
-	size_t start = len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0 ? 3 : 0, end = len, from = start;
-
-	/* the canonical form, fed in runs between the bytes it changes: no copy of the file */
-	while (end > start && (data[end - 1] == '\n' || data[end - 1] == '\r'))
-		end--;
-	sha_init(&h);
-	for (size_t i = start; i < end; i++) {
-		if (data[i] == '\r') {
-			sha_add(&h, data + from, i - from);
-			sha_add(&h, "\n", 1);
-			if (data[i + 1] == '\n') /* i + 1 < end: data[end - 1] is no CR */
-				i++;
-			from = i + 1;
-		}
-	}
-	sha_add(&h, data + from, end - from);
-	if (end > start)
-		sha_add(&h, "\n", 1);
-	return sha_done(&h, CHECKSUM_FILE_PREFIX, out);
-}
-
-static void
-add_stmts(struct sha *h, const char *dir, const struct stmt *s, uint32_t n)
-{
-	sha_addf(h, "%s %" PRIu32 "\n", dir, n);
-	for (uint32_t i = 0; i < n; i++) {
-		sha_addf(h, "%" PRIu32 "\n", s[i].len);
-		sha_add(h, s[i].sql, s[i].len);
-		sha_add(h, "\n", 1);
-		for (uint32_t j = 0; j < s[i].nenvsub; j++)
-			sha_addf(h, "envsub %" PRIu32 " %" PRIu32 "\n", s[i].envsub[j].start, s[i].envsub[j].end);
-	}
-}
-
-bool
-checksum_exec(const struct migration *m, char out[CHECKSUM_LEN])
-{
-	struct sha h;
-
-	sha_init(&h);
-	sha_addf(&h, "gosling-x1\ntx %d\n", m->no_transaction ? 0 : 1);
-	add_stmts(&h, "up", m->up, m->nup);
-	add_stmts(&h, "down", m->down, m->ndown);
-	return sha_done(&h, CHECKSUM_EXEC_PREFIX, out);
-}
-
-bool
-checksum_done(const struct migration *m, uint32_t n, char out[CHECKSUM_LEN])
-{
-	struct sha h;
-
-	sha_init(&h);
-	sha_addf(&h, "gosling-p1\n");
-	add_stmts(&h, "up", m->up, n < m->nup ? n : m->nup);
-	return sha_done(&h, CHECKSUM_DONE_PREFIX, out);
-}
-
-bool
-checksum_chain(const char *prev, int64_t version, const char *exec, char out[CHECKSUM_LEN])
-{
-	struct sha h;
-
-	sha_init(&h);
-	sha_addf(&h, "%s\n%" PRId64 "\n", prev ? prev : "", version);
-	sha_add(&h, exec, strlen(exec));
-	sha_add(&h, "\n", 1);
-	return sha_done(&h, CHECKSUM_CHAIN_PREFIX, out);
-}
-
-/* --- text helpers ------------------------------------------------------------ */
-
-/* Decode one UTF-8 rune at s (n > 0 bytes left); *size gets its length.  Invalid
- * bytes decode as U+FFFD with size 1, as Go's utf8.DecodeRune does. */
-static uint32_t
-rune_decode(const unsigned char *s, size_t n, size_t *size)
-{
-	uint32_t c = s[0], min;
-	size_t len, i;
-
-	if (c < 0x80) {
-		*size = 1;
-		return c;
-	}
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2, c &= 0x1f, min = 0x80;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3, c &= 0x0f, min = 0x800;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4, c &= 0x07, min = 0x10000;
-	else
-		goto bad;
-	if (n < len)
-		goto bad;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			goto bad;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		goto bad;
-	*size = len;
-	return c;
-bad:
-	*size = 1;
-	return 0xfffd;
-}
-
-/* Whether the n bytes at s are the start of a valid sequence the end of the text cut short. */
-static bool
-rune_cut(const unsigned char *s, size_t n)
-{
-	size_t len = s[0] >= 0xc2 && s[0] <= 0xdf ? 2
-		: s[0] >= 0xe0 && s[0] <= 0xef	  ? 3
-		: s[0] >= 0xf0 && s[0] <= 0xf4	  ? 4
-						  : 0;
-
-	if (n >= len)
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return false;
-	return true;
-}
-
-char *
-text_utf8_fix(char *s)
-{
-	size_t n = strlen(s), i = 0, size;
-
-	while (i < n) {
-		uint32_t rune;
-
-		if ((size = text_char_at(s + i, n - i, &rune)) == 0) {
-			if (rune_cut((const unsigned char *)s + i, n - i)) {
-				s[i] = '\0';
-				break;
-			}
-			s[i] = '?';
-			size = 1;
-		}
-		i += size;
-	}
-	return s;
-}
-
-/* Go's unicode.IsSpace. */
-static bool
-rune_is_space(uint32_t c)
-{
-	switch (c) {
-	case '\t':
-	case '\n':
-	case '\v':
-	case '\f':
-	case '\r':
-	case ' ':
-	case 0x85:
-	case 0xa0:
-	case 0x1680:
-	case 0x2028:
-	case 0x2029:
-	case 0x202f:
-	case 0x205f:
-	case 0x3000:
-		return true;
-	}
-	return c >= 0x2000 && c <= 0x200a;
-}
-
-size_t
-text_space_at(const char *s, size_t n)
-{
-	size_t size;
-
-	if (n == 0)
-		return 0;
-	if (rune_is_space(rune_decode((const unsigned char *)s, n, &size)))
-		return size;
-	return 0;
-}
-
-size_t
-text_char_at(const char *s, size_t n, uint32_t *rune)
-{
-	size_t size;
-
-	if (n == 0)
-		return 0;
-	*rune = rune_decode((const unsigned char *)s, n, &size);
-	return *rune == 0xfffd && size == 1 ? 0 : size;
-}
-
-bool
-text_is_control(uint32_t rune)
-{
-	return rune < 0x20 || (rune >= 0x7f && rune <= 0x9f);
-}
-
-void
-text_trim(const char **s, size_t *n)
-{
-	const char *p = *s;
-	size_t len = *n, k;
-
-	while (len > 0 && (k = text_space_at(p, len)) > 0)
-		p += k, len -= k;
-	/* Trailing: step back over a rune whose encoding ends at p + len. */
-	while (len > 0) {
-		size_t start = len - 1;
-		while (start > 0 && len - start < 4 && ((unsigned char)p[start] & 0xc0) == 0x80)
-			start--;
-		k = text_space_at(p + start, len - start);
-		if (k == 0 || start + k != len)
-			break;
-		len = start;
-	}
-	*s = p;
-	*n = len;
-}
 
 /* --- ENVSUB: github.com/mfridman/interpolate, in C ---------------------------- */
 
@@ -316,7 +31,7 @@ ip_peek(struct interp *ip)
 
 	if (ip->pos >= ip->len)
 		return EOF_RUNE;
-	return rune_decode((const unsigned char *)ip->s + ip->pos, ip->len - ip->pos, &size);
+	return text_rune_decode((const unsigned char *)ip->s + ip->pos, ip->len - ip->pos, &size);
 }
 
 static uint32_t
@@ -327,7 +42,7 @@ ip_next(struct interp *ip)
 
 	if (ip->pos >= ip->len)
 		return EOF_RUNE;
-	c = rune_decode((const unsigned char *)ip->s + ip->pos, ip->len - ip->pos, &size);
+	c = text_rune_decode((const unsigned char *)ip->s + ip->pos, ip->len - ip->pos, &size);
 	ip->pos += size;
 	return c;
 }
@@ -569,7 +284,7 @@ ip_expression(struct interp *ip, bool eval, bool stop_brace, struct buf *out)
 			continue;
 		}
 		/* One rune, then text up to the next '$', '\' or stop rune. */
-		rune_decode((const unsigned char *)p, left, &size);
+		text_rune_decode((const unsigned char *)p, left, &size);
 		if (eval) {
 			if (c == 0xfffd)
 				buf_add(out, "\xef\xbf\xbd", 3);
@@ -676,24 +391,4 @@ envsub_expand(const char *s, const struct envsub_range *r, uint32_t nr, const ch
 	memmove(out.p, t, n);
 	out.p[n] = '\0';
 	return out.p;
-}
-
-bool
-checksum_build_id(const struct migration *m, uint32_t n, char out[17])
-{
-	struct sha h;
-	char full[CHECKSUM_LEN];
-
-	sha_init(&h);
-	sha_addf(&h, "gosling-build-1\n");
-	for (uint32_t i = 0; i < n; i++) {
-		sha_addf(&h, "%" PRId64 " ", m[i].version);
-		sha_add(&h, m[i].name, strlen(m[i].name));
-		sha_addf(&h, " %s %s\n", m[i].file_checksum, m[i].exec_checksum);
-	}
-	if (!sha_done(&h, "", full))
-		return false;
-	memcpy(out, full, 16);
-	out[16] = '\0';
-	return true;
 }
