@@ -5,6 +5,7 @@
  *   dataapi_call.c       building SQL text, calls with their retries, errors, settings
  *   dataapi_history.c    the history and goose tables: reads, writes, transactions
  *   dataapi_units.c      running units: DO blocks, packing, restarts, lost answers
+ *   dataapi_statement.c  statements outside a unit: the INVALID index of a failed CREATE INDEX CONCURRENTLY
  *
  * How the transport works: dataapi_transport.c's head comment.
  */
@@ -122,5 +123,12 @@ bool da_run_units(struct transport *t, const struct db_unit *units, size_t nunit
 		  const struct db_session *s, int64_t deadline_ms, void (*done)(size_t unit, int64_t ms, void *arg),
 		  void *arg, struct db_cursor *cur, struct db_batch_failure *f);
 bool da_run_statement(struct transport *t, const char *sql, int64_t deadline_ms, struct db_error *err);
+
+/* --- dataapi_statement.c --- */
+
+bool da_index_invalid(struct transport *t, const struct db_index_target *ix, char *schema, size_t schemalen, char *name,
+		      size_t namelen, bool *found, bool *building, struct db_error *err);
+bool
+da_index_drop(struct transport *t, const char *schema, const char *name, int64_t deadline_ms, struct db_error *err);
 
 #endif

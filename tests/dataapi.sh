@@ -569,6 +569,61 @@ is "$rc/$(psql_q "$dbn" "SELECT coalesce(failed_statement, 0) FROM gosling_migra
 	"the next up resumes at statement 2 and completes the row"
 is "$(psql_q "$dbn" "SELECT count(*) FROM later")/$(has_table "$dbn" n_id2)" "1/t" "... running statements 2 and 3 once"
 
+# --- a CREATE INDEX CONCURRENTLY that failed, resumed over the Data API -----------------------------
+# tests/locks.sh's scenario over the Data API: a unique index built concurrently over duplicates
+# fails and leaves the index INVALID; once they are fixed, up resumes at that statement, drops the
+# INVALID index concurrently (index_invalid, index_drop) and builds it again.  The name is unquoted
+# mixed case, the table schema-qualified, behind a comment: the server folds and resolves them.
+I=$T/cic
+mig "$I" 000001_uniq.sql <<'EOF'
+-- +goose NO TRANSACTION
+-- +goose Up
+CREATE TABLE audit (id int);
+/* one address per user */ CREATE UNIQUE INDEX CONCURRENTLY Users_Email_Key
+	ON public.users (email);
+INSERT INTO audit VALUES (1);
+EOF
+mkbin "$I" || fail "the CREATE INDEX CONCURRENTLY bundle builds"
+dbi=$(pg_newdb)
+psql_q "$dbi" "CREATE TABLE users (id int PRIMARY KEY, email text);
+	INSERT INTO users SELECT g, 'u' || g || '@example.com' FROM generate_series(1, 1000) g;
+	INSERT INTO users VALUES (1001, 'u7@example.com')" >/dev/null
+invalid() { psql_q "$1" "SELECT coalesce(string_agg(c.relname || ':' || i.indisvalid, ','), 'none')
+	FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = '$2'"; }
+# jqo PATH: a value of the last result ($out), dot-separated keys and indices; null as "null"
+jqo() { python3 -c 'import json, sys
+v = json.loads(sys.argv[2])
+for k in sys.argv[1].split("."):
+    v = v[int(k)] if k.isdigit() else v.get(k)
+print("null" if v is None else v)' "$1" "$out"; }
+da "$I/gosling" "$dbi" --json up
+is "$rc" 1 "a unique index built concurrently over duplicates, over the Data API: exit 1"
+is "$(jqo migrations.0.failed_statement):$(jqo error.sqlstate)" "2:23505" \
+	"... it stops at statement 2 with PostgreSQL's unique violation"
+is "$(invalid "$dbi" users_email_key)" "users_email_key:false" "... and leaves the index INVALID"
+psql_q "$dbi" "DELETE FROM users WHERE id = 1001" >/dev/null
+mark
+da "$I/gosling" "$dbi" --json up
+is "$rc" 0 "once the duplicates are fixed, up over the Data API resumes and succeeds $(tail -2 <<<"$err")"
+is "$(jqo migrations.0.action):$(jqo migrations.0.dropped_invalid_index)" "applied:public.users_email_key" \
+	"... the result names the INVALID index it dropped"
+like "$err" "dropping the INVALID index public.users_email_key that 000001_uniq.sql statement 2 left when it failed, before running it again" \
+	"... the log says it drops it before running the statement again"
+is "$(invalid "$dbi" users_email_key)" "users_email_key:true" "... the index is valid afterwards, the only one of its name"
+is "$(rows "$dbi"):$(psql_q "$dbi" "SELECT count(*) FROM audit")" "1:1" \
+	"... the migration recorded complete, its earlier statement not run twice"
+is "$(calls RollbackTransaction)" 1 "... the lookup read in a transaction of its own, rolled back"
+
+# a valid index of that name is never dropped: the statement fails (already exists), first and on resume
+dbi=$(pg_newdb)
+psql_q "$dbi" "CREATE TABLE users (id int PRIMARY KEY, email text);
+	CREATE UNIQUE INDEX users_email_key ON users (email)" >/dev/null
+da "$I/gosling" "$dbi" --json up
+is "$rc:$(jqo error.sqlstate)" "1:42P07" "a valid index of that name stays: the statement fails (already exists)"
+da "$I/gosling" "$dbi" --json up
+is "$rc:$(jqo migrations.0.dropped_invalid_index)" "1:null" "... and on resume over the Data API nothing is dropped"
+is "$(invalid "$dbi" users_email_key)" "users_email_key:true" "... the valid index is still there"
+
 # --- a fleet target naming the cluster (issue 19 over issue 18) -------------------------------------
 # the function's own cluster is one the allow-list admits; the target names it, a database and a
 # tenant schema: the migrations land in that schema, over the Data API, with the history there
