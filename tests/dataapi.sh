@@ -8,6 +8,8 @@
 #   - a failing statement named by file, statement and SQLSTATE, nothing of its migration applied;
 #   - 8 concurrent ups, and a Data API up racing a libpq up: each migration applied once;
 #   - DatabaseResumingException past rdsdata.c's three attempts: waited out within the deadline;
+#   - up --atomic: one transaction for every migration, a failure rolling all of them back, a lost
+#     transaction running the set again, a lost CommitTransaction answer decided by the history;
 #   - calls per migration counted in the stand-in's log; multi-byte text, a migration over
 #     65,536 characters, 200 migrations.
 # Prints TAP.  Needs node and npm (as tests/rdsdata.sh), openssl.
@@ -234,6 +236,88 @@ like "$err$out" "42P01" "... and the SQLSTATE"
 like "$err$out" 'relation "nowhere" does not exist' "... with PostgreSQL's message"
 is "$(rows "$dbf")/$(has_table "$dbf" b)" "1/f" "migration 1 stays applied, nothing of migration 2 is"
 
+# --- --atomic: every pending migration in one transaction ------------------------------------------
+
+A=$T/atomic
+mig "$A" 000001_a.sql <<<"-- +goose Up
+CREATE TABLE z (v int);"
+for i in 2 3 4; do
+	mig "$A" 00000${i}_a.sql <<<"-- +goose Up
+INSERT INTO z VALUES ($i);"
+done
+mkbin "$A" || fail "the atomic bundle builds"
+dba=$(pg_newdb)
+mark
+da "$A/gosling" "$dba" --json up --atomic
+is "$rc/$(rows "$dba")/$(psql_q "$dba" 'SELECT string_agg(v::text, $$,$$ ORDER BY v) FROM z')" "0/1,2,3,4/2,3,4" \
+	"up --atomic over the Data API applies the 4 pending migrations $(tail -2 <<<"$err")"
+is "$(python3 -c 'import json,sys; print(",".join(m["action"] for m in json.load(open(sys.argv[1]))["migrations"]))' "$T/out")" \
+	"applied,applied,applied,applied" "... the result says each was applied"
+is "$(calls BeginTransaction)/$(calls CommitTransaction)" "1/1" \
+	"... in one transaction, the migrations' (BeginTransaction/CommitTransaction; the history table is one autocommit call)"
+# the calls between the migrations' BeginTransaction and its CommitTransaction
+inside=$(grep -o '"operation":"[A-Za-z]*"\|"in_transaction":[a-z]*' "$T/api.log" | paste -d' ' - - |
+	awk '/BeginTransaction/ {s = ""; next} /CommitTransaction/ {last = s; next} {s = s $0 ";"} END {print last}')
+is "$inside" '"operation":"ExecuteStatement" "in_transaction":true;' \
+	"... the 4 migrations in one DO block, a call naming that transaction"
+atomic_commit=$(grep -n '"operation":"CommitTransaction"' "$T/api.log" | tail -1 | cut -d: -f1)
+
+# the failing second of two: the first is rolled back with it
+dbaf=$(pg_newdb)
+da "$F/gosling" "$dbaf" up --atomic
+is "$rc" 1 "a failing last migration in up --atomic over the Data API: exit 1"
+like "$err$out" "000002_bad.sql" "... the error names the file"
+like "$err$out" "statement 3 (line 5)" "... the statement and its line"
+like "$err$out" "42P01" "... the SQLSTATE"
+like "$err$out" 'relation "nowhere" does not exist' "... PostgreSQL's message"
+like "$err$out" "atomic: none of the 2 migrations was applied" "... and that none was applied"
+is "$(rows "$dbaf")/$(has_table "$dbaf" a)/$(has_table "$dbaf" b)" "/f/f" "... none is: no history row, no table of either"
+
+# TransactionNotFoundException after the block of 2 to 4 ran in the transaction: the set goes again
+dbat=$(pg_newdb)
+printf 'expire:INSERT INTO z VALUES (3\n' >"$T/api.faults"
+mark
+da "$A/gosling" "$dbat" up --atomic
+is "$rc/$(rows "$dbat")" "0/1,2,3,4" "TransactionNotFoundException mid-way through up --atomic: the run succeeds $(tail -1 <<<"$err")"
+like "$err" "lost the atomic run's transaction (TransactionNotFoundException): running its 4 migrations again" \
+	"... saying it runs the whole set again"
+is "$(psql_q "$dbat" 'SELECT string_agg(v::text, $$,$$ ORDER BY v) FROM z')" "2,3,4" "... each migration's work stands once"
+is "$(calls BeginTransaction)/$(calls CommitTransaction)" "2/1" "... in a second transaction after the one the stand-in expired"
+
+# the transaction lost on every call: UNIT_RESTARTS restarts, then a clear failure, nothing applied
+dbae=$(pg_newdb)
+da "$A/gosling" "$dbae" up-to 1
+for _ in $(seq 60); do echo expire; done >"$T/api.faults"
+mark
+da "$A/gosling" "$dbae" up --atomic
+: >"$T/api.faults"
+is "$rc/$(rows "$dbae")/$(psql_q "$dbae" 'SELECT count(*) FROM z')" "1/1/0" \
+	"the atomic run's transaction lost again and again: exit 1, nothing of 2-4 applied"
+like "$err$out" "lost the atomic run's transaction again and again" "... saying why"
+is "$(calls BeginTransaction)" 4 "... after 3 restarts (4 transactions)"
+# the last "expire" stays armed in the stand-in until a call names a live transaction: spend it
+# on a throwaway atomic run (its transaction lost once, then run again), so later runs do not
+# inherit it
+da "$A/gosling" "$(pg_newdb)" up --atomic
+
+# CommitTransaction's answer lost: after it committed (drop-after), and before it arrived (drop)
+for fault in drop-after drop; do
+	dbac=$(pg_newdb)
+	{ for _ in $(seq $((atomic_commit - 1))); do echo ok; done; echo "$fault"; } >"$T/api.faults"
+	mark
+	da "$A/gosling" "$dbac" up --atomic
+	: >"$T/api.faults"
+	is "$rc/$(rows "$dbac")/$(psql_q "$dbac" 'SELECT string_agg(v::text, $$,$$ ORDER BY v) FROM z')" "0/1,2,3,4/2,3,4" \
+		"up --atomic whose CommitTransaction's answer is lost ($fault): succeeds, each migration once $(tail -1 <<<"$err")"
+	is "$(grep -c '"fault":"'$fault'"' "$T/api.log" | tr -d ' ')/$(grep '"fault":"'$fault'"' "$T/api.log" | grep -c CommitTransaction)" \
+		"1/1" "... the fault hit the CommitTransaction"
+	case $fault in
+	drop-after) want="but the history shows the 4 migrations committed" ;;
+	*) want="the history shows the 4 migrations did not commit: running them again" ;;
+	esac
+	like "$err" "$want" "... the last migration's history row read back decides ($fault)"
+done
+
 # --- concurrency ---------------------------------------------------------------------------------
 
 C=$T/conc
@@ -359,6 +443,15 @@ is "$((ex <= bound))" 1 "201 migrations ($bytes bytes of SQL): $ex ExecuteStatem
 is "$(calls BeginTransaction)/$(calls CommitTransaction)" "1/1" "... one transaction: the big migration's"
 echo "calls for 201 migrations: ExecuteStatement $ex, BeginTransaction $(calls BeginTransaction), CommitTransaction $(calls CommitTransaction)" | diag
 is "$(psql_q "$dbs" "SELECT count(*) FROM gosling_migrations")" 201 "... all 201 recorded"
+# the same 201 with --atomic: the blocks and the big migration's calls all in one transaction
+dbsa=$(pg_newdb)
+mark
+da "$S/gosling" "$dbsa" up --atomic
+is "$rc/$(psql_q "$dbsa" "SELECT count(*) FROM gosling_migrations")" "0/201" \
+	"up --atomic of the 201 migrations over the Data API applies all $(tail -2 <<<"$err")"
+is "$(calls BeginTransaction)/$(calls CommitTransaction)/$(grep -c '"in_transaction":true' "$T/api.log" | tr -d ' ')" \
+	"1/1/$(($(calls ExecuteStatement) - 5))" "... one transaction holding every call but gosling's own 5"
+is "$((ex - 5 >= 3))" 1 "... its blocks several ($((ex - 5)) calls in it for the 201)"
 # a transaction of gosling's own rows past one call's 60 KiB: baseline writes 201 history rows
 # (about 150 KB of SQL), so its DO blocks go in one BeginTransaction .. CommitTransaction
 dbb=$(pg_newdb)
@@ -513,6 +606,61 @@ da "$N/gosling" "$dbn" up
 is "$rc/$(psql_q "$dbn" "SELECT coalesce(failed_statement, 0) FROM gosling_migrations WHERE version = 2")" "0/0" \
 	"the next up resumes at statement 2 and completes the row"
 is "$(psql_q "$dbn" "SELECT count(*) FROM later")/$(has_table "$dbn" n_id2)" "1/t" "... running statements 2 and 3 once"
+
+# --- a CREATE INDEX CONCURRENTLY that failed, resumed over the Data API -----------------------------
+# tests/locks.sh's scenario over the Data API: a unique index built concurrently over duplicates
+# fails and leaves the index INVALID; once they are fixed, up resumes at that statement, drops the
+# INVALID index concurrently (index_invalid, index_drop) and builds it again.  The name is unquoted
+# mixed case, the table schema-qualified, behind a comment: the server folds and resolves them.
+I=$T/cic
+mig "$I" 000001_uniq.sql <<'EOF'
+-- +goose NO TRANSACTION
+-- +goose Up
+CREATE TABLE audit (id int);
+/* one address per user */ CREATE UNIQUE INDEX CONCURRENTLY Users_Email_Key
+	ON public.users (email);
+INSERT INTO audit VALUES (1);
+EOF
+mkbin "$I" || fail "the CREATE INDEX CONCURRENTLY bundle builds"
+dbi=$(pg_newdb)
+psql_q "$dbi" "CREATE TABLE users (id int PRIMARY KEY, email text);
+	INSERT INTO users SELECT g, 'u' || g || '@example.com' FROM generate_series(1, 1000) g;
+	INSERT INTO users VALUES (1001, 'u7@example.com')" >/dev/null
+invalid() { psql_q "$1" "SELECT coalesce(string_agg(c.relname || ':' || i.indisvalid, ','), 'none')
+	FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = '$2'"; }
+# jqo PATH: a value of the last result ($out), dot-separated keys and indices; null as "null"
+jqo() { python3 -c 'import json, sys
+v = json.loads(sys.argv[2])
+for k in sys.argv[1].split("."):
+    v = v[int(k)] if k.isdigit() else v.get(k)
+print("null" if v is None else v)' "$1" "$out"; }
+da "$I/gosling" "$dbi" --json up
+is "$rc" 1 "a unique index built concurrently over duplicates, over the Data API: exit 1"
+is "$(jqo migrations.0.failed_statement):$(jqo error.sqlstate)" "2:23505" \
+	"... it stops at statement 2 with PostgreSQL's unique violation"
+is "$(invalid "$dbi" users_email_key)" "users_email_key:false" "... and leaves the index INVALID"
+psql_q "$dbi" "DELETE FROM users WHERE id = 1001" >/dev/null
+mark
+da "$I/gosling" "$dbi" --json up
+is "$rc" 0 "once the duplicates are fixed, up over the Data API resumes and succeeds $(tail -2 <<<"$err")"
+is "$(jqo migrations.0.action):$(jqo migrations.0.dropped_invalid_index)" "applied:public.users_email_key" \
+	"... the result names the INVALID index it dropped"
+like "$err" "dropping the INVALID index public.users_email_key that 000001_uniq.sql statement 2 left when it failed, before running it again" \
+	"... the log says it drops it before running the statement again"
+is "$(invalid "$dbi" users_email_key)" "users_email_key:true" "... the index is valid afterwards, the only one of its name"
+is "$(rows "$dbi"):$(psql_q "$dbi" "SELECT count(*) FROM audit")" "1:1" \
+	"... the migration recorded complete, its earlier statement not run twice"
+is "$(calls RollbackTransaction)" 1 "... the lookup read in a transaction of its own, rolled back"
+
+# a valid index of that name is never dropped: the statement fails (already exists), first and on resume
+dbi=$(pg_newdb)
+psql_q "$dbi" "CREATE TABLE users (id int PRIMARY KEY, email text);
+	CREATE UNIQUE INDEX users_email_key ON users (email)" >/dev/null
+da "$I/gosling" "$dbi" --json up
+is "$rc:$(jqo error.sqlstate)" "1:42P07" "a valid index of that name stays: the statement fails (already exists)"
+da "$I/gosling" "$dbi" --json up
+is "$rc:$(jqo migrations.0.dropped_invalid_index)" "1:null" "... and on resume over the Data API nothing is dropped"
+is "$(invalid "$dbi" users_email_key)" "users_email_key:true" "... the valid index is still there"
 
 # --- a fleet target naming the cluster (issue 19 over issue 18) -------------------------------------
 # the function's own cluster is one the allow-list admits; the target names it, a database and a
