@@ -29,7 +29,7 @@
 #define DO_CAP (60 * 1024)	 /* characters of one DO block: under RDSDATA_SQL_MAX with room */
 #define HISTORY_PAGE 1000	 /* history rows per read: well under the 1 MiB answer */
 #define CALL_MAX_MS 44000	 /* statement_timeout inside a unit: below the service's 45 s per call */
-#define UNIT_RESTARTS 3		 /* TransactionNotFoundException: restarts of a unit */
+#define UNIT_RESTARTS 3		 /* TransactionNotFoundException: restarts of a unit (atomic: of the run) */
 #define SKIP_STATE "GS001"	 /* raised by a unit whose history row says another run did it */
 #define SKIPS_STATE "GS002"	 /* raised by a block of units some of which another run did */
 #define PACK_MAX (DO_CAP / 1024) /* units in one block at most (each takes over 1 KiB of it) */
@@ -39,7 +39,8 @@ struct da_state {
 	struct db_names names;
 	struct http_client *http;
 	struct rdsdata db;
-	char txid[RDSDATA_TXID_MAX]; /* begin()'s transaction, "" = none */
+	char txid[RDSDATA_TXID_MAX];   /* begin()'s transaction, "" = none */
+	char run_tx[RDSDATA_TXID_MAX]; /* an atomic run's transaction, every unit's calls in it; "" = none */
 	bool open;
 	int64_t until_ms, each_ms, hard_ms;
 	int64_t key; /* the run lock's key, once lock_try named it */

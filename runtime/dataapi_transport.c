@@ -31,6 +31,14 @@
  *     to wake.  TransactionNotFoundException restarts the unit.  After a
  *     StatementTimeoutException the unit is never sent again blindly: its history row
  *     is read back and decides.
+ *   - --atomic (run_units' atomic) is one transaction for every unit: one
+ *     BeginTransaction, each unit's calls (its DO blocks as above, the key's lock and the
+ *     history re-read included, units not packed together) naming it one after another,
+ *     one CommitTransaction.  A failure rolls it back and names the unit and statement;
+ *     TransactionNotFoundException (the service rolled it back) runs the whole set again
+ *     from its first unit, UNIT_RESTARTS times at most; a CommitTransaction whose answer
+ *     is lost is decided by the last unit's history row, after a RollbackTransaction that
+ *     keeps an unarrived commit from landing late.
  *   - The resume of a failed CREATE INDEX CONCURRENTLY (dataapi_statement.c): index_invalid
  *     looks for the INVALID index in a transaction of its own (read only, rolled back) whose
  *     first call sets the target's search_path as a unit does, so the table resolves as in a

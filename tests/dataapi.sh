@@ -8,6 +8,8 @@
 #   - a failing statement named by file, statement and SQLSTATE, nothing of its migration applied;
 #   - 8 concurrent ups, and a Data API up racing a libpq up: each migration applied once;
 #   - DatabaseResumingException past rdsdata.c's three attempts: waited out within the deadline;
+#   - up --atomic: one transaction for every migration, a failure rolling all of them back, a lost
+#     transaction running the set again, a lost CommitTransaction answer decided by the history;
 #   - calls per migration counted in the stand-in's log; multi-byte text, a migration over
 #     65,536 characters, 200 migrations.
 # Prints TAP.  Needs node and npm (as tests/rdsdata.sh), openssl.
@@ -221,6 +223,87 @@ like "$err$out" "line 5" "... its line"
 like "$err$out" "42P01" "... and the SQLSTATE"
 like "$err$out" 'relation "nowhere" does not exist' "... with PostgreSQL's message"
 is "$(rows "$dbf")/$(has_table "$dbf" b)" "1/f" "migration 1 stays applied, nothing of migration 2 is"
+
+# --- --atomic: every pending migration in one transaction ------------------------------------------
+
+A=$T/atomic
+mig "$A" 000001_a.sql <<<"-- +goose Up
+CREATE TABLE z (v int);"
+for i in 2 3 4; do
+	mig "$A" 00000${i}_a.sql <<<"-- +goose Up
+INSERT INTO z VALUES ($i);"
+done
+mkbin "$A" || fail "the atomic bundle builds"
+dba=$(pg_newdb)
+mark
+da "$A/gosling" "$dba" --json up --atomic
+is "$rc/$(rows "$dba")/$(psql_q "$dba" 'SELECT string_agg(v::text, $$,$$ ORDER BY v) FROM z')" "0/1,2,3,4/2,3,4" \
+	"up --atomic over the Data API applies the 4 pending migrations $(tail -2 <<<"$err")"
+is "$(python3 -c 'import json,sys; print(",".join(m["action"] for m in json.load(open(sys.argv[1]))["migrations"]))' "$T/out")" \
+	"applied,applied,applied,applied" "... the result says each was applied"
+is "$(calls BeginTransaction)/$(calls CommitTransaction)" "2/2" \
+	"... in one transaction: the history table's and the migrations' (BeginTransaction/CommitTransaction)"
+# the calls between the migrations' BeginTransaction and its CommitTransaction
+inside=$(grep -o '"operation":"[A-Za-z]*"\|"in_transaction":[a-z]*' "$T/api.log" | paste -d' ' - - |
+	awk '/BeginTransaction/ {s = ""; next} /CommitTransaction/ {last = s; next} {s = s $0 ";"} END {print last}')
+is "$inside" "$(printf '"operation":"ExecuteStatement" "in_transaction":true;%.0s' 1 2 3 4)" \
+	"... the 4 migrations' DO blocks, each a call naming that transaction"
+atomic_commit=$(grep -n '"operation":"CommitTransaction"' "$T/api.log" | tail -1 | cut -d: -f1)
+
+# the failing second of two: the first is rolled back with it
+dbaf=$(pg_newdb)
+da "$F/gosling" "$dbaf" up --atomic
+is "$rc" 1 "a failing last migration in up --atomic over the Data API: exit 1"
+like "$err$out" "000002_bad.sql" "... the error names the file"
+like "$err$out" "statement 3 (line 5)" "... the statement and its line"
+like "$err$out" "42P01" "... the SQLSTATE"
+like "$err$out" 'relation "nowhere" does not exist' "... PostgreSQL's message"
+like "$err$out" "atomic: none of the 2 migrations was applied" "... and that none was applied"
+is "$(rows "$dbaf")/$(has_table "$dbaf" a)/$(has_table "$dbaf" b)" "/f/f" "... none is: no history row, no table of either"
+
+# TransactionNotFoundException after migration 3 ran in the transaction: the set goes again from 1
+dbat=$(pg_newdb)
+printf 'expire:INSERT INTO z VALUES (3\n' >"$T/api.faults"
+mark
+da "$A/gosling" "$dbat" up --atomic
+is "$rc/$(rows "$dbat")" "0/1,2,3,4" "TransactionNotFoundException mid-way through up --atomic: the run succeeds $(tail -1 <<<"$err")"
+like "$err" "lost the atomic run's transaction (TransactionNotFoundException): running its 4 migrations again" \
+	"... saying it runs the whole set again"
+is "$(psql_q "$dbat" 'SELECT string_agg(v::text, $$,$$ ORDER BY v) FROM z')" "2,3,4" "... each migration's work stands once"
+is "$(calls BeginTransaction)/$(calls CommitTransaction)" "3/2" "... in a second transaction after the one the stand-in expired"
+
+# the transaction lost on every call: UNIT_RESTARTS restarts, then a clear failure, nothing applied
+dbae=$(pg_newdb)
+da "$A/gosling" "$dbae" up-to 1
+for _ in $(seq 60); do echo expire; done >"$T/api.faults"
+mark
+da "$A/gosling" "$dbae" up --atomic
+: >"$T/api.faults"
+is "$rc/$(rows "$dbae")/$(psql_q "$dbae" 'SELECT count(*) FROM z')" "1/1/0" \
+	"the atomic run's transaction lost again and again: exit 1, nothing of 2-4 applied"
+like "$err$out" "lost the atomic run's transaction again and again" "... saying why"
+is "$(calls BeginTransaction)" 4 "... after 3 restarts (4 transactions)"
+# the last "expire" stays armed in the stand-in until a call names a live transaction: spend it
+# on a throwaway run (creating its history table), so later runs do not inherit it
+da "$A/gosling" "$(pg_newdb)" up-to 1
+
+# CommitTransaction's answer lost: after it committed (drop-after), and before it arrived (drop)
+for fault in drop-after drop; do
+	dbac=$(pg_newdb)
+	{ for _ in $(seq $((atomic_commit - 1))); do echo ok; done; echo "$fault"; } >"$T/api.faults"
+	mark
+	da "$A/gosling" "$dbac" up --atomic
+	: >"$T/api.faults"
+	is "$rc/$(rows "$dbac")/$(psql_q "$dbac" 'SELECT string_agg(v::text, $$,$$ ORDER BY v) FROM z')" "0/1,2,3,4/2,3,4" \
+		"up --atomic whose CommitTransaction's answer is lost ($fault): succeeds, each migration once $(tail -1 <<<"$err")"
+	is "$(grep -c '"fault":"'$fault'"' "$T/api.log" | tr -d ' ')/$(grep '"fault":"'$fault'"' "$T/api.log" | grep -c CommitTransaction)" \
+		"1/1" "... the fault hit the CommitTransaction"
+	case $fault in
+	drop-after) want="but the history shows the 4 migrations committed" ;;
+	*) want="the history shows the 4 migrations did not commit: running them again" ;;
+	esac
+	like "$err" "$want" "... the last migration's history row read back decides ($fault)"
+done
 
 # --- concurrency ---------------------------------------------------------------------------------
 
