@@ -208,6 +208,10 @@ da_commit(struct transport *t, struct db_error *err)
 		da_error_set(err, "%s", "COMMIT: no transaction");
 		return false;
 	}
+	if (!da_rows_flush(d, err)) {
+		da_rollback(t);
+		return false;
+	}
 	d->db.deadline_ms = da_call_deadline(d, 0);
 	d->open = false;
 	if (!rdsdata_commit(&d->db, d->txid, &st)) {
@@ -223,6 +227,7 @@ da_rollback(struct transport *t)
 	struct da_state *d = state(t);
 	struct rdsdata_status st;
 
+	buf_free(&d->rows);
 	if (!d->open)
 		return;
 	d->open = false;
@@ -331,7 +336,7 @@ da_rechain_sql(struct da_state *d, struct buf *b, int64_t version, const char *c
 
 /* statements of gosling's own (';'-separated, as built above) as one DO block */
 static bool
-do_run(struct da_state *d, const char *what, struct buf *body, struct db_error *err)
+do_send(struct da_state *d, const char *what, struct buf *body, struct db_error *err)
 {
 	struct buf b = { 0 };
 	bool ok;
@@ -339,8 +344,10 @@ do_run(struct da_state *d, const char *what, struct buf *body, struct db_error *
 	buf_str(&b, "DO $gosling$ BEGIN\n");
 	buf_add(&b, body->p ? body->p : "", body->len);
 	buf_str(&b, "END $gosling$");
+	if (body->failed)
+		b.failed = true; /* never a statement cut short */
 	buf_free(body);
-	if (b.failed || body->failed) {
+	if (b.failed) {
 		buf_free(&b);
 		da_error_set(err, "%s", "out of memory");
 		return false;
@@ -348,6 +355,47 @@ do_run(struct da_state *d, const char *what, struct buf *body, struct db_error *
 	ok = da_query(d, what, b.p, NULL, 0, NULL, err);
 	buf_free(&b);
 	return ok;
+}
+
+/*
+ * Send the row writes held back in begin()'s transaction (do_run) as one DO block.  Its
+ * failure rolls the transaction back (the caller's commit or rollback), whichever row it was.
+ */
+bool
+da_rows_flush(struct da_state *d, struct db_error *err)
+{
+	struct buf body = d->rows;
+
+	memset(&d->rows, 0, sizeof d->rows);
+	if (body.failed) {
+		/* never a block missing some of them */
+		buf_free(&body);
+		da_error_set(err, "%s", "out of memory");
+		return false;
+	}
+	return !body.len || do_send(d, "writing gosling's history rows", &body, err);
+}
+
+/*
+ * Statements of gosling's own: sent now outside a transaction; inside begin()'s, held back
+ * and sent together (da_rows_flush) before the next other call, or when DO_CAP is near, so
+ * adopting or baselining N versions takes N / ~70 calls, not N.
+ */
+static bool
+do_run(struct da_state *d, const char *what, struct buf *body, struct db_error *err)
+{
+	if (!d->open)
+		return do_send(d, what, body, err);
+	if (d->rows.len && da_chars(d->rows.p, d->rows.len) + da_chars(body->p, body->len) + 64 > DO_CAP &&
+	    !da_rows_flush(d, err)) {
+		buf_free(body);
+		return false;
+	}
+	buf_add(&d->rows, body->p ? body->p : "", body->len);
+	if (body->failed)
+		d->rows.failed = true;
+	buf_free(body);
+	return true;
 }
 
 bool

@@ -42,6 +42,7 @@ struct da_state {
 	char txid[RDSDATA_TXID_MAX];   /* begin()'s transaction, "" = none */
 	char run_tx[RDSDATA_TXID_MAX]; /* an atomic run's transaction, every unit's calls in it; "" = none */
 	bool open;
+	struct buf rows; /* gosling's own row writes in begin()'s transaction not sent yet (da_rows_flush) */
 	int64_t until_ms, each_ms, hard_ms;
 	int64_t key; /* the run lock's key, once lock_try named it */
 	bool have_key;
@@ -109,6 +110,8 @@ bool da_begin(struct transport *t, struct db_error *err);
 bool da_commit(struct transport *t, struct db_error *err);
 void da_rollback(struct transport *t);
 bool da_history_create(struct transport *t, struct db_error *err);
+/* Send the row writes held back in begin()'s transaction, as one DO block (nothing held: true). */
+bool da_rows_flush(struct da_state *d, struct db_error *err);
 /* The history row of r (and goose's), as SQL of one statement each into b, ';'-terminated. */
 void da_record_sql(struct da_state *d, struct buf *b, const struct db_record *r, bool goose, const char *elapsed);
 void da_delete_sql(struct da_state *d, struct buf *b, int64_t version, bool goose);

@@ -4,6 +4,9 @@
  *
  *   - Reads (tables, history, goose's table) are one ExecuteStatement each, outside a
  *     transaction; the history is read in pages of HISTORY_PAGE rows (1 MiB answers).
+ *     Row writes of gosling's own inside begin()'s transaction (adopting goose's versions,
+ *     a baseline) are held back and sent as DO blocks of up to DO_CAP characters, before
+ *     the next other call or the commit: a call per ~70 rows, not per row.
  *   - A unit (one migration) is one transaction: a DO block that sets gosling's
  *     settings (set_config(..., true): lock_timeout, statement_timeout below the call's
  *     45 s, a target's search_path), takes pg_advisory_xact_lock(run lock key), re-reads
@@ -84,6 +87,7 @@ da_release(struct transport *t)
 	if (!d)
 		return;
 	http_client_free(d->http);
+	buf_free(&d->rows);
 	free(d->search_path);
 	free(d);
 	t->state = NULL;
