@@ -125,10 +125,11 @@ bool da_history_rechain(struct transport *t, int64_t version, const char *chain,
 bool da_run_units(struct transport *t, const struct db_unit *units, size_t nunits, bool atomic,
 		  const struct db_session *s, int64_t deadline_ms, void (*done)(size_t unit, int64_t ms, void *arg),
 		  void *arg, struct db_cursor *cur, struct db_batch_failure *f);
-bool da_run_statement(struct transport *t, const char *sql, int64_t deadline_ms, struct db_error *err);
 
 /* --- dataapi_statement.c --- */
 
+bool da_run_statement(struct transport *t, const char *sql, int64_t version, uint32_t statement, int64_t deadline_ms,
+		      struct db_error *err);
 bool da_index_invalid(struct transport *t, const struct db_index_target *ix, char *schema, size_t schemalen, char *name,
 		      size_t namelen, bool *found, bool *building, struct db_error *err);
 bool

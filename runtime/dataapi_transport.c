@@ -45,10 +45,19 @@
  *   - The resume of a failed CREATE INDEX CONCURRENTLY (dataapi_statement.c): index_invalid
  *     looks for the INVALID index in a transaction of its own (read only, rolled back) whose
  *     first call sets the target's search_path as a unit does, so the table resolves as in a
- *     unit; index_drop is DROP INDEX CONCURRENTLY IF EXISTS, one autocommit call.
- *   - Not over the Data API yet: NO TRANSACTION statements run one ExecuteStatement each
- *     without gosling's settings (no session to set them in; a target's search_path
- *     included).
+ *     unit; index_drop is DROP INDEX CONCURRENTLY IF EXISTS, one autocommit call run as a
+ *     NO TRANSACTION statement is (below; done once the index is gone).
+ *   - A NO TRANSACTION statement (dataapi_statement.c) is one autocommit ExecuteStatement
+ *     with continueAfterTimeout, led by a block comment naming the run's owner, the version
+ *     and the statement ("gosling <owner> version V statement N"), which PostgreSQL keeps in
+ *     pg_stat_activity.query.  After a StatementTimeoutException it is never sent again: it
+ *     runs on, and pg_stat_activity is polled (250 ms doubling to 4 s) until no backend runs
+ *     it; then the catalog decides where it can (a named CREATE INDEX CONCURRENTLY: done when
+ *     its index is valid, failed when it is INVALID or missing, which the next run's resume
+ *     drops), and elsewhere the failure says the outcome is unknown and what to check.  Still
+ *     running at the run's deadline, it is cancelled (pg_cancel_backend), as libpq cancels.
+ *     gosling's settings do not apply to it (no session to set them in; a target's
+ *     search_path included).
  */
 #include "dataapi.h"
 #include "dataapi_impl.h"

@@ -564,24 +564,6 @@ da_run_units(struct transport *t, const struct db_unit *units, size_t nunits, bo
 	return true;
 }
 
-bool
-da_run_statement(struct transport *t, const char *sql, int64_t deadline_ms, struct db_error *err)
-{
-	struct da_state *d = state(t);
-	struct rdsdata_statement s = { .sql = sql, .once = true };
-	struct rdsdata_result r;
-	struct rdsdata_status st;
-
-	if (!da_lease_renew(d, err))
-		return false;
-	if (!da_exec(d, &s, deadline_ms, &r, &st)) {
-		da_error_of(&st, "running the statement", err);
-		return false;
-	}
-	rdsdata_result_free(&r);
-	return true;
-}
-
 /* --- atomic: every unit in one transaction ------------------------------------- */
 
 /* End the atomic run's transaction without committing it (it may be gone already). */

@@ -729,6 +729,159 @@ da "$I/gosling" "$dbi" --json up
 is "$rc:$(jqo migrations.0.dropped_invalid_index)" "1:null" "... and on resume over the Data API nothing is dropped"
 is "$(invalid "$dbi" users_email_key)" "users_email_key:true" "... the valid index is still there"
 
+# --- NO TRANSACTION statements past the call's limit: continueAfterTimeout, the catalog decides ------
+# Through the stand-in whose 45 s per call is 0.9 s.  A session from psql holds a transaction open
+# on the table (a CREATE INDEX CONCURRENTLY waits for it) until the call has timed out, then
+# commits: gosling must not send the statement again, but wait for its backend (found in
+# pg_stat_activity by the comment it leads with) to end, then ask the catalog.
+fastlog() { grep -c "$1" "$T/fast.log" | tr -d ' '; }
+# likere TEXT ERE NAME: a line of TEXT matches ERE
+likere() {
+	if printf '%s' "$1" | grep -qE -- "$2"; then pass "$3"; else fail "$3" "$(printf 'in:   %s\nwant: %s' "$1" "$2")"; fi
+}
+# holder DB SQL: a psql session that runs SQL in an open transaction and waits for holder_commit
+holder() {
+	rm -f "$T/hold.fifo" && mkfifo "$T/hold.fifo"
+	psql -X -q -d "$1" <"$T/hold.fifo" >"$T/hold.out" 2>&1 &
+	hold_pid=$!
+	exec 7>"$T/hold.fifo"
+	echo "BEGIN; $2; SELECT 'held';" >&7
+	for _ in $(seq 200); do
+		[ "$(psql_q "$1" "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+			AND state = 'idle in transaction' AND query LIKE '%''held''%'")" = 1 ] && return 0
+		sleep 0.05
+	done
+	echo "# the holding session did not open its transaction: $(cat "$T/hold.out")"
+	return 1
+}
+holder_commit() { echo "COMMIT;" >&7; exec 7>&-; wait "$hold_pid" || true; }
+# dafast_bg DIR DB: gosling --json up over the fast stand-in in the background; its pid in fast_pid
+dafast_bg() {
+	: >"$T/fast.log"
+	(set +e; env "${da_env[@]}" AWS_ENDPOINT_URL_RDS_DATA=https://localhost:$fast DB_NAME="$2" "$1/gosling" --json up \
+		>"$T/f.out" 2>"$T/f.err"; echo $? >"$T/f.rc") &
+	fast_pid=$!
+}
+# fast_wait_timeout: until the stand-in has answered a StatementTimeoutException (at most 10 s)
+fast_wait_timeout() {
+	for _ in $(seq 200); do
+		[ "$(fastlog StatementTimeoutException)" -ge 1 ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+fast_done() { wait "$fast_pid" || true; rc=$(cat "$T/f.rc"); out=$(cat "$T/f.out"); err=$(cat "$T/f.err"); }
+
+LW=$T/longcic
+mig "$LW" 000001_w.sql <<'EOF'
+-- +goose NO TRANSACTION
+-- +goose Up
+CREATE INDEX CONCURRENTLY w_v ON w (v);
+EOF
+mkbin "$LW" || fail "the long CREATE INDEX CONCURRENTLY bundle builds"
+dbl2=$(pg_newdb)
+psql_q "$dbl2" "CREATE TABLE w (v int); INSERT INTO w SELECT generate_series(1, 10000)" >/dev/null
+holder "$dbl2" "INSERT INTO w VALUES (0)" || fail "a session holds a transaction open on w"
+t0=$(date +%s%N)
+dafast_bg "$LW" "$dbl2"
+fast_wait_timeout
+timed_out=$?
+running=$(psql_q "$dbl2" "SELECT left(query, 160) FROM pg_stat_activity WHERE datname = current_database()
+	AND state = 'active' AND query LIKE '%CREATE INDEX CONCURRENTLY w_v%' AND pid <> pg_backend_pid()")
+sleep 0.5
+holder_commit
+fast_done
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+is "$timed_out" 0 "a CREATE INDEX CONCURRENTLY waiting on an open transaction: the call times out (StatementTimeoutException)"
+likere "$running" '^/\* gosling [0-9]+\.[0-9]+\.[0-9a-f]+ version 1 statement 1 \*/ CREATE INDEX CONCURRENTLY w_v' \
+	"... the statement runs on, its backend's pg_stat_activity.query leading with the run, version and statement"
+is "$rc/$(rows "$dbl2")" "0/1" "... gosling waits for it to end and reports success $(tail -2 <<<"$err")"
+is "$(psql_q "$dbl2" "SELECT string_agg(c.relname || ':' || i.indisvalid, ',') FROM pg_index i
+	JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'w'::regclass")" "w_v:true" "... with the index valid"
+is "$(fastlog '"continue_after_timeout":true')/$(fastlog StatementTimeoutException)" "1/1" \
+	"... sent once, with continueAfterTimeout, never again after the timeout"
+like "$err" "waiting for it in pg_stat_activity" "... saying it waits for the statement"
+is "$((ms >= 1400))" 1 "... it waited past the call's limit for the held transaction: $ms ms"
+
+# the same build failing after the timeout: the held transaction inserts a duplicate the unique
+# index then finds; reported as failed (the index INVALID), and the next run drops it and builds it
+LU=$T/longuniq
+mig "$LU" 000001_u.sql <<'EOF'
+-- +goose NO TRANSACTION
+-- +goose Up
+CREATE UNIQUE INDEX CONCURRENTLY u_email ON u (email);
+EOF
+mkbin "$LU" || fail "the long unique index bundle builds"
+dbu=$(pg_newdb)
+psql_q "$dbu" "CREATE TABLE u (id int PRIMARY KEY, email text);
+	INSERT INTO u SELECT g, 'u' || g || '@example.com' FROM generate_series(1, 10000) g" >/dev/null
+holder "$dbu" "INSERT INTO u VALUES (10001, 'u7@example.com')" || fail "a session holds a duplicate uncommitted"
+dafast_bg "$LU" "$dbu"
+fast_wait_timeout
+timed_out=$?
+sleep 0.3
+holder_commit
+fast_done
+is "$timed_out/$rc" "0/1" "a unique index build that fails after the call timed out: up exits 1"
+like "$err" "000001_u.sql statement 1 (line 3): the statement ran past the RDS Data API's per-call limit" \
+	"... naming the file and the statement, and that it ran past the call's limit"
+like "$err" "the index public.u_email it builds is INVALID, so it failed (the next up drops it and builds it again)" \
+	"... the catalog's verdict: the index is INVALID"
+is "$(fastlog '"continue_after_timeout":true')/$(psql_q "$dbu" "SELECT failed_statement FROM gosling_migrations")" "1/1" \
+	"... sent once; the partial row records statement 1 as the resume point"
+psql_q "$dbu" "DELETE FROM u WHERE id = 10001" >/dev/null
+da "$LU/gosling" "$dbu" --json up
+is "$rc" 0 "the next up resumes $(tail -1 <<<"$err")"
+like "$err" "dropping the INVALID index public.u_email that 000001_u.sql statement 1 left" "... dropping the INVALID index first"
+is "$(psql_q "$dbu" "SELECT string_agg(c.relname || ':' || i.indisvalid, ',') FROM pg_index i
+	JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'u'::regclass AND c.relname <> 'u_pkey'")" "u_email:true" \
+	"... and builds it again, valid"
+
+# a statement the catalog cannot judge: it runs on past the call and ends, and its outcome is unknown
+LX=$T/longother
+mig "$LX" 000001_x.sql <<'EOF'
+-- +goose NO TRANSACTION
+-- +goose Up
+CREATE TABLE ran_on AS SELECT 1 AS x FROM pg_sleep(2);
+EOF
+mkbin "$LX" || fail "the long statement bundle builds"
+dbx2=$(pg_newdb)
+dafast_bg "$LX" "$dbx2"
+fast_done
+is "$rc" 1 "a statement the catalog cannot judge, past the call's limit: up exits 1"
+like "$err" "000001_x.sql statement 1 (line 3): the statement ran past the RDS Data API's per-call limit (StatementTimeoutException) and ended on the server later" \
+	"... naming the file and the statement, once it has ended"
+like "$err" "its outcome is unknown; gosling does not run it again: check whether it took effect" "... saying its outcome is unknown, and what to check"
+is "$(has_table "$dbx2" ran_on)/$(fastlog '"continue_after_timeout":true')" "t/1" "... it ran on to its end (continueAfterTimeout), sent once"
+
+# still running at the run's deadline: cancelled there, as a libpq run cancels its statement (the
+# deadline 6 s away, of which gosling keeps 3 s as its margin)
+LD=$T/longdeadline
+mig "$LD" 000001_d.sql <<'EOF'
+-- +goose NO TRANSACTION
+-- +goose Up
+CREATE TABLE never AS SELECT 1 AS x FROM pg_sleep(30);
+EOF
+mkbin "$LD" || fail "the deadline bundle builds"
+dbd2=$(pg_newdb)
+t0=$(date +%s%N)
+set +e
+env "${da_env[@]}" AWS_ENDPOINT_URL_RDS_DATA=https://localhost:$fast DB_NAME="$dbd2" "$LD/gosling" --json \
+	--deadline-ms $(( $(date +%s%3N) + 6000 )) up >"$T/out" 2>"$T/err"
+rc=$?
+set -e
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+err=$(cat "$T/err")
+is "$rc" 1 "a statement still running at the run's deadline: up exits 1"
+like "$err" "was still running at the run's deadline: cancelled (pg_cancel_backend)" "... saying it cancelled it"
+for _ in $(seq 40); do
+	left=$(psql_q "$dbd2" "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()")
+	[ "$left" = 0 ] && break
+	sleep 0.05
+done
+is "$left/$(has_table "$dbd2" never)" "0/f" "... its backend no longer runs it, nothing of it stays"
+is "$((ms >= 2500 && ms < 9000))" 1 "... at the deadline (its margin kept), not before: $ms ms"
+
 # --- a fleet target naming the cluster (issue 19 over issue 18) -------------------------------------
 # the function's own cluster is one the allow-list admits; the target names it, a database and a
 # tenant schema: the migrations land in that schema, over the Data API, with the history there
