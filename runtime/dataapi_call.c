@@ -166,6 +166,9 @@ da_query(struct da_state *d, const char *what, const char *sql, const struct rds
 	struct rdsdata_result tmp;
 	struct rdsdata_status st;
 
+	/* row writes held back go first, in a transaction taken for them: calls keep their order */
+	if (d->open && d->tx_sql.len && !da_rows_flush(d, err))
+		return false;
 	if (!da_exec(d, &s, 0, r ? r : &tmp, &st)) {
 		da_error_of(&st, what, err);
 		return false;

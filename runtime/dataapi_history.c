@@ -231,6 +231,12 @@ tx_send(struct da_state *d, bool last, struct db_error *err)
 }
 
 bool
+da_rows_flush(struct da_state *d, struct db_error *err)
+{
+	return !d->tx_sql.len || tx_send(d, false, err);
+}
+
+bool
 da_commit(struct transport *t, struct db_error *err)
 {
 	struct da_state *d = state(t);

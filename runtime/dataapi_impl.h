@@ -108,6 +108,8 @@ bool da_begin(struct transport *t, struct db_error *err);
 bool da_commit(struct transport *t, struct db_error *err);
 void da_rollback(struct transport *t);
 bool da_history_create(struct transport *t, struct db_error *err);
+/* Send the row writes held back in begin()'s transaction now, in a BeginTransaction taken for them (none: true). */
+bool da_rows_flush(struct da_state *d, struct db_error *err);
 /* The history row of r (and goose's), as SQL of one statement each into b, ';'-terminated. */
 void da_record_sql(struct da_state *d, struct buf *b, const struct db_record *r, bool goose, const char *elapsed);
 void da_delete_sql(struct da_state *d, struct buf *b, int64_t version, bool goose);
