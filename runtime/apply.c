@@ -394,7 +394,7 @@ run_single(struct run *r, struct step *s)
 			memset(&e, 0, sizeof e);
 			snprintf(e.message, sizeof e.message, "not run: gosling was stopped before it");
 		} else if ((i != s->first || !s->resume || s->down || index_cleanup(r, s, i, &e)) &&
-			   r->tp->run_statement(r->tp, s->sql[i], r->deadline, &e)) {
+			   r->tp->run_statement(r->tp, s->sql[i], s->m->version, i + 1, r->deadline, &e)) {
 			continue;
 		}
 		fail_statement(r, s, i + 1, e.position > 0 ? stmt_lines_before(s->sql[i], (size_t)e.position - 1) : 0,

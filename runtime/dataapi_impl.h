@@ -5,6 +5,7 @@
  *   dataapi_call.c       building SQL text, calls with their retries, errors, settings
  *   dataapi_history.c    the history and goose tables: reads, writes, transactions
  *   dataapi_units.c      running units: DO blocks, packing, restarts, lost answers
+ *   dataapi_statement.c  statements outside a unit: the INVALID index of a failed CREATE INDEX CONCURRENTLY
  *
  * How the transport works: dataapi_transport.c's head comment.
  */
@@ -28,7 +29,7 @@
 #define DO_CAP (60 * 1024)	 /* characters of one DO block: under RDSDATA_SQL_MAX with room */
 #define HISTORY_PAGE 1000	 /* history rows per read: well under the 1 MiB answer */
 #define CALL_MAX_MS 44000	 /* statement_timeout inside a unit: below the service's 45 s per call */
-#define UNIT_RESTARTS 3		 /* TransactionNotFoundException: restarts of a unit */
+#define UNIT_RESTARTS 3		 /* TransactionNotFoundException: restarts of a unit (atomic: of the run) */
 #define SKIP_STATE "GS001"	 /* raised by a unit whose history row says another run did it */
 #define SKIPS_STATE "GS002"	 /* raised by a block of units some of which another run did */
 #define PACK_MAX (DO_CAP / 1024) /* units in one block at most (each takes over 1 KiB of it) */
@@ -38,7 +39,8 @@ struct da_state {
 	struct db_names names;
 	struct http_client *http;
 	struct rdsdata db;
-	char txid[RDSDATA_TXID_MAX]; /* begin()'s transaction, "" = none */
+	char txid[RDSDATA_TXID_MAX];   /* begin()'s transaction, "" = none */
+	char run_tx[RDSDATA_TXID_MAX]; /* an atomic run's transaction, every unit's calls in it; "" = none */
 	bool open;
 	int64_t until_ms, each_ms, hard_ms;
 	int64_t key; /* the run lock's key, once lock_try named it */
@@ -120,6 +122,14 @@ bool da_history_rechain(struct transport *t, int64_t version, const char *chain,
 bool da_run_units(struct transport *t, const struct db_unit *units, size_t nunits, bool atomic,
 		  const struct db_session *s, int64_t deadline_ms, void (*done)(size_t unit, int64_t ms, void *arg),
 		  void *arg, struct db_cursor *cur, struct db_batch_failure *f);
-bool da_run_statement(struct transport *t, const char *sql, int64_t deadline_ms, struct db_error *err);
+
+/* --- dataapi_statement.c --- */
+
+bool da_run_statement(struct transport *t, const char *sql, int64_t version, uint32_t statement, int64_t deadline_ms,
+		      struct db_error *err);
+bool da_index_invalid(struct transport *t, const struct db_index_target *ix, char *schema, size_t schemalen, char *name,
+		      size_t namelen, bool *found, bool *building, struct db_error *err);
+bool
+da_index_drop(struct transport *t, const char *schema, const char *name, int64_t deadline_ms, struct db_error *err);
 
 #endif

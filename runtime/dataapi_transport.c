@@ -31,9 +31,30 @@
  *     to wake.  TransactionNotFoundException restarts the unit.  After a
  *     StatementTimeoutException the unit is never sent again blindly: its history row
  *     is read back and decides.
- *   - Not over the Data API yet: index_invalid and index_drop (the resume of a failed
- *     CREATE INDEX CONCURRENTLY); NO TRANSACTION statements run one ExecuteStatement
- *     each without gosling's settings (no session to set them in).
+ *   - --atomic (run_units' atomic) is one transaction for every unit: one
+ *     BeginTransaction, each unit's calls (its DO blocks as above, the key's lock and the
+ *     history re-read included, units not packed together) naming it one after another,
+ *     one CommitTransaction.  A failure rolls it back and names the unit and statement;
+ *     TransactionNotFoundException (the service rolled it back) runs the whole set again
+ *     from its first unit, UNIT_RESTARTS times at most; a CommitTransaction whose answer
+ *     is lost is decided by the last unit's history row, after a RollbackTransaction that
+ *     keeps an unarrived commit from landing late.
+ *   - The resume of a failed CREATE INDEX CONCURRENTLY (dataapi_statement.c): index_invalid
+ *     looks for the INVALID index in a transaction of its own (read only, rolled back) whose
+ *     first call sets the target's search_path as a unit does, so the table resolves as in a
+ *     unit; index_drop is DROP INDEX CONCURRENTLY IF EXISTS, one autocommit call run as a
+ *     NO TRANSACTION statement is (below; done once the index is gone).
+ *   - A NO TRANSACTION statement (dataapi_statement.c) is one autocommit ExecuteStatement
+ *     with continueAfterTimeout, led by a block comment naming the run's owner, the version
+ *     and the statement ("gosling <owner> version V statement N"), which PostgreSQL keeps in
+ *     pg_stat_activity.query.  After a StatementTimeoutException it is never sent again: it
+ *     runs on, and pg_stat_activity is polled (250 ms doubling to 4 s) until no backend runs
+ *     it; then the catalog decides where it can (a named CREATE INDEX CONCURRENTLY: done when
+ *     its index is valid, failed when it is INVALID or missing, which the next run's resume
+ *     drops), and elsewhere the failure says the outcome is unknown and what to check.  Still
+ *     running at the run's deadline, it is cancelled (pg_cancel_backend), as libpq cancels.
+ *     gosling's settings do not apply to it (no session to set them in; a target's
+ *     search_path included).
  */
 #include "dataapi.h"
 #include "dataapi_impl.h"
@@ -246,34 +267,6 @@ da_unlock(struct transport *t, int64_t key, struct db_error *err)
 		 d->names.schema);
 	d->lease = false;
 	return da_query(d, "releasing the run lock's lease", sql, p, 2, NULL, err);
-}
-
-static bool
-da_index_invalid(struct transport *t, const struct db_index_target *ix, char *schema, size_t schemalen, char *name,
-		 size_t namelen, bool *found, bool *building, struct db_error *err)
-{
-	(void)t;
-	(void)ix;
-	(void)schema;
-	(void)schemalen;
-	(void)name;
-	(void)namelen;
-	*found = *building = false;
-	da_error_set(err, "%s",
-		     "resuming a CREATE INDEX CONCURRENTLY is not supported over the RDS Data API yet: "
-		     "drop the INVALID index by hand and run again");
-	return false;
-}
-
-static bool
-da_index_drop(struct transport *t, const char *schema, const char *name, int64_t deadline_ms, struct db_error *err)
-{
-	(void)t;
-	(void)schema;
-	(void)name;
-	(void)deadline_ms;
-	da_error_set(err, "%s", "dropping an INVALID index is not supported over the RDS Data API yet");
-	return false;
 }
 
 bool

@@ -280,14 +280,15 @@ unit_try(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, uint3
 	struct rdsdata_result r;
 	char tx[RDSDATA_TXID_MAX] = "";
 	enum unit_outcome out = UNIT_DONE;
-	bool timed_out = false, lost = false;
+	bool timed_out = false, lost = false, own = !d->run_tx[0]; /* own: not in an atomic run's transaction */
+	const char *txid = own ? tx : d->run_tx;
 
 	*statement = 0;
 	if (!pieces_build(d, u, deadline_ms, &p, &np)) {
 		da_error_set(err, "%s", "out of memory building the unit's calls");
 		return UNIT_FAILED;
 	}
-	if (np > 1 || p[0].raw) {
+	if (own && (np > 1 || p[0].raw)) {
 		if (!da_begin_tx(d, deadline_ms, tx, &st)) {
 			da_error_of(&st, "BEGIN", err);
 			pieces_free(p, np);
@@ -295,7 +296,9 @@ unit_try(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, uint3
 		}
 	}
 	for (size_t i = 0; i < np; i++) {
-		struct rdsdata_statement s = { .sql = p[i].sql.p, .transaction_id = tx[0] ? tx : NULL, .once = true };
+		struct rdsdata_statement s = { .sql = p[i].sql.p,
+					       .transaction_id = txid[0] ? txid : NULL,
+					       .once = true };
 
 		if (da_exec(d, &s, deadline_ms, &r, &st)) {
 			rdsdata_result_free(&r);
@@ -316,6 +319,8 @@ unit_try(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, uint3
 		break;
 	}
 	pieces_free(p, np);
+	if (!own)
+		return out; /* the atomic run's commit or rollback decides (atomic_run) */
 	if (tx[0]) {
 		d->db.deadline_ms = da_call_deadline(d, deadline_ms);
 		if (out == UNIT_DONE && !rdsdata_commit(&d->db, tx, &st)) {
@@ -350,6 +355,10 @@ unit_try(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, uint3
 	}
 	return out;
 }
+
+static bool atomic_run(struct da_state *d, const struct db_unit *units, size_t nunits, int64_t deadline_ms,
+		       void (*done)(size_t unit, int64_t ms, void *arg), void *arg, struct db_cursor *cur,
+		       struct db_batch_failure *f);
 
 /* characters unit u takes in a DO block of several */
 static size_t
@@ -538,12 +547,6 @@ da_run_units(struct transport *t, const struct db_unit *units, size_t nunits, bo
 	enum unit_outcome out = UNIT_RESTART;
 
 	memset(f, 0, sizeof *f);
-	if (atomic) {
-		f->unit = cur->unit;
-		f->unsent = true;
-		da_error_set(&f->err, "%s", "--atomic is not supported over the RDS Data API yet");
-		return false;
-	}
 	if (!da_lease_renew(d, &f->err)) {
 		/* "unable to apply <the migration it stopped before>: ..." */
 		f->unit = f->last_unit = cur->unit;
@@ -555,6 +558,8 @@ da_run_units(struct transport *t, const struct db_unit *units, size_t nunits, bo
 		f->unsent = true;
 		return false;
 	}
+	if (atomic)
+		return atomic_run(d, units, nunits, deadline_ms, done, arg, cur, f);
 	if (pack_count(u, nunits - cur->unit) >= 2)
 		return pack_units(d, units, pack_count(u, nunits - cur->unit), deadline_ms, done, arg, cur, f);
 	for (int restarts = 0; out == UNIT_RESTART && restarts <= UNIT_RESTARTS; restarts++) {
@@ -586,20 +591,138 @@ da_run_units(struct transport *t, const struct db_unit *units, size_t nunits, bo
 	return true;
 }
 
-bool
-da_run_statement(struct transport *t, const char *sql, int64_t deadline_ms, struct db_error *err)
+/* --- atomic: every unit in one transaction ------------------------------------- */
+
+/* End the atomic run's transaction without committing it (it may be gone already). */
+static void
+atomic_rollback(struct da_state *d, int64_t deadline_ms)
 {
-	struct da_state *d = state(t);
-	struct rdsdata_statement s = { .sql = sql, .once = true };
-	struct rdsdata_result r;
 	struct rdsdata_status st;
 
-	if (!da_lease_renew(d, err))
-		return false;
-	if (!da_exec(d, &s, deadline_ms, &r, &st)) {
-		da_error_of(&st, "running the statement", err);
+	d->db.deadline_ms = da_call_deadline(d, deadline_ms);
+	if (d->run_tx[0] && !rdsdata_rollback(&d->db, d->run_tx, &st))
+		log_debug("ROLLBACK over the RDS Data API: %s", st.message);
+	d->run_tx[0] = '\0';
+}
+
+/*
+ * The atomic run's CommitTransaction failed.  PostgreSQL's refusal (a deferred constraint):
+ * it rolled back.  Else its answer may be lost after it committed: the transaction is rolled
+ * back if it is still there (so it can no longer commit late), then the last unit's history
+ * row decides, never a blind resend: there, all committed; not there, none did, and the run
+ * goes again (UNIT_RESTART); unreadable, f->lost.
+ */
+static enum unit_outcome
+atomic_commit_failed(struct da_state *d, const struct db_unit *units, size_t nunits, const struct rdsdata_status *st,
+		     int64_t deadline_ms, struct db_cursor *cur, struct db_batch_failure *f)
+{
+	struct db_error e2;
+	bool landed = false;
+
+	da_error_of(st, "COMMIT", &f->err);
+	f->unit = nunits - 1;
+	if (st->code == RDSDATA_DATABASE)
+		return UNIT_FAILED;
+	atomic_rollback(d, deadline_ms);
+	if (!unit_landed(d, &units[nunits - 1], &landed, &e2)) {
+		f->lost = true;
+		f->unit = cur->unit;
+		f->last_unit = nunits - 1;
+		return UNIT_FAILED;
+	}
+	if (landed) {
+		log_warn("%s, but the history shows the %zu migrations committed", f->err.message, nunits - cur->unit);
+		return UNIT_DONE;
+	}
+	log_warn("%s, and the history shows the %zu migrations did not commit: running them again", f->err.message,
+		 nunits - cur->unit);
+	return UNIT_RESTART;
+}
+
+/* One try of an atomic run: BeginTransaction, units [cur->unit, nunits) in it, CommitTransaction. */
+static enum unit_outcome
+atomic_try(struct da_state *d, const struct db_unit *units, size_t nunits, int64_t deadline_ms,
+	   void (*done)(size_t unit, int64_t ms, void *arg), void *arg, struct db_cursor *cur,
+	   struct db_batch_failure *f)
+{
+	struct rdsdata_status st;
+	enum unit_outcome out = UNIT_DONE;
+
+	if (!da_begin_tx(d, deadline_ms, d->run_tx, &st)) {
+		d->run_tx[0] = '\0';
+		da_error_of(&st, "BEGIN", &f->err);
+		f->unit = cur->unit;
+		return UNIT_FAILED;
+	}
+	for (size_t k = cur->unit; k < nunits; k++) {
+		int64_t t0 = clock_now_ms();
+
+		/* the lease is renewed outside the transaction: no call overlaps another in it */
+		if (!da_lease_renew(d, &f->err))
+			out = UNIT_FAILED;
+		else
+			out = unit_try(d, &units[k], deadline_ms, &f->statement, &f->err);
+		if (out == UNIT_SKIPPED) {
+			/* the key's lock excludes other runs from here to the commit: one ran before it */
+			da_error_set(&f->err,
+				     "%s by another run meanwhile: the atomic run is rolled back, run it again",
+				     units[k].down ? "rolled back" : "applied");
+			f->statement = 0;
+			out = UNIT_FAILED;
+		}
+		if (out != UNIT_DONE) {
+			f->unit = k;
+			atomic_rollback(d, deadline_ms);
+			return out;
+		}
+		done(k, clock_now_ms() - t0, arg);
+	}
+	d->db.deadline_ms = da_call_deadline(d, deadline_ms);
+	if (rdsdata_commit(&d->db, d->run_tx, &st)) {
+		d->run_tx[0] = '\0';
+		return UNIT_DONE;
+	}
+	if (st.code == RDSDATA_TXN_NOT_FOUND) {
+		d->run_tx[0] = '\0';
+		return UNIT_RESTART;
+	}
+	return atomic_commit_failed(d, units, nunits, &st, deadline_ms, cur, f);
+}
+
+/*
+ * Units [cur->unit, nunits) in one transaction (transport.h, run_units' atomic): every
+ * unit's calls name it, each unit's DO block still takes the key's lock and re-reads its
+ * history row, and one CommitTransaction ends it.  The transaction lost
+ * (TransactionNotFoundException: the service rolled it back) runs the set again from its
+ * first unit, at most UNIT_RESTARTS times.
+ */
+static bool
+atomic_run(struct da_state *d, const struct db_unit *units, size_t nunits, int64_t deadline_ms,
+	   void (*done)(size_t unit, int64_t ms, void *arg), void *arg, struct db_cursor *cur,
+	   struct db_batch_failure *f)
+{
+	enum unit_outcome out = UNIT_RESTART;
+
+	for (int restarts = 0; out == UNIT_RESTART && restarts <= UNIT_RESTARTS; restarts++) {
+		if (restarts && !f->err.message[0])
+			log_warn("the Data API lost the atomic run's transaction (TransactionNotFoundException): "
+				 "running its %zu migrations again",
+				 nunits - cur->unit);
+		memset(f, 0, sizeof *f);
+		out = atomic_try(d, units, nunits, deadline_ms, done, arg, cur, f);
+	}
+	if (out == UNIT_RESTART) {
+		memset(f, 0, sizeof *f);
+		f->unit = cur->unit;
+		da_error_set(&f->err, "%s",
+			     "the Data API lost the atomic run's transaction again and again "
+			     "(TransactionNotFoundException)");
 		return false;
 	}
-	rdsdata_result_free(&r);
+	if (out == UNIT_FAILED)
+		return false;
+	cur->unit = nunits;
+	cur->statement = 0;
+	cur->last_end_ms = clock_now_ms();
 	return true;
 }

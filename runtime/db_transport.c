@@ -201,8 +201,11 @@ tp_run_units(struct transport *t, const struct db_unit *units, size_t nunits, bo
 }
 
 static bool
-tp_run_statement(struct transport *t, const char *sql, int64_t deadline_ms, struct db_error *err)
+tp_run_statement(struct transport *t, const char *sql, int64_t version, uint32_t statement, int64_t deadline_ms,
+		 struct db_error *err)
 {
+	(void)version; /* the statement goes as it is: its text is the migration's, byte for byte */
+	(void)statement;
 	return db_migration_statement(state(t)->work, sql, deadline_ms, err);
 }
 

@@ -297,11 +297,12 @@ struct transport {
 			  void (*done)(size_t unit, int64_t ms, void *arg), void *arg, struct db_cursor *cur,
 			  struct db_batch_failure *f) MUSTCHECK;
 	/*
-	 * run_statement - one statement of a NO TRANSACTION migration on its own
-	 * (autocommit), within deadline_ms; its rows are dropped.
+	 * run_statement - statement (1-based) of version's NO TRANSACTION migration on its own
+	 * (autocommit), within deadline_ms; its rows are dropped.  version and statement name
+	 * it where the server can show it (the Data API: a comment in pg_stat_activity.query).
 	 */
-	bool (*run_statement)(struct transport *t, const char *sql, int64_t deadline_ms,
-			      struct db_error *err) MUSTCHECK;
+	bool (*run_statement)(struct transport *t, const char *sql, int64_t version, uint32_t statement,
+			      int64_t deadline_ms, struct db_error *err) MUSTCHECK;
 
 	/*
 	 * index_invalid - the INVALID index ix names, on ix's table, resolved as the statement

@@ -8,6 +8,8 @@
 #   - a failing statement named by file, statement and SQLSTATE, nothing of its migration applied;
 #   - 8 concurrent ups, and a Data API up racing a libpq up: each migration applied once;
 #   - DatabaseResumingException past rdsdata.c's three attempts: waited out within the deadline;
+#   - up --atomic: one transaction for every migration, a failure rolling all of them back, a lost
+#     transaction running the set again, a lost CommitTransaction answer decided by the history;
 #   - calls per migration counted in the stand-in's log; multi-byte text, a migration over
 #     65,536 characters, 200 migrations.
 # Prints TAP.  Needs node and npm (as tests/rdsdata.sh), openssl.
@@ -196,6 +198,87 @@ like "$err$out" "line 5" "... its line"
 like "$err$out" "42P01" "... and the SQLSTATE"
 like "$err$out" 'relation "nowhere" does not exist' "... with PostgreSQL's message"
 is "$(rows "$dbf")/$(has_table "$dbf" b)" "1/f" "migration 1 stays applied, nothing of migration 2 is"
+
+# --- --atomic: every pending migration in one transaction ------------------------------------------
+
+A=$T/atomic
+mig "$A" 000001_a.sql <<<"-- +goose Up
+CREATE TABLE z (v int);"
+for i in 2 3 4; do
+	mig "$A" 00000${i}_a.sql <<<"-- +goose Up
+INSERT INTO z VALUES ($i);"
+done
+mkbin "$A" || fail "the atomic bundle builds"
+dba=$(pg_newdb)
+mark
+da "$A/gosling" "$dba" --json up --atomic
+is "$rc/$(rows "$dba")/$(psql_q "$dba" 'SELECT string_agg(v::text, $$,$$ ORDER BY v) FROM z')" "0/1,2,3,4/2,3,4" \
+	"up --atomic over the Data API applies the 4 pending migrations $(tail -2 <<<"$err")"
+is "$(python3 -c 'import json,sys; print(",".join(m["action"] for m in json.load(open(sys.argv[1]))["migrations"]))' "$T/out")" \
+	"applied,applied,applied,applied" "... the result says each was applied"
+is "$(calls BeginTransaction)/$(calls CommitTransaction)" "2/2" \
+	"... in one transaction: the history table's and the migrations' (BeginTransaction/CommitTransaction)"
+# the calls between the migrations' BeginTransaction and its CommitTransaction
+inside=$(grep -o '"operation":"[A-Za-z]*"\|"in_transaction":[a-z]*' "$T/api.log" | paste -d' ' - - |
+	awk '/BeginTransaction/ {s = ""; next} /CommitTransaction/ {last = s; next} {s = s $0 ";"} END {print last}')
+is "$inside" "$(printf '"operation":"ExecuteStatement" "in_transaction":true;%.0s' 1 2 3 4)" \
+	"... the 4 migrations' DO blocks, each a call naming that transaction"
+atomic_commit=$(grep -n '"operation":"CommitTransaction"' "$T/api.log" | tail -1 | cut -d: -f1)
+
+# the failing second of two: the first is rolled back with it
+dbaf=$(pg_newdb)
+da "$F/gosling" "$dbaf" up --atomic
+is "$rc" 1 "a failing last migration in up --atomic over the Data API: exit 1"
+like "$err$out" "000002_bad.sql" "... the error names the file"
+like "$err$out" "statement 3 (line 5)" "... the statement and its line"
+like "$err$out" "42P01" "... the SQLSTATE"
+like "$err$out" 'relation "nowhere" does not exist' "... PostgreSQL's message"
+like "$err$out" "atomic: none of the 2 migrations was applied" "... and that none was applied"
+is "$(rows "$dbaf")/$(has_table "$dbaf" a)/$(has_table "$dbaf" b)" "/f/f" "... none is: no history row, no table of either"
+
+# TransactionNotFoundException after migration 3 ran in the transaction: the set goes again from 1
+dbat=$(pg_newdb)
+printf 'expire:INSERT INTO z VALUES (3\n' >"$T/api.faults"
+mark
+da "$A/gosling" "$dbat" up --atomic
+is "$rc/$(rows "$dbat")" "0/1,2,3,4" "TransactionNotFoundException mid-way through up --atomic: the run succeeds $(tail -1 <<<"$err")"
+like "$err" "lost the atomic run's transaction (TransactionNotFoundException): running its 4 migrations again" \
+	"... saying it runs the whole set again"
+is "$(psql_q "$dbat" 'SELECT string_agg(v::text, $$,$$ ORDER BY v) FROM z')" "2,3,4" "... each migration's work stands once"
+is "$(calls BeginTransaction)/$(calls CommitTransaction)" "3/2" "... in a second transaction after the one the stand-in expired"
+
+# the transaction lost on every call: UNIT_RESTARTS restarts, then a clear failure, nothing applied
+dbae=$(pg_newdb)
+da "$A/gosling" "$dbae" up-to 1
+for _ in $(seq 60); do echo expire; done >"$T/api.faults"
+mark
+da "$A/gosling" "$dbae" up --atomic
+: >"$T/api.faults"
+is "$rc/$(rows "$dbae")/$(psql_q "$dbae" 'SELECT count(*) FROM z')" "1/1/0" \
+	"the atomic run's transaction lost again and again: exit 1, nothing of 2-4 applied"
+like "$err$out" "lost the atomic run's transaction again and again" "... saying why"
+is "$(calls BeginTransaction)" 4 "... after 3 restarts (4 transactions)"
+# the last "expire" stays armed in the stand-in until a call names a live transaction: spend it
+# on a throwaway run (creating its history table), so later runs do not inherit it
+da "$A/gosling" "$(pg_newdb)" up-to 1
+
+# CommitTransaction's answer lost: after it committed (drop-after), and before it arrived (drop)
+for fault in drop-after drop; do
+	dbac=$(pg_newdb)
+	{ for _ in $(seq $((atomic_commit - 1))); do echo ok; done; echo "$fault"; } >"$T/api.faults"
+	mark
+	da "$A/gosling" "$dbac" up --atomic
+	: >"$T/api.faults"
+	is "$rc/$(rows "$dbac")/$(psql_q "$dbac" 'SELECT string_agg(v::text, $$,$$ ORDER BY v) FROM z')" "0/1,2,3,4/2,3,4" \
+		"up --atomic whose CommitTransaction's answer is lost ($fault): succeeds, each migration once $(tail -1 <<<"$err")"
+	is "$(grep -c '"fault":"'$fault'"' "$T/api.log" | tr -d ' ')/$(grep '"fault":"'$fault'"' "$T/api.log" | grep -c CommitTransaction)" \
+		"1/1" "... the fault hit the CommitTransaction"
+	case $fault in
+	drop-after) want="but the history shows the 4 migrations committed" ;;
+	*) want="the history shows the 4 migrations did not commit: running them again" ;;
+	esac
+	like "$err" "$want" "... the last migration's history row read back decides ($fault)"
+done
 
 # --- concurrency ---------------------------------------------------------------------------------
 
@@ -460,6 +543,214 @@ da "$N/gosling" "$dbn" up
 is "$rc/$(psql_q "$dbn" "SELECT coalesce(failed_statement, 0) FROM gosling_migrations WHERE version = 2")" "0/0" \
 	"the next up resumes at statement 2 and completes the row"
 is "$(psql_q "$dbn" "SELECT count(*) FROM later")/$(has_table "$dbn" n_id2)" "1/t" "... running statements 2 and 3 once"
+
+# --- a CREATE INDEX CONCURRENTLY that failed, resumed over the Data API -----------------------------
+# tests/locks.sh's scenario over the Data API: a unique index built concurrently over duplicates
+# fails and leaves the index INVALID; once they are fixed, up resumes at that statement, drops the
+# INVALID index concurrently (index_invalid, index_drop) and builds it again.  The name is unquoted
+# mixed case, the table schema-qualified, behind a comment: the server folds and resolves them.
+I=$T/cic
+mig "$I" 000001_uniq.sql <<'EOF'
+-- +goose NO TRANSACTION
+-- +goose Up
+CREATE TABLE audit (id int);
+/* one address per user */ CREATE UNIQUE INDEX CONCURRENTLY Users_Email_Key
+	ON public.users (email);
+INSERT INTO audit VALUES (1);
+EOF
+mkbin "$I" || fail "the CREATE INDEX CONCURRENTLY bundle builds"
+dbi=$(pg_newdb)
+psql_q "$dbi" "CREATE TABLE users (id int PRIMARY KEY, email text);
+	INSERT INTO users SELECT g, 'u' || g || '@example.com' FROM generate_series(1, 1000) g;
+	INSERT INTO users VALUES (1001, 'u7@example.com')" >/dev/null
+invalid() { psql_q "$1" "SELECT coalesce(string_agg(c.relname || ':' || i.indisvalid, ','), 'none')
+	FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = '$2'"; }
+# jqo PATH: a value of the last result ($out), dot-separated keys and indices; null as "null"
+jqo() { python3 -c 'import json, sys
+v = json.loads(sys.argv[2])
+for k in sys.argv[1].split("."):
+    v = v[int(k)] if k.isdigit() else v.get(k)
+print("null" if v is None else v)' "$1" "$out"; }
+da "$I/gosling" "$dbi" --json up
+is "$rc" 1 "a unique index built concurrently over duplicates, over the Data API: exit 1"
+is "$(jqo migrations.0.failed_statement):$(jqo error.sqlstate)" "2:23505" \
+	"... it stops at statement 2 with PostgreSQL's unique violation"
+is "$(invalid "$dbi" users_email_key)" "users_email_key:false" "... and leaves the index INVALID"
+psql_q "$dbi" "DELETE FROM users WHERE id = 1001" >/dev/null
+mark
+da "$I/gosling" "$dbi" --json up
+is "$rc" 0 "once the duplicates are fixed, up over the Data API resumes and succeeds $(tail -2 <<<"$err")"
+is "$(jqo migrations.0.action):$(jqo migrations.0.dropped_invalid_index)" "applied:public.users_email_key" \
+	"... the result names the INVALID index it dropped"
+like "$err" "dropping the INVALID index public.users_email_key that 000001_uniq.sql statement 2 left when it failed, before running it again" \
+	"... the log says it drops it before running the statement again"
+is "$(invalid "$dbi" users_email_key)" "users_email_key:true" "... the index is valid afterwards, the only one of its name"
+is "$(rows "$dbi"):$(psql_q "$dbi" "SELECT count(*) FROM audit")" "1:1" \
+	"... the migration recorded complete, its earlier statement not run twice"
+is "$(calls RollbackTransaction)" 1 "... the lookup read in a transaction of its own, rolled back"
+
+# a valid index of that name is never dropped: the statement fails (already exists), first and on resume
+dbi=$(pg_newdb)
+psql_q "$dbi" "CREATE TABLE users (id int PRIMARY KEY, email text);
+	CREATE UNIQUE INDEX users_email_key ON users (email)" >/dev/null
+da "$I/gosling" "$dbi" --json up
+is "$rc:$(jqo error.sqlstate)" "1:42P07" "a valid index of that name stays: the statement fails (already exists)"
+da "$I/gosling" "$dbi" --json up
+is "$rc:$(jqo migrations.0.dropped_invalid_index)" "1:null" "... and on resume over the Data API nothing is dropped"
+is "$(invalid "$dbi" users_email_key)" "users_email_key:true" "... the valid index is still there"
+
+# --- NO TRANSACTION statements past the call's limit: continueAfterTimeout, the catalog decides ------
+# Through the stand-in whose 45 s per call is 0.9 s.  A session from psql holds a transaction open
+# on the table (a CREATE INDEX CONCURRENTLY waits for it) until the call has timed out, then
+# commits: gosling must not send the statement again, but wait for its backend (found in
+# pg_stat_activity by the comment it leads with) to end, then ask the catalog.
+fastlog() { grep -c "$1" "$T/fast.log" | tr -d ' '; }
+# likere TEXT ERE NAME: a line of TEXT matches ERE
+likere() {
+	if printf '%s' "$1" | grep -qE -- "$2"; then pass "$3"; else fail "$3" "$(printf 'in:   %s\nwant: %s' "$1" "$2")"; fi
+}
+# holder DB SQL: a psql session that runs SQL in an open transaction and waits for holder_commit
+holder() {
+	rm -f "$T/hold.fifo" && mkfifo "$T/hold.fifo"
+	psql -X -q -d "$1" <"$T/hold.fifo" >"$T/hold.out" 2>&1 &
+	hold_pid=$!
+	exec 7>"$T/hold.fifo"
+	echo "BEGIN; $2; SELECT 'held';" >&7
+	for _ in $(seq 200); do
+		[ "$(psql_q "$1" "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+			AND state = 'idle in transaction' AND query LIKE '%''held''%'")" = 1 ] && return 0
+		sleep 0.05
+	done
+	echo "# the holding session did not open its transaction: $(cat "$T/hold.out")"
+	return 1
+}
+holder_commit() { echo "COMMIT;" >&7; exec 7>&-; wait "$hold_pid" || true; }
+# dafast_bg DIR DB: gosling --json up over the fast stand-in in the background; its pid in fast_pid
+dafast_bg() {
+	: >"$T/fast.log"
+	(set +e; env "${da_env[@]}" AWS_ENDPOINT_URL_RDS_DATA=https://localhost:$fast DB_NAME="$2" "$1/gosling" --json up \
+		>"$T/f.out" 2>"$T/f.err"; echo $? >"$T/f.rc") &
+	fast_pid=$!
+}
+# fast_wait_timeout: until the stand-in has answered a StatementTimeoutException (at most 10 s)
+fast_wait_timeout() {
+	for _ in $(seq 200); do
+		[ "$(fastlog StatementTimeoutException)" -ge 1 ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+fast_done() { wait "$fast_pid" || true; rc=$(cat "$T/f.rc"); out=$(cat "$T/f.out"); err=$(cat "$T/f.err"); }
+
+LW=$T/longcic
+mig "$LW" 000001_w.sql <<'EOF'
+-- +goose NO TRANSACTION
+-- +goose Up
+CREATE INDEX CONCURRENTLY w_v ON w (v);
+EOF
+mkbin "$LW" || fail "the long CREATE INDEX CONCURRENTLY bundle builds"
+dbl2=$(pg_newdb)
+psql_q "$dbl2" "CREATE TABLE w (v int); INSERT INTO w SELECT generate_series(1, 10000)" >/dev/null
+holder "$dbl2" "INSERT INTO w VALUES (0)" || fail "a session holds a transaction open on w"
+t0=$(date +%s%N)
+dafast_bg "$LW" "$dbl2"
+fast_wait_timeout
+timed_out=$?
+running=$(psql_q "$dbl2" "SELECT left(query, 160) FROM pg_stat_activity WHERE datname = current_database()
+	AND state = 'active' AND query LIKE '%CREATE INDEX CONCURRENTLY w_v%' AND pid <> pg_backend_pid()")
+sleep 0.5
+holder_commit
+fast_done
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+is "$timed_out" 0 "a CREATE INDEX CONCURRENTLY waiting on an open transaction: the call times out (StatementTimeoutException)"
+likere "$running" '^/\* gosling [0-9]+\.[0-9]+\.[0-9a-f]+ version 1 statement 1 \*/ CREATE INDEX CONCURRENTLY w_v' \
+	"... the statement runs on, its backend's pg_stat_activity.query leading with the run, version and statement"
+is "$rc/$(rows "$dbl2")" "0/1" "... gosling waits for it to end and reports success $(tail -2 <<<"$err")"
+is "$(psql_q "$dbl2" "SELECT string_agg(c.relname || ':' || i.indisvalid, ',') FROM pg_index i
+	JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'w'::regclass")" "w_v:true" "... with the index valid"
+is "$(fastlog '"continue_after_timeout":true')/$(fastlog StatementTimeoutException)" "1/1" \
+	"... sent once, with continueAfterTimeout, never again after the timeout"
+like "$err" "waiting for it in pg_stat_activity" "... saying it waits for the statement"
+is "$((ms >= 1400))" 1 "... it waited past the call's limit for the held transaction: $ms ms"
+
+# the same build failing after the timeout: the held transaction inserts a duplicate the unique
+# index then finds; reported as failed (the index INVALID), and the next run drops it and builds it
+LU=$T/longuniq
+mig "$LU" 000001_u.sql <<'EOF'
+-- +goose NO TRANSACTION
+-- +goose Up
+CREATE UNIQUE INDEX CONCURRENTLY u_email ON u (email);
+EOF
+mkbin "$LU" || fail "the long unique index bundle builds"
+dbu=$(pg_newdb)
+psql_q "$dbu" "CREATE TABLE u (id int PRIMARY KEY, email text);
+	INSERT INTO u SELECT g, 'u' || g || '@example.com' FROM generate_series(1, 10000) g" >/dev/null
+holder "$dbu" "INSERT INTO u VALUES (10001, 'u7@example.com')" || fail "a session holds a duplicate uncommitted"
+dafast_bg "$LU" "$dbu"
+fast_wait_timeout
+timed_out=$?
+sleep 0.3
+holder_commit
+fast_done
+is "$timed_out/$rc" "0/1" "a unique index build that fails after the call timed out: up exits 1"
+like "$err" "000001_u.sql statement 1 (line 3): the statement ran past the RDS Data API's per-call limit" \
+	"... naming the file and the statement, and that it ran past the call's limit"
+like "$err" "the index public.u_email it builds is INVALID, so it failed (the next up drops it and builds it again)" \
+	"... the catalog's verdict: the index is INVALID"
+is "$(fastlog '"continue_after_timeout":true')/$(psql_q "$dbu" "SELECT failed_statement FROM gosling_migrations")" "1/1" \
+	"... sent once; the partial row records statement 1 as the resume point"
+psql_q "$dbu" "DELETE FROM u WHERE id = 10001" >/dev/null
+da "$LU/gosling" "$dbu" --json up
+is "$rc" 0 "the next up resumes $(tail -1 <<<"$err")"
+like "$err" "dropping the INVALID index public.u_email that 000001_u.sql statement 1 left" "... dropping the INVALID index first"
+is "$(psql_q "$dbu" "SELECT string_agg(c.relname || ':' || i.indisvalid, ',') FROM pg_index i
+	JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'u'::regclass AND c.relname <> 'u_pkey'")" "u_email:true" \
+	"... and builds it again, valid"
+
+# a statement the catalog cannot judge: it runs on past the call and ends, and its outcome is unknown
+LX=$T/longother
+mig "$LX" 000001_x.sql <<'EOF'
+-- +goose NO TRANSACTION
+-- +goose Up
+CREATE TABLE ran_on AS SELECT 1 AS x FROM pg_sleep(2);
+EOF
+mkbin "$LX" || fail "the long statement bundle builds"
+dbx2=$(pg_newdb)
+dafast_bg "$LX" "$dbx2"
+fast_done
+is "$rc" 1 "a statement the catalog cannot judge, past the call's limit: up exits 1"
+like "$err" "000001_x.sql statement 1 (line 3): the statement ran past the RDS Data API's per-call limit (StatementTimeoutException) and ended on the server later" \
+	"... naming the file and the statement, once it has ended"
+like "$err" "its outcome is unknown; gosling does not run it again: check whether it took effect" "... saying its outcome is unknown, and what to check"
+is "$(has_table "$dbx2" ran_on)/$(fastlog '"continue_after_timeout":true')" "t/1" "... it ran on to its end (continueAfterTimeout), sent once"
+
+# still running at the run's deadline: cancelled there, as a libpq run cancels its statement (the
+# deadline 6 s away, of which gosling keeps 3 s as its margin)
+LD=$T/longdeadline
+mig "$LD" 000001_d.sql <<'EOF'
+-- +goose NO TRANSACTION
+-- +goose Up
+CREATE TABLE never AS SELECT 1 AS x FROM pg_sleep(30);
+EOF
+mkbin "$LD" || fail "the deadline bundle builds"
+dbd2=$(pg_newdb)
+t0=$(date +%s%N)
+set +e
+env "${da_env[@]}" AWS_ENDPOINT_URL_RDS_DATA=https://localhost:$fast DB_NAME="$dbd2" "$LD/gosling" --json \
+	--deadline-ms $(( $(date +%s%3N) + 6000 )) up >"$T/out" 2>"$T/err"
+rc=$?
+set -e
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+err=$(cat "$T/err")
+is "$rc" 1 "a statement still running at the run's deadline: up exits 1"
+like "$err" "was still running at the run's deadline: cancelled (pg_cancel_backend)" "... saying it cancelled it"
+for _ in $(seq 40); do
+	left=$(psql_q "$dbd2" "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()")
+	[ "$left" = 0 ] && break
+	sleep 0.05
+done
+is "$left/$(has_table "$dbd2" never)" "0/f" "... its backend no longer runs it, nothing of it stays"
+is "$((ms >= 2500 && ms < 9000))" 1 "... at the deadline (its margin kept), not before: $ms ms"
 
 # --- a fleet target naming the cluster (issue 19 over issue 18) -------------------------------------
 # the function's own cluster is one the allow-list admits; the target names it, a database and a
