@@ -227,11 +227,14 @@ da_query(struct da_state *d, const char *what, const char *sql, const struct rds
 	 struct rdsdata_result *r, struct db_error *err)
 {
 	struct rdsdata_statement s = {
-		.sql = sql, .params = p, .nparams = np, .transaction_id = d->open ? d->txid : NULL
+		.sql = sql, .params = p, .nparams = np, .transaction_id = d->txid[0] ? d->txid : NULL
 	};
 	struct rdsdata_result tmp;
 	struct rdsdata_status st;
 
+	/* row writes held back go first, in a transaction taken for them: calls keep their order */
+	if (d->open && d->tx_sql.len && !da_rows_flush(d, err))
+		return false;
 	if (!da_exec(d, &s, 0, r ? r : &tmp, &st)) {
 		da_error_of(&st, what, err);
 		return false;
@@ -262,23 +265,4 @@ da_settings_sql(struct da_state *d, struct buf *b, int64_t deadline_ms)
 	}
 	if (d->have_key)
 		da_sb_fmt(b, ", pg_catalog.pg_advisory_xact_lock(%lld)", (long long)d->key);
-}
-
-/* gosling's settings (and the run lock's key) in begin()'s open transaction, from the next call on */
-bool
-da_settings_run(struct da_state *d, struct db_error *err)
-{
-	struct buf b = { 0 };
-	bool ok;
-
-	buf_str(&b, "SELECT ");
-	da_settings_sql(d, &b, 0);
-	if (b.failed) {
-		buf_free(&b);
-		da_error_set(err, "%s", "out of memory");
-		return false;
-	}
-	ok = da_query(d, "setting gosling's settings", b.p, NULL, 0, NULL, err);
-	buf_free(&b);
-	return ok;
 }

@@ -183,19 +183,57 @@ da_goose_read(struct transport *t, int64_t **versions, size_t *nversions, struct
 	return true;
 }
 
+/*
+ * A transaction of gosling's own rows (begin .. commit: the history table, adopted and
+ * baselined rows, a NO TRANSACTION migration's row) costs one call, not four: its
+ * statements gather in d->tx_sql and go at commit as one DO block, gosling's settings and
+ * the run lock's key first, one autocommit ExecuteStatement, all or nothing as any one
+ * statement is.  Past DO_CAP characters a BeginTransaction is taken, each full block goes
+ * in it and CommitTransaction ends it.  Nothing between begin and commit reads.
+ */
 bool
 da_begin(struct transport *t, struct db_error *err)
 {
 	struct da_state *d = state(t);
-	struct rdsdata_status st;
 
-	if (!da_begin_tx(d, 0, d->txid, &st)) {
+	(void)err;
+	buf_free(&d->tx_sql);
+	d->txid[0] = '\0';
+	d->open = true;
+	return true;
+}
+
+/* the gathered statements as one DO block; last: commit's, else a full one (in a transaction begun here) */
+static bool
+tx_send(struct da_state *d, bool last, struct db_error *err)
+{
+	struct buf b = { 0 };
+	struct rdsdata_status st;
+	bool ok;
+
+	if (!last && !d->txid[0] && !da_begin_tx(d, 0, d->txid, &st)) {
 		da_error_of(&st, "BEGIN", err);
 		return false;
 	}
-	d->open = true;
-	/* gosling's settings, and its rows changed under the run lock's key like a unit's */
-	return da_settings_run(d, err);
+	buf_str(&b, "DO $gosling$ BEGIN\nPERFORM ");
+	da_settings_sql(d, &b, 0);
+	buf_str(&b, ";\n");
+	buf_add(&b, d->tx_sql.p ? d->tx_sql.p : "", d->tx_sql.len);
+	buf_str(&b, "END $gosling$");
+	ok = !b.failed && !d->tx_sql.failed;
+	buf_free(&d->tx_sql);
+	if (!ok)
+		da_error_set(err, "%s", "out of memory");
+	else
+		ok = da_query(d, "gosling's own rows", b.p, NULL, 0, NULL, err);
+	buf_free(&b);
+	return ok;
+}
+
+bool
+da_rows_flush(struct da_state *d, struct db_error *err)
+{
+	return !d->tx_sql.len || tx_send(d, false, err);
 }
 
 bool
@@ -203,18 +241,26 @@ da_commit(struct transport *t, struct db_error *err)
 {
 	struct da_state *d = state(t);
 	struct rdsdata_status st;
+	bool ok;
 
 	if (!d->open) {
 		da_error_set(err, "%s", "COMMIT: no transaction");
 		return false;
 	}
-	d->db.deadline_ms = da_call_deadline(d, 0);
+	ok = !d->tx_sql.len || tx_send(d, true, err);
 	d->open = false;
-	if (!rdsdata_commit(&d->db, d->txid, &st)) {
+	if (!d->txid[0])
+		return ok;
+	d->db.deadline_ms = da_call_deadline(d, 0);
+	if (!ok) {
+		if (!rdsdata_rollback(&d->db, d->txid, &st))
+			log_debug("ROLLBACK over the RDS Data API: %s", st.message);
+	} else if (!rdsdata_commit(&d->db, d->txid, &st)) {
 		da_error_of(&st, "COMMIT", err);
-		return false;
+		ok = false;
 	}
-	return true;
+	d->txid[0] = '\0';
+	return ok;
 }
 
 void
@@ -226,24 +272,75 @@ da_rollback(struct transport *t)
 	if (!d->open)
 		return;
 	d->open = false;
+	buf_free(&d->tx_sql);
+	if (!d->txid[0])
+		return;
 	d->db.deadline_ms = da_call_deadline(d, 0);
 	if (!rdsdata_rollback(&d->db, d->txid, &st))
 		log_debug("ROLLBACK over the RDS Data API: %s", st.message);
+	d->txid[0] = '\0';
+}
+
+/*
+ * Statements of gosling's own (';'-terminated, as built below): gathered into the open
+ * transaction, else one autocommit DO block now.  body is consumed.
+ */
+static bool
+own_rows(struct da_state *d, const char *what, struct buf *body, struct db_error *err)
+{
+	struct buf b = { 0 };
+	bool ok;
+
+	if (body->failed) {
+		buf_free(body);
+		da_error_set(err, "%s", "out of memory");
+		return false;
+	}
+	if (d->open) {
+		if (d->tx_sql.len &&
+		    da_chars(d->tx_sql.p, d->tx_sql.len) + da_chars(body->p, body->len) + 2048 > DO_CAP &&
+		    !tx_send(d, false, err)) {
+			buf_free(body);
+			return false;
+		}
+		buf_add(&d->tx_sql, body->p, body->len);
+		buf_free(body);
+		if (d->tx_sql.failed) {
+			da_error_set(err, "%s", "out of memory");
+			return false;
+		}
+		return true;
+	}
+	buf_str(&b, "DO $gosling$ BEGIN\n");
+	buf_add(&b, body->p, body->len);
+	buf_str(&b, "END $gosling$");
+	buf_free(body);
+	if (b.failed) {
+		buf_free(&b);
+		da_error_set(err, "%s", "out of memory");
+		return false;
+	}
+	ok = da_query(d, what, b.p, NULL, 0, NULL, err);
+	buf_free(&b);
+	return ok;
 }
 
 bool
 da_history_create(struct transport *t, struct db_error *err)
 {
 	struct da_state *d = state(t);
+	struct buf b = { 0 };
 	char sql[1536];
 
 	if (d->names.create_schema) {
-		snprintf(sql, sizeof sql, "CREATE SCHEMA IF NOT EXISTS %s", d->names.schema);
-		if (!da_query(d, "creating the history schema", sql, NULL, 0, NULL, err))
-			return false;
+		buf_str(&b, "CREATE SCHEMA IF NOT EXISTS ");
+		buf_str(&b, d->names.schema);
+		buf_str(&b, ";\n");
 	}
 	db_history_ddl(&d->names, sql, sizeof sql);
-	return da_query(d, "creating the history table", sql, NULL, 0, NULL, err);
+	buf_str(&b, sql);
+	buf_str(&b, ";\n");
+	return own_rows(d, "creating the history table", &b, err);
 }
 
 /* The history row of r (and goose's), as SQL of one statement each into b, ';'-terminated. */
@@ -329,27 +426,6 @@ da_rechain_sql(struct da_state *d, struct buf *b, int64_t version, const char *c
 	da_sb_fmt(b, " WHERE version = %lld;\n", (long long)version);
 }
 
-/* statements of gosling's own (';'-separated, as built above) as one DO block */
-static bool
-do_run(struct da_state *d, const char *what, struct buf *body, struct db_error *err)
-{
-	struct buf b = { 0 };
-	bool ok;
-
-	buf_str(&b, "DO $gosling$ BEGIN\n");
-	buf_add(&b, body->p ? body->p : "", body->len);
-	buf_str(&b, "END $gosling$");
-	buf_free(body);
-	if (b.failed || body->failed) {
-		buf_free(&b);
-		da_error_set(err, "%s", "out of memory");
-		return false;
-	}
-	ok = da_query(d, what, b.p, NULL, 0, NULL, err);
-	buf_free(&b);
-	return ok;
-}
-
 bool
 da_history_upsert(struct transport *t, const struct db_record *r, bool goose, struct db_error *err)
 {
@@ -357,7 +433,7 @@ da_history_upsert(struct transport *t, const struct db_record *r, bool goose, st
 	struct buf b = { 0 };
 
 	da_record_sql(d, &b, r, goose, NULL);
-	return do_run(d, "recording the migration in the history", &b, err);
+	return own_rows(d, "recording the migration in the history", &b, err);
 }
 
 bool
@@ -367,7 +443,7 @@ da_history_delete(struct transport *t, int64_t version, bool goose, struct db_er
 	struct buf b = { 0 };
 
 	da_delete_sql(d, &b, version, goose);
-	return do_run(d, "deleting the history row", &b, err);
+	return own_rows(d, "deleting the history row", &b, err);
 }
 
 bool
@@ -379,5 +455,5 @@ da_history_rechain(struct transport *t, int64_t version, const char *chain, stru
 	da_rechain_sql(d, &b, version, chain);
 	da_sb_fmt(&b, "IF NOT FOUND THEN RAISE EXCEPTION 'no history row of version %lld to re-chain'; END IF;\n",
 		  (long long)version);
-	return do_run(d, "re-chaining the history", &b, err);
+	return own_rows(d, "re-chaining the history", &b, err);
 }

@@ -26,22 +26,23 @@
 #include "log.h"
 #include "rdsdata.h"
 
-#define DO_CAP (60 * 1024)	 /* characters of one DO block: under RDSDATA_SQL_MAX with room */
-#define HISTORY_PAGE 1000	 /* history rows per read: well under the 1 MiB answer */
-#define CALL_MAX_MS 44000	 /* statement_timeout inside a unit: below the service's 45 s per call */
-#define UNIT_RESTARTS 3		 /* TransactionNotFoundException: restarts of a unit (atomic: of the run) */
-#define SKIP_STATE "GS001"	 /* raised by a unit whose history row says another run did it */
-#define SKIPS_STATE "GS002"	 /* raised by a block of units some of which another run did */
-#define PACK_MAX (DO_CAP / 1024) /* units in one block at most (each takes over 1 KiB of it) */
+#define DO_CAP (60 * 1024)  /* characters of one DO block: under RDSDATA_SQL_MAX with room */
+#define HISTORY_PAGE 1000   /* history rows per read: well under the 1 MiB answer */
+#define CALL_MAX_MS 44000   /* statement_timeout inside a unit: below the service's 45 s per call */
+#define UNIT_RESTARTS 3	    /* TransactionNotFoundException: restarts of a unit (atomic: of the run) */
+#define SKIP_STATE "GS001"  /* raised by a unit whose history row says another run did it */
+#define SKIPS_STATE "GS002" /* raised by a block of units some of which another run did */
+#define PACK_MAX 2048	    /* units in one block at most (dataapi_units.c) */
 
 struct da_state {
 	const struct config *cfg;
 	struct db_names names;
 	struct http_client *http;
 	struct rdsdata db;
-	char txid[RDSDATA_TXID_MAX];   /* begin()'s transaction, "" = none */
+	char txid[RDSDATA_TXID_MAX];   /* the open transaction's, once it took one; "" = none */
 	char run_tx[RDSDATA_TXID_MAX]; /* an atomic run's transaction, every unit's calls in it; "" = none */
-	bool open;
+	bool open;		       /* begin() .. commit(): a transaction of gosling's own rows */
+	struct buf tx_sql;	       /* its statements not sent yet (dataapi_history.c) */
 	int64_t until_ms, each_ms, hard_ms;
 	int64_t key; /* the run lock's key, once lock_try named it */
 	bool have_key;
@@ -85,8 +86,6 @@ bool da_query(struct da_state *d, const char *what, const char *sql, const struc
 	      struct rdsdata_result *r, struct db_error *err);
 /* gosling's settings and the run lock's transaction lock, as set_config calls of one SELECT list */
 void da_settings_sql(struct da_state *d, struct buf *b, int64_t deadline_ms);
-/* gosling's settings (and the run lock's key) in begin()'s open transaction, from the next call on */
-bool da_settings_run(struct da_state *d, struct db_error *err);
 
 /* --- dataapi_transport.c --- */
 
@@ -109,6 +108,8 @@ bool da_begin(struct transport *t, struct db_error *err);
 bool da_commit(struct transport *t, struct db_error *err);
 void da_rollback(struct transport *t);
 bool da_history_create(struct transport *t, struct db_error *err);
+/* Send the row writes held back in begin()'s transaction now, in a BeginTransaction taken for them (none: true). */
+bool da_rows_flush(struct da_state *d, struct db_error *err);
 /* The history row of r (and goose's), as SQL of one statement each into b, ';'-terminated. */
 void da_record_sql(struct da_state *d, struct buf *b, const struct db_record *r, bool goose, const char *elapsed);
 void da_delete_sql(struct da_state *d, struct buf *b, int64_t version, bool goose);

@@ -178,12 +178,16 @@ wait_ended(struct da_state *d, const char *tag, int64_t deadline_ms, bool *ended
 	if (d->hard_ms && (!limit || d->hard_ms < limit))
 		limit = d->hard_ms;
 	for (;;) {
+		int64_t now;
+
 		if (!tagged_running(d, tag, &n, pid, err))
 			return false;
 		*ended = n == 0;
-		if (*ended || signals_interrupted() || (limit && clock_now_ms() + delay >= limit))
+		now = clock_now_ms();
+		if (*ended || signals_interrupted() || (limit && now >= limit))
 			return true;
-		clock_sleep_ms(delay);
+		/* the last nap ends at the limit, not a backoff step before it */
+		clock_sleep_ms(limit && limit - now < delay ? limit - now : delay);
 		delay = delay < 4000 ? delay * 2 : 4000;
 	}
 }

@@ -4,28 +4,31 @@
  *
  *   - Reads (tables, history, goose's table) are one ExecuteStatement each, outside a
  *     transaction; the history is read in pages of HISTORY_PAGE rows (1 MiB answers).
- *   - A unit (one migration) is one transaction: a DO block that sets gosling's
- *     settings (set_config(..., true): lock_timeout, statement_timeout below the call's
- *     45 s, a target's search_path), takes pg_advisory_xact_lock(run lock key), re-reads
- *     the unit's history row under it (another runner applied it: skipped, so each
- *     migration is applied once without a session), EXECUTEs each statement's text in
- *     order and records the history row.  Consecutive units that fit in DO_CAP
- *     characters go as one DO block, one autocommit ExecuteStatement (a failure in one
- *     of them: the ones before it are sent again without it, then it is reported); a
- *     unit too large for one is a transaction
+ *   - A unit (one migration) is one transaction.  Consecutive units that fit in DO_CAP
+ *     characters go as one DO block, one autocommit ExecuteStatement (dataapi_units.c's
+ *     pack_run): it sets gosling's settings (set_config(..., true): lock_timeout,
+ *     statement_timeout below the call's 45 s, a target's search_path), takes
+ *     pg_advisory_xact_lock(run lock key), re-reads the block's history rows under it
+ *     (another runner applied some: GS002 names them, nothing ran, and the block goes
+ *     again without them, so each migration is applied once without a session), EXECUTEs
+ *     each statement's text in order from one array and records the block's history rows
+ *     in one INSERT.  A failure in one of them: the ones before it are sent again without
+ *     it, then it is reported.  A unit too large for a block is a transaction
  *     (BeginTransaction, DO blocks of at most DO_CAP characters, a statement longer than
  *     that alone as its own call, CommitTransaction).  The first error inside a DO block
  *     is raised again with its SQLSTATE, its message prefixed "gosling [unit U ]statement N: ",
  *     so the failure names the unit and the statement.
+ *   - gosling's own rows (begin .. commit) gather into one DO block sent at commit
+ *     (dataapi_history.c), a transaction only past DO_CAP characters.
  *   - The run lock (lock_try on the lock link) is a lease row in the history's schema,
- *     gosling_lock (lock_key, locked_by, locked_at, lease_expires_at), taken only while
- *     no session advisory lock of the key is held (a libpq runner's) and no unexpired
- *     lease of another run stands; unlock deletes it.  Its lease lasts until the run's
- *     hard deadline and a minute; a run without a deadline takes it for GOSLING_LEASE
- *     (2 minutes) and extends it before a run of units or a NO TRANSACTION statement
- *     once a third of that has passed, while the row still names this run (lost to
- *     another run: the run stops there).  The work lock is the per-unit transaction
- *     lock above: lock_try(work) always takes.
+ *     gosling_lock (lock_key, locked_by, locked_at, lease_expires_at), taken in one DO
+ *     block (the table made on first use) only while no session advisory lock of the key
+ *     is held (a libpq runner's) and no unexpired lease of another run stands; unlock
+ *     deletes it.  Its lease lasts until the run's hard deadline and a minute; a run
+ *     without a deadline takes it for GOSLING_LEASE (2 minutes) and extends it before a
+ *     run of units or a NO TRANSACTION statement once a third of that has passed, while
+ *     the row still names this run (lost to another run: the run stops there).  The work
+ *     lock is the per-unit transaction lock above: lock_try(work) always takes.
  *   - DatabaseResumingException is retried with backoff (1 s doubling to 8 s) until the
  *     deadline, past rdsdata.c's three attempts: a paused cluster takes 15 s and more
  *     to wake.  TransactionNotFoundException restarts the unit.  After a
@@ -93,6 +96,7 @@ da_release(struct transport *t)
 	if (!d)
 		return;
 	http_client_free(d->http);
+	buf_free(&d->tx_sql);
 	free(d->search_path);
 	free(d);
 	t->state = NULL;
@@ -137,11 +141,7 @@ da_session(struct transport *t, const struct db_session *s, struct db_error *err
 		da_error_set(err, "%s", "out of memory");
 		return false;
 	}
-	if (d->open) {
-		/* settings of a transaction of gosling's own rows: in force from the next call on */
-		return da_settings_run(d, err);
-	}
-	return true;
+	return true; /* in force from the next call on, an open transaction's DO block too */
 }
 
 static bool
@@ -152,36 +152,50 @@ da_restore(struct transport *t, struct db_error *err)
 	return true; /* no session a migration could have changed */
 }
 
-static bool
-lease_table(struct da_state *d, struct db_error *err)
-{
-	char sql[512];
+#define LEASE_HELD "GS003" /* raised by the lease's call when another run holds it */
 
+/*
+ * The lease row's call: its table made on first use, then the row taken (inserted, or
+ * updated from a lapsed lease or this run's own) only while no libpq runner holds the
+ * key's session lock (the transaction lock is free) and no unexpired lease of another run
+ * stands; not taken: LEASE_HELD.  One DO block, so one call.
+ */
+static void
+lease_sql(struct da_state *d, struct buf *b, int64_t key, int64_t lease_ms)
+{
+	buf_str(b, "DO $gosling$ BEGIN\n");
 	if (d->names.create_schema) {
-		snprintf(sql, sizeof sql, "CREATE SCHEMA IF NOT EXISTS %s", d->names.schema);
-		if (!da_query(d, "creating the history schema", sql, NULL, 0, NULL, err) &&
-		    strcmp(err->sqlstate, "23505") != 0 && strcmp(err->sqlstate, "42P06") != 0)
-			return false;
+		buf_str(b, "CREATE SCHEMA IF NOT EXISTS ");
+		buf_str(b, d->names.schema);
+		buf_str(b, ";\n");
 	}
-	snprintf(sql, sizeof sql,
-		 "CREATE TABLE IF NOT EXISTS %s.gosling_lock (lock_key bigint PRIMARY KEY, locked_by text NOT NULL, "
-		 "locked_at timestamptz NOT NULL, lease_expires_at timestamptz NOT NULL)",
-		 d->names.schema);
-	/* two runs creating it at once: one of them sees a unique violation of the catalog */
-	return da_query(d, "creating the run lock's table", sql, NULL, 0, NULL, err) ||
-		strcmp(err->sqlstate, "23505") == 0 || strcmp(err->sqlstate, "42P07") == 0;
+	buf_str(b, "CREATE TABLE IF NOT EXISTS ");
+	buf_str(b, d->names.schema);
+	buf_str(b,
+		".gosling_lock (lock_key bigint PRIMARY KEY, locked_by text NOT NULL, "
+		"locked_at timestamptz NOT NULL, lease_expires_at timestamptz NOT NULL);\nINSERT INTO ");
+	buf_str(b, d->names.schema);
+	buf_str(b, ".gosling_lock AS l (lock_key, locked_by, locked_at, lease_expires_at) ");
+	da_sb_fmt(b, "SELECT %lld, ", (long long)key);
+	da_sb_literal(b, d->owner);
+	buf_str(b, ", pg_catalog.clock_timestamp(), ");
+	da_sb_fmt(b, "pg_catalog.clock_timestamp() + %lld * interval '1 millisecond' ", (long long)lease_ms);
+	da_sb_fmt(b, "WHERE pg_catalog.pg_try_advisory_xact_lock(%lld) ", (long long)key);
+	buf_str(b,
+		"ON CONFLICT (lock_key) DO UPDATE SET locked_by = EXCLUDED.locked_by, locked_at = EXCLUDED.locked_at, "
+		"lease_expires_at = EXCLUDED.lease_expires_at "
+		"WHERE l.lease_expires_at < pg_catalog.clock_timestamp() OR l.locked_by = EXCLUDED.locked_by;\n"
+		"IF NOT FOUND THEN RAISE EXCEPTION USING ERRCODE = '" LEASE_HELD "', "
+		"MESSAGE = 'the run lock is held'; END IF;\nEND $gosling$");
 }
 
 static bool
 da_lock_try(struct transport *t, int64_t key, bool work, bool *got, struct db_error *err)
 {
 	struct da_state *d = state(t);
-	char sql[1024], k[32], lease[32];
-	struct rdsdata_param p[3] = { { .name = "k", .string = k },
-				      { .name = "o", .string = d->owner },
-				      { .name = "l", .string = lease } };
-	struct rdsdata_result r;
+	struct buf b = { 0 };
 	int64_t hard = d->hard_ms;
+	bool ok;
 
 	d->key = key;
 	d->have_key = true;
@@ -190,27 +204,26 @@ da_lock_try(struct transport *t, int64_t key, bool work, bool *got, struct db_er
 		*got = true; /* each unit takes pg_advisory_xact_lock(key) in its own transaction */
 		return true;
 	}
-	if (!lease_table(d, err))
+	lease_sql(d, &b, key, hard ? hard - clock_now_ms() + 60000 : d->lease_ms);
+	if (b.failed) {
+		buf_free(&b);
+		da_error_set(err, "%s", "out of memory");
 		return false;
-	snprintf(k, sizeof k, "%lld", (long long)key);
-	snprintf(lease, sizeof lease, "%lld", (long long)(hard ? hard - clock_now_ms() + 60000 : d->lease_ms));
-	/* the xact lock is free only while no libpq runner holds the key's session lock */
-	snprintf(sql, sizeof sql,
-		 "INSERT INTO %s.gosling_lock AS l (lock_key, locked_by, locked_at, lease_expires_at) "
-		 "SELECT :k::bigint, :o, pg_catalog.clock_timestamp(), "
-		 "pg_catalog.clock_timestamp() + :l::bigint * interval '1 millisecond' "
-		 "WHERE pg_catalog.pg_try_advisory_xact_lock(:k::bigint) "
-		 "ON CONFLICT (lock_key) DO UPDATE SET locked_by = EXCLUDED.locked_by, locked_at = EXCLUDED.locked_at, "
-		 "lease_expires_at = EXCLUDED.lease_expires_at "
-		 "WHERE l.lease_expires_at < pg_catalog.clock_timestamp() OR l.locked_by = EXCLUDED.locked_by "
-		 "RETURNING l.locked_by",
-		 d->names.schema);
-	if (!da_query(d, "taking the run lock's lease", sql, p, 3, &r, err))
-		return false;
-	*got = d->lease = r.nrows == 1;
+	}
+	ok = da_query(d, "taking the run lock's lease", b.p, NULL, 0, NULL, err);
+	/* two runs making the table (or schema) at once: one sees a unique violation of the catalog */
+	if (!ok &&
+	    (strcmp(err->sqlstate, "23505") == 0 || strcmp(err->sqlstate, "42P07") == 0 ||
+	     strcmp(err->sqlstate, "42P06") == 0))
+		ok = da_query(d, "taking the run lock's lease", b.p, NULL, 0, NULL, err);
+	buf_free(&b);
+	if (!ok && strcmp(err->sqlstate, LEASE_HELD) == 0) {
+		memset(err, 0, sizeof *err);
+		return true;
+	}
+	*got = d->lease = ok;
 	d->leased_at = clock_now_ms();
-	rdsdata_result_free(&r);
-	return true;
+	return ok;
 }
 
 /*

@@ -136,7 +136,7 @@ record_unrun(struct run *r, size_t k, const char *origin, bool goose_row, const 
 
 /*
  * Create the history table on first use and adopt what goose applied that the
- * history lacks, in one transaction; then read the history again.
+ * history lacks, in one transaction; then read the history again if it adopted.
  */
 static bool
 ensure_history(struct run *r)
@@ -162,13 +162,36 @@ ensure_history(struct run *r)
 	}
 	if (!r->tp->commit(r->tp, &e))
 		goto fail;
-	if (adopt)
-		log_info("adopted the versions goose applied into %s", r->names.history);
+	if (!adopt) {
+		/* created empty under the run lock: nothing to read again */
+		r->tables.history = true;
+		return true;
+	}
+	log_info("adopted the versions goose applied into %s", r->names.history);
 	return state_load(r);
 fail:
 	r->tp->rollback(r->tp);
 	result_fail_db(r->res, ENGINE_CONFIG_ERROR, "unable to create the history table", &e);
 	return false;
+}
+
+/*
+ * The version the database is at after a command, whatever happened (result_fail keeps
+ * the first error): the history's newest row when it says so (one row, not the whole
+ * history read again: one call over the Data API), else the history and goose's table.
+ */
+static void
+version_after(struct run *r)
+{
+	struct db_head head;
+	struct db_error e;
+
+	if (!r->tables.goose && r->tp->history_head(r->tp, &head, &e) && (!head.found || !head.failed_statement)) {
+		r->res->version_after = head.found ? head.version : 0;
+		return;
+	}
+	if (state_load(r))
+		r->res->version_after = history_newest(&r->h);
 }
 
 /* --- the commands ----------------------------------------------------------- */
@@ -522,11 +545,8 @@ engine_run(const struct config *cfg, const struct bundle *b, const struct engine
 	case ENGINE_COMMAND_COUNT:
 		break;
 	}
-	if (!read_only(c) && r.tp->alive(r.tp, TRANSPORT_WORK)) {
-		/* what the database says now, whatever happened (result_fail keeps the first error) */
-		if (state_load(&r))
-			res->version_after = history_newest(&r.h);
-	}
+	if (!read_only(c) && r.tp->alive(r.tp, TRANSPORT_WORK))
+		version_after(&r);
 out:
 	state_free(&r);
 	tp.close(&tp, TRANSPORT_WORK);

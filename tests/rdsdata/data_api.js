@@ -561,6 +561,7 @@ const server = https.createServer({ key: fs.readFileSync(opt("--key")), cert: fs
       if (!body || typeof body !== "object" || Array.isArray(body))
         return answer(400, { message: "The request body is not a JSON object (stand-in)" }, "SerializationException");
       entry.sql_chars = typeof body.sql === "string" ? Array.from(body.sql).length : undefined;
+      if (typeof body.sql === "string") entry.sql_head = body.sql.slice(0, 100);
       entry.in_transaction = typeof body.transactionId === "string";
       entry.continue_after_timeout = body.continueAfterTimeout === true || undefined;
       const result = await op[1](body);
