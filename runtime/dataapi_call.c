@@ -1,5 +1,6 @@
 /* dataapi_call.c - the Data API transport's SQL text, its calls with their retries, errors and settings. */
 #include "dataapi_impl.h"
+#include "text.h"
 
 /* --- building SQL (common/buf.h) ------------------------------------------- */
 
@@ -48,6 +49,18 @@ da_literal_chars(const char *s)
 
 /* --- errors and calls ------------------------------------------------------- */
 
+/* One line of an error's text, from src up to its newline or end (NULL: none), into dst cut to fit. */
+static void
+error_part(char *dst, size_t len, const char *src, const char *end)
+{
+	size_t n = strcspn(src, "\n");
+
+	if (end && (size_t)(end - src) < n)
+		n = (size_t)(end - src);
+	snprintf(dst, len, "%.*s", (int)(n < len ? n : len - 1), src);
+	text_utf8_fix(dst);
+}
+
 /*
  * st as a db_error: PostgreSQL's message without the Data API's "ERROR: " and
  * "; SQLState: X" wrapping, its detail and hint, and its SQLSTATE.
@@ -55,8 +68,7 @@ da_literal_chars(const char *s)
 void
 da_error_of(const struct rdsdata_status *st, const char *what, struct db_error *err)
 {
-	const char *m = st->message, *p;
-	char *cut;
+	const char *m = st->message, *p, *cut, *end = NULL;
 
 	memset(err, 0, sizeof *err);
 	if (st->code != RDSDATA_DATABASE) {
@@ -69,17 +81,17 @@ da_error_of(const struct rdsdata_status *st, const char *what, struct db_error *
 	snprintf(err->sqlstate, sizeof err->sqlstate, "%s", st->sqlstate);
 	if ((p = strstr(m, "DatabaseErrorException: ")))
 		m = p + strlen("DatabaseErrorException: ");
-	if (strncmp(m, "ERROR: ", 7) == 0)
+	if (strncmp(m, "ERROR: ", 7) == 0 || strncmp(m, "FATAL: ", 7) == 0)
 		m += 7;
-	snprintf(err->message, sizeof err->message, "%.1000s", m);
-	if ((cut = strstr(err->message, "; SQLState: ")))
-		*cut = '\0';
-	if ((p = strstr(err->message, "\n  Detail: ")))
-		snprintf(err->detail, sizeof err->detail, "%.*s", (int)strcspn(p + 11, "\n"), p + 11);
-	if ((p = strstr(err->message, "\n  Hint: ")))
-		snprintf(err->hint, sizeof err->hint, "%.*s", (int)strcspn(p + 9, "\n"), p + 9);
-	if ((cut = strchr(err->message, '\n')))
-		*cut = '\0';
+	/* each part from the whole text, then cut to its field on a character boundary (as
+	 * libpq's are): a long message must not take the detail, hint or SQLSTATE with it */
+	if ((cut = strstr(m, "; SQLState: ")))
+		end = cut;
+	error_part(err->message, sizeof err->message, m, end);
+	if ((p = strstr(m, "\n  Detail: ")) && (!end || p < end))
+		error_part(err->detail, sizeof err->detail, p + 11, end);
+	if ((p = strstr(m, "\n  Hint: ")) && (!end || p < end))
+		error_part(err->hint, sizeof err->hint, p + 9, end);
 }
 
 void
@@ -140,12 +152,66 @@ resuming_retried(struct da_state *d, enum da_call call, const struct rdsdata_sta
 	return true;
 }
 
-/* ExecuteStatement, retried while the cluster resumes */
+/*
+ * Cancel the backend still running the call marked mark, and wait (a second at most) until
+ * it has stopped: a DO block's set_config('statement_timeout') does not bound the block
+ * itself (PostgreSQL arms the timer as a statement starts), and the service runs a call
+ * on after its client has gone, so a migration given up at the deadline would otherwise
+ * commit after gosling reported it failed.
+ */
+static void
+cancel_marked(struct da_state *d, const char *mark)
+{
+	char sql[512];
+	struct db_error err;
+	struct rdsdata_result r;
+
+	snprintf(sql, sizeof sql,
+		 "SELECT pg_catalog.pg_cancel_backend(pid) FROM pg_catalog.pg_stat_activity WHERE pid <> "
+		 "pg_catalog.pg_backend_pid() AND state = 'active' AND query LIKE 'DO %s%%'",
+		 mark);
+	for (int i = 0; i < 20; i++) {
+		if (!da_query(d, "cancelling the migration's call", sql, NULL, 0, &r, &err)) {
+			log_warn("%s", err.message);
+			return;
+		}
+		size_t running = r.nrows;
+
+		rdsdata_result_free(&r);
+		if (!running)
+			return;
+		clock_sleep_ms(50);
+	}
+}
+
+/*
+ * ExecuteStatement, retried while the cluster resumes.  A migration's autocommit DO block
+ * (once, no transaction) is marked with a comment of its own; its answer lost (the deadline
+ * reached, the connection gone), the call is cancelled before the caller reads back.
+ */
 bool
 da_exec(struct da_state *d, const struct rdsdata_statement *s, int64_t deadline_ms, struct rdsdata_result *r,
 	struct rdsdata_status *st)
 {
-	return resuming_retried(d, CALL_EXECUTE, s, deadline_ms, r, NULL, st);
+	struct rdsdata_statement m = *s;
+	struct buf b = { 0 };
+	char mark[48];
+	uint64_t id = 0;
+	bool ok;
+
+	if (!s->once || s->transaction_id || strncmp(s->sql, "DO ", 3) != 0 ||
+	    getrandom(&id, sizeof id, 0) != (ssize_t)sizeof id)
+		return resuming_retried(d, CALL_EXECUTE, s, deadline_ms, r, NULL, st);
+	snprintf(mark, sizeof mark, "/*gosling:%016llx*/", (unsigned long long)id);
+	buf_str(&b, "DO ");
+	buf_str(&b, mark);
+	buf_str(&b, s->sql + 2);
+	m.sql = b.failed ? s->sql : b.p;
+	ok = resuming_retried(d, CALL_EXECUTE, &m, deadline_ms, r, NULL, st);
+	if (!ok && !b.failed && st->code == RDSDATA_OTHER && !st->aws_code[0])
+		cancel_marked(d, mark);
+	buf_free(&b);
+	return ok;
 }
 
 /* BeginTransaction, retried while the cluster resumes */

@@ -246,6 +246,30 @@ answer_lost(const struct rdsdata_status *st)
 	return st->code == RDSDATA_OTHER && !st->aws_code[0];
 }
 
+/*
+ * A failure that names no statement because nothing could: the block ended where its handler
+ * does not run (FATAL: the backend terminated, the server stopping), the connection or the
+ * answer was lost, the call timed out.  It is the migration's failure ("unable to apply X"),
+ * not one of gosling's bookkeeping ("unable to record X in the history").
+ */
+static void
+unnamed(struct db_batch_failure *f)
+{
+	const char *s = f->err.sqlstate;
+
+	if (f->statement == 0 && (!s[0] || strncmp(s, "08", 2) == 0 || strncmp(s, "57", 2) == 0)) {
+		f->lost = true;
+		f->last_unit = f->unit;
+	}
+}
+
+/* Is the deadline past? A call lost then is not sent again: there is no time to run it. */
+static bool
+past(int64_t deadline_ms)
+{
+	return deadline_ms && clock_now_ms() >= deadline_ms;
+}
+
 /* One try of unit u; on UNIT_FAILED *statement and *err say why. */
 static enum unit_outcome
 unit_try(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, uint32_t *statement, struct db_error *err)
@@ -322,7 +346,7 @@ unit_try(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, uint3
 				 err->message);
 			return UNIT_DONE;
 		}
-		if (lost) {
+		if (lost && !past(deadline_ms)) {
 			/* sent again, it re-reads its history row under the key's lock: never twice */
 			log_warn("version %lld: %s, and the history shows it did not commit: running it again",
 				 (long long)u->rec.version, err->message);
@@ -663,7 +687,7 @@ pack_units(struct da_state *d, const struct db_unit *units, size_t n, int64_t de
 			ok = true; /* all of them, perhaps: nothing left to send */
 			continue;
 		}
-		if (!answer_lost(&st))
+		if (!answer_lost(&st) || past(deadline_ms))
 			break;
 		/* the block re-reads its history rows under the key's lock: sent again, nothing runs twice */
 		if (!unit_landed(d, &block[pack_last(skip, n)], &landed, &e2) || landed)
@@ -677,6 +701,7 @@ pack_units(struct da_state *d, const struct db_unit *units, size_t n, int64_t de
 		if (!unit_landed(d, &block[pack_last(skip, n)], &landed, &e2) || !landed) {
 			f->unit = first;
 			f->err = e;
+			unnamed(f);
 			return false;
 		}
 		log_warn("%s, but the history shows the %zu migrations committed", e.message, n);
@@ -696,6 +721,7 @@ pack_units(struct da_state *d, const struct db_unit *units, size_t n, int64_t de
 		f->unit = first + j;
 		f->statement = statement;
 		f->err = e;
+		unnamed(f);
 		cur->unit = f->unit;
 		return false;
 	}
@@ -751,6 +777,7 @@ da_run_units(struct transport *t, const struct db_unit *units, size_t nunits, bo
 		f->unit = cur->unit;
 		f->statement = statement;
 		f->err = e;
+		unnamed(f);
 		return false;
 	}
 	if (out == UNIT_SKIPPED)

@@ -155,8 +155,12 @@ call(const struct rdsdata *db, const char *op, const char *uri, json_t *req, boo
 		if (rs.status != 0)
 			aws_error_code(&rs, st->aws_code, sizeof st->aws_code);
 		st->code = rs.status != 0 ? classify(st->aws_code, rs.status) : RDSDATA_OTHER;
-		if (st->code == RDSDATA_DATABASE)
-			message_sqlstate(why, st->sqlstate);
+		/* PostgreSQL's error whole (aws_call cuts its text shorter), and the SQLSTATE from
+		 * the whole answer: a long message (a Where of many lines) may cut even this */
+		if (st->code == RDSDATA_DATABASE) {
+			aws_error_text(&rs, why, sizeof why);
+			message_sqlstate(rs.body ? rs.body : why, st->sqlstate);
+		}
 		snprintf(st->message, sizeof st->message, "%s: %s", op, why);
 	}
 	http_response_free(&rs);

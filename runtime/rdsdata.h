@@ -79,9 +79,11 @@ struct rdsdata_status {
 	enum rdsdata_error code;
 	char aws_code[64];  /* AWS's error code, "" when there was no answer */
 	char sqlstate[6];   /* RDSDATA_DATABASE: the SQLSTATE the message ends with, else "" */
-	char message[2048]; /* "<operation>: <AWS code>: <AWS message>" or the reason; the
+	char message[8192]; /* "<operation>: <AWS code>: <AWS message>" or the reason; the
 					 * message of a DatabaseErrorException is PostgreSQL's, as
-					 * "ERROR: <text>[\n  Position: N]; SQLState: <code>" */
+					 * "ERROR: <text>[\n  Detail: ...][\n  Hint: ...][\n  Position:
+					 * N]...; SQLState: <code>": room for db_error's message, detail
+					 * and hint whole, each up to its own size */
 };
 
 /* A named parameter (":name" in the sql): a string, a long, or NULL. */

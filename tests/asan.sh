@@ -6,6 +6,7 @@
 #   tests/corpus.sh tests/compiler.sh tests/check.sh tests/lint.sh tests/badinput.sh
 #                                                       with GOSLINGC=build/asan/goslingc
 #   tests/engine.sh tests/lambda.sh tests/fleet.sh tests/leaks.sh tests/fault.sh tests/dataapi.sh
+#                                                       tests/dataapi_fault.sh
 #                                                       with GOSLING_TEST_ARCH=asan (each test's
 #                                                       gosling linked against the ASan runtime)
 # with LeakSanitizer on.  Every sanitizer report goes to a file (log_path), not to the
@@ -31,7 +32,7 @@ export ASAN_OPTIONS="detect_leaks=1:exitcode=86:log_path=$R/asan:handle_abort=1:
 export UBSAN_OPTIONS="print_stacktrace=1:exitcode=86:log_path=$R/ubsan"
 export LSAN_OPTIONS="exitcode=86:print_suppressions=0:suppressions=$PWD/tests/lsan.supp"
 
-suites=(corpus compiler check lint badinput engine lambda fleet leaks fault dataapi)
+suites=(corpus compiler check lint badinput engine lambda fleet leaks fault dataapi dataapi_fault)
 [ $# -gt 0 ] && suites=("$@")
 
 for s in "${suites[@]}"; do

@@ -22,71 +22,19 @@ T=$(mktemp -d /tmp/gosling-dataapi.XXXXXX)
 . tests/lib/gosling.sh
 . tests/lib/fakes.sh
 . tests/lib/rapi.sh	# rapi NAME BOOTSTRAP EVENTS, j NAME EXPR, is_j
-trap fakes_cleanup EXIT
-unset AWS_ENDPOINT_URL AWS_ENDPOINT_URL_RDS_DATA AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_REGION \
-	AWS_DEFAULT_REGION SSL_CERT_FILE HTTPS_PROXY https_proxy DB_CLUSTER_ARN DB_RESOURCE_ARN DB_SECRET_ARN
-
-if ! command -v node >/dev/null || ! command -v npm >/dev/null || ! command -v openssl >/dev/null; then
-	skip_prereq "dataapi" "node, npm or openssl missing"
-	done_testing
-fi
-nodedir=$ROOT/build/rdsdata-node
-if ! cmp -s tests/rdsdata/package-lock.json "$nodedir/package-lock.json" || [ ! -d "$nodedir/node_modules/pg" ]; then
-	mkdir -p "$nodedir" && cp tests/rdsdata/package.json tests/rdsdata/package-lock.json "$nodedir/"
-	(cd "$nodedir" && npm ci --no-audit --no-fund --loglevel=error) >"$T/npm.log" 2>&1 ||
-		{ fail "npm ci of tests/rdsdata's pg" "$(cat "$T/npm.log")"; done_testing; }
-fi
-if [ ! -f tests/sigv4/node_modules/.package-lock.json ]; then
-	(cd tests/sigv4 && npm ci --no-audit --no-fund >/dev/null 2>&1) || { fail "npm ci in tests/sigv4"; done_testing; }
-fi
-export NODE_PATH=$nodedir/node_modules
-
-ca ca && cert ca server DNS:localhost || fail "a test CA"
-pg_start
+. tests/lib/dataapi.sh	# dataapi_start, standin, dataapi_env, da
 trap fakes_cleanup EXIT
 
-AKID=AKIDEXAMPLEDATAAPI
-SKEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYzDATAAPIKEY
-REGION=eu-west-2
-CLUSTER="arn:aws:rds:$REGION:123456789012:cluster:gosling-db"
-SECRET="arn:aws:secretsmanager:$REGION:123456789012:secret:gosling/db-AbCdEf"
-# standin NAME TIMESCALE: data_api.js with its timeouts scaled; its port into the variable NAME,
-# its log in $T/NAME.log, its faults read from $T/NAME.faults
-standin() {
-	python3 - "$T/$1.json" "$AKID" "$SKEY" "$REGION" "$CLUSTER" "$SECRET" "$PGHOST" "$PGPORT" "$2" <<'EOF'
-import json, sys
-f, akid, skey, region, cluster, secret, host, port, scale = sys.argv[1:]
-json.dump({"accessKeyId": akid, "secretAccessKey": skey, "region": region,
-           "clusters": [{"resourceArn": cluster, "secretArn": secret,
-                         "pg": {"host": host, "port": int(port), "user": "postgres"}}],
-           "timeScale": float(scale)}, open(f, "w"))
-EOF
-	: >"$T/$1.log"
-	node tests/rdsdata/data_api.js --config "$T/$1.json" --key "$T/server.key" --cert "$T/server.crt" \
-		--log "$T/$1.log" --faults "$T/$1.faults" >"$T/$1.port" 2>"$T/$1.err" &
-	FAKES+=($!)
-	fake_port "$T/$1.port" "$1"
-}
+dataapi_start dataapi
+
 standin api 1 && API=$api && pass "the Data API stand-in listens" || fail "the stand-in listens" "$(cat "$T/api.err")"
 # timeScale 0.02: the 45 s per call is 0.9 s
 standin fast 0.02 && pass "a stand-in with its timeouts scaled by 0.02 listens" ||
 	fail "a stand-in with its timeouts scaled by 0.02 listens" "$(cat "$T/fast.err")"
 
-# da BIN DB ARGS...: gosling over the Data API; PGHOST points nowhere, so a libpq connection
-# attempted would fail the run
-da_env=(AWS_REGION=$REGION AWS_ACCESS_KEY_ID=$AKID AWS_SECRET_ACCESS_KEY=$SKEY SSL_CERT_FILE=$T/ca.crt
-	DB_CLUSTER_ARN=$CLUSTER DB_SECRET_ARN=$SECRET AWS_ENDPOINT_URL_RDS_DATA=https://localhost:$API
-	PGHOST=/nonexistent PGPORT=1)
-da() {
-	local bin=$1 db=$2
-	shift 2
-	set +e
-	env "${da_env[@]}" DB_NAME="$db" "$bin" "$@" >"$T/out" 2>"$T/err"
-	rc=$?
-	set -e
-	out=$(cat "$T/out")
-	err=$(cat "$T/err")
-}
+# da BIN DB ARGS... (tests/lib/dataapi.sh): gosling over the Data API; PGHOST points nowhere,
+# so a libpq connection attempted would fail the run
+dataapi_env "$API"
 calls() { grep -c "\"operation\":\"$1\"" "$T/api.log" | tr -d ' '; }
 mark() { : >"$T/api.log"; }
 
@@ -296,6 +244,33 @@ is_j lam '[res(0)["ok"], res(0)["version_after"], [m["action"] for m in res(0)["
 is_j lam '[m["state"] for m in res(1)["migrations"]]' '["applied", "applied", "applied"]' "a status event over the Data API"
 is_j lam 'res(2)["ok"]' True "a verify event over the Data API"
 is "$(rows "$dbl")" "1,2,3" "the database holds the history the bootstrap wrote"
+
+# --- the Lambda suite's scenarios over the Data API ----------------------------------------------
+# tests/lambda/scenarios/*.json (tests/lambda.sh runs them over libpq) with the bootstrap
+# configured for the Data API (tests/lambda/scenarios.py --transport dataapi), against a stand-in
+# taking the scenarios' own AWS credentials (the CodeDeploy ones); their "sql" checks read the
+# PostgreSQL behind it.  A scenario, run or check that cannot apply names why in its file ("only": "libpq", "why").
+standin scen 1 AKIDEXAMPLE wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY session-token-sekrit ||
+	fail "the scenarios' stand-in listens" "$(cat "$T/scen.err")"
+SC=$T/scenarios
+mkdir -p "$SC"
+for b in ok fail drift sleep utf8; do
+	"$GOSLINGC" build --quiet --out "$SC/$b.c" "tests/lambda/migrations/$b" && gosling_link "$SC/$b" "$SC/$b.c" ||
+		fail "bundle $b compiles and links"
+done
+dataapi_env "$scen"
+scen_env=()
+for v in "${da_env[@]}"; do
+	case $v in PGHOST=* | PGPORT=*) ;; AWS_ACCESS_KEY_ID=* | AWS_SECRET_ACCESS_KEY=*) ;; *) scen_env+=(--dataapi-env "$v") ;; esac
+done
+scen_env+=(--dataapi-env AWS_ACCESS_KEY_ID=AKIDEXAMPLE --dataapi-env AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
+	--dataapi-env AWS_SESSION_TOKEN=session-token-sekrit)
+dataapi_env "$API"
+rc=0
+python3 tests/lambda/scenarios.py --bin-dir "$SC" --work "$SC" --transport dataapi "${scen_env[@]}" \
+	--dataapi-log "$T/scen.log" tests/lambda/scenarios/*.json >"$SC/scenarios.tap" || rc=$?
+tap_include "over the Data API: " <"$SC/scenarios.tap"
+[ "$rc" = 0 ] || [ "$tap_included_failed" != 0 ] || fail "the scenario runner exited $rc without reporting a failure"
 
 # --- a failing statement ---------------------------------------------------------------------------
 

@@ -5,18 +5,15 @@
 # the lock held past the bound, 16 concurrent Lambda invocations.  After each fault
 # the database must be consistent and a rerun must converge.  Prints TAP.
 #
-# A migration's progress is visible from outside through a helper the test installs
-# in each database, mark(k): it sets the sequence fault_progress to k (sequences are
-# not transactional, so another session sees it at once), and returns k.  mark(k) holds
-# for a few seconds only in the statement the test aims at (hold K sets the target), so
-# the fault lands in that statement however slowly the machine runs the test's polls;
-# the other statements pass at once.  The whole pending batch is one query
+# A migration's progress is visible from outside through mark(k) (tests/lib/fault.sh,
+# which tests/dataapi_fault.sh shares).  The whole pending batch is one query
 # (pg_stat_activity shows all of it), so the sequence, not the query text, says which
 # statement is running.
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 . tests/lib/pg.sh
 . tests/lib/gosling.sh	# GOSLING_TEST_ARCH=asan (tests/asan.sh): the sanitizer build
+. tests/lib/fault.sh	# faultdb, hold, wait_progress, fault_bundles, fault_statements, fault_begin
 
 pg_start
 T=$PG_TMP/t
@@ -31,80 +28,19 @@ unset GOSLING_LOCK_WAIT AWS_LAMBDA_LOG_FORMAT AWS_LAMBDA_LOG_LEVEL GOSLING_LOG_L
 
 advisory_locks() { psql_q postgres "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"; }
 
-# faultdb: a fresh database with the progress sequence and mark(k)
-faultdb() {
-	local d
-	d=$(pg_newdb)
-	psql_q "$d" "CREATE SEQUENCE fault_progress MINVALUE 0 START 0;
-		CREATE SEQUENCE fault_target MINVALUE 0 START 0;
-		CREATE FUNCTION mark(k int) RETURNS int LANGUAGE plpgsql AS \$\$
-		BEGIN
-			PERFORM pg_catalog.setval('fault_progress', k);
-			IF k = (SELECT last_value FROM fault_target) THEN PERFORM pg_catalog.pg_sleep(3); END IF;
-			RETURN k;
-		END \$\$" >/dev/null
-	echo "$d"
-}
-# hold DB K: mark(K) holds for 3 s from now on (0: no statement holds)
-hold() { psql_q "$1" "SELECT pg_catalog.setval('fault_target', $2)" >/dev/null; }
-progress() { psql_q "$1" "SELECT last_value FROM fault_progress"; }
-
-# wait_progress DB K: until statement K of the migration runs (at most 20 s)
-wait_progress() {
-	for _ in $(seq 400); do
-		[ "$(progress "$1")" = "$2" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
-# The migrations: 1 makes a table the later ones write to; 2 has four statements,
-# each a visible change; 3 comes after.
-K=$T/kill
-mig "$K" 000001_base.sql <<'EOF'
--- +goose Up
-CREATE TABLE marks (k int);
--- +goose Down
-DROP TABLE marks;
-EOF
-mig "$K" 000002_four.sql <<'EOF'
--- +goose Up
-CREATE TABLE four_a AS SELECT mark(1) AS x;
-INSERT INTO four_a SELECT mark(2);
-CREATE TABLE four_c AS SELECT mark(3) AS x;
-INSERT INTO marks SELECT mark(4);
--- +goose Down
-DELETE FROM marks WHERE k = 4;
-DROP TABLE four_c;
-DROP TABLE four_a;
-EOF
-mig "$K" 000003_after.sql <<'EOF'
--- +goose Up
-INSERT INTO marks VALUES (30);
-EOF
-mkbin "$K"
+fault_bundles	# K, KD (tests/lib/fault.sh)
 
 # converged DB WHAT: the rerun applied everything exactly once
 converged() {
 	hold "$1" 0
 	run "$K/gosling" "$1" up
 	is "$rc:$(rows "$1")" "0:1,2,3" "$2: a rerun applies the rest cleanly"
-	is "$(psql_q "$1" "SELECT (SELECT string_agg(x::text, ',' ORDER BY x) FROM four_a) || '|' ||
-		(SELECT string_agg(x::text, ',') FROM four_c) || '|' || (SELECT string_agg(k::text, ',' ORDER BY k) FROM marks)")" \
-		"1,2|3|4,30" "$2: ... every statement once"
+	is "$(fault_statements "$1")" "1,2|3|4,30" "$2: ... every statement once"
 }
 
 # --- the server backend killed during each statement ----------------------------
 for k in 1 2 3 4; do
-	db=$(faultdb)
-	run "$K/gosling" "$db" up-to 1
-	hold "$db" "$k"
-	start "$K/gosling" "$db" up --json
-	if ! wait_progress "$db" "$k"; then
-		fail "backend killed in statement $k: statement $k never ran" "$(cat "$T/err")"
-		finish
-		continue
-	fi
+	fault_begin run start "$k" "backend killed in statement $k" || continue
 	psql_q "$db" "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 		WHERE datname = '$db' AND application_name = 'gosling' AND state = 'active'" >/dev/null
 	finish
@@ -120,16 +56,6 @@ for k in 1 2 3 4; do
 done
 
 # --- the client killed with SIGKILL mid-migration ----------------------------------
-# A migration of plain INSERTs too: nothing else would stop it running twice.
-KD=$T/killdml
-mkdir -p "$KD" && cp "$K/000001_base.sql" "$K/000003_after.sql" "$KD/"
-mig "$KD" 000002_dml.sql <<'EOF'
--- +goose Up
-INSERT INTO marks SELECT mark(1);
-INSERT INTO marks SELECT 10 + mark(2);
-INSERT INTO marks SELECT 20 + mark(3);
-EOF
-mkbin "$KD"
 
 # The lock's session ends with the client's socket; the work session's backend is busy
 # in a statement and only notices the client is gone when it next talks to it.  The next
@@ -155,9 +81,7 @@ for k in 1 3; do
 	t1=$(date +%s%N)
 	is "$rc:$(rows "$db")" "0:1,2,3" "client SIGKILLed in statement $k: the next run proceeds and applies the rest"
 	ok "client SIGKILLed in statement $k: ... promptly ($(((t1 - t0) / 1000000)) ms)" test $(((t1 - t0) / 1000000)) -lt 5000
-	is "$(psql_q "$db" "SELECT (SELECT string_agg(x::text, ',' ORDER BY x) FROM four_a) || '|' ||
-		(SELECT string_agg(x::text, ',') FROM four_c) || '|' || (SELECT string_agg(k::text, ',' ORDER BY k) FROM marks)")" \
-		"1,2|3|4,30" "client SIGKILLed in statement $k: every statement ran exactly once"
+	is "$(fault_statements "$db")" "1,2|3|4,30" "client SIGKILLed in statement $k: every statement ran exactly once"
 	like "$out" "up: " "client SIGKILLed in statement $k: the rerun reports normally"
 	is "$(advisory_locks)" 0 "client SIGKILLed in statement $k: no lock left behind"
 done
@@ -227,15 +151,7 @@ fi
 
 # --- the server stopped and restarted during up ---------------------------------------
 for mode in fast immediate; do
-	db=$(faultdb)
-	run "$K/gosling" "$db" up-to 1
-	hold "$db" 2
-	start "$K/gosling" "$db" up --json
-	if ! wait_progress "$db" 2; then
-		fail "server stopped ($mode) during up: statement 2 never ran" "$(cat "$T/err")"
-		finish
-		continue
-	fi
+	fault_begin run start 2 "server stopped ($mode) during up" || continue
 	pg_server_stop "$PG_TMP/data" "$mode"
 	finish
 	is "$rc" 1 "server stopped ($mode) in statement 2: up exits 1"

@@ -2,6 +2,8 @@
 """tests/lambda/scenarios.py - Lambda scenarios as data: events in, expected answers out.
 
     scenarios.py --bin-dir DIR --work DIR [--server-log FILE] [--transport libpq] FILE.json...
+    scenarios.py --bin-dir DIR --work DIR --transport dataapi --dataapi-env NAME=VALUE...
+                 [--dataapi-log FILE] FILE.json...
 
 Each FILE (tests/lambda/scenarios/NNN-name.json) is one scenario: a database, one or more
 runs of a bootstrap on scripted events through the local Runtime API
@@ -12,7 +14,10 @@ suite (tests/lambda.sh) renumbers them with tap_include.  The format:
   {"about": "what the scenario proves",
    "database": "fresh",            # fresh (default): a new empty database of its own, named
                                    # lambda_<name>; "none": no database configured at all
-   "runs": [RUN, ...]}             # or the keys of one RUN at the top level
+   "runs": [RUN, ...],             # or the keys of one RUN at the top level
+   "only": "libpq", "why": "..."}  # a scenario for one transport (libpq, dataapi) only, and
+                                   # why it cannot apply over the others: a SKIP there, the
+                                   # reason its text (a RUN or a CHECK may carry them too)
 
   RUN = {"name": "up",             # its record: WORK/NAME.json, stderr WORK/NAME.err (default:
                                    # the file's name without NNN-, then _2, _3 ...)
@@ -36,6 +41,7 @@ suite (tests/lambda.sh) renumbers them with tap_include.  The format:
       posts              every request the bootstrap made, headers and bodies, as JSON text
       libpq.connections_opened      connections the server logged during the run
       libpq.connections_open_after  gosling sessions still open when the run ended
+      dataapi.calls      the calls the Data API stand-in logged during the run
     A PATH is dot-separated: keys, list indexes (-1 the last), * (the rest of the path over
     every item of a list), {a,b} (those keys of an object, as a list); a trailing ? on a key
     makes a missing key null instead of a failure.  Paths under another transport's name
@@ -52,9 +58,9 @@ suite (tests/lambda.sh) renumbers them with tap_include.  The format:
   In WANT, {{today}} is the UTC date as YYYYMMDD and {{repeat N TEXT}} is TEXT N times.
 
 The runner writes each run's events to WORK/NAME.events, as tests/lib/rapi.sh does, so a
-check that needs code can still read WORK/NAME.json and WORK/NAME.err afterwards.  Another
-transport (e.g. the RDS Data API) would give the bootstrap its database its own way
-(Transport below) and run the same files.
+check that needs code can still read WORK/NAME.json and WORK/NAME.err afterwards.  The
+transports (Transport, DataApi below) give the bootstrap its database each its own way and
+run the same files: tests/lambda.sh runs them over libpq, tests/dataapi.sh over the Data API.
 """
 import argparse
 import difflib
@@ -114,6 +120,42 @@ class Transport:
             "connections_open_after": int(psql("postgres", "SELECT count(*) FROM pg_stat_activity "
                                                            "WHERE application_name = 'gosling'")),
         }
+
+
+class DataApi:
+    """dataapi: the bootstrap reaches the database through the RDS Data API stand-in
+    (tests/rdsdata/data_api.js, started by tests/dataapi.sh) with the settings --dataapi-env
+    gives (DB_CLUSTER_ARN, DB_SECRET_ARN, the endpoint, region, credentials, CA) and DB_NAME;
+    PGHOST points nowhere, so a libpq connection it attempted would fail the run.  The "sql"
+    checks still go to the PostgreSQL behind the stand-in (the suite's PGHOST).  Its record:
+    dataapi.calls, the calls the stand-in logged during the run."""
+    name = "dataapi"
+
+    def __init__(self, settings, call_log):
+        self.settings = dict(kv.split("=", 1) for kv in settings)
+        self.call_log = call_log
+
+    def create(self, db):
+        psql("postgres", "CREATE DATABASE %s" % db)
+
+    def env(self, env, db):
+        for k in ("PGHOST", "PGPORT", "PGDATABASE", "DB_CLUSTER_ARN", "DB_RESOURCE_ARN", "DB_SECRET_ARN", "DB_NAME"):
+            env.pop(k, None)
+        if db is not None:
+            env.update(self.settings)
+            env.update({"DB_NAME": db, "PGHOST": "/nonexistent", "PGPORT": "1"})
+
+    def calls_logged(self):
+        if not self.call_log:
+            raise CheckError("no --dataapi-log given")
+        with open(self.call_log, errors="replace") as f:
+            return sum(1 for line in f if '"operation"' in line)
+
+    def before(self):
+        return {"logged": self.calls_logged() if self.call_log else None}
+
+    def after(self, before):
+        return {"calls": (self.calls_logged() - before["logged"]) if self.call_log else None}
 
 
 def template(v):
@@ -246,6 +288,18 @@ def record_doc(log, err_text, conns, transport):
     return d
 
 
+def not_here(tap, item, transport, what):
+    """A scenario or check for one transport only ("only": NAME, "why": the reason the others
+    cannot run it): a SKIP naming the reason elsewhere, a failure when the reason is missing."""
+    only = item.get("only")
+    if only is None or only == transport.name:
+        return False
+    ok = only in TRANSPORTS and bool(item.get("why"))
+    tap.line(ok, what, "\"only\": %r needs a transport of %s and a \"why\"" % (only, TRANSPORTS),
+             skip="%s only: %s" % (only, item.get("why")) if ok else None)
+    return True
+
+
 def run_one(args, tap, transport, run, db, where):
     name = run["name"]
     env = dict(os.environ)
@@ -277,6 +331,8 @@ def run_one(args, tap, transport, run, db, where):
         what = c.get("what") or "%s: %s %s %s" % (name, c.get("of", c.get("sql")), ops[0] if ops else "?",
                                                   show(c.get(ops[0])) if ops else "")
         here = "%s, run %s, expect[%d]" % (where, name, i)
+        if not_here(tap, c, transport, what):
+            continue
         paths = c.get("of")
         first = (paths[0] if isinstance(paths, list) else paths or "").split(".")[0]
         if first in TRANSPORTS and first != transport.name:
@@ -311,10 +367,13 @@ def main():
     ap.add_argument("--bin-dir", required=True, help="where the suite linked each bundle's bootstrap")
     ap.add_argument("--work", required=True, help="scratch folder for records, events and stderr")
     ap.add_argument("--server-log", help="PostgreSQL's log (libpq.connections_opened counts its lines)")
-    ap.add_argument("--transport", default="libpq", choices=["libpq"])
+    ap.add_argument("--transport", default="libpq", choices=TRANSPORTS)
+    ap.add_argument("--dataapi-env", action="append", default=[], metavar="NAME=VALUE",
+                    help="a setting of the bootstrap over the Data API (--transport dataapi)")
+    ap.add_argument("--dataapi-log", help="the stand-in's call log (dataapi.calls counts its lines)")
     ap.add_argument("files", nargs="+")
     args = ap.parse_args()
-    transport = Transport(args.server_log)
+    transport = Transport(args.server_log) if args.transport == "libpq" else DataApi(args.dataapi_env, args.dataapi_log)
     tap = Tap()
     for path in args.files:
         where = os.path.relpath(path, ROOT)
@@ -323,6 +382,8 @@ def main():
             scen = json.load(open(path))
         except ValueError as e:
             tap.line(False, "scenario %s is valid JSON" % where, str(e))
+            continue
+        if not_here(tap, scen, transport, "scenario %s: %s" % (where, scen.get("about", ""))):
             continue
         runs = scen.get("runs") or [scen]
         for i, r in enumerate(runs):
@@ -333,7 +394,8 @@ def main():
             transport.create(db)
         print("# scenario %s: %s" % (where, scen.get("about", "")))
         for r in runs:
-            run_one(args, tap, transport, r, db, where)
+            if not not_here(tap, r, transport, "scenario %s, run %s" % (where, r["name"])):
+                run_one(args, tap, transport, r, db, where)
     print("1..%d" % tap.n)
     return 1 if tap.failed else 0
 

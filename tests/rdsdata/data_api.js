@@ -21,6 +21,8 @@
 //   - no session outside a transaction: each call outside one gets a fresh
 //     connection, closed after it; a transaction is one connection (BEGIN ...
 //     COMMIT/ROLLBACK) known by an opaque id;
+//   - the database down: DatabaseUnavailableException (504); a connection lost mid-call:
+//     DatabaseErrorException "An I/O error occurred ...; SQLState: 08006" (the JDBC driver's);
 //   - errors as AWS gives them: x-amzn-ErrorType and {"message"}; PostgreSQL's
 //     as DatabaseErrorException "ERROR: <message>[\n  Detail: ...][\n  Hint: ...]
 //     [\n  Position: N][\n  Where: ...]; SQLState: <code>" (the JDBC driver's
@@ -170,14 +172,22 @@ async function connect(c, database) {
   try {
     await client.connect();
   } catch (e) {
-    if (e.code) throw databaseError(e);
+    // PostgreSQL's refusal (a bad database, a password) is the database's error; the server
+    // down (a refused socket: e.code "ECONNREFUSED", no severity) or starting or shutting down
+    // (57P03) is the model's DatabaseUnavailableException, "The writer instance in the DB
+    // cluster isn't available", 504
+    if (e.severity && e.code !== "57P03") throw databaseError(e);
     throw new ApiError(504, "DatabaseUnavailableException", "The writer instance in the DB cluster isn't available. (stand-in: " + e.message + ")");
   }
   return client;
 }
 
-// PostgreSQL's error as the Data API words it.
+// PostgreSQL's error as the Data API words it.  A connection lost mid-call (the server
+// stopped at once: no error of PostgreSQL's, no SQLSTATE) is the JDBC driver's I/O error.
 function databaseError(e) {
+  if (!e.severity)
+    return new ApiError(400, "DatabaseErrorException",
+      `An I/O error occurred while sending to the backend. (stand-in: ${e.message}); SQLState: 08006`);
   let m = `${e.severity === "FATAL" ? "FATAL" : "ERROR"}: ${e.message}`;
   if (e.detail) m += `\n  Detail: ${e.detail}`;
   if (e.hint) m += `\n  Hint: ${e.hint}`;
