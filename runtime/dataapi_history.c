@@ -153,33 +153,60 @@ da_history_head(struct transport *t, struct db_head *h, struct db_error *err)
 	return true;
 }
 
+/*
+ * goose's applied versions, in pages of GOOSE_PAGE (an answer of 10,000 versions is about 250 KB,
+ * under the Data API's 1 MiB): a database goose ran for years may hold tens of thousands.
+ */
 bool
 da_goose_read(struct transport *t, int64_t **versions, size_t *nversions, struct db_error *err)
 {
 	struct da_state *d = state(t);
-	struct rdsdata_result r;
-	char sql[512];
-	int64_t *v;
+	char sql[512], after[32] = "0";
+	struct rdsdata_param p[1] = { { .name = "a", .string = after } };
+	int64_t *v = NULL;
+	size_t n = 0, cap = 0;
+	bool more = true;
 
 	*versions = NULL;
 	*nversions = 0;
 	snprintf(sql, sizeof sql,
 		 "SELECT version_id FROM (SELECT DISTINCT ON (version_id) version_id, is_applied "
-		 "FROM %s ORDER BY version_id, id DESC) g WHERE is_applied AND version_id > 0 "
-		 "ORDER BY version_id",
-		 d->names.goose);
-	if (!da_query(d, "reading goose's table", sql, NULL, 0, &r, err))
-		return false;
-	if (!(v = calloc(r.nrows ? r.nrows : 1, sizeof *v))) {
+		 "FROM %s WHERE version_id > :a::bigint ORDER BY version_id, id DESC) g WHERE is_applied "
+		 "ORDER BY version_id LIMIT %d",
+		 d->names.goose, GOOSE_PAGE);
+	while (more) {
+		struct rdsdata_result r;
+		size_t got;
+
+		if (!da_query(d, "reading goose's table", sql, p, 1, &r, err)) {
+			free(v);
+			return false;
+		}
+		got = r.nrows;
+		if (n + got + 1 > cap) {
+			int64_t *g = realloc(v, (cap = n + got + 1) * sizeof *v);
+
+			if (!g) {
+				rdsdata_result_free(&r);
+				free(v);
+				da_error_set(err, "out of memory reading %s", d->names.goose);
+				return false;
+			}
+			v = g;
+		}
+		for (size_t i = 0; i < got; i++)
+			v[n++] = strtoll(r.rows[i][0] ? r.rows[i][0] : "0", NULL, 10);
+		if (got)
+			snprintf(after, sizeof after, "%lld", (long long)v[n - 1]);
+		more = got == GOOSE_PAGE;
 		rdsdata_result_free(&r);
+	}
+	if (!v && !(v = calloc(1, sizeof *v))) {
 		da_error_set(err, "out of memory reading %s", d->names.goose);
 		return false;
 	}
-	for (size_t i = 0; i < r.nrows; i++)
-		v[i] = strtoll(r.rows[i][0] ? r.rows[i][0] : "0", NULL, 10);
 	*versions = v;
-	*nversions = r.nrows;
-	rdsdata_result_free(&r);
+	*nversions = n;
 	return true;
 }
 

@@ -4,7 +4,8 @@
  *   dataapi_transport.c  the table of calls: open, session, the run lock's lease, init
  *   dataapi_call.c       building SQL text, calls with their retries, errors, settings
  *   dataapi_history.c    the history and goose tables: reads, writes, transactions
- *   dataapi_units.c      running units: DO blocks, packing, restarts, lost answers
+ *   dataapi_units.c      running units: one migration's calls, restarts, lost answers, --atomic
+ *   dataapi_blocks.c     consecutive migrations as one lean DO block (packing, skips, failures)
  *   dataapi_statement.c  statements outside a unit: the INVALID index of a failed CREATE INDEX CONCURRENTLY
  *
  * How the transport works: dataapi_transport.c's head comment.
@@ -28,6 +29,7 @@
 
 #define DO_CAP (60 * 1024)  /* characters of one DO block: under RDSDATA_SQL_MAX with room */
 #define HISTORY_PAGE 1000   /* history rows per read: well under the 1 MiB answer */
+#define GOOSE_PAGE 10000    /* goose's versions per read: about 250 KB of answer */
 #define CALL_MAX_MS 44000   /* statement_timeout inside a unit: below the service's 45 s per call */
 #define UNIT_RESTARTS 3	    /* TransactionNotFoundException: restarts of a unit (atomic: of the run) */
 #define SKIP_STATE "GS001"  /* raised by a unit whose history row says another run did it */
@@ -120,6 +122,30 @@ bool da_history_rechain(struct transport *t, int64_t version, const char *chain,
 
 /* --- dataapi_units.c --- */
 
+/* How one try of a unit (or a block, or an atomic run) ended. */
+enum da_unit_outcome {
+	UNIT_DONE,
+	UNIT_SKIPPED,
+	UNIT_FAILED,
+	UNIT_RESTART
+};
+
+/* The end of a DO block: the handler that raises the first error again, named; after: PL/pgSQL run after it. */
+void da_do_tail(struct buf *b, const char *after);
+/*
+ * From the error of a DO block: strip "gosling [unit U ]statement N: " off its message;
+ * *unit is U (0 when the block ran one unit), the result N (0: gosling's own bookkeeping).
+ */
+uint32_t da_error_statement(struct db_error *err, uint32_t *unit);
+/* Is unit u's history row as the unit leaves it (after a call whose outcome is not known)? */
+bool da_unit_landed(struct da_state *d, const struct db_unit *u, bool *landed, struct db_error *err);
+/* Was st's answer lost on the way (the request may have arrived and run)? */
+bool da_answer_lost(const struct rdsdata_status *st);
+/* A failure at no statement of the migration's own, after a lost answer or a timeout: the migration's. */
+void da_unnamed(struct db_batch_failure *f);
+/* Is the deadline past? A call lost then is not sent again: there is no time to run it. */
+bool da_past(int64_t deadline_ms);
+
 bool da_run_units(struct transport *t, const struct db_unit *units, size_t nunits, bool atomic,
 		  const struct db_session *s, int64_t deadline_ms, void (*done)(size_t unit, int64_t ms, void *arg),
 		  void *arg, struct db_cursor *cur, struct db_batch_failure *f);
@@ -132,5 +158,20 @@ bool da_index_invalid(struct transport *t, const struct db_index_target *ix, cha
 		      size_t namelen, bool *found, bool *building, struct db_error *err);
 bool
 da_index_drop(struct transport *t, const char *schema, const char *name, int64_t deadline_ms, struct db_error *err);
+
+/* --- dataapi_blocks.c --- */
+
+/* How many units from units[0] go in one DO block of at most DO_CAP characters (0: not even the first). */
+size_t da_pack_count(struct da_state *d, const struct db_unit *units, size_t n);
+/*
+ * Units [cur->unit, cur->unit + n) as one DO block, one autocommit call.  A unit that fails rolls
+ * back the units before it in the block: they are sent again (without it) before its failure is reported.
+ */
+bool da_pack_units(struct da_state *d, const struct db_unit *units, size_t n, int64_t deadline_ms,
+		   void (*done)(size_t unit, int64_t ms, void *arg), void *arg, struct db_cursor *cur,
+		   struct db_batch_failure *f);
+/* Units [0, n) as one DO block in an atomic run's transaction; on failure *at is the unit that failed. */
+enum da_unit_outcome da_pack_atomic(struct da_state *d, const struct db_unit *units, size_t n, int64_t deadline_ms,
+				    size_t *at, uint32_t *statement, struct db_error *err);
 
 #endif

@@ -5,7 +5,7 @@
  *   - Reads (tables, history, goose's table) are one ExecuteStatement each, outside a
  *     transaction; the history is read in pages of HISTORY_PAGE rows (1 MiB answers).
  *   - A unit (one migration) is one transaction.  Consecutive units that fit in DO_CAP
- *     characters go as one DO block, one autocommit ExecuteStatement (dataapi_units.c's
+ *     characters go as one DO block, one autocommit ExecuteStatement (dataapi_blocks.c's
  *     pack_run): it sets gosling's settings (set_config(..., true): lock_timeout,
  *     statement_timeout below the call's 45 s, a target's search_path), takes
  *     pg_advisory_xact_lock(run lock key), re-reads the block's history rows under it

@@ -1,4 +1,4 @@
-/* dataapi_units.c - the Data API transport running units: DO blocks, packing, restarts, lost answers. */
+/* dataapi_units.c - the Data API transport running units: one migration's calls, restarts, lost answers, --atomic. */
 #include "dataapi_impl.h"
 
 /* --- units ------------------------------------------------------------------ */
@@ -33,8 +33,8 @@ do_head(struct da_state *d, struct buf *b, const struct db_unit *u, bool first, 
 }
 
 /* The end of a DO block; after: PL/pgSQL run after the statements' handler (NULL: none). */
-static void
-do_tail(struct buf *b, const char *after)
+void
+da_do_tail(struct buf *b, const char *after)
 {
 	buf_str(b,
 		"EXCEPTION WHEN OTHERS THEN\n"
@@ -135,7 +135,7 @@ pieces_build(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, s
 				cur = &p[n++];
 			}
 			if (!cur->raw)
-				do_tail(&cur->sql, NULL);
+				da_do_tail(&cur->sql, NULL);
 			memset(&p[n], 0, sizeof p[n]);
 			p[n].raw = true;
 			p[n].first = p[n].last = i + 1;
@@ -146,7 +146,7 @@ pieces_build(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, s
 		}
 		if (!cur || cur->raw || da_chars(cur->sql.p, cur->sql.len) + need + 512 > DO_CAP) {
 			if (cur && !cur->raw)
-				do_tail(&cur->sql, NULL);
+				da_do_tail(&cur->sql, NULL);
 			if (!pieces_grow(&p, &cap, n + 1)) {
 				oom = true;
 				break;
@@ -157,7 +157,7 @@ pieces_build(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, s
 		}
 		if (last) {
 			do_record(d, &cur->sql, u);
-			do_tail(&cur->sql, NULL);
+			da_do_tail(&cur->sql, NULL);
 		} else {
 			da_sb_fmt(&cur->sql, "gosling_i := %lld; EXECUTE ", (long long)i + 1);
 			da_sb_literal(&cur->sql, u->sql[i]);
@@ -181,8 +181,8 @@ pieces_build(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, s
  * From the error of a DO block: strip "gosling [unit U ]statement N: " off its message;
  * *unit is U (0 when the block ran one unit), the result N (0: gosling's own bookkeeping).
  */
-static uint32_t
-error_statement(struct db_error *err, uint32_t *unit)
+uint32_t
+da_error_statement(struct db_error *err, uint32_t *unit)
 {
 	char *m = err->message, *p = m, *end;
 	unsigned long u = 0, k;
@@ -213,12 +213,12 @@ failed_statement(const struct piece *pc, struct db_error *err)
 {
 	uint32_t unit;
 
-	return pc->raw ? pc->first : error_statement(err, &unit);
+	return pc->raw ? pc->first : da_error_statement(err, &unit);
 }
 
 /* Is unit u's history row as the unit leaves it (after a call whose outcome is not known)? */
-static bool
-unit_landed(struct da_state *d, const struct db_unit *u, bool *landed, struct db_error *err)
+bool
+da_unit_landed(struct da_state *d, const struct db_unit *u, bool *landed, struct db_error *err)
 {
 	char sql[512];
 	struct rdsdata_result r;
@@ -232,16 +232,9 @@ unit_landed(struct da_state *d, const struct db_unit *u, bool *landed, struct db
 	return true;
 }
 
-enum unit_outcome {
-	UNIT_DONE,
-	UNIT_SKIPPED,
-	UNIT_FAILED,
-	UNIT_RESTART
-};
-
 /* Was st's answer lost on the way (the request may have arrived and run)? */
-static bool
-answer_lost(const struct rdsdata_status *st)
+bool
+da_answer_lost(const struct rdsdata_status *st)
 {
 	return st->code == RDSDATA_OTHER && !st->aws_code[0];
 }
@@ -252,8 +245,8 @@ answer_lost(const struct rdsdata_status *st)
  * answer was lost, the call timed out.  It is the migration's failure ("unable to apply X"),
  * not one of gosling's bookkeeping ("unable to record X in the history").
  */
-static void
-unnamed(struct db_batch_failure *f)
+void
+da_unnamed(struct db_batch_failure *f)
 {
 	const char *s = f->err.sqlstate;
 
@@ -264,14 +257,14 @@ unnamed(struct db_batch_failure *f)
 }
 
 /* Is the deadline past? A call lost then is not sent again: there is no time to run it. */
-static bool
-past(int64_t deadline_ms)
+bool
+da_past(int64_t deadline_ms)
 {
 	return deadline_ms && clock_now_ms() >= deadline_ms;
 }
 
 /* One try of unit u; on UNIT_FAILED *statement and *err say why. */
-static enum unit_outcome
+static enum da_unit_outcome
 unit_try(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, uint32_t *statement, struct db_error *err)
 {
 	struct piece *p;
@@ -279,7 +272,7 @@ unit_try(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, uint3
 	struct rdsdata_status st;
 	struct rdsdata_result r;
 	char tx[RDSDATA_TXID_MAX] = "";
-	enum unit_outcome out = UNIT_DONE;
+	enum da_unit_outcome out = UNIT_DONE;
 	bool timed_out = false, lost = false, own = !d->run_tx[0]; /* own: not in an atomic run's transaction */
 	const char *txid = own ? tx : d->run_tx;
 
@@ -313,7 +306,7 @@ unit_try(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, uint3
 			*statement = failed_statement(&p[i], err);
 			timed_out = st.code == RDSDATA_TIMEOUT || st.code == RDSDATA_UNAVAILABLE ||
 				st.code == RDSDATA_OTHER;
-			lost = answer_lost(&st);
+			lost = da_answer_lost(&st);
 			out = UNIT_FAILED;
 		}
 		break;
@@ -328,7 +321,7 @@ unit_try(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, uint3
 				return UNIT_RESTART;
 			da_error_of(&st, "COMMIT", err);
 			timed_out = true;
-			lost = answer_lost(&st);
+			lost = da_answer_lost(&st);
 			out = UNIT_FAILED;
 		} else if (out != UNIT_DONE && !rdsdata_rollback(&d->db, tx, &st)) {
 			log_debug("ROLLBACK over the RDS Data API: %s", st.message);
@@ -339,14 +332,14 @@ unit_try(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, uint3
 		struct db_error e2;
 		bool landed = false;
 
-		if (!unit_landed(d, u, &landed, &e2))
+		if (!da_unit_landed(d, u, &landed, &e2))
 			return out;
 		if (landed) {
 			log_warn("version %lld: %s, but the history shows it committed", (long long)u->rec.version,
 				 err->message);
 			return UNIT_DONE;
 		}
-		if (lost && !past(deadline_ms)) {
+		if (lost && !da_past(deadline_ms)) {
 			/* sent again, it re-reads its history row under the key's lock: never twice */
 			log_warn("version %lld: %s, and the history shows it did not commit: running it again",
 				 (long long)u->rec.version, err->message);
@@ -360,379 +353,6 @@ static bool atomic_run(struct da_state *d, const struct db_unit *units, size_t n
 		       void (*done)(size_t unit, int64_t ms, void *arg), void *arg, struct db_cursor *cur,
 		       struct db_batch_failure *f);
 
-/* --- blocks of several units ---------------------------------------------------- */
-
-/*
- * Consecutive units go as one DO block, one autocommit call (pack_sql), written lean so that
- * the calls of an up follow the SQL's bytes: every statement of the block in one text array
- * run in order by one loop, the history rows in one INSERT from arrays, the checksums without
- * their common prefix, the re-read of the rows once for the block.  A unit joins a block when
- * it is like the block's first (the same direction, origin, build and goose table), has no
- * statement to send alone, and fits: pack_unit_chars is what it adds, character for character.
- */
-#define PACK_BASE 2560 /* a block's characters besides its units and names: head, settings, loop, handler, INSERT */
-
-static const char *const PREFIX[3] = { CHECKSUM_FILE_PREFIX, CHECKSUM_EXEC_PREFIX, CHECKSUM_CHAIN_PREFIX };
-
-static const char *
-checksum_col(const struct db_record *r, int c)
-{
-	return c == 0 ? r->file_checksum : c == 1 ? r->exec_checksum : r->chain;
-}
-
-/* Is s the prefix then lowercase hex digits (so it goes in an array literal unquoted)? */
-static bool
-hex_checksum(const char *s, const char *prefix)
-{
-	size_t n = strlen(prefix);
-
-	if (strncmp(s, prefix, n) != 0 || !s[n])
-		return false;
-	for (s += n; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
-			return false;
-	return true;
-}
-
-static size_t
-digits(long long v)
-{
-	char num[32];
-
-	return (size_t)snprintf(num, sizeof num, "%lld", v);
-}
-
-/* What unit u adds to a block, in characters; 0: it cannot join one. */
-static size_t
-pack_unit_chars(struct da_state *d, const struct db_unit *u)
-{
-	size_t c = digits(u->rec.version) + 1 + digits(u->nstmts) + 1;
-
-	for (uint32_t i = 0; i < u->nstmts; i++) {
-		if (da_literal_chars(u->sql[i]) + 64 > DO_CAP - 4096)
-			return 0; /* alone, as its own call: unit_try */
-		c += da_literal_chars(u->sql[i]) + 1;
-	}
-	if (u->down)
-		return c;
-	if (u->rec.failed_statement || u->rec.error)
-		return 0;
-	c += da_literal_chars(u->rec.name) + 1;
-	for (int k = 0; k < 3; k++) {
-		if (!hex_checksum(checksum_col(&u->rec, k), PREFIX[k]))
-			return 0;
-		c += strlen(checksum_col(&u->rec, k)) - strlen(PREFIX[k]) + 1;
-	}
-	for (size_t k = 0; k < u->nrechain; k++)
-		c += 64 + strlen(d->names.history) + da_literal_chars(u->rechain[k].chain);
-	return c;
-}
-
-static bool
-pack_alike(const struct db_unit *a, const struct db_unit *b)
-{
-	return a->down == b->down && a->goose == b->goose &&
-		(a->down ||
-		 (strcmp(a->rec.origin, b->rec.origin) == 0 && strcmp(a->rec.build_id, b->rec.build_id) == 0));
-}
-
-/* How many units from units[0] go in one DO block of at most DO_CAP characters (0: not even the first). */
-static size_t
-pack_count(struct da_state *d, const struct db_unit *units, size_t n)
-{
-	size_t total = PACK_BASE + 3 * strlen(d->names.history) + 2 * strlen(d->names.goose) +
-		2 * strlen(units[0].rec.build_id ? units[0].rec.build_id : "") +
-		(d->search_path ? 2 * strlen(d->search_path) : 0),
-	       k = 0, c;
-
-	while (k < n && k < PACK_MAX && pack_alike(&units[0], &units[k]) && (c = pack_unit_chars(d, &units[k])) &&
-	       total + c <= DO_CAP) {
-		total += c;
-		k++;
-	}
-	return k;
-}
-
-/* An array of the block's units but those skip marks: what col(unit) writes into b, comma-separated. */
-static void
-pack_array(struct buf *b, const struct db_unit *units, size_t n, const bool *skip,
-	   void (*col)(struct buf *b, const struct db_unit *u, int k), int k)
-{
-	bool first = true;
-
-	for (size_t j = 0; j < n; j++) {
-		if (skip[j])
-			continue;
-		if (!first)
-			buf_char(b, ',');
-		first = false;
-		col(b, &units[j], k);
-	}
-}
-
-static void
-col_version(struct buf *b, const struct db_unit *u, int k)
-{
-	(void)k;
-	da_sb_fmt(b, "%lld", (long long)u->rec.version);
-}
-
-static void
-col_count(struct buf *b, const struct db_unit *u, int k)
-{
-	(void)k;
-	da_sb_fmt(b, "%lld", (long long)u->nstmts);
-}
-
-static void
-col_statements(struct buf *b, const struct db_unit *u, int k)
-{
-	(void)k;
-	for (uint32_t i = 0; i < u->nstmts; i++) {
-		if (i)
-			buf_char(b, ',');
-		da_sb_literal(b, u->sql[i]);
-	}
-}
-
-static void
-col_name(struct buf *b, const struct db_unit *u, int k)
-{
-	(void)k;
-	da_sb_literal(b, u->rec.name);
-}
-
-static void
-col_checksum(struct buf *b, const struct db_unit *u, int k)
-{
-	buf_str(b, checksum_col(&u->rec, k) + strlen(PREFIX[k]));
-}
-
-/* the block's history rows (up: one INSERT from its arrays; down: one DELETE), and re-chains */
-static void
-pack_records(struct da_state *d, struct buf *b, const struct db_unit *units, size_t n, const bool *skip)
-{
-	const struct db_unit *u0 = &units[0];
-
-	if (u0->down) {
-		buf_str(b, "DELETE FROM ");
-		buf_str(b, d->names.history);
-		buf_str(b, " WHERE version = ANY (gosling_v);\n");
-		if (u0->goose) {
-			buf_str(b, "DELETE FROM ");
-			buf_str(b, d->names.goose);
-			buf_str(b, " WHERE version_id = ANY (gosling_v);\n");
-		}
-		return;
-	}
-	buf_str(b, "INSERT INTO ");
-	buf_str(b, d->names.history);
-	buf_str(b,
-		" (version, name, file_checksum, exec_checksum, chain, applied_at, execution_ms, build_id, origin) "
-		"SELECT r.v, r.n, '" CHECKSUM_FILE_PREFIX "' || r.c, '" CHECKSUM_EXEC_PREFIX
-		"' || r.x, '" CHECKSUM_CHAIN_PREFIX "' || r.h, pg_catalog.clock_timestamp(), gosling_e[r.k], ");
-	da_sb_literal(b, u0->rec.build_id);
-	buf_str(b, ", ");
-	da_sb_literal(b, u0->rec.origin);
-	buf_str(b, " FROM unnest(gosling_v, ARRAY[");
-	pack_array(b, units, n, skip, col_name, 0);
-	buf_str(b, "]::text[]");
-	for (int k = 0; k < 3; k++) {
-		buf_str(b, ", '{");
-		pack_array(b, units, n, skip, col_checksum, k);
-		buf_str(b, "}'::text[]");
-	}
-	buf_str(b,
-		") WITH ORDINALITY AS r (v, n, c, x, h, k) ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, "
-		"file_checksum = EXCLUDED.file_checksum, exec_checksum = EXCLUDED.exec_checksum, "
-		"chain = EXCLUDED.chain, applied_at = EXCLUDED.applied_at, execution_ms = EXCLUDED.execution_ms, "
-		"build_id = EXCLUDED.build_id, origin = EXCLUDED.origin, failed_statement = NULL, error = NULL;\n");
-	if (u0->goose) {
-		buf_str(b, "INSERT INTO ");
-		buf_str(b, d->names.goose);
-		buf_str(b, " (version_id, is_applied) SELECT v, true FROM unnest(gosling_v) v;\n");
-	}
-	for (size_t j = 0; j < n; j++)
-		for (size_t k = 0; !skip[j] && k < units[j].nrechain; k++)
-			da_rechain_sql(d, b, units[j].rechain[k].version, units[j].rechain[k].chain);
-}
-/*
- * units[0, n) but those skip marks as one DO block, one autocommit call: gosling's settings
- * and the run lock's transaction lock; the block's history rows read again under it (rows
- * another run wrote meanwhile: SKIPS_STATE, "gosling skipped V ...", their versions, and
- * nothing ran, so the caller marks them and sends the rest); then each unit's statements in
- * order, its time into gosling_e; then the rows.  An error names the unit (1-based among
- * those sent) and the statement.
- */
-static bool
-pack_run(struct da_state *d, const struct db_unit *units, size_t n, const bool *skip, int64_t deadline_ms,
-	 struct rdsdata_status *st)
-{
-	struct buf b = { 0 };
-	struct rdsdata_statement s = { 0 };
-	struct rdsdata_result r;
-	bool ok;
-
-	buf_str(&b,
-		"DO $gosling$ DECLARE gosling_u int := 0; gosling_i int := 0; gosling_n int := 0; "
-		"gosling_t0 timestamptz; gosling_e bigint[] := '{}'; "
-		"gosling_st text; gosling_m text; gosling_d text; gosling_h text; gosling_skip text;\n"
-		"gosling_v bigint[] := '{");
-	pack_array(&b, units, n, skip, col_version, 0);
-	buf_str(&b, "}';\ngosling_c int[] := '{");
-	pack_array(&b, units, n, skip, col_count, 0);
-	buf_str(&b, "}';\ngosling_q text[] := ARRAY[");
-	pack_array(&b, units, n, skip, col_statements, 0);
-	buf_str(&b, "]::text[];\nBEGIN\nPERFORM ");
-	da_settings_sql(d, &b, deadline_ms);
-	buf_str(&b, ";\nSELECT pg_catalog.string_agg(v::text, ' ') INTO gosling_skip FROM unnest(gosling_v) v WHERE ");
-	buf_str(&b, units[0].down ? "NOT " : "");
-	buf_str(&b, "EXISTS (SELECT 1 FROM ");
-	buf_str(&b, d->names.history);
-	buf_str(&b,
-		" h WHERE h.version = v AND h.failed_statement IS NULL);\n"
-		"IF gosling_skip IS NOT NULL THEN RAISE EXCEPTION USING ERRCODE = '" SKIPS_STATE "', "
-		"MESSAGE = 'gosling skipped ' || gosling_skip; END IF;\n"
-		"BEGIN\n"
-		"WHILE gosling_u < pg_catalog.cardinality(gosling_c) LOOP\n"
-		"gosling_u := gosling_u + 1; gosling_i := 0; gosling_t0 := pg_catalog.clock_timestamp();\n"
-		"WHILE gosling_i < gosling_c[gosling_u] LOOP\n"
-		"gosling_i := gosling_i + 1; gosling_n := gosling_n + 1; EXECUTE gosling_q[gosling_n];\n"
-		"END LOOP;\n"
-		"gosling_e[gosling_u] := (pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - gosling_t0) "
-		"* 1000)::bigint;\n"
-		"END LOOP;\n"
-		"gosling_i := 0;\n");
-	pack_records(d, &b, units, n, skip);
-	do_tail(&b, NULL);
-	if (b.failed) {
-		buf_free(&b);
-		memset(st, 0, sizeof *st);
-		st->code = RDSDATA_OTHER;
-		snprintf(st->message, sizeof st->message, "out of memory building the call");
-		return false;
-	}
-	s.sql = b.p;
-	s.once = true;
-	s.transaction_id = d->run_tx[0] ? d->run_tx : NULL; /* an atomic run's */
-	ok = da_exec(d, &s, deadline_ms, &r, st);
-	if (ok)
-		rdsdata_result_free(&r);
-	buf_free(&b);
-	return ok;
-}
-
-/* the index in units[0, n) of the u-th (1-based) unit skip does not mark; n when there is none */
-static size_t
-pack_index(const bool *skip, size_t n, uint32_t u)
-{
-	for (size_t j = 0; j < n; j++)
-		if (!skip[j] && --u == 0)
-			return j;
-	return n;
-}
-
-/* the index of the last unit skip does not mark in units[0, n), one at least being so */
-static size_t
-pack_last(const bool *skip, size_t n)
-{
-	while (n > 1 && skip[n - 1])
-		n--;
-	return n - 1;
-}
-
-/* Mark the units of "gosling skipped V ..." (SKIPS_STATE's message) in skip, saying so. */
-static void
-pack_skip(const struct db_unit *units, size_t n, bool *skip, const char *message)
-{
-	const char *p = strstr(message, "gosling skipped");
-	char *end;
-
-	for (p = p ? p + 15 : ""; *p == ' '; p = end) {
-		long long v = strtoll(p + 1, &end, 10);
-
-		for (size_t j = 0; j < n; j++) {
-			if (skip[j] || units[j].rec.version != v)
-				continue;
-			skip[j] = true;
-			log_warn("version %lld: %s by another run meanwhile; not run again", v,
-				 units[j].down ? "rolled back" : "applied");
-		}
-	}
-}
-
-/*
- * Units [cur->unit, cur->unit + n) as one DO block.  A unit that fails rolls back the units
- * before it in the block: they are sent again (without it) before its failure is reported.
- */
-static bool
-pack_units(struct da_state *d, const struct db_unit *units, size_t n, int64_t deadline_ms,
-	   void (*done)(size_t unit, int64_t ms, void *arg), void *arg, struct db_cursor *cur,
-	   struct db_batch_failure *f)
-{
-	const struct db_unit *block = &units[cur->unit];
-	size_t first = cur->unit, j;
-	int64_t t0 = clock_now_ms();
-	struct rdsdata_status st;
-	uint32_t unit = 0, statement = 0;
-	struct db_error e, e2;
-	bool ok = true, landed = false, skip[PACK_MAX] = { false };
-	int tries = 0;
-
-	while (pack_index(skip, n, 1) < n && !(ok = pack_run(d, block, n, skip, deadline_ms, &st)) &&
-	       tries++ < UNIT_RESTARTS) {
-		if (st.code == RDSDATA_DATABASE && strcmp(st.sqlstate, SKIPS_STATE) == 0) {
-			/* another run applied some meanwhile: the block again without them */
-			pack_skip(block, n, skip, st.message);
-			ok = true; /* all of them, perhaps: nothing left to send */
-			continue;
-		}
-		if (!answer_lost(&st) || past(deadline_ms))
-			break;
-		/* the block re-reads its history rows under the key's lock: sent again, nothing runs twice */
-		if (!unit_landed(d, &block[pack_last(skip, n)], &landed, &e2) || landed)
-			break;
-		log_warn("running the migrations: %s, and the history shows they did not commit: sending them again",
-			 st.message);
-	}
-	if (!ok && st.code != RDSDATA_DATABASE) {
-		/* one transaction: its last unit's row says whether it committed */
-		da_error_of(&st, "running the migrations", &e);
-		if (!unit_landed(d, &block[pack_last(skip, n)], &landed, &e2) || !landed) {
-			f->unit = first;
-			f->err = e;
-			unnamed(f);
-			return false;
-		}
-		log_warn("%s, but the history shows the %zu migrations committed", e.message, n);
-	} else if (!ok) {
-		da_error_of(&st, "running the migrations", &e);
-		statement = error_statement(&e, &unit);
-		if ((j = pack_index(skip, n, unit)) == n)
-			j = pack_index(skip, n, 1);
-		if (pack_index(skip, j, 1) < j && !pack_run(d, block, j, skip, deadline_ms, &st)) {
-			da_error_of(&st, "running the migrations again", &f->err);
-			f->statement = error_statement(&f->err, &unit);
-			f->unit = first + (pack_index(skip, j, unit) < j ? pack_index(skip, j, unit) : 0);
-			return false;
-		}
-		for (size_t k = 0; k < j; k++)
-			done(first + k, skip[k] ? -1 : (clock_now_ms() - t0) / (int64_t)(j + 1), arg);
-		f->unit = first + j;
-		f->statement = statement;
-		f->err = e;
-		unnamed(f);
-		cur->unit = f->unit;
-		return false;
-	}
-	for (size_t k = 0; k < n; k++)
-		done(first + k, skip[k] ? -1 : (clock_now_ms() - t0) / (int64_t)n, arg);
-	cur->unit = first + n;
-	cur->statement = 0;
-	cur->last_end_ms = clock_now_ms();
-	return true;
-}
-
 bool
 da_run_units(struct transport *t, const struct db_unit *units, size_t nunits, bool atomic, const struct db_session *s,
 	     int64_t deadline_ms, void (*done)(size_t unit, int64_t ms, void *arg), void *arg, struct db_cursor *cur,
@@ -743,7 +363,7 @@ da_run_units(struct transport *t, const struct db_unit *units, size_t nunits, bo
 	int64_t t0 = clock_now_ms();
 	struct db_error e;
 	uint32_t statement = 0;
-	enum unit_outcome out = UNIT_RESTART;
+	enum da_unit_outcome out = UNIT_RESTART;
 
 	memset(f, 0, sizeof *f);
 	if (!da_lease_renew(d, &f->err)) {
@@ -759,8 +379,8 @@ da_run_units(struct transport *t, const struct db_unit *units, size_t nunits, bo
 	}
 	if (atomic)
 		return atomic_run(d, units, nunits, deadline_ms, done, arg, cur, f);
-	if (pack_count(d, u, nunits - cur->unit) >= 2)
-		return pack_units(d, units, pack_count(d, u, nunits - cur->unit), deadline_ms, done, arg, cur, f);
+	if (da_pack_count(d, u, nunits - cur->unit) >= 2)
+		return da_pack_units(d, units, da_pack_count(d, u, nunits - cur->unit), deadline_ms, done, arg, cur, f);
 	for (int restarts = 0; out == UNIT_RESTART && restarts <= UNIT_RESTARTS; restarts++) {
 		if (restarts)
 			log_warn("version %lld: the Data API lost its transaction (TransactionNotFoundException): "
@@ -777,7 +397,7 @@ da_run_units(struct transport *t, const struct db_unit *units, size_t nunits, bo
 		f->unit = cur->unit;
 		f->statement = statement;
 		f->err = e;
-		unnamed(f);
+		da_unnamed(f);
 		return false;
 	}
 	if (out == UNIT_SKIPPED)
@@ -811,7 +431,7 @@ atomic_rollback(struct da_state *d, int64_t deadline_ms)
  * row decides, never a blind resend: there, all committed; not there, none did, and the run
  * goes again (UNIT_RESTART); unreadable, f->lost.
  */
-static enum unit_outcome
+static enum da_unit_outcome
 atomic_commit_failed(struct da_state *d, const struct db_unit *units, size_t nunits, const struct rdsdata_status *st,
 		     int64_t deadline_ms, struct db_cursor *cur, struct db_batch_failure *f)
 {
@@ -823,7 +443,7 @@ atomic_commit_failed(struct da_state *d, const struct db_unit *units, size_t nun
 	if (st->code == RDSDATA_DATABASE)
 		return UNIT_FAILED;
 	atomic_rollback(d, deadline_ms);
-	if (!unit_landed(d, &units[nunits - 1], &landed, &e2)) {
+	if (!da_unit_landed(d, &units[nunits - 1], &landed, &e2)) {
 		f->lost = true;
 		f->unit = cur->unit;
 		f->last_unit = nunits - 1;
@@ -838,45 +458,14 @@ atomic_commit_failed(struct da_state *d, const struct db_unit *units, size_t nun
 	return UNIT_RESTART;
 }
 
-/*
- * Units [0, n) as one DO block in the atomic run's transaction; on failure *at is the unit
- * that failed (its statement in *statement, 0 = gosling's own) or was found done.
- */
-static enum unit_outcome
-atomic_block(struct da_state *d, const struct db_unit *units, size_t n, int64_t deadline_ms, size_t *at,
-	     uint32_t *statement, struct db_error *err)
-{
-	bool skip[PACK_MAX] = { false };
-	struct rdsdata_status st;
-	uint32_t unit = 0;
-
-	*statement = 0;
-	if (pack_run(d, units, n, skip, deadline_ms, &st))
-		return UNIT_DONE;
-	if (st.code == RDSDATA_TXN_NOT_FOUND)
-		return UNIT_RESTART;
-	da_error_of(&st, "running the migrations", err);
-	if (st.code != RDSDATA_DATABASE)
-		return UNIT_FAILED; /* the transaction is rolled back: nothing of it can have committed */
-	if (strcmp(st.sqlstate, SKIPS_STATE) == 0) {
-		pack_skip(units, n, skip, st.message);
-		for (*at = 0; *at + 1 < n && !skip[*at]; (*at)++)
-			;
-		return UNIT_SKIPPED;
-	}
-	*statement = error_statement(err, &unit);
-	*at = unit >= 1 && unit <= n ? unit - 1 : 0;
-	return UNIT_FAILED;
-}
-
 /* One try of an atomic run: BeginTransaction, units [cur->unit, nunits) in it, CommitTransaction. */
-static enum unit_outcome
+static enum da_unit_outcome
 atomic_try(struct da_state *d, const struct db_unit *units, size_t nunits, int64_t deadline_ms,
 	   void (*done)(size_t unit, int64_t ms, void *arg), void *arg, struct db_cursor *cur,
 	   struct db_batch_failure *f)
 {
 	struct rdsdata_status st;
-	enum unit_outcome out = UNIT_DONE;
+	enum da_unit_outcome out = UNIT_DONE;
 
 	if (!da_begin_tx(d, deadline_ms, d->run_tx, &st)) {
 		d->run_tx[0] = '\0';
@@ -888,12 +477,12 @@ atomic_try(struct da_state *d, const struct db_unit *units, size_t nunits, int64
 		int64_t t0 = clock_now_ms();
 		size_t at = 0;
 
-		n = pack_count(d, &units[k], nunits - k);
+		n = da_pack_count(d, &units[k], nunits - k);
 		/* the lease is renewed outside the transaction: no call overlaps another in it */
 		if (!da_lease_renew(d, &f->err))
 			out = UNIT_FAILED;
 		else if (n >= 2)
-			out = atomic_block(d, &units[k], n, deadline_ms, &at, &f->statement, &f->err);
+			out = da_pack_atomic(d, &units[k], n, deadline_ms, &at, &f->statement, &f->err);
 		else
 			out = unit_try(d, &units[k], deadline_ms, &f->statement, &f->err);
 		n = n >= 2 ? n : 1;
@@ -938,7 +527,7 @@ atomic_run(struct da_state *d, const struct db_unit *units, size_t nunits, int64
 	   void (*done)(size_t unit, int64_t ms, void *arg), void *arg, struct db_cursor *cur,
 	   struct db_batch_failure *f)
 {
-	enum unit_outcome out = UNIT_RESTART;
+	enum da_unit_outcome out = UNIT_RESTART;
 
 	for (int restarts = 0; out == UNIT_RESTART && restarts <= UNIT_RESTARTS; restarts++) {
 		if (restarts && !f->err.message[0])

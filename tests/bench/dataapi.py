@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import apply  # noqa: E402  (generate, build_gosling, calibrate, psql_admin, platform_line, cpu_model)
 
 CAP = 60 * 1024  # runtime/dataapi_impl.h's DO_CAP
-# What a migration adds to its DO block beyond its statements' text (runtime/dataapi_units.c's
+# What a migration adds to its DO block beyond its statements' text (runtime/dataapi_blocks.c's
 # pack_unit_chars): three checksums of 64 hex digits and a comma (195), its version, statement
 # count and name with their separators, and the quoting of its statements (E'', a comma each).
 ROW_CHARS = 256
