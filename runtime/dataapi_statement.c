@@ -320,6 +320,18 @@ da_run_statement(struct transport *t, const char *sql, int64_t version, uint32_t
 	struct judge j = { 0 };
 	char tag[192];
 
+	if (d->search_path) {
+		/*
+		 * One statement per call and no session: nothing can set a fleet target's search_path
+		 * for it, so its names would resolve in the database's default schema, not the tenant's.
+		 */
+		da_error_set(err,
+			     "a NO TRANSACTION statement cannot run in a target's schema (%s) over the RDS Data API: "
+			     "each call is a statement of its own with no session to set the search_path in; migrate "
+			     "this target over libpq (host, port), or make the migration transactional",
+			     d->search_path);
+		return false;
+	}
 	if (!da_lease_renew(d, err))
 		return false;
 	if (db_index_target(sql, &ix) && ix.name[0])

@@ -137,9 +137,21 @@ da_session(struct transport *t, const struct db_session *s, struct db_error *err
 	d->lock_ms = s->lock_ms;
 	free(d->search_path);
 	d->search_path = NULL;
-	if (s->search_path && !(d->search_path = strdup(s->search_path))) {
-		da_error_set(err, "%s", "out of memory");
-		return false;
+	if (s->search_path) {
+		/* the schema as one quoted identifier ("" doubled), as libpq's session sets it: never case-folded */
+		struct buf q = { 0 };
+
+		buf_char(&q, '"');
+		for (const char *p = s->search_path; *p; p++) {
+			if (*p == '"')
+				buf_char(&q, '"');
+			buf_char(&q, *p);
+		}
+		buf_char(&q, '"');
+		if (!(d->search_path = buf_take(&q))) {
+			da_error_set(err, "%s", "out of memory");
+			return false;
+		}
 	}
 	return true; /* in force from the next call on, an open transaction's DO block too */
 }

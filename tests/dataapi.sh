@@ -902,7 +902,7 @@ is "$((ms >= 2500 && ms < 9000))" 1 "... at the deadline (its margin kept), not 
 dbt=$(pg_newdb)
 tgt_env=(DB_CLUSTER_ARN=arn:aws:rds:$REGION:123456789012:cluster:other
 	GOSLING_TARGET_CLUSTER_ARNS="arn:aws:rds:$REGION:123456789012:cluster:gosling-[a-z]+"
-	GOSLING_TARGET_SCHEMAS="tenant_[0-9]+" GOSLING_TARGET_DATABASES="$dbt")
+	GOSLING_TARGET_SCHEMAS="[Tt]enant_[0-9]+" GOSLING_TARGET_DATABASES="$dbt")
 mark
 set +e
 env "${da_env[@]}" "${tgt_env[@]}" "$B/gosling" --json --target-json "{\"id\": \"t1\", \"cluster_arn\": \"$CLUSTER\",
@@ -915,6 +915,35 @@ is "$(psql_q "$dbt" "SELECT string_agg(version::text, ',' ORDER BY version) FROM
 is "$(psql_q "$dbt" "SELECT to_regclass('tenant_1.posts') IS NOT NULL AND to_regclass('public.posts') IS NULL")" t \
 	"... and so do its tables (the search_path holds inside the Data API's transaction)"
 like "$(cat "$T/out")" '"target":"t1"' "... the result carries the target id"
+# a schema whose name has capitals: its search_path is the quoted identifier, as libpq's session
+# sets it, never folded to tenant_2
+set +e
+env "${da_env[@]}" "${tgt_env[@]}" "$B/gosling" --json --target-json "{\"id\": \"t2\", \"cluster_arn\": \"$CLUSTER\",
+	\"database\": \"$dbt\", \"schema\": \"Tenant_2\"}" up >"$T/out" 2>"$T/err"
+rc=$?
+set -e
+is "$rc/$(psql_q "$dbt" "SELECT count(*) FROM \"Tenant_2\".gosling_migrations")" 0/3 \
+	"a target schema with capitals (Tenant_2): up over the Data API records its history there $(tail -2 "$T/err")"
+is "$(psql_q "$dbt" "SELECT to_regclass('\"Tenant_2\".posts') IS NOT NULL AND to_regclass('tenant_2.posts') IS NULL")" t \
+	"... and its tables land in \"Tenant_2\", not a folded tenant_2"
+# a NO TRANSACTION migration in a target's schema: no session to set its search_path in, so it is
+# refused before it runs (its unqualified names would land in public), the one before it applied
+TN=$T/tenant_nt
+mig "$TN" 000001_t.sql <<<"-- +goose Up
+CREATE TABLE items (id int);"
+mig "$TN" 000002_ix.sql <<<"-- +goose NO TRANSACTION
+-- +goose Up
+CREATE INDEX CONCURRENTLY items_id_idx ON items (id);"
+mkbin "$TN" || fail "the tenant NO TRANSACTION bundle builds"
+set +e
+env "${da_env[@]}" "${tgt_env[@]}" "$TN/gosling" --target-json "{\"id\": \"t3\", \"cluster_arn\": \"$CLUSTER\",
+	\"database\": \"$dbt\", \"schema\": \"tenant_3\"}" up >"$T/out" 2>"$T/err"
+rc=$?
+set -e
+is "$rc/$(psql_q "$dbt" "SELECT count(*) FROM tenant_3.gosling_migrations WHERE failed_statement IS NULL")" 1/1 \
+	"a NO TRANSACTION migration in a target's schema over the Data API: up exits 1, the migration before it applied"
+like "$(cat "$T/err")" "cannot run in a target's schema (\"tenant_3\") over the RDS Data API" "... saying why"
+is "$(psql_q "$dbt" "SELECT count(*) FROM pg_indexes WHERE indexname = 'items_id_idx'")" 0 "... and nothing of it ran anywhere"
 mark
 set +e
 env "${da_env[@]}" "${tgt_env[@]}" "$B/gosling" --json --target-json "{\"id\": \"t2\",
