@@ -223,10 +223,15 @@ da_lock_try(struct transport *t, int64_t key, bool work, bool *got, struct db_er
 		return false;
 	}
 	ok = da_query(d, "taking the run lock's lease", b.p, NULL, 0, NULL, err);
-	/* two runs making the table (or schema) at once: one sees a unique violation of the catalog */
+	/*
+	 * two runs making the table (or schema) at once: IF NOT EXISTS does not serialize them, and
+	 * the one that loses sees a unique violation of the catalog (23505), or, when the other has
+	 * committed between its checks, the relation (42P07), the schema (42P06) or the table's
+	 * row type ("type gosling_lock already exists", 42710) already there
+	 */
 	if (!ok &&
 	    (strcmp(err->sqlstate, "23505") == 0 || strcmp(err->sqlstate, "42P07") == 0 ||
-	     strcmp(err->sqlstate, "42P06") == 0))
+	     strcmp(err->sqlstate, "42P06") == 0 || strcmp(err->sqlstate, "42710") == 0))
 		ok = da_query(d, "taking the run lock's lease", b.p, NULL, 0, NULL, err);
 	buf_free(&b);
 	if (!ok && strcmp(err->sqlstate, LEASE_HELD) == 0) {
