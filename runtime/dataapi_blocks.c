@@ -183,11 +183,7 @@ pack_records(struct da_state *d, struct buf *b, const struct db_unit *units, siz
 		pack_array(b, units, n, skip, col_checksum, k);
 		buf_str(b, "}'::text[]");
 	}
-	buf_str(b,
-		") WITH ORDINALITY AS r (v, n, c, x, h, k) ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, "
-		"file_checksum = EXCLUDED.file_checksum, exec_checksum = EXCLUDED.exec_checksum, "
-		"chain = EXCLUDED.chain, applied_at = EXCLUDED.applied_at, execution_ms = EXCLUDED.execution_ms, "
-		"build_id = EXCLUDED.build_id, origin = EXCLUDED.origin, failed_statement = NULL, error = NULL;\n");
+	buf_str(b, ") WITH ORDINALITY AS r (v, n, c, x, h, k)" DA_HISTORY_UPSERT ";\n");
 	if (u0->goose) {
 		buf_str(b, "INSERT INTO ");
 		buf_str(b, d->names.goose);
@@ -248,9 +244,7 @@ pack_run(struct da_state *d, const struct db_unit *units, size_t n, const bool *
 	da_do_tail(&b, NULL);
 	if (b.failed) {
 		buf_free(&b);
-		memset(st, 0, sizeof *st);
-		st->code = RDSDATA_OTHER;
-		snprintf(st->message, sizeof st->message, "out of memory building the call");
+		da_status_oom(st);
 		return false;
 	}
 	s.sql = b.p;

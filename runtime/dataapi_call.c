@@ -137,6 +137,14 @@ enum da_call {
 	CALL_BEGIN
 };
 
+void
+da_status_oom(struct rdsdata_status *st)
+{
+	memset(st, 0, sizeof *st);
+	st->code = RDSDATA_OTHER;
+	snprintf(st->message, sizeof st->message, "out of memory building the call");
+}
+
 /* call, retried while the cluster resumes, within the deadline */
 static bool
 resuming_retried(struct da_state *d, enum da_call call, const struct rdsdata_statement *s, int64_t deadline_ms,

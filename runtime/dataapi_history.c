@@ -406,12 +406,7 @@ da_record_sql(struct da_state *d, struct buf *b, const struct db_record *r, bool
 		da_sb_literal(b, r->error);
 	else
 		buf_str(b, "NULL");
-	buf_str(b,
-		") ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, "
-		"file_checksum = EXCLUDED.file_checksum, exec_checksum = EXCLUDED.exec_checksum, "
-		"chain = EXCLUDED.chain, applied_at = EXCLUDED.applied_at, "
-		"execution_ms = EXCLUDED.execution_ms, build_id = EXCLUDED.build_id, "
-		"origin = EXCLUDED.origin, failed_statement = EXCLUDED.failed_statement, error = EXCLUDED.error;\n");
+	buf_str(b, ")" DA_HISTORY_UPSERT ";\n");
 	if (r->failed_statement) {
 		buf_str(b, "ALTER TABLE ");
 		buf_str(b, d->names.history);

@@ -36,6 +36,16 @@
 #define SKIPS_STATE "GS002" /* raised by a block of units some of which another run did */
 #define PACK_MAX 2048	    /* units in one block at most (dataapi_units.c) */
 
+/*
+ * The history row's upsert: a row of the version already there (a partial NO TRANSACTION row,
+ * a re-applied version) takes the new one's values; columns the INSERT leaves out go to NULL.
+ */
+#define DA_HISTORY_UPSERT                                                                                     \
+	" ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, file_checksum = EXCLUDED.file_checksum, " \
+	"exec_checksum = EXCLUDED.exec_checksum, chain = EXCLUDED.chain, applied_at = EXCLUDED.applied_at, "  \
+	"execution_ms = EXCLUDED.execution_ms, build_id = EXCLUDED.build_id, origin = EXCLUDED.origin, "      \
+	"failed_statement = EXCLUDED.failed_statement, error = EXCLUDED.error"
+
 struct da_state {
 	const struct config *cfg;
 	struct db_names names;
@@ -78,6 +88,8 @@ void da_error_of(const struct rdsdata_status *st, const char *what, struct db_er
 void da_error_set(struct db_error *err, const char *fmt, const char *arg);
 /* the deadline of gosling's own calls (migration: a unit's, whose deadline_ms is given) */
 int64_t da_call_deadline(const struct da_state *d, int64_t deadline_ms);
+/* *st as a call that never left: out of memory building it */
+void da_status_oom(struct rdsdata_status *st);
 /* ExecuteStatement, retried while the cluster resumes */
 bool da_exec(struct da_state *d, const struct rdsdata_statement *s, int64_t deadline_ms, struct rdsdata_result *r,
 	     struct rdsdata_status *st);

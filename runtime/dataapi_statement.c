@@ -42,9 +42,7 @@ lookup_settings(struct da_state *d, const char *tx, int *version, struct rdsdata
 	}
 	if (b.failed) {
 		buf_free(&b);
-		memset(st, 0, sizeof *st);
-		st->code = RDSDATA_OTHER;
-		snprintf(st->message, sizeof st->message, "out of memory");
+		da_status_oom(st);
 		return false;
 	}
 	s.sql = b.p;
