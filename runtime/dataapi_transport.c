@@ -325,6 +325,7 @@ dataapi_transport_init(struct transport *t, const struct config *cfg, struct db_
 	snprintf(d->owner, sizeof d->owner, "gosling %lld.%ld.%016llx", (long long)clock_now_ms(), (long)getpid(),
 		 (unsigned long long)nonce);
 	t->state = d;
+	t->lock_poll_ms = 250; /* each try is an HTTPS call: 16 waiters make about 30 a second, not 160 */
 	t->open = da_open;
 	t->alive = da_alive;
 	t->close = da_close;

@@ -263,6 +263,15 @@ da_past(int64_t deadline_ms)
 	return deadline_ms && clock_now_ms() >= deadline_ms;
 }
 
+/* The service lost unit u's transaction (TransactionNotFoundException): it is run again. */
+static enum da_unit_outcome
+tx_lost(const struct db_unit *u)
+{
+	log_warn("version %lld: the Data API lost its transaction (TransactionNotFoundException): running it again",
+		 (long long)u->rec.version);
+	return UNIT_RESTART;
+}
+
 /* One try of unit u; on UNIT_FAILED *statement and *err say why. */
 static enum da_unit_outcome
 unit_try(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, uint32_t *statement, struct db_error *err)
@@ -300,7 +309,7 @@ unit_try(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, uint3
 		if (st.code == RDSDATA_DATABASE && strcmp(st.sqlstate, SKIP_STATE) == 0) {
 			out = UNIT_SKIPPED;
 		} else if (st.code == RDSDATA_TXN_NOT_FOUND) {
-			out = UNIT_RESTART;
+			out = own ? tx_lost(u) : UNIT_RESTART; /* an atomic run says so for the whole run */
 		} else {
 			da_error_of(&st, "running the migration", err);
 			*statement = failed_statement(&p[i], err);
@@ -318,7 +327,7 @@ unit_try(struct da_state *d, const struct db_unit *u, int64_t deadline_ms, uint3
 		d->db.deadline_ms = da_call_deadline(d, deadline_ms);
 		if (out == UNIT_DONE && !rdsdata_commit(&d->db, tx, &st)) {
 			if (st.code == RDSDATA_TXN_NOT_FOUND)
-				return UNIT_RESTART;
+				return tx_lost(u);
 			da_error_of(&st, "COMMIT", err);
 			timed_out = true;
 			lost = da_answer_lost(&st);
@@ -381,13 +390,9 @@ da_run_units(struct transport *t, const struct db_unit *units, size_t nunits, bo
 		return atomic_run(d, units, nunits, deadline_ms, done, arg, cur, f);
 	if (da_pack_count(d, u, nunits - cur->unit) >= 2)
 		return da_pack_units(d, units, da_pack_count(d, u, nunits - cur->unit), deadline_ms, done, arg, cur, f);
-	for (int restarts = 0; out == UNIT_RESTART && restarts <= UNIT_RESTARTS; restarts++) {
-		if (restarts)
-			log_warn("version %lld: the Data API lost its transaction (TransactionNotFoundException): "
-				 "running it again",
-				 (long long)u->rec.version);
+	/* each restart says why where it is decided: a lost transaction (tx_lost), a lost answer (unit_try) */
+	for (int restarts = 0; out == UNIT_RESTART && restarts <= UNIT_RESTARTS; restarts++)
 		out = unit_try(d, u, deadline_ms, &statement, &e);
-	}
 	if (out == UNIT_RESTART) {
 		da_error_set(&e, "%s",
 			     "the Data API lost the transaction again and again (TransactionNotFoundException)");

@@ -236,6 +236,7 @@ db_transport_init(struct transport *t, const struct config *cfg, struct db_error
 	db_names_init(&st->names, cfg);
 	*t = (struct transport){
 		.state = st,
+		.lock_poll_ms = 50,
 		.open = tp_open,
 		.alive = tp_alive,
 		.close = tp_close,

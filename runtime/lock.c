@@ -138,8 +138,9 @@ lock_poll(struct run *r, bool work)
 				    (long long)r->lock_key, (long long)(now - r->lock_start));
 			return false;
 		}
-		/* 50..150 ms, so a crowd of waiters does not poll in step */
-		nap = 50 + (int64_t)((unsigned)(now * 7919 + tries * 104729) % 101);
+		/* the transport's poll to three times it (libpq: 50..150 ms), so a crowd of waiters does not poll in step */
+		nap = r->tp->lock_poll_ms +
+			(int64_t)((unsigned)(now * 7919 + tries * 104729) % (unsigned)(2 * r->tp->lock_poll_ms + 1));
 		if (nap > r->lock_until - now)
 			nap = r->lock_until - now;
 		clock_sleep_ms(nap);

@@ -201,6 +201,12 @@ enum transport_link {
 
 struct transport {
 	void *state; /* the implementation's */
+	/*
+	 * lock_poll_ms - a waiting run tries lock_try every lock_poll_ms to 3 x lock_poll_ms
+	 * (random, so a crowd of waiters does not poll in step): a query on an open connection
+	 * (libpq, 50) or an HTTPS call of its own (the Data API, 250).
+	 */
+	int64_t lock_poll_ms;
 
 	/*
 	 * open - connect link, within limit()'s bound.  err->not_ready: the server is not
