@@ -54,6 +54,8 @@ pack_unit_chars(struct da_state *d, const struct db_unit *u)
 			return 0; /* alone, as its own call: unit_try */
 		c += da_literal_chars(u->sql[i]) + 1;
 	}
+	for (size_t k = 0; k < u->nrechain; k++)
+		c += 64 + strlen(d->names.history) + da_literal_chars(u->rechain[k].chain);
 	if (u->down)
 		return c;
 	if (u->rec.failed_statement || u->rec.error)
@@ -64,8 +66,6 @@ pack_unit_chars(struct da_state *d, const struct db_unit *u)
 			return 0;
 		c += strlen(checksum_col(&u->rec, k)) - strlen(PREFIX[k]) + 1;
 	}
-	for (size_t k = 0; k < u->nrechain; k++)
-		c += 64 + strlen(d->names.history) + da_literal_chars(u->rechain[k].chain);
 	return c;
 }
 
@@ -149,23 +149,12 @@ col_checksum(struct buf *b, const struct db_unit *u, int k)
 	buf_str(b, checksum_col(&u->rec, k) + strlen(PREFIX[k]));
 }
 
-/* the block's history rows (up: one INSERT from its arrays; down: one DELETE), and re-chains */
+/* the block's history rows of up units: one INSERT from its arrays (and goose's rows) */
 static void
-pack_records(struct da_state *d, struct buf *b, const struct db_unit *units, size_t n, const bool *skip)
+pack_insert(struct da_state *d, struct buf *b, const struct db_unit *units, size_t n, const bool *skip)
 {
 	const struct db_unit *u0 = &units[0];
 
-	if (u0->down) {
-		buf_str(b, "DELETE FROM ");
-		buf_str(b, d->names.history);
-		buf_str(b, " WHERE version = ANY (gosling_v);\n");
-		if (u0->goose) {
-			buf_str(b, "DELETE FROM ");
-			buf_str(b, d->names.goose);
-			buf_str(b, " WHERE version_id = ANY (gosling_v);\n");
-		}
-		return;
-	}
 	buf_str(b, "INSERT INTO ");
 	buf_str(b, d->names.history);
 	buf_str(b,
@@ -189,10 +178,32 @@ pack_records(struct da_state *d, struct buf *b, const struct db_unit *units, siz
 		buf_str(b, d->names.goose);
 		buf_str(b, " (version_id, is_applied) SELECT v, true FROM unnest(gosling_v) v;\n");
 	}
+}
+
+/* the block's history rows (up: one INSERT from its arrays; down: one DELETE), and re-chains */
+static void
+pack_records(struct da_state *d, struct buf *b, const struct db_unit *units, size_t n, const bool *skip)
+{
+	const struct db_unit *u0 = &units[0];
+
+	if (u0->down) {
+		buf_str(b, "DELETE FROM ");
+		buf_str(b, d->names.history);
+		buf_str(b, " WHERE version = ANY (gosling_v);\n");
+		if (u0->goose) {
+			buf_str(b, "DELETE FROM ");
+			buf_str(b, d->names.goose);
+			buf_str(b, " WHERE version_id = ANY (gosling_v);\n");
+		}
+	} else {
+		pack_insert(d, b, units, n, skip);
+	}
+	/* rows above a version put in or taken out of the middle (out of order), in the units' order */
 	for (size_t j = 0; j < n; j++)
 		for (size_t k = 0; !skip[j] && k < units[j].nrechain; k++)
 			da_rechain_sql(d, b, units[j].rechain[k].version, units[j].rechain[k].chain);
 }
+
 /*
  * units[0, n) but those skip marks as one DO block, one autocommit call: gosling's settings
  * and the run lock's transaction lock; the block's history rows read again under it (rows
