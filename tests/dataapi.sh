@@ -237,23 +237,22 @@ is "$da_items/$(snap "$dbg")" "$pg_items/$(snap "$dbp")" "... the result, the hi
 # 2 and 3 go in below 4: the block's rows, then 4's chain re-computed as each went in (rechain),
 # and verify passes on the chains; the history equal to a libpq run's
 O=$T/order
-for v in 1 4; do
-	mig "$O" 00000${v}_o.sql <<<"-- +goose Up
+# omig V...: migration V of the order bundle, a table of its own
+omig() {
+	for v in "$@"; do
+		mig "$O" 00000${v}_o.sql <<<"-- +goose Up
 CREATE TABLE o$v (x int);
 -- +goose Down
 DROP TABLE o$v;"
-done
+	done
+}
+omig 1 4
 mkbin "$O" || fail "the order bundle builds"
 dbo=$(pg_newdb)
 dbq=$(pg_newdb)
 da "$O/gosling" "$dbo" up
 run "$O/gosling" "$dbq" up
-for v in 2 3; do
-	mig "$O" 00000${v}_o.sql <<<"-- +goose Up
-CREATE TABLE o$v (x int);
--- +goose Down
-DROP TABLE o$v;"
-done
+omig 2 3
 rm -f "$O/gosling" "$O/bundle.c"
 mkbin "$O" || fail "the order bundle builds again"
 mark
