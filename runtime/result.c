@@ -139,11 +139,17 @@ struct engine_item *
 result_item_add(struct engine_result *res, int64_t version, const char *name)
 {
 	struct engine_item *it;
+	size_t n = res->nitems;
 
-	it = realloc(res->items, (res->nitems + 1) * sizeof *it);
-	if (!it)
-		return NULL;
-	res->items = it;
+	/*
+	 * The capacity doubles from 16 (full at 0, 16, 32, ...), so a status of a goose table of
+	 * 60,000 versions reallocates 13 times, not 60,000 (each a copy of all: quadratic).
+	 */
+	if (n == 0 || (n >= 16 && (n & (n - 1)) == 0)) {
+		if (!(it = realloc(res->items, (n ? 2 * n : 16) * sizeof *it)))
+			return NULL;
+		res->items = it;
+	}
 	it = &res->items[res->nitems++];
 	memset(it, 0, sizeof *it);
 	it->version = version;
